@@ -1,0 +1,22 @@
+import { PipelineSchema, API_VERSION } from '../src/spec.js';
+
+describe('PipelineSchema', () => {
+  const base = { apiVersion: API_VERSION, kind: 'Pipeline', metadata: { name: 'demo' } };
+
+  it('fills defaults for a minimal task', () => {
+    const p = PipelineSchema.parse({ ...base, spec: { tasks: [{ name: 'train' }] } });
+    expect(p.spec.tasks[0]).toMatchObject({ name: 'train', dependsOn: [], resources: {}, retries: 0, source: { kind: 'cells' } });
+    expect(p.spec.failurePolicy).toBe('continue');
+  });
+
+  it.each([
+    [{ gpu: -1 }, ['spec', 'tasks', 0, 'resources', 'gpu']],
+    [{ mig: 'huge' }, ['spec', 'tasks', 0, 'resources', 'mig']],
+    [{ gpu: 1, mig: '3g.20gb' }, ['spec', 'tasks', 0, 'resources', 'mig']],
+    [{ memory: 'lots' }, ['spec', 'tasks', 0, 'resources', 'memory']],
+  ])('rejects resources %j at %j', (resources, path) => {
+    const r = PipelineSchema.safeParse({ ...base, spec: { tasks: [{ name: 't', resources }] } });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues.map((i) => i.path)).toContainEqual(path);
+  });
+});
