@@ -142,8 +142,287 @@ cmd_build() {
   echo "$dir"
 }
 
+# ---------------------------------------------------------------- up / down
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Starts "$@" in its own session (so `down` can signal the whole process group),
+# logging to <dir>/logs/<name>.log and recording the pid in <dir>/pids/<name>.pid.
+start_component() {
+  local dir=$1 name=$2
+  shift 2
+  setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$dir/pids/$name.pid"
+}
+
+component_alive() {
+  local pidfile=$1/pids/$2.pid pid
+  [[ -f $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  kill -0 "$pid" 2>/dev/null
+}
+
+fail_component() {
+  local dir=$1 name=$2 msg=$3
+  log "$msg; last lines of $dir/logs/$name.log:"
+  tail -n 25 "$dir/logs/$name.log" >&2 || true
+  cmd_down "$dir" >/dev/null 2>&1 || true
+  die "$name did not start (bed torn down; logs kept in $dir/logs)"
+}
+
+# wait_for <dir> <name> <seconds> <command...>: polls the command while the component lives.
+wait_for() {
+  local dir=$1 name=$2 secs=$3 i
+  shift 3
+  for ((i = 0; i < secs * 10; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    component_alive "$dir" "$name" || fail_component "$dir" "$name" "$name exited"
+    sleep 0.1
+  done
+  fail_component "$dir" "$name" "$name not ready after ${secs}s"
+}
+
+api() { # api <dir> <method> <path> [curl args...]
+  local dir=$1 method=$2 path=$3
+  shift 3
+  # shellcheck disable=SC1091
+  source "$dir/env"
+  curl -sS --fail-with-body --cacert "$dir/pki/ca.crt" -H "Authorization: Bearer $TESTBED_TOKEN" \
+    -X "$method" "$TESTBED_SERVER$path" "$@"
+}
+
+gen_pki() {
+  local pki=$1
+  mkdir -p "$pki"
+  (
+    cd "$pki"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
+      -subj "/CN=cellpipe-testbed-ca" 2>/dev/null
+    cat >serving.ext <<'EXT'
+subjectAltName = IP:127.0.0.1, IP:10.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local
+extendedKeyUsage = serverAuth
+keyUsage = digitalSignature, keyEncipherment
+EXT
+    openssl req -newkey rsa:2048 -nodes -keyout serving.key -out serving.csr -subj "/CN=kube-apiserver" 2>/dev/null
+    openssl x509 -req -in serving.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out serving.crt -days 3650 \
+      -extfile serving.ext 2>/dev/null
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+    chmod 600 ./*.key
+  )
+}
+
+write_kubeconfig() { # <file> <server> <ca file> <token>
+  local ca
+  ca=$(base64 -w0 <"$3")
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: cellpipe-testbed
+  cluster:
+    server: $2
+    certificate-authority-data: $ca
+users:
+- name: testbed-admin
+  user:
+    token: $4
+contexts:
+- name: cellpipe-testbed
+  context:
+    cluster: cellpipe-testbed
+    user: testbed-admin
+    namespace: default
+current-context: cellpipe-testbed
+EOF
+  chmod 600 "$1"
+}
+
+write_kwok_logs() { # <dir>: every container's log is served from one CRI-format file
+  local dir=$1
+  cat >"$dir/kwok/container.log" <<'EOF'
+2026-01-01T00:00:00.000000000Z stdout F cellpipe testbed: container started
+2026-01-01T00:00:01.000000000Z stdout F cellpipe testbed: simulated work done
+2026-01-01T00:00:01.500000000Z stderr F cellpipe testbed: a line on stderr
+EOF
+  cat >"$dir/kwok/logs.yaml" <<EOF
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: testbed-logs
+spec:
+  logs:
+  - logsFile: $dir/kwok/container.log
+    follow: false
+EOF
+}
+
+COMPONENTS=(kwok kube-scheduler kube-controller-manager kube-apiserver etcd)
+
+bed_running() {
+  local dir=$1 c
+  [[ -f $dir/env && -f $dir/kubeconfig ]] || return 1
+  for c in "${COMPONENTS[@]}"; do component_alive "$dir" "$c" || return 1; done
+  api "$dir" GET /readyz >/dev/null 2>&1
+}
+
+cmd_up() {
+  local dir=${1:-}
+  [[ -n $dir ]] || die "usage: $0 up <dir>"
+  need curl openssl python3 setsid base64
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if bed_running "$dir"; then
+    log "testbed already running in $dir"
+    echo "$dir/kubeconfig"
+    return 0
+  fi
+  if [[ -d $dir/pids ]]; then
+    log "found a partial testbed in $dir; restarting it"
+    cmd_down "$dir" >/dev/null
+  fi
+  local bin
+  bin=$(bin_dir)
+  binaries_present "$bin" || die "binaries missing in $bin; run '$0 build' first (tens of minutes cold)"
+
+  local start etcd_port etcd_peer api_port cm_port sched_port kwok_port token
+  start=$(date +%s)
+  rm -rf "$dir/etcd" "$dir/pki" "$dir/kwok" "$dir/logs" "$dir/pids" "$dir/env" "$dir/kubeconfig"
+  mkdir -p "$dir/logs" "$dir/pids" "$dir/kwok/home" "$dir/certs"
+  etcd_port=$(free_port); etcd_peer=$(free_port); api_port=$(free_port)
+  cm_port=$(free_port); sched_port=$(free_port); kwok_port=$(free_port)
+  token=$(head -c 24 /dev/urandom | base64 -w0 | tr -d '/+=')
+  gen_pki "$dir/pki"
+  printf '%s,testbed-admin,testbed-admin,"system:masters"\n' "$token" >"$dir/pki/tokens.csv"
+  chmod 600 "$dir/pki/tokens.csv"
+  cat >"$dir/env" <<EOF
+TESTBED_SERVER=https://127.0.0.1:$api_port
+TESTBED_TOKEN=$token
+TESTBED_ETCD=http://127.0.0.1:$etcd_port
+TESTBED_KWOK=127.0.0.1:$kwok_port
+TESTBED_BIN=$bin
+EOF
+  chmod 600 "$dir/env"
+  write_kubeconfig "$dir/kubeconfig" "https://127.0.0.1:$api_port" "$dir/pki/ca.crt" "$token"
+
+  start_component "$dir" etcd "$bin/etcd" --name=testbed --data-dir="$dir/etcd" \
+    --listen-client-urls="http://127.0.0.1:$etcd_port" --advertise-client-urls="http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls="http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls="http://127.0.0.1:$etcd_peer" \
+    --initial-cluster="testbed=http://127.0.0.1:$etcd_peer" \
+    --unsafe-no-fsync --quota-backend-bytes=2147483648 --log-level=warn
+  wait_for "$dir" etcd 20 curl -sf "http://127.0.0.1:$etcd_port/health"
+
+  start_component "$dir" kube-apiserver "$bin/kube-apiserver" \
+    --etcd-servers="http://127.0.0.1:$etcd_port" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
+    --cert-dir="$dir/certs" --tls-cert-file="$dir/pki/serving.crt" --tls-private-key-file="$dir/pki/serving.key" \
+    --client-ca-file="$dir/pki/ca.crt" --token-auth-file="$dir/pki/tokens.csv" \
+    --authorization-mode=RBAC \
+    --service-cluster-ip-range=10.0.0.0/24 \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$dir/pki/sa.pub" --service-account-signing-key-file="$dir/pki/sa.key" \
+    --allow-privileged=true \
+    --kubelet-preferred-address-types=InternalIP \
+    --enable-priority-and-fairness=false --profiling=false \
+    --v=1
+  wait_for "$dir" kube-apiserver 60 api "$dir" GET /readyz
+
+  start_component "$dir" kube-controller-manager "$bin/kube-controller-manager" \
+    --kubeconfig="$dir/kubeconfig" --authentication-kubeconfig="$dir/kubeconfig" \
+    --authorization-kubeconfig="$dir/kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$cm_port" --leader-elect=false \
+    --root-ca-file="$dir/pki/ca.crt" --service-account-private-key-file="$dir/pki/sa.key" \
+    --cluster-signing-cert-file="$dir/pki/ca.crt" --cluster-signing-key-file="$dir/pki/ca.key" \
+    --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics \
+    --profiling=false --v=1
+  start_component "$dir" kube-scheduler "$bin/kube-scheduler" \
+    --kubeconfig="$dir/kubeconfig" --authentication-kubeconfig="$dir/kubeconfig" \
+    --authorization-kubeconfig="$dir/kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$sched_port" --leader-elect=false \
+    --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics \
+    --profiling=false --v=1
+  write_kwok_logs "$dir"
+  # HOME points into the bed so a user's ~/.kwok/kwok.yaml is never merged in.
+  start_component "$dir" kwok env HOME="$dir/kwok/home" "$bin/kwok" \
+    --kubeconfig="$dir/kubeconfig" \
+    --config="$TESTBED/kwok/stages.yaml" --config="$dir/kwok/logs.yaml" \
+    --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+    --cidr=10.244.0.1/16 --node-ip=127.0.0.1 --node-port="$kwok_port" --server-address="127.0.0.1:$kwok_port"
+  wait_for "$dir" kube-controller-manager 60 curl -skf "https://127.0.0.1:$cm_port/healthz"
+  wait_for "$dir" kube-scheduler 60 curl -skf "https://127.0.0.1:$sched_port/healthz"
+  wait_for "$dir" kwok 60 curl -skf "https://127.0.0.1:$kwok_port/healthz"
+  # Pods need the namespace's default ServiceAccount, which the controller-manager creates.
+  wait_for "$dir" kube-controller-manager 60 api "$dir" GET /api/v1/namespaces/default/serviceaccounts/default
+
+  local f
+  for f in "$TESTBED"/manifests/nodes/*.json; do
+    api "$dir" POST /api/v1/nodes -H 'Content-Type: application/json' --data-binary "@$f" >/dev/null ||
+      fail_component "$dir" kube-apiserver "creating the node in $f failed"
+  done
+  wait_for "$dir" kwok 60 nodes_ready "$dir"
+  log "testbed up in $(( $(date +%s) - start ))s: $dir/kubeconfig"
+  echo "$dir/kubeconfig"
+}
+
+nodes_ready() { # every testbed node reports Ready
+  local want got
+  want=$(ls "$TESTBED"/manifests/nodes/*.json | wc -l)
+  got=$(api "$1" GET '/api/v1/nodes?labelSelector=testbed.cellpipe.io/node%3Dtrue' |
+    python3 -c 'import json,sys
+items=json.load(sys.stdin)["items"]
+print(sum(1 for n in items for c in n.get("status",{}).get("conditions",[]) if c["type"]=="Ready" and c["status"]=="True"))')
+  [[ $got -ge $want ]]
+}
+
+cmd_down() {
+  local dir=${1:-} c pid pidfile i alive
+  [[ -n $dir ]] || die "usage: $0 down <dir>"
+  [[ -d $dir/pids ]] || { log "nothing running in $dir"; return 0; }
+  # Reverse start order: clients first, etcd last.
+  for c in "${COMPONENTS[@]}"; do
+    pidfile=$dir/pids/$c.pid
+    [[ -f $pidfile ]] || continue
+    pid=$(<"$pidfile")
+    # Each component leads its own process group (setsid), so signal the group.
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for ((i = 0; i < 100; i++)); do
+    alive=0
+    for pidfile in "$dir"/pids/*.pid; do
+      [[ -f $pidfile ]] || continue
+      pid=$(<"$pidfile")
+      if kill -0 -- "-$pid" 2>/dev/null; then alive=1; fi
+    done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for pidfile in "$dir"/pids/*.pid; do
+    [[ -f $pidfile ]] || continue
+    pid=$(<"$pidfile")
+    if kill -0 -- "-$pid" 2>/dev/null; then
+      log "$(basename "$pidfile" .pid) ignored SIGTERM; killing it"
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$dir/pids" "$dir/etcd"
+  log "testbed in $dir stopped"
+}
+
+cmd_status() {
+  local dir=${1:-} c
+  [[ -n $dir ]] || die "usage: $0 status <dir>"
+  for c in "${COMPONENTS[@]}"; do
+    if component_alive "$dir" "$c"; then echo "$c running (pid $(<"$dir/pids/$c.pid"))"; else echo "$c stopped"; fi
+  done
+  bed_running "$dir" && echo "apiserver ready: $dir/kubeconfig"
+}
+
 case "${1:-}" in
   build) cmd_build ;;
+  up) cmd_up "${2:-}" ;;
+  down) cmd_down "${2:-}" ;;
+  status) cmd_status "${2:-}" ;;
   gomod) cmd_gomod ;;
   bin-dir) bin_dir; echo ;;
   *) die "usage: $0 build|up <dir>|down <dir>|status <dir>|bin-dir|gomod" ;;

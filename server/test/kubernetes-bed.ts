@@ -1,0 +1,103 @@
+/**
+ * Test helper: a real Kubernetes control plane with kwok-simulated GPU/MIG nodes,
+ * started through scripts/k8s-testbed.sh. Builds the binaries first when they are
+ * not cached yet (tens of minutes once per machine), so no test is skipped for
+ * want of them.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const script = join(repoRoot, 'scripts', 'k8s-testbed.sh');
+
+/** Enough for a cold build on a small shared machine. */
+export const BUILD_TIMEOUT_MS = 90 * 60 * 1000;
+
+export interface Testbed {
+  dir: string;
+  kubeconfigPath: string;
+  kc: k8s.KubeConfig;
+  stop(): void;
+}
+
+function runScript(args: string[], timeoutMs: number): void {
+  const result = spawnSync('bash', [script, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
+  if (result.status !== 0) {
+    throw new Error(
+      `scripts/k8s-testbed.sh ${args.join(' ')} failed (status ${String(result.status)}, signal ${String(result.signal)}):\n` +
+        `${result.stderr}\n${result.stdout}`,
+    );
+  }
+}
+
+/**
+ * Starts a testbed in a fresh directory (or reuses CELLPIPE_K8S_TESTBED_DIR when set,
+ * leaving it running on stop, so a developer can keep one bed across test runs).
+ */
+export function startTestbed(): Testbed {
+  runScript(['build'], BUILD_TIMEOUT_MS);
+  const shared = process.env.CELLPIPE_K8S_TESTBED_DIR;
+  const dir = shared ?? mkdtempSync(join(tmpdir(), 'cellpipe-k8s-'));
+  try {
+    runScript(['up', dir], 5 * 60 * 1000);
+  } catch (err) {
+    if (!shared) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  return {
+    dir,
+    kubeconfigPath,
+    kc,
+    stop() {
+      if (shared) return;
+      runScript(['down', dir], 60 * 1000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value other than undefined. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** A unique namespace per test file keeps beds reusable across runs. */
+export async function createNamespace(kc: k8s.KubeConfig, prefix: string): Promise<string> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const name = `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+  await core.createNamespace({ body: { metadata: { name } } });
+  // Pods are admitted only once the controller-manager created the default ServiceAccount.
+  await eventually(`default ServiceAccount in ${name}`, async () => {
+    await core.readNamespacedServiceAccount({ name: 'default', namespace: name });
+    return true;
+  });
+  return name;
+}
