@@ -1,0 +1,92 @@
+/**
+ * The seam between the orchestrator and the places tasks run (local subprocesses, Kubernetes Jobs).
+ *
+ * The orchestrator decides WHAT runs and WHEN; an executor only starts one task attempt, reports what
+ * happens to it, kills it on request and finds it again after a server restart. Executors never touch
+ * the store: everything they learn goes back through the `report` callback.
+ */
+import type { Inventory, Resources } from '@cellpipe/schema';
+
+/** Everything an executor needs to start one attempt of one task. JSON-serialisable. */
+export interface LaunchSpec {
+  jobId: string;
+  taskName: string;
+  /** `<jobId>.<taskName>`: stable across attempts. */
+  taskId: string;
+  /** 1-based. */
+  attempt: number;
+  /** The submitting user; executors label their objects with it (Kubernetes labels, inventory holders). */
+  owner: string;
+  resources: Resources;
+  image?: string;
+  /** User-declared environment (already validated names); executors add their own CELLPIPE_* on top. */
+  env: Record<string, string>;
+  /** Attempt timeout in ms. The orchestrator enforces it in every case; executors may enforce it natively too. */
+  timeoutMs?: number;
+  /**
+   * Absolute directory prepared for this attempt; it holds `task.json` and the payload files. Local
+   * executors run the runner as `python3 cellpipe_runner.py <taskDir>/task.json`.
+   */
+  taskDir: string;
+  /**
+   * The payload files of `taskDir` by file name (always `task.json`, the runner's input; paths inside it
+   * are absolute paths of the server's job directory). Remote executors ship these (e.g. as a ConfigMap).
+   */
+  payload: Record<string, string>;
+  /** Absolute path of the attempt's log file; executors that capture output themselves write it here. */
+  logPath: string;
+  /** Absolute path the runner writes its result.json to (also inside task.json). */
+  resultPath: string;
+  /** The job's artifact root (task.json `artifactRoot`): upstream outputs are read from here. */
+  artifactRoot: string;
+}
+
+/**
+ * Executor-specific data that identifies a started attempt (pid + start time, pod name, ...). It is
+ * persisted by the orchestrator and handed back to `reattach` after a restart, so it must be plain JSON.
+ */
+export type AttemptHandle = Record<string, string | number | boolean | null>;
+
+export type ExecutorEvent =
+  /** Accepted but not started yet, with a plain-language reason ("waiting for a free nvidia.com/gpu (0 of 2 free)"). */
+  | { type: 'waiting'; reason: string }
+  /** The attempt is running. `handle` must be enough for `reattach`; `placement` is shown to users. */
+  | { type: 'running'; handle: AttemptHandle; placement?: string }
+  /** Output, for executors that cannot write straight to `logPath` (the orchestrator appends it there). */
+  | { type: 'log'; chunk: string }
+  /**
+   * The attempt ended. `result` is the runner's parsed result.json when the executor could read it (it
+   * is the truth about success); `error` describes an end without one (reason: exit, lost, oom, evicted,
+   * image-pull, unschedulable, cancelled, ...).
+   */
+  | { type: 'exited'; exitCode?: number; result?: unknown; error?: { message: string; reason: string } };
+
+export type ReportFn = (event: ExecutorEvent) => void;
+
+export interface Executor {
+  /** "local", "kubernetes": stored on each job. */
+  readonly name: string;
+  /** Devices (or nodes) this executor can place tasks on, and who holds them now. */
+  inventory(): Promise<Inventory>;
+  /**
+   * Start one attempt. Resolves once the attempt is accepted (it may still be waiting for resources);
+   * later news comes through `report`. A request that can never be satisfied is reported at once as
+   * `exited` with reason `unschedulable`, never left waiting forever.
+   */
+  start(spec: LaunchSpec, report: ReportFn): Promise<void>;
+  /**
+   * Stop an attempt (waiting or running). `reason` ends up as the error reason of its `exited` event
+   * ("cancelled", "timeout"). Resolves once the kill has been issued; `exited` follows via `report`.
+   */
+  cancel(taskId: string, attempt: number, reason: string): Promise<void>;
+  /**
+   * After a restart: find an attempt started by a previous server process and follow it again.
+   * `handle` is what its `running` event carried, or null when it may have been handed over but no
+   * `running` was recorded (the executor must then look for it and must NOT start it again if found).
+   * Returns 'following' when the executor is following it (events come through `report`, including an
+   * immediate `exited` when it ended while the server was down), 'not-found' when it never started.
+   */
+  reattach(spec: LaunchSpec, handle: AttemptHandle | null, report: ReportFn): Promise<'following' | 'not-found'>;
+  /** Stop following (tasks keep running; a later `reattach` picks them up). */
+  close(): Promise<void>;
+}

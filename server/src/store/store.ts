@@ -1,0 +1,95 @@
+/**
+ * Persistence seam. The orchestrator is the only writer; every state change it makes is one `apply`
+ * call (one transaction) that completes before the change is announced. The interface is synchronous
+ * because the SQLite backend is; a networked backend would put a queue in front of it.
+ */
+import type { JobState, Pipeline, TaskRun, TaskState } from '@cellpipe/schema';
+import type { AttemptHandle } from '../executors/executor.js';
+
+export interface JobRecord {
+  id: string;
+  name: string;
+  owner: string;
+  state: JobState;
+  executor: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  parentJobId?: string;
+  scheduleId?: string;
+  error?: string;
+  /** The frozen pipeline the job runs (compiled at submit). */
+  pipeline: Pipeline;
+  /** Effective parameter values (defaults merged with the submitted overrides). */
+  parameters: Record<string, unknown>;
+}
+
+/** A task's public state plus what the orchestrator needs to resume it. */
+export interface TaskRecord extends TaskRun {
+  /** Earliest time (ISO) the next attempt may start: retry backoff. */
+  notBefore?: string;
+}
+
+export type AttemptState = 'starting' | 'running' | 'finished';
+
+export interface AttemptRecord {
+  jobId: string;
+  task: string;
+  attempt: number;
+  /** starting: handed to the executor, no `running` seen yet; running: has a handle; finished. */
+  state: AttemptState;
+  handle: AttemptHandle | null;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  /** Error reason of a failed attempt (exit, timeout, lost, cancelled...). */
+  reason?: string;
+}
+
+/** One atomic state change. */
+export interface Change {
+  job?: { id: string } & Partial<Omit<JobRecord, 'id' | 'pipeline' | 'owner' | 'createdAt'>>;
+  tasks?: { jobId: string; task: TaskRecord }[];
+  attempts?: AttemptRecord[];
+  /** Appended to the transition history (what changed state, when). */
+  transitions?: Transition[];
+}
+
+export interface Transition {
+  jobId: string;
+  /** null for job-level transitions. */
+  task: string | null;
+  from: string | null;
+  to: string;
+  at: string;
+  note?: string;
+}
+
+export interface JobListQuery {
+  owner?: string;
+  state?: JobState;
+  limit: number;
+  /** Opaque, from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface JobListRow extends Omit<JobRecord, 'pipeline' | 'parameters'> {
+  taskCounts: Partial<Record<TaskState, number>>;
+}
+
+export interface Store {
+  insertJob(job: JobRecord, tasks: TaskRecord[]): void;
+  getJob(id: string): JobRecord | undefined;
+  getTasks(jobId: string): TaskRecord[];
+  listJobs(query: JobListQuery): { items: JobListRow[]; nextCursor?: string };
+  /** Ids of jobs not in a terminal state, oldest first (restart recovery). */
+  activeJobIds(): string[];
+  attempts(jobId: string, task?: string): AttemptRecord[];
+  /** Attempts in state starting/running across all jobs (restart recovery). */
+  openAttempts(): AttemptRecord[];
+  transitions(jobId: string): Transition[];
+  apply(change: Change): void;
+  deleteJob(id: string): void;
+  close(): void;
+}
