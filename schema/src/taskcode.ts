@@ -1,0 +1,53 @@
+/**
+ * The code one task executes: the setup cells (setup-tagged cells, cells before the first task and
+ * the parameters cell, in notebook order) and the task's own cells. The runner executes exactly this.
+ */
+import type { Pipeline } from './spec.js';
+import { cellSource, NotebookSchema, notebookJson } from './notebook.js';
+
+export interface CellCode {
+  /** 0-based cell index in the notebook the code comes from. */
+  index: number;
+  source: string;
+}
+
+export interface TaskCode {
+  setup: CellCode[];
+  cells: CellCode[];
+}
+
+/**
+ * `notebookContent` is the pipeline notebook for cell tasks, the task's own notebook for
+ * `source.kind: notebook` tasks, and the script text for `source.kind: script` tasks.
+ * Throws when the task does not exist or the content does not fit it: the caller passes
+ * data it has already compiled, so a mismatch is a programming error, not user input.
+ */
+export function taskCode(notebookContent: unknown, pipeline: Pipeline, taskName: string): TaskCode {
+  const task = pipeline.spec.tasks.find((t) => t.name === taskName);
+  if (!task) throw new Error(`pipeline '${pipeline.metadata.name}' has no task '${taskName}'`);
+  if (task.source.kind === 'script') {
+    if (typeof notebookContent !== 'string') throw new Error(`task '${taskName}' is a script: pass its text`);
+    return { setup: [], cells: [{ index: 0, source: notebookContent }] };
+  }
+  const json = notebookJson(notebookContent);
+  if ('error' in json) throw new Error(json.error);
+  const parsed = NotebookSchema.safeParse(json.value);
+  if (!parsed.success) throw new Error(`not an nbformat notebook: ${parsed.error.issues[0]?.message ?? ''}`);
+  const cells = parsed.data.cells;
+  const code = (index: number): CellCode => {
+    const cell = cells[index];
+    if (!cell || cell.cell_type !== 'code') throw new Error(`cell ${index + 1} is not a code cell of the notebook`);
+    return { index, source: cellSource(cell) };
+  };
+  if (task.source.kind === 'notebook') {
+    // A whole notebook runs top to bottom; `skip` is honoured as it is for cell tasks.
+    const all: CellCode[] = [];
+    cells.forEach((cell, index) => {
+      const tags = cell.metadata['tags'];
+      const skipped = Array.isArray(tags) && tags.includes('skip');
+      if (cell.cell_type === 'code' && !skipped) all.push({ index, source: cellSource(cell) });
+    });
+    return { setup: [], cells: all };
+  }
+  return { setup: pipeline.spec.setupCells.map(code), cells: task.cells.map(code) };
+}

@@ -1,0 +1,71 @@
+/**
+ * Checks a schema-valid pipeline for what zod cannot see: duplicate task names, unknown dependsOn
+ * targets, cycles, and source paths that would leave the pipeline's directory.
+ */
+import type { Pipeline } from './spec.js';
+import { findCycles, formatCycle } from './graph.js';
+
+export interface SpecIssue {
+  message: string;
+  path: (string | number)[];
+  task?: string;
+}
+
+/**
+ * A source path is relative to the pipeline's directory and stays inside it: no absolute paths,
+ * no drive letters, no `..` segments, no backslashes (they mean different things on each OS).
+ */
+export function checkRelativePath(p: string): string | undefined {
+  if (p.includes('\0')) return 'path contains a NUL byte';
+  if (p.includes('\\')) return `path '${p}' must use "/" separators`;
+  if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) return `path '${p}' must be relative to the pipeline's directory`;
+  const segments = p.split('/');
+  if (segments.includes('..')) return `path '${p}' must not leave the pipeline's directory ("..")`;
+  if (segments.every((s) => s === '' || s === '.')) return `path '${p}' names no file`;
+  return undefined;
+}
+
+/** `a/./b//c` → `a/b/c`, so the same file is one key in `files`. */
+export function normalizeRelativePath(p: string): string {
+  return p
+    .split('/')
+    .filter((s) => s !== '' && s !== '.')
+    .join('/');
+}
+
+export function checkPipeline(p: Pipeline): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const tasks = p.spec.tasks;
+  const first = new Map<string, number>();
+  tasks.forEach((t, i) => {
+    const seen = first.get(t.name);
+    if (seen !== undefined) {
+      issues.push({ message: `duplicate task name '${t.name}' (also task ${seen + 1})`, path: ['spec', 'tasks', i, 'name'], task: t.name });
+    } else first.set(t.name, i);
+  });
+  tasks.forEach((t, i) => {
+    t.dependsOn.forEach((d, j) => {
+      if (d === t.name) issues.push({ message: `task '${t.name}' depends on itself`, path: ['spec', 'tasks', i, 'dependsOn', j], task: t.name });
+      else if (!first.has(d)) issues.push({ message: `unknown dependsOn target '${d}'`, path: ['spec', 'tasks', i, 'dependsOn', j], task: t.name });
+    });
+    if (t.source.kind !== 'cells') {
+      const bad = checkRelativePath(t.source.path);
+      if (bad) issues.push({ message: bad, path: ['spec', 'tasks', i, 'source', 'path'], task: t.name });
+    } else if (!p.spec.source) {
+      issues.push({
+        message: `task '${t.name}' runs notebook cells but spec.source.notebook is not set`,
+        path: ['spec', 'tasks', i, 'source'],
+        task: t.name,
+      });
+    }
+  });
+  if (p.spec.source) {
+    const bad = checkRelativePath(p.spec.source.notebook);
+    if (bad) issues.push({ message: bad, path: ['spec', 'source', 'notebook'] });
+  }
+  for (const cycle of findCycles(tasks.map((t) => ({ name: t.name, dependsOn: t.dependsOn.filter((d) => d !== t.name) })))) {
+    const i = first.get(cycle[0]!)!;
+    issues.push({ message: formatCycle(cycle), path: ['spec', 'tasks', i, 'dependsOn'], task: cycle[0] });
+  }
+  return issues;
+}

@@ -1,0 +1,143 @@
+/**
+ * Pipeline YAML read/write. Validation errors carry the field path and the line/column of the YAML
+ * node the path points at (the key for unknown keys, the nearest existing parent for missing ones).
+ */
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { PipelineSchema, type Pipeline } from './spec.js';
+import { hasErrors, type CompileResult, type Diagnostic } from './diagnostics.js';
+import { checkPipeline } from './validate.js';
+
+export interface ParseYamlOptions {
+  /** Shown in diagnostics. */
+  file?: string;
+}
+
+export interface YamlLocator {
+  /** 1-based line and column of the node at `path`, or of its nearest existing ancestor. */
+  locate(path: readonly (string | number | symbol)[], key?: boolean): { line: number; column: number } | undefined;
+}
+
+export interface ParsedPipelineYaml extends CompileResult {
+  locator: YamlLocator;
+}
+
+function makeLocator(doc: Document, lc: LineCounter): YamlLocator {
+  return {
+    locate(path, key = false) {
+      let node: unknown = doc.contents;
+      let keyNode: unknown;
+      for (const seg of path) {
+        if (isMap(node)) {
+          const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+          if (!pair) break;
+          keyNode = pair.key;
+          node = pair.value ?? pair.key;
+        } else if (isSeq(node) && typeof seg === 'number') {
+          const item = node.items[seg];
+          if (item === undefined) break;
+          keyNode = undefined;
+          node = item;
+        } else break;
+      }
+      const target = (key && keyNode ? keyNode : node) as Node | null | undefined;
+      const offset = target?.range?.[0];
+      if (offset === undefined) return undefined;
+      const pos = lc.linePos(offset);
+      return { line: pos.line, column: pos.col };
+    },
+  };
+}
+
+function issueDiagnostics(issues: readonly z.core.$ZodIssue[], locator: YamlLocator, file: string | undefined): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const issue of issues) {
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    if (issue.code === 'unrecognized_keys') {
+      // Point at each unknown key itself: that is the line the user has to change.
+      for (const k of issue.keys) {
+        out.push({ severity: 'error', message: `unknown field '${k}'`, path: [...path, k], file, ...locator.locate([...path, k], true) });
+      }
+      continue;
+    }
+    out.push({ severity: 'error', message: issue.message, path, file, ...locator.locate(path) });
+  }
+  return out;
+}
+
+/** Full parse with the locator, for callers (the file loader) that report further problems by position. */
+export function parsePipelineYamlDocument(text: string, opts: ParseYamlOptions = {}): ParsedPipelineYaml {
+  const file = opts.file;
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const locator = makeLocator(doc, lc);
+  const diagnostics: Diagnostic[] = [];
+  for (const err of [...doc.errors, ...doc.warnings]) {
+    const pos = lc.linePos(err.pos[0]);
+    diagnostics.push({
+      severity: doc.errors.includes(err) ? 'error' : 'warning',
+      message: err.message.split('\n')[0] ?? err.message,
+      file,
+      line: pos.line,
+      column: pos.col,
+    });
+  }
+  if (hasErrors(diagnostics)) return { diagnostics, locator };
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (value === null || value === undefined) {
+    return { diagnostics: [...diagnostics, { severity: 'error', message: 'the file is empty', file, line: 1, column: 1 }], locator };
+  }
+  const parsed = PipelineSchema.safeParse(value);
+  if (!parsed.success) {
+    return { diagnostics: [...diagnostics, ...issueDiagnostics(parsed.error.issues, locator, file)], locator };
+  }
+  for (const issue of checkPipeline(parsed.data)) {
+    diagnostics.push({ severity: 'error', message: issue.message, path: issue.path, file, task: issue.task, ...locator.locate(issue.path) });
+  }
+  return hasErrors(diagnostics) ? { diagnostics, locator } : { pipeline: parsed.data, diagnostics, locator };
+}
+
+export function parsePipelineYaml(text: string, opts: ParseYamlOptions = {}): CompileResult {
+  const { pipeline, diagnostics } = parsePipelineYamlDocument(text, opts);
+  return pipeline ? { pipeline, diagnostics } : { diagnostics };
+}
+
+/** Drops values that equal the schema defaults so the YAML shows only what was chosen. */
+function compact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(compact);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (v === undefined) continue;
+      // A parameter's default is user data: keep it exactly, empty or not.
+      if (k === 'default') {
+        out[k] = v;
+        continue;
+      }
+      const c = compact(v);
+      if (Array.isArray(c) && c.length === 0) continue;
+      if (c && typeof c === 'object' && !Array.isArray(c) && Object.keys(c).length === 0) continue;
+      out[k] = c;
+    }
+    return out;
+  }
+  return value;
+}
+
+function dropTaskDefaults(p: Pipeline): unknown {
+  return {
+    ...p,
+    spec: {
+      ...p.spec,
+      tasks: p.spec.tasks.map((t) => {
+        const { source, retries, ...rest } = t;
+        return { ...rest, ...(source.kind === 'cells' ? {} : { source }), ...(retries ? { retries } : {}) };
+      }),
+    },
+  };
+}
+
+/** YAML text that `parsePipelineYaml` reads back to the same pipeline. */
+export function pipelineToYaml(p: Pipeline): string {
+  return stringify(compact(dropTaskDefaults(p)), { lineWidth: 0 });
+}
