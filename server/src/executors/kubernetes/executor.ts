@@ -1,0 +1,418 @@
+/**
+ * KubernetesExecutor: every task attempt is a batch/v1 Job. Status comes from watches on Jobs, pods
+ * and nodes (never polling); names are deterministic so creates are idempotent and a restarted server
+ * finds its Jobs again by label. Cancel deletes the Job with Foreground propagation, so `exited`
+ * arrives only after the pod is gone.
+ */
+import { readFile } from 'node:fs/promises';
+import * as k8s from '@kubernetes/client-node';
+import type { Inventory } from '@cellpipe/schema';
+import type { AttemptHandle, Executor, ExecutorEvent, LaunchSpec, ReportFn } from '../executor.js';
+import { computeInventory } from './inventory.js';
+import { CONTAINER_NAME, PayloadError, buildJob, ownerConfigMap, payloadConfigMap } from './job-spec.js';
+import { JOB_NAME_LABEL, MANAGED_SELECTOR, jobName, ownerName } from './names.js';
+import { KubernetesExecutorConfigSchema, type KubernetesExecutorConfig, type KubernetesExecutorConfigInput } from './options.js';
+import { Reflector } from './reflector.js';
+import { UnsatisfiableError, placeResources } from './resources.js';
+import { attemptStatus, type AttemptStatus } from './status.js';
+
+export interface KubernetesExecutorDeps {
+  kubeConfig: k8s.KubeConfig;
+  config?: KubernetesExecutorConfigInput;
+  /** Source of cellpipe_runner.py, shipped in each Cellpipe job's owner ConfigMap. */
+  runnerSource: string;
+  /** Extra pod annotations per attempt (e.g. a test cluster's steering annotations). */
+  podAnnotations?: (spec: LaunchSpec) => Record<string, string>;
+  /** Problems the executor recovers from by itself (watch errors); default: console.warn. */
+  warn?: (message: string) => void;
+}
+
+interface Tracked {
+  spec: LaunchSpec;
+  report: ReportFn;
+  name: string;
+  /** The Job has been seen in the cache: its later absence means it was deleted. */
+  seen: boolean;
+  lastKey: string;
+  cancelReason?: string;
+  finishing: boolean;
+  deleting: boolean;
+}
+
+const LOG_LIMIT_BYTES = 8 * 1024 * 1024;
+
+function httpCode(err: unknown): number | undefined {
+  if (err instanceof k8s.ApiException) return err.code;
+  if (err && typeof err === 'object' && typeof (err as { code?: unknown }).code === 'number') {
+    return (err as { code: number }).code;
+  }
+  return undefined;
+}
+
+/** A short message for users: ApiException messages carry headers and whole bodies. */
+function describe(err: unknown): string {
+  if (err instanceof k8s.ApiException) {
+    const body: unknown = err.body;
+    let message: string | undefined;
+    if (typeof body === 'string') {
+      try {
+        const parsed: unknown = JSON.parse(body);
+        if (parsed && typeof parsed === 'object' && typeof (parsed as { message?: unknown }).message === 'string') {
+          message = (parsed as { message: string }).message;
+        }
+      } catch {
+        message = undefined;
+      }
+    } else if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
+      message = (body as { message: string }).message;
+    }
+    return `Kubernetes API error ${err.code}${message ? `: ${message}` : ''}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** taskId is `<jobId>.<taskName>`; job ids hold no '.', task names hold none either. */
+function splitTaskId(taskId: string): { jobId: string; taskName: string } {
+  const dot = taskId.indexOf('.');
+  if (dot <= 0) throw new Error(`not a task id: ${taskId}`);
+  return { jobId: taskId.slice(0, dot), taskName: taskId.slice(dot + 1) };
+}
+
+export class KubernetesExecutor implements Executor {
+  readonly name = 'kubernetes';
+  readonly config: KubernetesExecutorConfig;
+  private readonly kc: k8s.KubeConfig;
+  private readonly core: k8s.CoreV1Api;
+  private readonly batch: k8s.BatchV1Api;
+  private readonly jobs: Reflector<k8s.V1Job>;
+  private readonly pods: Reflector<k8s.V1Pod>;
+  private readonly nodes: Reflector<k8s.V1Node>;
+  private readonly clusterPods: Reflector<k8s.V1Pod> | undefined;
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly ownerUids = new Map<string, string>();
+  private started: Promise<void> | undefined;
+  private readonly warn: (message: string) => void;
+
+  constructor(private readonly deps: KubernetesExecutorDeps) {
+    this.config = KubernetesExecutorConfigSchema.parse(deps.config ?? {});
+    this.kc = deps.kubeConfig;
+    this.core = this.kc.makeApiClient(k8s.CoreV1Api);
+    this.batch = this.kc.makeApiClient(k8s.BatchV1Api);
+    this.warn = deps.warn ?? ((m) => console.warn(m));
+    const ns = this.config.namespace;
+    const onError = (what: string) => (err: unknown) => this.warn(`kubernetes executor: ${what} watch: ${describe(err)}`);
+    this.jobs = new Reflector(this.kc, {
+      path: `/apis/batch/v1/namespaces/${ns}/jobs`,
+      list: () => this.batch.listNamespacedJob({ namespace: ns, labelSelector: MANAGED_SELECTOR }),
+      labelSelector: MANAGED_SELECTOR,
+      onChange: (_t, job) => this.onJob(job),
+      onError: onError('Job'),
+    });
+    this.pods = new Reflector(this.kc, {
+      path: `/api/v1/namespaces/${ns}/pods`,
+      list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: MANAGED_SELECTOR }),
+      labelSelector: MANAGED_SELECTOR,
+      onChange: (_t, pod) => this.onPod(pod),
+      onError: onError('pod'),
+    });
+    this.nodes = new Reflector(this.kc, {
+      path: '/api/v1/nodes',
+      list: () => this.core.listNode({}),
+      onError: onError('node'),
+    });
+    if (this.config.inventoryScope === 'cluster') {
+      const unfinished = 'status.phase!=Succeeded,status.phase!=Failed';
+      this.clusterPods = new Reflector(this.kc, {
+        path: '/api/v1/pods',
+        list: () => this.core.listPodForAllNamespaces({ fieldSelector: unfinished }),
+        fieldSelector: unfinished,
+        onError: onError('cluster pod'),
+      });
+    }
+  }
+
+  /** Reads the runner from disk; the usual way to build one for the server. */
+  static async create(deps: Omit<KubernetesExecutorDeps, 'runnerSource'> & { runnerPath: string }): Promise<KubernetesExecutor> {
+    const runnerSource = await readFile(deps.runnerPath, 'utf8');
+    return new KubernetesExecutor({ ...deps, runnerSource });
+  }
+
+  /** Starts the watches once; every public method waits for the first lists. */
+  private ensureStarted(): Promise<void> {
+    this.started ??= Promise.all([this.jobs.start(), this.pods.start(), this.nodes.start(), this.clusterPods?.start()]).then(
+      () => undefined,
+      (err: unknown) => {
+        this.started = undefined;
+        this.stopWatches();
+        throw new Error(`cannot watch the cluster: ${describe(err)}`);
+      },
+    );
+    return this.started;
+  }
+
+  private stopWatches(): void {
+    this.jobs.stop();
+    this.pods.stop();
+    this.nodes.stop();
+    this.clusterPods?.stop();
+  }
+
+  async inventory(): Promise<Inventory> {
+    await this.ensureStarted();
+    return computeInventory(this.nodes.list(), this.clusterPods ? this.clusterPods.list() : this.pods.list());
+  }
+
+  async start(spec: LaunchSpec, report: ReportFn): Promise<void> {
+    await this.ensureStarted();
+    const name = jobName(spec.jobId, spec.taskName, spec.attempt);
+    const t: Tracked = { spec, report, name, seen: false, lastKey: '', finishing: false, deleting: false };
+
+    let placement;
+    try {
+      placement = placeResources(spec.resources, this.nodes.list(), {
+        migStrategy: this.config.migStrategy,
+        nodeSelector: this.config.nodeSelector,
+      });
+    } catch (err) {
+      if (err instanceof UnsatisfiableError) {
+        report({ type: 'exited', error: { reason: 'unschedulable', message: err.message } });
+        return;
+      }
+      throw err;
+    }
+
+    this.tracked.set(name, t);
+    try {
+      // Size and key checks before anything is created.
+      payloadConfigMap(spec, { name, uid: '' }, this.config);
+      ownerConfigMap(spec, this.deps.runnerSource, this.config);
+      const ownerUid = await this.ensureOwner(spec);
+      const body = buildJob({ spec, cfg: this.config, placement, ownerUid, podAnnotations: this.deps.podAnnotations?.(spec) });
+      let job: k8s.V1Job;
+      try {
+        job = await this.batch.createNamespacedJob({ namespace: this.config.namespace, body });
+      } catch (err) {
+        // The same attempt was created before (a retried call, a restart): follow that one.
+        if (httpCode(err) !== 409) throw err;
+        job = await this.batch.readNamespacedJob({ name, namespace: this.config.namespace });
+      }
+      try {
+        await this.core.createNamespacedConfigMap({
+          namespace: this.config.namespace,
+          body: payloadConfigMap(spec, { name, uid: job.metadata?.uid ?? '' }, this.config),
+        });
+      } catch (err) {
+        if (httpCode(err) !== 409) throw err;
+      }
+    } catch (err) {
+      if (err instanceof PayloadError) {
+        this.finish(t, { type: 'exited', error: { reason: 'payload-too-large', message: err.message } });
+        return;
+      }
+      this.tracked.delete(name);
+      throw new Error(`cannot start ${spec.taskId} attempt ${spec.attempt}: ${describe(err)}`);
+    }
+    this.evaluate(t);
+  }
+
+  async cancel(taskId: string, attempt: number, reason: string): Promise<void> {
+    await this.ensureStarted();
+    const { jobId, taskName } = splitTaskId(taskId);
+    const name = jobName(jobId, taskName, attempt);
+    const t = this.tracked.get(name);
+    if (t) t.cancelReason = reason;
+    const gone = await this.deleteJob(name);
+    if (gone && t) this.finish(t, { type: 'exited', error: { reason, message: `the attempt was ${reason}` } });
+  }
+
+  async reattach(spec: LaunchSpec, handle: AttemptHandle | null, report: ReportFn): Promise<'following' | 'not-found'> {
+    await this.ensureStarted();
+    const name = jobName(spec.jobId, spec.taskName, spec.attempt);
+    let job = this.jobs.get(this.config.namespace, name);
+    if (!job) {
+      try {
+        job = await this.batch.readNamespacedJob({ name, namespace: this.config.namespace });
+      } catch (err) {
+        if (httpCode(err) !== 404) throw new Error(`cannot look up ${name}: ${describe(err)}`);
+      }
+    }
+    if (!job) {
+      if (!handle) return 'not-found';
+      report({ type: 'exited', error: { reason: 'lost', message: `Job ${name} no longer exists (deleted while the server was down)` } });
+      return 'following';
+    }
+    const t: Tracked = { spec, report, name, seen: true, lastKey: '', finishing: false, deleting: false };
+    this.tracked.set(name, t);
+    this.evaluate(t);
+    return 'following';
+  }
+
+  async close(): Promise<void> {
+    this.stopWatches();
+    this.started = undefined;
+    this.tracked.clear();
+  }
+
+  /** Deletes a Cellpipe job's owner ConfigMap; Kubernetes garbage-collects its Jobs, pods and payloads. */
+  async deleteJobObjects(jobId: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedConfigMap({
+        name: ownerName(jobId),
+        namespace: this.config.namespace,
+        body: { propagationPolicy: 'Foreground' },
+      });
+    } catch (err) {
+      if (httpCode(err) !== 404) throw new Error(`cannot delete the objects of job ${jobId}: ${describe(err)}`);
+    }
+    this.ownerUids.delete(jobId);
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private async ensureOwner(spec: LaunchSpec): Promise<string> {
+    const known = this.ownerUids.get(spec.jobId);
+    if (known) return known;
+    const body = ownerConfigMap(spec, this.deps.runnerSource, this.config);
+    let cm: k8s.V1ConfigMap;
+    try {
+      cm = await this.core.createNamespacedConfigMap({ namespace: this.config.namespace, body });
+    } catch (err) {
+      if (httpCode(err) !== 409) throw err;
+      cm = await this.core.readNamespacedConfigMap({ name: body.metadata!.name!, namespace: this.config.namespace });
+    }
+    const uid = cm.metadata?.uid;
+    if (!uid) throw new Error(`ConfigMap ${body.metadata!.name!} has no uid`);
+    this.ownerUids.set(spec.jobId, uid);
+    return uid;
+  }
+
+  /** Returns true when the Job is already gone. */
+  private async deleteJob(name: string): Promise<boolean> {
+    try {
+      await this.batch.deleteNamespacedJob({
+        name,
+        namespace: this.config.namespace,
+        body: { propagationPolicy: 'Foreground' },
+      });
+      return false;
+    } catch (err) {
+      if (httpCode(err) === 404) return true;
+      throw new Error(`cannot delete Job ${name}: ${describe(err)}`);
+    }
+  }
+
+  private onJob(job: k8s.V1Job): void {
+    const t = this.tracked.get(job.metadata?.name ?? '');
+    if (t) this.evaluate(t);
+  }
+
+  private onPod(pod: k8s.V1Pod): void {
+    const labels = pod.metadata?.labels ?? {};
+    const t = this.tracked.get(labels[JOB_NAME_LABEL] ?? labels['job-name'] ?? '');
+    if (t) this.evaluate(t);
+  }
+
+  private podsOf(name: string): k8s.V1Pod[] {
+    return this.pods.list().filter((p) => (p.metadata?.labels?.[JOB_NAME_LABEL] ?? p.metadata?.labels?.['job-name']) === name);
+  }
+
+  private evaluate(t: Tracked): void {
+    if (t.finishing) return;
+    const job = this.jobs.get(this.config.namespace, t.name);
+    if (!job) {
+      if (!t.seen) return; // created but not in the cache yet
+      this.finish(
+        t,
+        t.cancelReason
+          ? { type: 'exited', error: { reason: t.cancelReason, message: `the attempt was ${t.cancelReason}` } }
+          : { type: 'exited', error: { reason: 'lost', message: `Job ${t.name} was deleted outside Cellpipe` } },
+      );
+      return;
+    }
+    t.seen = true;
+    // Being deleted (cancel, or an image that cannot be pulled): wait until the pods are gone.
+    if (job.metadata?.deletionTimestamp) return;
+    const status = attemptStatus(job, this.podsOf(t.name));
+    if (!status) return;
+    this.apply(t, job, status);
+  }
+
+  private apply(t: Tracked, job: k8s.V1Job, status: AttemptStatus): void {
+    switch (status.kind) {
+      case 'waiting': {
+        const key = `waiting:${status.reason}`;
+        if (t.lastKey === key) return;
+        t.lastKey = key;
+        t.report({ type: 'waiting', reason: status.reason });
+        return;
+      }
+      case 'running': {
+        if (t.lastKey === 'running') return;
+        t.lastKey = 'running';
+        const handle: AttemptHandle = {
+          namespace: this.config.namespace,
+          job: t.name,
+          jobUid: job.metadata?.uid ?? null,
+          pod: status.pod,
+          node: status.node,
+        };
+        t.report({ type: 'running', handle, placement: `${status.node}/${status.pod}` });
+        return;
+      }
+      case 'succeeded':
+        void this.finishWithLogs(t, status.pod, { type: 'exited', exitCode: status.exitCode });
+        return;
+      case 'failed': {
+        const event: ExecutorEvent = {
+          type: 'exited',
+          exitCode: status.exitCode,
+          error: { reason: status.reason, message: status.message },
+        };
+        // A pod stuck on its image still holds its node's devices: remove it.
+        if (status.reason === 'image-pull' || status.reason === 'config') void this.deleteJob(t.name).catch((e: unknown) => this.warn(describe(e)));
+        void this.finishWithLogs(t, status.pod, event);
+        return;
+      }
+    }
+  }
+
+  /** Saves the pod's log (before any clean-up can remove it), then reports the end. */
+  private async finishWithLogs(t: Tracked, pod: string | undefined, event: ExecutorEvent): Promise<void> {
+    if (t.finishing) return;
+    t.finishing = true;
+    if (pod) {
+      try {
+        const text = await this.core.readNamespacedPodLog({
+          name: pod,
+          namespace: this.config.namespace,
+          container: CONTAINER_NAME,
+          limitBytes: LOG_LIMIT_BYTES,
+        });
+        if (text) t.report({ type: 'log', chunk: text });
+      } catch (err) {
+        // A pod that never started has no log; anything else is worth a line in the task log.
+        if (httpCode(err) !== 400 && httpCode(err) !== 404) {
+          t.report({ type: 'log', chunk: `[cellpipe] could not read the log of pod ${pod}: ${describe(err)}\n` });
+        }
+      }
+    }
+    let result: unknown;
+    if (event.type === 'exited' && this.config.dataVolume) {
+      // With the shared data volume the runner wrote result.json where the server reads it.
+      try {
+        result = JSON.parse(await readFile(t.spec.resultPath, 'utf8'));
+      } catch {
+        result = undefined;
+      }
+    }
+    this.tracked.delete(t.name);
+    t.report(event.type === 'exited' && result !== undefined ? { ...event, result } : event);
+  }
+
+  private finish(t: Tracked, event: ExecutorEvent): void {
+    if (t.finishing) return;
+    t.finishing = true;
+    this.tracked.delete(t.name);
+    t.report(event);
+  }
+}

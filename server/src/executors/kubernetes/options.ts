@@ -1,0 +1,80 @@
+/**
+ * Configuration of the Kubernetes executor, validated with zod where it enters (a config file or
+ * environment), so every name that reaches a pod spec has been checked.
+ */
+import { z } from 'zod';
+
+const dnsLabel = z
+  .string()
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'must be a DNS label (lower-case letters, digits, "-")' });
+const dnsSubdomain = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, { message: 'must be a DNS subdomain' });
+/** Label/annotation key: optional DNS prefix and a name part. */
+const labelKey = z
+  .string()
+  .max(316)
+  .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, {
+    message: 'must be a Kubernetes label key',
+  });
+const labelVal = z
+  .string()
+  .max(63)
+  .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, { message: 'must be a Kubernetes label value' });
+const imageRef = z
+  .string()
+  .max(512)
+  .regex(/^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64})?$/, { message: 'must be a container image reference' });
+
+export const TolerationSchema = z
+  .object({
+    key: labelKey.optional(),
+    operator: z.enum(['Exists', 'Equal']).optional(),
+    value: labelVal.optional(),
+    effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+    tolerationSeconds: z.number().int().optional(),
+  })
+  .strict();
+
+export const KubernetesExecutorConfigSchema = z
+  .object({
+    /** Namespace the Jobs, pods and ConfigMaps live in. */
+    namespace: dnsLabel.default('default'),
+    /** Image for tasks that name none; it needs python3. */
+    defaultImage: imageRef.default('python:3.11-slim'),
+    /** How MIG slices are advertised; `auto` reads the node labels. */
+    migStrategy: z.enum(['auto', 'mixed', 'single']).default('auto'),
+    nodeSelector: z.record(labelKey, labelVal).default({}),
+    tolerations: z.array(TolerationSchema).default([]),
+    priorityClassName: dnsSubdomain.optional(),
+    serviceAccountName: dnsSubdomain.optional(),
+    imagePullSecrets: z.array(dnsSubdomain).default([]),
+    /** Kueue LocalQueue: Jobs are created with its label (Kueue admits and unsuspends them). */
+    queueName: dnsSubdomain.optional(),
+    /** Extra labels and annotations on every Job and pod. */
+    labels: z.record(labelKey, labelVal).default({}),
+    annotations: z.record(labelKey, z.string().max(4096)).default({}),
+    /** Delete finished Jobs (and their pods) after this many seconds; logs are saved before. */
+    ttlSecondsAfterFinished: z.number().int().min(0).optional(),
+    /**
+     * A ReadWriteMany volume holding the server's job directories, mounted in each pod at the same
+     * absolute path, so task.json paths, artifacts and result.json resolve alike on both sides.
+     */
+    dataVolume: z
+      .object({ claimName: dnsSubdomain, mountPath: z.string().regex(/^\/[^\0]*$/, { message: 'must be an absolute path' }) })
+      .strict()
+      .optional(),
+    /**
+     * `cluster`: inventory counts every pod on the nodes (needs the ClusterRole in deploy/rbac.yaml);
+     * `namespace`: only Cellpipe's own pods (a Role suffices; other tenants' use is invisible).
+     */
+    inventoryScope: z.enum(['cluster', 'namespace']).default('cluster'),
+    /** Largest payload (task.json + runner) shipped in ConfigMaps; etcd refuses objects over ~1.5 MiB. */
+    maxPayloadBytes: z.number().int().min(1024).max(1_000_000).default(900_000),
+  })
+  .strict();
+
+export type KubernetesExecutorConfig = z.infer<typeof KubernetesExecutorConfigSchema>;
+export type KubernetesExecutorConfigInput = z.input<typeof KubernetesExecutorConfigSchema>;

@@ -1,0 +1,167 @@
+/**
+ * A list+watch cache of one kind of object (the client's ListWatch in 1.4 cannot be stopped
+ * reliably while a watch request is being opened, which leaks connections on shutdown). Calls
+ * `onChange` for every add/update/delete, re-lists on 410 Gone and re-watches after errors.
+ */
+import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+
+export type ChangeType = 'add' | 'update' | 'delete';
+
+export interface ReflectorOptions<T extends KubernetesObject> {
+  /** API path of the collection, e.g. `/apis/batch/v1/namespaces/ns/jobs`. */
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  labelSelector?: string;
+  fieldSelector?: string;
+  onChange?: (type: ChangeType, obj: T) => void;
+  onError?: (err: unknown) => void;
+}
+
+function keyOf(obj: KubernetesObject): string {
+  return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+}
+
+function statusCode(err: unknown): number | undefined {
+  if (err && typeof err === 'object') {
+    const e = err as { statusCode?: unknown; code?: unknown };
+    if (typeof e.statusCode === 'number') return e.statusCode;
+    if (typeof e.code === 'number') return e.code;
+  }
+  return undefined;
+}
+
+export class Reflector<T extends KubernetesObject> {
+  private readonly objects = new Map<string, T>();
+  private resourceVersion = '';
+  private stopped = false;
+  private request: AbortController | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly watch: Watch;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly opts: ReflectorOptions<T>,
+  ) {
+    this.watch = new Watch(kc);
+  }
+
+  /** Resolves after the first list, so `list()` is complete from then on. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.relist();
+    void this.openWatch();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.request?.abort();
+    this.request = undefined;
+  }
+
+  list(): T[] {
+    return [...this.objects.values()];
+  }
+
+  get(namespace: string, name: string): T | undefined {
+    return this.objects.get(`${namespace}/${name}`);
+  }
+
+  private async relist(): Promise<void> {
+    const list = await this.opts.list();
+    const seen = new Set<string>();
+    for (const obj of list.items) {
+      const key = keyOf(obj);
+      seen.add(key);
+      const had = this.objects.has(key);
+      this.objects.set(key, obj);
+      this.opts.onChange?.(had ? 'update' : 'add', obj);
+    }
+    for (const [key, obj] of [...this.objects]) {
+      if (!seen.has(key)) {
+        this.objects.delete(key);
+        this.opts.onChange?.('delete', obj);
+      }
+    }
+    this.resourceVersion = list.metadata?.resourceVersion ?? '';
+  }
+
+  private scheduleRetry(relist: boolean): void {
+    if (this.stopped) return;
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void (async () => {
+        if (this.stopped) return;
+        try {
+          if (relist) await this.relist();
+          await this.openWatch();
+        } catch (err) {
+          this.opts.onError?.(err);
+          this.scheduleRetry(true);
+        }
+      })();
+    }, 1000);
+    this.retryTimer.unref();
+  }
+
+  private async openWatch(): Promise<void> {
+    if (this.stopped) return;
+    const query: Record<string, string | number | boolean> = {
+      resourceVersion: this.resourceVersion,
+      allowWatchBookmarks: true,
+      // Renew the watch every few minutes rather than relying on the server's random timeout.
+      timeoutSeconds: 300,
+    };
+    if (this.opts.labelSelector) query.labelSelector = this.opts.labelSelector;
+    if (this.opts.fieldSelector) query.fieldSelector = this.opts.fieldSelector;
+    let gone = false;
+    const controller = await this.watch.watch(
+      this.opts.path,
+      query,
+      (phase, obj: T & { code?: number }) => {
+        if (this.stopped) return;
+        if (phase === 'BOOKMARK') {
+          this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+          return;
+        }
+        if (phase === 'ERROR') {
+          // A Status object; 410 means our resourceVersion is too old.
+          if (obj.code === 410) gone = true;
+          return;
+        }
+        const key = keyOf(obj);
+        this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+        if (phase === 'DELETED') {
+          this.objects.delete(key);
+          this.opts.onChange?.('delete', obj);
+        } else {
+          const had = this.objects.has(key);
+          this.objects.set(key, obj);
+          this.opts.onChange?.(had ? 'update' : 'add', obj);
+        }
+      },
+      (err: unknown) => {
+        if (this.stopped) return;
+        this.request = undefined;
+        if (err && statusCode(err) !== 410) this.opts.onError?.(err);
+        const relist = gone || statusCode(err) === 410;
+        if (relist) this.resourceVersion = '';
+        if (!err && !relist) {
+          // Normal end of a watch (timeoutSeconds): reopen at once from the last resourceVersion.
+          void this.openWatch().catch((e: unknown) => {
+            this.opts.onError?.(e);
+            this.scheduleRetry(true);
+          });
+        } else {
+          this.scheduleRetry(true);
+        }
+      },
+    );
+    if (this.stopped) {
+      controller.abort();
+      return;
+    }
+    this.request = controller;
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * What one attempt's Job and pod say about it, as a Cellpipe executor event. Pure: the executor feeds
+ * it the informer's current objects after every change and reports only when the answer changes.
+ */
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+
+export type AttemptStatus =
+  | { kind: 'waiting'; reason: string }
+  | { kind: 'running'; pod: string; node: string }
+  | { kind: 'succeeded'; pod?: string; exitCode: number }
+  | { kind: 'failed'; pod?: string; exitCode?: number; reason: string; message: string };
+
+/** Waiting reasons of a container that mean the image will not come without a change. */
+const IMAGE_PULL_FAILURES = new Set(['ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+/** Waiting reasons that mean the pod spec itself cannot run. */
+const CONFIG_FAILURES = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+
+function jobCondition(job: V1Job, type: string) {
+  return job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+}
+
+function newestPod(pods: readonly V1Pod[]): V1Pod | undefined {
+  // Timestamps are Date objects from a list and strings from a watch; compare them as times.
+  const time = (p: V1Pod) => new Date(p.metadata?.creationTimestamp ?? 0).getTime();
+  return [...pods].sort((a, b) => time(b) - time(a))[0];
+}
+
+function terminatedOf(pod: V1Pod | undefined) {
+  return pod?.status?.containerStatuses?.find((c) => c.state?.terminated)?.state?.terminated;
+}
+
+/** Classify a failed pod: OOM, eviction/preemption, or a plain non-zero exit. */
+function podFailure(pod: V1Pod | undefined): { reason: string; message: string; exitCode?: number } {
+  const term = terminatedOf(pod);
+  const exitCode = term?.exitCode;
+  if (term?.reason === 'OOMKilled') {
+    return { reason: 'oom', exitCode, message: `the container ran out of memory (OOMKilled, exit code ${String(exitCode)})` };
+  }
+  const disruption = pod?.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  if (disruption || pod?.status?.reason === 'Evicted' || pod?.status?.reason === 'Preempting') {
+    return {
+      reason: 'evicted',
+      exitCode,
+      message: disruption?.message ?? pod?.status?.message ?? 'the pod was evicted',
+    };
+  }
+  if (term) {
+    const detail = term.message ? `: ${term.message}` : '';
+    return {
+      reason: 'exit',
+      exitCode,
+      message: `the container exited with code ${String(exitCode)} (${term.reason ?? 'Error'})${detail}`,
+    };
+  }
+  return { reason: 'exit', message: pod?.status?.message ?? 'the pod failed' };
+}
+
+export function attemptStatus(job: V1Job | undefined, pods: readonly V1Pod[]): AttemptStatus | undefined {
+  if (!job) return undefined;
+  const pod = newestPod(pods);
+  const podName = pod?.metadata?.name;
+
+  if (jobCondition(job, 'Complete') || jobCondition(job, 'SuccessCriteriaMet')) {
+    return { kind: 'succeeded', pod: podName, exitCode: terminatedOf(pod)?.exitCode ?? 0 };
+  }
+  const failed = jobCondition(job, 'Failed') ?? jobCondition(job, 'FailureTarget');
+  if (failed) {
+    if (failed.reason === 'DeadlineExceeded') {
+      return { kind: 'failed', pod: podName, reason: 'timeout', message: failed.message ?? 'the Job ran past its deadline' };
+    }
+    const f = podFailure(pod);
+    return { kind: 'failed', pod: podName, ...f };
+  }
+  if (job.spec?.suspend) {
+    const queue = job.metadata?.labels?.['kueue.x-k8s.io/queue-name'];
+    return { kind: 'waiting', reason: queue ? `queued in Kueue queue ${queue}` : 'the Job is suspended' };
+  }
+  if (!pod) return { kind: 'waiting', reason: 'waiting for the Job controller to create the pod' };
+
+  const phase = pod.status?.phase;
+  if (phase === 'Failed') return { kind: 'failed', pod: podName, ...podFailure(pod) };
+  if (phase === 'Running') return { kind: 'running', pod: podName ?? '', node: pod.spec?.nodeName ?? '' };
+  if (phase === 'Succeeded') return { kind: 'running', pod: podName ?? '', node: pod.spec?.nodeName ?? '' };
+
+  // Pending: unschedulable (scheduler's words, verbatim), image trouble, or starting.
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False') {
+    return { kind: 'waiting', reason: scheduled.message || scheduled.reason || 'waiting to be scheduled' };
+  }
+  for (const cs of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+    const waiting = cs.state?.waiting;
+    if (!waiting?.reason) continue;
+    if (IMAGE_PULL_FAILURES.has(waiting.reason)) {
+      return {
+        kind: 'failed',
+        pod: podName,
+        reason: 'image-pull',
+        message: `cannot pull image ${cs.image}: ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`,
+      };
+    }
+    if (CONFIG_FAILURES.has(waiting.reason)) {
+      return { kind: 'failed', pod: podName, reason: 'config', message: `${waiting.reason}: ${waiting.message ?? ''}`.trim() };
+    }
+    if (waiting.reason !== 'ContainerCreating' && waiting.reason !== 'PodInitializing') {
+      return { kind: 'waiting', reason: `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` };
+    }
+  }
+  return { kind: 'waiting', reason: pod.spec?.nodeName ? `starting on ${pod.spec.nodeName}` : 'waiting to be scheduled' };
+}
