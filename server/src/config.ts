@@ -1,0 +1,177 @@
+/**
+ * Server configuration: flags > environment (CELLPIPE_*) > config file (YAML or JSON) > defaults.
+ * Every layer is validated on its own first so an error names where the bad value came from, and
+ * unknown keys fail fast instead of being silently ignored.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseTokenList, USER_NAME_PATTERN } from './auth/token-authenticator.js';
+
+export const DEFAULT_PORT = 8765;
+
+const TokenEntrySchema = z
+  .object({
+    token: z.string().min(8, { message: 'tokens must be at least 8 characters' }),
+    user: z.string().regex(USER_NAME_PATTERN, { message: 'not a valid user name' }),
+    admin: z.boolean().default(false),
+  })
+  .strict();
+
+const ConfigFields = {
+  /** CELLPIPE_HOME: database, job files, token, server.json. */
+  home: z.string().min(1),
+  host: z.string().min(1),
+  port: z.number().int().min(0).max(65535),
+  executor: z.enum(['local', 'kubernetes']),
+  /** Python interpreter for the local executor. */
+  python: z.string().min(1),
+  /** Local GPU inventory declaration ("gpu:2,mig-3g.20gb:1"). */
+  gpus: z.string(),
+  maxParallelPerUser: z.number().int().min(1),
+  /** Largest accepted JSON body (express/bytes syntax: "20mb"). */
+  bodyLimit: z.string().regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)$/i, { message: 'must look like "20mb"' }),
+  tokens: z.array(TokenEntrySchema),
+  /** Accept the generated `$home/token` as the OS user (admin). */
+  homeToken: z.boolean(),
+  /** Kubernetes executor settings, validated by that executor. */
+  kubernetes: z.record(z.string(), z.unknown()),
+};
+
+/** One layer (file, env or flags): every field optional, unknown keys rejected. */
+export const ConfigLayerSchema = z.object(ConfigFields).partial().strict();
+export type ConfigLayer = z.infer<typeof ConfigLayerSchema>;
+
+export const ServerConfigSchema = z
+  .object({
+    ...ConfigFields,
+    host: ConfigFields.host.default('127.0.0.1'),
+    port: ConfigFields.port.default(DEFAULT_PORT),
+    executor: ConfigFields.executor.default('local'),
+    python: ConfigFields.python.optional(),
+    gpus: ConfigFields.gpus.optional(),
+    maxParallelPerUser: ConfigFields.maxParallelPerUser.optional(),
+    bodyLimit: ConfigFields.bodyLimit.default('20mb'),
+    tokens: ConfigFields.tokens.default([]),
+    homeToken: ConfigFields.homeToken.default(true),
+    kubernetes: ConfigFields.kubernetes.optional(),
+  })
+  .strict();
+export type ServerConfig = z.infer<typeof ServerConfigSchema>;
+export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function layerError(source: string, err: z.ZodError): ConfigError {
+  const lines = err.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+  return new ConfigError(`invalid configuration in ${source}:\n${lines.join('\n')}`);
+}
+
+function parseLayer(source: string, value: unknown): ConfigLayer {
+  const r = ConfigLayerSchema.safeParse(value);
+  if (!r.success) throw layerError(source, r.error);
+  return r.data;
+}
+
+export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.CELLPIPE_HOME || join(homedir(), '.cellpipe'));
+}
+
+/** Read a YAML or JSON config file (by extension; YAML is a superset, so anything else is read as YAML). */
+export function readConfigFile(path: string): ConfigLayer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+  }
+  if (value === null || value === undefined) return {};
+  return parseLayer(`config file ${path}`, value);
+}
+
+const ENV_KEYS: Record<string, keyof ConfigLayer> = {
+  CELLPIPE_HOME: 'home',
+  CELLPIPE_HOST: 'host',
+  CELLPIPE_PORT: 'port',
+  CELLPIPE_EXECUTOR: 'executor',
+  CELLPIPE_PYTHON: 'python',
+  CELLPIPE_GPUS: 'gpus',
+  CELLPIPE_MAX_PARALLEL_PER_USER: 'maxParallelPerUser',
+  CELLPIPE_BODY_LIMIT: 'bodyLimit',
+};
+const NUMERIC_KEYS = new Set<keyof ConfigLayer>(['port', 'maxParallelPerUser']);
+
+function toNumber(source: string, text: string): number | string {
+  // Leave non-numbers as strings so the schema reports them with the variable's name.
+  return /^\s*-?\d+\s*$/.test(text) ? Number(text) : text;
+}
+
+/** The CELLPIPE_* environment as a config layer. */
+export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
+  const raw: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    raw[key] = NUMERIC_KEYS.has(key) ? toNumber(name, value) : value;
+  }
+  if (env.CELLPIPE_TOKENS) {
+    try {
+      raw.tokens = parseTokenList(env.CELLPIPE_TOKENS, 'CELLPIPE_TOKENS');
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
+  const r = ConfigLayerSchema.safeParse(raw);
+  if (!r.success) {
+    const envName = (key: PropertyKey | undefined) =>
+      Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? String(key);
+    const lines = r.error.issues.map((i) => `  ${envName(i.path[0])}: ${i.message}`);
+    throw new ConfigError(`invalid configuration in the environment:\n${lines.join('\n')}`);
+  }
+  return r.data;
+}
+
+export interface LoadConfigOptions {
+  /** Values from command-line flags (undefined entries are ignored). */
+  flags?: Record<string, unknown>;
+  /** --config; else CELLPIPE_CONFIG; else `$home/config.yaml|yml|json` when present. */
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+function defined(obj: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined));
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
+  const env = options.env ?? process.env;
+  const flags = parseLayer('command-line flags', defined(options.flags ?? {}));
+  const fromEnv = envLayer(env);
+  const explicitFile = options.configFile ?? (env.CELLPIPE_CONFIG || undefined);
+  let file: ConfigLayer = {};
+  if (explicitFile) {
+    if (!existsSync(explicitFile)) throw new ConfigError(`config file ${explicitFile} does not exist`);
+    file = readConfigFile(explicitFile);
+  } else {
+    const home = flags.home ?? fromEnv.home ?? defaultHome(env);
+    const found = ['config.yaml', 'config.yml', 'config.json'].map((n) => join(home, n)).find((p) => existsSync(p));
+    if (found) file = readConfigFile(found);
+  }
+  const merged = { ...file, ...fromEnv, ...flags };
+  const r = ServerConfigSchema.safeParse({ ...merged, home: resolve(merged.home ?? defaultHome(env)) });
+  if (!r.success) throw layerError('the merged configuration', r.error);
+  return r.data;
+}

@@ -1,0 +1,107 @@
+/**
+ * The HTTP API (see CONTRACTS.md). Handlers are plain async functions that throw; one error
+ * middleware turns anything thrown into a status and an ErrorBody.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { compileNotebook, type CompileResult, type Me } from '@cellpipe/schema';
+import { z } from 'zod';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { JobServiceApi } from '../jobs/job-service.js';
+import { authenticate, principal } from './auth-middleware.js';
+import { HttpNotFoundError, mapError } from './errors.js';
+import { EventsSchemas, eventsHandler } from './events.js';
+import { jobsRouter } from './jobs-routes.js';
+import { createMetrics, type HttpMetrics } from './metrics.js';
+import { input, validate } from './validate.js';
+import { serverVersion } from './version.js';
+
+export interface AppOptions {
+  service: JobServiceApi;
+  authenticator: Authenticator;
+  /** Largest JSON body (default "20mb"); larger ones get 413. */
+  bodyLimit?: string;
+  /** SSE heartbeat interval (default 15 s). */
+  heartbeatMs?: number;
+  /** Aborting it ends every open stream (SSE, followed logs) so the server can close. */
+  shutdown?: AbortSignal;
+  /** Collect Node process metrics (default true). */
+  defaultMetrics?: boolean;
+  /** Where 5xx errors are reported (default console.error). */
+  logError?: (message: string, err: unknown) => void;
+}
+
+const CompileSchemas = {
+  body: z
+    .object({ notebook: z.object({ path: z.string().min(1).max(1024), content: z.record(z.string(), z.unknown()) }).strict() })
+    .strict(),
+};
+
+export interface CellpipeApp extends express.Express {
+  metrics: HttpMetrics;
+}
+
+export function createApp(options: AppOptions): CellpipeApp {
+  const { service, authenticator } = options;
+  const bodyLimit = options.bodyLimit ?? '20mb';
+  const logError = options.logError ?? ((message, err) => console.error(message, err));
+  const metrics = createMetrics(service, { defaultMetrics: options.defaultMetrics });
+
+  const app = express() as unknown as CellpipeApp;
+  app.metrics = metrics;
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(metrics.observe);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true, version: serverVersion() });
+  });
+  app.get('/metrics', async (_req, res) => {
+    const text = await metrics.registry.metrics();
+    res.type(metrics.registry.contentType).send(text);
+  });
+
+  const api = express.Router();
+  api.get(
+    '/events',
+    authenticate(authenticator, { allowQueryToken: true }),
+    validate(EventsSchemas),
+    eventsHandler(service, { heartbeatMs: options.heartbeatMs ?? 15_000, shutdown: options.shutdown }),
+  );
+  // Authenticate before reading a (possibly large) body.
+  api.use(authenticate(authenticator));
+  api.use(express.json({ limit: bodyLimit }));
+
+  api.get('/me', (_req, res) => {
+    const p = principal(res);
+    const me: Me = { user: p.user, admin: p.admin };
+    res.json(me);
+  });
+  api.post('/compile', validate(CompileSchemas), (_req, res) => {
+    const { body } = input(res, CompileSchemas);
+    const result: CompileResult = compileNotebook(body.notebook.content, { path: body.notebook.path });
+    res.json(result);
+  });
+  api.get('/inventory', async (_req, res) => {
+    res.json(await service.inventory());
+  });
+  api.use('/jobs', jobsRouter({ service, metrics, shutdown: options.shutdown }));
+  app.use('/api', api);
+
+  app.use((req: Request) => {
+    throw new HttpNotFoundError(`no route for ${req.method} ${req.path}`);
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const mapped = mapError(err, bodyLimit);
+    if (mapped.status >= 500) logError(`${req.method} ${req.originalUrl} failed:`, err);
+    if (res.headersSent) {
+      // A stream already started: cut it so the client sees an incomplete response, not a clean end.
+      res.destroy();
+      return;
+    }
+    if (mapped.headers) res.set(mapped.headers);
+    res.status(mapped.status).json(mapped.body);
+  });
+
+  return app;
+}

@@ -1,0 +1,187 @@
+/** /api/jobs...: submit, list, read, cancel, re-run, delete, logs and task files. */
+import { Router, type Request, type Response } from 'express';
+import {
+  JobIdSchema,
+  JobStateSchema,
+  RerunRequestSchema,
+  SubmitJobRequestSchema,
+  TaskNameSchema,
+  type JobList,
+} from '@cellpipe/schema';
+import { z } from 'zod';
+import type { JobServiceApi, TaskFileKind } from '../jobs/job-service.js';
+import { ValidationError } from '../jobs/errors.js';
+import { principal } from './auth-middleware.js';
+import { visibleJob, visibleTask } from './access.js';
+import { BadRequestError, ForbiddenError } from './errors.js';
+import type { HttpMetrics } from './metrics.js';
+import { input, validate } from './validate.js';
+
+const JobParams = z.object({ id: JobIdSchema });
+const TaskParams = z.object({ id: JobIdSchema, task: TaskNameSchema });
+const Flag = z
+  .enum(['1', '0', 'true', 'false', ''])
+  .optional()
+  .transform((v) => v === '1' || v === 'true' || v === '');
+
+const Schemas = {
+  submit: { body: SubmitJobRequestSchema },
+  list: {
+    query: z.object({
+      state: JobStateSchema.optional(),
+      user: z.string().min(1).max(128).optional(),
+      limit: z.coerce.number().int().min(1).max(500).default(50),
+      cursor: z.string().min(1).max(512).optional(),
+    }),
+  },
+  job: { params: JobParams },
+  rerun: { params: JobParams, body: RerunRequestSchema },
+  logs: {
+    params: TaskParams,
+    query: z.object({ follow: Flag, attempt: z.coerce.number().int().min(1).optional() }),
+  },
+  file: { params: TaskParams },
+  artifact: { params: TaskParams.extend({ path: z.array(z.string().min(1)).min(1) }) },
+};
+
+export interface JobsRoutesOptions {
+  service: JobServiceApi;
+  metrics: HttpMetrics;
+  shutdown?: AbortSignal;
+}
+
+function sendFile(res: Response, path: string, headers: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    res.sendFile(path, { dotfiles: 'allow', headers }, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): Router {
+  const r = Router();
+
+  // Counted when the response is sent, so schema rejections (400 before the handler) count too.
+  const countSubmission = (_req: Request, res: Response, next: () => void) => {
+    res.on('finish', () => {
+      if (res.statusCode === 201) metrics.submissions.inc({ result: 'accepted' });
+      else if (res.statusCode === 400) metrics.submissions.inc({ result: 'rejected' });
+    });
+    next();
+  };
+
+  r.post('/', countSubmission, validate(Schemas.submit), async (_req: Request, res: Response) => {
+    const p = principal(res);
+    const { body } = input(res, Schemas.submit);
+    const job = await service.submit(p.user, body);
+    res.status(201).location(`/api/jobs/${job.id}`).json(job);
+  });
+
+  r.get('/', validate(Schemas.list), (_req: Request, res: Response) => {
+    const p = principal(res);
+    const { query } = input(res, Schemas.list);
+    if (query.user && query.user !== p.user && !p.admin) {
+      throw new ForbiddenError("only admins can list other users' jobs");
+    }
+    const owner = p.admin ? query.user : p.user;
+    let list: JobList;
+    try {
+      list = service.list({ owner, state: query.state, limit: query.limit, cursor: query.cursor, viewer: p.user });
+    } catch (err) {
+      if (err instanceof ValidationError) throw new BadRequestError(err.message, [{ path: 'query.cursor', message: err.message }]);
+      throw err;
+    }
+    res.json(list);
+  });
+
+  r.get('/:id', validate(Schemas.job), (_req: Request, res: Response) => {
+    const { params } = input(res, Schemas.job);
+    res.json(visibleJob(service, principal(res), params.id));
+  });
+
+  r.post('/:id/cancel', validate(Schemas.job), async (_req: Request, res: Response) => {
+    const { params } = input(res, Schemas.job);
+    visibleJob(service, principal(res), params.id);
+    res.json(await service.cancel(params.id));
+  });
+
+  r.post('/:id/rerun', countSubmission, validate(Schemas.rerun), async (_req: Request, res: Response) => {
+    const p = principal(res);
+    const { params, body } = input(res, Schemas.rerun);
+    visibleJob(service, p, params.id);
+    const job = await service.rerun(params.id, body.mode, p.user);
+    res.status(201).location(`/api/jobs/${job.id}`).json(job);
+  });
+
+  r.delete('/:id', validate(Schemas.job), async (_req: Request, res: Response) => {
+    const { params } = input(res, Schemas.job);
+    visibleJob(service, principal(res), params.id);
+    await service.remove(params.id);
+    res.status(204).end();
+  });
+
+  r.get('/:id/tasks/:task/logs', validate(Schemas.logs), async (_req: Request, res: Response) => {
+    const { params, query } = input(res, Schemas.logs);
+    visibleTask(service, principal(res), params.id, params.task);
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    res.on('close', onClose);
+    shutdown?.addEventListener('abort', onClose, { once: true });
+    try {
+      const chunks = service.readLogs(params.id, params.task, {
+        follow: query.follow,
+        attempt: query.attempt,
+        signal: abort.signal,
+      })[Symbol.asyncIterator]();
+      // Read the first chunk before committing to 200, so an unknown attempt still gets a JSON 404.
+      let next = await chunks.next();
+      res.status(200).set({
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Cache-Control': 'no-cache',
+        'X-Content-Type-Options': 'nosniff',
+      });
+      if (query.follow) res.flushHeaders();
+      while (!next.done) {
+        if (abort.signal.aborted) break;
+        res.write(next.value);
+        next = await chunks.next();
+      }
+      if (!res.writableEnded) res.end();
+    } catch (err) {
+      if (abort.signal.aborted) {
+        if (!res.writableEnded) res.end();
+        return;
+      }
+      throw err;
+    } finally {
+      res.off('close', onClose);
+      shutdown?.removeEventListener('abort', onClose);
+    }
+  });
+
+  const fileRoute = (which: 'notebook' | 'result', type: string) => async (_req: Request, res: Response) => {
+    const { params } = input(res, Schemas.file);
+    visibleTask(service, principal(res), params.id, params.task);
+    const path = await service.taskFile(params.id, params.task, which satisfies TaskFileKind);
+    await sendFile(res, path, { 'Content-Type': type, 'Cache-Control': 'no-cache' });
+  };
+  r.get('/:id/tasks/:task/notebook', validate(Schemas.file), fileRoute('notebook', 'application/x-ipynb+json'));
+  r.get('/:id/tasks/:task/result', validate(Schemas.file), fileRoute('result', 'application/json'));
+
+  r.get('/:id/tasks/:task/artifacts/*path', validate(Schemas.artifact), async (_req: Request, res: Response) => {
+    const { params } = input(res, Schemas.artifact);
+    visibleTask(service, principal(res), params.id, params.task);
+    if (params.path.some((s) => s === '..' || s === '.' || s.includes('\0'))) {
+      throw new BadRequestError('artifact paths may not contain "." or ".." segments', [
+        { path: 'params.path', message: 'relative segments are not allowed' },
+      ]);
+    }
+    const path = await service.taskFile(params.id, params.task, { artifact: params.path.join('/') });
+    // Files written by user code: never let a browser run them in the API's origin.
+    await sendFile(res, path, {
+      'Cache-Control': 'no-cache',
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Security-Policy': "sandbox; default-src 'none'",
+    });
+  });
+
+  return r;
+}
