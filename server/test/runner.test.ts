@@ -1,0 +1,671 @@
+/**
+ * The task runner (server/runner/cellpipe_runner.py) run as a real python3 process on real task.json
+ * files in a temp dir: what the local and Kubernetes executors rely on.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const RUNNER = fileURLToPath(new URL('../runner/cellpipe_runner.py', import.meta.url));
+
+interface Cell {
+  index: number;
+  source: string;
+}
+
+interface TaskJson {
+  jobId: string;
+  taskId: string;
+  taskName: string;
+  attempt: number;
+  setup: Cell[];
+  cells?: Cell[];
+  cellOffset: number;
+  kind: 'cells' | 'notebook' | 'script';
+  inputs: { name: string; from: string }[];
+  outputs: string[];
+  parameters: Record<string, unknown>;
+  parametersCell: number | null;
+  artifactRoot: string;
+  outputDir: string;
+  resultPath: string;
+  notebookPath: string;
+  sourcePath?: string;
+}
+
+interface RunnerError {
+  message: string;
+  ename?: string;
+  traceback?: string;
+  cell?: number;
+  reason?: string;
+}
+
+interface RunnerResult {
+  status: 'succeeded' | 'failed' | 'cancelled';
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  cells: { index: number; durationMs: number; position: number; role: string }[];
+  outputs: string[];
+  outputDetails: { name: string; type: string; bytes: number }[];
+  artifacts: string[];
+  notes: { cell: number | null; message: string }[];
+  error?: RunnerError;
+}
+
+interface NotebookOutput {
+  output_type: string;
+  name?: string;
+  text?: string;
+  data?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+  execution_count?: number;
+}
+
+interface NotebookCell {
+  cell_type: string;
+  id: string;
+  execution_count: number | null;
+  metadata: { tags?: string[]; cellpipe?: Record<string, unknown> };
+  source: string[];
+  outputs: NotebookOutput[];
+}
+
+interface Notebook {
+  nbformat: number;
+  nbformat_minor: number;
+  metadata: Record<string, unknown>;
+  cells: NotebookCell[];
+}
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+let root: string;
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'cellpipe-runner-'));
+});
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** A job directory shared by the tasks of one test: artifacts/<task>/ plus one run dir per task. */
+function newJob(): string {
+  const dir = mkdtempSync(join(root, 'job-'));
+  mkdirSync(join(dir, 'artifacts'));
+  return dir;
+}
+
+function task(job: string, name: string, fields: Partial<TaskJson> = {}): TaskJson {
+  return {
+    jobId: 'job123',
+    taskId: `job123-${name}`,
+    taskName: name,
+    attempt: 1,
+    setup: [],
+    cells: [],
+    cellOffset: 1,
+    kind: 'cells',
+    inputs: [],
+    outputs: [],
+    parameters: {},
+    parametersCell: null,
+    artifactRoot: join(job, 'artifacts'),
+    outputDir: join(job, 'artifacts', name),
+    resultPath: join(job, 'runs', name, 'result.json'),
+    notebookPath: join(job, 'runs', name, 'executed.ipynb'),
+    ...fields,
+  };
+}
+
+function spawnRunner(taskJsonPath: string, cwd: string) {
+  return spawn('python3', [RUNNER, taskJsonPath], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function collect(child: ReturnType<typeof spawnRunner>, onStdout?: (text: string) => void): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    onStdout?.(stdout);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+function writeTask(t: TaskJson | unknown, path: string): string {
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, typeof t === 'string' ? t : JSON.stringify(t, null, 2));
+  return path;
+}
+
+async function runTask(t: TaskJson): Promise<Run & { result: RunnerResult; notebook: Notebook }> {
+  const path = writeTask(t, join(t.resultPath, '..', 'task.json'));
+  const run = await collect(spawnRunner(path, join(t.resultPath, '..')));
+  const result = JSON.parse(readFileSync(t.resultPath, 'utf8')) as RunnerResult;
+  const notebook = JSON.parse(readFileSync(t.notebookPath, 'utf8')) as Notebook;
+  return { ...run, result, notebook };
+}
+
+function cellOf(nb: Notebook, index: number): NotebookCell {
+  const cell = nb.cells.find((c) => c.metadata.cellpipe?.index === index);
+  if (!cell) throw new Error(`no cell with index ${index} in the executed notebook`);
+  return cell;
+}
+
+function streamText(cell: NotebookCell, name = 'stdout'): string {
+  return cell.outputs
+    .filter((o) => o.output_type === 'stream' && o.name === name)
+    .map((o) => o.text ?? '')
+    .join('');
+}
+
+const code = (index: number, ...lines: string[]): Cell => ({ index, source: lines.join('\n') });
+
+describe('variables between tasks', () => {
+  test('outputs of one runner invocation are the inputs of the next', async () => {
+    const job = newJob();
+    const setup = [code(0, 'import math', 'class Point:', '    def __init__(self, x, y): self.x, self.y = x, y')];
+    const prep = await runTask(
+      task(job, 'prep', {
+        setup,
+        cells: [code(1, 'rows = [1, 2, 3]'), code(2, 'p = Point(3, 4)', 'scale = math.sqrt(4)')],
+        outputs: ['rows', 'p', 'scale'],
+      }),
+    );
+    expect(prep.stderr).toBe('');
+    expect(prep.code).toBe(0);
+    expect(prep.result.status).toBe('succeeded');
+    expect(prep.result.outputs).toEqual(['rows', 'p', 'scale']);
+    expect(prep.result.outputDetails.map((o) => o.type)).toEqual(['list', '__main__.Point', 'float']);
+    for (const name of ['rows', 'p', 'scale']) {
+      expect(existsSync(join(job, 'artifacts', 'prep', 'vars', `${name}.pkl`))).toBe(true);
+    }
+
+    const train = await runTask(
+      task(job, 'train', {
+        setup,
+        inputs: [
+          { name: 'rows', from: 'prep' },
+          { name: 'p', from: 'prep' },
+          { name: 'scale', from: 'prep' },
+        ],
+        cells: [code(3, 'total = sum(rows) * scale', 'print("total", total, "norm", math.hypot(p.x, p.y))')],
+        outputs: ['total'],
+      }),
+    );
+    expect(train.code).toBe(0);
+    expect(train.stdout).toContain('total 12.0 norm 5.0\n');
+    expect(train.result.outputs).toEqual(['total']);
+    // Temp files of the atomic write do not stay behind.
+    const vars = readFileSync(join(job, 'artifacts', 'train', 'vars', 'total.pkl'));
+    expect(vars.length).toBeGreaterThan(0);
+  });
+
+  test('an input that the upstream task never wrote fails with reason "input"', async () => {
+    const job = newJob();
+    const run = await runTask(task(job, 'train', { inputs: [{ name: 'df', from: 'prep' }], cells: [code(0, 'df')] }));
+    expect(run.code).toBe(1);
+    expect(run.result.error?.reason).toBe('input');
+    expect(run.result.error?.message).toContain("input 'df' from task 'prep' not found");
+  });
+
+  test('a class defined in a task cell cannot be loaded downstream: the error says what to do', async () => {
+    const job = newJob();
+    const prep = await runTask(
+      task(job, 'prep', { cells: [code(0, 'class Model: pass', 'm = Model()')], outputs: ['m'] }),
+    );
+    expect(prep.code).toBe(0);
+    const train = await runTask(task(job, 'train', { inputs: [{ name: 'm', from: 'prep' }], cells: [code(1, 'm')] }));
+    expect(train.code).toBe(1);
+    expect(train.result.error?.reason).toBe('input');
+    expect(train.result.error?.message).toMatch(/input 'm' from task 'prep' cannot be loaded: AttributeError.*setup cell/);
+  });
+});
+
+describe('parameters and setup cells', () => {
+  test('overrides are injected right after the parameters cell', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'train', {
+        setup: [code(0, 'import json')],
+        cells: [
+          code(1, 'lr = 0.5', 'epochs = 3', 'name = "default"'),
+          code(2, 'print(json.dumps({"lr": lr, "epochs": epochs, "name": name, "tags": tags}))'),
+        ],
+        parametersCell: 1,
+        parameters: { lr: 0.01, tags: ['a', 'b'], name: 'run "x"' },
+      }),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('{"lr": 0.01, "epochs": 3, "name": "run \\"x\\"", "tags": ["a", "b"]}');
+    const ids = run.notebook.cells.map((c) => c.id);
+    expect(ids).toEqual(['cell-0', 'cell-1', 'injected-parameters', 'cell-2']);
+    const injected = run.notebook.cells[2]!;
+    expect(injected.metadata.tags).toEqual(['injected-parameters']);
+    expect(injected.source.join('')).toContain("lr = 0.01\ntags = ['a', 'b']\nname = 'run \"x\"'");
+  });
+
+  test('without a parameters cell the overrides come before the task cells, after setup', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'train', {
+        setup: [code(0, 'seed = 1')],
+        cells: [code(4, 'print("seed", seed)')],
+        parameters: { seed: 42 },
+      }),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('seed 42\n');
+    expect(run.notebook.cells.map((c) => c.id)).toEqual(['cell-0', 'injected-parameters', 'cell-4']);
+  });
+
+  test('a parameters cell among the setup cells is overridden before the remaining setup cells', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'train', {
+        setup: [code(0, 'size = 10'), code(1, 'buffer = [0] * size')],
+        cells: [code(2, 'print(len(buffer))')],
+        parametersCell: 0,
+        parameters: { size: 4 },
+      }),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('\n4\n');
+  });
+
+  test('setup cells run first, in one module namespace named __main__', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'train', {
+        setup: [code(0, 'import os', 'def double(x):', '    return 2 * x')],
+        cells: [
+          code(5, 'print("main" if __name__ == "__main__" else __name__)'),
+          code(6, 'import sys', 'print(double(21), sys.modules["__main__"].double is double)'),
+        ],
+      }),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('main\n');
+    expect(run.stdout).toContain('42 True\n');
+    expect(run.result.cells.map((c) => [c.index, c.role])).toEqual([
+      [0, 'setup'],
+      [5, 'task'],
+      [6, 'task'],
+    ]);
+  });
+});
+
+describe('IPython-ish syntax', () => {
+  test('magics, shell and help lines are skipped with a note; %time and %%time are timed', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'prep', {
+        cells: [
+          code(0, '%matplotlib inline', '!pip install nothing', 'x = 1', 'if x:', '    !echo inside', 'files = !ls', 'len?'),
+          code(1, '%%bash', 'echo never', 'exit 1'),
+          code(2, '%time y = sum(range(10))', 'print("y", y)'),
+          code(3, '%%time', 'z = x + y', 'z'),
+          code(4, 's = """', '%not a magic inside a string', '"""', 'print(s.strip())'),
+          code(5, '%env STAGE=test', 'import os', 'print(os.environ["STAGE"])'),
+        ],
+      }),
+    );
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('[cellpipe] note: cell 1: skipped magic at line 1: %matplotlib inline');
+    expect(run.stdout).toContain('[cellpipe] note: cell 1: skipped shell line at line 2: !pip install nothing');
+    expect(run.stdout).toContain('[cellpipe] note: cell 1: skipped shell line at line 5: !echo inside');
+    expect(run.stdout).toContain('[cellpipe] note: cell 1: skipped shell line at line 6: files = !ls');
+    expect(run.stdout).toContain('[cellpipe] note: cell 1: skipped help line at line 7: len?');
+    expect(run.stdout).toContain('[cellpipe] note: cell 2: skipped %%bash cell');
+    expect(run.stdout).not.toContain('never');
+    expect(run.stdout).toMatch(/CPU times: user .*\nWall time: .*\ny 45\n/);
+    expect(run.stdout).toContain('%not a magic inside a string\n');
+    expect(run.stdout).toContain('test\n');
+    expect(run.result.notes).toHaveLength(6);
+    const timed = cellOf(run.notebook, 3);
+    expect(streamText(timed)).toMatch(/^CPU times: .*\nWall time: .*\n$/);
+    expect(timed.outputs.find((o) => o.output_type === 'execute_result')?.data?.['text/plain']).toBe('46');
+  });
+
+  test('top-level await runs, like in Jupyter', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'prep', { cells: [code(0, 'import asyncio', 'async def f():', '    return 7', 'v = await f()', 'v * 6')] }),
+    );
+    expect(run.code).toBe(0);
+    expect(cellOf(run.notebook, 0).outputs[0]?.data?.['text/plain']).toBe('42');
+  });
+});
+
+describe('errors', () => {
+  test('an exception names the 1-based cell and keeps only user frames in the traceback', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'train', {
+        setup: [code(0, 'def divide(a, b):', '    return a / b')],
+        cells: [code(3, 'print("before")'), code(4, 'x = 1', 'divide(x, 0)'), code(5, 'print("never")')],
+      }),
+    );
+    expect(run.code).toBe(1);
+    const error = run.result.error!;
+    expect(run.result.status).toBe('failed');
+    expect(error.cell).toBe(5);
+    expect(error.ename).toBe('ZeroDivisionError');
+    expect(error.message).toBe('ZeroDivisionError: division by zero');
+    expect(error.reason).toBe('exception');
+    expect(error.traceback).toContain('Traceback (most recent call last):\n  File "<cell 5>", line 2, in <module>\n    divide(x, 0)');
+    expect(error.traceback).toContain('File "<cell 1>", line 2, in divide\n    return a / b');
+    expect(error.traceback).not.toContain('cellpipe_runner');
+    expect(run.stderr).toContain(error.traceback!);
+    expect(run.stdout).not.toContain('never');
+    const failed = cellOf(run.notebook, 4);
+    const out = failed.outputs.find((o) => o.output_type === 'error')!;
+    expect(out.ename).toBe('ZeroDivisionError');
+    expect(out.evalue).toBe('division by zero');
+    expect(out.traceback!.join('\n')).toContain('<cell 5>');
+    expect(cellOf(run.notebook, 5).execution_count).toBeNull();
+    expect(run.result.cells.map((c) => c.position)).toEqual([1, 4, 5]);
+  });
+
+  test('a cellOffset other than 1 shifts the reported cell', async () => {
+    const job = newJob();
+    const run = await runTask(task(job, 'train', { cellOffset: 0, cells: [code(2, 'raise KeyError("k")')] }));
+    expect(run.result.error?.cell).toBe(2);
+    expect(run.result.error?.traceback).toContain('File "<cell 2>", line 1');
+  });
+
+  test('a syntax error is reported with its cell and line', async () => {
+    const job = newJob();
+    const run = await runTask(task(job, 'train', { cells: [code(0, 'x = 1'), code(1, 'y = (', 'print(y)')] }));
+    expect(run.code).toBe(1);
+    expect(run.result.error).toMatchObject({ cell: 2, ename: 'SyntaxError', reason: 'syntax' });
+    expect(run.result.error?.traceback).toContain('File "<cell 2>", line 1');
+  });
+
+  test('sys.exit(0) ends the task successfully; sys.exit(3) fails it', async () => {
+    const job = newJob();
+    const ok = await runTask(
+      task(job, 'a', { cells: [code(0, 'import sys', 'done = True', 'sys.exit(0)'), code(1, 'print("never")')], outputs: ['done'] }),
+    );
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).not.toContain('never');
+    expect(ok.result.outputs).toEqual(['done']);
+    const bad = await runTask(task(job, 'b', { cells: [code(0, 'import sys', 'sys.exit(3)')] }));
+    expect(bad.code).toBe(1);
+    expect(bad.result.error).toMatchObject({ reason: 'exit', cell: 1, ename: 'SystemExit' });
+  });
+
+  test('an output that cannot be pickled fails with reason "serialization", naming it and its type', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'prep', { cells: [code(0, 'good = 1', 'gen = (i for i in range(3))')], outputs: ['good', 'gen'] }),
+    );
+    expect(run.code).toBe(1);
+    expect(run.result.status).toBe('failed');
+    expect(run.result.error?.reason).toBe('serialization');
+    expect(run.result.error?.message).toMatch(/^output 'gen' \(type generator\) cannot be pickled: TypeError: /);
+    expect(existsSync(join(job, 'artifacts', 'prep', 'vars', 'gen.pkl'))).toBe(false);
+  });
+
+  test('a lambda output is named too', async () => {
+    const job = newJob();
+    const run = await runTask(task(job, 'prep', { cells: [code(0, 'f = lambda x: x')], outputs: ['f'] }));
+    expect(run.result.error?.reason).toBe('serialization');
+    expect(run.result.error?.message).toMatch(/^output 'f' \(type function\) cannot be pickled/);
+  });
+
+  test('a declared output the cells never assigned fails with a clear message', async () => {
+    const job = newJob();
+    const run = await runTask(task(job, 'prep', { cells: [code(0, 'modle = 1')], outputs: ['model'] }));
+    expect(run.code).toBe(1);
+    expect(run.result.error?.reason).toBe('missing-output');
+    expect(run.result.error?.message).toBe("output 'model' was declared but the task's cells never assigned it");
+  });
+});
+
+describe('files, environment and the executed notebook', () => {
+  test('artifact files go to CELLPIPE_OUTPUT_DIR and are read downstream from CELLPIPE_INPUT_DIR', async () => {
+    const job = newJob();
+    const prep = await runTask(
+      task(job, 'prep', {
+        cells: [
+          code(
+            0,
+            'import os, pathlib',
+            'out = pathlib.Path(os.environ["CELLPIPE_OUTPUT_DIR"])',
+            '(out / "sub").mkdir()',
+            '(out / "sub" / "data.csv").write_text("a,b\\n1,2\\n")',
+            'print({k: v for k, v in os.environ.items() if k.startswith("CELLPIPE_")})',
+          ),
+        ],
+      }),
+    );
+    expect(prep.code).toBe(0);
+    expect(prep.result.artifacts).toEqual(['sub/data.csv']);
+    expect(readFileSync(join(job, 'artifacts', 'prep', 'files', 'sub', 'data.csv'), 'utf8')).toBe('a,b\n1,2\n');
+    expect(prep.stdout).toContain(`'CELLPIPE_JOB_ID': 'job123'`);
+    expect(prep.stdout).toContain(`'CELLPIPE_TASK_ID': 'job123-prep'`);
+    expect(prep.stdout).toContain(`'CELLPIPE_TASK_NAME': 'prep'`);
+    expect(prep.stdout).toContain(`'CELLPIPE_OUTPUT_DIR': '${join(job, 'artifacts', 'prep', 'files')}'`);
+    expect(prep.stdout).toContain(`'CELLPIPE_INPUT_DIR': '${join(job, 'artifacts')}'`);
+
+    const train = await runTask(
+      task(job, 'train', {
+        cells: [
+          code(
+            1,
+            'import os',
+            'print(open(os.path.join(os.environ["CELLPIPE_INPUT_DIR"], "prep", "files", "sub", "data.csv")).read())',
+          ),
+        ],
+      }),
+    );
+    expect(train.code).toBe(0);
+    expect(train.stdout).toContain('a,b\n1,2\n');
+  });
+
+  test('the executed notebook is nbformat 4.5 with stream, execute_result, display_data and error outputs', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'report', {
+        setup: [code(0, 'import sys')],
+        cells: [
+          code(1, 'print("out line")', 'print("err line", file=sys.stderr)', '6 * 7'),
+          code(
+            2,
+            'class Table:',
+            '    def _repr_html_(self): return "<table></table>"',
+            '    def __repr__(self): return "Table()"',
+            'display(Table())',
+            'print("after")',
+            '"quiet";',
+          ),
+          code(3, 'raise ValueError("bad value")'),
+        ],
+      }),
+    );
+    expect(run.code).toBe(1);
+    const nb = run.notebook;
+    expect(nb.nbformat).toBe(4);
+    expect(nb.nbformat_minor).toBe(5);
+    expect(nb.metadata).toMatchObject({ kernelspec: { name: 'python3' }, language_info: { name: 'python' } });
+    expect(new Set(nb.cells.map((c) => c.id)).size).toBe(nb.cells.length);
+    for (const cell of nb.cells) {
+      expect(cell.cell_type).toBe('code');
+      expect(cell.id).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+      expect(Array.isArray(cell.source)).toBe(true);
+    }
+    expect(cellOf(nb, 0).metadata.tags).toEqual(['cellpipe-setup']);
+    const first = cellOf(nb, 1);
+    expect(first.execution_count).toBe(2);
+    expect(first.source.join('')).toBe('print("out line")\nprint("err line", file=sys.stderr)\n6 * 7');
+    expect(first.outputs).toEqual([
+      { output_type: 'stream', name: 'stdout', text: 'out line\n' },
+      { output_type: 'stream', name: 'stderr', text: 'err line\n' },
+      { output_type: 'execute_result', execution_count: 2, data: { 'text/plain': '42' }, metadata: {} },
+    ]);
+    const second = cellOf(nb, 2);
+    expect(second.outputs).toEqual([
+      { output_type: 'display_data', data: { 'text/plain': 'Table()', 'text/html': '<table></table>' }, metadata: {} },
+      { output_type: 'stream', name: 'stdout', text: 'after\n' },
+    ]);
+    const third = cellOf(nb, 3);
+    expect(third.outputs[0]).toMatchObject({ output_type: 'error', ename: 'ValueError', evalue: 'bad value' });
+  });
+
+  test('whole-notebook tasks read the code cells of the file and leave the file untouched', async () => {
+    const job = newJob();
+    const source = JSON.stringify({
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {},
+      cells: [
+        { cell_type: 'markdown', id: 'm', metadata: {}, source: ['# Title'] },
+        { cell_type: 'code', id: 'p', metadata: { tags: ['parameters'] }, source: ['n = 1'], outputs: [], execution_count: null },
+        { cell_type: 'code', id: 'c', metadata: {}, source: ['print("n is", n)\n', 'result = n * 2'], outputs: [], execution_count: null },
+      ],
+    });
+    const nbPath = join(job, 'analysis.ipynb');
+    writeFileSync(nbPath, source);
+    const t = task(job, 'analysis', { kind: 'notebook', sourcePath: nbPath, parameters: { n: 5 }, outputs: ['result'] });
+    delete t.cells;
+    const run = await runTask(t);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('[cellpipe] cell 2\n');
+    expect(run.stdout).toContain('n is 5\n');
+    expect(run.notebook.cells.map((c) => c.id)).toEqual(['cell-1', 'injected-parameters', 'cell-2']);
+    expect(readFileSync(nbPath, 'utf8')).toBe(source);
+  });
+
+  test('script tasks run the file as one cell with the script name in tracebacks', async () => {
+    const job = newJob();
+    const scriptPath = join(job, 'train.py');
+    writeFileSync(scriptPath, 'import sys\n\ndef main():\n    print("argv", sys.argv)\n    raise RuntimeError("boom")\n\nif __name__ == "__main__":\n    sys.exit(main())\n');
+    const t = task(job, 'train', { kind: 'script', sourcePath: scriptPath });
+    delete t.cells;
+    const run = await runTask(t);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`argv ['${scriptPath}']`);
+    expect(run.result.error).toMatchObject({ cell: 1, ename: 'RuntimeError', message: 'RuntimeError: boom' });
+    expect(run.result.error?.traceback).toContain(`File "${scriptPath}", line 5, in main\n    raise RuntimeError("boom")`);
+  });
+
+  test('logs stream a [cellpipe] cell N marker before each cell', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'prep', { setup: [code(0, 'print("s")')], cells: [code(2, 'print("a")'), code(7, 'print("b")')] }),
+    );
+    const lines = run.stdout.split('\n').filter((l) => !l.startsWith('[cellpipe] task'));
+    expect(lines.slice(0, 6)).toEqual(['[cellpipe] cell 1', 's', '[cellpipe] cell 3', 'a', '[cellpipe] cell 8', 'b']);
+  });
+});
+
+describe('cancellation', () => {
+  test('SIGTERM writes a cancelled result.json and exits 143', async () => {
+    const job = newJob();
+    const t = task(job, 'slow', {
+      cells: [code(0, 'x = 1'), code(1, 'import time', 'print("ready", flush=True)', 'time.sleep(60)')],
+    });
+    const path = writeTask(t, join(job, 'runs', 'slow', 'task.json'));
+    const child = spawnRunner(path, job);
+    let signalled = false;
+    const run = await collect(child, (stdout) => {
+      if (!signalled && stdout.includes('ready\n')) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    });
+    expect(run.code).toBe(143);
+    const result = JSON.parse(readFileSync(t.resultPath, 'utf8')) as RunnerResult;
+    expect(result.status).toBe('cancelled');
+    expect(result.error).toMatchObject({ reason: 'cancelled', cell: 2 });
+    expect(result.error?.message).toBe('cancelled by SIGTERM while running cell 2');
+    const nb = JSON.parse(readFileSync(t.notebookPath, 'utf8')) as Notebook;
+    expect(streamText(cellOf(nb, 1))).toBe('ready\n');
+  });
+
+  test('a forked child terminated by its parent does not cancel the task', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'fork', {
+        cells: [
+          code(
+            0,
+            'import os, signal, time',
+            'pid = os.fork()',
+            'if pid == 0:',
+            '    time.sleep(30)',
+            '    os._exit(0)',
+            'time.sleep(0.2)',
+            'os.kill(pid, signal.SIGTERM)',
+            '_, status = os.waitpid(pid, 0)',
+            'killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM',
+            'print("child killed by SIGTERM:", killed)',
+          ),
+        ],
+        outputs: ['killed'],
+      }),
+    );
+    expect(run.code).toBe(0);
+    expect(run.result.status).toBe('succeeded');
+    expect(run.stdout).toContain('child killed by SIGTERM: True\n');
+    expect(run.stderr).toBe('');
+  });
+});
+
+describe('bad task.json', () => {
+  async function badRun(content: unknown) {
+    const job = newJob();
+    const path = writeTask(content, join(job, 'task.json'));
+    return collect(spawnRunner(path, job));
+  }
+
+  test.each([
+    ['a missing field', (t: TaskJson) => ({ ...t, cells: undefined }), 'cells: is required'],
+    ['a wrong type', (t: TaskJson) => ({ ...t, cells: [{ index: 0, source: 3 }] }), 'cells[0].source: expected a string, got a number'],
+    ['an input from outside the job', (t: TaskJson) => ({ ...t, inputs: [{ name: 'x', from: '../etc' }] }), "inputs[0].from: not a task name: '../etc'"],
+    ['an output that is not a name', (t: TaskJson) => ({ ...t, outputs: ['ok', 'no-dash'] }), "outputs[1]: not a Python identifier: 'no-dash'"],
+    ['a relative path', (t: TaskJson) => ({ ...t, outputDir: 'rel/dir' }), "outputDir: expected an absolute path, got 'rel/dir'"],
+    ['an unknown kind', (t: TaskJson) => ({ ...t, kind: 'shell' }), "kind: expected one of cells, notebook, script, got 'shell'"],
+  ])('%s exits 2 naming the field', async (_what, change, message) => {
+    const base = task(newJob(), 'prep', { cells: [code(0, 'pass')] });
+    const run = await badRun(change(base));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stdout).toBe('');
+  });
+
+  test('invalid JSON exits 2', async () => {
+    const run = await badRun('{"jobId": ');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/is not valid JSON/);
+  });
+
+  test('a bad task.json still leaves a failed result.json where it names one', async () => {
+    const base = task(newJob(), 'prep', { cells: [code(0, 'pass')] });
+    const run = await badRun({ ...base, parameters: [] });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('parameters: expected an object, got an array');
+    const result = JSON.parse(readFileSync(base.resultPath, 'utf8')) as RunnerResult;
+    expect(result.status).toBe('failed');
+    expect(result.error?.reason).toBe('bad-task');
+  });
+});
