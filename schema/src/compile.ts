@@ -1,15 +1,461 @@
 /**
- * Notebook → Pipeline compiler: tags and `metadata.cellpipe` give the tasks, variable flow gives
- * the dependencies. Browser-safe (the JupyterLab extension runs it live to draw the DAG).
+ * Notebook → Pipeline compiler: tags and `metadata.cellpipe` give the tasks and their settings,
+ * variable flow between tasks gives the dependencies, inputs and outputs. Browser-safe (the
+ * JupyterLab extension runs it live to draw the DAG).
+ *
+ * Cell roles, in notebook order: cells before the first `task:` cell, cells tagged `setup` and the
+ * `parameters` cell are setup (they run at the start of every task; `spec.setupCells` lists them
+ * all, the parameters cell included, in order). A `task:NAME` cell starts task NAME and untagged
+ * cells after it belong to it. `skip` leaves a cell's code out; its task and settings still apply,
+ * so skipping the first cell of a task does not move the rest into the previous task.
  */
-import type { CompileResult } from './diagnostics.js';
+import { API_VERSION, PipelineSchema, TaskNameSchema, type Pipeline } from './spec.js';
+import { hasErrors, sortDiagnostics, type CompileResult, type Diagnostic } from './diagnostics.js';
+import { cellSource, NotebookSchema, notebookJson, type NotebookCell } from './notebook.js';
+import { cellSettings, hasTaskSettings, notebookSettings, type CellResources, type CellSettings } from './tags.js';
+import { analyzePython, type CellAnalysis, type FnInfo } from './python/analyze.js';
+import { parseParameters } from './python/parameters.js';
+import { findCycles, formatCycle } from './graph.js';
 
 export interface CompileOptions {
-  /** The notebook's path as the user knows it: used in messages and as `spec.source.notebook` (basename). */
+  /** The notebook's path as the user knows it: used in messages; its basename is `spec.source.notebook`. */
   path: string;
 }
 
-export function compileNotebook(content: unknown, opts: CompileOptions): CompileResult {
-  void content;
-  return { diagnostics: [{ severity: 'error', message: 'compiler not implemented yet', file: opts.path }] };
+/** How each code cell was understood; the extension uses it to colour cells and draw the DAG. */
+export interface CellRole {
+  /** 0-based cell index. */
+  index: number;
+  role: 'setup' | 'parameters' | 'task' | 'skipped';
+  task?: string;
+}
+
+export interface NotebookCompileResult extends CompileResult {
+  cells: CellRole[];
+}
+
+interface TaskBuild {
+  name: string;
+  /** 0-based index of the cell that starts the task. */
+  first: number;
+  cells: number[];
+  /** Every cell of the task, skipped ones included, for the "no code" check. */
+  allCells: number[];
+  after: { name: string; cell: number; path: (string | number)[] }[];
+  resources: CellResources;
+  image?: string;
+  env: Record<string, string>;
+  retries?: number;
+  timeout?: string;
+  /** Where each setting came from, to report conflicts between cells of one task. */
+  setAt: Map<string, { value: unknown; cell: number }>;
+}
+
+interface Binding {
+  /** null: bound by setup (available everywhere, never passed). */
+  task: string | null;
+  fn?: FnInfo;
+  deleted?: boolean;
+}
+
+function basename(p: string): string {
+  const parts = p.split(/[\\/]/);
+  return parts[parts.length - 1] || p;
+}
+
+/** A task-name-safe pipeline name from a file name: `My Analysis (v2).ipynb` → `My-Analysis-v2`. */
+export function pipelineNameFromPath(p: string): string {
+  const stem = basename(p).replace(/\.[^.]*$/, '');
+  let name = stem.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[^A-Za-z]+/, '').replace(/-+$/, '');
+  if (!name) name = 'pipeline';
+  return name.slice(0, 63).replace(/-+$/, '');
+}
+
+/** Comment-only and blank cells do nothing; IPython lines do count as code. */
+function hasCode(source: string): boolean {
+  return source.split('\n').some((l) => {
+    const t = l.trim();
+    return t !== '' && !t.startsWith('#');
+  });
+}
+
+function lineCol(src: string, at: number): { line: number; column: number } {
+  const before = src.slice(0, at);
+  return { line: before.split('\n').length, column: at - (before.lastIndexOf('\n') + 1) + 1 };
+}
+
+function sorted<T extends string>(xs: Iterable<T>): T[] {
+  return [...xs].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export function compileNotebook(content: unknown, opts: CompileOptions): NotebookCompileResult {
+  const file = opts.path;
+  const diags: Diagnostic[] = [];
+  const fail = (): NotebookCompileResult => ({ diagnostics: sortDiagnostics(diags), cells: [] });
+
+  const json = notebookJson(content);
+  if ('error' in json) {
+    diags.push({ severity: 'error', message: json.error, file });
+    return fail();
+  }
+  const nbParsed = NotebookSchema.safeParse(json.value);
+  if (!nbParsed.success) {
+    for (const issue of nbParsed.error.issues.slice(0, 20)) {
+      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      const cell = path[0] === 'cells' && typeof path[1] === 'number' ? path[1] + 1 : undefined;
+      diags.push({
+        severity: 'error',
+        message: `not an nbformat notebook: ${path.join('.') || 'document'}: ${issue.message}`,
+        path,
+        file,
+        ...(cell !== undefined ? { cell } : {}),
+      });
+    }
+    return fail();
+  }
+  const nb = nbParsed.data;
+  const cellsJson: NotebookCell[] = nb.cells;
+
+  const nbMeta = notebookSettings(nb.metadata);
+  for (const e of nbMeta.errors) diags.push({ severity: 'error', message: e.message, path: e.path, file });
+  const meta = nbMeta.settings;
+
+  // ---- roles: setup / parameters / task / skipped ----------------------------------------------
+  const roles: CellRole[] = [];
+  const setupCells: number[] = [];
+  let parametersCell: number | undefined;
+  const tasks: TaskBuild[] = [];
+  const taskByName = new Map<string, TaskBuild>();
+  let current: TaskBuild | undefined;
+  const sources = new Map<number, string>();
+
+  const cellDiag = (index: number, severity: Diagnostic['severity'], message: string, extra: Partial<Diagnostic> = {}) => {
+    diags.push({ severity, message, file, cell: index + 1, ...extra });
+  };
+
+  const setTaskValue = (t: TaskBuild, key: string, value: unknown, cell: number): boolean => {
+    const prev = t.setAt.get(key);
+    if (prev && JSON.stringify(prev.value) !== JSON.stringify(value)) {
+      cellDiag(cell, 'error', `task '${t.name}' sets ${key} twice: ${JSON.stringify(prev.value)} (cell ${prev.cell + 1}) and ${JSON.stringify(value)}`, {
+        task: t.name,
+      });
+      return false;
+    }
+    t.setAt.set(key, { value, cell });
+    return true;
+  };
+
+  const applySettings = (t: TaskBuild, s: CellSettings, cell: number) => {
+    for (const [k, v] of Object.entries(s.resources)) {
+      if (v !== undefined && setTaskValue(t, k, v, cell)) (t.resources as Record<string, unknown>)[k] = v;
+    }
+    if (s.image !== undefined && setTaskValue(t, 'image', s.image, cell)) t.image = s.image;
+    if (s.retries !== undefined && setTaskValue(t, 'retries', s.retries, cell)) t.retries = s.retries;
+    if (s.timeout !== undefined && setTaskValue(t, 'timeout', s.timeout, cell)) t.timeout = s.timeout;
+    for (const [k, v] of Object.entries(s.env)) if (setTaskValue(t, `env ${k}`, v, cell)) t.env[k] = v;
+    s.after.forEach((a) => {
+      if (!t.after.some((x) => x.name === a)) t.after.push({ name: a, cell, path: ['cells', cell, 'metadata'] });
+    });
+  };
+
+  cellsJson.forEach((cell, index) => {
+    if (cell.cell_type !== 'code') return;
+    const { settings: s, errors } = cellSettings(cell.metadata);
+    for (const e of errors) {
+      cellDiag(index, 'error', e.message, { path: ['cells', index, ...e.path], ...(current && !s.task ? { task: current.name } : {}) });
+    }
+    const source = cellSource(cell);
+    sources.set(index, source);
+
+    if (s.parameters) {
+      if (s.task) cellDiag(index, 'error', `the parameters cell cannot also start task '${s.task}'`, { task: s.task });
+      if (parametersCell !== undefined && !s.skip) {
+        cellDiag(index, 'error', `only one cell may be tagged parameters (cell ${parametersCell + 1} already is)`);
+      } else if (!s.skip) {
+        parametersCell = index;
+        setupCells.push(index);
+        roles.push({ index, role: 'parameters' });
+        return;
+      }
+    }
+    if (s.setup && s.task) {
+      cellDiag(index, 'error', `a cell cannot be both setup and the start of task '${s.task}'`, { task: s.task });
+    }
+    if (s.task && !s.setup) {
+      const existing = taskByName.get(s.task);
+      if (existing && existing !== current) {
+        cellDiag(index, 'error', `duplicate task name '${s.task}': task '${s.task}' already starts at cell ${existing.first + 1}`, {
+          task: s.task,
+        });
+      } else if (!existing) {
+        current = {
+          name: s.task,
+          first: index,
+          cells: [],
+          allCells: [],
+          after: [],
+          resources: {},
+          env: {},
+          setAt: new Map(),
+        };
+        tasks.push(current);
+        taskByName.set(s.task, current);
+      }
+    }
+    const inSetup = s.setup || !current || (s.task !== undefined && taskByName.get(s.task) !== current);
+    if (inSetup) {
+      if (s.skip) {
+        roles.push({ index, role: 'skipped' });
+        return;
+      }
+      if (hasTaskSettings(s) || s.after.length) {
+        cellDiag(index, 'warning', 'task settings on a setup cell have no effect (setup cells run inside every task)');
+      }
+      setupCells.push(index);
+      roles.push({ index, role: 'setup' });
+      return;
+    }
+    const t = current!;
+    applySettings(t, s, index);
+    t.allCells.push(index);
+    if (s.skip) {
+      roles.push({ index, role: 'skipped', task: t.name });
+      return;
+    }
+    t.cells.push(index);
+    roles.push({ index, role: 'task', task: t.name });
+  });
+
+  if (tasks.length === 0) {
+    diags.push({
+      severity: 'error',
+      message: 'the notebook has no tasks: tag the first cell of each task with task:NAME (or set metadata.cellpipe.task)',
+      file,
+    });
+  }
+  for (const t of tasks) {
+    if (!t.cells.some((i) => hasCode(sources.get(i) ?? ''))) {
+      cellDiag(t.first, 'error', `task '${t.name}' has no code`, { task: t.name });
+    }
+  }
+
+  // ---- parameters --------------------------------------------------------------------------------
+  let parameters: Record<string, { default: unknown; type: string; description?: string }> = {};
+  if (parametersCell !== undefined) {
+    const r = parseParameters(sources.get(parametersCell) ?? '');
+    parameters = r.parameters;
+    for (const w of r.warnings) cellDiag(parametersCell, 'warning', w.message, { line: w.line, column: w.column });
+  }
+
+  // ---- variable flow -----------------------------------------------------------------------------
+  const analyses = new Map<number, CellAnalysis>();
+  const analysis = (index: number): CellAnalysis => {
+    let a = analyses.get(index);
+    if (!a) {
+      a = analyzePython(sources.get(index) ?? '');
+      analyses.set(index, a);
+    }
+    return a;
+  };
+  const taskOfCell = new Map<number, string>();
+  for (const t of tasks) for (const c of t.cells) taskOfCell.set(c, t.name);
+  for (const index of [...setupCells, ...tasks.flatMap((t) => t.cells)].sort((a, b) => a - b)) {
+    for (const w of analysis(index).warnings) {
+      const task = taskOfCell.get(index);
+      cellDiag(index, 'warning', w.message, { line: w.line, column: w.column, ...(task ? { task } : {}) });
+    }
+  }
+
+  /** First task (in notebook order) that binds each name: for "bound later" hints. */
+  const firstBinder = new Map<string, { task: string; cell: number }>();
+  for (const t of tasks) {
+    for (const c of t.cells) for (const n of analysis(c).binds) if (!firstBinder.has(n)) firstBinder.set(n, { task: t.name, cell: c });
+  }
+
+  const global = new Map<string, Binding>();
+  for (const index of setupCells) {
+    for (const e of analysis(index).events) {
+      if (e.kind === 'bind') global.set(e.name, e.fn ? { task: null, fn: e.fn } : { task: null });
+      else if (e.kind === 'del') global.delete(e.name);
+    }
+  }
+
+  const inputsOf = new Map<string, Map<string, string>>();
+  const outputsOf = new Map<string, Set<string>>(tasks.map((t) => [t.name, new Set<string>()]));
+  const orderOf = new Map(tasks.map((t, i) => [t.name, i]));
+
+  for (const t of tasks) {
+    const local = new Map<string, Binding>();
+    const inputs = new Map<string, string>();
+    const deferred: FnInfo[] = [];
+    const hinted = new Set<string>();
+    let where: { cell: number; at: number } = { cell: t.first, at: 0 };
+
+    const read = (name: string, visiting: Set<FnInfo>): void => {
+      if (local.has(name)) return; // bound earlier in this task; its own functions' reads are deferred
+      const g = global.get(name);
+      if (!g) {
+        const later = firstBinder.get(name);
+        if (later && later.task !== t.name && (orderOf.get(later.task) ?? 0) > (orderOf.get(t.name) ?? 0) && !hinted.has(name)) {
+          hinted.add(name);
+          const src = sources.get(where.cell) ?? '';
+          cellDiag(
+            where.cell,
+            'warning',
+            `'${name}' is read before any earlier task binds it; task '${later.task}' binds it later (cell ${later.cell + 1}): move the cells or add after:${later.task}`,
+            { task: t.name, ...lineCol(src, where.at) },
+          );
+        }
+        return;
+      }
+      if (g.deleted) return;
+      if (g.task !== null && g.task !== t.name) {
+        inputs.set(name, g.task);
+        outputsOf.get(g.task)?.add(name);
+      }
+      if (g.fn && !visiting.has(g.fn)) {
+        // Using a function reads, when it is called, what its body reads (followed transitively).
+        visiting.add(g.fn);
+        for (const f of g.fn.free) read(f, visiting);
+        for (const w of g.fn.globalWrites) {
+          read(w, visiting);
+          local.set(w, { task: t.name });
+        }
+      }
+    };
+
+    for (const c of t.cells) {
+      for (const e of analysis(c).events) {
+        where = { cell: c, at: e.at };
+        switch (e.kind) {
+          case 'read':
+            read(e.name, new Set());
+            break;
+          case 'bind':
+            local.set(e.name, e.fn ? { task: t.name, fn: e.fn } : { task: t.name });
+            break;
+          case 'mutate': {
+            read(e.name, new Set());
+            const prev = local.get(e.name) ?? global.get(e.name);
+            local.set(e.name, prev?.fn ? { task: t.name, fn: prev.fn } : { task: t.name });
+            break;
+          }
+          case 'del':
+            // `del x` needs x to exist in this task's namespace.
+            if (!local.has(e.name) || local.get(e.name)?.deleted) read(e.name, new Set());
+            local.set(e.name, { task: t.name, deleted: true });
+            break;
+          case 'deferred':
+            deferred.push(e.fn);
+            break;
+        }
+      }
+    }
+    // Functions, lambdas and methods defined here read their free names when called: a free name
+    // this task binds anywhere is its own; any other one is read from upstream.
+    for (const fn of deferred) {
+      const visiting = new Set<FnInfo>([fn]);
+      for (const f of fn.free) if (!local.has(f)) read(f, visiting);
+      for (const w of fn.globalWrites) {
+        if (!local.has(w)) read(w, visiting);
+        local.set(w, { task: t.name });
+      }
+    }
+    for (const [n, b] of local) global.set(n, b);
+    inputsOf.set(t.name, inputs);
+  }
+
+  // ---- after: edges and cycles -------------------------------------------------------------------
+  const dependsOn = new Map<string, Set<string>>();
+  for (const t of tasks) {
+    const deps = new Set(inputsOf.get(t.name)?.values() ?? []);
+    for (const a of t.after) {
+      if (a.name === t.name) cellDiag(a.cell, 'error', `task '${t.name}' cannot run after itself`, { task: t.name });
+      else if (!taskByName.has(a.name)) {
+        const known = tasks.map((x) => x.name).join(', ');
+        cellDiag(a.cell, 'error', `unknown after: target '${a.name}' (tasks: ${known})`, { task: t.name });
+      } else deps.add(a.name);
+    }
+    dependsOn.set(t.name, deps);
+  }
+  for (const cycle of findCycles(tasks.map((t) => ({ name: t.name, dependsOn: [...(dependsOn.get(t.name) ?? [])] })))) {
+    const t = taskByName.get(cycle[0]!)!;
+    const afterCell = t.after.find((a) => a.name === cycle[1])?.cell;
+    cellDiag(afterCell ?? t.first, 'error', formatCycle(cycle), { task: t.name });
+  }
+
+  if (hasErrors(diags)) return fail();
+
+  // ---- assemble ----------------------------------------------------------------------------------
+  const defaults = meta.defaults ?? {};
+  const taskObjects = tasks.map((t) => {
+    // Task settings win over the notebook defaults key by key; whole GPUs and MIG exclude each other.
+    const resources: CellResources = { ...(defaults.resources ?? {}) };
+    if (t.resources.gpu !== undefined || t.resources.mig !== undefined) {
+      delete resources.gpu;
+      delete resources.mig;
+    }
+    Object.assign(resources, t.resources);
+    const image = t.image ?? defaults.image;
+    const retries = t.retries ?? defaults.retries;
+    const timeout = t.timeout ?? defaults.timeout;
+    return {
+      name: t.name,
+      source: { kind: 'cells' as const },
+      cells: t.cells,
+      dependsOn: sorted(dependsOn.get(t.name) ?? []),
+      inputs: sorted(inputsOf.get(t.name)?.keys() ?? []),
+      outputs: sorted(outputsOf.get(t.name) ?? []),
+      resources,
+      ...(image !== undefined ? { image } : {}),
+      env: { ...(defaults.env ?? {}), ...t.env },
+      ...(retries !== undefined ? { retries } : {}),
+      ...(timeout !== undefined ? { timeout } : {}),
+    };
+  });
+
+  const name = meta.name ?? pipelineNameFromPath(file);
+  const candidate = {
+    apiVersion: API_VERSION,
+    kind: 'Pipeline',
+    metadata: {
+      name,
+      ...(meta.description !== undefined ? { description: meta.description } : {}),
+      ...(meta.labels !== undefined ? { labels: meta.labels } : {}),
+    },
+    spec: {
+      source: { notebook: basename(file) },
+      setupCells,
+      parameters,
+      ...(parametersCell !== undefined ? { parametersCell } : {}),
+      defaults,
+      ...(meta.failurePolicy !== undefined ? { failurePolicy: meta.failurePolicy } : {}),
+      ...(meta.maxParallel !== undefined ? { maxParallel: meta.maxParallel } : {}),
+      ...(meta.timeout !== undefined ? { timeout: meta.timeout } : {}),
+      ...(meta.schedule !== undefined ? { schedule: meta.schedule } : {}),
+      tasks: taskObjects,
+    },
+  };
+  const parsed = PipelineSchema.safeParse(candidate);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      const ti = path[0] === 'spec' && path[1] === 'tasks' && typeof path[2] === 'number' ? path[2] : undefined;
+      const t = ti !== undefined ? tasks[ti] : undefined;
+      diags.push({
+        severity: 'error',
+        message: `${path.join('.')}: ${issue.message}`,
+        path,
+        file,
+        ...(t ? { cell: t.first + 1, task: t.name } : {}),
+      });
+    }
+    return fail();
+  }
+  return { pipeline: parsed.data, diagnostics: sortDiagnostics(diags), cells: roles };
+}
+
+/** Re-exported for callers that want to check a name before tagging a cell with it. */
+export function isValidTaskName(name: string): boolean {
+  return TaskNameSchema.safeParse(name).success;
 }

@@ -1,6 +1,20 @@
 export * from './spec.js';
 export * from './api.js';
 export * from './diagnostics.js';
-export { compileNotebook, type CompileOptions } from './compile.js';
+export {
+  compileNotebook,
+  pipelineNameFromPath,
+  isValidTaskName,
+  type CompileOptions,
+  type CellRole,
+  type NotebookCompileResult,
+} from './compile.js';
 export { parsePipelineYaml, pipelineToYaml, type ParseYamlOptions } from './yaml.js';
 export { taskCode, type CellCode, type TaskCode } from './taskcode.js';
+export { checkPipeline, checkRelativePath, normalizeRelativePath } from './validate.js';
+export { findCycles, formatCycle, topologicalOrder } from './graph.js';
+export { CellMetadataSchema, NotebookMetadataSchema, TAG_HELP, cellSettings } from './tags.js';
+export { analyzePython, type CellAnalysis, type FnInfo, type PyEvent } from './python/analyze.js';
+export { parseParameters } from './python/parameters.js';
+export { PYTHON_BUILTINS } from './python/builtins.js';
+export { pipelineJsonSchema } from './jsonschema.js';
