@@ -1,0 +1,185 @@
+/**
+ * Typed client of the Cellpipe HTTP API (used by the CLI). Every response is parsed with the wire
+ * schemas from @cellpipe/schema, so a mismatched server fails loudly here rather than deep in a caller.
+ */
+import {
+  ErrorBodySchema,
+  InventorySchema,
+  JobListSchema,
+  JobSchema,
+  JobSummarySchema,
+  MeSchema,
+  TaskEventSchema,
+  type Inventory,
+  type Job,
+  type JobList,
+  type JobState,
+  type JobSummary,
+  type Me,
+  type SubmitJobRequest,
+  type TaskEvent,
+} from '@cellpipe/schema';
+import { z } from 'zod';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export type ServerEvent = { type: 'job'; job: JobSummary } | { type: 'task'; event: TaskEvent };
+
+export interface ClientOptions {
+  url: string;
+  token?: string;
+}
+
+const HealthSchema = z.object({ ok: z.boolean(), version: z.string() });
+
+export class CellpipeClient {
+  readonly url: string;
+  private readonly token?: string;
+
+  constructor(options: ClientOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    this.token = options.token;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}), ...extra };
+  }
+
+  private async request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method,
+        headers: this.headers(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal,
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw new ApiError(0, 'unreachable', `cannot reach the cellpipe server at ${this.url}: ${(err as Error).message}`);
+    }
+    if (!res.ok) throw await toApiError(res);
+    return res;
+  }
+
+  private async json<T>(schema: z.ZodType<T>, method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.request(method, path, body);
+    return schema.parse(await res.json());
+  }
+
+  health(): Promise<z.infer<typeof HealthSchema>> {
+    return this.json(HealthSchema, 'GET', '/healthz');
+  }
+  me(): Promise<Me> {
+    return this.json(MeSchema, 'GET', '/api/me');
+  }
+  submit(request: SubmitJobRequest): Promise<Job> {
+    return this.json(JobSchema, 'POST', '/api/jobs', request);
+  }
+  listJobs(query: { state?: JobState; user?: string; limit?: number; cursor?: string } = {}): Promise<JobList> {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
+    const s = qs.toString();
+    return this.json(JobListSchema, 'GET', `/api/jobs${s ? `?${s}` : ''}`);
+  }
+  getJob(id: string): Promise<Job> {
+    return this.json(JobSchema, 'GET', `/api/jobs/${encodeURIComponent(id)}`);
+  }
+  cancel(id: string): Promise<Job> {
+    return this.json(JobSchema, 'POST', `/api/jobs/${encodeURIComponent(id)}/cancel`, {});
+  }
+  rerun(id: string, mode: 'all' | 'failed'): Promise<Job> {
+    return this.json(JobSchema, 'POST', `/api/jobs/${encodeURIComponent(id)}/rerun`, { mode });
+  }
+  async remove(id: string): Promise<void> {
+    await this.request('DELETE', `/api/jobs/${encodeURIComponent(id)}`);
+  }
+  inventory(): Promise<Inventory> {
+    return this.json(InventorySchema, 'GET', '/api/inventory');
+  }
+
+  /** Log text chunks of a task (until it ends with follow). */
+  async *logs(
+    id: string,
+    task: string,
+    options: { follow?: boolean; attempt?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<string> {
+    const qs = new URLSearchParams();
+    if (options.follow) qs.set('follow', '1');
+    if (options.attempt) qs.set('attempt', String(options.attempt));
+    const s = qs.toString();
+    const res = await this.request(
+      'GET',
+      `/api/jobs/${encodeURIComponent(id)}/tasks/${encodeURIComponent(task)}/logs${s ? `?${s}` : ''}`,
+      undefined,
+      options.signal,
+    );
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body) yield decoder.decode(chunk as Uint8Array, { stream: true });
+    const rest = decoder.decode();
+    if (rest) yield rest;
+  }
+
+  /** Server-sent events, parsed and validated; ends when the signal aborts or the server closes. */
+  async *events(options: { job?: string; signal?: AbortSignal } = {}): AsyncGenerator<ServerEvent> {
+    const qs = options.job ? `?job=${encodeURIComponent(options.job)}` : '';
+    const res = await this.request('GET', `/api/events${qs}`, undefined, options.signal);
+    if (!res.body) return;
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body) {
+        buffer += decoder.decode(chunk as Uint8Array, { stream: true }).replace(/\r\n?/g, '\n');
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const ev = parseEventBlock(block);
+          if (ev) yield ev;
+        }
+      }
+    } catch (err) {
+      if (options.signal?.aborted) return;
+      throw err;
+    }
+  }
+}
+
+function parseEventBlock(block: string): ServerEvent | undefined {
+  let type = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') type = value;
+    else if (field === 'data') data.push(value);
+  }
+  if (data.length === 0) return undefined;
+  const payload: unknown = JSON.parse(data.join('\n'));
+  if (type === 'job') return { type: 'job', job: JobSummarySchema.parse(payload) };
+  if (type === 'task') return { type: 'task', event: TaskEventSchema.parse(payload) };
+  return undefined;
+}
+
+async function toApiError(res: Response): Promise<ApiError> {
+  const text = await res.text();
+  try {
+    const body = ErrorBodySchema.parse(JSON.parse(text));
+    return new ApiError(res.status, body.error.code, body.error.message, body.error.details);
+  } catch {
+    return new ApiError(res.status, 'http_error', `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * Composes a server: store + executor (inside JobService) + HTTP app, bound to one CELLPIPE_HOME.
+ * `cellpipe serve` and the embedded server of `cellpipe run` both start here.
+ */
+import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Authenticator } from './auth/authenticator.js';
+import { ensureHomeToken, osUserName } from './auth/home-token.js';
+import { TokenAuthenticator, type TokenEntry } from './auth/token-authenticator.js';
+import { readServerFile, removeServerFile, pidAlive, writeServerFile } from './client/server-file.js';
+import { ConfigError, ServerConfigSchema, type ServerConfig, type ServerConfigInput } from './config.js';
+import type { Executor } from './executors/executor.js';
+import { createApp } from './http/app.js';
+import { serverVersion } from './http/version.js';
+import { JobService, type JobServiceOptions } from './jobs/job-service.js';
+
+export interface StartServerOptions {
+  /** Marks server.json as belonging to a `cellpipe run` for its own duration. */
+  embedded?: boolean;
+  /** SSE heartbeat interval (tests shorten it). */
+  heartbeatMs?: number;
+  /** Engine tuning passed through to JobService. */
+  engine?: Pick<JobServiceOptions, 'killGraceMs' | 'retryBackoffMs' | 'runnerPath'>;
+  logError?: (message: string, err: unknown) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  host: string;
+  port: number;
+  home: string;
+  /** The home token (the OS user's admin token), when enabled. */
+  token?: string;
+  service: JobService;
+  close(): Promise<void>;
+}
+
+export class HomeLockedError extends Error {
+  constructor(
+    readonly home: string,
+    readonly pid: number,
+  ) {
+    super(`another cellpipe server (pid ${pid}) is using ${home}`);
+    this.name = 'HomeLockedError';
+  }
+}
+
+const heldLocks = new Set<string>();
+
+/**
+ * One server per home: `server.lock` is created exclusively and names its pid; a lock whose pid is
+ * dead is left over from a crash and is taken over.
+ */
+export function acquireHomeLock(home: string): () => void {
+  const path = join(home, 'server.lock');
+  if (heldLocks.has(path)) throw new HomeLockedError(home, process.pid);
+  for (let tries = 0; ; tries++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      heldLocks.add(path);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        heldLocks.delete(path);
+        rmSync(path, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 2) throw err;
+    }
+    let pid = NaN;
+    try {
+      pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    } catch {
+      // Vanished between open and read: try again.
+    }
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) throw new HomeLockedError(home, pid);
+    rmSync(path, { force: true });
+  }
+}
+
+function authenticatorFor(config: ServerConfig): { authenticator: Authenticator; token?: string } {
+  const entries: TokenEntry[] = [...config.tokens];
+  let token: string | undefined;
+  if (config.homeToken) {
+    token = ensureHomeToken(config.home);
+    entries.push({ token, user: osUserName(), admin: true });
+  }
+  if (entries.length === 0) {
+    throw new ConfigError('no tokens configured and homeToken is false: nobody could use this server');
+  }
+  return { authenticator: new TokenAuthenticator(entries), token };
+}
+
+async function executorFor(config: ServerConfig, runnerPath?: string): Promise<Executor | undefined> {
+  if (config.executor !== 'kubernetes') return undefined;
+  const [{ KubernetesExecutor }, k8s, { defaultRunnerPath }] = await Promise.all([
+    import('./executors/kubernetes/index.js'),
+    import('@kubernetes/client-node'),
+    import('./executors/local/local-executor.js'),
+  ]);
+  const kubeConfig = new k8s.KubeConfig();
+  kubeConfig.loadFromDefault();
+  return new KubernetesExecutor({
+    kubeConfig,
+    config: config.kubernetes,
+    runnerSource: readFileSync(runnerPath ?? defaultRunnerPath(), 'utf8'),
+  });
+}
+
+function urlHost(host: string): string {
+  // A wildcard bind is reached locally through loopback.
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+export async function startServer(input: ServerConfigInput, options: StartServerOptions = {}): Promise<RunningServer> {
+  const config = ServerConfigSchema.parse(input);
+  mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  const release = acquireHomeLock(config.home);
+  const cleanups: (() => Promise<void> | void)[] = [release];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        (options.logError ?? console.error)('cellpipe: error while stopping', err);
+      }
+    }
+  };
+  try {
+    const { authenticator, token } = authenticatorFor(config);
+    const executor = await executorFor(config, options.engine?.runnerPath);
+    const serviceOptions: JobServiceOptions = { home: config.home, ...options.engine };
+    if (executor) serviceOptions.executor = executor;
+    if (config.python) serviceOptions.python = config.python;
+    if (config.gpus !== undefined) serviceOptions.gpus = config.gpus;
+    if (config.maxParallelPerUser !== undefined) serviceOptions.maxParallelPerUser = config.maxParallelPerUser;
+    const service = new JobService(serviceOptions);
+    cleanups.push(() => service.close());
+    await service.start();
+
+    const shutdown = new AbortController();
+    const app = createApp({
+      service,
+      authenticator,
+      bodyLimit: config.bodyLimit,
+      heartbeatMs: options.heartbeatMs,
+      shutdown: shutdown.signal,
+      logError: options.logError,
+    });
+    const server = createServer(app);
+    const address = await listen(server, config.host, config.port);
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          shutdown.abort();
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const url = `http://${urlHost(config.host)}:${address.port}`;
+    writeServerFile(config.home, {
+      url,
+      pid: process.pid,
+      version: serverVersion(),
+      executor: service.executorName,
+      startedAt: new Date().toISOString(),
+      ...(options.embedded ? { embedded: true } : {}),
+    });
+    cleanups.push(() => removeServerFile(config.home));
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      host: config.host,
+      port: address.port,
+      home: config.home,
+      token,
+      service,
+      close: () => (closing ??= cleanup()),
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** A live server of this home, from its server.json (stale files of dead processes are ignored). */
+export function liveServer(home: string): { url: string; pid: number } | undefined {
+  const info = readServerFile(home);
+  if (!info || !pidAlive(info.pid)) return undefined;
+  return { url: info.url, pid: info.pid };
+}
