@@ -729,6 +729,8 @@ class Runner(object):
 
     def load_inputs(self, items, final):
         """Binds inputs into the namespace; returns the ones to retry after the setup cells."""
+        if not items:
+            return []
         import pickle
 
         deferred = []
@@ -760,6 +762,8 @@ class Runner(object):
         return deferred
 
     def save_outputs(self):
+        if not self.task["outputs"]:
+            return
         import pickle
 
         vars_dir = os.path.join(self.task["outputDir"], "vars")

@@ -2,13 +2,18 @@
  * The task runner (server/runner/cellpipe_runner.py) run as a real python3 process on real task.json
  * files in a temp dir: what the local and Kubernetes executors rely on.
  */
-import { spawn } from 'node:child_process';
+import { jest } from '@jest/globals';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const RUNNER = fileURLToPath(new URL('../runner/cellpipe_runner.py', import.meta.url));
+/** The project venv (scripts/python-env.sh) has nbformat: executed notebooks are checked with its validator. */
+const VENV_PYTHON = fileURLToPath(new URL('../../.venv/bin/python', import.meta.url));
+const HAS_NBFORMAT =
+  existsSync(VENV_PYTHON) && spawnSync(VENV_PYTHON, ['-c', 'import nbformat'], { stdio: 'ignore' }).status === 0;
 
 interface Cell {
   index: number;
@@ -89,6 +94,9 @@ interface Run {
   stdout: string;
   stderr: string;
 }
+
+// Each test starts python3 a few times; a busy shared machine makes that slow.
+jest.setTimeout(120_000);
 
 let root: string;
 
@@ -174,6 +182,16 @@ function streamText(cell: NotebookCell, name = 'stdout'): string {
     .filter((o) => o.output_type === 'stream' && o.name === name)
     .map((o) => o.text ?? '')
     .join('');
+}
+
+/** nbformat's own validator (JSON Schema of nbformat 4.5) accepts the executed notebook. */
+function expectValidNotebook(job: string, name: string): void {
+  const path = join(job, 'runs', name, 'executed.ipynb');
+  const check = spawnSync(VENV_PYTHON, ['-c', 'import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=4)); print("valid")', path], {
+    encoding: 'utf8',
+  });
+  expect(check.stderr).toBe('');
+  expect(check.stdout).toBe('valid\n');
 }
 
 const code = (index: number, ...lines: string[]): Cell => ({ index, source: lines.join('\n') });
@@ -529,6 +547,23 @@ describe('files, environment and the executed notebook', () => {
     ]);
     const third = cellOf(nb, 3);
     expect(third.outputs[0]).toMatchObject({ output_type: 'error', ename: 'ValueError', evalue: 'bad value' });
+    if (HAS_NBFORMAT) expectValidNotebook(job, 'report');
+  });
+
+  (HAS_NBFORMAT ? test : test.skip)('nbformat validates executed notebooks of succeeded and failed runs', async () => {
+    const job = newJob();
+    const ok = await runTask(
+      task(job, 'ok', {
+        setup: [code(0, 'import sys')],
+        cells: [code(1, 'print("x")', '{"a": [1, 2]}'), code(2, 'display(3)', '%time y = 1')],
+        parameters: { p: 1 },
+      }),
+    );
+    expect(ok.code).toBe(0);
+    expectValidNotebook(job, 'ok');
+    const bad = await runTask(task(job, 'bad', { cells: [code(0, 'def f():', '    raise OSError(2, "gone")', 'f()')] }));
+    expect(bad.code).toBe(1);
+    expectValidNotebook(job, 'bad');
   });
 
   test('whole-notebook tasks read the code cells of the file and leave the file untouched', async () => {
@@ -600,6 +635,7 @@ describe('cancellation', () => {
     expect(result.error?.message).toBe('cancelled by SIGTERM while running cell 2');
     const nb = JSON.parse(readFileSync(t.notebookPath, 'utf8')) as Notebook;
     expect(streamText(cellOf(nb, 1))).toBe('ready\n');
+    if (HAS_NBFORMAT) expectValidNotebook(job, 'slow');
   });
 
   test('a forked child terminated by its parent does not cancel the task', async () => {
