@@ -165,6 +165,16 @@ export class KubernetesExecutor implements Executor {
   async start(spec: LaunchSpec, report: ReportFn): Promise<void> {
     await this.ensureStarted();
     const name = jobName(spec.jobId, spec.taskName, spec.attempt);
+    const following = this.tracked.get(name);
+    if (following) {
+      // Already followed (a repeated call): the new listener gets the news from here on.
+      const previous = following.report;
+      following.report = (e) => {
+        previous(e);
+        report(e);
+      };
+      return;
+    }
     const t: Tracked = { spec, report, name, seen: false, lastKey: '', finishing: false, deleting: false };
 
     let placement;

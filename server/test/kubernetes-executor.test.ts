@@ -1,0 +1,354 @@
+/**
+ * KubernetesExecutor against a real control plane (kube-apiserver, controller-manager, scheduler)
+ * with kwok-simulated GPU and MIG nodes. The executor runs as a ServiceAccount bound by
+ * deploy/rbac.yaml, so the shipped RBAC is proven sufficient too.
+ */
+import { jest } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import type { Resources } from '@cellpipe/schema';
+import type { ExecutorEvent, LaunchSpec } from '../src/executors/executor.js';
+import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
+import { jobName } from '../src/executors/kubernetes/names.js';
+import { BUILD_TIMEOUT_MS, eventually, startTestbed, type Testbed } from './kubernetes-bed.js';
+
+jest.setTimeout(180_000);
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const runnerSource = readFileSync(join(root, 'server', 'runner', 'cellpipe_runner.py'), 'utf8');
+const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
+const serverNs = `cp-srv-${suffix}`;
+const tasksNs = `cp-tasks-${suffix}`;
+
+let bed: Testbed;
+let admin: k8s.KubeConfig;
+let core: k8s.CoreV1Api;
+let batch: k8s.BatchV1Api;
+let saKubeConfig: k8s.KubeConfig;
+const executors: KubernetesExecutor[] = [];
+/** Testbed steering annotations per task name (kwok stages read them). */
+const steer = new Map<string, Record<string, string>>();
+const workDir = mkdtempSync(join(tmpdir(), 'cellpipe-k8s-exec-'));
+
+/** Applies deploy/rbac.yaml with its namespaces renamed to this run's. */
+async function applyRbac(): Promise<void> {
+  const text = readFileSync(join(root, 'deploy', 'rbac.yaml'), 'utf8')
+    .replaceAll('namespace: cellpipe-tasks', `namespace: ${tasksNs}`)
+    .replaceAll('namespace: cellpipe', `namespace: ${serverNs}`)
+    .replaceAll('name: cellpipe-inventory', `name: cellpipe-inventory-${suffix}`);
+  const client = k8s.KubernetesObjectApi.makeApiClient(admin);
+  for (const obj of k8s.loadAllYaml(text) as k8s.KubernetesObject[]) {
+    await client.create(obj);
+  }
+}
+
+async function serviceAccountKubeConfig(): Promise<k8s.KubeConfig> {
+  const tr = await core.createNamespacedServiceAccountToken({
+    name: 'cellpipe-server',
+    namespace: serverNs,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const cluster = admin.getCurrentCluster()!;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'bed', server: cluster.server, caData: cluster.caData, skipTLSVerify: false }],
+    users: [{ name: 'cellpipe-server', token: tr.status!.token }],
+    contexts: [{ name: 'bed', cluster: 'bed', user: 'cellpipe-server', namespace: tasksNs }],
+    currentContext: 'bed',
+  });
+  return kc;
+}
+
+function newExecutor(config: Record<string, unknown> = {}): KubernetesExecutor {
+  const ex = new KubernetesExecutor({
+    kubeConfig: saKubeConfig,
+    runnerSource,
+    config: { namespace: tasksNs, ...config },
+    podAnnotations: (spec) => steer.get(spec.taskName) ?? {},
+    warn: () => undefined,
+  });
+  executors.push(ex);
+  return ex;
+}
+
+function launch(jobId: string, taskName: string, resources: Resources, extra: Partial<LaunchSpec> = {}): LaunchSpec {
+  const taskDir = join(workDir, jobId, taskName);
+  return {
+    jobId,
+    taskName,
+    taskId: `${jobId}.${taskName}`,
+    attempt: 1,
+    owner: 'ada@example.org',
+    resources,
+    env: { MODE: 'test' },
+    taskDir,
+    payload: { 'task.json': JSON.stringify({ task: taskName, cells: ['print(1)'] }) },
+    logPath: join(taskDir, 'log.txt'),
+    resultPath: join(taskDir, 'result.json'),
+    artifactRoot: join(workDir, jobId, 'artifacts'),
+    ...extra,
+  };
+}
+
+/** Collects one attempt's events; `until` resolves on the first event that matches. */
+class Recorder {
+  readonly events: ExecutorEvent[] = [];
+  private waiters: { match: (e: ExecutorEvent) => boolean; resolve: (e: ExecutorEvent) => void }[] = [];
+  readonly report = (e: ExecutorEvent): void => {
+    this.events.push(e);
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.match(e)) return true;
+      w.resolve(e);
+      return false;
+    });
+  };
+  until<T extends ExecutorEvent['type']>(type: T, match: (e: Extract<ExecutorEvent, { type: T }>) => boolean = () => true) {
+    const pred = (e: ExecutorEvent) => e.type === type && match(e as Extract<ExecutorEvent, { type: T }>);
+    const seen = this.events.find(pred);
+    if (seen) return Promise.resolve(seen as Extract<ExecutorEvent, { type: T }>);
+    return new Promise<Extract<ExecutorEvent, { type: T }>>((resolve) => {
+      this.waiters.push({ match: pred, resolve: resolve as (e: ExecutorEvent) => void });
+    });
+  }
+  exited() {
+    return this.until('exited');
+  }
+}
+
+beforeAll(async () => {
+  bed = startTestbed();
+  admin = bed.kc;
+  core = admin.makeApiClient(k8s.CoreV1Api);
+  batch = admin.makeApiClient(k8s.BatchV1Api);
+  for (const name of [serverNs, tasksNs]) await core.createNamespace({ body: { metadata: { name } } });
+  await applyRbac();
+  // Objects the pod-spec test refers to; they must exist for the apiserver to admit the pods.
+  await admin.makeApiClient(k8s.SchedulingV1Api).createPriorityClass({
+    body: { metadata: { name: `cellpipe-batch-${suffix}` }, value: 1000, globalDefault: false },
+  });
+  await core.createNamespacedServiceAccount({ namespace: tasksNs, body: { metadata: { name: 'task-runner' } } });
+  await eventually('ServiceAccount default in the tasks namespace', async () => {
+    await core.readNamespacedServiceAccount({ name: 'default', namespace: tasksNs });
+    return true;
+  });
+  saKubeConfig = await serviceAccountKubeConfig();
+}, BUILD_TIMEOUT_MS);
+
+afterAll(async () => {
+  for (const ex of executors) await ex.close();
+  bed?.stop();
+});
+
+test('a GPU + MIG pipeline runs its tasks in dependency order on the right nodes', async () => {
+  const ex = newExecutor();
+  const jobId = `pipe${suffix}`;
+  const tasks: { name: string; resources: Resources; deps: string[] }[] = [
+    { name: 'prepare', resources: { cpu: '2', memory: '4Gi' }, deps: [] },
+    { name: 'train', resources: { gpu: 2, memory: '32Gi' }, deps: ['prepare'] },
+    { name: 'eval_small', resources: { mig: '1g.10gb' }, deps: ['train'] },
+    { name: 'eval_large', resources: { mig: '3g.20gb' }, deps: ['train'] },
+    { name: 'report', resources: { cpu: '500m' }, deps: ['eval_small', 'eval_large'] },
+  ];
+  const finished: string[] = [];
+  const recorders = new Map<string, Recorder>();
+  const startedAfter = new Map<string, string[]>();
+  const done = new Set<string>();
+
+  // A minimal orchestrator: start every task whose dependencies all succeeded.
+  await new Promise<void>((resolveAll, rejectAll) => {
+    const pump = (): void => {
+      for (const t of tasks) {
+        if (recorders.has(t.name) || !t.deps.every((d) => done.has(d))) continue;
+        const rec = new Recorder();
+        recorders.set(t.name, rec);
+        startedAfter.set(t.name, [...finished]);
+        ex.start(launch(jobId, t.name, t.resources), rec.report).catch(rejectAll);
+        rec
+          .exited()
+          .then((e) => {
+            if (e.error) return rejectAll(new Error(`${t.name} failed: ${e.error.reason}: ${e.error.message}`));
+            finished.push(t.name);
+            done.add(t.name);
+            if (done.size === tasks.length) resolveAll();
+            else pump();
+          })
+          .catch(rejectAll);
+      }
+    };
+    pump();
+  });
+
+  for (const t of tasks) {
+    for (const d of t.deps) expect(startedAfter.get(t.name)).toContain(d);
+  }
+  const placement = (name: string) => {
+    const running = recorders.get(name)!.events.find((e) => e.type === 'running');
+    return running?.type === 'running' ? running.placement : undefined;
+  };
+  expect(placement('train')).toMatch(/^gpu-h100-\d\//);
+  expect(placement('eval_small')).toMatch(/^mig-a100-mixed-0\//);
+  expect(placement('eval_large')).toMatch(/^mig-a100-mixed-0\//);
+
+  // The log was saved from the pod (served by kwok through the apiserver) before the end was reported.
+  const trainEvents = recorders.get('train')!.events;
+  const log = trainEvents.find((e) => e.type === 'log');
+  expect(log?.type === 'log' && log.chunk).toContain('cellpipe testbed: simulated work done');
+  expect(trainEvents.at(-1)).toEqual({ type: 'exited', exitCode: 0 });
+
+  // Every Job is owned by the job's ConfigMap: deleting it cascades.
+  const jobs = (await batch.listNamespacedJob({ namespace: tasksNs, labelSelector: `cellpipe.io/job=${jobId}` })).items;
+  expect(jobs).toHaveLength(tasks.length);
+  for (const j of jobs) expect(j.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ConfigMap', name: `cp-${jobId}` });
+  await ex.deleteJobObjects(jobId);
+  await eventually('cascade deletion of the pipeline Jobs', async () => {
+    const left = await batch.listNamespacedJob({ namespace: tasksNs, labelSelector: `cellpipe.io/job=${jobId}` });
+    return left.items.length === 0 ? true : undefined;
+  });
+});
+
+test('pod specs with every option are accepted by the apiserver', async () => {
+  const ex = newExecutor({
+    nodeSelector: { type: 'kwok' },
+    tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+    priorityClassName: `cellpipe-batch-${suffix}`,
+    serviceAccountName: 'task-runner',
+    imagePullSecrets: ['registry-creds'],
+    labels: { team: 'vision' },
+    annotations: { 'example.org/cost-center': '42' },
+    ttlSecondsAfterFinished: 600,
+  });
+  const spec = launch(`opts${suffix}`, 'all_options', { mig: '3g.20gb', cpu: '1', memory: '1Gi' }, { timeoutMs: 3_600_000, image: 'registry.example.org/ml/train:1.2' });
+  const rec = new Recorder();
+  await ex.start(spec, rec.report);
+  const exited = await rec.exited();
+  expect(exited.error).toBeUndefined();
+
+  const job = await batch.readNamespacedJob({ name: jobName(spec.jobId, spec.taskName, 1), namespace: tasksNs });
+  expect(job.spec?.backoffLimit).toBe(0);
+  expect(job.spec?.activeDeadlineSeconds).toBe(3600);
+  expect(job.spec?.podFailurePolicy?.rules).toHaveLength(2);
+  expect(job.metadata?.labels).toMatchObject({
+    'app.kubernetes.io/managed-by': 'cellpipe',
+    'cellpipe.io/job': spec.jobId,
+    'cellpipe.io/task': 'all_options',
+    'cellpipe.io/user': expect.stringMatching(/^ada_example.org-[0-9a-f]{6}$/),
+    team: 'vision',
+  });
+  const pod = job.spec!.template.spec!;
+  expect(pod.restartPolicy).toBe('Never');
+  expect(pod.priorityClassName).toBe(`cellpipe-batch-${suffix}`);
+  expect(pod.serviceAccountName).toBe('task-runner');
+  expect(pod.containers[0]?.resources?.limits).toMatchObject({ 'nvidia.com/mig-3g.20gb': '1', memory: '1Gi' });
+  expect(pod.containers[0]?.image).toBe('registry.example.org/ml/train:1.2');
+});
+
+test('single-strategy MIG: the slice is an nvidia.com/gpu on a node whose product names the profile', async () => {
+  const ex = newExecutor({ migStrategy: 'single' });
+  const rec = new Recorder();
+  await ex.start(launch(`single${suffix}`, 'slice', { mig: '3g.20gb' }), rec.report);
+  const running = await rec.until('running');
+  expect(running.placement).toMatch(/^mig-a100-single-0\//);
+  expect((await rec.exited()).error).toBeUndefined();
+});
+
+test('a MIG request waits with the scheduler reason until a slice frees; cancel removes the pod', async () => {
+  const ex = newExecutor();
+  const jobId = `wait${suffix}`;
+  const holders = ['hold_a', 'hold_b'].map((name) => {
+    steer.set(name, { 'testbed.cellpipe.io/delay': '120s' });
+    return { name, rec: new Recorder() };
+  });
+  for (const h of holders) await ex.start(launch(jobId, h.name, { mig: '3g.20gb' }), h.rec.report);
+  for (const h of holders) await h.rec.until('running');
+
+  const inv = await eventually('inventory to show both slices held', async () => {
+    const i = await ex.inventory();
+    const mig = i.resources.find((r) => r.resource === 'nvidia.com/mig-3g.20gb');
+    return mig && mig.holders.filter((h) => h.jobId === jobId).length === 2 ? mig : undefined;
+  });
+  expect(inv.holders.filter((h) => h.jobId === jobId).map((h) => h.task).sort()).toEqual(['hold_a', 'hold_b']);
+  expect(inv.holders.find((h) => h.jobId === jobId)).toMatchObject({ user: 'ada@example.org', node: 'mig-a100-mixed-0', count: 1 });
+
+  const waiter = new Recorder();
+  await ex.start(launch(jobId, 'waiter', { mig: '3g.20gb' }), waiter.report);
+  const waiting = await waiter.until('waiting', (e) => /Insufficient nvidia\.com\/mig-3g\.20gb/.test(e.reason));
+  expect(waiting.reason).toMatch(/^0\/\d+ nodes are available: /);
+  expect(waiter.events.some((e) => e.type === 'running')).toBe(false);
+
+  await ex.cancel(`${jobId}.hold_a`, 1, 'cancelled');
+  const cancelled = await holders[0]!.rec.exited();
+  expect(cancelled.error).toEqual({ reason: 'cancelled', message: 'the attempt was cancelled' });
+  const left = await core.listNamespacedPod({
+    namespace: tasksNs,
+    labelSelector: `batch.kubernetes.io/job-name=${jobName(jobId, 'hold_a', 1)}`,
+  });
+  expect(left.items).toHaveLength(0);
+
+  const running = await waiter.until('running');
+  expect(running.placement).toMatch(/^mig-a100-mixed-0\//);
+  expect((await waiter.exited()).error).toBeUndefined();
+  await ex.cancel(`${jobId}.hold_b`, 1, 'cancelled');
+  await holders[1]!.rec.exited();
+});
+
+test('failures are reported with their reason: exit code, OOM, image pull, unschedulable', async () => {
+  const ex = newExecutor();
+  const jobId = `fail${suffix}`;
+  steer.set('crash', { 'testbed.cellpipe.io/outcome': 'fail', 'testbed.cellpipe.io/exit-code': '3' });
+  steer.set('oom', { 'testbed.cellpipe.io/outcome': 'fail', 'testbed.cellpipe.io/exit-code': '137', 'testbed.cellpipe.io/reason': 'OOMKilled' });
+  steer.set('bad_image', { 'testbed.cellpipe.io/outcome': 'image-pull-error' });
+  const cases = {
+    crash: new Recorder(),
+    oom: new Recorder(),
+    bad_image: new Recorder(),
+    too_many_gpus: new Recorder(),
+    no_such_profile: new Recorder(),
+  };
+  await ex.start(launch(jobId, 'crash', { gpu: 1 }), cases.crash.report);
+  await ex.start(launch(jobId, 'oom', { memory: '1Gi' }), cases.oom.report);
+  await ex.start(launch(jobId, 'bad_image', { cpu: '1' }, { image: 'registry.example.org/missing:1' }), cases.bad_image.report);
+  await ex.start(launch(jobId, 'too_many_gpus', { gpu: 9 }), cases.too_many_gpus.report);
+  await ex.start(launch(jobId, 'no_such_profile', { mig: '7g.80gb' }), cases.no_such_profile.report);
+
+  expect(await cases.crash.exited()).toMatchObject({ exitCode: 3, error: { reason: 'exit' } });
+  expect(await cases.oom.exited()).toMatchObject({ exitCode: 137, error: { reason: 'oom' } });
+  const pull = await cases.bad_image.exited();
+  expect(pull.error?.reason).toBe('image-pull');
+  expect(pull.error?.message).toContain('registry.example.org/missing:1');
+  expect(await cases.too_many_gpus.exited()).toMatchObject({
+    error: { reason: 'unschedulable', message: 'no node has 9 nvidia.com/gpu (the largest has 8)' },
+  });
+  expect(await cases.no_such_profile.exited()).toMatchObject({ error: { reason: 'unschedulable' } });
+  // Nothing was created for requests refused up front.
+  await expect(batch.readNamespacedJob({ name: jobName(jobId, 'too_many_gpus', 1), namespace: tasksNs })).rejects.toMatchObject({
+    code: 404,
+  });
+});
+
+test('a restarted executor finds its running Jobs by name and follows them; a second start is idempotent', async () => {
+  const jobId = `restart${suffix}`;
+  steer.set('long', { 'testbed.cellpipe.io/delay': '6s' });
+  const first = newExecutor();
+  const rec1 = new Recorder();
+  const spec = launch(jobId, 'long', { gpu: 1 });
+  await first.start(spec, rec1.report);
+  const running = await rec1.until('running');
+  await first.close();
+
+  const second = newExecutor();
+  expect(await second.reattach(launch(jobId, 'never_started', { gpu: 1 }), null, () => undefined)).toBe('not-found');
+  const rec2 = new Recorder();
+  expect(await second.reattach(spec, running.handle, rec2.report)).toBe('following');
+  // Starting the same attempt again (here from a third process) does not create a second Job.
+  const third = newExecutor();
+  const rec3 = new Recorder();
+  await third.start(spec, rec3.report);
+  expect((await rec2.exited()).error).toBeUndefined();
+  expect((await rec3.exited()).error).toBeUndefined();
+  const jobs = await batch.listNamespacedJob({ namespace: tasksNs, labelSelector: `cellpipe.io/job=${jobId}` });
+  expect(jobs.items).toHaveLength(1);
+});
