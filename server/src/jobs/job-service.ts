@@ -2,10 +2,22 @@
  * JobService: the one entry point the HTTP API, the CLI and the scheduler use to run jobs.
  * It owns the store, the orchestrator and the executor; callers pass already-validated wire data.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Inventory, Job, JobList, JobState, JobSummary, SubmitJobRequest, TaskEvent } from '@cellpipe/schema';
+import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { isAbsolute, join, resolve, sep } from 'node:path';
+import type { Inventory, Job, JobList, JobState, JobSummary, SubmitJobRequest, TaskEvent, TaskState } from '@cellpipe/schema';
 import type { Executor } from '../executors/executor.js';
-import type { Store } from '../store/store.js';
+import { LocalExecutor } from '../executors/local/local-executor.js';
+import { loadInventory, parseDeclaredGpus } from '../gpu/inventory.js';
+import { Orchestrator, taskCounts, toSummary, toTaskRun } from '../orchestrator/orchestrator.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import type { JobRecord, Store, TaskRecord } from '../store/store.js';
+import { effectiveTask } from './effective.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { freezeJob, type Compiler } from './freeze.js';
+import { JobLayout } from './layout.js';
 
 export interface JobServiceOptions {
   /** CELLPIPE_HOME: holds cellpipe.db and jobs/<jobId>/... */
@@ -84,4 +96,358 @@ export interface JobServiceApi {
   /** Absolute, traversal-checked path of an existing task file; NotFoundError otherwise. */
   taskFile(jobId: string, task: string, which: TaskFileKind): Promise<string>;
   inventory(): Promise<Inventory>;
+}
+
+const TERMINAL_JOB: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
+const TERMINAL_TASK: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
+
+/** Time-ordered, unguessable enough to not collide: base36 milliseconds + 6 random base36 characters. */
+export function newJobId(): string {
+  const rand = [...randomBytes(6)].map((b) => (b % 36).toString(36)).join('');
+  return `${Date.now().toString(36)}${rand}`;
+}
+
+/** Hard-link a tree (same filesystem) and fall back to copying. */
+function linkTree(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const e of readdirSync(from, { withFileTypes: true })) {
+    const a = join(from, e.name);
+    const b = join(to, e.name);
+    if (e.isDirectory()) linkTree(a, b);
+    else if (e.isFile()) {
+      try {
+        linkSync(a, b);
+      } catch {
+        cpSync(a, b);
+      }
+    }
+  }
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((res) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      res();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+export class JobService implements JobServiceApi {
+  readonly events = new EventEmitter<JobServiceEvents>();
+  readonly layout: JobLayout;
+  readonly store: Store;
+  readonly executor: Executor;
+  private readonly orchestrator: Orchestrator;
+  private readonly declaredGpus: string | undefined;
+  private started = false;
+  private closed = false;
+
+  constructor(
+    private readonly options: JobServiceOptions,
+    private readonly compiler?: Compiler,
+  ) {
+    this.layout = new JobLayout(options.home);
+    mkdirSync(this.layout.jobsRoot, { recursive: true });
+    this.store = options.store ?? new SqliteStore(this.layout.dbPath);
+    this.declaredGpus = options.gpus ?? process.env.CELLPIPE_GPUS;
+    const localOptions: ConstructorParameters<typeof LocalExecutor>[0] = {
+      devices: this.declaredGpus !== undefined ? parseDeclaredGpus(this.declaredGpus) : [],
+    };
+    if (options.python) localOptions.python = options.python;
+    if (options.runnerPath) localOptions.runnerPath = options.runnerPath;
+    if (options.killGraceMs !== undefined) localOptions.killGraceMs = options.killGraceMs;
+    this.executor = options.executor ?? new LocalExecutor(localOptions);
+    // Listeners (SSE clients) come and go; the default limit of 10 would only produce warnings.
+    this.events.setMaxListeners(0);
+    const orchestratorOptions: ConstructorParameters<typeof Orchestrator>[0] = {
+      store: this.store,
+      executor: this.executor,
+      layout: this.layout,
+      events: this.events,
+    };
+    if (options.maxParallelPerUser !== undefined) orchestratorOptions.maxParallelPerUser = options.maxParallelPerUser;
+    if (options.retryBackoffMs !== undefined) orchestratorOptions.retryBackoffMs = options.retryBackoffMs;
+    this.orchestrator = new Orchestrator(orchestratorOptions);
+  }
+
+  get executorName(): string {
+    return this.executor.name;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    if (this.executor instanceof LocalExecutor && this.declaredGpus === undefined) {
+      this.executor.allocator.setDevices(await loadInventory(undefined, {}));
+    }
+    await this.orchestrator.recover();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.orchestrator.close();
+    await this.executor.close();
+    this.store.close();
+  }
+
+  async submit(owner: string, request: SubmitJobRequest, extra: { scheduleId?: string } = {}): Promise<Job> {
+    if (!this.started) throw new Error('JobService.start() must be called before submit');
+    const frozen = freezeJob(request, this.compiler);
+    const id = newJobId();
+    const job: JobRecord = {
+      id,
+      name: request.name ?? frozen.pipeline.metadata.name,
+      owner,
+      state: 'pending',
+      executor: this.executor.name,
+      createdAt: new Date().toISOString(),
+      pipeline: frozen.pipeline,
+      parameters: frozen.parameters,
+    };
+    if (extra.scheduleId) job.scheduleId = extra.scheduleId;
+    const tasks: TaskRecord[] = frozen.pipeline.spec.tasks.map((t) => {
+      const eff = effectiveTask(frozen.pipeline, t);
+      return {
+        name: t.name,
+        state: 'pending',
+        dependsOn: t.dependsOn,
+        resources: eff.resources,
+        attempt: 0,
+        maxAttempts: eff.retries + 1,
+        outputs: [],
+        artifacts: [],
+      };
+    });
+    try {
+      for (const [name, base] of frozen.bases) {
+        mkdirSync(this.layout.taskDir(id, name), { recursive: true });
+        writeFileSync(this.layout.baseFile(id, name), JSON.stringify(base, null, 2));
+      }
+      this.store.insertJob(job, tasks);
+    } catch (err) {
+      rmSync(this.layout.jobDir(id), { recursive: true, force: true });
+      throw err;
+    }
+    this.orchestrator.add(job, tasks);
+    return this.get(id)!;
+  }
+
+  list(query: ListJobsQuery): JobList {
+    const q: Parameters<Store['listJobs']>[0] = { limit: query.limit ?? 50 };
+    if (query.owner !== undefined) q.owner = query.owner;
+    if (query.state !== undefined) q.state = query.state;
+    if (query.cursor !== undefined) q.cursor = query.cursor;
+    const page = this.store.listJobs(q);
+    const items = page.items.map(({ taskCounts: counts, ...row }) => {
+      const full = taskCounts([]);
+      for (const [k, v] of Object.entries(counts)) full[k as TaskState] = v;
+      return toSummary({ ...row, pipeline: undefined as never, parameters: {} }, full);
+    });
+    return page.nextCursor ? { items, nextCursor: page.nextCursor } : { items };
+  }
+
+  get(id: string): Job | undefined {
+    const job = this.store.getJob(id);
+    if (!job) return undefined;
+    const tasks = this.store.getTasks(id);
+    return {
+      ...toSummary(job, taskCounts(tasks)),
+      pipeline: job.pipeline,
+      parameters: job.parameters,
+      tasks: tasks.map(toTaskRun),
+    };
+  }
+
+  private mustGet(id: string): Job {
+    const job = this.get(id);
+    if (!job) throw new NotFoundError(`job ${id} not found`);
+    return job;
+  }
+
+  async cancel(id: string): Promise<Job> {
+    const job = this.mustGet(id);
+    if (TERMINAL_JOB.has(job.state)) return job;
+    this.orchestrator.cancel(id);
+    return this.mustGet(id);
+  }
+
+  async rerun(id: string, mode: 'all' | 'failed', owner?: string): Promise<Job> {
+    if (!this.started) throw new Error('JobService.start() must be called before rerun');
+    const parent = this.store.getJob(id);
+    if (!parent) throw new NotFoundError(`job ${id} not found`);
+    const parentTasks = this.store.getTasks(id);
+    const reuse = new Set<string>();
+    if (mode === 'failed') {
+      if (!TERMINAL_JOB.has(parent.state)) throw new ConflictError(`job ${id} is still ${parent.state}: re-run failed tasks once it has finished`);
+      const rerunSet = new Set(parentTasks.filter((t) => t.state !== 'succeeded').map((t) => t.name));
+      if (!rerunSet.size) throw new ConflictError(`job ${id} has no failed, cancelled or skipped tasks to re-run`);
+      // Everything downstream of a re-run task runs again too.
+      let grew = true;
+      while (grew) {
+        grew = false;
+        for (const t of parentTasks) {
+          if (!rerunSet.has(t.name) && t.dependsOn.some((d) => rerunSet.has(d))) {
+            rerunSet.add(t.name);
+            grew = true;
+          }
+        }
+      }
+      for (const t of parentTasks) if (!rerunSet.has(t.name)) reuse.add(t.name);
+    }
+    const newId = newJobId();
+    const job: JobRecord = {
+      id: newId,
+      name: parent.name,
+      owner: owner ?? parent.owner,
+      state: 'pending',
+      executor: this.executor.name,
+      createdAt: new Date().toISOString(),
+      pipeline: parent.pipeline,
+      parameters: parent.parameters,
+      parentJobId: id,
+    };
+    const tasks: TaskRecord[] = parentTasks.map((t) => {
+      const eff = effectiveTask(parent.pipeline, parent.pipeline.spec.tasks.find((s) => s.name === t.name)!);
+      if (reuse.has(t.name)) {
+        const { notBefore: _n, queuedAt: _q, waitingReason: _w, placement: _p, ...kept } = t;
+        return { ...kept, reused: true };
+      }
+      return {
+        name: t.name,
+        state: 'pending',
+        dependsOn: t.dependsOn,
+        resources: eff.resources,
+        attempt: 0,
+        maxAttempts: eff.retries + 1,
+        outputs: [],
+        artifacts: [],
+      };
+    });
+    try {
+      for (const t of parentTasks) {
+        const from = this.layout.taskDir(id, t.name);
+        const to = this.layout.taskDir(newId, t.name);
+        mkdirSync(to, { recursive: true });
+        if (reuse.has(t.name)) {
+          // Logs, result and executed notebook of the reused attempt, and its outputs for downstream tasks.
+          cpSync(from, to, { recursive: true });
+          const artifacts = this.layout.outputDir(id, t.name);
+          if (existsSync(artifacts)) linkTree(artifacts, this.layout.outputDir(newId, t.name));
+        } else {
+          cpSync(this.layout.baseFile(id, t.name), this.layout.baseFile(newId, t.name));
+        }
+      }
+      this.store.insertJob(job, tasks);
+    } catch (err) {
+      rmSync(this.layout.jobDir(newId), { recursive: true, force: true });
+      throw err;
+    }
+    this.orchestrator.add(job, tasks);
+    return this.get(newId)!;
+  }
+
+  async remove(id: string): Promise<void> {
+    const job = this.mustGet(id);
+    if (!TERMINAL_JOB.has(job.state) || this.orchestrator.isActive(id)) {
+      throw new ConflictError(`job ${id} is ${job.state}: cancel it and wait for it to finish before deleting it`);
+    }
+    this.store.deleteJob(id);
+    rmSync(this.layout.jobDir(id), { recursive: true, force: true });
+  }
+
+  private task(jobId: string, task: string): { job: Job; run: Job['tasks'][number] } {
+    const job = this.mustGet(jobId);
+    const run = job.tasks.find((t) => t.name === task);
+    if (!run) throw new NotFoundError(`job ${jobId} has no task '${task}'`);
+    return { job, run };
+  }
+
+  logPath(jobId: string, task: string, attempt?: number): string {
+    const { run } = this.task(jobId, task);
+    return this.layout.logPath(jobId, task, attempt ?? Math.max(1, run.attempt));
+  }
+
+  async *readLogs(jobId: string, task: string, options: ReadLogsOptions = {}): AsyncIterable<string> {
+    let { run } = this.task(jobId, task);
+    const only = options.attempt;
+    let attempt = only ?? 1;
+    let offset = 0;
+    const decoder = new TextDecoder();
+    const buf = Buffer.alloc(64 * 1024);
+    for (;;) {
+      if (options.signal?.aborted) return;
+      const path = this.layout.logPath(jobId, task, attempt);
+      let read = 0;
+      try {
+        const fh = await open(path, 'r');
+        try {
+          for (;;) {
+            const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+            if (!bytesRead) break;
+            offset += bytesRead;
+            read += bytesRead;
+            const text = decoder.decode(buf.subarray(0, bytesRead), { stream: true });
+            if (text) yield text;
+          }
+        } finally {
+          await fh.close();
+        }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      const current = this.get(jobId)?.tasks.find((t) => t.name === task);
+      if (!current) return;
+      run = current;
+      const moreAttempts = only === undefined && attempt < run.attempt;
+      if (moreAttempts) {
+        attempt++;
+        offset = 0;
+        continue;
+      }
+      const finished = TERMINAL_TASK.has(run.state) && attempt >= run.attempt;
+      if (!options.follow || (finished && read === 0)) {
+        const tail = decoder.decode();
+        if (tail) yield tail;
+        if (!options.follow || finished) return;
+      }
+      if (read === 0) await sleep(200, options.signal);
+    }
+  }
+
+  async taskFile(jobId: string, task: string, which: TaskFileKind): Promise<string> {
+    const { run } = this.task(jobId, task);
+    const attempt = Math.max(1, run.attempt);
+    let path: string;
+    let root: string;
+    if (which === 'notebook' || which === 'result') {
+      path = which === 'notebook' ? this.layout.notebookPath(jobId, task, attempt) : this.layout.resultPath(jobId, task, attempt);
+      root = this.layout.taskDir(jobId, task);
+    } else {
+      const rel = which.artifact;
+      if (!rel || rel.includes('\0') || isAbsolute(rel) || rel.split(/[\\/]/).some((seg) => seg === '..')) {
+        throw new ValidationError(`bad artifact path '${rel}'`, ['path']);
+      }
+      root = this.layout.filesDir(jobId, task);
+      path = resolve(root, rel);
+    }
+    let real: string;
+    try {
+      real = realpathSync(path);
+      const realRoot = realpathSync(root);
+      // A task may leave symlinks in its output folder: only files that really live inside it are served.
+      if (!real.startsWith(realRoot + sep) || !statSync(real).isFile()) throw new Error('outside');
+    } catch {
+      const what = typeof which === 'string' ? `${which === 'notebook' ? 'an executed notebook' : 'a result'}` : `an artifact '${which.artifact}'`;
+      throw new NotFoundError(`task '${task}' of job ${jobId} has no ${what}`);
+    }
+    return real;
+  }
+
+  inventory(): Promise<Inventory> {
+    return this.executor.inventory();
+  }
 }

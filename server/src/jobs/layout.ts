@@ -1,0 +1,52 @@
+/**
+ * Where a job's files live under CELLPIPE_HOME. Job ids and task names are validated by pattern
+ * before they get here, so they are safe path segments.
+ *
+ *   jobs/<jobId>/tasks/<task>/task.base.json        frozen code + wiring of the task (written at submit)
+ *   jobs/<jobId>/tasks/<task>/attempt-<n>/task.json the runner's input for attempt n
+ *   jobs/<jobId>/tasks/<task>/attempt-<n>/result.json, executed.ipynb
+ *   jobs/<jobId>/tasks/<task>/attempt-<n>.log       stdout+stderr of attempt n
+ *   jobs/<jobId>/artifacts/<task>/{vars,files}/     outputs (CELLPIPE_OUTPUT_DIR = .../files)
+ */
+import { join } from 'node:path';
+
+export class JobLayout {
+  constructor(readonly home: string) {}
+
+  get dbPath(): string {
+    return join(this.home, 'cellpipe.db');
+  }
+  get jobsRoot(): string {
+    return join(this.home, 'jobs');
+  }
+  jobDir(jobId: string): string {
+    return join(this.jobsRoot, jobId);
+  }
+  taskDir(jobId: string, task: string): string {
+    return join(this.jobDir(jobId), 'tasks', task);
+  }
+  baseFile(jobId: string, task: string): string {
+    return join(this.taskDir(jobId, task), 'task.base.json');
+  }
+  attemptDir(jobId: string, task: string, attempt: number): string {
+    return join(this.taskDir(jobId, task), `attempt-${attempt}`);
+  }
+  logPath(jobId: string, task: string, attempt: number): string {
+    return join(this.taskDir(jobId, task), `attempt-${attempt}.log`);
+  }
+  resultPath(jobId: string, task: string, attempt: number): string {
+    return join(this.attemptDir(jobId, task, attempt), 'result.json');
+  }
+  notebookPath(jobId: string, task: string, attempt: number): string {
+    return join(this.attemptDir(jobId, task, attempt), 'executed.ipynb');
+  }
+  artifactRoot(jobId: string): string {
+    return join(this.jobDir(jobId), 'artifacts');
+  }
+  outputDir(jobId: string, task: string): string {
+    return join(this.artifactRoot(jobId), task);
+  }
+  filesDir(jobId: string, task: string): string {
+    return join(this.outputDir(jobId, task), 'files');
+  }
+}

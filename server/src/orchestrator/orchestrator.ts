@@ -1,0 +1,572 @@
+/**
+ * The orchestrator decides what runs when: it walks each job's DAG, applies the failure policy,
+ * retries, timeouts and parallelism limits, and hands attempts to the executor.
+ *
+ * Every state change goes through `commit`, which persists it in one store transaction and only then
+ * updates memory and announces it. Memory is therefore never ahead of the database, and a restarted
+ * server resumes from exactly what was announced.
+ */
+import type { EventEmitter } from 'node:events';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { JobSummary, Task, TaskError, TaskRun, TaskState } from '@cellpipe/schema';
+import type { Executor, ExecutorEvent, LaunchSpec } from '../executors/executor.js';
+import type { AttemptRecord, Change, JobRecord, Store, TaskRecord, Transition } from '../store/store.js';
+import { effectiveTask } from '../jobs/effective.js';
+import type { JobLayout } from '../jobs/layout.js';
+import { parseRunnerResult } from './result.js';
+
+export interface OrchestratorEvents {
+  job: [JobSummary];
+  task: [{ jobId: string; task: TaskRun }];
+}
+
+export interface OrchestratorOptions {
+  store: Store;
+  executor: Executor;
+  layout: JobLayout;
+  events: EventEmitter<OrchestratorEvents>;
+  maxParallelPerUser?: number;
+  retryBackoffMs?: number;
+}
+
+const TERMINAL_TASK: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
+const UNSUCCESSFUL: ReadonlySet<TaskState> = new Set(['failed', 'cancelled', 'skipped']);
+const TASK_STATES: TaskState[] = ['pending', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped'];
+/** `job.error` of a job being cancelled; any other error on a non-terminal job means it is failing. */
+export const CANCELLED_MARK = 'cancelled';
+
+interface Inflight {
+  attempt: number;
+  record: AttemptRecord;
+  /** Why the orchestrator asked the executor to stop it (cancelled, timeout). */
+  stopReason?: string;
+  timer?: NodeJS.Timeout;
+}
+
+interface ActiveJob {
+  job: JobRecord;
+  tasks: Map<string, TaskRecord>;
+  specs: Map<string, Task>;
+  inflight: Map<string, Inflight>;
+  timers: Set<NodeJS.Timeout>;
+  /** Set while the job is being cancelled or failed as a whole. */
+  abort?: { cancel: boolean; message: string; taskReason: string };
+}
+
+/** Collects one atomic change; reads see its own pending writes. */
+class Batch {
+  readonly tasks = new Map<string, TaskRecord>();
+  readonly attempts: AttemptRecord[] = [];
+  readonly transitions: Transition[] = [];
+  job?: Partial<JobRecord>;
+  constructor(
+    private readonly aj: ActiveJob,
+    readonly now: string,
+  ) {}
+
+  get(name: string): TaskRecord {
+    return this.tasks.get(name) ?? this.aj.tasks.get(name)!;
+  }
+
+  task(name: string, patch: Partial<TaskRecord>, note?: string): TaskRecord {
+    const before = this.get(name);
+    const next: TaskRecord = { ...before, ...patch };
+    for (const k of Object.keys(patch) as (keyof TaskRecord)[]) if (patch[k] === undefined) delete next[k];
+    if (patch.state && patch.state !== before.state) {
+      const t: Transition = { jobId: this.aj.job.id, task: name, from: before.state, to: patch.state, at: this.now };
+      if (note) t.note = note;
+      this.transitions.push(t);
+    }
+    this.tasks.set(name, next);
+    return next;
+  }
+
+  jobPatch(patch: Partial<JobRecord>, note?: string): void {
+    const state = this.job?.state ?? this.aj.job.state;
+    if (patch.state && patch.state !== state) {
+      const t: Transition = { jobId: this.aj.job.id, task: null, from: state, to: patch.state, at: this.now };
+      if (note) t.note = note;
+      this.transitions.push(t);
+    }
+    this.job = { ...this.job, ...patch };
+  }
+}
+
+export function toTaskRun(t: TaskRecord): TaskRun {
+  const { notBefore: _notBefore, ...run } = t;
+  return run;
+}
+
+export function taskCounts(tasks: Iterable<{ state: TaskState }>): Record<TaskState, number> {
+  const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+  for (const t of tasks) counts[t.state]++;
+  return counts;
+}
+
+export function toSummary(job: JobRecord, counts: Record<TaskState, number>): JobSummary {
+  const { pipeline: _p, parameters: _q, ...summary } = job;
+  return { ...summary, taskCounts: counts };
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.push(relative(dir, p).split('\\').join('/'));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+export class Orchestrator {
+  private readonly jobs = new Map<string, ActiveJob>();
+  private scheduled = false;
+  private closed = false;
+  private readonly store: Store;
+  private readonly executor: Executor;
+  private readonly layout: JobLayout;
+  private readonly events: EventEmitter<OrchestratorEvents>;
+  private readonly maxPerUser: number;
+  private readonly backoffMs: number;
+
+  constructor(o: OrchestratorOptions) {
+    this.store = o.store;
+    this.executor = o.executor;
+    this.layout = o.layout;
+    this.events = o.events;
+    this.maxPerUser = o.maxParallelPerUser ?? Number.POSITIVE_INFINITY;
+    this.backoffMs = o.retryBackoffMs ?? 1000;
+  }
+
+  /** Tasks of an active job as held in memory (same as the store). */
+  isActive(jobId: string): boolean {
+    return this.jobs.has(jobId);
+  }
+
+  private load(job: JobRecord, tasks: TaskRecord[]): ActiveJob {
+    const aj: ActiveJob = {
+      job,
+      tasks: new Map(tasks.map((t) => [t.name, t])),
+      specs: new Map(job.pipeline.spec.tasks.map((t) => [t.name, t])),
+      inflight: new Map(),
+      timers: new Set(),
+    };
+    if (job.error) {
+      aj.abort = {
+        cancel: job.error === CANCELLED_MARK,
+        message: job.error,
+        taskReason: job.error === CANCELLED_MARK ? 'cancelled' : 'aborted',
+      };
+    }
+    this.jobs.set(job.id, aj);
+    return aj;
+  }
+
+  /** A freshly stored job: announce it and start scheduling it. */
+  add(job: JobRecord, tasks: TaskRecord[]): void {
+    const aj = this.load(job, tasks);
+    this.events.emit('job', toSummary(aj.job, taskCounts(aj.tasks.values())));
+    this.armJobTimeout(aj);
+    this.schedule();
+  }
+
+  /** Restart recovery: reload unfinished jobs and follow (or start) their open attempts. */
+  async recover(): Promise<void> {
+    for (const id of this.store.activeJobIds()) {
+      const job = this.store.getJob(id);
+      if (job) this.load(job, this.store.getTasks(id));
+    }
+    for (const att of this.store.openAttempts()) {
+      const aj = this.jobs.get(att.jobId);
+      const task = aj?.tasks.get(att.task);
+      if (!aj || !task) continue;
+      const spec = this.launchSpec(aj, att.task, att.attempt);
+      const inf: Inflight = { attempt: att.attempt, record: att };
+      aj.inflight.set(att.task, inf);
+      const report = (e: ExecutorEvent): void => this.onEvent(aj.job.id, att.task, att.attempt, e);
+      let found: 'following' | 'not-found';
+      try {
+        found = await this.executor.reattach(spec, att.state === 'running' ? att.handle : null, report);
+      } catch (err) {
+        found = 'not-found';
+        void err;
+      }
+      if (found === 'not-found') {
+        if (att.state === 'running') {
+          report({ type: 'exited', error: { reason: 'lost', message: 'the task disappeared while the server was down' } });
+        } else {
+          // Persisted as handed over, never spawned: it is safe (and necessary) to start it now.
+          await this.executor.start(spec, report).catch((err: unknown) => this.startFailed(aj.job.id, att.task, att.attempt, err));
+        }
+      } else if (att.state === 'running' && att.startedAt) {
+        this.armTaskTimeout(aj, att.task, inf, Date.parse(att.startedAt));
+      }
+    }
+    for (const aj of this.jobs.values()) {
+      this.armJobTimeout(aj);
+      if (aj.abort) this.abort(aj, aj.abort);
+    }
+    this.schedule();
+  }
+
+  /** Cancel a job: pending tasks are cancelled now, running ones are killed. */
+  cancel(jobId: string): boolean {
+    const aj = this.jobs.get(jobId);
+    if (!aj) return false;
+    if (!aj.abort) this.abort(aj, { cancel: true, message: CANCELLED_MARK, taskReason: 'cancelled' });
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const aj of this.jobs.values()) {
+      for (const t of aj.timers) clearTimeout(t);
+      for (const inf of aj.inflight.values()) clearTimeout(inf.timer);
+    }
+    this.jobs.clear();
+  }
+
+  // ---- the one place state changes ---------------------------------------------------------------
+
+  private commit(aj: ActiveJob, fn: (b: Batch) => void): void {
+    const b = new Batch(aj, new Date().toISOString());
+    fn(b);
+    if (!b.tasks.size && !b.job && !b.attempts.length) return;
+    const change: Change = {
+      tasks: [...b.tasks.values()].map((task) => ({ jobId: aj.job.id, task })),
+      attempts: b.attempts,
+      transitions: b.transitions,
+    };
+    if (b.job) change.job = { id: aj.job.id, ...b.job };
+    this.store.apply(change);
+    for (const [name, t] of b.tasks) aj.tasks.set(name, t);
+    for (const a of b.attempts) {
+      const inf = aj.inflight.get(a.task);
+      if (inf && inf.attempt === a.attempt) inf.record = a;
+    }
+    if (b.job) {
+      aj.job = { ...aj.job, ...b.job };
+      for (const k of Object.keys(b.job) as (keyof JobRecord)[]) if (b.job[k] === undefined) delete aj.job[k];
+    }
+    for (const t of b.tasks.values()) this.events.emit('task', { jobId: aj.job.id, task: toTaskRun(t) });
+    this.events.emit('job', toSummary(aj.job, taskCounts(aj.tasks.values())));
+  }
+
+  // ---- scheduling ----------------------------------------------------------------------------
+
+  schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.closed) return;
+      for (const aj of [...this.jobs.values()]) this.step(aj);
+    });
+  }
+
+  private inflightOf(owner: string): number {
+    let n = 0;
+    for (const aj of this.jobs.values()) if (aj.job.owner === owner) n += aj.inflight.size;
+    return n;
+  }
+
+  private step(aj: ActiveJob): void {
+    // Resolve pending tasks: skipped when an upstream did not succeed, queued when all did.
+    this.commit(aj, (b) => {
+      let changed = true;
+      while (changed) {
+        changed = false;
+        for (const name of aj.tasks.keys()) {
+          const t = b.get(name);
+          if (t.state !== 'pending') continue;
+          const deps = t.dependsOn.map((d) => b.get(d));
+          const bad = deps.find((d) => d && UNSUCCESSFUL.has(d.state));
+          if (aj.abort) {
+            b.task(name, { state: 'cancelled', finishedAt: b.now, error: { message: this.abortText(aj), reason: aj.abort.taskReason } });
+            changed = true;
+          } else if (bad) {
+            b.task(name, {
+              state: 'skipped',
+              finishedAt: b.now,
+              error: { message: `upstream task '${bad.name}' ${bad.state === 'skipped' ? 'was skipped' : bad.state === 'cancelled' ? 'was cancelled' : 'failed'}`, reason: 'upstream' },
+            });
+            changed = true;
+          } else if (deps.every((d) => d?.state === 'succeeded')) {
+            b.task(name, { state: 'queued', queuedAt: b.now });
+            changed = true;
+          }
+        }
+      }
+    });
+    if (aj.abort) {
+      this.commit(aj, (b) => {
+        for (const name of aj.tasks.keys()) {
+          const t = b.get(name);
+          if (t.state === 'queued' && !aj.inflight.has(name)) {
+            b.task(name, { state: 'cancelled', finishedAt: b.now, notBefore: undefined, waitingReason: undefined, error: { message: this.abortText(aj), reason: aj.abort!.taskReason } });
+          }
+        }
+      });
+    } else {
+      const maxParallel = aj.job.pipeline.spec.maxParallel ?? Number.POSITIVE_INFINITY;
+      const now = Date.now();
+      for (const [name, t] of aj.tasks) {
+        if (t.state !== 'queued' || aj.inflight.has(name)) continue;
+        if (t.notBefore && Date.parse(t.notBefore) > now) continue;
+        if (aj.inflight.size >= maxParallel) break;
+        if (this.inflightOf(aj.job.owner) >= this.maxPerUser) break;
+        this.launch(aj, name);
+      }
+    }
+    this.maybeFinish(aj);
+  }
+
+  private abortText(aj: ActiveJob): string {
+    return aj.abort?.cancel ? 'the job was cancelled' : `the job stopped: ${aj.abort?.message ?? ''}`;
+  }
+
+  private maybeFinish(aj: ActiveJob): void {
+    if (aj.inflight.size) return;
+    const tasks = [...aj.tasks.values()];
+    if (!tasks.every((t) => TERMINAL_TASK.has(t.state))) return;
+    const failed = tasks.filter((t) => t.state === 'failed').map((t) => t.name);
+    const state = aj.abort?.cancel ? 'cancelled' : failed.length || aj.abort ? 'failed' : 'succeeded';
+    let error: string | undefined;
+    if (aj.abort?.cancel) error = 'cancelled';
+    else if (aj.abort) error = aj.abort.message;
+    else if (failed.length) error = `${failed.length} task${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')}`;
+    this.commit(aj, (b) => b.jobPatch({ state, finishedAt: b.now, error }, 'finished'));
+    for (const t of aj.timers) clearTimeout(t);
+    this.jobs.delete(aj.job.id);
+  }
+
+  // ---- attempts ------------------------------------------------------------------------------
+
+  private launchSpec(aj: ActiveJob, name: string, attempt: number): LaunchSpec {
+    const task = aj.specs.get(name)!;
+    const eff = effectiveTask(aj.job.pipeline, task);
+    const dir = this.layout.attemptDir(aj.job.id, name, attempt);
+    const taskJsonPath = join(dir, 'task.json');
+    let payload: string;
+    try {
+      payload = readFileSync(taskJsonPath, 'utf8');
+    } catch {
+      payload = '';
+    }
+    const spec: LaunchSpec = {
+      jobId: aj.job.id,
+      taskName: name,
+      taskId: `${aj.job.id}.${name}`,
+      attempt,
+      owner: aj.job.owner,
+      resources: eff.resources,
+      env: eff.env,
+      taskDir: dir,
+      payload: { 'task.json': payload },
+      logPath: this.layout.logPath(aj.job.id, name, attempt),
+      resultPath: this.layout.resultPath(aj.job.id, name, attempt),
+      artifactRoot: this.layout.artifactRoot(aj.job.id),
+    };
+    if (eff.image) spec.image = eff.image;
+    if (eff.timeoutMs !== undefined) spec.timeoutMs = eff.timeoutMs;
+    return spec;
+  }
+
+  /** Write the attempt's task.json from the frozen task.base.json. */
+  private prepareAttempt(aj: ActiveJob, name: string, attempt: number): void {
+    const id = aj.job.id;
+    const base = JSON.parse(readFileSync(this.layout.baseFile(id, name), 'utf8')) as Record<string, unknown>;
+    const dir = this.layout.attemptDir(id, name, attempt);
+    mkdirSync(dir, { recursive: true });
+    // A retry starts from a clean output folder so nothing of a failed attempt is mistaken for output.
+    rmSync(this.layout.outputDir(id, name), { recursive: true, force: true });
+    mkdirSync(this.layout.filesDir(id, name), { recursive: true });
+    mkdirSync(join(this.layout.outputDir(id, name), 'vars'), { recursive: true });
+    const taskJson = {
+      ...base,
+      jobId: id,
+      taskId: `${id}.${name}`,
+      taskName: name,
+      attempt,
+      artifactRoot: this.layout.artifactRoot(id),
+      outputDir: this.layout.outputDir(id, name),
+      resultPath: this.layout.resultPath(id, name, attempt),
+      notebookPath: this.layout.notebookPath(id, name, attempt),
+    };
+    writeFileSync(join(dir, 'task.json'), JSON.stringify(taskJson, null, 2));
+  }
+
+  private launch(aj: ActiveJob, name: string): void {
+    const t = aj.tasks.get(name)!;
+    const attempt = t.attempt + 1;
+    try {
+      this.prepareAttempt(aj, name, attempt);
+    } catch (err) {
+      const message = `could not prepare the task: ${err instanceof Error ? err.message : String(err)}`;
+      this.commit(aj, (b) => b.task(name, { state: 'failed', attempt, finishedAt: b.now, error: { message, reason: 'prepare' } }));
+      return this.schedule();
+    }
+    const record: AttemptRecord = { jobId: aj.job.id, task: name, attempt, state: 'starting', handle: null, createdAt: new Date().toISOString() };
+    const inf: Inflight = { attempt, record };
+    // Persisted as 'starting' BEFORE the executor sees it: after a crash it is either found or started, never twice.
+    this.commit(aj, (b) => {
+      b.attempts.push(record);
+      b.task(name, { attempt, notBefore: undefined, waitingReason: undefined });
+      if (aj.job.state === 'pending') b.jobPatch({ state: 'running', startedAt: b.now }, 'first task started');
+    });
+    aj.inflight.set(name, inf);
+    const spec = this.launchSpec(aj, name, attempt);
+    this.executor
+      .start(spec, (e) => this.onEvent(aj.job.id, name, attempt, e))
+      .catch((err: unknown) => this.startFailed(aj.job.id, name, attempt, err));
+  }
+
+  private startFailed(jobId: string, name: string, attempt: number, err: unknown): void {
+    const message = `the executor could not start the task: ${err instanceof Error ? err.message : String(err)}`;
+    this.onEvent(jobId, name, attempt, { type: 'exited', error: { message, reason: 'executor' } });
+  }
+
+  private onEvent(jobId: string, name: string, attempt: number, e: ExecutorEvent): void {
+    const aj = this.jobs.get(jobId);
+    if (e.type === 'log') {
+      // Executors without direct file output: the log file is the single place logs live.
+      try {
+        appendFileSync(this.layout.logPath(jobId, name, attempt), e.chunk);
+      } catch {
+        /* job removed */
+      }
+      return;
+    }
+    const inf = aj?.inflight.get(name);
+    if (!aj || !inf || inf.attempt !== attempt) return;
+    if (e.type === 'waiting') {
+      if (aj.tasks.get(name)?.waitingReason !== e.reason) this.commit(aj, (b) => b.task(name, { waitingReason: e.reason }));
+      return;
+    }
+    if (e.type === 'running') {
+      const startedAt = new Date().toISOString();
+      this.commit(aj, (b) => {
+        b.attempts.push({ ...inf.record, state: 'running', handle: e.handle, startedAt });
+        const patch: Partial<TaskRecord> = { state: 'running', startedAt, waitingReason: undefined, placement: e.placement };
+        b.task(name, patch, `attempt ${attempt}`);
+      });
+      this.armTaskTimeout(aj, name, inf, Date.parse(startedAt));
+      return;
+    }
+    this.onExit(aj, name, inf, e);
+  }
+
+  private armTaskTimeout(aj: ActiveJob, name: string, inf: Inflight, startedMs: number): void {
+    const eff = effectiveTask(aj.job.pipeline, aj.specs.get(name)!);
+    if (eff.timeoutMs === undefined) return;
+    clearTimeout(inf.timer);
+    inf.timer = setTimeout(() => {
+      if (aj.inflight.get(name) !== inf) return;
+      inf.stopReason ??= 'timeout';
+      void this.executor.cancel(`${aj.job.id}.${name}`, inf.attempt, 'timeout');
+    }, Math.max(0, startedMs + eff.timeoutMs - Date.now()));
+  }
+
+  private armJobTimeout(aj: ActiveJob): void {
+    const timeout = aj.job.pipeline.spec.timeout;
+    if (!timeout || aj.abort) return;
+    const ms = (() => {
+      const units: Record<string, number> = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 };
+      let total = 0;
+      for (const m of timeout.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(m[1]) * units[m[2]!]!;
+      return total;
+    })();
+    const start = Date.parse(aj.job.startedAt ?? aj.job.createdAt);
+    const timer = setTimeout(() => {
+      if (this.jobs.get(aj.job.id) !== aj || aj.abort) return;
+      this.abort(aj, { cancel: false, message: `the job exceeded its timeout of ${timeout}`, taskReason: 'timeout' });
+    }, Math.max(0, start + ms - Date.now()));
+    aj.timers.add(timer);
+  }
+
+  /** Stop a whole job (cancel, fail-fast, job timeout). Persisted first so a restart finishes the abort. */
+  private abort(aj: ActiveJob, abort: NonNullable<ActiveJob['abort']>): void {
+    aj.abort = abort;
+    if (aj.job.error !== abort.message) this.commit(aj, (b) => b.jobPatch({ error: abort.message }));
+    for (const [name, inf] of aj.inflight) {
+      inf.stopReason ??= abort.taskReason;
+      void this.executor.cancel(`${aj.job.id}.${name}`, inf.attempt, inf.stopReason);
+    }
+    this.schedule();
+  }
+
+  private onExit(aj: ActiveJob, name: string, inf: Inflight, e: Extract<ExecutorEvent, { type: 'exited' }>): void {
+    clearTimeout(inf.timer);
+    aj.inflight.delete(name);
+    const spec = aj.specs.get(name)!;
+    const eff = effectiveTask(aj.job.pipeline, spec);
+    const result = parseRunnerResult(e.result);
+    const now = new Date();
+    const startedMs = inf.record.startedAt ? Date.parse(inf.record.startedAt) : undefined;
+    const durationMs = result?.durationMs ?? (startedMs !== undefined ? now.getTime() - startedMs : undefined);
+    const succeeded = result?.status === 'succeeded' && (e.exitCode === undefined || e.exitCode === 0);
+    const exitCode = e.exitCode ?? (result ? (result.status === 'succeeded' ? 0 : 1) : undefined);
+    const attemptRec: AttemptRecord = { ...inf.record, state: 'finished', finishedAt: now.toISOString() };
+    if (exitCode !== undefined) attemptRec.exitCode = exitCode;
+
+    let next: Partial<TaskRecord>;
+    let retrying = false;
+    if (succeeded) {
+      next = {
+        state: 'succeeded',
+        error: undefined,
+        outputs: result.outputs ?? spec.outputs,
+        artifacts: listFiles(this.layout.filesDir(aj.job.id, name)),
+      };
+    } else {
+      let error: TaskError;
+      const stop = inf.stopReason;
+      if (stop === 'timeout') {
+        error = { message: eff.timeoutMs !== undefined && aj.abort?.taskReason !== 'timeout' ? `the task exceeded its timeout of ${spec.timeout ?? aj.job.pipeline.spec.defaults?.timeout}` : this.abortText(aj), reason: 'timeout' };
+      } else if (stop) {
+        error = { message: aj.abort ? this.abortText(aj) : 'the task was cancelled', reason: stop };
+      } else if (result?.error) {
+        error = { ...result.error, reason: result.error.reason ?? 'error' };
+      } else if (e.error) {
+        error = { message: e.error.message, reason: e.error.reason };
+      } else {
+        error = { message: `the task exited with code ${exitCode ?? 'unknown'}`, reason: 'exit' };
+      }
+      attemptRec.reason = error.reason ?? 'error';
+      const cancelled = stop === 'cancelled' || stop === 'aborted';
+      retrying = !cancelled && !aj.abort && error.reason !== 'unschedulable' && inf.attempt < eff.retries + 1;
+      if (retrying) {
+        const delay = this.backoffMs * 2 ** (inf.attempt - 1);
+        next = { state: 'queued', error, notBefore: new Date(now.getTime() + delay).toISOString(), placement: undefined };
+        const timer = setTimeout(() => {
+          aj.timers.delete(timer);
+          this.schedule();
+        }, delay);
+        aj.timers.add(timer);
+      } else {
+        next = { state: cancelled ? 'cancelled' : 'failed', error };
+      }
+    }
+    if (!retrying) next.finishedAt = now.toISOString();
+    if (durationMs !== undefined) next.durationMs = durationMs;
+    if (exitCode !== undefined) next.exitCode = exitCode;
+    this.commit(aj, (b) => {
+      b.attempts.push(attemptRec);
+      b.task(name, next, `attempt ${inf.attempt} ${attemptRec.reason ?? 'ok'}`);
+    });
+    if (next.state === 'failed' && aj.job.pipeline.spec.failurePolicy === 'fail-fast' && !aj.abort) {
+      this.abort(aj, { cancel: false, message: `task '${name}' failed (fail-fast)`, taskReason: 'aborted' });
+    }
+    this.schedule();
+  }
+}

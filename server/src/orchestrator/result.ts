@@ -1,0 +1,28 @@
+/** The runner's result.json, checked field by field: it is written by a process running user code. */
+import type { TaskError } from '@cellpipe/schema';
+
+export interface RunnerResult {
+  status: 'succeeded' | 'failed';
+  durationMs?: number;
+  outputs?: string[];
+  error?: TaskError;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function parseRunnerResult(raw: unknown): RunnerResult | undefined {
+  if (!isObj(raw) || (raw.status !== 'succeeded' && raw.status !== 'failed')) return undefined;
+  const out: RunnerResult = { status: raw.status };
+  if (typeof raw.durationMs === 'number' && Number.isFinite(raw.durationMs)) out.durationMs = raw.durationMs;
+  if (Array.isArray(raw.outputs) && raw.outputs.every((o) => typeof o === 'string')) out.outputs = raw.outputs as string[];
+  if (isObj(raw.error)) {
+    const e = raw.error;
+    const error: TaskError = { message: typeof e.message === 'string' ? e.message : 'the task failed' };
+    if (typeof e.ename === 'string') error.ename = e.ename;
+    if (typeof e.traceback === 'string') error.traceback = e.traceback;
+    if (typeof e.cell === 'number' && Number.isInteger(e.cell) && e.cell >= 1) error.cell = e.cell;
+    if (typeof e.reason === 'string') error.reason = e.reason;
+    out.error = error;
+  }
+  return out;
+}

@@ -1,0 +1,311 @@
+/** SQLite store (better-sqlite3, WAL): one file `<home>/cellpipe.db`. */
+import Database from 'better-sqlite3';
+import type { JobState, TaskState } from '@cellpipe/schema';
+import { MIGRATIONS, type Migration } from './migrations.js';
+import type {
+  AttemptRecord,
+  Change,
+  JobListQuery,
+  JobListRow,
+  JobRecord,
+  Store,
+  TaskRecord,
+  Transition,
+} from './store.js';
+
+interface JobRow {
+  seq: number;
+  id: string;
+  name: string;
+  owner: string;
+  state: string;
+  executor: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  parent_job_id: string | null;
+  schedule_id: string | null;
+  error: string | null;
+  pipeline: string;
+  parameters: string;
+}
+
+interface AttemptRow {
+  job_id: string;
+  task: string;
+  attempt: number;
+  state: string;
+  handle: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  reason: string | null;
+}
+
+const JOB_COLUMNS: Record<string, string> = {
+  name: 'name',
+  state: 'state',
+  executor: 'executor',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  parentJobId: 'parent_job_id',
+  scheduleId: 'schedule_id',
+  error: 'error',
+  parameters: 'parameters',
+};
+
+function opt<T>(v: T | null): T | undefined {
+  return v === null ? undefined : v;
+}
+
+function rowToSummary(r: JobRow): Omit<JobRecord, 'pipeline' | 'parameters'> {
+  const out: Omit<JobRecord, 'pipeline' | 'parameters'> = {
+    id: r.id,
+    name: r.name,
+    owner: r.owner,
+    state: r.state as JobState,
+    executor: r.executor,
+    createdAt: r.created_at,
+  };
+  if (r.started_at) out.startedAt = r.started_at;
+  if (r.finished_at) out.finishedAt = r.finished_at;
+  if (r.parent_job_id) out.parentJobId = r.parent_job_id;
+  if (r.schedule_id) out.scheduleId = r.schedule_id;
+  if (r.error) out.error = r.error;
+  return out;
+}
+
+function rowToAttempt(r: AttemptRow): AttemptRecord {
+  const a: AttemptRecord = {
+    jobId: r.job_id,
+    task: r.task,
+    attempt: r.attempt,
+    state: r.state as AttemptRecord['state'],
+    handle: r.handle ? (JSON.parse(r.handle) as AttemptRecord['handle']) : null,
+    createdAt: r.created_at,
+  };
+  if (r.started_at) a.startedAt = r.started_at;
+  if (r.finished_at) a.finishedAt = r.finished_at;
+  const exit = opt(r.exit_code);
+  if (exit !== undefined) a.exitCode = exit;
+  if (r.reason) a.reason = r.reason;
+  return a;
+}
+
+/** Cursor = the last row's sequence number, base64url so clients treat it as opaque. */
+function encodeCursor(seq: number): string {
+  return Buffer.from(`s${seq}`).toString('base64url');
+}
+function decodeCursor(cursor: string): number | undefined {
+  const m = /^s(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString());
+  return m ? Number(m[1]) : undefined;
+}
+
+export function migrate(db: Database.Database, migrations: Migration[] = MIGRATIONS): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+  );
+  const ran: number[] = [];
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      );
+    })();
+    ran.push(m.version);
+  }
+  return ran;
+}
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL is durable across process crashes in WAL mode (only power loss can drop the last commits).
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    const db = this.db;
+    this.stmts = {
+      insertJob: db.prepare(`INSERT INTO jobs (id, name, owner, state, executor, created_at, started_at, finished_at,
+        parent_job_id, schedule_id, error, pipeline, parameters) VALUES (@id, @name, @owner, @state, @executor,
+        @createdAt, @startedAt, @finishedAt, @parentJobId, @scheduleId, @error, @pipeline, @parameters)`),
+      upsertTask: db.prepare(`INSERT INTO tasks (job_id, name, position, state, data) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (job_id, name) DO UPDATE SET state = excluded.state, data = excluded.data`),
+      getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
+      getTasks: db.prepare('SELECT data FROM tasks WHERE job_id = ? ORDER BY position'),
+      taskCounts: db.prepare('SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state'),
+      active: db.prepare(
+        "SELECT id FROM jobs WHERE state NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY seq",
+      ),
+      attemptsOfJob: db.prepare('SELECT * FROM attempts WHERE job_id = ? ORDER BY task, attempt'),
+      attemptsOfTask: db.prepare('SELECT * FROM attempts WHERE job_id = ? AND task = ? ORDER BY attempt'),
+      openAttempts: db.prepare("SELECT * FROM attempts WHERE state != 'finished' ORDER BY created_at"),
+      upsertAttempt: db.prepare(`INSERT INTO attempts (job_id, task, attempt, state, handle, created_at, started_at,
+        finished_at, exit_code, reason) VALUES (@jobId, @task, @attempt, @state, @handle, @createdAt, @startedAt,
+        @finishedAt, @exitCode, @reason) ON CONFLICT (job_id, task, attempt) DO UPDATE SET state = excluded.state,
+        handle = excluded.handle, started_at = excluded.started_at, finished_at = excluded.finished_at,
+        exit_code = excluded.exit_code, reason = excluded.reason`),
+      insertTransition: db.prepare(
+        'INSERT INTO transitions (job_id, task, from_state, to_state, at, note) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      transitions: db.prepare('SELECT * FROM transitions WHERE job_id = ? ORDER BY id'),
+      deleteJob: db.prepare('DELETE FROM jobs WHERE id = ?'),
+    };
+  }
+
+  insertJob(job: JobRecord, tasks: TaskRecord[]): void {
+    this.db.transaction(() => {
+      this.stmts.insertJob.run({
+        id: job.id,
+        name: job.name,
+        owner: job.owner,
+        state: job.state,
+        executor: job.executor,
+        createdAt: job.createdAt,
+        startedAt: job.startedAt ?? null,
+        finishedAt: job.finishedAt ?? null,
+        parentJobId: job.parentJobId ?? null,
+        scheduleId: job.scheduleId ?? null,
+        error: job.error ?? null,
+        pipeline: JSON.stringify(job.pipeline),
+        parameters: JSON.stringify(job.parameters),
+      });
+      tasks.forEach((t, i) => this.stmts.upsertTask.run(job.id, t.name, i, t.state, JSON.stringify(t)));
+      this.stmts.insertTransition.run(job.id, null, null, job.state, job.createdAt, 'submitted');
+    })();
+  }
+
+  getJob(id: string): JobRecord | undefined {
+    const r = this.stmts.getJob.get(id) as JobRow | undefined;
+    if (!r) return undefined;
+    return { ...rowToSummary(r), pipeline: JSON.parse(r.pipeline), parameters: JSON.parse(r.parameters) };
+  }
+
+  getTasks(jobId: string): TaskRecord[] {
+    return (this.stmts.getTasks.all(jobId) as { data: string }[]).map((r) => JSON.parse(r.data) as TaskRecord);
+  }
+
+  private taskCounts(jobId: string): Partial<Record<TaskState, number>> {
+    const out: Partial<Record<TaskState, number>> = {};
+    for (const r of this.stmts.taskCounts.all(jobId) as { state: TaskState; n: number }[]) out[r.state] = r.n;
+    return out;
+  }
+
+  listJobs(q: JobListQuery): { items: JobListRow[]; nextCursor?: string } {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.owner !== undefined) {
+      where.push('owner = ?');
+      args.push(q.owner);
+    }
+    if (q.state !== undefined) {
+      where.push('state = ?');
+      args.push(q.state);
+    }
+    if (q.cursor !== undefined) {
+      const seq = decodeCursor(q.cursor);
+      if (seq !== undefined) {
+        where.push('seq < ?');
+        args.push(seq);
+      }
+    }
+    const limit = Math.max(1, Math.min(q.limit, 1000));
+    const sql = `SELECT seq, id, name, owner, state, executor, created_at, started_at, finished_at, parent_job_id,
+      schedule_id, error, '' AS pipeline, '' AS parameters FROM jobs
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, limit + 1) as JobRow[];
+    const page = rows.slice(0, limit);
+    const items = page.map((r) => ({ ...rowToSummary(r), taskCounts: this.taskCounts(r.id) }));
+    const last = page[page.length - 1];
+    return rows.length > limit && last ? { items, nextCursor: encodeCursor(last.seq) } : { items };
+  }
+
+  activeJobIds(): string[] {
+    return (this.stmts.active.all() as { id: string }[]).map((r) => r.id);
+  }
+
+  attempts(jobId: string, task?: string): AttemptRecord[] {
+    const rows = (
+      task === undefined ? this.stmts.attemptsOfJob.all(jobId) : this.stmts.attemptsOfTask.all(jobId, task)
+    ) as AttemptRow[];
+    return rows.map(rowToAttempt);
+  }
+
+  openAttempts(): AttemptRecord[] {
+    return (this.stmts.openAttempts.all() as AttemptRow[]).map(rowToAttempt);
+  }
+
+  transitions(jobId: string): Transition[] {
+    return (
+      this.stmts.transitions.all(jobId) as {
+        job_id: string;
+        task: string | null;
+        from_state: string | null;
+        to_state: string;
+        at: string;
+        note: string | null;
+      }[]
+    ).map((r) => {
+      const t: Transition = { jobId: r.job_id, task: r.task, from: r.from_state, to: r.to_state, at: r.at };
+      if (r.note) t.note = r.note;
+      return t;
+    });
+  }
+
+  apply(change: Change): void {
+    this.db.transaction(() => {
+      if (change.job) {
+        const sets: string[] = [];
+        const args: (string | null)[] = [];
+        for (const [key, value] of Object.entries(change.job)) {
+          const col = JOB_COLUMNS[key];
+          if (!col) continue;
+          sets.push(`${col} = ?`);
+          args.push(value === undefined ? null : key === 'parameters' ? JSON.stringify(value) : String(value));
+        }
+        if (sets.length) this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, change.job.id);
+      }
+      for (const { jobId, task } of change.tasks ?? []) {
+        // position only matters on insert, which insertJob does; updates keep it.
+        this.stmts.upsertTask.run(jobId, task.name, 0, task.state, JSON.stringify(task));
+      }
+      for (const a of change.attempts ?? []) {
+        this.stmts.upsertAttempt.run({
+          jobId: a.jobId,
+          task: a.task,
+          attempt: a.attempt,
+          state: a.state,
+          handle: a.handle ? JSON.stringify(a.handle) : null,
+          createdAt: a.createdAt,
+          startedAt: a.startedAt ?? null,
+          finishedAt: a.finishedAt ?? null,
+          exitCode: a.exitCode ?? null,
+          reason: a.reason ?? null,
+        });
+      }
+      for (const t of change.transitions ?? []) {
+        this.stmts.insertTransition.run(t.jobId, t.task, t.from, t.to, t.at, t.note ?? null);
+      }
+    })();
+  }
+
+  deleteJob(id: string): void {
+    this.stmts.deleteJob.run(id);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
