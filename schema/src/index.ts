@@ -17,4 +17,4 @@ export { CellMetadataSchema, NotebookMetadataSchema, TAG_HELP, cellSettings } fr
 export { analyzePython, type CellAnalysis, type FnInfo, type PyEvent } from './python/analyze.js';
 export { parseParameters } from './python/parameters.js';
 export { PYTHON_BUILTINS } from './python/builtins.js';
-export { pipelineJsonSchema } from './jsonschema.js';
+export { pipelineJsonSchema, formatJsonSchema, PIPELINE_SCHEMA_ID } from './jsonschema.js';

@@ -13,3 +13,8 @@ export function pipelineJsonSchema(): Record<string, unknown> {
     title: 'Cellpipe Pipeline (apiVersion cellpipe.io/v1, kind Pipeline)',
   };
 }
+
+/** The committed file's exact text, so the sync test compares like with like. */
+export function formatJsonSchema(schema: Record<string, unknown>): string {
+  return JSON.stringify(schema, null, 2) + '\n';
+}

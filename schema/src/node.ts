@@ -1,12 +1,131 @@
 /** Node-only helpers (file access); the main entry stays browser-safe for the JupyterLab extension. */
-import type { CompileResult } from './diagnostics.js';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join, relative, sep, isAbsolute } from 'node:path';
+import { compileNotebook, pipelineNameFromPath } from './compile.js';
+import { hasErrors, sortDiagnostics, type CompileResult, type Diagnostic } from './diagnostics.js';
+import { API_VERSION, PipelineSchema } from './spec.js';
+import { checkRelativePath, normalizeRelativePath } from './validate.js';
+import { parsePipelineYamlDocument } from './yaml.js';
+import { analyzePython } from './python/analyze.js';
+import { NotebookSchema, notebookJson } from './notebook.js';
 
 export interface LoadedPipeline extends CompileResult {
   /** Every source file the pipeline names, by its path relative to the pipeline's directory, as text. */
   files: Record<string, string>;
 }
 
-/** Loads a `.ipynb`, `.py`, `.yaml` or `.yml` pipeline; problems come back as diagnostics, not exceptions. */
+async function readText(path: string): Promise<{ text: string } | { error: string }> {
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) return { error: `'${path}' is not a file` };
+    return { text: await readFile(path, 'utf8') };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { error: code === 'ENOENT' ? `file not found: ${path}` : `cannot read ${path}: ${(e as Error).message}` };
+  }
+}
+
+/** A single script is a one-task pipeline running the whole file. */
+function scriptPipeline(path: string, text: string): CompileResult {
+  const file = basename(path);
+  const diagnostics: Diagnostic[] = analyzePython(text).warnings.map((w) => ({
+    severity: 'warning' as const,
+    message: w.message,
+    file: path,
+    line: w.line,
+    column: w.column,
+  }));
+  const name = pipelineNameFromPath(path);
+  const parsed = PipelineSchema.safeParse({
+    apiVersion: API_VERSION,
+    kind: 'Pipeline',
+    metadata: { name },
+    spec: { tasks: [{ name, source: { kind: 'script', path: file } }] },
+  });
+  if (!parsed.success) {
+    return { diagnostics: [{ severity: 'error', message: parsed.error.issues[0]?.message ?? 'invalid', file: path }] };
+  }
+  return { pipeline: parsed.data, diagnostics };
+}
+
+/**
+ * Loads a `.ipynb`, `.py`, `.yaml` or `.yml` pipeline. Problems come back as diagnostics, not
+ * exceptions. For YAML, every path the pipeline names must stay inside the YAML's directory (also
+ * after following symlinks) and exist; their texts come back in `files`.
+ */
 export async function loadPipelineFile(path: string): Promise<LoadedPipeline> {
-  return { diagnostics: [{ severity: 'error', message: 'loader not implemented yet', file: path }], files: {} };
+  const ext = extname(path).toLowerCase();
+  const read = await readText(path);
+  if ('error' in read) return { diagnostics: [{ severity: 'error', message: read.error, file: path }], files: {} };
+  const key = basename(path);
+  if (ext === '.ipynb') {
+    const { pipeline, diagnostics } = compileNotebook(read.text, { path });
+    return pipeline ? { pipeline, diagnostics, files: { [key]: read.text } } : { diagnostics, files: {} };
+  }
+  if (ext === '.py') {
+    const { pipeline, diagnostics } = scriptPipeline(path, read.text);
+    return pipeline ? { pipeline, diagnostics, files: { [key]: read.text } } : { diagnostics, files: {} };
+  }
+  if (ext !== '.yaml' && ext !== '.yml') {
+    return {
+      diagnostics: [{ severity: 'error', message: `unsupported pipeline file '${key}': use .ipynb, .py, .yaml or .yml`, file: path }],
+      files: {},
+    };
+  }
+  const parsed = parsePipelineYamlDocument(read.text, { file: path });
+  const diagnostics = [...parsed.diagnostics];
+  if (!parsed.pipeline) return { diagnostics, files: {} };
+  const pipeline = parsed.pipeline;
+  const dir = dirname(path);
+  const root = await realpath(dir);
+  const files: Record<string, string> = {};
+  const texts = new Map<string, string>();
+
+  const refs: { rel: string; at: (string | number)[]; task?: string; notebook: boolean }[] = [];
+  if (pipeline.spec.source) refs.push({ rel: pipeline.spec.source.notebook, at: ['spec', 'source', 'notebook'], notebook: true });
+  pipeline.spec.tasks.forEach((t, i) => {
+    if (t.source.kind !== 'cells') {
+      refs.push({ rel: t.source.path, at: ['spec', 'tasks', i, 'source', 'path'], task: t.name, notebook: t.source.kind === 'notebook' });
+    }
+  });
+  for (const ref of refs) {
+    const where = { file: path, path: ref.at, ...(ref.task ? { task: ref.task } : {}), ...parsed.locator.locate(ref.at) };
+    const bad = checkRelativePath(ref.rel);
+    if (bad) {
+      diagnostics.push({ severity: 'error', message: bad, ...where });
+      continue;
+    }
+    const rel = normalizeRelativePath(ref.rel);
+    const cached = texts.get(rel);
+    if (cached !== undefined) {
+      files[ref.rel] = cached;
+      continue;
+    }
+    const abs = join(dir, rel);
+    const text = await readText(abs);
+    if ('error' in text) {
+      diagnostics.push({ severity: 'error', message: `${ref.rel}: file not found next to the pipeline`, ...where });
+      continue;
+    }
+    // A symlink inside the directory may still point outside it.
+    const inside = relative(root, await realpath(abs));
+    if (inside === '..' || inside.startsWith('..' + sep) || isAbsolute(inside)) {
+      diagnostics.push({ severity: 'error', message: `${ref.rel} leads outside the pipeline's directory`, ...where });
+      continue;
+    }
+    if (ref.notebook) {
+      const json = notebookJson(text.text);
+      const bad = 'error' in json ? json.error : NotebookSchema.safeParse(json.value).error?.issues[0];
+      if (bad) {
+        const why = typeof bad === 'string' ? bad : `not an nbformat notebook: ${bad.path.join('.')}: ${bad.message}`;
+        diagnostics.push({ severity: 'error', message: `${ref.rel}: ${why}`, ...where });
+        continue;
+      }
+    }
+    texts.set(rel, text.text);
+    // Keys are the paths exactly as the spec writes them, so the server finds them by lookup.
+    files[ref.rel] = text.text;
+  }
+  const sortedDiags = sortDiagnostics(diagnostics);
+  return hasErrors(sortedDiags) ? { diagnostics: sortedDiags, files: {} } : { pipeline, diagnostics: sortedDiags, files };
 }
