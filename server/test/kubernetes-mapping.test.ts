@@ -1,0 +1,145 @@
+/**
+ * The pure parts of the Kubernetes executor: names, resource mapping, status and inventory. The
+ * behaviour against a real apiserver is proven in kubernetes-executor.test.ts.
+ */
+import type { V1Job, V1JobCondition, V1Node, V1Pod } from '@kubernetes/client-node';
+import { computeInventory } from '../src/executors/kubernetes/inventory.js';
+import { jobName, labelValue, ownerName, payloadName } from '../src/executors/kubernetes/names.js';
+import { KubernetesExecutorConfigSchema } from '../src/executors/kubernetes/options.js';
+import { UnsatisfiableError, placeResources } from '../src/executors/kubernetes/resources.js';
+import { attemptStatus } from '../src/executors/kubernetes/status.js';
+
+function node(name: string, labels: Record<string, string>, allocatable: Record<string, string>): V1Node {
+  return { metadata: { name, labels }, status: { allocatable, capacity: allocatable } };
+}
+
+const nodes = [
+  node('h100', { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' }, { 'nvidia.com/gpu': '8', cpu: '64' }),
+  node('mixed', { 'nvidia.com/mig.strategy': 'mixed' }, { 'nvidia.com/mig-1g.10gb': '7', 'nvidia.com/mig-3g.20gb': '2' }),
+  node(
+    'single',
+    { 'nvidia.com/mig.strategy': 'single', 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB-MIG-3g.20gb' },
+    { 'nvidia.com/gpu': '2' },
+  ),
+];
+const opts = { migStrategy: 'auto' as const, nodeSelector: {} };
+
+describe('names', () => {
+  test('are deterministic DNS labels short enough for pod names', () => {
+    const a = jobName('abc123', 'Train_Model-very-long-name-that-goes-on-and-on-and-on-forever', 12);
+    expect(a).toBe(jobName('abc123', 'Train_Model-very-long-name-that-goes-on-and-on-and-on-forever', 12));
+    expect(a.length).toBeLessThanOrEqual(52);
+    expect(a).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    expect(a).toMatch(/-12$/);
+    expect(jobName('abc123', 'a_b', 1)).not.toBe(jobName('abc123', 'a-b', 1));
+    expect(ownerName('abc123')).toBe('cp-abc123');
+    expect(payloadName('abc123', 'x', 1)).toBe(`${jobName('abc123', 'x', 1)}-in`);
+  });
+
+  test('label values keep valid input and hash what they must change', () => {
+    expect(labelValue('train')).toBe('train');
+    expect(labelValue('ada@example.org')).toMatch(/^ada_example.org-[0-9a-f]{6}$/);
+    expect(labelValue('ends_')).toMatch(/^ends-[0-9a-f]{6}$/);
+    expect(labelValue('x'.repeat(80)).length).toBeLessThanOrEqual(63);
+  });
+});
+
+describe('placeResources', () => {
+  test('whole GPUs map to nvidia.com/gpu and stay off single-strategy MIG nodes', () => {
+    const p = placeResources({ gpu: 2, cpu: '4', memory: '8Gi' }, nodes, opts);
+    expect(p.requests).toEqual({ 'nvidia.com/gpu': '2', cpu: '4', memory: '8Gi' });
+    expect(p.limits).toEqual({ 'nvidia.com/gpu': '2', memory: '8Gi' });
+    expect(p.affinity).toEqual([{ key: 'nvidia.com/mig.strategy', operator: 'NotIn', values: ['single'] }]);
+  });
+
+  test('MIG in mixed strategy asks for the profile resource', () => {
+    const p = placeResources({ mig: '3g.20gb' }, nodes, opts);
+    expect(p.limits).toEqual({ 'nvidia.com/mig-3g.20gb': '1' });
+    expect(p.affinity).toEqual([]);
+  });
+
+  test('MIG in single strategy asks for nvidia.com/gpu on the products carrying the profile', () => {
+    const p = placeResources({ mig: '3g.20gb' }, nodes, { ...opts, migStrategy: 'single' });
+    expect(p.limits).toEqual({ 'nvidia.com/gpu': '1' });
+    expect(p.affinity).toEqual([{ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-A100-SXM4-40GB-MIG-3g.20gb'] }]);
+  });
+
+  test('requests no node can hold are refused with the resource named', () => {
+    expect(() => placeResources({ gpu: 9 }, nodes, opts)).toThrow(new UnsatisfiableError('no node has 9 nvidia.com/gpu (the largest has 8)'));
+    expect(() => placeResources({ mig: '7g.80gb' }, nodes, opts)).toThrow(/nvidia.com\/mig-7g.80gb/);
+    expect(() => placeResources({ gpu: 1 }, nodes, { ...opts, nodeSelector: { pool: 'none' } })).toThrow(UnsatisfiableError);
+  });
+});
+
+describe('attemptStatus', () => {
+  const job = (conditions: V1JobCondition[] = []): V1Job => ({ metadata: { name: 'j' }, status: { conditions } });
+  const pod = (status: V1Pod['status'], nodeName?: string): V1Pod => ({
+    metadata: { name: 'j-abcde', creationTimestamp: new Date() },
+    spec: { containers: [{ name: 'task' }], nodeName },
+    status,
+  });
+
+  test('unschedulable pods wait with the scheduler message verbatim', () => {
+    const message = '0/5 nodes are available: 1 Insufficient nvidia.com/mig-3g.20gb, 4 node(s) didn\'t match Pod\'s node affinity/selector.';
+    const s = attemptStatus(job(), [
+      pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }] }),
+    ]);
+    expect(s).toEqual({ kind: 'waiting', reason: message });
+  });
+
+  test('OOM, image pull and deadline are told apart', () => {
+    const oom = attemptStatus(job([{ type: 'Failed', status: 'True', reason: 'PodFailurePolicy' }]), [
+      pod({ phase: 'Failed', containerStatuses: [{ name: 'task', image: 'i', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }] }),
+    ]);
+    expect(oom).toMatchObject({ kind: 'failed', reason: 'oom', exitCode: 137 });
+    const pull = attemptStatus(job(), [
+      pod({ phase: 'Pending', containerStatuses: [{ name: 'task', image: 'bad:1', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff' } } }] }, 'n'),
+    ]);
+    expect(pull).toMatchObject({ kind: 'failed', reason: 'image-pull' });
+    const deadline = attemptStatus(job([{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }]), []);
+    expect(deadline).toMatchObject({ kind: 'failed', reason: 'timeout' });
+  });
+
+  test('running and succeeded', () => {
+    expect(attemptStatus(job(), [pod({ phase: 'Running' }, 'gpu-0')])).toEqual({ kind: 'running', pod: 'j-abcde', node: 'gpu-0' });
+    expect(attemptStatus(job([{ type: 'Complete', status: 'True' }]), [])).toMatchObject({ kind: 'succeeded', exitCode: 0 });
+  });
+});
+
+describe('computeInventory', () => {
+  const holder = (name: string, nodeName: string, resource: string, count: number, phase = 'Running', ours = true): V1Pod => ({
+    metadata: {
+      name,
+      namespace: 'tasks',
+      labels: ours ? { 'app.kubernetes.io/managed-by': 'cellpipe', 'cellpipe.io/job': 'job1' } : {},
+      annotations: ours ? { 'cellpipe.io/user': 'ada@example.org', 'cellpipe.io/task-name': name } : {},
+    },
+    spec: { nodeName, containers: [{ name: 'task', resources: { limits: { [resource]: String(count) } } }] },
+    status: { phase },
+  });
+
+  test('sums allocatable, counts bound unfinished pods and names the holders', () => {
+    const inv = computeInventory(nodes, [
+      holder('train', 'h100', 'nvidia.com/gpu', 3),
+      holder('done', 'h100', 'nvidia.com/gpu', 8, 'Succeeded'),
+      holder('other', 'h100', 'nvidia.com/gpu', 1, 'Running', false),
+      holder('eval', 'mixed', 'nvidia.com/mig-3g.20gb', 1),
+      holder('slice', 'single', 'nvidia.com/gpu', 1),
+    ]);
+    expect(inv.executor).toBe('kubernetes');
+    const by = Object.fromEntries(inv.resources.map((r) => [r.resource, r]));
+    expect(by['nvidia.com/gpu']).toMatchObject({ allocatable: 8, used: 4, free: 4 });
+    expect(by['nvidia.com/gpu']!.holders.map((h) => h.task)).toEqual(['other', 'train']);
+    expect(by['nvidia.com/gpu']!.holders.find((h) => h.task === 'train')).toMatchObject({ user: 'ada@example.org', jobId: 'job1', node: 'h100', count: 3 });
+    // Single-strategy slices are listed under their profile, next to the mixed node's.
+    expect(by['nvidia.com/mig-3g.20gb']).toMatchObject({ allocatable: 4, used: 2, free: 2 });
+    expect(by['nvidia.com/mig-1g.10gb']).toMatchObject({ allocatable: 7, used: 0, free: 7 });
+  });
+});
+
+test('the config rejects names that are not valid in a pod spec, naming the field', () => {
+  const r = KubernetesExecutorConfigSchema.safeParse({ namespace: 'Bad_NS', tolerations: [{ key: 'a b' }] });
+  expect(r.success).toBe(false);
+  const paths = r.success ? [] : r.error.issues.map((i) => i.path.join('.'));
+  expect(paths).toEqual(expect.arrayContaining(['namespace', 'tolerations.0.key']));
+});
