@@ -292,7 +292,19 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     let where: { cell: number; at: number } = { cell: t.first, at: 0 };
 
     const read = (name: string, visiting: Set<FnInfo>): void => {
-      if (local.has(name)) return; // bound earlier in this task; its own functions' reads are deferred
+      const own = local.get(name);
+      if (own) {
+        // Bound earlier in this task: its functions' free reads are deferred to the end of the task,
+        // but using one that assigns globals writes them here and now.
+        if (own.fn && !visiting.has(own.fn)) {
+          visiting.add(own.fn);
+          for (const w of own.fn.globalWrites) {
+            read(w, visiting);
+            local.set(w, { task: t.name });
+          }
+        }
+        return;
+      }
       const g = global.get(name);
       if (!g) {
         const later = firstBinder.get(name);
@@ -353,13 +365,10 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     }
     // Functions, lambdas and methods defined here read their free names when called: a free name
     // this task binds anywhere is its own; any other one is read from upstream.
+    // Defining a function that assigns a global writes nothing until the function is used.
     for (const fn of deferred) {
       const visiting = new Set<FnInfo>([fn]);
       for (const f of fn.free) if (!local.has(f)) read(f, visiting);
-      for (const w of fn.globalWrites) {
-        if (!local.has(w)) read(w, visiting);
-        local.set(w, { task: t.name });
-      }
     }
     for (const [n, b] of local) global.set(n, b);
     inputsOf.set(t.name, inputs);
