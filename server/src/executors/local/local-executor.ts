@@ -153,9 +153,20 @@ export class LocalExecutor implements Executor {
     run.done = true;
     clearTimeout(run.killTimer);
     clearTimeout(run.pollTimer);
-    this.running.delete(key);
-    // Leftover children of the task (background processes) go with it.
+    // Leftover children of the task (background processes) go with it, before anyone hears it ended.
     killGroup(run.pid, 'SIGKILL');
+    if (groupAlive(run.pid)) {
+      const deadline = Date.now() + 2000;
+      const wait = (): void => {
+        if (groupAlive(run.pid) && Date.now() < deadline) setTimeout(wait, 20).unref();
+        else this.report(key, run, exitCode, signal);
+      };
+      wait();
+    } else this.report(key, run, exitCode, signal);
+  }
+
+  private report(key: string, run: Running, exitCode?: number, signal?: string): void {
+    this.running.delete(key);
     this.allocator.release(key);
     const result = readResult(run.spec.resultPath);
     const event: ExecutorEvent = { type: 'exited' };

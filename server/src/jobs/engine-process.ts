@@ -1,0 +1,56 @@
+/**
+ * A bare engine process (no HTTP): `node dist/jobs/engine-process.js --home DIR [--gpus SPEC]`,
+ * driven over the Node IPC channel. Used to prove crash safety (the test SIGKILLs it mid-job and
+ * starts it again) and by the benchmarks.
+ *
+ * In:  {type:'submit', id, owner, request} · {type:'cancel', id, jobId}
+ * Out: {type:'ready'} · {type:'reply', id, job?|error?} · {type:'job', job: JobSummary} · {type:'task', event}
+ */
+import { SubmitJobRequestSchema } from '@cellpipe/schema';
+import { JobService } from './job-service.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const home = arg('home');
+  if (!home || !process.send) {
+    process.stderr.write('usage: engine-process --home DIR [--gpus SPEC] (spawned with an IPC channel)\n');
+    process.exit(2);
+  }
+  const options: ConstructorParameters<typeof JobService>[0] = { home };
+  const gpus = arg('gpus');
+  if (gpus !== undefined) options.gpus = gpus;
+  const backoff = arg('retry-backoff-ms');
+  if (backoff !== undefined) options.retryBackoffMs = Number(backoff);
+  const service = new JobService(options);
+  const send = (msg: unknown): void => {
+    if (process.connected) process.send!(msg);
+  };
+  service.events.on('job', (job) => send({ type: 'job', job }));
+  service.events.on('task', (event) => send({ type: 'task', event }));
+  await service.start();
+  process.on('message', (raw: unknown) => {
+    const msg = raw as { type?: string; id?: number; owner?: string; request?: unknown; jobId?: string };
+    void (async () => {
+      try {
+        if (msg.type === 'submit') {
+          const request = SubmitJobRequestSchema.parse(msg.request);
+          send({ type: 'reply', id: msg.id, job: await service.submit(msg.owner ?? 'user', request) });
+        } else if (msg.type === 'cancel' && msg.jobId) {
+          send({ type: 'reply', id: msg.id, job: await service.cancel(msg.jobId) });
+        }
+      } catch (err) {
+        send({ type: 'reply', id: msg.id, error: err instanceof Error ? err.message : String(err) });
+      }
+    })();
+  });
+  process.on('disconnect', () => {
+    void service.close().then(() => process.exit(0));
+  });
+  send({ type: 'ready' });
+}
+
+void main();

@@ -1,0 +1,112 @@
+/** Shared helpers for the engine's tests: notebooks, pipelines, a service in a temp home, waiting for jobs. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PipelineSchema, type Job, type Pipeline, type PipelineInput, type SubmitJobRequest, type TaskInput } from '@cellpipe/schema';
+import { JobService, type JobServiceOptions } from '../src/jobs/job-service.js';
+
+export function notebook(cells: string[]): Record<string, unknown> {
+  return {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+    cells: cells.map((source, i) => ({ cell_type: 'code', id: `c${i}`, metadata: {}, source, outputs: [], execution_count: null })),
+  };
+}
+
+/**
+ * A pipeline whose tasks each run one cell of a generated notebook: `tasks` maps a task to its code.
+ * Returns the SubmitJobRequest (pipeline + files).
+ */
+export function request(
+  tasks: (Omit<TaskInput, 'cells'> & { code: string })[],
+  spec: Omit<Partial<PipelineInput['spec']>, 'tasks'> = {},
+  extra: Partial<SubmitJobRequest> = {},
+): SubmitJobRequest {
+  const cells = tasks.map((t) => t.code);
+  const pipeline: Pipeline = PipelineSchema.parse({
+    apiVersion: 'cellpipe.io/v1',
+    kind: 'Pipeline',
+    metadata: { name: 'test' },
+    spec: {
+      source: { notebook: 'test.ipynb' },
+      ...spec,
+      tasks: tasks.map(({ code: _code, ...t }, i) => ({ ...t, cells: [i + (spec.setupCells?.length ?? 0)] })),
+    },
+  });
+  const setupCount = spec.setupCells?.length ?? 0;
+  const allCells = [...Array.from({ length: setupCount }, () => 'pass'), ...cells];
+  return { pipeline, files: { 'test.ipynb': JSON.stringify(notebook(allCells)) }, ...extra };
+}
+
+export interface TestHome {
+  home: string;
+  service: JobService;
+  cleanup(): Promise<void>;
+}
+
+export async function startService(options: Partial<JobServiceOptions> = {}): Promise<TestHome> {
+  const home = mkdtempSync(join(tmpdir(), 'cellpipe-test-'));
+  const service = new JobService({ home, retryBackoffMs: 50, killGraceMs: 1000, gpus: '', ...options });
+  await service.start();
+  return {
+    home,
+    service,
+    async cleanup() {
+      await service.close();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+const DONE = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** Resolves with the job once it satisfies `until` (default: finished). */
+export function waitForJob(service: JobService, id: string, until: (job: Job) => boolean = (j) => DONE.has(j.state)): Promise<Job> {
+  return new Promise((resolve) => {
+    const check = (): boolean => {
+      const job = service.get(id);
+      if (job && until(job)) {
+        service.events.off('job', onJob);
+        service.events.off('task', onJob);
+        resolve(job);
+        return true;
+      }
+      return false;
+    };
+    const onJob = (): void => void check();
+    service.events.on('job', onJob);
+    service.events.on('task', onJob);
+    check();
+  });
+}
+
+export const taskOf = (job: Job, name: string): Job['tasks'][number] => {
+  const t = job.tasks.find((x) => x.name === name);
+  if (!t) throw new Error(`no task ${name}`);
+  return t;
+};
+
+/** Python that appends one line to a file: how tests count runs without timing anything. */
+export const appendLine = (file: string, text: string): string =>
+  `with open(${JSON.stringify(file)}, 'a') as _f:\n    _f.write(${JSON.stringify(text)} + '\\n')\n`;
+
+/** Polls a condition the engine does not announce (a file a task writes). Bounded so a bug fails, not hangs. */
+export async function until(check: () => boolean, what = 'condition', limitMs = 30_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** True while a process exists and is not a zombie (a zombie has exited; only its parent's reaping is left). */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
