@@ -528,8 +528,9 @@ class Step(object):
 
 
 class Runner(object):
-    def __init__(self, task, started_wall, started_perf):
+    def __init__(self, task, started_wall, started_perf, script_dir=None):
         self.task = task
+        self.script_dir = script_dir
         self.started_wall = started_wall
         self.started_perf = started_perf
         self.steps = []
@@ -610,8 +611,7 @@ class Runner(object):
         sys.modules["__main__"] = main
         self.namespace = main.__dict__
         # Like Jupyter, imports resolve from the working directory, not from the runner's folder.
-        runner_dir = os.path.dirname(os.path.abspath(RUNNER_FILE))
-        if sys.path and os.path.abspath(sys.path[0] or ".") == runner_dir:
+        if sys.path and self.script_dir and os.path.abspath(sys.path[0] or ".") == self.script_dir:
             sys.path[0] = ""
 
         builtins = sys.modules["builtins"]
@@ -662,8 +662,9 @@ class Runner(object):
     # ---- signals ----------------------------------------------------------------------------------
 
     def install_signals(self):
-        import signal
         import _thread
+
+        signal = _signal_module()
 
         self._finish_lock = _thread.allocate_lock()
         signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -1152,8 +1153,20 @@ def _flush_quietly(*streams):
             pass
 
 
+def _signal_module():
+    # The C module behind `signal`: the same functions without building the enums (about 1 ms).
+    try:
+        import _signal
+
+        return _signal
+    except ImportError:
+        import signal
+
+        return signal
+
+
 def _reset_signals_in_child():
-    import signal
+    signal = _signal_module()
 
     try:
         signal.set_wakeup_fd(-1)
@@ -1196,7 +1209,8 @@ def main(argv):
         sys.stderr.write("cellpipe runner: bad task.json %s: %s\n" % (argv[1], e))
         _write_bad_task_result(argv[1], e.field, str(e), started_wall)
         return EXIT_BAD_TASK
-    return Runner(task, started_wall, started_perf).run()
+    script_dir = os.path.dirname(os.path.abspath(argv[0])) if argv[0] else None
+    return Runner(task, started_wall, started_perf, script_dir).run()
 
 
 RUNNER_FILE = main.__code__.co_filename

@@ -1,0 +1,211 @@
+// Task runner overhead: what server/runner/cellpipe_runner.py adds to every task.
+//
+// Baselines measured in the same run: `python3 -c pass` (interpreter start) and `python3 code.py`
+// running the same code the task's cell runs. The runner is timed on one-cell tasks without and with
+// a passed variable, and for how quickly SIGTERM turns into a cancelled result.json (during a sleep
+// and during a long native call that holds no GIL).
+//
+//   node scripts/bench-runner.js          prints the JSON on its own
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const RUNNER = join(here, '..', 'server', 'runner', 'cellpipe_runner.py');
+const PYTHON = process.env.CELLPIPE_BENCH_PYTHON || 'python3';
+const CELL = 'rows = [i * i for i in range(10000)]\ntotal = sum(rows)\nprint(total)\n';
+
+// Runs each variant `runs` times, interleaved so load from other processes hits them alike, and
+// reports per-run wall time and CPU time (user + sys of the child, from wait4: what the runner costs
+// the machine, and steadier than wall time on a shared box). A variant is a list of commands run
+// one after the other.
+const HARNESS = `
+import json, os, shutil, sys, time
+variants, runs = json.loads(sys.argv[1]), int(sys.argv[2])
+out = {name: {"wall": [], "cpu": []} for name in variants}
+devnull = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
+for _ in range(runs):
+    for name, commands in variants.items():
+        wall = cpu = 0.0
+        for argv in commands:
+            exe = shutil.which(argv[0])
+            t = time.perf_counter()
+            pid = os.posix_spawn(exe, argv, os.environ, file_actions=devnull)
+            _, status, ru = os.wait4(pid, 0)
+            wall += time.perf_counter() - t
+            cpu += ru.ru_utime + ru.ru_stime
+            if os.waitstatus_to_exitcode(status) != 0:
+                sys.exit("%s exited %d" % (" ".join(argv), os.waitstatus_to_exitcode(status)))
+        out[name]["wall"].append(wall * 1000)
+        out[name]["cpu"].append(cpu * 1000)
+print(json.dumps(out))
+`;
+
+function measure(variants, runs, cwd) {
+  const r = spawnSync(PYTHON, ['-c', HARNESS, JSON.stringify(variants), String(runs)], { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench harness failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+const round = (x) => Math.round(x * 100) / 100;
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  return { median: round(at(0.5)), p90: round(at(0.9)), min: round(s[0]), n: s.length };
+}
+
+function taskJson(dir, name, fields) {
+  const art = join(dir, 'artifacts');
+  const run = join(dir, 'runs', name);
+  mkdirSync(run, { recursive: true });
+  const task = {
+    jobId: 'bench',
+    taskId: `bench-${name}`,
+    taskName: name,
+    attempt: 1,
+    setup: [],
+    cells: [],
+    cellOffset: 1,
+    kind: 'cells',
+    inputs: [],
+    outputs: [],
+    parameters: {},
+    parametersCell: null,
+    artifactRoot: art,
+    outputDir: join(art, name),
+    resultPath: join(run, 'result.json'),
+    notebookPath: join(run, 'executed.ipynb'),
+    ...fields,
+  };
+  const path = join(run, 'task.json');
+  writeFileSync(path, JSON.stringify(task));
+  return { path, task };
+}
+
+/** Milliseconds from SIGTERM to the runner's exit with a cancelled result.json. */
+function cancelLatencyMs(dir, name, source) {
+  const { path, task } = taskJson(dir, name, { cells: [{ index: 0, source }] });
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [RUNNER, path], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let sentAt = 0n;
+    child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      out += chunk;
+      if (!sentAt && out.includes('ready\n')) {
+        // Let the cell get into the call that is to be interrupted.
+        setTimeout(() => {
+          sentAt = process.hrtime.bigint();
+          child.kill('SIGTERM');
+        }, 200);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - sentAt) / 1e6;
+      const result = JSON.parse(readFileSync(task.resultPath, 'utf8'));
+      if (code !== 143 || result.status !== 'cancelled') {
+        reject(new Error(`${name}: exit ${code}, status ${result.status}`));
+      } else resolve(ms);
+    });
+  });
+}
+
+export async function benchRunner({ runs = 15 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'cellpipe-bench-runner-'));
+  try {
+    const script = join(dir, 'code.py');
+    writeFileSync(script, CELL);
+    const plainTask = taskJson(dir, 'plain', { cells: [{ index: 0, source: CELL }] });
+    const ioUp = taskJson(dir, 'up', { cells: [{ index: 0, source: CELL }], outputs: ['rows', 'total'] });
+    const ioDown = taskJson(dir, 'down', {
+      inputs: [
+        { name: 'rows', from: 'up' },
+        { name: 'total', from: 'up' },
+      ],
+      cells: [{ index: 0, source: 'assert sum(rows) == total\nprint(total)\n' }],
+      outputs: ['total'],
+    });
+    const setupTask = taskJson(dir, 'many', {
+      setup: [{ index: 0, source: 'import os' }],
+      cells: Array.from({ length: 20 }, (_, i) => ({ index: i + 1, source: `x${i} = ${i}\nx${i}` })),
+      parameters: { p: 1 },
+    });
+
+    // Python never caches the bytecode of the file it is started with, so every task compiles the
+    // runner's source. An executor can compile it once and start the .pyc instead (same python3).
+    const pyc = join(dir, 'cellpipe_runner.pyc');
+    const compiled = spawnSync(PYTHON, ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', RUNNER, pyc], { encoding: 'utf8' });
+    if (compiled.status !== 0) throw new Error(`py_compile failed: ${compiled.stderr}`);
+    const compileMs = spawnSync(
+      PYTHON,
+      ['-c', 'import sys, time\nsrc = open(sys.argv[1]).read()\nfor _ in range(7):\n    t = time.perf_counter(); compile(src, "r", "exec"); print((time.perf_counter() - t) * 1000)', RUNNER],
+      { encoding: 'utf8' },
+    );
+    const variants = {
+      pythonPass: [[PYTHON, '-c', 'pass']],
+      plainScript: [[PYTHON, script]],
+      runnerOneCell: [[PYTHON, RUNNER, plainTask.path]],
+      runnerPrecompiledOneCell: [[PYTHON, pyc, plainTask.path]],
+      runnerTwoTasksPassingVariables: [
+        [PYTHON, RUNNER, ioUp.path],
+        [PYTHON, RUNNER, ioDown.path],
+      ],
+      runnerTwentyCellsSetupParameters: [[PYTHON, RUNNER, setupTask.path]],
+    };
+    measure(variants, 1, dir); // warm the page cache and the .pyc files
+    const raw = measure(variants, runs, dir);
+    const wall = {};
+    const cpu = {};
+    for (const [name, m] of Object.entries(raw)) {
+      wall[name] = stats(m.wall);
+      cpu[name] = stats(m.cpu);
+    }
+    const overhead = (t) => ({
+      vsPythonPass: round(t.runnerOneCell.median - t.pythonPass.median),
+      vsPlainScript: round(t.runnerOneCell.median - t.plainScript.median),
+      perTaskPassingVariables: round(t.runnerTwoTasksPassingVariables.median / 2 - t.plainScript.median),
+      twentyCellsVsOneCell: round(t.runnerTwentyCellsSetupParameters.median - t.runnerOneCell.median),
+      precompiledVsPlainScript: round(t.runnerPrecompiledOneCell.median - t.plainScript.median),
+    });
+
+    const cancelSleep = [];
+    const cancelNative = [];
+    for (let i = 0; i < 3; i++) {
+      cancelSleep.push(await cancelLatencyMs(dir, `sleep${i}`, 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n'));
+      cancelNative.push(
+        await cancelLatencyMs(
+          dir,
+          `native${i}`,
+          // zlib releases the GIL while it compresses: only the runner's wakeup-fd thread can act.
+          'import zlib\ndata = bytes(range(256)) * 1_000_000\nprint("ready", flush=True)\nfor _ in range(100): zlib.compress(data, 9)\n',
+        ),
+      );
+    }
+
+    const version = spawnSync(PYTHON, ['-c', 'import sys; print(sys.version.split()[0])'], { encoding: 'utf8' });
+    return {
+      python: version.stdout.trim(),
+      runs,
+      unit: 'ms per task process (median, p90, min over runs)',
+      wallMs: wall,
+      cpuMs: cpu,
+      overheadMs: { wall: overhead(wall), cpu: overhead(cpu) },
+      compileRunnerSourceMs: stats(compileMs.stdout.trim().split('\n').map(Number)),
+      ratio: {
+        runnerVsPythonPassWall: round(wall.runnerOneCell.median / wall.pythonPass.median),
+        runnerVsPlainScriptWall: round(wall.runnerOneCell.median / wall.plainScript.median),
+        runnerVsPlainScriptCpu: round(cpu.runnerOneCell.median / cpu.plainScript.median),
+      },
+      cancelLatencyMs: { duringSleep: stats(cancelSleep), duringNativeCall: stats(cancelNative) },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(JSON.stringify(await benchRunner(), null, 2));
+}
