@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+/** The `cellpipe` command line: compile/validate pipelines, serve the API, run and inspect jobs. */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  cancelCommand,
+  compileCommand,
+  jobsCommand,
+  logsCommand,
+  rerunCommand,
+  runCommand,
+  serveCommand,
+  statusCommand,
+  validateCommand,
+} from './cli/commands.js';
+import { reportError } from './cli/output.js';
+import { serverVersion } from './http/version.js';
+
+function integer(name: string, min: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return Number(value);
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** --url/--token/--home: which server a command talks to. */
+function targetOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'server URL (default: CELLPIPE_URL, else the server recorded in the home, else an embedded one)')
+    .option('--token <token>', 'API token (default: CELLPIPE_TOKEN, else $CELLPIPE_HOME/token)')
+    .option('--home <dir>', 'Cellpipe home (default: CELLPIPE_HOME or ~/.cellpipe)');
+}
+
+let exitCode = 0;
+const action =
+  <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+  async (...args: A) => {
+    exitCode = await fn(...args);
+  };
+
+export function buildProgram(): Command {
+  const program = new Command('cellpipe')
+    .description('Run tagged notebook cells as GPU-aware pipeline jobs, locally or on Kubernetes')
+    .version(serverVersion())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('compile')
+    .description('compile a notebook (.ipynb), script (.py) or pipeline (.yaml) and print the pipeline spec')
+    .argument('<file>', 'notebook, script or pipeline YAML')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .action(action((file: string, opts: { output: string }) => compileCommand(file, opts)));
+
+  program
+    .command('validate')
+    .description('check a notebook, script or pipeline YAML; prints every problem (exit 2) or "ok"')
+    .argument('<file>', 'notebook, script or pipeline YAML')
+    .action(action((file: string) => validateCommand(file)));
+
+  program
+    .command('serve')
+    .description('start the Cellpipe server (HTTP API) for a home directory')
+    .option('-c, --config <file>', 'config file, YAML or JSON (default: CELLPIPE_CONFIG, else $home/config.yaml)')
+    .option('--home <dir>', 'Cellpipe home (default: CELLPIPE_HOME or ~/.cellpipe)')
+    .option('--host <host>', 'address to bind (default 127.0.0.1)')
+    .option('-p, --port <port>', 'port to listen on, 0 for any free one (default 8765)', integer('--port', 0))
+    .addOption(new Option('--executor <name>', 'where tasks run (default local)').choices(['local', 'kubernetes']))
+    .option('--python <path>', 'Python interpreter for local tasks (default python3)')
+    .option('--gpus <spec>', 'local GPU inventory, e.g. "gpu:2,mig-3g.20gb:1" (default: nvidia-smi)')
+    .option('--max-parallel-per-user <n>', 'most tasks one user runs at once', integer('--max-parallel-per-user', 1))
+    .option('--body-limit <size>', 'largest accepted request body (default 20mb)')
+    .action(action((opts: Record<string, unknown>) => serveCommand(opts)));
+
+  targetOptions(
+    program
+      .command('run')
+      .description('submit a notebook, script or pipeline YAML as a job and follow it to the end')
+      .argument('<file>', 'notebook, script or pipeline YAML')
+      .option('--param <name=value>', 'override a parameter (value parsed as JSON when it is JSON); repeatable', collect)
+      .option('--name <name>', 'job name (default: the pipeline name)')
+      .option('-d, --detach', 'submit and return; starts a background server when none runs'),
+  ).action(action((file: string, opts: Record<string, unknown>) => runCommand(file, opts)));
+
+  targetOptions(
+    program
+      .command('status')
+      .description('show a job and its tasks')
+      .argument('<job>', 'job id')
+      .option('--json', 'print the job as JSON'),
+  ).action(action((id: string, opts: Record<string, unknown>) => statusCommand(id, opts)));
+
+  targetOptions(
+    program
+      .command('logs')
+      .description("print a task's output (stdout and stderr of every attempt)")
+      .argument('<job>', 'job id')
+      .argument('<task>', 'task name')
+      .option('-f, --follow', 'keep printing until the task ends')
+      .option('--attempt <n>', 'only this attempt', integer('--attempt', 1)),
+  ).action(action((id: string, task: string, opts: Record<string, unknown>) => logsCommand(id, task, opts)));
+
+  targetOptions(program.command('cancel').description('cancel a job').argument('<job>', 'job id')).action(
+    action((id: string, opts: Record<string, unknown>) => cancelCommand(id, opts)),
+  );
+
+  targetOptions(
+    program
+      .command('jobs')
+      .description('list jobs, newest first')
+      .option('--json', 'print the list as JSON')
+      .addOption(new Option('--state <state>', 'only jobs in this state').choices(['pending', 'running', 'succeeded', 'failed', 'cancelled']))
+      .option('--limit <n>', 'at most this many (default 50)', integer('--limit', 1))
+      .option('--user <user>', "another user's jobs (admins)"),
+  ).action(action((opts: Record<string, unknown>) => jobsCommand(opts)));
+
+  targetOptions(
+    program
+      .command('rerun')
+      .description('run a job again as a new job')
+      .argument('<job>', 'job id')
+      .option('--failed', 'only failed, cancelled and skipped tasks (reuse what succeeded)')
+      .option('-d, --detach', 'submit and return'),
+  ).action(action((id: string, opts: Record<string, unknown>) => rerunCommand(id, opts)));
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are not errors; usage mistakes are invalid input.
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+    }
+    return reportError(e);
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.exitCode = reportError(e);
+  },
+);

@@ -1,0 +1,285 @@
+/** The `cellpipe` commands; cli.ts wires them to the command line. Each returns its exit code. */
+import { existsSync } from 'node:fs';
+import { formatDiagnostic, hasErrors, pipelineToYaml, sortDiagnostics, type Job, type JobState } from '@cellpipe/schema';
+import { loadPipelineFile } from '@cellpipe/schema/node';
+import { loadConfig } from '../config.js';
+import { startServer } from '../main.js';
+import { followJob } from './follow.js';
+import { duration, err, jobDurationMs, out, table, taskError } from './output.js';
+import { PlainProgress, TtyProgress, type ProgressSink } from './progress.js';
+import { CliError, resolveTarget, type Target, type TargetFlags } from './target.js';
+
+// ---------------------------------------------------------------- compile / validate
+
+export async function compileCommand(file: string, opts: { output: string }): Promise<number> {
+  if (opts.output !== 'yaml' && opts.output !== 'json') throw new CliError(`--output must be yaml or json, not "${opts.output}"`, 2);
+  const loaded = await loadPipelineFile(file);
+  const diagnostics = sortDiagnostics([...loaded.diagnostics]);
+  for (const d of diagnostics) err(formatDiagnostic(d));
+  if (hasErrors(diagnostics) || !loaded.pipeline) return 2;
+  process.stdout.write(opts.output === 'json' ? `${JSON.stringify(loaded.pipeline, null, 2)}\n` : pipelineToYaml(loaded.pipeline));
+  return 0;
+}
+
+export async function validateCommand(file: string): Promise<number> {
+  const loaded = await loadPipelineFile(file);
+  const diagnostics = sortDiagnostics([...loaded.diagnostics]);
+  for (const d of diagnostics) {
+    if (d.severity === 'error') out(formatDiagnostic(d));
+    else err(formatDiagnostic(d));
+  }
+  if (hasErrors(diagnostics)) return 2;
+  out('ok');
+  return 0;
+}
+
+// ---------------------------------------------------------------- serve
+
+export interface ServeFlags {
+  config?: string;
+  home?: string;
+  host?: string;
+  port?: number;
+  executor?: string;
+  python?: string;
+  gpus?: string;
+  maxParallelPerUser?: number;
+  bodyLimit?: string;
+}
+
+export async function serveCommand(flags: ServeFlags): Promise<number> {
+  const { config: configFile, ...rest } = flags;
+  const config = loadConfig({ flags: { ...rest }, configFile });
+  const server = await startServer(config);
+  out(`cellpipe listening on ${server.url}`);
+  err(`home ${server.home}${server.token ? ` (token in ${server.home}/token)` : ''}; executor ${server.service.executorName}`);
+  return await new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      err(`cellpipe: ${signal}, stopping`);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      server.close().then(
+        () => resolve(0),
+        (e: unknown) => {
+          err(`cellpipe: error while stopping: ${String(e)}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+// ---------------------------------------------------------------- run / rerun
+
+export interface RunFlags extends TargetFlags {
+  param?: string[];
+  detach?: boolean;
+  name?: string;
+}
+
+/** `k=v`: the value as JSON when it parses as JSON, else the raw string. */
+export function parseParams(items: readonly string[]): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new CliError(`--param must look like name=value, not "${item}"`, 2);
+    const name = item.slice(0, eq);
+    const raw = item.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // a plain string
+    }
+    params[name] = value;
+  }
+  return params;
+}
+
+function progressSink(jobId: string): ProgressSink {
+  return process.stdout.isTTY ? new TtyProgress(process.stdout, jobId) : new PlainProgress(out);
+}
+
+function printWhereToLook(target: Target, job: Job): void {
+  const ran = job.tasks.filter((t) => t.attempt > 0 || t.reused);
+  const failed = job.tasks.find((t) => t.state === 'failed');
+  const example = failed ?? ran[0] ?? job.tasks[0];
+  if (example) out(`logs: cellpipe logs ${job.id} ${example.name}`);
+  if (target.layout) {
+    const layout = target.layout;
+    const notebooks = ran
+      .map((t) => ({ t, path: layout.notebookPath(job.id, t.name, Math.max(1, t.attempt)) }))
+      .filter(({ path }) => existsSync(path));
+    if (notebooks.length) {
+      out('executed notebooks:');
+      for (const { t, path } of notebooks) out(`  ${t.name}: ${path}`);
+    }
+    out(`job files: ${layout.jobDir(job.id)}`);
+  } else {
+    for (const t of ran) out(`notebook ${t.name}: ${target.client.url}/api/jobs/${job.id}/tasks/${t.name}/notebook`);
+  }
+}
+
+/** Follow a submitted job to its end and report; exit 0 when it succeeded, 1 otherwise (130 on Ctrl-C). */
+async function watchJob(target: Target, job: Job): Promise<number> {
+  const sink = progressSink(job.id);
+  const abort = new AbortController();
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    if (target.kind === 'embedded') {
+      // The embedded server ends with this process: stop the job rather than leave it half-run.
+      err(`cancelling job ${job.id} (Ctrl-C again to quit at once)`);
+      target.client.cancel(job.id).catch(() => abort.abort());
+    } else {
+      err(`stopped following; job ${job.id} keeps running (cellpipe status ${job.id})`);
+      abort.abort();
+    }
+  };
+  process.on('SIGINT', onSigint);
+  let final: Job;
+  try {
+    final = await followJob(target, job.id, sink, abort.signal);
+  } finally {
+    process.off('SIGINT', onSigint);
+    sink.finish();
+  }
+  out(`job ${final.id} ${final.state} in ${duration(jobDurationMs(final))}`);
+  for (const t of final.tasks.filter((t) => t.state === 'failed')) {
+    out(`  task ${t.name} failed: ${taskError(t) || 'no details'}`);
+  }
+  printWhereToLook(target, final);
+  if (interrupted) return 130;
+  return final.state === 'succeeded' ? 0 : 1;
+}
+
+async function withTarget<T>(flags: TargetFlags, options: { detach?: boolean }, fn: (t: Target) => Promise<T>): Promise<T> {
+  const target = await resolveTarget(flags, options);
+  try {
+    return await fn(target);
+  } finally {
+    await target.close();
+  }
+}
+
+function printDetached(job: Job): void {
+  out(`status: cellpipe status ${job.id}`);
+  out(`logs: cellpipe logs ${job.id} <task> [--follow]`);
+}
+
+export async function runCommand(file: string, flags: RunFlags): Promise<number> {
+  const parameters = parseParams(flags.param ?? []);
+  const loaded = await loadPipelineFile(file);
+  const diagnostics = sortDiagnostics([...loaded.diagnostics]);
+  for (const d of diagnostics) err(formatDiagnostic(d));
+  if (hasErrors(diagnostics) || !loaded.pipeline) return 2;
+  return withTarget(flags, { detach: flags.detach }, async (target) => {
+    const job = await target.client.submit({
+      pipeline: loaded.pipeline!,
+      files: loaded.files,
+      ...(Object.keys(parameters).length ? { parameters } : {}),
+      ...(flags.name ? { name: flags.name } : {}),
+    });
+    out(`job ${job.id}`);
+    if (flags.detach) {
+      printDetached(job);
+      return 0;
+    }
+    return watchJob(target, job);
+  });
+}
+
+export async function rerunCommand(id: string, flags: TargetFlags & { failed?: boolean; detach?: boolean }): Promise<number> {
+  return withTarget(flags, { detach: flags.detach }, async (target) => {
+    const job = await target.client.rerun(id, flags.failed ? 'failed' : 'all');
+    out(`job ${job.id}`);
+    if (flags.detach) {
+      printDetached(job);
+      return 0;
+    }
+    return watchJob(target, job);
+  });
+}
+
+// ---------------------------------------------------------------- status / logs / cancel / jobs
+
+export async function statusCommand(id: string, flags: TargetFlags & { json?: boolean }): Promise<number> {
+  return withTarget(flags, {}, async (target) => {
+    const job = await target.client.getJob(id);
+    if (flags.json) {
+      out(JSON.stringify(job, null, 2));
+      return 0;
+    }
+    out(`job ${job.id} ${job.name} ${job.state}`);
+    out(
+      `owner ${job.owner}, executor ${job.executor}, created ${job.createdAt}` +
+        (job.parentJobId ? `, re-run of ${job.parentJobId}` : '') +
+        (job.finishedAt || job.startedAt ? `, ${duration(jobDurationMs(job))}` : ''),
+    );
+    if (job.error) out(`error: ${job.error}`);
+    const rows = [['TASK', 'STATE', 'ATTEMPT', 'DURATION', 'DETAILS']];
+    for (const t of job.tasks) {
+      const details = t.state === 'queued' && t.waitingReason ? `waiting: ${t.waitingReason}` : t.reused ? 'reused' : taskError(t);
+      rows.push([t.name, t.state, `${t.attempt}/${t.maxAttempts}`, duration(t.durationMs), details]);
+    }
+    for (const line of table(rows)) out(line);
+    return 0;
+  });
+}
+
+export async function logsCommand(
+  id: string,
+  task: string,
+  flags: TargetFlags & { follow?: boolean; attempt?: number },
+): Promise<number> {
+  return withTarget(flags, {}, async (target) => {
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.on('SIGINT', onSigint);
+    try {
+      for await (const chunk of target.client.logs(id, task, { follow: flags.follow, attempt: flags.attempt, signal: abort.signal })) {
+        process.stdout.write(chunk);
+      }
+    } catch (e) {
+      if (!abort.signal.aborted) throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    return 0;
+  });
+}
+
+export async function cancelCommand(id: string, flags: TargetFlags): Promise<number> {
+  return withTarget(flags, {}, async (target) => {
+    const job = await target.client.cancel(id);
+    out(`job ${job.id} ${job.state}`);
+    return 0;
+  });
+}
+
+export async function jobsCommand(
+  flags: TargetFlags & { json?: boolean; state?: string; limit?: number; user?: string },
+): Promise<number> {
+  return withTarget(flags, {}, async (target) => {
+    const list = await target.client.listJobs({
+      state: flags.state as JobState | undefined,
+      limit: flags.limit,
+      user: flags.user,
+    });
+    if (flags.json) {
+      out(JSON.stringify(list, null, 2));
+      return 0;
+    }
+    const rows = [['ID', 'STATE', 'NAME', 'OWNER', 'CREATED', 'TASKS']];
+    for (const j of list.items) {
+      const total = Object.values(j.taskCounts).reduce((a, b) => a + (b ?? 0), 0);
+      rows.push([j.id, j.state, j.name, j.owner, j.createdAt, `${j.taskCounts.succeeded ?? 0}/${total} succeeded`]);
+    }
+    for (const line of table(rows)) out(line);
+    if (list.nextCursor) err(`more jobs: --limit ${flags.limit ?? 50} shows ${list.items.length}`);
+    return 0;
+  });
+}

@@ -1,0 +1,48 @@
+/** Follow a job's events until it finishes, feeding a progress display. */
+import { TERMINAL_JOB_STATES, type Job, type JobState } from '@cellpipe/schema';
+import { ApiError } from '../client/api-client.js';
+import type { ProgressSink } from './progress.js';
+import { CliError, type Target } from './target.js';
+
+const isTerminal = (s: JobState) => (TERMINAL_JOB_STATES as readonly string[]).includes(s);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Resolves with the finished job, or with its current state when `signal` aborts. The event stream
+ * starts with a snapshot, so reconnecting after a dropped connection loses nothing.
+ */
+export async function followJob(target: Target, jobId: string, sink: ProgressSink, signal: AbortSignal): Promise<Job> {
+  let failures = 0;
+  for (;;) {
+    try {
+      for await (const ev of target.client.events({ job: jobId, signal })) {
+        failures = 0;
+        if (ev.type === 'task') sink.task(ev.event.task);
+        else {
+          sink.job(ev.job);
+          if (isTerminal(ev.job.state)) {
+            const job = await target.client.getJob(jobId);
+            for (const t of job.tasks) sink.task(t);
+            return job;
+          }
+        }
+      }
+    } catch (e) {
+      if (signal.aborted) return target.client.getJob(jobId);
+      if (e instanceof ApiError && e.status !== 0 && e.status < 500) throw e;
+    }
+    if (signal.aborted) return target.client.getJob(jobId);
+    failures += 1;
+    if (failures > 30) throw new CliError(`lost the connection to ${target.client.url} while following job ${jobId}`);
+    await sleep(Math.min(1000 * failures, 5000));
+    try {
+      const job = await target.client.getJob(jobId);
+      if (isTerminal(job.state)) {
+        for (const t of job.tasks) sink.task(t);
+        return job;
+      }
+    } catch (e) {
+      if (e instanceof ApiError && e.status !== 0 && e.status < 500) throw e;
+    }
+  }
+}

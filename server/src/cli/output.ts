@@ -1,0 +1,74 @@
+/** Small text helpers shared by the commands: tables, durations, error printing. */
+import type { Job, TaskRun } from '@cellpipe/schema';
+import { ApiError } from '../client/api-client.js';
+import { ConfigError } from '../config.js';
+import { HomeLockedError } from '../main.js';
+import { CliError } from './target.js';
+
+export const out = (line = '') => process.stdout.write(`${line}\n`);
+export const err = (line = '') => process.stderr.write(`${line}\n`);
+
+export function table(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+export function duration(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+export function jobDurationMs(job: Pick<Job, 'createdAt' | 'startedAt' | 'finishedAt'>): number | undefined {
+  const start = Date.parse(job.startedAt ?? job.createdAt);
+  const end = job.finishedAt ? Date.parse(job.finishedAt) : Date.now();
+  return Number.isFinite(start) && Number.isFinite(end) ? end - start : undefined;
+}
+
+export function taskError(t: TaskRun): string {
+  if (!t.error) return '';
+  const where = t.error.cell !== undefined ? ` (cell ${t.error.cell})` : '';
+  return `${t.error.ename ? `${t.error.ename}: ` : ''}${t.error.message}${where}`;
+}
+
+/** Print an error the way a user can act on it; returns the exit code. */
+export function reportError(e: unknown): number {
+  if (e instanceof ApiError) {
+    err(`error: ${e.message}`);
+    if (Array.isArray(e.details)) {
+      for (const d of e.details as unknown[]) {
+        if (d && typeof d === 'object' && 'message' in d) {
+          const detail = d as { path?: unknown; message: unknown };
+          const path = typeof detail.path === 'string' && detail.path ? `${detail.path}: ` : '';
+          err(`  ${path}${String(detail.message)}`);
+        }
+      }
+    }
+    return e.status === 400 || e.status === 413 ? 2 : 1;
+  }
+  if (e instanceof ConfigError) {
+    err(`error: ${e.message}`);
+    return 2;
+  }
+  if (e instanceof CliError) {
+    err(`error: ${e.message}`);
+    return e.exitCode;
+  }
+  if (e instanceof HomeLockedError) {
+    err(`error: ${e.message}`);
+    return 1;
+  }
+  err(`error: ${e instanceof Error ? e.message : String(e)}`);
+  if (process.env.CELLPIPE_DEBUG && e instanceof Error && e.stack) err(e.stack);
+  return 1;
+}
