@@ -484,6 +484,14 @@ def _source_lines(text):
     return text.splitlines(True)
 
 
+def _linecache_entry(filename, source):
+    lines = source.splitlines(True)
+    # Like a file's: without the final newline, traceback's carets shift one column right.
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return (len(source), None, lines, filename)
+
+
 class TaskFailure(Exception):
     """A task error that ends the run: reported in result.json, exit code 1."""
 
@@ -932,13 +940,13 @@ class Runner(object):
         # Tracebacks, warnings and inspect.getsource() read cell source through linecache.
         linecache = sys.modules.get("linecache")
         if linecache is not None:
-            linecache.cache[filename] = (len(source), None, _source_lines(source), filename)
+            linecache.cache[filename] = _linecache_entry(filename, source)
 
     def _cell_error(self, step, exc):
         import linecache
 
         for filename, source in self._sources.items():
-            linecache.cache[filename] = (len(source), None, _source_lines(source), filename)
+            linecache.cache[filename] = _linecache_entry(filename, source)
         tb = format_user_traceback(exc, self._is_user_file)
         try:
             evalue = str(exc)

@@ -137,8 +137,8 @@ function task(job: string, name: string, fields: Partial<TaskJson> = {}): TaskJs
   };
 }
 
-function spawnRunner(taskJsonPath: string, cwd: string) {
-  return spawn('python3', [RUNNER, taskJsonPath], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnRunner(taskJsonPath: string, cwd: string, runner = RUNNER) {
+  return spawn('python3', [runner, taskJsonPath], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 function collect(child: ReturnType<typeof spawnRunner>, onStdout?: (text: string) => void): Promise<Run> {
@@ -163,9 +163,12 @@ function writeTask(t: TaskJson | unknown, path: string): string {
   return path;
 }
 
-async function runTask(t: TaskJson): Promise<Run & { result: RunnerResult; notebook: Notebook }> {
+async function runTask(
+  t: TaskJson,
+  opts: { cwd?: string; runner?: string } = {},
+): Promise<Run & { result: RunnerResult; notebook: Notebook }> {
   const path = writeTask(t, join(t.resultPath, '..', 'task.json'));
-  const run = await collect(spawnRunner(path, join(t.resultPath, '..')));
+  const run = await collect(spawnRunner(path, opts.cwd ?? join(t.resultPath, '..'), opts.runner));
   const result = JSON.parse(readFileSync(t.resultPath, 'utf8')) as RunnerResult;
   const notebook = JSON.parse(readFileSync(t.notebookPath, 'utf8')) as Notebook;
   return { ...run, result, notebook };
@@ -601,6 +604,37 @@ describe('files, environment and the executed notebook', () => {
     expect(run.stdout).toContain(`argv ['${scriptPath}']`);
     expect(run.result.error).toMatchObject({ cell: 1, ename: 'RuntimeError', message: 'RuntimeError: boom' });
     expect(run.result.error?.traceback).toContain(`File "${scriptPath}", line 5, in main\n    raise RuntimeError("boom")`);
+  });
+
+  test('imports resolve from the working directory, as in Jupyter, not from the runner folder', async () => {
+    const job = newJob();
+    writeFileSync(join(job, 'helpers.py'), 'def answer():\n    return 42\n');
+    const run = await runTask(
+      task(job, 'prep', {
+        cells: [code(0, 'import sys, helpers', 'print(helpers.answer(), "cellpipe_runner" in sys.modules, sys.path[0] == "")')],
+      }),
+      { cwd: job },
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('42 False True\n');
+  });
+
+  test('a precompiled runner (.pyc, what an executor may start to skip compiling) behaves the same', async () => {
+    const job = newJob();
+    const pyc = join(job, 'cellpipe_runner.pyc');
+    const compiled = spawnSync('python3', ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', RUNNER, pyc], {
+      encoding: 'utf8',
+    });
+    expect(compiled.stderr).toBe('');
+    const run = await runTask(
+      task(job, 'prep', { cells: [code(0, 'x = [1]'), code(1, 'x[3]')], outputs: ['x'] }),
+      { runner: pyc },
+    );
+    expect(run.code).toBe(1);
+    expect(run.result.error).toMatchObject({ cell: 2, ename: 'IndexError', reason: 'exception' });
+    expect(run.result.error?.traceback).toBe(
+      'Traceback (most recent call last):\n  File "<cell 2>", line 1, in <module>\n    x[3]\n    ~^^^\nIndexError: list index out of range\n',
+    );
   });
 
   test('logs stream a [cellpipe] cell N marker before each cell', async () => {
