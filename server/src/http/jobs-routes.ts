@@ -131,14 +131,16 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
         attempt: query.attempt,
         signal: abort.signal,
       })[Symbol.asyncIterator]();
-      // Read the first chunk before committing to 200, so an unknown attempt still gets a JSON 404.
-      let next = await chunks.next();
-      res.status(200).set({
+      const headers = {
         'Content-Type': 'text/plain; charset=utf-8',
         'Cache-Control': 'no-cache',
         'X-Content-Type-Options': 'nosniff',
-      });
-      if (query.follow) res.flushHeaders();
+      };
+      // Following: commit to 200 at once (the first line may be minutes away). Otherwise read the
+      // first chunk first, so a missing log still gets a JSON error.
+      if (query.follow) res.status(200).set(headers).flushHeaders();
+      let next = await chunks.next();
+      if (!query.follow) res.status(200).set(headers);
       while (!next.done) {
         if (abort.signal.aborted) break;
         res.write(next.value);
