@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The servers the browser tests talk to (Playwright's webServer runs this, see
+# ui-tests/playwright.config.js): a fresh Cellpipe companion server with its own home, and a
+# galata-configured JupyterLab (with the Cellpipe extension from the project venv) whose root holds a
+# copy of examples/. Both stop when this script is signalled.
+#
+# Expects scripts/python-env.sh and `npm run build` to have run (scripts/ui-test.sh does both).
+# Env: CELLPIPE_UI_PORT (JupyterLab's port, default 8888), CELLPIPE_UI_WORK (scratch folder,
+# default ui-tests/.work; wiped at start).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=companion-lib.sh
+source "$root/scripts/companion-lib.sh"
+
+venv="$root/.venv"
+[ -x "$venv/bin/jupyter-lab" ] || { echo "ui-test-servers: $venv has no JupyterLab (run scripts/python-env.sh)" >&2; exit 1; }
+
+work=${CELLPIPE_UI_WORK:-$root/ui-tests/.work}
+rm -rf "$work"
+mkdir -p "$work/home" "$work/root"
+cp -R "$root/examples" "$work/root/examples"
+
+# The tests' own server, never one a user configured in this shell.
+unset CELLPIPE_URL CELLPIPE_TOKEN CELLPIPE_TOKENS CELLPIPE_CONFIG
+export CELLPIPE_HOME="$work/home"
+# Tasks run with the venv's Python (nbformat/nbclient for notebook tasks and executed notebooks).
+export CELLPIPE_PYTHON="$venv/bin/python"
+export PATH="$venv/bin:$PATH"
+# Jupyter's runtime files and user config of this run only (a ~/.jupyter could change what is tested).
+export JUPYTER_RUNTIME_DIR="$work/runtime" JUPYTER_CONFIG_DIR="$work/config"
+
+lab_pid=""
+stop_all() {
+  if [ -n "$lab_pid" ] && kill -0 "$lab_pid" 2>/dev/null; then
+    kill -TERM "$lab_pid" 2>/dev/null || true
+    wait "$lab_pid" 2>/dev/null || true
+  fi
+  companion_stop
+}
+trap stop_all EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+companion_start "$root" "$CELLPIPE_HOME" "$work/companion.log"
+
+export JUPYTERLAB_GALATA_ROOT_DIR="$work/root"
+jupyter lab --config "$root/ui-tests/jupyter_server_test_config.py" >"$work/jupyterlab.log" 2>&1 &
+lab_pid=$!
+echo "ui-test-servers: JupyterLab pid $lab_pid on port ${CELLPIPE_UI_PORT:-8888} (log $work/jupyterlab.log)" >&2
+set +e
+wait "$lab_pid"
+status=$?
+set -e
+echo "ui-test-servers: JupyterLab exited ($status); last lines of its log:" >&2
+tail -n 20 "$work/jupyterlab.log" >&2
+exit "$status"

@@ -1,0 +1,181 @@
+/**
+ * Page objects for the Cellpipe parts of JupyterLab. Every id, accessible name and data attribute the
+ * tests rely on lives here; they follow the extension's contract (team CONTRACTS.md, "JupyterLab
+ * extension ↔ ui-tests").
+ */
+import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import type { Locator, Page } from '@playwright/test';
+
+export const PLUGIN_PREFIX = '@cellpipe/jupyterlab:';
+
+export const Ids = {
+  taskEditor: 'cellpipe-task-editor',
+  pipeline: 'cellpipe-pipeline',
+  monitor: 'cellpipe-monitor',
+} as const;
+
+export const Commands = {
+  runPipeline: 'cellpipe:run-pipeline',
+  openMonitor: 'cellpipe:open-monitor',
+  runFileAsTask: 'cellpipe:run-file-as-task',
+  cancelJob: 'cellpipe:cancel-job',
+  rerunJob: 'cellpipe:rerun-job',
+  rerunFailed: 'cellpipe:rerun-failed',
+} as const;
+
+/** Task states that end a task or a job. */
+export const FINAL_STATES = ['succeeded', 'failed', 'cancelled', 'skipped'] as const;
+
+/** The right-sidebar "Cellpipe Task" form for the active cell. */
+export class TaskEditor {
+  constructor(private readonly page: IJupyterLabPageFixture) {}
+
+  get panel(): Locator {
+    return this.page.locator(`#${Ids.taskEditor}`);
+  }
+
+  async open(): Promise<void> {
+    await this.page.sidebar.openTab(Ids.taskEditor);
+    await this.panel.waitFor({ state: 'visible' });
+  }
+
+  field(name: 'Task name' | 'Depends on' | 'GPUs' | 'MIG profile' | 'CPU' | 'Memory' | 'Image' | 'Retries' | 'Timeout'): Locator {
+    return this.panel.getByLabel(name, { exact: true });
+  }
+
+  checkbox(name: 'Setup cell' | 'Skip cell'): Locator {
+    return this.panel.getByRole('checkbox', { name, exact: true });
+  }
+
+  get apply(): Locator {
+    return this.panel.getByRole('button', { name: 'Apply', exact: true });
+  }
+
+  get clear(): Locator {
+    return this.panel.getByRole('button', { name: 'Clear', exact: true });
+  }
+
+  /** Fills the form for the active cell and applies it. */
+  async tag(values: Partial<Record<'Task name' | 'Depends on' | 'GPUs' | 'CPU' | 'Memory' | 'Timeout', string>>): Promise<void> {
+    for (const [name, value] of Object.entries(values)) {
+      await this.field(name as keyof typeof values).fill(value);
+    }
+    await this.apply.click();
+  }
+}
+
+/** The left-sidebar "Cellpipe Pipeline" panel: DAG, Problems, parameters, Run. */
+export class PipelinePanel {
+  constructor(private readonly page: IJupyterLabPageFixture) {}
+
+  get panel(): Locator {
+    return this.page.locator(`#${Ids.pipeline}`);
+  }
+
+  async open(): Promise<void> {
+    await this.page.sidebar.openTab(Ids.pipeline);
+    await this.panel.waitFor({ state: 'visible' });
+  }
+
+  get dag(): Locator {
+    return this.panel.locator('svg').filter({ has: this.page.locator('g[data-task]') }).first();
+  }
+
+  /** One DAG node. */
+  task(name: string): Locator {
+    return this.panel.locator(`svg g[data-task="${name}"]`);
+  }
+
+  get tasks(): Locator {
+    return this.panel.locator('svg g[data-task]');
+  }
+
+  get problems(): Locator {
+    return this.panel.getByRole('list', { name: /problems/i }).or(this.panel.locator('[aria-label="Problems"]'));
+  }
+
+  /** A problem entry (a button carrying its message). */
+  problem(message: string | RegExp): Locator {
+    return this.panel.getByRole('button', { name: message });
+  }
+
+  get run(): Locator {
+    return this.panel.getByRole('button', { name: 'Run as Pipeline', exact: true });
+  }
+}
+
+/** The main-area "Cellpipe Jobs" monitor. */
+export class Monitor {
+  constructor(private readonly page: IJupyterLabPageFixture) {}
+
+  get widget(): Locator {
+    return this.page.locator(`#${Ids.monitor}`);
+  }
+
+  async open(): Promise<void> {
+    await this.page.evaluate(async (id) => {
+      await window.jupyterapp.commands.execute(id);
+    }, Commands.openMonitor);
+    await this.widget.waitFor({ state: 'visible' });
+  }
+
+  /** Job rows, newest first. */
+  get jobs(): Locator {
+    return this.widget.locator('[data-job-id]');
+  }
+
+  job(id: string): Locator {
+    return this.widget.locator(`[data-job-id="${id}"]`);
+  }
+
+  /** A task node of the job shown in the detail view. */
+  task(name: string): Locator {
+    return this.widget.locator(`[data-task="${name}"]`).first();
+  }
+
+  button(name: 'Cancel' | 'Re-run' | 'Re-run failed'): Locator {
+    return this.widget.getByRole('button', { name, exact: true });
+  }
+
+  /** A per-task button ("Logs", "Executed notebook") in the task's row. */
+  taskButton(task: string, name: 'Logs' | 'Executed notebook'): Locator {
+    return this.widget.locator(`[data-task="${task}"]`).getByRole('button', { name, exact: true }).first();
+  }
+}
+
+/** Everything Cellpipe in one place, for a test's `page`. */
+export class Cellpipe {
+  readonly taskEditor: TaskEditor;
+  readonly pipeline: PipelinePanel;
+  readonly monitor: Monitor;
+
+  constructor(readonly page: IJupyterLabPageFixture) {
+    this.taskEditor = new TaskEditor(page);
+    this.pipeline = new PipelinePanel(page);
+    this.monitor = new Monitor(page);
+  }
+
+  /** Ids of the registered Cellpipe plugins and whether each is activated. */
+  async plugins(): Promise<Record<string, boolean>> {
+    return this.page.evaluate((prefix) => {
+      const app = window.jupyterapp;
+      const out: Record<string, boolean> = {};
+      for (const id of app.listPlugins()) {
+        if (id.startsWith(prefix)) out[id] = app.isPluginActivated(id);
+      }
+      return out;
+    }, PLUGIN_PREFIX);
+  }
+
+  /** The status bar item ("Cellpipe: 1 running, 2 queued"). */
+  get statusItem(): Locator {
+    return this.page.locator('#jp-main-statusbar').getByText(/^Cellpipe:/);
+  }
+}
+
+/** Where the browser can reach the companion server's API through the Jupyter server proxy. */
+export function proxied(path: string): string {
+  return `/cellpipe/api/${path.replace(/^\//, '')}`;
+}
+
+export type { Page };
