@@ -162,7 +162,9 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     if (cell.cell_type !== 'code') return;
     const { settings: s, errors } = cellSettings(cell.metadata);
     for (const e of errors) {
-      cellDiag(index, 'error', e.message, { path: ['cells', index, ...e.path], ...(current && !s.task ? { task: current.name } : {}) });
+      // Cell diagnostics print no field path of their own, so metadata messages carry it.
+      const message = e.path[1] === 'cellpipe' ? `${e.path.join('.')}: ${e.message}` : e.message;
+      cellDiag(index, 'error', message, { path: ['cells', index, ...e.path], ...(current && !s.task ? { task: current.name } : {}) });
     }
     const source = cellSource(cell);
     sources.set(index, source);
@@ -226,7 +228,8 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     roles.push({ index, role: 'task', task: t.name });
   });
 
-  if (tasks.length === 0) {
+  // Without tasks but with other errors, fixing those (a mistyped task tag) is the first step.
+  if (tasks.length === 0 && !hasErrors(diags)) {
     diags.push({
       severity: 'error',
       message: 'the notebook has no tasks: tag the first cell of each task with task:NAME (or set metadata.cellpipe.task)',

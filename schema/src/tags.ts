@@ -178,8 +178,8 @@ function issueErrors(error: z.ZodError, prefix: (string | number)[]): SettingErr
   for (const issue of error.issues) {
     const path = [...prefix, ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')];
     if (issue.code === 'unrecognized_keys') {
-      for (const k of issue.keys) out.push({ message: `unknown field '${k}' in ${[...path, k].join('.')}`, path: [...path, k] });
-    } else out.push({ message: `${path.join('.')}: ${issue.message}`, path });
+      for (const k of issue.keys) out.push({ message: `unknown field '${k}'`, path: [...path, k] });
+    } else out.push({ message: issue.message, path });
   }
   return out;
 }
