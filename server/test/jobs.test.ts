@@ -1,0 +1,175 @@
+/** The JobService facade: submit (compile, freeze, validate), list, files, logs, remove. */
+import { jest } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadPipelineFile } from '@cellpipe/schema/node';
+import { ConflictError, NotFoundError, ValidationError } from '../src/jobs/job-service.js';
+import { request, startService, taskOf, until, waitForJob, type TestHome } from './jobs-fixtures.js';
+
+jest.setTimeout(60_000);
+
+const examples = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
+let h: TestHome;
+beforeAll(async () => {
+  h = await startService();
+});
+afterAll(async () => {
+  await h.cleanup();
+});
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+test('a notebook is compiled at submit and runs with parameter overrides', async () => {
+  const content = JSON.parse(readFileSync(join(examples, 'quickstart.ipynb'), 'utf8'));
+  const job = await h.service.submit('alice', { notebook: { path: 'quickstart.ipynb', content }, parameters: { n_samples: 100 } });
+  expect(job.name).toBe(job.pipeline.metadata.name);
+  expect(job.parameters.n_samples).toBe(100);
+  const done = await waitForJob(h.service, job.id);
+  expect(done.state).toBe('succeeded');
+  let log = '';
+  for await (const chunk of h.service.readLogs(job.id, 'generate')) log += chunk;
+  expect(log).toContain('drew 100 samples');
+  const report = taskOf(done, 'report');
+  for (const artifact of report.artifacts) {
+    const path = await h.service.taskFile(job.id, 'report', { artifact });
+    expect(path.startsWith(h.home)).toBe(true);
+  }
+  const result = JSON.parse(readFileSync(await h.service.taskFile(job.id, 'report', 'result'), 'utf8'));
+  expect(result.status).toBe('succeeded');
+  const nb = JSON.parse(readFileSync(await h.service.taskFile(job.id, 'report', 'notebook'), 'utf8'));
+  expect(Array.isArray(nb.cells)).toBe(true);
+});
+
+test('a pipeline with its files (notebooks and a script) runs as sent', async () => {
+  const loaded = await loadPipelineFile(join(examples, 'multi-file', 'pipeline.yaml'));
+  expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  const job = await h.service.submit('alice', { pipeline: loaded.pipeline!, files: loaded.files });
+  const done = await waitForJob(h.service, job.id);
+  expect(done.tasks.map((t) => [t.name, t.state, t.error?.message])).toEqual([
+    ['ingest', 'succeeded', undefined],
+    ['clean', 'succeeded', undefined],
+    ['summarize', 'succeeded', undefined],
+  ]);
+});
+
+test('bad submissions fail with the field path', async () => {
+  const base = request([{ name: 'a', code: 'pass\n' }], { parameters: { lr: { default: 0.1, type: 'number' } } });
+  let err = await rejection(h.service.submit('alice', { ...base, parameters: { nope: 1 } }));
+  expect(err).toBeInstanceOf(ValidationError);
+  expect((err as ValidationError).path).toBe('parameters.nope');
+  expect(err.message).toContain("unknown parameter 'nope'");
+  err = await rejection(h.service.submit('alice', { ...base, parameters: { lr: 'fast' } }));
+  expect((err as ValidationError).path).toBe('parameters.lr');
+  err = await rejection(h.service.submit('alice', { ...base, files: {} }));
+  expect((err as ValidationError).path).toBe('files.test.ipynb');
+  const cyclic = request([
+    { name: 'a', code: 'pass\n', dependsOn: ['b'] },
+    { name: 'b', code: 'pass\n', dependsOn: ['a'] },
+  ]);
+  err = await rejection(h.service.submit('alice', cyclic));
+  expect(err.message).toContain('dependency cycle');
+  const unknownDep = request([{ name: 'a', code: 'pass\n', dependsOn: ['ghost'] }]);
+  err = await rejection(h.service.submit('alice', unknownDep));
+  expect((err as ValidationError).path).toBe('pipeline.spec.tasks.0.dependsOn.0');
+  const noProducer = request([{ name: 'a', code: 'print(x)\n', inputs: ['x'] }]);
+  err = await rejection(h.service.submit('alice', noProducer));
+  expect((err as ValidationError).path).toBe('pipeline.spec.tasks.0.inputs.0');
+  err = await rejection(h.service.submit('alice', { notebook: { path: 'bad.ipynb', content: { cells: 'no' } } }));
+  expect(err).toBeInstanceOf(ValidationError);
+  expect((err as ValidationError).path.startsWith('notebook')).toBe(true);
+  // Nothing was stored for rejected submissions.
+  expect(h.service.list({ owner: 'alice', limit: 100 }).items.every((j) => j.name !== 'bad')).toBe(true);
+});
+
+test('list filters by owner and state and pages newest first', async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) ids.push((await h.service.submit('carol', request([{ name: 'a', code: 'pass\n' }]))).id);
+  for (const id of ids) await waitForJob(h.service, id);
+  const page1 = h.service.list({ owner: 'carol', limit: 2 });
+  expect(page1.items.map((j) => j.id)).toEqual([ids[2], ids[1]]);
+  expect(page1.items[0]!.taskCounts).toMatchObject({ succeeded: 1, failed: 0, pending: 0 });
+  const page2 = h.service.list({ owner: 'carol', limit: 2, cursor: page1.nextCursor! });
+  expect(page2.items.map((j) => j.id)).toEqual([ids[0]]);
+  expect(h.service.list({ owner: 'carol', state: 'failed', limit: 10 }).items).toEqual([]);
+  expect(h.service.list({ owner: 'nobody', limit: 10 }).items).toEqual([]);
+  expect(h.service.get('zzzzzzzz')).toBeUndefined();
+});
+
+test('logs follow a running task to its end; files are resolved safely', async () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'cellpipe-jobs-'));
+  try {
+    const go = join(scratch, 'go');
+    const job = await h.service.submit(
+      'alice',
+      request([
+        {
+          name: 'talk',
+          code:
+            `import os, time\nprint('first line', flush=True)\nfor _ in range(400):\n    if os.path.exists(${JSON.stringify(go)}): break\n    time.sleep(0.05)\n` +
+            "print('last line')\nd = os.environ['CELLPIPE_OUTPUT_DIR']\nos.makedirs(os.path.join(d, 'sub'), exist_ok=True)\n" +
+            "open(os.path.join(d, 'sub', 'x.txt'), 'w').write('x')\nos.symlink('/etc/passwd', os.path.join(d, 'escape'))\n",
+        },
+      ]),
+    );
+    const chunks: string[] = [];
+    const reading = (async () => {
+      for await (const c of h.service.readLogs(job.id, 'talk', { follow: true })) chunks.push(c);
+    })();
+    await until(() => chunks.join('').includes('first line'), 'the first line to stream');
+    expect(chunks.join('')).not.toContain('last line');
+    writeFileSync(go, '');
+    await reading;
+    expect(chunks.join('')).toContain('last line');
+    const done = h.service.get(job.id)!;
+    expect(taskOf(done, 'talk').artifacts).toEqual(['sub/x.txt']);
+    expect(readFileSync(await h.service.taskFile(job.id, 'talk', { artifact: 'sub/x.txt' }), 'utf8')).toBe('x');
+    await expect(h.service.taskFile(job.id, 'talk', { artifact: '../../../../etc/passwd' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(h.service.taskFile(job.id, 'talk', { artifact: '/etc/passwd' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(h.service.taskFile(job.id, 'talk', { artifact: 'escape' })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(h.service.taskFile(job.id, 'talk', { artifact: 'missing.txt' })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(h.service.taskFile(job.id, 'ghost', 'result')).rejects.toBeInstanceOf(NotFoundError);
+    expect(() => h.service.logPath('nojob00', 'talk')).toThrow(NotFoundError);
+    // A follow reader can be stopped.
+    const ac = new AbortController();
+    ac.abort();
+    for await (const _ of h.service.readLogs(job.id, 'talk', { follow: true, signal: ac.signal })) void _;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
+test('remove deletes finished jobs only', async () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'cellpipe-jobs-'));
+  try {
+    const go = join(scratch, 'go');
+    const job = await h.service.submit(
+      'alice',
+      request([{ name: 'wait', code: `import os, time\nwhile not os.path.exists(${JSON.stringify(go)}):\n    time.sleep(0.05)\n` }]),
+    );
+    await expect(h.service.remove(job.id)).rejects.toBeInstanceOf(ConflictError);
+    writeFileSync(go, '');
+    await waitForJob(h.service, job.id);
+    await h.service.remove(job.id);
+    expect(h.service.get(job.id)).toBeUndefined();
+    await expect(h.service.remove(job.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(h.service.cancel(job.id)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(h.service.rerun(job.id, 'all')).rejects.toBeInstanceOf(NotFoundError);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
+test('rerun failed of a job without failures is a conflict', async () => {
+  const job = await h.service.submit('alice', request([{ name: 'a', code: 'pass\n' }]));
+  await waitForJob(h.service, job.id);
+  await expect(h.service.rerun(job.id, 'failed')).rejects.toBeInstanceOf(ConflictError);
+});

@@ -1,0 +1,114 @@
+/** The SQLite store on a real database file. */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PipelineSchema } from '@cellpipe/schema';
+import { migrate, SqliteStore } from '../src/store/sqlite-store.js';
+import { MIGRATIONS } from '../src/store/migrations.js';
+import type { JobRecord, TaskRecord } from '../src/store/store.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cellpipe-store-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const pipeline = PipelineSchema.parse({
+  apiVersion: 'cellpipe.io/v1',
+  kind: 'Pipeline',
+  metadata: { name: 'p' },
+  spec: { tasks: [{ name: 'a', source: { kind: 'script', path: 'a.py' } }] },
+});
+
+function job(id: string, owner: string, state: JobRecord['state'] = 'pending'): JobRecord {
+  return { id, name: 'p', owner, state, executor: 'local', createdAt: new Date().toISOString(), pipeline, parameters: { lr: 0.1 } };
+}
+const task = (name: string): TaskRecord => ({
+  name,
+  state: 'pending',
+  dependsOn: [],
+  resources: {},
+  attempt: 0,
+  maxAttempts: 1,
+  outputs: [],
+  artifacts: [],
+});
+
+test('migrations run once, in order, and are recorded; WAL is on', () => {
+  const file = join(dir, 'cellpipe.db');
+  const store = new SqliteStore(file);
+  expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+  store.close();
+  const db = new Database(file);
+  expect(migrate(db)).toEqual([]);
+  expect(migrate(db, [...MIGRATIONS, { version: 2, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }])).toEqual([2]);
+  const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
+  expect(rows).toEqual([
+    { version: 1, name: MIGRATIONS[0]!.name },
+    { version: 2, name: 'extra' },
+  ]);
+  db.close();
+});
+
+test('jobs, tasks, attempts and transitions round-trip and survive reopening', () => {
+  const file = join(dir, 'cellpipe.db');
+  let store = new SqliteStore(file);
+  store.insertJob(job('job0001', 'alice'), [task('a'), task('b')]);
+  store.apply({
+    job: { id: 'job0001', state: 'running', startedAt: '2026-01-01T00:00:00.000Z' },
+    tasks: [{ jobId: 'job0001', task: { ...task('b'), state: 'running', attempt: 1, placement: 'local' } }],
+    attempts: [{ jobId: 'job0001', task: 'b', attempt: 1, state: 'running', handle: { pid: 12, startTime: 34, devices: '' }, createdAt: 'x' }],
+    transitions: [{ jobId: 'job0001', task: 'b', from: 'queued', to: 'running', at: 'y', note: 'attempt 1' }],
+  });
+  store.close();
+  store = new SqliteStore(file);
+  expect(store.getJob('job0001')).toMatchObject({ state: 'running', owner: 'alice', parameters: { lr: 0.1 }, pipeline });
+  // Task order is the pipeline's, even after updates.
+  expect(store.getTasks('job0001').map((t) => [t.name, t.state, t.placement])).toEqual([
+    ['a', 'pending', undefined],
+    ['b', 'running', 'local'],
+  ]);
+  expect(store.openAttempts()).toEqual([
+    { jobId: 'job0001', task: 'b', attempt: 1, state: 'running', handle: { pid: 12, startTime: 34, devices: '' }, createdAt: 'x' },
+  ]);
+  expect(store.activeJobIds()).toEqual(['job0001']);
+  expect(store.transitions('job0001').map((t) => `${t.task ?? 'job'}:${t.from ?? ''}>${t.to}`)).toEqual(['job:>pending', 'b:queued>running']);
+  store.apply({ job: { id: 'job0001', state: 'succeeded', error: undefined } });
+  expect(store.activeJobIds()).toEqual([]);
+  store.deleteJob('job0001');
+  expect(store.getJob('job0001')).toBeUndefined();
+  expect(store.getTasks('job0001')).toEqual([]);
+  expect(store.attempts('job0001')).toEqual([]);
+  store.close();
+});
+
+test('lists newest first with cursor pagination and owner/state filters', () => {
+  const store = new SqliteStore(join(dir, 'cellpipe.db'));
+  for (let i = 0; i < 7; i++) store.insertJob(job(`job000${i}`, i % 2 ? 'bob' : 'alice', i === 3 ? 'failed' : 'pending'), [task('a')]);
+  const page1 = store.listJobs({ limit: 3 });
+  expect(page1.items.map((j) => j.id)).toEqual(['job0006', 'job0005', 'job0004']);
+  expect(page1.items[0]!.taskCounts).toEqual({ pending: 1 });
+  const page2 = store.listJobs({ limit: 3, cursor: page1.nextCursor! });
+  expect(page2.items.map((j) => j.id)).toEqual(['job0003', 'job0002', 'job0001']);
+  const page3 = store.listJobs({ limit: 3, cursor: page2.nextCursor! });
+  expect(page3.items.map((j) => j.id)).toEqual(['job0000']);
+  expect(page3.nextCursor).toBeUndefined();
+  expect(store.listJobs({ limit: 10, owner: 'bob' }).items.map((j) => j.id)).toEqual(['job0005', 'job0003', 'job0001']);
+  expect(store.listJobs({ limit: 10, owner: 'bob', state: 'failed' }).items.map((j) => j.id)).toEqual(['job0003']);
+  store.close();
+});
+
+test('a failing change is rolled back as a whole', () => {
+  const store = new SqliteStore(join(dir, 'cellpipe.db'));
+  store.insertJob(job('job0001', 'alice'), [task('a')]);
+  expect(() =>
+    store.apply({
+      tasks: [{ jobId: 'job0001', task: { ...task('a'), state: 'running' } }],
+      // Unknown job: violates the foreign key, so the task update above must not stick either.
+      attempts: [{ jobId: 'nojob', task: 'a', attempt: 1, state: 'starting', handle: null, createdAt: 'x' }],
+    }),
+  ).toThrow();
+  expect(store.getTasks('job0001')[0]!.state).toBe('pending');
+  store.close();
+});
