@@ -163,6 +163,8 @@ def load_task(path):
             raise BadTask(path + ".name", "not a Python identifier: %r" % name)
         if not _is_task_name(source):
             raise BadTask(path + ".from", "not a task name: %r" % source)
+        if any(other["name"] == name for other in inputs):
+            raise BadTask(path + ".name", "%r is already an input" % name)
         inputs.append({"name": name, "from": source})
     t["inputs"] = inputs
 
@@ -269,21 +271,23 @@ def transform_magics(source):
     """Rewrites IPython line magics, shell and help lines into plain Python.
 
     Returns (python_source, notes). Lines keep their numbers so tracebacks point at the user's line.
-    Only called for cells that are not valid Python, so a '%' line inside a string of an otherwise
-    valid cell is never touched.
+    Only called for cells that are not valid Python; even then a line that starts inside a string,
+    inside brackets or after a backslash (`x = (a\n % b)`) is Python, not a magic.
     """
     lines = source.split("\n")
     notes = []
     out = []
     continuation = False
+    scanner = _Scanner()
     for lineno, line in enumerate(lines, 1):
         if continuation:
             out.append("")
             continuation = line.rstrip().endswith("\\")
             continue
-        what = _looks_magic(line)
+        what = None if scanner.inside() else _looks_magic(line)
         if what is None:
             out.append(line)
+            scanner.feed(line)
             continue
         indent = line[: len(line) - len(line.lstrip())]
         text = line.strip()
@@ -301,6 +305,52 @@ def transform_magics(source):
         notes.append("skipped %s at line %d: %s" % (kind, lineno, text))
         out.append(indent + "pass")
     return "\n".join(out), notes
+
+
+class _Scanner(object):
+    """Just enough of Python's tokenizer to know whether the next line starts inside a string,
+    brackets or a backslash continuation."""
+
+    def __init__(self):
+        self.depth = 0
+        self.quote = None
+        self.backslash = False
+
+    def inside(self):
+        return self.depth > 0 or self.quote is not None or self.backslash
+
+    def feed(self, line):
+        i, n = 0, len(line)
+        self.backslash = False
+        while i < n:
+            c = line[i]
+            if self.quote is not None:
+                if c == "\\":
+                    if i == n - 1:
+                        self.backslash = True
+                    i += 2
+                elif line.startswith(self.quote, i):
+                    i += len(self.quote)
+                    self.quote = None
+                else:
+                    i += 1
+                continue
+            if c == "#":
+                break
+            if c in "([{":
+                self.depth += 1
+            elif c in ")]}":
+                self.depth = max(0, self.depth - 1)
+            elif c in "\"'":
+                triple = line[i : i + 3]
+                self.quote = triple if triple in ('"""', "'''") else c
+                i += len(self.quote)
+                continue
+            elif c == "\\" and i == n - 1:
+                self.backslash = True
+            i += 1
+        if self.quote in ('"', "'") and not self.backslash:
+            self.quote = None  # an unterminated one-line string: the compiler will say so
 
 
 def _env_assignment(args):
@@ -439,8 +489,9 @@ class _Tee(object):
 
 
 def _line_buffered(stream):
+    # backslashreplace: like Jupyter, printing text the log's encoding cannot hold never fails a task.
     try:
-        stream.reconfigure(line_buffering=True)
+        stream.reconfigure(line_buffering=True, errors="backslashreplace")
     except Exception:
         pass
     return stream
@@ -796,10 +847,9 @@ class Runner(object):
                     os.unlink(tmp)
                 except OSError:
                     pass
-                if isinstance(e, OSError) and not isinstance(e, (pickle.PicklingError,)):
-                    if getattr(e, "filename", None) in (tmp, path):
-                        raise TaskFailure("output '%s' could not be written: %s" % (name, e), "io",
-                                          ename=type(e).__name__)
+                if isinstance(e, OSError) and e.errno is not None:  # disk full, permissions, ...
+                    raise TaskFailure("output '%s' could not be written to %s: %s" % (name, path, e), "io",
+                                      ename=type(e).__name__)
                 raise TaskFailure(
                     "output '%s' (type %s) cannot be pickled: %s: %s"
                     % (name, _type_name(value), type(e).__name__, e),
@@ -857,7 +907,7 @@ class Runner(object):
         self._register_source(step.filename, source)
         try:
             code, expr = self._compile(step, source)
-        except SyntaxError as e:
+        except (SyntaxError, ValueError) as e:  # ValueError: a NUL byte, before Python 3.12
             raise self._cell_error(step, e)
         try:
             if timed:
@@ -976,10 +1026,13 @@ class Runner(object):
         t = self.task
         self.install_signals()
         self.plan()
-        self.prepare()
-        self._log("task %s (job %s, attempt %d)" % (t["taskName"], t["jobId"], t["attempt"]))
         status, error, code = "succeeded", None, EXIT_OK
         try:
+            try:
+                self.prepare()
+            except OSError as e:
+                raise TaskFailure("cannot prepare the task's folders: %s" % e, "io", ename=type(e).__name__)
+            self._log("task %s (job %s, attempt %d)" % (t["taskName"], t["jobId"], t["attempt"]))
             try:
                 deferred = self.load_inputs(t["inputs"], final=not t["setup"])
                 setup_done = not t["setup"]
@@ -994,26 +1047,42 @@ class Runner(object):
                 pass
             self.save_outputs()
         except TaskFailure as failure:
-            status, code = "failed", EXIT_TASK_FAILED
-            error = {"message": failure.message, "reason": failure.reason}
-            for key in ("ename", "traceback", "cell"):
-                value = getattr(failure, key)
-                if value is not None:
-                    error[key] = value
-            if failure.traceback:
-                self._real_stderr.write(failure.traceback)
-                if not failure.traceback.endswith("\n"):
-                    self._real_stderr.write("\n")
-            self._real_stderr.write(MARKER_PREFIX + "task failed: %s\n" % failure.message)
+            status, code, error = "failed", EXIT_TASK_FAILED, self._report_failure(failure)
         except KeyboardInterrupt:
             self.cancel("SIGINT", EXIT_INTERRUPTED)
+        except Exception as e:
+            # A fault of the runner or its environment, not of the user's code: keep every frame.
+            import traceback
+
+            failure = TaskFailure("runner error: %s: %s" % (type(e).__name__, e), "runner",
+                                  ename=type(e).__name__, traceback=traceback.format_exc())
+            status, code, error = "failed", EXIT_TASK_FAILED, self._report_failure(failure)
         if not self._finish_lock.acquire(False):
             while True:  # a SIGTERM is writing the cancelled result and will exit the process
                 time.sleep(1)
-        self._finish(status, error)
+        try:
+            self._finish(status, error)
+        except Exception as e:
+            self._real_stderr.write("cellpipe runner: cannot write %s or %s: %s\n"
+                                    % (t["resultPath"], t["notebookPath"], e))
+            _flush_quietly(self._real_stdout, self._real_stderr)
+            return EXIT_TASK_FAILED
         self._log("task %s %s in %d ms" % (t["taskName"], status, _ms(time.perf_counter() - self.started_perf)))
         _flush_quietly(self._real_stdout, self._real_stderr)
         return code
+
+    def _report_failure(self, failure):
+        """The result.json error object; the traceback and a one-line summary go to stderr."""
+        error = {"message": failure.message, "reason": failure.reason}
+        for key in ("ename", "traceback", "cell"):
+            value = getattr(failure, key)
+            if value is not None:
+                error[key] = value
+        stream = self._real_stderr
+        if failure.traceback:
+            stream.write(failure.traceback if failure.traceback.endswith("\n") else failure.traceback + "\n")
+        stream.write(MARKER_PREFIX + "task failed: %s\n" % failure.message)
+        return error
 
     # ---- result.json and the executed notebook ----------------------------------------------------
 
@@ -1063,6 +1132,7 @@ class Runner(object):
     def write_notebook(self, status):
         t = self.task
         cells = []
+        used_ids = set()
         for step in self.steps:
             outputs = []
             for out in list(step.outputs):
@@ -1082,6 +1152,12 @@ class Runner(object):
                 cell_id = "cell-%d" % step.index
                 if step.role == "setup":
                     meta["tags"] = ["cellpipe-setup"]
+            unique, n = cell_id, 1
+            while unique in used_ids:  # nbformat 4.5 wants unique ids; a cell may run twice
+                n += 1
+                unique = "%s-%d" % (cell_id, n)
+            used_ids.add(unique)
+            cell_id = unique
             cells.append({
                 "cell_type": "code",
                 "execution_count": step.execution_count,

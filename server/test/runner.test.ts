@@ -345,6 +345,7 @@ describe('IPython-ish syntax', () => {
           code(3, '%%time', 'z = x + y', 'z'),
           code(4, 's = """', '%not a magic inside a string', '"""', 'print(s.strip())'),
           code(5, '%env STAGE=test', 'import os', 'print(os.environ["STAGE"])'),
+          code(6, '!echo skipped', 'total = (10', '% 4)', 'print("mod", total)'),
         ],
       }),
     );
@@ -360,10 +361,19 @@ describe('IPython-ish syntax', () => {
     expect(run.stdout).toMatch(/CPU times: user .*\nWall time: .*\ny 45\n/);
     expect(run.stdout).toContain('%not a magic inside a string\n');
     expect(run.stdout).toContain('test\n');
-    expect(run.result.notes).toHaveLength(6);
+    // A '%' line continuing an expression in brackets is Python, even in a cell with a shell line.
+    expect(run.stdout).toContain('mod 2\n');
+    expect(run.result.notes).toHaveLength(7);
     const timed = cellOf(run.notebook, 3);
     expect(streamText(timed)).toMatch(/^CPU times: .*\nWall time: .*\n$/);
     expect(timed.outputs.find((o) => o.output_type === 'execute_result')?.data?.['text/plain']).toBe('46');
+  });
+
+  test('printing text the log cannot encode does not fail the task', async () => {
+    const job = newJob();
+    const run = await runTask(task(job, 'prep', { cells: [code(0, 'print("bad \\udcff surrogate")', 'print("ok")')] }));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('bad \\udcff surrogate\nok\n');
   });
 
   test('top-level await runs, like in Jupyter', async () => {
@@ -714,6 +724,7 @@ describe('bad task.json', () => {
     ['an input from outside the job', (t: TaskJson) => ({ ...t, inputs: [{ name: 'x', from: '../etc' }] }), "inputs[0].from: not a task name: '../etc'"],
     ['an output that is not a name', (t: TaskJson) => ({ ...t, outputs: ['ok', 'no-dash'] }), "outputs[1]: not a Python identifier: 'no-dash'"],
     ['a relative path', (t: TaskJson) => ({ ...t, outputDir: 'rel/dir' }), "outputDir: expected an absolute path, got 'rel/dir'"],
+    ['a name bound twice', (t: TaskJson) => ({ ...t, inputs: [{ name: 'x', from: 'a' }, { name: 'x', from: 'b' }] }), "inputs[1].name: 'x' is already an input"],
     ['an unknown kind', (t: TaskJson) => ({ ...t, kind: 'shell' }), "kind: expected one of cells, notebook, script, got 'shell'"],
   ])('%s exits 2 naming the field', async (_what, change, message) => {
     const base = task(newJob(), 'prep', { cells: [code(0, 'pass')] });
