@@ -559,10 +559,6 @@ class _StopTask(Exception):
     """sys.exit(0) in a cell: the remaining cells are skipped and the task succeeds."""
 
 
-class _Cancelled(Exception):
-    pass
-
-
 # --------------------------------------------------------------------------------------------------
 # The run
 
@@ -669,9 +665,13 @@ class Runner(object):
         # Classes defined in cells pickle as __main__.<name>: pickle must find them here.
         sys.modules["__main__"] = main
         self.namespace = main.__dict__
-        # Like Jupyter, imports resolve from the working directory, not from the runner's folder.
+        # Imports resolve as when the user runs the code: from the working directory (Jupyter) or
+        # from the script's folder (python3 script.py), never from the runner's folder.
         if sys.path and self.script_dir and os.path.abspath(sys.path[0] or ".") == self.script_dir:
-            sys.path[0] = ""
+            if t["kind"] == "script" and t["sourcePath"]:
+                sys.path[0] = os.path.dirname(os.path.abspath(t["sourcePath"]))
+            else:
+                sys.path[0] = ""
 
         builtins = sys.modules["builtins"]
         builtins._cellpipe_time = _Timer
@@ -895,7 +895,10 @@ class Runner(object):
             if name == "time":
                 timed, source = True, body
             elif name == "writefile" and args:
-                self._writefile(step, args, body)
+                try:
+                    self._writefile(args, body)
+                except OSError as e:
+                    raise self._cell_error(step, e)
                 return
             elif name == "capture":
                 self._note(step, "ran the %%capture cell without capturing its output")
@@ -977,7 +980,7 @@ class Runner(object):
             asyncio.set_event_loop(self._loop)
         return self._loop.run_until_complete(coroutine)
 
-    def _writefile(self, step, args, body):
+    def _writefile(self, args, body):
         parts = args.split()
         append = parts[0] in ("-a", "--append") if parts else False
         path = " ".join(parts[1:] if append else parts).strip("'\"")

@@ -369,6 +369,20 @@ describe('IPython-ish syntax', () => {
     expect(timed.outputs.find((o) => o.output_type === 'execute_result')?.data?.['text/plain']).toBe('46');
   });
 
+  test('%%writefile writes the file a later cell imports', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'prep', {
+        cells: [code(0, '%%writefile shapes.py', 'def area(w, h):', '    return w * h'), code(1, 'import shapes', 'print(shapes.area(6, 7))')],
+      }),
+      { cwd: job },
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Writing shapes.py\n');
+    expect(run.stdout).toContain('42\n');
+    expect(readFileSync(join(job, 'shapes.py'), 'utf8')).toBe('def area(w, h):\n    return w * h\n');
+  });
+
   test('printing text the log cannot encode does not fail the task', async () => {
     const job = newJob();
     const run = await runTask(task(job, 'prep', { cells: [code(0, 'print("bad \\udcff surrogate")', 'print("ok")')] }));
