@@ -74,8 +74,10 @@ export async function loadPipelineFile(path: string): Promise<LoadedPipeline> {
   }
   const parsed = parsePipelineYamlDocument(read.text, { file: path });
   const diagnostics = [...parsed.diagnostics];
-  if (!parsed.pipeline) return { diagnostics, files: {} };
-  const pipeline = parsed.pipeline;
+  if (!parsed.candidate) return { diagnostics, files: {} };
+  const pipeline = parsed.candidate;
+  // Path problems were reported by the YAML checks already; look for the files behind the others.
+  const reported = new Set(diagnostics.map((d) => JSON.stringify(d.path ?? [])));
   const dir = dirname(path);
   const root = await realpath(dir);
   const files: Record<string, string> = {};
@@ -92,7 +94,7 @@ export async function loadPipelineFile(path: string): Promise<LoadedPipeline> {
     const where = { file: path, path: ref.at, ...(ref.task ? { task: ref.task } : {}), ...parsed.locator.locate(ref.at) };
     const bad = checkRelativePath(ref.rel);
     if (bad) {
-      diagnostics.push({ severity: 'error', message: bad, ...where });
+      if (!reported.has(JSON.stringify(ref.at))) diagnostics.push({ severity: 'error', message: bad, ...where });
       continue;
     }
     const rel = normalizeRelativePath(ref.rel);

@@ -20,6 +20,8 @@ export interface YamlLocator {
 
 export interface ParsedPipelineYaml extends CompileResult {
   locator: YamlLocator;
+  /** The schema-valid pipeline even when later checks failed, so callers can report more problems at once. */
+  candidate?: Pipeline;
 }
 
 function makeLocator(doc: Document, lc: LineCounter): YamlLocator {
@@ -94,7 +96,9 @@ export function parsePipelineYamlDocument(text: string, opts: ParseYamlOptions =
   for (const issue of checkPipeline(parsed.data)) {
     diagnostics.push({ severity: 'error', message: issue.message, path: issue.path, file, task: issue.task, ...locator.locate(issue.path) });
   }
-  return hasErrors(diagnostics) ? { diagnostics, locator } : { pipeline: parsed.data, diagnostics, locator };
+  return hasErrors(diagnostics)
+    ? { diagnostics, locator, candidate: parsed.data }
+    : { pipeline: parsed.data, diagnostics, locator, candidate: parsed.data };
 }
 
 export function parsePipelineYaml(text: string, opts: ParseYamlOptions = {}): CompileResult {

@@ -1,0 +1,43 @@
+import { compileNotebook, parsePipelineYaml, taskCode } from '../src/index.js';
+import { notebook } from './helpers.js';
+
+describe('taskCode', () => {
+  const nb = notebook([
+    '%matplotlib inline\nimport os',
+    [['parameters'], 'n = 1'],
+    [['task:a'], 'x = n'],
+    [['skip'], 'print("no")'],
+    'y = x + 1',
+    { type: 'markdown', source: '# b' },
+    [['task:b'], 'print(y)'],
+    [['setup'], 'def helper():\n    return 2'],
+  ]);
+  const pipeline = compileNotebook(nb, { path: 'n.ipynb' }).pipeline!;
+
+  it('gives the setup cells (parameters cell included, in order) and the task cells with their sources', () => {
+    expect(taskCode(nb, pipeline, 'a')).toEqual({
+      setup: [
+        { index: 0, source: '%matplotlib inline\nimport os' },
+        { index: 1, source: 'n = 1' },
+        { index: 7, source: 'def helper():\n    return 2' },
+      ],
+      cells: [
+        { index: 2, source: 'x = n' },
+        { index: 4, source: 'y = x + 1' },
+      ],
+    });
+    expect(taskCode(JSON.stringify(nb), pipeline, 'b').cells).toEqual([{ index: 6, source: 'print(y)' }]);
+  });
+
+  it('gives a whole notebook for notebook tasks and the text for script tasks', () => {
+    const p = parsePipelineYaml(
+      'apiVersion: cellpipe.io/v1\nkind: Pipeline\nmetadata: {name: m}\nspec:\n  tasks:\n    - {name: nb, source: {kind: notebook, path: x.ipynb}}\n    - {name: py, source: {kind: script, path: x.py}}\n',
+    ).pipeline!;
+    expect(taskCode(nb, p, 'nb').cells.map((c) => c.index)).toEqual([0, 1, 2, 4, 6, 7]);
+    expect(taskCode('print(1)\n', p, 'py')).toEqual({ setup: [], cells: [{ index: 0, source: 'print(1)\n' }] });
+  });
+
+  it('throws for a task the pipeline does not have', () => {
+    expect(() => taskCode(nb, pipeline, 'zz')).toThrow("has no task 'zz'");
+  });
+});

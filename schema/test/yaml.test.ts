@@ -1,0 +1,87 @@
+/** Pipeline YAML: round trip, and errors that name the field path and the line/column. */
+import { compileNotebook, formatDiagnostic, parsePipelineYaml, pipelineToYaml } from '../src/index.js';
+import { notebook } from './helpers.js';
+
+const valid = `apiVersion: cellpipe.io/v1
+kind: Pipeline
+metadata:
+  name: chain
+spec:
+  tasks:
+    - name: a
+      source: { kind: script, path: a.py }
+    - name: b
+      source: { kind: notebook, path: nb/b.ipynb }
+      dependsOn: [a]
+      resources: { gpu: 1 }
+`;
+
+function errs(text: string): string[] {
+  const r = parsePipelineYaml(text, { file: 'p.yaml' });
+  expect(r.pipeline).toBeUndefined();
+  return r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+}
+
+describe('parsePipelineYaml', () => {
+  it('reads a valid pipeline and fills defaults', () => {
+    const r = parsePipelineYaml(valid, { file: 'p.yaml' });
+    expect(r.diagnostics).toEqual([]);
+    expect(r.pipeline?.spec.tasks.map((t) => [t.name, t.source, t.dependsOn, t.resources, t.retries])).toEqual([
+      ['a', { kind: 'script', path: 'a.py' }, [], {}, 0],
+      ['b', { kind: 'notebook', path: 'nb/b.ipynb' }, ['a'], { gpu: 1 }, 0],
+    ]);
+  });
+
+  it.each<[string, string, string]>([
+    ['gpu:-1', valid.replace('gpu: 1', 'gpu: -1'), 'p.yaml:12:25: spec.tasks[1].resources.gpu: Too small: expected number to be >=0'],
+    ['gpu: two', valid.replace('gpu: 1', 'gpu: two'), 'p.yaml:12:25: spec.tasks[1].resources.gpu: Invalid input: expected number, received string'],
+    ['mig: huge', valid.replace('gpu: 1', 'mig: huge'), 'p.yaml:12:25: spec.tasks[1].resources.mig: MIG profile must look like "1g.10gb" or "3g.20gb"'],
+    ['unknown key', valid.replace('      dependsOn: [a]', '      dependOn: [a]'), "p.yaml:11:7: spec.tasks[1].dependOn: unknown field 'dependOn'"],
+    ['missing field', valid.replace('  name: chain\n', '  description: x\n'), 'p.yaml:4:3: metadata.name: Invalid input: expected string, received undefined'],
+    ['wrong apiVersion', valid.replace('cellpipe.io/v1', 'cellpipe.io/v2'), 'p.yaml:1:13: apiVersion: Invalid input: expected "cellpipe.io/v1"'],
+    ['unknown dependsOn', valid.replace('dependsOn: [a]', 'dependsOn: [zz]'), "p.yaml:11:19: task 'b': spec.tasks[1].dependsOn[0]: unknown dependsOn target 'zz'"],
+    ['duplicate task', valid.replace('- name: b', '- name: a').replace('dependsOn: [a]', 'dependsOn: []'), "p.yaml:9:13: task 'a': spec.tasks[1].name: duplicate task name 'a' (also task 1)"],
+    ['path escapes', valid.replace('path: a.py', 'path: ../a.py'), `p.yaml:8:37: task 'a': spec.tasks[0].source.path: path '../a.py' must not leave the pipeline's directory ("..")`],
+    ['absolute path', valid.replace('path: a.py', 'path: /etc/passwd'), "p.yaml:8:37: task 'a': spec.tasks[0].source.path: path '/etc/passwd' must be relative to the pipeline's directory"],
+    ['cells without a notebook', valid.replace('source: { kind: script, path: a.py }', 'cells: [1]'), "p.yaml:7:7: task 'a': spec.tasks[0].source: task 'a' runs notebook cells but spec.source.notebook is not set"],
+    ['yaml syntax', 'apiVersion: [unclosed\nkind: Pipeline\n', 'p.yaml:2:1: '],
+  ])('%s', (_name, text, expected) => {
+    expect(errs(text).join('\n')).toContain(expected);
+  });
+
+  it('names the cycle with its position', () => {
+    const text = valid.replace('    - name: a\n', '    - name: a\n      dependsOn: [b]\n');
+    expect(errs(text)).toEqual(["p.yaml:8:18: task 'a': spec.tasks[0].dependsOn: cycle: a → b → a"]);
+  });
+
+  it('reports several errors together', () => {
+    const text = valid.replace('gpu: 1', 'gpu: -1').replace('path: a.py', 'path: ""').replace('name: chain', 'name: 9chain');
+    expect(errs(text)).toHaveLength(3);
+  });
+
+  it('an empty file is an error', () => {
+    expect(errs('')).toEqual(['p.yaml:1:1: the file is empty']);
+  });
+});
+
+describe('pipelineToYaml', () => {
+  it('round-trips a compiled notebook', () => {
+    const nb = notebook([
+      'import os',
+      [['parameters'], 'lr = 0.1\nlayers = []'],
+      [['task:a', 'gpu:1', 'retries:2', 'env:X=1'], 'x = 1'],
+      [['task:b', 'mig:1g.10gb'], 'print(x)'],
+    ]);
+    const p = compileNotebook(nb, { path: 'demo.ipynb' }).pipeline!;
+    const text = pipelineToYaml(p);
+    expect(text).not.toContain('retries: 0');
+    const back = parsePipelineYaml(text, { file: 'demo.yaml' });
+    expect(back.diagnostics).toEqual([]);
+    expect(back.pipeline).toEqual(p);
+  });
+
+  it('round-trips a multi-file pipeline', () => {
+    const p = parsePipelineYaml(valid).pipeline!;
+    expect(parsePipelineYaml(pipelineToYaml(p)).pipeline).toEqual(p);
+  });
+});
