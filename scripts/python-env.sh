@@ -2,7 +2,7 @@
 # The project's Python environment: a venv with JupyterLab and the notebook tooling, plus the
 # Cellpipe JupyterLab extension installed into it.
 #
-#   scripts/python-env.sh [--no-extension]
+#   scripts/python-env.sh [--no-extension]      (or CELLPIPE_NO_EXTENSION=1)
 #
 # The venv lives outside the clone, keyed by a hash of scripts/requirements-dev.txt and the Python
 # version (${CELLPIPE_CACHE:-~/.cache/cellpipe}/venv-<hash>), so clean clones on one machine share it;
@@ -15,6 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 req="$root/scripts/requirements-dev.txt"
 python=${PYTHON:-python3}
 with_extension=1
+[ "${CELLPIPE_NO_EXTENSION:-}" = 1 ] && with_extension=0
 for arg in "$@"; do
   case "$arg" in
     --no-extension) with_extension=0 ;;
