@@ -1,0 +1,258 @@
+/**
+ * The one HTTP client of the extension. Every call goes through `requestAPI`, which sends the request
+ * through an injected `Fetcher` (in JupyterLab: `ServerConnection.makeRequest`, which adds Jupyter's
+ * auth and XSRF headers), turns a non-OK reply into a `ResponseError` carrying the server's message
+ * and parses every JSON body with the schema the server itself uses.
+ *
+ * No JupyterLab imports: the plugin wires the fetcher, tests pass a fake one.
+ */
+import {
+  ErrorBodySchema,
+  InventorySchema,
+  JobListSchema,
+  JobSchema,
+  MeSchema,
+  type Inventory,
+  type Job,
+  type JobList,
+  type JobState,
+  type Me,
+  type SubmitJobRequest,
+} from '@cellpipe/schema';
+import { z } from 'zod';
+
+/**
+ * Sends one request. `path` is relative to the Cellpipe server root (`api/jobs`); the fetcher maps it
+ * onto the proxy (`<baseUrl>cellpipe/api/jobs`) or onto a configured server URL.
+ *
+ * @throws {NetworkError} when the request could not be sent at all.
+ */
+export type Fetcher = (path: string, init: RequestInit) => Promise<Response>;
+
+/** The request never got an HTTP reply (offline, DNS, CORS, Jupyter server down). */
+export class NetworkError extends Error {
+  override readonly name = 'NetworkError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The Cellpipe server (or the proxy in front of it) answered with a non-OK status. */
+export class ResponseError extends Error {
+  override readonly name = 'ResponseError';
+  constructor(
+    readonly status: number,
+    /** The server's error code (`unreachable`, `not_found`, `validation`, ...), when it sent one. */
+    readonly code: string | undefined,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+
+  /** The proxy could not reach the companion server. */
+  get unreachable(): boolean {
+    return this.status === 502 || this.code === 'unreachable';
+  }
+
+  /** The token was refused. */
+  get unauthorized(): boolean {
+    return this.status === 401;
+  }
+}
+
+/** A reply that does not have the shape the API promises (version skew between extension and server). */
+export class InvalidResponseError extends Error {
+  override readonly name = 'InvalidResponseError';
+  constructor(
+    readonly path: string,
+    readonly issues: string,
+  ) {
+    super(`unexpected reply from the Cellpipe server for ${path}: ${issues}`);
+  }
+}
+
+/** Human-readable text for any error the client throws, for dialogs and the monitor's banner. */
+export function describeError(err: unknown): string {
+  if (err instanceof ResponseError) {
+    if (err.unauthorized) return `The Cellpipe server refused the token (401): ${err.message}`;
+    if (err.unreachable) return `The Cellpipe server is unreachable: ${err.message}`;
+    return err.message;
+  }
+  if (err instanceof NetworkError) return `Cannot reach the Jupyter server: ${err.message}`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Builds a ResponseError from a reply, using the `{error:{code,message,details}}` body when present. */
+async function responseError(response: Response): Promise<ResponseError> {
+  const text = await response.text().catch(() => '');
+  let body: unknown = undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not JSON (an HTML error page from a proxy): fall back to the status text.
+  }
+  const parsed = ErrorBodySchema.safeParse(body);
+  if (parsed.success) {
+    const { code, message, details } = parsed.data.error;
+    return new ResponseError(response.status, code, message, details);
+  }
+  const fallback = text && text.length < 300 && !text.trimStart().startsWith('<') ? text.trim() : '';
+  return new ResponseError(
+    response.status,
+    undefined,
+    fallback || `${response.status} ${response.statusText || 'error'}`.trim(),
+  );
+}
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Serialised as JSON. */
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
+export class CellpipeClient {
+  constructor(private readonly fetcher: Fetcher) {}
+
+  /** The raw reply of a request (already checked to be OK), for text and streamed bodies. */
+  async requestRaw(path: string, options: RequestOptions = {}): Promise<Response> {
+    const init: RequestInit = { method: options.method ?? 'GET', signal: options.signal };
+    if (options.body !== undefined) {
+      init.body = JSON.stringify(options.body);
+      init.headers = { 'Content-Type': 'application/json' };
+    }
+    let response: Response;
+    try {
+      response = await this.fetcher(path, init);
+    } catch (err) {
+      if (err instanceof NetworkError || (err instanceof Error && err.name === 'AbortError')) throw err;
+      throw new NetworkError(err instanceof Error ? err.message : String(err), { cause: err });
+    }
+    if (!response.ok) throw await responseError(response);
+    return response;
+  }
+
+  /**
+   * A JSON request whose reply is parsed with `schema` (`null` for replies without a body, 204).
+   *
+   * @throws {ResponseError} on a non-OK reply, with the server's message and code.
+   * @throws {NetworkError} when no reply came.
+   * @throws {InvalidResponseError} when the reply does not match `schema`.
+   */
+  async requestAPI<S extends z.ZodType>(path: string, schema: S, options?: RequestOptions): Promise<z.output<S>>;
+  async requestAPI(path: string, schema: null, options?: RequestOptions): Promise<void>;
+  async requestAPI<S extends z.ZodType>(
+    path: string,
+    schema: S | null,
+    options: RequestOptions = {},
+  ): Promise<z.output<S> | void> {
+    const response = await this.requestRaw(path, options);
+    if (schema === null) return;
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new InvalidResponseError(path, 'the body is not JSON');
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new InvalidResponseError(path, formatIssues(parsed.error));
+    return parsed.data;
+  }
+
+  me(): Promise<Me> {
+    return this.requestAPI('api/me', MeSchema);
+  }
+
+  listJobs(query: { state?: JobState; limit?: number; cursor?: string } = {}): Promise<JobList> {
+    const params = new URLSearchParams();
+    if (query.state) params.set('state', query.state);
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.cursor) params.set('cursor', query.cursor);
+    const qs = params.toString();
+    return this.requestAPI(`api/jobs${qs ? `?${qs}` : ''}`, JobListSchema);
+  }
+
+  getJob(id: string): Promise<Job> {
+    return this.requestAPI(`api/jobs/${encodeURIComponent(id)}`, JobSchema);
+  }
+
+  submitJob(request: SubmitJobRequest): Promise<Job> {
+    return this.requestAPI('api/jobs', JobSchema, { method: 'POST', body: request });
+  }
+
+  cancelJob(id: string): Promise<Job> {
+    return this.requestAPI(`api/jobs/${encodeURIComponent(id)}/cancel`, JobSchema, { method: 'POST', body: {} });
+  }
+
+  rerunJob(id: string, mode: 'all' | 'failed'): Promise<Job> {
+    return this.requestAPI(`api/jobs/${encodeURIComponent(id)}/rerun`, JobSchema, { method: 'POST', body: { mode } });
+  }
+
+  deleteJob(id: string): Promise<void> {
+    return this.requestAPI(`api/jobs/${encodeURIComponent(id)}`, null, { method: 'DELETE' });
+  }
+
+  inventory(): Promise<Inventory> {
+    return this.requestAPI('api/inventory', InventorySchema);
+  }
+
+  /** Path of a task's sub-resource: `logs`, `notebook`, `result`, `artifacts/<path>`. */
+  taskPath(jobId: string, task: string, what: string): string {
+    return `api/jobs/${encodeURIComponent(jobId)}/tasks/${encodeURIComponent(task)}/${what}`;
+  }
+
+  /** A task's executed notebook as nbformat JSON. */
+  async executedNotebook(jobId: string, task: string): Promise<Record<string, unknown>> {
+    const response = await this.requestRaw(this.taskPath(jobId, task, 'notebook'));
+    const parsed = z.record(z.string(), z.unknown()).safeParse(await response.json().catch(() => null));
+    if (!parsed.success) throw new InvalidResponseError('notebook', 'the executed notebook is not JSON');
+    return parsed.data;
+  }
+
+  /** A file a task wrote, as a Blob. */
+  async artifact(jobId: string, task: string, path: string): Promise<Blob> {
+    const encoded = path.split('/').map(encodeURIComponent).join('/');
+    const response = await this.requestRaw(this.taskPath(jobId, task, `artifacts/${encoded}`));
+    return response.blob();
+  }
+
+  /**
+   * Streams a task's log: calls `onText` with each decoded chunk until the server ends the reply
+   * (with `follow`, when the task ends) or `signal` aborts.
+   */
+  async streamLogs(
+    jobId: string,
+    task: string,
+    options: { follow: boolean; signal?: AbortSignal; onText: (text: string) => void },
+  ): Promise<void> {
+    const path = this.taskPath(jobId, task, options.follow ? 'logs?follow=1' : 'logs');
+    const response = await this.requestRaw(path, { signal: options.signal });
+    const decoder = new TextDecoder();
+    if (!response.body) {
+      options.onText(await response.text());
+      return;
+    }
+    const reader = response.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        options.onText(decoder.decode(value, { stream: true }));
+      }
+      const rest = decoder.decode();
+      if (rest) options.onText(rest);
+    } finally {
+      reader.releaseLock();
+    }
+  }
+}

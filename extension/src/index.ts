@@ -1,0 +1,25 @@
+/** Cellpipe for JupyterLab: one plugin per concern. */
+import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { apiPlugin } from './plugins/api.js';
+import { badgesPlugin } from './plugins/badges.js';
+import { fileBrowserPlugin } from './plugins/fileBrowser.js';
+import { jobsPlugin } from './plugins/jobs.js';
+import { monitorPlugin } from './plugins/monitor.js';
+import { pipelinePlugin } from './plugins/pipeline.js';
+import { statusBarPlugin } from './plugins/statusBar.js';
+import { taskEditorPlugin } from './plugins/taskEditor.js';
+
+export * from './tokens.js';
+
+const plugins: JupyterFrontEndPlugin<unknown>[] = [
+  apiPlugin,
+  jobsPlugin,
+  monitorPlugin,
+  pipelinePlugin,
+  taskEditorPlugin,
+  badgesPlugin,
+  statusBarPlugin,
+  fileBrowserPlugin,
+];
+
+export default plugins;

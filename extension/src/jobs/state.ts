@@ -1,0 +1,158 @@
+/**
+ * Job state as the browser holds it, updated by the server's events. Pure reducers (no JupyterLab,
+ * no I/O): the model applies them to what it fetched and what `/api/events` sends.
+ */
+import {
+  JobSummarySchema,
+  TaskEventSchema,
+  TaskStateSchema,
+  TERMINAL_JOB_STATES,
+  TERMINAL_TASK_STATES,
+  type Job,
+  type JobState,
+  type JobSummary,
+  type TaskEvent,
+  type TaskState,
+} from '@cellpipe/schema';
+
+export interface JobsState {
+  /** Newest first. */
+  jobs: JobSummary[];
+  /** Jobs whose detail was fetched, by id. */
+  details: Record<string, Job>;
+}
+
+export const EMPTY_STATE: JobsState = { jobs: [], details: {} };
+
+export type JobsAction =
+  | { type: 'list'; jobs: JobSummary[] }
+  | { type: 'job'; job: JobSummary }
+  | { type: 'detail'; job: Job }
+  | { type: 'task'; event: TaskEvent }
+  | { type: 'removed'; id: string };
+
+/** Newest first by creation time; ids break ties so the order is stable. */
+function newestFirst(a: JobSummary, b: JobSummary): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+function summaryOf(job: Job): JobSummary {
+  const { pipeline: _p, parameters: _q, tasks: _t, ...summary } = job;
+  return summary;
+}
+
+function upsert(jobs: JobSummary[], job: JobSummary): JobSummary[] {
+  const rest = jobs.filter((j) => j.id !== job.id);
+  return [...rest, job].sort(newestFirst);
+}
+
+function countTasks(job: Job): JobSummary['taskCounts'] {
+  const counts = Object.fromEntries(TaskStateSchema.options.map((s) => [s, 0])) as Record<TaskState, number>;
+  for (const t of job.tasks) counts[t.state] += 1;
+  return counts;
+}
+
+export function jobsReducer(state: JobsState, action: JobsAction): JobsState {
+  switch (action.type) {
+    case 'list': {
+      // A fresh page replaces what we had for those ids; jobs only known from events stay.
+      const byId = new Map(state.jobs.map((j) => [j.id, j]));
+      for (const j of action.jobs) byId.set(j.id, j);
+      return { ...state, jobs: [...byId.values()].sort(newestFirst) };
+    }
+    case 'job': {
+      const detail = state.details[action.job.id];
+      const details = detail ? { ...state.details, [action.job.id]: { ...detail, ...action.job } } : state.details;
+      return { jobs: upsert(state.jobs, action.job), details };
+    }
+    case 'detail':
+      return {
+        jobs: upsert(state.jobs, summaryOf(action.job)),
+        details: { ...state.details, [action.job.id]: action.job },
+      };
+    case 'task': {
+      const detail = state.details[action.event.jobId];
+      if (!detail) return state;
+      const task = action.event.task;
+      const exists = detail.tasks.some((t) => t.name === task.name);
+      const tasks = exists ? detail.tasks.map((t) => (t.name === task.name ? task : t)) : [...detail.tasks, task];
+      const job = { ...detail, tasks };
+      job.taskCounts = countTasks(job);
+      return {
+        jobs: state.jobs.map((j) => (j.id === job.id ? { ...j, taskCounts: job.taskCounts } : j)),
+        details: { ...state.details, [job.id]: job },
+      };
+    }
+    case 'removed': {
+      const { [action.id]: _gone, ...details } = state.details;
+      return { jobs: state.jobs.filter((j) => j.id !== action.id), details };
+    }
+  }
+}
+
+/** One server-sent event (`event:` name + `data:` JSON) as an action; undefined for unknown or bad data. */
+export function actionFromEvent(type: string, data: string): JobsAction | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (type === 'job') {
+    const r = JobSummarySchema.safeParse(json);
+    return r.success ? { type: 'job', job: r.data } : undefined;
+  }
+  if (type === 'task') {
+    const r = TaskEventSchema.safeParse(json);
+    return r.success ? { type: 'task', event: r.data } : undefined;
+  }
+  return undefined;
+}
+
+export interface ActiveCounts {
+  running: number;
+  queued: number;
+}
+
+/** Running and queued (pending) jobs, for the status bar. */
+export function activeCounts(jobs: readonly JobSummary[]): ActiveCounts {
+  let running = 0;
+  let queued = 0;
+  for (const j of jobs) {
+    if (j.state === 'running') running++;
+    else if (j.state === 'pending') queued++;
+  }
+  return { running, queued };
+}
+
+export function statusText(counts: ActiveCounts): string {
+  return `Cellpipe: ${counts.running} running, ${counts.queued} queued`;
+}
+
+export function isJobFinished(state: JobState): boolean {
+  return (TERMINAL_JOB_STATES as readonly string[]).includes(state);
+}
+
+export function isTaskFinished(state: TaskState): boolean {
+  return (TERMINAL_TASK_STATES as readonly string[]).includes(state);
+}
+
+/** "1m 05s", "850 ms", "2h 03m" */
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return '';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** Duration of a task or job: finished − started, or now − started while it runs. */
+export function elapsedMs(startedAt: string | undefined, finishedAt: string | undefined, now: number): number | undefined {
+  if (!startedAt) return undefined;
+  const start = Date.parse(startedAt);
+  const end = finishedAt ? Date.parse(finishedAt) : now;
+  return Number.isFinite(start) && Number.isFinite(end) ? Math.max(0, end - start) : undefined;
+}

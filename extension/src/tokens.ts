@@ -1,0 +1,71 @@
+/** Tokens other plugins (and other extensions) depend on. */
+import type { Job, JobSummary } from '@cellpipe/schema';
+import { Token } from '@lumino/coreutils';
+import type { ISignal } from '@lumino/signaling';
+import type { CellpipeClient } from './api/client.js';
+import type { JobsState } from './jobs/state.js';
+
+/** The Cellpipe HTTP API (through the Jupyter server proxy, or a configured server URL). */
+export interface ICellpipeAPI {
+  readonly client: CellpipeClient;
+  /** URL of the server-sent event stream (`/api/events`), authenticated for EventSource. */
+  eventsUrl(query?: Record<string, string>): string;
+  /** Emitted when the connection settings change (serverUrl edited). */
+  readonly changed: ISignal<ICellpipeAPI, void>;
+}
+
+export const ICellpipeAPI = new Token<ICellpipeAPI>(
+  '@cellpipe/jupyterlab:ICellpipeAPI',
+  'The Cellpipe companion server API client.',
+);
+
+export type ConnectionStatus =
+  | { kind: 'connecting' }
+  | { kind: 'connected' }
+  | { kind: 'error'; message: string; unreachable: boolean; unauthorized: boolean };
+
+/** Jobs as the browser knows them, kept live from `/api/events`. */
+export interface ICellpipeJobs {
+  readonly state: JobsState;
+  readonly connection: ConnectionStatus;
+  /** Emitted on every change of `state` or `connection`. */
+  readonly changed: ISignal<ICellpipeJobs, void>;
+  /** Fetches (and from then on keeps live) one job's detail. */
+  loadJob(id: string): Promise<Job>;
+  /** Refetches the job list. */
+  refresh(): Promise<void>;
+  /** Records the notebook a job was submitted from, to open it at a failing cell later. */
+  rememberSource(jobId: string, notebookPath: string): void;
+  sourceOf(jobId: string): string | undefined;
+  /** Adds a job the caller just created (before its first event arrives). */
+  add(job: Job): void;
+  summaries(): readonly JobSummary[];
+}
+
+export const ICellpipeJobs = new Token<ICellpipeJobs>(
+  '@cellpipe/jupyterlab:ICellpipeJobs',
+  'Live list of Cellpipe jobs and their tasks.',
+);
+
+/** Opens the job monitor (optionally on one job). */
+export interface ICellpipeMonitor {
+  open(jobId?: string): Promise<void>;
+}
+
+export const ICellpipeMonitor = new Token<ICellpipeMonitor>(
+  '@cellpipe/jupyterlab:ICellpipeMonitor',
+  'Opens the Cellpipe job monitor.',
+);
+
+export const CommandIDs = {
+  runPipeline: 'cellpipe:run-pipeline',
+  openMonitor: 'cellpipe:open-monitor',
+  runFileAsTask: 'cellpipe:run-file-as-task',
+  cancelJob: 'cellpipe:cancel-job',
+  rerunJob: 'cellpipe:rerun-job',
+  rerunFailed: 'cellpipe:rerun-failed',
+  openTaskEditor: 'cellpipe:open-task-editor',
+  openAtCell: 'cellpipe:open-notebook-at-cell',
+} as const;
+
+export const PLUGIN_PREFIX = '@cellpipe/jupyterlab';
