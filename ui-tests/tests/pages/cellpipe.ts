@@ -4,7 +4,7 @@
  * extension ↔ ui-tests").
  */
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
-import type { Locator, Page } from '@playwright/test';
+import type { Locator } from '@playwright/test';
 
 export const PLUGIN_PREFIX = '@cellpipe/jupyterlab:';
 
@@ -25,6 +25,9 @@ export const Commands = {
 
 /** Task states that end a task or a job. */
 export const FINAL_STATES = ['succeeded', 'failed', 'cancelled', 'skipped'] as const;
+
+/** The badge JupyterLab shows on a tagged cell. */
+export const BADGE = '.jp-cellpipe-Badge';
 
 /** The right-sidebar "Cellpipe Task" form for the active cell. */
 export class TaskEditor {
@@ -77,26 +80,26 @@ export class PipelinePanel {
     await this.panel.waitFor({ state: 'visible' });
   }
 
-  get dag(): Locator {
-    return this.panel.locator('svg').filter({ has: this.page.locator('g[data-task]') }).first();
-  }
-
-  /** One DAG node. */
+  /** One node of the pipeline graph (`data-state` carries its last run's state). */
   task(name: string): Locator {
-    return this.panel.locator(`svg g[data-task="${name}"]`);
+    return this.graph.locator(`svg g[data-task="${name}"]`);
   }
 
   get tasks(): Locator {
-    return this.panel.locator('svg g[data-task]');
+    return this.graph.locator('svg g[data-task]');
+  }
+
+  get graph(): Locator {
+    return this.panel.getByRole('region', { name: 'Pipeline graph', exact: true });
   }
 
   get problems(): Locator {
-    return this.panel.getByRole('list', { name: /problems/i }).or(this.panel.locator('[aria-label="Problems"]'));
+    return this.panel.getByRole('region', { name: 'Problems', exact: true });
   }
 
   /** A problem entry (a button carrying its message). */
   problem(message: string | RegExp): Locator {
-    return this.panel.getByRole('button', { name: message });
+    return this.problems.getByRole('button', { name: message });
   }
 
   get run(): Locator {
@@ -119,27 +122,47 @@ export class Monitor {
     await this.widget.waitFor({ state: 'visible' });
   }
 
-  /** Job rows, newest first. */
-  get jobs(): Locator {
-    return this.widget.locator('[data-job-id]');
+  get jobList(): Locator {
+    return this.widget.getByRole('region', { name: 'Jobs', exact: true });
   }
 
+  /** A job's row in the list (`data-state` carries its state). */
   job(id: string): Locator {
     return this.widget.locator(`[data-job-id="${id}"]`);
   }
 
-  /** A task node of the job shown in the detail view. */
-  task(name: string): Locator {
-    return this.widget.locator(`[data-task="${name}"]`).first();
+  /** Shows a job's detail. */
+  async select(id: string): Promise<void> {
+    await this.job(id).getByRole('button').first().click();
+    await this.detail.getByText(id, { exact: true }).first().waitFor();
+  }
+
+  get detail(): Locator {
+    return this.widget.getByRole('region', { name: 'Job detail', exact: true });
+  }
+
+  /** A task node in the detail's task graph (`data-state` carries its state). */
+  graphTask(name: string): Locator {
+    return this.detail.locator(`svg g[data-task="${name}"]`);
+  }
+
+  /** A task's row in the detail's task table. */
+  taskRow(name: string): Locator {
+    return this.detail.getByRole('row').filter({ has: this.page.getByRole('cell', { name, exact: true }) });
   }
 
   button(name: 'Cancel' | 'Re-run' | 'Re-run failed'): Locator {
-    return this.widget.getByRole('button', { name, exact: true });
+    return this.detail.getByRole('button', { name, exact: true });
   }
 
   /** A per-task button ("Logs", "Executed notebook") in the task's row. */
   taskButton(task: string, name: 'Logs' | 'Executed notebook'): Locator {
-    return this.widget.locator(`[data-task="${task}"]`).getByRole('button', { name, exact: true }).first();
+    return this.taskRow(task).getByRole('button', { name, exact: true });
+  }
+
+  /** The log view of a task. */
+  log(task: string): Locator {
+    return this.detail.getByRole('region', { name: `Logs of ${task}`, exact: true });
   }
 }
 
@@ -178,4 +201,3 @@ export function proxied(path: string): string {
   return `/cellpipe/api/${path.replace(/^\//, '')}`;
 }
 
-export type { Page };

@@ -1,0 +1,38 @@
+import { expect, test } from '@jupyterlab/galata';
+import { Cellpipe } from './pages/cellpipe.js';
+import { codeNotebook, openNotebook } from './helpers/notebooks.js';
+
+test.describe('cancel a running job', () => {
+  test('cancelling a long job stops the running task and cancels the waiting one', async ({ page, tmpPath }) => {
+    const cellpipe = new Cellpipe(page);
+
+    // Given a pipeline whose first task runs for minutes and whose second waits for it
+    const nb = codeNotebook([
+      { source: 'import time' },
+      { source: 'time.sleep(600)\nslept = True', tags: ['task:long'] },
+      { source: 'print("after", slept)', tags: ['task:after'] },
+    ]);
+    await openNotebook(page, nb, `${tmpPath}/long.ipynb`);
+    await cellpipe.pipeline.open();
+    await expect(cellpipe.pipeline.tasks).toHaveCount(2);
+
+    // When it runs and the long task has started
+    const submitted = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && /\/cellpipe\/api\/jobs$/.test(new URL(r.url()).pathname),
+    );
+    await cellpipe.pipeline.run.click();
+    const job = (await (await submitted).json()) as { id: string };
+    await cellpipe.monitor.open();
+    await cellpipe.monitor.select(job.id);
+    await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'running', { timeout: 60_000 });
+
+    // And the job is cancelled from the monitor
+    await cellpipe.monitor.button('Cancel').click();
+
+    // Then the job and both of its tasks end cancelled
+    await expect(cellpipe.monitor.job(job.id)).toHaveAttribute('data-state', 'cancelled', { timeout: 60_000 });
+    await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'cancelled');
+    await expect(cellpipe.monitor.graphTask('after')).toHaveAttribute('data-state', 'cancelled');
+    await expect(cellpipe.monitor.button('Cancel')).toBeDisabled();
+  });
+});

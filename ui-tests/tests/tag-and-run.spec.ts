@@ -1,0 +1,72 @@
+import { expect, test } from '@jupyterlab/galata';
+import { BADGE, Cellpipe } from './pages/cellpipe.js';
+import { cellTags, exampleNotebook, openNotebook, withoutTaskTags } from './helpers/notebooks.js';
+import { saveScreenshot } from './helpers/screenshots.js';
+
+/** The quickstart's task cells (0-based cell index → task name), as the example tags them. */
+const QUICKSTART_TASKS: [number, string][] = [
+  [3, 'generate'],
+  [4, 'stats'],
+  [5, 'histogram'],
+  [7, 'report'],
+];
+
+test.describe('tag cells, see the pipeline, run it and inspect the results', () => {
+  test('the quickstart, tagged through the Cellpipe Task form, runs to success', async ({ page, tmpPath }, testInfo) => {
+    const cellpipe = new Cellpipe(page);
+
+    // Given the quickstart notebook without any task tags
+    await openNotebook(page, withoutTaskTags(exampleNotebook('quickstart.ipynb')), `${tmpPath}/quickstart.ipynb`);
+    await cellpipe.taskEditor.open();
+
+    // When each task cell is tagged through the Cellpipe Task form
+    for (const [index, name] of QUICKSTART_TASKS) {
+      await page.notebook.selectCells(index);
+      await expect(cellpipe.taskEditor.field('Task name')).toHaveValue('');
+      await cellpipe.taskEditor.tag({ 'Task name': name });
+      // Then the cell model carries the task tag, and the cell shows a badge
+      await expect.poll(() => cellTags(page, index)).toContain(`task:${name}`);
+      await expect(page.locator(BADGE).filter({ hasText: name })).toBeVisible();
+    }
+    // And the parameters cell keeps its own tag
+    expect(await cellTags(page, 2)).toEqual(['parameters']);
+    await page.notebook.save();
+
+    // And the Cellpipe Pipeline panel shows the DAG of the four tasks, with no problems
+    await cellpipe.pipeline.open();
+    for (const [, name] of QUICKSTART_TASKS) await expect(cellpipe.pipeline.task(name)).toBeVisible();
+    await expect(cellpipe.pipeline.tasks).toHaveCount(QUICKSTART_TASKS.length);
+    await expect(cellpipe.pipeline.problems.getByRole('button')).toHaveCount(0);
+    await saveScreenshot(testInfo, page, 'pipeline.png');
+
+    // When it runs as a pipeline
+    const submitted = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && /\/cellpipe\/api\/jobs$/.test(new URL(r.url()).pathname),
+    );
+    await cellpipe.pipeline.run.click();
+    const response = await submitted;
+    expect(response.status()).toBe(201);
+    const job = (await response.json()) as { id: string };
+
+    // Then the monitor shows the job reaching succeeded, every task with it
+    await cellpipe.monitor.open();
+    await expect(cellpipe.monitor.job(job.id)).toBeVisible();
+    await cellpipe.monitor.select(job.id);
+    await expect(cellpipe.monitor.job(job.id)).toHaveAttribute('data-state', 'succeeded', { timeout: 150_000 });
+    for (const [, name] of QUICKSTART_TASKS) {
+      await expect(cellpipe.monitor.graphTask(name)).toHaveAttribute('data-state', 'succeeded');
+      await expect(cellpipe.monitor.taskRow(name)).toContainText('succeeded');
+    }
+    await saveScreenshot(testInfo, page, 'monitor.png');
+
+    // When a task's log is opened, it shows what the task printed
+    await cellpipe.monitor.taskButton('stats', 'Logs').click();
+    await expect(cellpipe.monitor.log('stats')).toContainText(/mean=-?\d+\.\d{3} stdev=\d+\.\d{3}/);
+
+    // When the task's executed notebook is opened, it holds the cell's output
+    await cellpipe.monitor.taskButton('stats', 'Executed notebook').click();
+    await expect(page.getByRole('tab', { name: /stats\.executed\.ipynb/ })).toBeVisible();
+    const executed = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    await expect(executed.locator('.jp-OutputArea-output').filter({ hasText: /mean=/ })).toBeVisible();
+  });
+});
