@@ -465,17 +465,20 @@ class _Tee(object):
     """sys.stdout / sys.stderr for user code: writes through to the process stream (line-buffered,
     so the executor sees lines live) and records the text for the current cell's notebook output."""
 
-    def __init__(self, real, name, sink):
+    __slots__ = ("_real", "_name", "_runner")
+
+    def __init__(self, real, name, runner):
         self._real = real
         self._name = name
-        self._sink = sink
+        self._runner = runner
 
     def write(self, text):
-        if not isinstance(text, str):
-            raise TypeError("write() argument must be str, not %s" % type(text).__name__)
-        self._real.write(text)
-        self._sink(self._name, text)
-        return len(text)
+        # Hot path of print-heavy cells: one attribute test before the capture call.
+        n = self._real.write(text)
+        runner = self._runner
+        if runner.current is not None and runner._captured < NOTEBOOK_STREAM_LIMIT:
+            runner._capture(self._name, text)
+        return n
 
     def writelines(self, lines):
         for line in lines:
@@ -597,6 +600,8 @@ class Runner(object):
         self.execution_count = 0
         self._sources = {}
         self._pid = os.getpid()
+        self.sigterm_seen = False
+        self._sigterm_cell = None
         self._finish_lock = None
         self._loop = None
         self._captured = 0
@@ -680,8 +685,8 @@ class Runner(object):
 
         self._real_stdout = _line_buffered(sys.stdout)
         self._real_stderr = _line_buffered(sys.stderr)
-        sys.stdout = _Tee(self._real_stdout, "stdout", self._capture)
-        sys.stderr = _Tee(self._real_stderr, "stderr", self._capture)
+        sys.stdout = _Tee(self._real_stdout, "stdout", self)
+        sys.stderr = _Tee(self._real_stderr, "stderr", self)
 
     def _capture(self, name, text):
         step = self.current
@@ -734,7 +739,7 @@ class Runner(object):
             r, w = os.pipe()
             os.set_blocking(w, False)
             signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-            _thread.start_new_thread(self._watch_wakeup_fd, (r, int(signal.SIGTERM)))
+            _thread.start_new_thread(self._watch_wakeup_fd, (r, signal))
         except (OSError, ValueError, RuntimeError):
             pass
         # Forked children (multiprocessing) must not report the task as cancelled when their
@@ -746,9 +751,11 @@ class Runner(object):
             _reset_signals_in_child()
             os.kill(os.getpid(), signum)
             return
+        self.sigterm_seen = True
         self.cancel("SIGTERM")
 
-    def _watch_wakeup_fd(self, fd, sigterm):
+    def _watch_wakeup_fd(self, fd, signal):
+        sigterm = int(signal.SIGTERM)
         while True:
             try:
                 data = os.read(fd, 64)
@@ -759,7 +766,13 @@ class Runner(object):
             if not data:
                 return
             if sigterm in data and os.getpid() == self._pid:
-                self.cancel("SIGTERM")
+                if not self.sigterm_seen and self.current is not None:
+                    self._sigterm_cell = self.current.position
+                self.sigterm_seen = True
+                # User code that installed its own SIGTERM handler (a training loop that saves a
+                # checkpoint on preemption) gets to run it; the run then ends as cancelled.
+                if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
+                    self.cancel("SIGTERM")
 
     def cancel(self, why, exit_code=EXIT_CANCELLED):
         """Writes a cancelled result.json and exits at once; safe from a signal handler or thread."""
@@ -767,7 +780,7 @@ class Runner(object):
             return  # the run is already writing its result
         try:
             step = self.current
-            cell = step.position if step is not None else None
+            cell = step.position if step is not None else self._sigterm_cell
             where = " while running cell %d" % cell if cell is not None else ""
             message = "cancelled by %s%s" % (why, where)
             try:
@@ -1060,6 +1073,9 @@ class Runner(object):
             failure = TaskFailure("runner error: %s: %s" % (type(e).__name__, e), "runner",
                                   ename=type(e).__name__, traceback=traceback.format_exc())
             status, code, error = "failed", EXIT_TASK_FAILED, self._report_failure(failure)
+        if self.sigterm_seen:
+            # The cells' own SIGTERM handler ended them (see _watch_wakeup_fd): still a cancellation.
+            self.cancel("SIGTERM")
         if not self._finish_lock.acquire(False):
             while True:  # a SIGTERM is writing the cancelled result and will exit the process
                 time.sleep(1)

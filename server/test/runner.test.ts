@@ -696,6 +696,39 @@ describe('cancellation', () => {
     if (HAS_NBFORMAT) expectValidNotebook(job, 'slow');
   });
 
+  test("the cells' own SIGTERM handler runs (a checkpoint on preemption), then the run ends as cancelled", async () => {
+    const job = newJob();
+    const t = task(job, 'train', {
+      cells: [
+        code(
+          0,
+          'import signal, sys, time',
+          'def on_term(signum, frame):',
+          '    print("saving checkpoint", flush=True)',
+          '    sys.exit(0)',
+          'signal.signal(signal.SIGTERM, on_term)',
+        ),
+        code(1, 'print("ready", flush=True)', 'time.sleep(60)'),
+        code(2, 'print("never")'),
+      ],
+    });
+    const path = writeTask(t, join(job, 'runs', 'train', 'task.json'));
+    const child = spawnRunner(path, job);
+    let signalled = false;
+    const run = await collect(child, (stdout) => {
+      if (!signalled && stdout.includes('ready\n')) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    });
+    expect(run.stdout).toContain('saving checkpoint\n');
+    expect(run.stdout).not.toContain('never');
+    expect(run.code).toBe(143);
+    const result = JSON.parse(readFileSync(t.resultPath, 'utf8')) as RunnerResult;
+    expect(result.status).toBe('cancelled');
+    expect(result.error).toMatchObject({ reason: 'cancelled', cell: 2, message: 'cancelled by SIGTERM while running cell 2' });
+  });
+
   test('a forked child terminated by its parent does not cancel the task', async () => {
     const job = newJob();
     const run = await runTask(
