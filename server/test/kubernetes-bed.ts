@@ -55,12 +55,14 @@ export function startTestbed(): Testbed {
   const kubeconfigPath = join(dir, 'kubeconfig');
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfigPath);
+  let stopped = false;
   return {
     dir,
     kubeconfigPath,
     kc,
     stop() {
-      if (shared) return;
+      if (shared || stopped) return;
+      stopped = true;
       runScript(['down', dir], 60 * 1000);
       rmSync(dir, { recursive: true, force: true });
     },

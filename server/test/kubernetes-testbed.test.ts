@@ -3,6 +3,8 @@
  * scheduler with kwok-simulated GPU/MIG nodes, driven through @kubernetes/client-node.
  */
 import { jest } from '@jest/globals';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { BUILD_TIMEOUT_MS, createNamespace, eventually, startTestbed, type Testbed } from './kubernetes-bed.js';
 
@@ -127,4 +129,21 @@ test('container logs are served by kwok through the apiserver', async () => {
   });
   const text = await core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: ns, container: 'task' });
   expect(text).toContain('cellpipe testbed: simulated work done');
+});
+
+test('down stops every process the bed started', () => {
+  if (process.env.CELLPIPE_K8S_TESTBED_DIR) return; // a shared bed is left running on purpose
+  const pidDir = join(bed.dir, 'pids');
+  const pids = readdirSync(pidDir).map((f) => Number(readFileSync(join(pidDir, f), 'utf8').trim()));
+  expect(pids).toHaveLength(5);
+  bed.stop();
+  const alive = pids.filter((pid) => {
+    try {
+      process.kill(-pid, 0); // the whole process group
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  expect(alive).toEqual([]);
 });
