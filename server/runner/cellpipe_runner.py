@@ -141,6 +141,9 @@ def load_task(path):
         "notebookPath": _want(task, "notebookPath", "abspath", ""),
         "sourcePath": _want(task, "sourcePath", "string", "", required=False),
     }
+    for key in ("jobId", "taskId"):
+        if not t[key] or "\0" in t[key]:
+            raise BadTask(key, "must be a non-empty string without NUL characters")
     if not _is_task_name(t["taskName"]):
         raise BadTask("taskName", "not a task name: %r" % t["taskName"])
     if t["kind"] not in _KINDS:
@@ -722,6 +725,8 @@ class Runner(object):
         where = "cell %d" % step.position if step.position is not None else "parameters"
         self.notes.append({"cell": step.position, "message": message})
         self._log("note: %s: %s" % (where, message))
+        # Also in the executed notebook, where a missing output would otherwise be a puzzle.
+        step.outputs.append({"output_type": "stream", "name": "stderr", "_chunks": [MARKER_PREFIX + message + "\n"]})
 
     # ---- signals ----------------------------------------------------------------------------------
 
