@@ -4,7 +4,7 @@
  * descriptors, not pipes): a task neither dies nor loses output when the server is killed, and a
  * restarted server finds it again by pid + start time.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,8 @@ interface Running {
   stopReason?: string;
   killTimer?: NodeJS.Timeout;
   pollTimer?: NodeJS.Timeout;
+  /** Our own child (not one found again after a restart). */
+  child?: ChildProcess;
   done: boolean;
 }
 
@@ -135,9 +137,9 @@ export class LocalExecutor implements Executor {
       });
       return;
     }
-    child.unref();
+    // The child keeps the event loop alive while it runs; close() lets go of it (it keeps running).
     const startTime = processStartTime(pid) ?? 0;
-    const run: Running = { spec, report, pid, startTime, done: false };
+    const run: Running = { spec, report, pid, startTime, child, done: false };
     this.running.set(key, run);
     child.once('exit', (code, signal) => this.finish(key, run, code ?? undefined, signal ?? undefined));
     const handle: AttemptHandle = { pid, startTime, devices: devices.map((d) => d.id).join(',') };
@@ -158,7 +160,7 @@ export class LocalExecutor implements Executor {
     if (groupAlive(run.pid)) {
       const deadline = Date.now() + 2000;
       const wait = (): void => {
-        if (groupAlive(run.pid) && Date.now() < deadline) setTimeout(wait, 20).unref();
+        if (groupAlive(run.pid) && Date.now() < deadline) setTimeout(wait, 20);
         else this.report(key, run, exitCode, signal);
       };
       wait();
@@ -238,7 +240,6 @@ export class LocalExecutor implements Executor {
       if (!isAlive(pid!, startTime!) && !(run.stopReason && groupAlive(pid!))) this.finish(key, run);
       else {
         run.pollTimer = setTimeout(poll, this.pollMs);
-        run.pollTimer.unref();
       }
     };
     poll();
@@ -250,6 +251,7 @@ export class LocalExecutor implements Executor {
     for (const run of this.running.values()) {
       clearTimeout(run.pollTimer);
       clearTimeout(run.killTimer);
+      run.child?.unref();
       run.done = true;
     }
     this.running.clear();
