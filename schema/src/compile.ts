@@ -13,7 +13,7 @@ import { API_VERSION, PipelineSchema, TaskNameSchema, type Pipeline } from './sp
 import { hasErrors, sortDiagnostics, type CompileResult, type Diagnostic } from './diagnostics.js';
 import { cellSource, NotebookSchema, notebookJson, type NotebookCell } from './notebook.js';
 import { cellSettings, hasTaskSettings, notebookSettings, type CellResources, type CellSettings } from './tags.js';
-import { analyzePython, type CellAnalysis, type FnInfo } from './python/analyze.js';
+import { analyzePythonCached, type CellAnalysis, type FnInfo } from './python/analyze.js';
 import { parseParameters } from './python/parameters.js';
 import { findCycles, formatCycle } from './graph.js';
 
@@ -255,7 +255,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
   const analysis = (index: number): CellAnalysis => {
     let a = analyses.get(index);
     if (!a) {
-      a = analyzePython(sources.get(index) ?? '');
+      a = analyzePythonCached(sources.get(index) ?? '');
       analyses.set(index, a);
     }
     return a;

@@ -720,3 +720,28 @@ export function analyzePython(source: string): CellAnalysis {
     syntaxError: walker.syntaxError,
   };
 }
+
+/**
+ * Analyses by cell source. The editor recompiles on every keystroke; unchanged cells (nearly all
+ * of them) are then looked up instead of parsed again. Results are never mutated by callers.
+ */
+const cache = new Map<string, CellAnalysis>();
+const CACHE_LIMIT = 8192;
+
+export function analyzePythonCached(source: string): CellAnalysis {
+  const hit = cache.get(source);
+  if (hit) {
+    // Refresh its place in the least-recently-used order.
+    cache.delete(source);
+    cache.set(source, hit);
+    return hit;
+  }
+  const result = analyzePython(source);
+  cache.set(source, result);
+  if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  return result;
+}
+
+export function clearAnalysisCache(): void {
+  cache.clear();
+}
