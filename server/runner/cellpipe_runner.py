@@ -569,6 +569,60 @@ class _StopTask(Exception):
 # The run
 
 
+def load_variable(namespace, name, path, final):
+    """Unpickles path into namespace[name]. None when bound, else what went wrong:
+    {"missing": True}, {"defer": True} (retry after the setup cells) or {"ename", "message"}."""
+    import pickle
+
+    try:
+        with open(path, "rb") as f:
+            value = pickle.load(f)
+    except FileNotFoundError:
+        return {"missing": True}
+    except Exception as e:
+        if not final and isinstance(e, (AttributeError, ImportError)):
+            # Classes defined in a setup cell exist only after the setup cells ran.
+            return {"defer": True}
+        return {"ename": type(e).__name__, "message": _safe_str(e)}
+    namespace[name] = value
+    return None
+
+
+def save_variable(namespace, name, vars_dir):
+    """Pickles namespace[name] to <vars_dir>/<name>.pkl through a temp file and a rename.
+    {"ok": True, "type", "bytes"} or {"ok": False, "reason", ...} (reason: missing-output, io,
+    serialization)."""
+    import pickle
+
+    if name not in namespace:
+        return {"ok": False, "reason": "missing-output"}
+    value = namespace[name]
+    path = os.path.join(vars_dir, name + ".pkl")
+    tmp = os.path.join(vars_dir, ".%s.pkl.%d.tmp" % (name, os.getpid()))
+    try:
+        with open(tmp, "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        size = os.path.getsize(tmp)
+        os.replace(tmp, path)
+    except Exception as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        # An OSError with an errno is the disk (full, permissions), not the object.
+        reason = "io" if isinstance(e, OSError) and e.errno is not None else "serialization"
+        return {"ok": False, "reason": reason, "ename": type(e).__name__, "message": _safe_str(e),
+                "type": _type_name(value), "path": path}
+    return {"ok": True, "type": _type_name(value), "bytes": size}
+
+
+def _safe_str(e):
+    try:
+        return str(e)
+    except Exception:
+        return "<unprintable %s>" % type(e).__name__
+
+
 class Step(object):
     """One notebook cell the run executes (setup, injected parameters or task cell)."""
 
@@ -807,75 +861,60 @@ class Runner(object):
 
     def load_inputs(self, items, final):
         """Binds inputs into the namespace; returns the ones to retry after the setup cells."""
-        if not items:
-            return []
-        import pickle
-
         deferred = []
         for item in items:
             path = self.input_path(item)
-            try:
-                with open(path, "rb") as f:
-                    value = pickle.load(f)
-            except FileNotFoundError:
-                raise TaskFailure(
-                    "input '%s' from task '%s' not found: %s (does '%s' list '%s' in its outputs?)"
-                    % (item["name"], item["from"], path, item["from"], item["name"]),
-                    "input",
-                )
-            except Exception as e:
-                if not final and isinstance(e, (AttributeError, ImportError)):
-                    # Classes defined in a setup cell exist only after the setup cells ran.
-                    deferred.append(item)
-                    continue
-                raise TaskFailure(
-                    "input '%s' from task '%s' cannot be loaded: %s: %s. Classes and functions "
-                    "defined in a task's cells are saved by reference; define them in a setup cell "
-                    "or a module so every task has them."
-                    % (item["name"], item["from"], type(e).__name__, e),
-                    "input",
-                    ename=type(e).__name__,
-                )
-            self.namespace[item["name"]] = value
+            problem = self._load_variable(item["name"], path, final)
+            if problem is None:
+                continue
+            if problem.get("defer"):
+                deferred.append(item)
+                continue
+            raise self._input_failure(item, path, problem)
         return deferred
 
-    def save_outputs(self):
-        if not self.task["outputs"]:
-            return
-        import pickle
+    def _load_variable(self, name, path, final):
+        return load_variable(self.namespace, name, path, final)
 
+    def _input_failure(self, item, path, problem):
+        if problem.get("missing"):
+            return TaskFailure(
+                "input '%s' from task '%s' not found: %s (does '%s' list '%s' in its outputs?)"
+                % (item["name"], item["from"], path, item["from"], item["name"]),
+                "input",
+            )
+        return TaskFailure(
+            "input '%s' from task '%s' cannot be loaded: %s: %s. Classes and functions "
+            "defined in a task's cells are saved by reference; define them in a setup cell "
+            "or a module so every task has them."
+            % (item["name"], item["from"], problem["ename"], problem["message"]),
+            "input",
+            ename=problem["ename"],
+        )
+
+    def save_outputs(self):
         vars_dir = os.path.join(self.task["outputDir"], "vars")
         for name in self.task["outputs"]:
-            if name not in self.namespace:
-                raise TaskFailure(
-                    "output '%s' was declared but the task's cells never assigned it" % name,
-                    "missing-output",
-                    ename="NameError",
-                )
-            value = self.namespace[name]
-            path = os.path.join(vars_dir, name + ".pkl")
-            tmp = os.path.join(vars_dir, ".%s.pkl.%d.tmp" % (name, os.getpid()))
-            try:
-                with open(tmp, "wb") as f:
-                    pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-                size = os.path.getsize(tmp)
-                os.replace(tmp, path)
-            except Exception as e:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                if isinstance(e, OSError) and e.errno is not None:  # disk full, permissions, ...
-                    raise TaskFailure("output '%s' could not be written to %s: %s" % (name, path, e), "io",
-                                      ename=type(e).__name__)
-                raise TaskFailure(
-                    "output '%s' (type %s) cannot be pickled: %s: %s"
-                    % (name, _type_name(value), type(e).__name__, e),
-                    "serialization",
-                    ename=type(e).__name__,
-                )
+            fact = self._save_variable(name, vars_dir)
+            if not fact["ok"]:
+                raise self._output_failure(name, fact)
             self.outputs_saved.append(name)
-            self.output_details.append({"name": name, "type": _type_name(value), "bytes": size})
+            self.output_details.append({"name": name, "type": fact["type"], "bytes": fact["bytes"]})
+
+    def _save_variable(self, name, vars_dir):
+        return save_variable(self.namespace, name, vars_dir)
+
+    def _output_failure(self, name, fact):
+        reason = fact["reason"]
+        if reason == "missing-output":
+            message = "output '%s' was declared but the task's cells never assigned it" % name
+            return TaskFailure(message, reason, ename="NameError")
+        if reason == "io":
+            message = "output '%s' could not be written to %s: %s" % (name, fact["path"], fact["message"])
+        else:
+            message = "output '%s' (type %s) cannot be pickled: %s: %s" % (
+                name, fact["type"], fact["ename"], fact["message"])
+        return TaskFailure(message, reason, ename=fact["ename"])
 
     # ---- cells ------------------------------------------------------------------------------------
 
@@ -887,7 +926,7 @@ class Runner(object):
         if step.role == "parameters":
             self._log("parameters")
             for name, value in self.task["parameters"].items():
-                self.namespace[name] = value
+                self._bind(name, value)
             step.status = "ok"
             step.duration = 0.0
             return
@@ -903,6 +942,9 @@ class Runner(object):
             step.duration = time.perf_counter() - step.started
             _flush_quietly(self._real_stdout, self._real_stderr)
             self.current = None
+
+    def _bind(self, name, value):
+        self.namespace[name] = value
 
     def _execute(self, step):
         source = step.source
