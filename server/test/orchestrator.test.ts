@@ -275,3 +275,22 @@ test('events announce only persisted state, in order, for every change', async (
   const states = seen.filter((e) => e.jobId === job.id).map((e) => e.task.state);
   expect(states.filter((s, i) => s !== states[i - 1])).toEqual(['queued', 'running', 'succeeded']);
 });
+
+test('maxParallelPerUser bounds one user across jobs, not other users', async () => {
+  const own = await startService({ maxParallelPerUser: 1 });
+  try {
+    const marker = (name: string): string =>
+      `import os, time, glob\nopen(${JSON.stringify(join(scratch, 'run-'))} + ${JSON.stringify(name)}, 'w').close()\n` +
+      `n = len(glob.glob(${JSON.stringify(join(scratch, 'run-*'))}))\n` +
+      `open(${JSON.stringify(join(scratch, 'seen'))}, 'a').write(str(n) + '\\n')\ntime.sleep(0.2)\n` +
+      `os.remove(${JSON.stringify(join(scratch, 'run-'))} + ${JSON.stringify(name)})\n`;
+    const jobs = await Promise.all([
+      own.service.submit('dave', request([{ name: 'x1', code: marker('x1') }, { name: 'x2', code: marker('x2') }])),
+      own.service.submit('dave', request([{ name: 'y1', code: marker('y1') }])),
+    ]);
+    for (const j of jobs) expect((await waitForJob(own.service, j.id)).state).toBe('succeeded');
+    expect(lines(join(scratch, 'seen'))).toEqual(['1', '1', '1']);
+  } finally {
+    await own.cleanup();
+  }
+});
