@@ -147,3 +147,30 @@ export type InventoryResource = z.infer<typeof InventoryResourceSchema>;
 export type Me = z.infer<typeof MeSchema>;
 export type TaskEvent = z.infer<typeof TaskEventSchema>;
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
+
+/** A compiler/loader message (see diagnostics.ts): where it is and what to do about it. */
+export const DiagnosticSchema = z.object({
+  severity: z.enum(['error', 'warning']),
+  message: z.string(),
+  path: z.array(z.union([z.string(), z.number()])).optional(),
+  file: z.string().optional(),
+  line: z.number().int().optional(),
+  column: z.number().int().optional(),
+  /** 1-based cell position in the notebook. */
+  cell: z.number().int().min(1).optional(),
+  task: z.string().optional(),
+});
+
+/** `POST /api/compile` body. */
+export const CompileRequestSchema = z
+  .object({ notebook: z.object({ path: z.string().min(1).max(1024), content: NotebookContentSchema }).strict() })
+  .strict();
+
+/** `POST /api/compile` response: the pipeline is absent when any diagnostic is an error. */
+export const CompileResultSchema = z.object({
+  pipeline: PipelineSchema.optional(),
+  diagnostics: z.array(DiagnosticSchema),
+});
+
+export type DiagnosticWire = z.infer<typeof DiagnosticSchema>;
+export type CompileRequest = z.infer<typeof CompileRequestSchema>;

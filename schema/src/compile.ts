@@ -164,7 +164,8 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     for (const e of errors) {
       // Cell diagnostics print no field path of their own, so metadata messages carry it.
       const message = e.path[1] === 'cellpipe' ? `${e.path.join('.')}: ${e.message}` : e.message;
-      cellDiag(index, 'error', message, { path: ['cells', index, ...e.path], ...(current && !s.task ? { task: current.name } : {}) });
+      const owner = s.setup || s.parameters ? undefined : (s.task ?? current?.name);
+      cellDiag(index, 'error', message, { path: ['cells', index, ...e.path], ...(owner ? { task: owner } : {}) });
     }
     const source = cellSource(cell);
     sources.set(index, source);

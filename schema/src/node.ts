@@ -117,11 +117,32 @@ export async function loadPipelineFile(path: string): Promise<LoadedPipeline> {
     }
     if (ref.notebook) {
       const json = notebookJson(text.text);
-      const bad = 'error' in json ? json.error : NotebookSchema.safeParse(json.value).error?.issues[0];
+      const nb = 'error' in json ? undefined : NotebookSchema.safeParse(json.value);
+      const bad = 'error' in json ? json.error : nb?.error?.issues[0];
       if (bad) {
         const why = typeof bad === 'string' ? bad : `not an nbformat notebook: ${bad.path.join('.')}: ${bad.message}`;
         diagnostics.push({ severity: 'error', message: `${ref.rel}: ${why}`, ...where });
         continue;
+      }
+      if (ref.at[1] === 'source' && nb?.success) {
+        // Cell tasks name cells of this notebook by 0-based index: each must be a code cell.
+        const cells = nb.data.cells;
+        pipeline.spec.tasks.forEach((t, i) => {
+          if (t.source.kind !== 'cells') return;
+          t.cells.forEach((c, j) => {
+            if (cells[c]?.cell_type === 'code') return;
+            const at = ['spec', 'tasks', i, 'cells', j];
+            const why = cells[c] ? `is a ${cells[c]!.cell_type} cell` : `does not exist (the notebook has ${cells.length} cells)`;
+            diagnostics.push({
+              severity: 'error',
+              message: `cell index ${c} (cell ${c + 1}) of ${ref.rel} ${why}`,
+              file: path,
+              path: at,
+              task: t.name,
+              ...parsed.locator.locate(at),
+            });
+          });
+        });
       }
     }
     texts.set(rel, text.text);

@@ -57,6 +57,16 @@ describe('loadPipelineFile', () => {
     expect(r.files).toEqual({ 'n.ipynb': nbText });
   });
 
+  it('checks that cell tasks name code cells of the source notebook', async () => {
+    write('n.ipynb', JSON.stringify(notebook([{ type: 'markdown', source: '# t' }, 'x = 1'])));
+    const p = write('p.yaml', yamlWith('    - {name: a, cells: [1, 0, 5]}\n', '  source: {notebook: n.ipynb}\n'));
+    const r = await loadPipelineFile(p);
+    expect(r.diagnostics.map(formatDiagnostic).map((m) => m.replace(p, 'p.yaml'))).toEqual([
+      "p.yaml:8:28: task 'a': spec.tasks[0].cells[1]: cell index 0 (cell 1) of n.ipynb is a markdown cell",
+      "p.yaml:8:31: task 'a': spec.tasks[0].cells[2]: cell index 5 (cell 6) of n.ipynb does not exist (the notebook has 2 cells)",
+    ]);
+  });
+
   it('reports every missing or escaping file with its YAML position', async () => {
     write('ok.py', 'print(1)\n');
     writeFileSync(join(dir, '..', 'outside-cellpipe-test.py'), 'print(2)\n');

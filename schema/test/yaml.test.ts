@@ -85,3 +85,12 @@ describe('pipelineToYaml', () => {
     expect(parsePipelineYaml(pipelineToYaml(p)).pipeline).toEqual(p);
   });
 });
+
+describe('wire schemas', () => {
+  it('a compile result parses with CompileResultSchema', async () => {
+    const { CompileResultSchema } = await import('../src/index.js');
+    const r = compileNotebook(notebook([[['task:a', 'after:zz'], 'x = 1']]), { path: 'w.ipynb' });
+    const wire = JSON.parse(JSON.stringify({ pipeline: r.pipeline, diagnostics: r.diagnostics })) as unknown;
+    expect(CompileResultSchema.parse(wire).diagnostics[0]).toMatchObject({ severity: 'error', cell: 1, task: 'a' });
+  });
+});
