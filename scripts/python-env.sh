@@ -24,6 +24,10 @@ for arg in "$@"; do
 done
 
 log() { echo "python-env: $*" >&2; }
+# `jupyter ... list` output without colours (captured whole: `| grep -q` would SIGPIPE it under pipefail).
+listing() { "$venv/bin/jupyter" "$@" list 2>&1 | sed 's/\x1b\[[0-9;]*m//g'; }
+lab_ext_ok() { local out; out=$(listing labextension); grep -Eq '@cellpipe/jupyterlab v[^ ]* enabled .*OK' <<<"$out"; }
+server_ext_ok() { local out; out=$(listing server extension); grep -Eq 'cellpipe_jupyterlab +enabled' <<<"$out"; }
 
 pyver=$("$python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
 key=$( { cat "$req"; echo "python $pyver"; } | sha256sum | cut -c1-16)
@@ -73,15 +77,17 @@ if [ "$with_extension" = 1 ]; then
     log "extension/pyproject.toml not found: skipping the extension install"
   else
     # Fingerprint of what the installed extension was built from: every tracked or new file under
-    # extension/ (minus build outputs) and the lock file.
+    # extension/ (minus build outputs), the schema package its bundle includes, and the lock file.
     fingerprint=$(
       cd "$root" &&
-        { git ls-files -co --exclude-standard -- extension package-lock.json 2>/dev/null | sort |
+        { git ls-files -co --exclude-standard -- extension schema/src schema/package.json package-lock.json 2>/dev/null | sort |
             while IFS= read -r f; do [ -f "$f" ] && sha256sum "$f"; done; } | sha256sum | cut -c1-16
     )
     stamp="$venv/.cellpipe-extension"
+    # Warm path: file checks only (`jupyter ... list` takes seconds on a busy machine).
     if [ "$(cat "$stamp" 2>/dev/null)" = "$fingerprint" ] &&
-      "$venv/bin/jupyter" labextension list 2>&1 | grep -Eq '@cellpipe/jupyterlab.*enabled.*OK'; then
+      [ -f "$venv/share/jupyter/labextensions/@cellpipe/jupyterlab/package.json" ] &&
+      grep -q '"cellpipe_jupyterlab": true' "$venv/etc/jupyter/jupyter_server_config.d/cellpipe_jupyterlab.json" 2>/dev/null; then
       log "extension up to date"
     else
       log "installing the extension from extension/"
@@ -93,19 +99,19 @@ if [ "$with_extension" = 1 ]; then
       # The build hook runs `jupyter labextension build`, which must be this venv's jupyter.
       PATH="$venv/bin:$PATH" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         --no-build-isolation --no-deps --force-reinstall "$ext" >&2
+      if ! lab_ext_ok; then
+        listing labextension >&2
+        log "@cellpipe/jupyterlab is not listed as enabled and OK"
+        exit 1
+      fi
+      if ! server_ext_ok; then
+        listing server extension >&2
+        log "the cellpipe_jupyterlab server extension is not enabled"
+        exit 1
+      fi
       echo "$fingerprint" >"$stamp"
+      log "extension @cellpipe/jupyterlab installed and enabled"
     fi
-    if ! "$venv/bin/jupyter" labextension list 2>&1 | grep -Eq '@cellpipe/jupyterlab.*enabled.*OK'; then
-      "$venv/bin/jupyter" labextension list >&2 || true
-      log "@cellpipe/jupyterlab is not listed as enabled and OK"
-      exit 1
-    fi
-    if ! "$venv/bin/jupyter" server extension list 2>&1 | grep -Eq 'cellpipe_jupyterlab.*enabled'; then
-      "$venv/bin/jupyter" server extension list >&2 || true
-      log "the cellpipe_jupyterlab server extension is not enabled"
-      exit 1
-    fi
-    log "extension @cellpipe/jupyterlab enabled"
   fi
 fi
 
