@@ -31,6 +31,7 @@ MARKER_PREFIX = "[cellpipe] "
 
 _TASK_NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 _KINDS = ("cells", "notebook", "script")
+ENGINES = ("stdlib", "kernel", "auto")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -140,7 +141,15 @@ def load_task(path):
         "resultPath": _want(task, "resultPath", "abspath", ""),
         "notebookPath": _want(task, "notebookPath", "abspath", ""),
         "sourcePath": _want(task, "sourcePath", "string", "", required=False),
+        "engine": _want(task, "engine", "string", "", required=False),
     }
+    if t["engine"] is None:
+        t["engine"] = os.environ.get("CELLPIPE_RUNNER_ENGINE") or "stdlib"
+        engine_field = "CELLPIPE_RUNNER_ENGINE"
+    else:
+        engine_field = "engine"
+    if t["engine"] not in ENGINES:
+        raise BadTask(engine_field, "expected one of %s, got %r" % (", ".join(ENGINES), t["engine"]))
     for key in ("jobId", "taskId"):
         if not t[key] or "\0" in t[key]:
             raise BadTask(key, "must be a non-empty string without NUL characters")
@@ -643,6 +652,10 @@ class Step(object):
 
 
 class Runner(object):
+    """The stdlib engine: cells run in this process, in a fresh __main__ module."""
+
+    ENGINE = "stdlib"
+
     def __init__(self, task, started_wall, started_perf, script_dir=None):
         self.task = task
         self.script_dir = script_dir
@@ -706,7 +719,7 @@ class Runner(object):
 
     # ---- environment ------------------------------------------------------------------------------
 
-    def prepare(self):
+    def prepare_folders_and_env(self):
         t = self.task
         files_dir = os.path.join(t["outputDir"], "files")
         os.makedirs(files_dir, exist_ok=True)
@@ -716,32 +729,39 @@ class Runner(object):
         os.environ["CELLPIPE_TASK_NAME"] = t["taskName"]
         os.environ["CELLPIPE_OUTPUT_DIR"] = files_dir
         os.environ["CELLPIPE_INPUT_DIR"] = t["artifactRoot"]
+        self._real_stdout = _line_buffered(sys.stdout)
+        self._real_stderr = _line_buffered(sys.stderr)
 
+    def user_argv_file_path0(self):
+        """sys.argv, __file__ and sys.path[0] the user's code sees (None: leave as is)."""
+        t = self.task
+        if t["kind"] == "script" and t["sourcePath"]:
+            script = os.path.abspath(t["sourcePath"])
+            return [t["sourcePath"]], script, os.path.dirname(script)
+        return [t["taskName"]], None, ""
+
+    def prepare(self):
+        self.prepare_folders_and_env()
+        t = self.task
+        argv, file, path0 = self.user_argv_file_path0()
         main = type(sys)("__main__")
         main.__dict__["__builtins__"] = sys.modules["builtins"]
-        if t["kind"] == "script" and t["sourcePath"]:
-            main.__dict__["__file__"] = os.path.abspath(t["sourcePath"])
-            sys.argv = [t["sourcePath"]]
-        else:
-            sys.argv = [t["taskName"]]
+        if file:
+            main.__dict__["__file__"] = file
+        sys.argv = argv
         # Classes defined in cells pickle as __main__.<name>: pickle must find them here.
         sys.modules["__main__"] = main
         self.namespace = main.__dict__
         # Imports resolve as when the user runs the code: from the working directory (Jupyter) or
         # from the script's folder (python3 script.py), never from the runner's folder.
         if sys.path and self.script_dir and os.path.abspath(sys.path[0] or ".") == self.script_dir:
-            if t["kind"] == "script" and t["sourcePath"]:
-                sys.path[0] = os.path.dirname(os.path.abspath(t["sourcePath"]))
-            else:
-                sys.path[0] = ""
+            sys.path[0] = path0
 
         builtins = sys.modules["builtins"]
         builtins._cellpipe_time = _Timer
         if not hasattr(builtins, "display"):
             builtins.display = self.display
 
-        self._real_stdout = _line_buffered(sys.stdout)
-        self._real_stderr = _line_buffered(sys.stderr)
         sys.stdout = _Tee(self._real_stdout, "stdout", self)
         sys.stderr = _Tee(self._real_stderr, "stderr", self)
 
@@ -1165,7 +1185,7 @@ class Runner(object):
             "outputDetails": list(self.output_details),
             "artifacts": self._artifacts(),
             "notes": list(self.notes),
-            "runner": {"version": RUNNER_VERSION, "engine": "stdlib", "python": _python_version()},
+            "runner": {"version": RUNNER_VERSION, "engine": self.ENGINE, "python": _python_version()},
         }
         if error is not None:
             result["error"] = error
@@ -1245,6 +1265,295 @@ class Runner(object):
             "nbformat_minor": 5,
         }
         _write_json(t["notebookPath"], notebook)
+
+
+# --------------------------------------------------------------------------------------------------
+# The kernel engine (optional): the same run in an IPython kernel, when the image has ipykernel
+
+
+def _kernel_available():
+    from importlib.util import find_spec
+
+    return find_spec("jupyter_client") is not None and find_spec("ipykernel") is not None
+
+
+_ANSI = None
+
+
+def _strip_ansi(text):
+    global _ANSI
+    if _ANSI is None:
+        import re
+
+        _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+    return _ANSI.sub("", text)
+
+
+class KernelDied(Exception):
+    pass
+
+
+class KernelRunner(Runner):
+    """Runs the cells in an IPython kernel (jupyter_client + ipykernel), so magics, `!shell` lines
+    and IPython's display machinery work for real. Everything else is the stdlib engine's: the
+    plan, task.json, result.json, variable files, log markers, notebook and exit codes. Variables
+    move between this process and the kernel through this very file, imported in the kernel as
+    `_cellpipe_kernel` (load_variable / save_variable run there)."""
+
+    ENGINE = "kernel"
+    KILL_GRACE_S = 2.0
+
+    def __init__(self, *args, **kwargs):
+        Runner.__init__(self, *args, **kwargs)
+        self.km = None
+        self.kc = None
+        self._kernel_pid = None
+
+    # ---- kernel lifecycle -------------------------------------------------------------------------
+
+    def prepare(self):
+        self.prepare_folders_and_env()
+        if not _kernel_available():
+            raise TaskFailure("the kernel engine needs jupyter_client and ipykernel in %s" % sys.executable,
+                              "kernel")
+        import tempfile
+
+        from jupyter_client.manager import KernelManager
+
+        # ipc: no TCP ports, and the connection file's sockets live in a private folder.
+        self._kernel_dir = tempfile.mkdtemp(prefix="cellpipe-kernel-")
+        km = KernelManager(kernel_name="python3", transport="ipc",
+                           connection_file=os.path.join(self._kernel_dir, "kernel.json"))
+        km.ip = os.path.join(self._kernel_dir, "k")
+        km.start_kernel(cwd=os.getcwd(), env=dict(os.environ))
+        self.km = km
+        self._kernel_pid = getattr(km.provisioner, "pid", None)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+        except RuntimeError as e:
+            raise TaskFailure("the kernel did not start: %s" % e, "kernel")
+        self.kc = kc
+        argv, file, path0 = self.user_argv_file_path0()
+        runner_path = os.path.abspath(_RUNNER_PATH)
+        setup = (
+            "def _cellpipe_setup(path):\n"
+            "    import importlib.util, sys\n"
+            "    spec = importlib.util.spec_from_file_location('_cellpipe_kernel', path)\n"
+            "    module = importlib.util.module_from_spec(spec)\n"
+            "    spec.loader.exec_module(module)\n"
+            "    sys.modules['_cellpipe_kernel'] = module\n"
+            "_cellpipe_setup(%r)\n"
+            "del _cellpipe_setup\n" % runner_path
+        )
+        self._call(setup)
+        self._expr("kernel_prepare(%r, %r, %r)" % (argv, file, path0))
+
+    def stop_kernel(self, grace=0.0):
+        """Ends the kernel and everything it started (it runs in its own process group)."""
+        pid = self._kernel_pid
+        if pid is None:
+            return
+        signal = _signal_module()
+        if grace > 0:
+            _killpg(pid, signal.SIGTERM)
+            deadline = time.time() + grace
+            while time.time() < deadline and self._kernel_alive():
+                time.sleep(0.02)
+        _killpg(pid, signal.SIGKILL)
+        self._kernel_pid = None
+        import shutil
+
+        shutil.rmtree(self._kernel_dir, ignore_errors=True)
+
+    def _kernel_alive(self):
+        process = getattr(self.km.provisioner, "process", None) if self.km is not None else None
+        if process is None:
+            return False
+        try:
+            return process.poll() is None
+        except Exception:
+            return False
+
+    def run(self):
+        try:
+            return Runner.run(self)
+        finally:
+            try:
+                if self.kc is not None:
+                    self.kc.stop_channels()
+            except Exception:
+                pass
+            self.stop_kernel()
+
+    def cancel(self, why, exit_code=EXIT_CANCELLED):
+        if self._finish_lock.locked():
+            return
+        # The cells get SIGTERM too (a checkpoint handler may run), then the kernel goes.
+        self.stop_kernel(grace=self.KILL_GRACE_S)
+        Runner.cancel(self, why, exit_code)
+
+    # ---- talking to the kernel --------------------------------------------------------------------
+
+    def _request(self, code, silent, user_expressions=None, on_output=None):
+        """Executes code; returns the execute_reply content. Raises KernelDied."""
+        import queue
+
+        kc = self.kc
+        msg_id = kc.execute(code, silent=silent, store_history=not silent,
+                            user_expressions=user_expressions or {}, allow_stdin=False)
+        idle = False
+        while not idle:
+            try:
+                msg = kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                if not self._kernel_alive():
+                    raise KernelDied()
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = msg["msg_type"]
+            if kind == "status":
+                idle = msg["content"].get("execution_state") == "idle"
+            elif on_output is not None:
+                on_output(kind, msg["content"])
+        while True:
+            try:
+                reply = kc.get_shell_msg(timeout=1)
+            except queue.Empty:
+                if not self._kernel_alive():
+                    raise KernelDied()
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return reply["content"]
+
+    def _call(self, code):
+        reply = self._request(code, silent=True)
+        if reply.get("status") != "ok":
+            raise RuntimeError("kernel: %s: %s" % (reply.get("ename"), reply.get("evalue")))
+
+    def _expr(self, expression):
+        """Evaluates `_cellpipe_kernel.<expression>` in the kernel; returns its JSON result."""
+        import ast
+        import json
+
+        reply = self._request("", silent=True,
+                              user_expressions={"r": "__import__('_cellpipe_kernel')." + expression})
+        result = reply.get("user_expressions", {}).get("r", {})
+        if result.get("status") != "ok":
+            raise RuntimeError("kernel: %s: %s" % (result.get("ename"), result.get("evalue")))
+        return json.loads(ast.literal_eval(result["data"]["text/plain"]))
+
+    # ---- engine hooks -----------------------------------------------------------------------------
+
+    def _load_variable(self, name, path, final):
+        return self._expr("kernel_load(%r, %r, %r)" % (name, path, final))
+
+    def _save_variable(self, name, vars_dir):
+        return self._expr("kernel_save(%r, %r)" % (name, vars_dir))
+
+    def _bind(self, name, value):
+        import json
+
+        self._expr("kernel_bind(%r, %r)" % (name, json.dumps(value)))
+
+    def _execute(self, step):
+        # `Cell In[N]` in IPython's tracebacks then names the notebook position, like `<cell N>`.
+        self._call("get_ipython().execution_count = %d" % step.position)
+        try:
+            reply = self._request(step.source, silent=False, on_output=lambda kind, content: self._on_output(step, kind, content))
+        except KernelDied:
+            raise TaskFailure("the kernel died while running cell %d" % step.position, "kernel",
+                              cell=step.position)
+        if reply.get("status") == "ok":
+            return
+        ename = reply.get("ename") or "Error"
+        evalue = reply.get("evalue") or ""
+        if ename == "SystemExit":
+            if evalue in ("", "0", "None"):
+                self._log("cell %d called sys.exit(%s): remaining cells skipped" % (step.position, evalue or None))
+                raise _StopTask()
+            raise TaskFailure("cell %d exited with sys.exit(%s)" % (step.position, evalue), "exit",
+                              ename="SystemExit", cell=step.position)
+        if ename == "KeyboardInterrupt":
+            raise KeyboardInterrupt()
+        tb = _strip_ansi("\n".join(reply.get("traceback") or [])).strip("\n") + "\n"
+        reason = "exception"
+        if ename in ("SyntaxError", "IndentationError", "TabError"):
+            reason = "syntax"
+        elif ename == "MemoryError":
+            reason = "oom"
+        message = "%s: %s" % (ename, evalue) if evalue else ename
+        raise TaskFailure(message, reason, ename=ename, traceback=tb, cell=step.position)
+
+    def _on_output(self, step, kind, content):
+        if kind == "stream":
+            name = content.get("name", "stdout")
+            text = content.get("text", "")
+            (self._real_stderr if name == "stderr" else self._real_stdout).write(text)
+            self._capture(name, text)
+        elif kind in ("execute_result", "display_data"):
+            out = {"output_type": kind, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+            if kind == "execute_result":
+                out["execution_count"] = step.execution_count
+            else:
+                self._real_stdout.write(str(out["data"].get("text/plain", "")) + "\n")
+            step.outputs.append(out)
+        elif kind == "error":
+            step.outputs.append({"output_type": "error", "ename": content.get("ename", ""),
+                                 "evalue": content.get("evalue", ""), "traceback": content.get("traceback", [])})
+        elif kind == "clear_output":
+            del step.outputs[:]
+
+
+def _killpg(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+# Called inside the kernel (this file imported there as `_cellpipe_kernel`); results are JSON text.
+
+
+def _user_ns():
+    from IPython import get_ipython
+
+    return get_ipython().user_ns
+
+
+def kernel_prepare(argv, file, path0):
+    import json
+
+    sys.argv = list(argv)
+    if file:
+        _user_ns()["__file__"] = file
+    if path0 is not None and path0 not in sys.path:
+        sys.path.insert(0, path0)
+    return json.dumps(True)
+
+
+def kernel_load(name, path, final):
+    import json
+
+    return json.dumps(load_variable(_user_ns(), name, path, final))
+
+
+def kernel_save(name, vars_dir):
+    import json
+
+    return json.dumps(save_variable(_user_ns(), name, vars_dir))
+
+
+def kernel_bind(name, value_json):
+    import json
+
+    _user_ns()[name] = json.loads(value_json)
+    return json.dumps(True)
 
 
 def _silenced(source, node):
@@ -1360,10 +1669,15 @@ def main(argv):
         _write_bad_task_result(argv[1], e.field, str(e), started_wall)
         return EXIT_BAD_TASK
     script_dir = os.path.dirname(os.path.abspath(argv[0])) if argv[0] else None
-    return Runner(task, started_wall, started_perf, script_dir).run()
+    engine = task["engine"]
+    if engine == "auto":
+        engine = "kernel" if _kernel_available() else "stdlib"
+    runner_class = KernelRunner if engine == "kernel" else Runner
+    return runner_class(task, started_wall, started_perf, script_dir).run()
 
 
 RUNNER_FILE = main.__code__.co_filename
+_RUNNER_PATH = __file__
 
 if __name__ == "__main__":
     # Keep the runner's own module alive once user code owns sys.modules["__main__"].

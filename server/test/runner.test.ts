@@ -12,8 +12,11 @@ import { fileURLToPath } from 'node:url';
 const RUNNER = fileURLToPath(new URL('../runner/cellpipe_runner.py', import.meta.url));
 /** The project venv (scripts/python-env.sh) has nbformat: executed notebooks are checked with its validator. */
 const VENV_PYTHON = fileURLToPath(new URL('../../.venv/bin/python', import.meta.url));
-const HAS_NBFORMAT =
-  existsSync(VENV_PYTHON) && spawnSync(VENV_PYTHON, ['-c', 'import nbformat'], { stdio: 'ignore' }).status === 0;
+const venvHas = (modules: string): boolean =>
+  existsSync(VENV_PYTHON) && spawnSync(VENV_PYTHON, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0;
+const HAS_NBFORMAT = venvHas('nbformat');
+/** The optional kernel engine needs jupyter_client + ipykernel: the project venv has them. */
+const HAS_KERNEL = venvHas('jupyter_client, ipykernel');
 
 interface Cell {
   index: number;
@@ -38,6 +41,7 @@ interface TaskJson {
   resultPath: string;
   notebookPath: string;
   sourcePath?: string;
+  engine?: 'stdlib' | 'kernel' | 'auto';
 }
 
 interface RunnerError {
@@ -49,6 +53,7 @@ interface RunnerError {
 }
 
 interface RunnerResult {
+  runner: { engine: string; version: string; python: string };
   status: 'succeeded' | 'failed' | 'cancelled';
   startedAt: string;
   finishedAt: string;
@@ -137,8 +142,19 @@ function task(job: string, name: string, fields: Partial<TaskJson> = {}): TaskJs
   };
 }
 
-function spawnRunner(taskJsonPath: string, cwd: string, runner = RUNNER) {
-  return spawn('python3', [runner, taskJsonPath], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+interface SpawnOptions {
+  cwd?: string;
+  runner?: string;
+  python?: string;
+  env?: Record<string, string>;
+}
+
+function spawnRunner(taskJsonPath: string, cwd: string, opts: SpawnOptions = {}) {
+  return spawn(opts.python ?? 'python3', [opts.runner ?? RUNNER, taskJsonPath], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
 }
 
 function collect(child: ReturnType<typeof spawnRunner>, onStdout?: (text: string) => void): Promise<Run> {
@@ -163,12 +179,9 @@ function writeTask(t: TaskJson | unknown, path: string): string {
   return path;
 }
 
-async function runTask(
-  t: TaskJson,
-  opts: { cwd?: string; runner?: string } = {},
-): Promise<Run & { result: RunnerResult; notebook: Notebook }> {
+async function runTask(t: TaskJson, opts: SpawnOptions = {}): Promise<Run & { result: RunnerResult; notebook: Notebook }> {
   const path = writeTask(t, join(t.resultPath, '..', 'task.json'));
-  const run = await collect(spawnRunner(path, opts.cwd ?? join(t.resultPath, '..'), opts.runner));
+  const run = await collect(spawnRunner(path, opts.cwd ?? join(t.resultPath, '..'), opts));
   const result = JSON.parse(readFileSync(t.resultPath, 'utf8')) as RunnerResult;
   const notebook = JSON.parse(readFileSync(t.notebookPath, 'utf8')) as Notebook;
   return { ...run, result, notebook };
@@ -795,5 +808,150 @@ describe('bad task.json', () => {
     const result = JSON.parse(readFileSync(base.resultPath, 'utf8')) as RunnerResult;
     expect(result.status).toBe('failed');
     expect(result.error?.reason).toBe('bad-task');
+  });
+});
+
+/**
+ * The optional kernel engine (`"engine": "kernel"` or CELLPIPE_RUNNER_ENGINE=kernel) runs the same
+ * task.json in an IPython kernel: same result.json, variable files, log markers, notebook and exit
+ * codes; magics and shell lines run for real. Covered where the project venv has ipykernel.
+ */
+(HAS_KERNEL ? describe : describe.skip)('kernel engine', () => {
+  const kernel = { python: VENV_PYTHON };
+
+  test('variables move between stdlib and kernel runs; parameters and setup cells as in the stdlib engine', async () => {
+    const job = newJob();
+    const setup = [code(0, 'class Point:', '    def __init__(self, x, y): self.x, self.y = x, y')];
+    const prep = await runTask(task(job, 'prep', { setup, cells: [code(1, 'p = Point(3, 4)')], outputs: ['p'] }));
+    expect(prep.code).toBe(0);
+    const train = await runTask(
+      task(job, 'train', {
+        engine: 'kernel',
+        setup,
+        inputs: [{ name: 'p', from: 'prep' }],
+        cells: [code(2, 'scale = 1'), code(3, 'print(__name__, (p.x ** 2 + p.y ** 2) ** 0.5 * scale)', 'q = Point(p.x * scale, 0)')],
+        parametersCell: 2,
+        parameters: { scale: 10 },
+        outputs: ['q'],
+      }),
+      kernel,
+    );
+    expect(train.stderr).toBe('');
+    expect(train.code).toBe(0);
+    expect(train.result.runner.engine).toBe('kernel');
+    expect(train.stdout).toContain('[cellpipe] cell 4\n__main__ 50.0\n');
+    expect(train.notebook.cells.map((c) => c.id)).toEqual(['cell-0', 'cell-2', 'injected-parameters', 'cell-3']);
+    expect(train.result.outputDetails).toEqual([{ name: 'q', type: '__main__.Point', bytes: expect.any(Number) }]);
+    const report = await runTask(
+      task(job, 'report', { setup, inputs: [{ name: 'q', from: 'train' }], cells: [code(4, 'print("x", q.x)')] }),
+    );
+    expect(report.stdout).toContain('x 30\n');
+  });
+
+  test('magics and shell lines run for real; env and artifact folder are the same', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'prep', {
+        cells: [
+          code(0, '!echo "from the shell $CELLPIPE_TASK_NAME"', 'files = !ls "$CELLPIPE_OUTPUT_DIR"', 'print("listed", files)'),
+          code(1, '%%bash', 'echo "bash says hi" > "$CELLPIPE_OUTPUT_DIR/hi.txt"'),
+          code(2, '%time x = 6 * 7', 'x'),
+        ],
+        outputs: ['x'],
+      }),
+      { ...kernel, env: { CELLPIPE_RUNNER_ENGINE: 'kernel' } },
+    );
+    expect(run.code).toBe(0);
+    expect(run.result.runner.engine).toBe('kernel');
+    expect(run.stdout).toContain('from the shell prep');
+    expect(run.stdout).toContain('listed []\n');
+    expect(run.result.notes).toEqual([]);
+    expect(run.result.artifacts).toEqual(['hi.txt']);
+    expect(readFileSync(join(job, 'artifacts', 'prep', 'files', 'hi.txt'), 'utf8')).toBe('bash says hi\n');
+    expect(cellOf(run.notebook, 2).outputs.find((o) => o.output_type === 'execute_result')).toEqual({
+      output_type: 'execute_result',
+      execution_count: 3,
+      data: { 'text/plain': '42' },
+      metadata: {},
+    });
+    if (HAS_NBFORMAT) expectValidNotebook(job, 'prep');
+  });
+
+  test('an exception names the 1-based cell; the traceback is IPython\'s, without colour codes', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'train', {
+        engine: 'kernel',
+        cells: [code(3, 'print("before")'), code(4, 'x = 1', 'x / 0'), code(5, 'print("never")')],
+      }),
+      kernel,
+    );
+    expect(run.code).toBe(1);
+    expect(run.result.error).toMatchObject({ cell: 5, ename: 'ZeroDivisionError', reason: 'exception', message: 'ZeroDivisionError: division by zero' });
+    expect(run.result.error?.traceback).toContain('Cell In[5], line 2');
+    expect(run.result.error?.traceback).not.toContain('\u001b[');
+    expect(run.stderr).toContain('[cellpipe] task failed: ZeroDivisionError: division by zero');
+    expect(run.stdout).not.toContain('never');
+    expect(cellOf(run.notebook, 4).outputs.find((o) => o.output_type === 'error')).toMatchObject({ ename: 'ZeroDivisionError' });
+    expect(cellOf(run.notebook, 5).execution_count).toBeNull();
+    if (HAS_NBFORMAT) expectValidNotebook(job, 'train');
+  });
+
+  test('outputs fail the same way: unpicklable, missing; sys.exit(0) succeeds, sys.exit(3) fails', async () => {
+    const job = newJob();
+    const bad = await runTask(
+      task(job, 'a', { engine: 'kernel', cells: [code(0, 'gen = (i for i in range(3))')], outputs: ['gen'] }),
+      kernel,
+    );
+    expect(bad.result.error?.reason).toBe('serialization');
+    expect(bad.result.error?.message).toMatch(/^output 'gen' \(type generator\) cannot be pickled: TypeError: /);
+    const missing = await runTask(task(job, 'b', { engine: 'kernel', cells: [code(0, 'modle = 1')], outputs: ['model'] }), kernel);
+    expect(missing.result.error?.message).toBe("output 'model' was declared but the task's cells never assigned it");
+    const ok = await runTask(
+      task(job, 'c', { engine: 'kernel', cells: [code(0, 'import sys', 'done = 1', 'sys.exit(0)'), code(1, 'print("never")')], outputs: ['done'] }),
+      kernel,
+    );
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).not.toContain('never');
+    const exit3 = await runTask(task(job, 'd', { engine: 'kernel', cells: [code(0, 'import sys', 'sys.exit(3)')] }), kernel);
+    expect(exit3.code).toBe(1);
+    expect(exit3.result.error).toMatchObject({ reason: 'exit', cell: 1, ename: 'SystemExit' });
+  });
+
+  test('SIGTERM cancels the run and takes the kernel and its children with it', async () => {
+    const job = newJob();
+    const t = task(job, 'slow', {
+      engine: 'kernel',
+      cells: [code(0, 'import os, subprocess, time', 'child = subprocess.Popen(["sleep", "60"])', 'print("pids", os.getpid(), child.pid, flush=True)', 'time.sleep(60)')],
+    });
+    const path = writeTask(t, join(job, 'runs', 'slow', 'task.json'));
+    const child = spawnRunner(path, job, kernel);
+    let pids: number[] = [];
+    const run = await collect(child, (stdout) => {
+      const m = /pids (\d+) (\d+)\n/.exec(stdout);
+      if (m && pids.length === 0) {
+        pids = [Number(m[1]), Number(m[2])];
+        child.kill('SIGTERM');
+      }
+    });
+    expect(run.code).toBe(143);
+    const result = JSON.parse(readFileSync(t.resultPath, 'utf8')) as RunnerResult;
+    expect(result.status).toBe('cancelled');
+    expect(result.error).toMatchObject({ reason: 'cancelled', cell: 1 });
+    for (const pid of pids) {
+      // The kernel runs in its own process group, so the runner, not the executor, has to end it.
+      const alive = spawnSync('sh', ['-c', `ps -o stat= -p ${pid} | grep -v Z`]).status === 0;
+      expect(alive).toBe(false);
+    }
+  });
+
+  test('asking for the kernel engine where ipykernel is missing fails with reason "kernel"', async () => {
+    const plain = spawnSync('python3', ['-c', 'import ipykernel'], { stdio: 'ignore' }).status !== 0;
+    if (!plain) return; // this python3 has ipykernel: nothing to prove here
+    const job = newJob();
+    const run = await runTask(task(job, 'prep', { engine: 'kernel', cells: [code(0, 'pass')] }));
+    expect(run.code).toBe(1);
+    expect(run.result.error?.reason).toBe('kernel');
+    expect(run.result.error?.message).toMatch(/needs jupyter_client and ipykernel/);
   });
 });
