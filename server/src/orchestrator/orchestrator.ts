@@ -50,6 +50,8 @@ interface ActiveJob {
   specs: Map<string, Task>;
   inflight: Map<string, Inflight>;
   timers: Set<NodeJS.Timeout>;
+  /** When the earliest armed retry wake-up fires. */
+  wakeAt?: number;
   /** Set while the job is being cancelled or failed as a whole. */
   abort?: { cancel: boolean; message: string; taskReason: string };
 }
@@ -320,12 +322,25 @@ export class Orchestrator {
     } else {
       const maxParallel = aj.job.pipeline.spec.maxParallel ?? Number.POSITIVE_INFINITY;
       const now = Date.now();
+      let wake = Number.POSITIVE_INFINITY;
       for (const [name, t] of aj.tasks) {
         if (t.state !== 'queued' || aj.inflight.has(name)) continue;
-        if (t.notBefore && Date.parse(t.notBefore) > now) continue;
+        if (t.notBefore && Date.parse(t.notBefore) > now) {
+          wake = Math.min(wake, Date.parse(t.notBefore));
+          continue;
+        }
         if (aj.inflight.size >= maxParallel) break;
         if (this.inflightOf(aj.job.owner) >= this.maxPerUser) break;
         this.launch(aj, name);
+      }
+      // A retry waiting out its backoff (also one restored after a restart) needs a wake-up.
+      if (wake !== Number.POSITIVE_INFINITY && (aj.wakeAt === undefined || wake < aj.wakeAt || aj.wakeAt <= now)) {
+        aj.wakeAt = wake;
+        const timer = setTimeout(() => {
+          aj.timers.delete(timer);
+          this.schedule();
+        }, wake - now);
+        aj.timers.add(timer);
       }
     }
     this.maybeFinish(aj);
@@ -548,11 +563,6 @@ export class Orchestrator {
       if (retrying) {
         const delay = this.backoffMs * 2 ** (inf.attempt - 1);
         next = { state: 'queued', error, notBefore: new Date(now.getTime() + delay).toISOString(), placement: undefined };
-        const timer = setTimeout(() => {
-          aj.timers.delete(timer);
-          this.schedule();
-        }, delay);
-        aj.timers.add(timer);
       } else {
         next = { state: cancelled ? 'cancelled' : 'failed', error };
       }
