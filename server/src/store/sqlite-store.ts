@@ -1,6 +1,7 @@
 /** SQLite store (better-sqlite3, WAL): one file `<home>/cellpipe.db`. */
 import Database from 'better-sqlite3';
 import type { JobState, TaskState } from '@cellpipe/schema';
+import { ValidationError } from '../jobs/errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import type {
   AttemptRecord,
@@ -216,10 +217,9 @@ export class SqliteStore implements Store {
     }
     if (q.cursor !== undefined) {
       const seq = decodeCursor(q.cursor);
-      if (seq !== undefined) {
-        where.push('seq < ?');
-        args.push(seq);
-      }
+      if (seq === undefined) throw new ValidationError('not a cursor from a previous page', ['cursor']);
+      where.push('seq < ?');
+      args.push(seq);
     }
     const limit = Math.max(1, Math.min(q.limit, 1000));
     const sql = `SELECT seq, id, name, owner, state, executor, created_at, started_at, finished_at, parent_job_id,
