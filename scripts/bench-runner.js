@@ -7,7 +7,7 @@
 //
 //   node scripts/bench-runner.js          prints the JSON on its own
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,6 +15,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const RUNNER = join(here, '..', 'server', 'runner', 'cellpipe_runner.py');
 const PYTHON = process.env.CELLPIPE_BENCH_PYTHON || 'python3';
+// The optional kernel engine is timed where the project venv (scripts/python-env.sh) has ipykernel.
+const KERNEL_PYTHON = process.env.CELLPIPE_BENCH_KERNEL_PYTHON || join(here, '..', '.venv', 'bin', 'python');
 const CELL = 'rows = [i * i for i in range(10000)]\ntotal = sum(rows)\nprint(total)\n';
 
 // Runs each variant `runs` times, interleaved so load from other processes hits them alike, and
@@ -185,6 +187,17 @@ export async function benchRunner({ runs = 15 } = {}) {
       );
     }
 
+    let kernelEngine;
+    if (existsSync(KERNEL_PYTHON) && spawnSync(KERNEL_PYTHON, ['-c', 'import jupyter_client, ipykernel']).status === 0) {
+      const kernelTask = taskJson(dir, 'kernel', { engine: 'kernel', cells: [{ index: 0, source: CELL }], outputs: ['total'] });
+      const k = measure({ kernelOneCell: [[KERNEL_PYTHON, RUNNER, kernelTask.path]], stdlibOneCell: [[KERNEL_PYTHON, RUNNER, plainTask.path]] }, 3, dir);
+      kernelEngine = {
+        note: 'cpu covers the runner process only, not the kernel it starts',
+        wallMs: { kernelOneCell: stats(k.kernelOneCell.wall), stdlibOneCell: stats(k.stdlibOneCell.wall) },
+        cpuMs: { kernelOneCell: stats(k.kernelOneCell.cpu), stdlibOneCell: stats(k.stdlibOneCell.cpu) },
+      };
+    }
+
     const version = spawnSync(PYTHON, ['-c', 'import sys; print(sys.version.split()[0])'], { encoding: 'utf8' });
     return {
       python: version.stdout.trim(),
@@ -200,6 +213,7 @@ export async function benchRunner({ runs = 15 } = {}) {
         runnerVsPlainScriptCpu: round(cpu.runnerOneCell.median / cpu.plainScript.median),
       },
       cancelLatencyMs: { duringSleep: stats(cancelSleep), duringNativeCall: stats(cancelNative) },
+      ...(kernelEngine ? { kernelEngine } : {}),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

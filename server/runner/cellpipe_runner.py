@@ -1289,8 +1289,10 @@ def _strip_ansi(text):
     return _ANSI.sub("", text)
 
 
-class KernelDied(Exception):
-    pass
+class KernelDied(TaskFailure):
+    def __init__(self, cell=None):
+        where = " while running cell %d" % cell if cell is not None else ""
+        TaskFailure.__init__(self, "the kernel died%s" % where, "kernel", cell=cell)
 
 
 class KernelRunner(Runner):
@@ -1464,8 +1466,7 @@ class KernelRunner(Runner):
         try:
             reply = self._request(step.source, silent=False, on_output=lambda kind, content: self._on_output(step, kind, content))
         except KernelDied:
-            raise TaskFailure("the kernel died while running cell %d" % step.position, "kernel",
-                              cell=step.position)
+            raise KernelDied(step.position)
         if reply.get("status") == "ok":
             return
         ename = reply.get("ename") or "Error"

@@ -945,6 +945,16 @@ describe('bad task.json', () => {
     }
   });
 
+  test('a kernel that dies in a cell fails the task with reason "kernel" and the cell', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'crash', { engine: 'kernel', cells: [code(0, 'x = 1'), code(1, 'import os, signal', 'os.kill(os.getpid(), signal.SIGKILL)')] }),
+      kernel,
+    );
+    expect(run.code).toBe(1);
+    expect(run.result.error).toMatchObject({ reason: 'kernel', cell: 2, message: 'the kernel died while running cell 2' });
+  });
+
   test('asking for the kernel engine where ipykernel is missing fails with reason "kernel"', async () => {
     const plain = spawnSync('python3', ['-c', 'import ipykernel'], { stdio: 'ignore' }).status !== 0;
     if (!plain) return; // this python3 has ipykernel: nothing to prove here
