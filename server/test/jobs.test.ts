@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPipelineFile } from '@cellpipe/schema/node';
+import type { Executor } from '../src/executors/executor.js';
 import { ConflictError, NotFoundError, ValidationError } from '../src/jobs/job-service.js';
 import { request, startService, taskOf, until, waitForJob, type TestHome } from './jobs-fixtures.js';
 
@@ -172,4 +173,38 @@ test('rerun failed of a job without failures is a conflict', async () => {
   const job = await h.service.submit('alice', request([{ name: 'a', code: 'pass\n' }]));
   await waitForJob(h.service, job.id);
   await expect(h.service.rerun(job.id, 'failed')).rejects.toBeInstanceOf(ConflictError);
+});
+
+test('an executor that only knows exit codes (no result.json) still drives the job; remove cleans up its objects', async () => {
+  const deleted: string[] = [];
+  const executor: Executor = {
+    name: 'fake',
+    inventory: async () => ({ executor: 'fake', resources: [] }),
+    async start(spec, report) {
+      setImmediate(() => {
+        report({ type: 'running', handle: { id: spec.taskId }, placement: 'node-1' });
+        report({ type: 'log', chunk: `hello from ${spec.taskName}\n` });
+        report({ type: 'exited', exitCode: spec.taskName === 'bad' ? 3 : 0 });
+      });
+    },
+    cancel: async () => undefined,
+    reattach: async () => 'not-found',
+    close: async () => undefined,
+    deleteJobObjects: async (jobId) => void deleted.push(jobId),
+  };
+  const own = await startService({ executor });
+  try {
+    const job = await own.service.submit('alice', request([{ name: 'good', code: 'pass\n' }, { name: 'bad', code: 'pass\n' }]));
+    expect(job.executor).toBe('fake');
+    const done = await waitForJob(own.service, job.id);
+    expect(taskOf(done, 'good')).toMatchObject({ state: 'succeeded', exitCode: 0, placement: 'node-1' });
+    expect(taskOf(done, 'bad')).toMatchObject({ state: 'failed', exitCode: 3, error: { reason: 'exit' } });
+    let log = '';
+    for await (const c of own.service.readLogs(job.id, 'good')) log += c;
+    expect(log).toBe('hello from good\n');
+    await own.service.remove(job.id);
+    expect(deleted).toEqual([job.id]);
+  } finally {
+    await own.cleanup();
+  }
 });

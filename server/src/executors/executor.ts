@@ -89,4 +89,6 @@ export interface Executor {
   reattach(spec: LaunchSpec, handle: AttemptHandle | null, report: ReportFn): Promise<'following' | 'not-found'>;
   /** Stop following (tasks keep running; a later `reattach` picks them up). */
   close(): Promise<void>;
+  /** Optional: remove what the executor keeps for a deleted job (Kubernetes objects). Called by JobService.remove. */
+  deleteJobObjects?(jobId: string): Promise<void>;
 }

@@ -355,6 +355,7 @@ export class JobService implements JobServiceApi {
     if (!TERMINAL_JOB.has(job.state) || this.orchestrator.isActive(id)) {
       throw new ConflictError(`job ${id} is ${job.state}: cancel it and wait for it to finish before deleting it`);
     }
+    await this.executor.deleteJobObjects?.(id);
     this.store.deleteJob(id);
     rmSync(this.layout.jobDir(id), { recursive: true, force: true });
   }

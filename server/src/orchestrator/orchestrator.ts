@@ -529,7 +529,10 @@ export class Orchestrator {
     const now = new Date();
     const startedMs = inf.record.startedAt ? Date.parse(inf.record.startedAt) : undefined;
     const durationMs = result?.durationMs ?? (startedMs !== undefined ? now.getTime() - startedMs : undefined);
-    const succeeded = result?.status === 'succeeded' && (e.exitCode === undefined || e.exitCode === 0);
+    // result.json is the truth; executors that cannot read it (no shared volume) only have the exit code.
+    const succeeded = result
+      ? result.status === 'succeeded' && (e.exitCode === undefined || e.exitCode === 0)
+      : e.exitCode === 0 && !e.error && !inf.stopReason;
     const exitCode = e.exitCode ?? (result ? (result.status === 'succeeded' ? 0 : 1) : undefined);
     const attemptRec: AttemptRecord = { ...inf.record, state: 'finished', finishedAt: now.toISOString() };
     if (exitCode !== undefined) attemptRec.exitCode = exitCode;
@@ -540,7 +543,7 @@ export class Orchestrator {
       next = {
         state: 'succeeded',
         error: undefined,
-        outputs: result.outputs ?? spec.outputs,
+        outputs: result?.outputs ?? spec.outputs,
         artifacts: listFiles(this.layout.filesDir(aj.job.id, name)),
       };
     } else {
