@@ -4,8 +4,9 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { cellpipeIcon } from '../icons.js';
 import { CommandIDs, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor, PLUGIN_PREFIX } from '../tokens.js';
-import { initialRunTaskForm, RunTaskBody, singleTaskPipeline } from '../widgets/runTaskDialog.js';
-import type { ResourceDefaults } from '../widgets/taskEditor.js';
+import { initialRunTaskForm, singleTaskPipeline } from '../runTask.js';
+import { RunTaskBody } from '../widgets/runTaskDialog.js';
+import type { ResourceDefaults } from './settings.js';
 import { errorDetails } from './pipeline.js';
 import { readResourceDefaults } from './settings.js';
 

@@ -1,9 +1,17 @@
 import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { PLUGIN_PREFIX } from '../tokens.js';
-import type { ResourceDefaults } from '../widgets/taskEditor.js';
 
-/** The plugin whose settings hold the resource defaults (`schema/task-editor.json`). */
-export const DEFAULTS_PLUGIN_ID = `${PLUGIN_PREFIX}:task-editor`;
+/** The plugin whose settings hold the task defaults (`schema/file-browser.json`). */
+export const DEFAULTS_PLUGIN_ID = `${PLUGIN_PREFIX}:file-browser`;
+
+/** Resources and image prefilled in "Run as Cellpipe Task". */
+export interface ResourceDefaults {
+  gpu?: number;
+  mig?: string;
+  cpu?: string;
+  memory?: string;
+  image?: string;
+}
 
 function toDefaults(value: unknown): ResourceDefaults {
   const out: ResourceDefaults = {};

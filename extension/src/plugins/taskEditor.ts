@@ -1,11 +1,9 @@
 import type { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { INotebookTracker } from '@jupyterlab/notebook';
-import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { cellpipeIcon } from '../icons.js';
 import { CommandIDs, ICellpipeAPI, PLUGIN_PREFIX } from '../tokens.js';
 import { TaskEditorPanel } from '../widgets/taskEditor.js';
-import { readResourceDefaults } from './settings.js';
 
 const PLUGIN_ID = `${PLUGIN_PREFIX}:task-editor`;
 
@@ -13,7 +11,6 @@ function activateTaskEditor(
   app: JupyterFrontEnd,
   tracker: INotebookTracker,
   api: ICellpipeAPI,
-  settingRegistry: ISettingRegistry | null,
   palette: ICommandPalette | null,
 ): void {
   const panel = new TaskEditorPanel(tracker, api);
@@ -21,10 +18,6 @@ function activateTaskEditor(
   panel.title.icon = cellpipeIcon;
   panel.title.caption = 'Cellpipe Task';
   app.shell.add(panel, 'right', { rank: 600 });
-
-  if (settingRegistry) {
-    void readResourceDefaults(settingRegistry, (d) => panel.setDefaults(d));
-  }
 
   app.commands.addCommand(CommandIDs.openTaskEditor, {
     label: 'Edit Cellpipe Task of the Active Cell',
@@ -40,6 +33,6 @@ export const taskEditorPlugin: JupyterFrontEndPlugin<void> = {
   description: 'Right sidebar form that edits the active cell\'s Cellpipe task tags.',
   autoStart: true,
   requires: [INotebookTracker, ICellpipeAPI],
-  optional: [ISettingRegistry, ICommandPalette],
+  optional: [ICommandPalette],
   activate: activateTaskEditor,
 };

@@ -35,6 +35,13 @@ function time(iso: string | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
 
+/** Task rows show the clock time only; the job's date is in its facts. */
+function clock(iso: string | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleTimeString();
+}
+
 /** Python tracebacks carry terminal colour codes. */
 function stripAnsi(text: string): string {
   // eslint-disable-next-line no-control-regex
@@ -381,8 +388,8 @@ export class MonitorWidget extends ReactWidget {
             {resourcesText(t)}
             {t.placement ? <div className={`${CLASS}-placement`}>{t.placement}</div> : null}
           </td>
-          <td>{time(t.startedAt)}</td>
-          <td>{time(t.finishedAt)}</td>
+          <td title={t.startedAt}>{clock(t.startedAt)}</td>
+          <td title={t.finishedAt}>{clock(t.finishedAt)}</td>
           <td>{formatDuration(t.durationMs ?? elapsedMs(t.startedAt, t.finishedAt, now))}</td>
           <td className={`${CLASS}-taskActions`}>
             <button type="button" className="jp-mod-styled" onClick={() => this.showLogs(job.id, t.name)}>

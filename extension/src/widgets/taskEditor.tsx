@@ -14,15 +14,6 @@ import type { ICellpipeAPI } from '../tokens.js';
 
 const CLASS = 'jp-cellpipe-TaskEditor';
 
-/** Resource defaults from the settings, shown as placeholders. */
-export interface ResourceDefaults {
-  gpu?: number;
-  mig?: string;
-  cpu?: string;
-  memory?: string;
-  image?: string;
-}
-
 function tagsOf(cell: ICellModel): unknown {
   return cell.getMetadata('tags');
 }
@@ -77,7 +68,6 @@ function TaskEditorForm(props: {
   cell: ICellModel;
   inventory: Inventory | null;
   inventoryError: string | null;
-  defaults: ResourceDefaults;
 }): React.ReactElement {
   const { cell } = props;
   const [form, setForm] = React.useState<TaskForm>(() => formFromTags(tagsOf(cell)));
@@ -105,7 +95,6 @@ function TaskEditorForm(props: {
     writeTags(cell, clearFormTags(tagsOf(cell)));
     setErrors([]);
   };
-  const d = props.defaults;
   return (
     <form
       className={`${CLASS}-form`}
@@ -129,7 +118,7 @@ function TaskEditorForm(props: {
         value={form.gpus}
         onChange={set('gpus')}
         inputMode="numeric"
-        placeholder={d.gpu !== undefined ? String(d.gpu) : ''}
+        placeholder="whole GPUs, e.g. 1"
         hint={gpus ? `${gpus.free} of ${gpus.allocatable} free` : undefined}
       />
       <Field
@@ -138,22 +127,22 @@ function TaskEditorForm(props: {
         value={form.mig}
         onChange={set('mig')}
         list="cellpipe-task-mig-options"
-        placeholder={d.mig ?? 'e.g. 3g.20gb'}
+        placeholder="e.g. 3g.20gb"
       />
       <datalist id="cellpipe-task-mig-options">
         {migProfiles.map((m) => (
           <option key={m.profile} value={m.profile}>{`${m.profile} (${m.free} of ${m.total} free)`}</option>
         ))}
       </datalist>
-      <Field id="cellpipe-task-cpu" label="CPU" value={form.cpu} onChange={set('cpu')} placeholder={d.cpu ?? 'e.g. 2 or 500m'} />
+      <Field id="cellpipe-task-cpu" label="CPU" value={form.cpu} onChange={set('cpu')} placeholder="e.g. 2 or 500m" />
       <Field
         id="cellpipe-task-memory"
         label="Memory"
         value={form.memory}
         onChange={set('memory')}
-        placeholder={d.memory ?? 'e.g. 16Gi'}
+        placeholder="e.g. 16Gi"
       />
-      <Field id="cellpipe-task-image" label="Image" value={form.image} onChange={set('image')} placeholder={d.image ?? ''} />
+      <Field id="cellpipe-task-image" label="Image" value={form.image} onChange={set('image')} placeholder="e.g. registry/team/image:tag" />
       <Field id="cellpipe-task-retries" label="Retries" value={form.retries} onChange={set('retries')} inputMode="numeric" />
       <Field id="cellpipe-task-timeout" label="Timeout" value={form.timeout} onChange={set('timeout')} placeholder="e.g. 90m" />
       <Check id="cellpipe-task-setup" label="Setup cell" checked={form.setup} onChange={set('setup')} />
@@ -187,7 +176,6 @@ export class TaskEditorPanel extends ReactWidget {
   private _version = 0;
   private _inventory: Inventory | null = null;
   private _inventoryError: string | null = null;
-  defaults: ResourceDefaults = {};
 
   constructor(
     private readonly tracker: INotebookTracker,
@@ -198,11 +186,6 @@ export class TaskEditorPanel extends ReactWidget {
     tracker.activeCellChanged.connect(this._onActiveCell, this);
     tracker.currentChanged.connect(this._onActiveCell, this);
     this._onActiveCell();
-  }
-
-  setDefaults(defaults: ResourceDefaults): void {
-    this.defaults = defaults;
-    this._changed.emit();
   }
 
   override dispose(): void {
@@ -260,7 +243,6 @@ export class TaskEditorPanel extends ReactWidget {
                   cell={cell}
                   inventory={this._inventory}
                   inventoryError={this._inventoryError}
-                  defaults={this.defaults}
                 />
               )}
             </div>
