@@ -114,7 +114,7 @@ const ENV_KEYS: Record<string, keyof ConfigLayer> = {
 };
 const NUMERIC_KEYS = new Set<keyof ConfigLayer>(['port', 'maxParallelPerUser']);
 
-function toNumber(source: string, text: string): number | string {
+function toNumber(text: string): number | string {
   // Leave non-numbers as strings so the schema reports them with the variable's name.
   return /^\s*-?\d+\s*$/.test(text) ? Number(text) : text;
 }
@@ -125,7 +125,7 @@ export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    raw[key] = NUMERIC_KEYS.has(key) ? toNumber(name, value) : value;
+    raw[key] = NUMERIC_KEYS.has(key) ? toNumber(value) : value;
   }
   if (env.CELLPIPE_TOKENS) {
     try {

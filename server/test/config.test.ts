@@ -1,0 +1,61 @@
+/** Configuration layers: flags > CELLPIPE_* environment > file (YAML/JSON) > defaults, validated up front. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cellpipe-config-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+test('defaults: loopback, port 8765, local executor, home from CELLPIPE_HOME', () => {
+  const config = loadConfig({ env: { CELLPIPE_HOME: dir } });
+  expect(config).toEqual({
+    home: dir,
+    host: '127.0.0.1',
+    port: 8765,
+    executor: 'local',
+    bodyLimit: '20mb',
+    tokens: [],
+    homeToken: true,
+  });
+});
+
+test('flags beat the environment, which beats the file', () => {
+  const file = join(dir, 'c.yaml');
+  writeFileSync(file, 'port: 9000\nhost: 0.0.0.0\npython: /usr/bin/python3\ngpus: "gpu:1"\ntokens:\n  - {token: file-token-1, user: carol}\n');
+  const env = { CELLPIPE_HOME: dir, CELLPIPE_PORT: '9100', CELLPIPE_GPUS: 'gpu:2', CELLPIPE_TOKENS: 'env-token-1=dave:admin' };
+  const config = loadConfig({ env, configFile: file, flags: { port: 9200, executor: undefined } });
+  expect(config.port).toBe(9200);
+  expect(config.host).toBe('0.0.0.0');
+  expect(config.gpus).toBe('gpu:2');
+  expect(config.python).toBe('/usr/bin/python3');
+  expect(config.tokens).toEqual([{ token: 'env-token-1', user: 'dave', admin: true }]);
+});
+
+test('JSON files, and $home/config.yaml found without --config', () => {
+  const json = join(dir, 'c.json');
+  writeFileSync(json, JSON.stringify({ executor: 'kubernetes', kubernetes: { namespace: 'jobs' } }));
+  expect(loadConfig({ env: { CELLPIPE_HOME: dir }, configFile: json })).toMatchObject({ executor: 'kubernetes', kubernetes: { namespace: 'jobs' } });
+  writeFileSync(join(dir, 'config.yaml'), 'maxParallelPerUser: 3\n');
+  expect(loadConfig({ env: { CELLPIPE_HOME: dir } }).maxParallelPerUser).toBe(3);
+});
+
+test('unknown keys and bad values fail fast, naming where they came from', () => {
+  const file = join(dir, 'c.yaml');
+  writeFileSync(file, 'prot: 9000\n');
+  expect(() => loadConfig({ env: { CELLPIPE_HOME: dir }, configFile: file })).toThrow(
+    `invalid configuration in config file ${file}:\n  (top level): Unrecognized key: "prot"`,
+  );
+  expect(() => loadConfig({ env: { CELLPIPE_HOME: dir, CELLPIPE_PORT: 'eighty' } })).toThrow(
+    'invalid configuration in the environment:\n  CELLPIPE_PORT: Invalid input: expected number, received string',
+  );
+  expect(() => loadConfig({ env: { CELLPIPE_HOME: dir }, flags: { executor: 'docker' } })).toThrow(/command-line flags:\n {2}executor: /);
+  expect(() => loadConfig({ env: { CELLPIPE_HOME: dir }, configFile: join(dir, 'missing.yaml') })).toThrow(
+    `config file ${join(dir, 'missing.yaml')} does not exist`,
+  );
+  writeFileSync(file, 'port: [1\n');
+  expect(() => loadConfig({ env: { CELLPIPE_HOME: dir }, configFile: file })).toThrow(/is not valid YAML/);
+});
