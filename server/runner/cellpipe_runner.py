@@ -853,12 +853,14 @@ class Runner(object):
                 if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
                     self.cancel("SIGTERM")
 
-    def cancel(self, why, exit_code=EXIT_CANCELLED):
+    def cancel(self, why, exit_code=EXIT_CANCELLED, step=None):
         """Writes a cancelled result.json and exits at once; safe from a signal handler or thread."""
         if not self._finish_lock.acquire(False):
             return  # the run is already writing its result
         try:
-            step = self.current
+            step = step or self.current
+            if step is not None:
+                step.status = "cancelled"
             cell = step.position if step is not None else self._sigterm_cell
             where = " while running cell %d" % cell if cell is not None else ""
             message = "cancelled by %s%s" % (why, where)
@@ -1389,12 +1391,14 @@ class KernelRunner(Runner):
                 pass
             self.stop_kernel()
 
-    def cancel(self, why, exit_code=EXIT_CANCELLED):
+    def cancel(self, why, exit_code=EXIT_CANCELLED, step=None):
         if self._finish_lock.locked():
             return
+        # Which cell was running, before the kernel's end lets the main thread move on.
+        step = step or self.current
         # The cells get SIGTERM too (a checkpoint handler may run), then the kernel goes.
         self.stop_kernel(grace=self.KILL_GRACE_S)
-        Runner.cancel(self, why, exit_code)
+        Runner.cancel(self, why, exit_code, step)
 
     # ---- talking to the kernel --------------------------------------------------------------------
 
