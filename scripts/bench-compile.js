@@ -1,6 +1,7 @@
 // Compiler benchmark: generated notebooks of 200 and 2,000 cells, compiled from their file text.
 // Reports the median of several runs and the ratio to JSON.parse of the same text (the floor any
 // notebook tool pays). `npm run bench` collects the returned object; run alone it prints it.
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -62,17 +63,38 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * CPU time of this thread in ms (Linux), which other processes on a shared machine do not inflate
+ * the way they inflate wall time; null where /proc does not offer it.
+ */
+function threadCpuMs() {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return null;
+  }
+}
+
+/** Wall and main-thread CPU times of `runs` calls after `warmup` unmeasured ones. */
 function time(fn, runs, warmup) {
   for (let i = 0; i < warmup; i++) fn();
-  const out = [];
+  // One collection before the series, not per run: a forced full GC also drops compiled code and
+  // would measure recompilation instead of compiling notebooks.
+  if (globalThis.gc) globalThis.gc();
+  const wall = [];
+  const cpu = [];
   for (let i = 0; i < runs; i++) {
-    if (globalThis.gc) globalThis.gc();
+    const c0 = threadCpuMs();
     const t0 = performance.now();
     fn();
-    out.push(performance.now() - t0);
+    wall.push(performance.now() - t0);
+    const c1 = threadCpuMs();
+    if (c0 !== null && c1 !== null) cpu.push(c1 - c0);
   }
-  return out;
+  return { wall, cpu };
 }
+
+const ms = (x) => (x === null ? null : Number(x.toFixed(2)));
 
 function benchOne(cellCount, runs, warmup) {
   const nb = generateNotebook(cellCount);
@@ -97,20 +119,23 @@ function benchOne(cellCount, runs, warmup) {
   const editMs = time(() => compileNotebook(edits[e++], { path }), runs, warmup);
   const parseMs = time(() => JSON.parse(text), runs, warmup);
   if (!result?.pipeline) throw new Error(`benchmark notebook did not compile: ${JSON.stringify(result?.diagnostics.slice(0, 3))}`);
-  const cold = median(coldMs);
-  const parse = median(parseMs);
+  const cold = median(coldMs.wall);
+  const parse = median(parseMs.wall);
+  const edit = median(editMs.wall);
   return {
     cells: cellCount,
     bytes: text.length,
     tasks: result.pipeline.spec.tasks.length,
     edges: result.pipeline.spec.tasks.reduce((n, t) => n + t.dependsOn.length, 0),
     runs,
-    compileMedianMs: Number(cold.toFixed(2)),
-    compileMinMs: Number(Math.min(...coldMs).toFixed(2)),
-    editCompileMedianMs: Number(median(editMs).toFixed(2)),
+    compileMedianMs: ms(cold),
+    compileMinMs: ms(Math.min(...coldMs.wall)),
+    compileCpuMedianMs: coldMs.cpu.length ? ms(median(coldMs.cpu)) : null,
+    editCompileMedianMs: ms(edit),
+    editCompileCpuMedianMs: editMs.cpu.length ? ms(median(editMs.cpu)) : null,
     jsonParseMedianMs: Number(parse.toFixed(3)),
     ratioToJsonParse: Number((cold / parse).toFixed(1)),
-    editRatioToJsonParse: Number((median(editMs) / parse).toFixed(1)),
+    editRatioToJsonParse: Number((edit / parse).toFixed(1)),
   };
 }
 
@@ -122,7 +147,13 @@ export async function benchCompile() {
     // The machine's load when measured: medians on a busy shared host are several times the quiet ones.
     loadAverage1m: Number(os.loadavg()[0].toFixed(2)),
     notebooks: [small, large],
-    target: { cells: 200, maxMs: 20, met: small.compileMedianMs <= 20 },
+    target: {
+      cells: 200,
+      maxMs: 20,
+      met: small.compileMedianMs <= 20,
+      metByCpuTime: small.compileCpuMedianMs === null ? null : small.compileCpuMedianMs <= 20,
+      metWhenEditing: small.editCompileMedianMs <= 20,
+    },
   };
 }
 

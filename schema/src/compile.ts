@@ -293,14 +293,17 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     const inputs = new Map<string, string>();
     const deferred: FnInfo[] = [];
     const hinted = new Set<string>();
-    let where: { cell: number; at: number } = { cell: t.first, at: 0 };
+    // Where the current event is, for messages (two numbers, not an object per event).
+    let whereCell = t.first;
+    let whereAt = 0;
 
-    const read = (name: string, visiting: Set<FnInfo>): void => {
+    const read = (name: string, visiting?: Set<FnInfo>): void => {
       const own = local.get(name);
       if (own) {
         // Bound earlier in this task: its functions' free reads are deferred to the end of the task,
         // but using one that assigns globals writes them here and now.
-        if (own.fn && !visiting.has(own.fn)) {
+        if (own.fn && own.fn.globalWrites.size && !visiting?.has(own.fn)) {
+          visiting = visiting ?? new Set();
           visiting.add(own.fn);
           for (const w of own.fn.globalWrites) {
             read(w, visiting);
@@ -314,12 +317,12 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
         const later = firstBinder.get(name);
         if (later && later.task !== t.name && (orderOf.get(later.task) ?? 0) > (orderOf.get(t.name) ?? 0) && !hinted.has(name)) {
           hinted.add(name);
-          const src = sources.get(where.cell) ?? '';
+          const src = sources.get(whereCell) ?? '';
           cellDiag(
-            where.cell,
+            whereCell,
             'warning',
             `'${name}' is read before any earlier task binds it; task '${later.task}' binds it later (cell ${later.cell + 1}): move the cells or add after:${later.task}`,
-            { task: t.name, ...lineCol(src, where.at) },
+            { task: t.name, ...lineCol(src, whereAt) },
           );
         }
         return;
@@ -329,8 +332,9 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
         inputs.set(name, g.task);
         outputsOf.get(g.task)?.add(name);
       }
-      if (g.fn && !visiting.has(g.fn)) {
+      if (g.fn && !visiting?.has(g.fn)) {
         // Using a function reads, when it is called, what its body reads (followed transitively).
+        visiting = visiting ?? new Set();
         visiting.add(g.fn);
         for (const f of g.fn.free) read(f, visiting);
         for (const w of g.fn.globalWrites) {
@@ -342,23 +346,24 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
 
     for (const c of t.cells) {
       for (const e of analysis(c).events) {
-        where = { cell: c, at: e.at };
+        whereCell = c;
+        whereAt = e.at;
         switch (e.kind) {
           case 'read':
-            read(e.name, new Set());
+            read(e.name);
             break;
           case 'bind':
             local.set(e.name, e.fn ? { task: t.name, fn: e.fn } : { task: t.name });
             break;
           case 'mutate': {
-            read(e.name, new Set());
+            read(e.name);
             const prev = local.get(e.name) ?? global.get(e.name);
             local.set(e.name, prev?.fn ? { task: t.name, fn: prev.fn } : { task: t.name });
             break;
           }
           case 'del':
             // `del x` needs x to exist in this task's namespace.
-            if (!local.has(e.name) || local.get(e.name)?.deleted) read(e.name, new Set());
+            if (!local.has(e.name) || local.get(e.name)?.deleted) read(e.name);
             local.set(e.name, { task: t.name, deleted: true });
             break;
           case 'deferred':

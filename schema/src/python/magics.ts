@@ -64,7 +64,11 @@ function replacement(line: string, insideBlock: boolean): string {
   return insideBlock ? `${indent}pass` : '';
 }
 
+/** Cheap test first: most cells hold no IPython syntax at all. */
+const MAYBE_IPYTHON = /^[ \t]*[%!?]|\?[ \t]*$|=[ \t]*[%!]/m;
+
 export function blankMagics(source: string): Blanked {
+  if (!MAYBE_IPYTHON.test(source)) return { code: source, magicLines: [] };
   const lines = source.split('\n');
   const firstCode = lines.findIndex((l) => l.trim() !== '');
   const first = firstCode >= 0 ? lines[firstCode]!.trim() : '';
