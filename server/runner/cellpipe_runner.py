@@ -736,6 +736,8 @@ class Runner(object):
         """sys.argv, __file__ and sys.path[0] the user's code sees (None: leave as is)."""
         t = self.task
         if t["kind"] == "script" and t["sourcePath"]:
+            if not os.path.isfile(t["sourcePath"]):
+                return [t["sourcePath"]], None, ""  # only a name for tracebacks and argv
             script = os.path.abspath(t["sourcePath"])
             return [t["sourcePath"]], script, os.path.dirname(script)
         return [t["taskName"]], None, ""
