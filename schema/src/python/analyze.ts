@@ -727,6 +727,7 @@ export function analyzePython(source: string): CellAnalysis {
  */
 const cache = new Map<string, CellAnalysis>();
 const CACHE_LIMIT = 8192;
+const MAX_CACHED_SOURCE = 64 * 1024;
 
 export function analyzePythonCached(source: string): CellAnalysis {
   const hit = cache.get(source);
@@ -737,6 +738,8 @@ export function analyzePythonCached(source: string): CellAnalysis {
     return hit;
   }
   const result = analyzePython(source);
+  // Huge generated cells are rare and would crowd out everything else.
+  if (source.length > MAX_CACHED_SOURCE) return result;
   cache.set(source, result);
   if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
   return result;
