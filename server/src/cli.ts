@@ -1,19 +1,11 @@
 #!/usr/bin/env node
 /** The `cellpipe` command line: compile/validate pipelines, serve the API, run and inspect jobs. */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import {
-  cancelCommand,
-  compileCommand,
-  jobsCommand,
-  logsCommand,
-  rerunCommand,
-  runCommand,
-  serveCommand,
-  statusCommand,
-  validateCommand,
-} from './cli/commands.js';
-import { reportError } from './cli/output.js';
 import { serverVersion } from './http/version.js';
+
+/** Loaded on use: `compile --help` should not pay for the server's modules. */
+const commands = () => import('./cli/commands.js');
+const compileCommands = () => import('./cli/compile.js');
 
 function integer(name: string, min: number) {
   return (value: string): number => {
@@ -51,13 +43,13 @@ export function buildProgram(): Command {
     .description('compile a notebook (.ipynb), script (.py) or pipeline (.yaml) and print the pipeline spec')
     .argument('<file>', 'notebook, script or pipeline YAML')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action(action((file: string, opts: { output: string }) => compileCommand(file, opts)));
+    .action(action((file: string, opts: { output: string }) => compileCommands().then((c) => c.compileCommand(file, opts))));
 
   program
     .command('validate')
     .description('check a notebook, script or pipeline YAML; prints every problem (exit 2) or "ok"')
     .argument('<file>', 'notebook, script or pipeline YAML')
-    .action(action((file: string) => validateCommand(file)));
+    .action(action((file: string) => compileCommands().then((c) => c.validateCommand(file))));
 
   program
     .command('serve')
@@ -71,7 +63,7 @@ export function buildProgram(): Command {
     .option('--gpus <spec>', 'local GPU inventory, e.g. "gpu:2,mig-3g.20gb:1" (default: nvidia-smi)')
     .option('--max-parallel-per-user <n>', 'most tasks one user runs at once', integer('--max-parallel-per-user', 1))
     .option('--body-limit <size>', 'largest accepted request body (default 20mb)')
-    .action(action((opts: Record<string, unknown>) => serveCommand(opts)));
+    .action(action((opts: Record<string, unknown>) => commands().then((c) => c.serveCommand(opts))));
 
   targetOptions(
     program
@@ -81,7 +73,7 @@ export function buildProgram(): Command {
       .option('--param <name=value>', 'override a parameter (value parsed as JSON when it is JSON); repeatable', collect)
       .option('--name <name>', 'job name (default: the pipeline name)')
       .option('-d, --detach', 'submit and return; starts a background server when none runs'),
-  ).action(action((file: string, opts: Record<string, unknown>) => runCommand(file, opts)));
+  ).action(action((file: string, opts: Record<string, unknown>) => commands().then((c) => c.runCommand(file, opts))));
 
   targetOptions(
     program
@@ -89,7 +81,7 @@ export function buildProgram(): Command {
       .description('show a job and its tasks')
       .argument('<job>', 'job id')
       .option('--json', 'print the job as JSON'),
-  ).action(action((id: string, opts: Record<string, unknown>) => statusCommand(id, opts)));
+  ).action(action((id: string, opts: Record<string, unknown>) => commands().then((c) => c.statusCommand(id, opts))));
 
   targetOptions(
     program
@@ -99,10 +91,10 @@ export function buildProgram(): Command {
       .argument('<task>', 'task name')
       .option('-f, --follow', 'keep printing until the task ends')
       .option('--attempt <n>', 'only this attempt', integer('--attempt', 1)),
-  ).action(action((id: string, task: string, opts: Record<string, unknown>) => logsCommand(id, task, opts)));
+  ).action(action((id: string, task: string, opts: Record<string, unknown>) => commands().then((c) => c.logsCommand(id, task, opts))));
 
   targetOptions(program.command('cancel').description('cancel a job').argument('<job>', 'job id')).action(
-    action((id: string, opts: Record<string, unknown>) => cancelCommand(id, opts)),
+    action((id: string, opts: Record<string, unknown>) => commands().then((c) => c.cancelCommand(id, opts))),
   );
 
   targetOptions(
@@ -113,7 +105,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--state <state>', 'only jobs in this state').choices(['pending', 'running', 'succeeded', 'failed', 'cancelled']))
       .option('--limit <n>', 'at most this many (default 50)', integer('--limit', 1))
       .option('--user <user>', "another user's jobs (admins)"),
-  ).action(action((opts: Record<string, unknown>) => jobsCommand(opts)));
+  ).action(action((opts: Record<string, unknown>) => commands().then((c) => c.jobsCommand(opts))));
 
   targetOptions(
     program
@@ -122,7 +114,7 @@ export function buildProgram(): Command {
       .argument('<job>', 'job id')
       .option('--failed', 'only failed, cancelled and skipped tasks (reuse what succeeded)')
       .option('-d, --detach', 'submit and return'),
-  ).action(action((id: string, opts: Record<string, unknown>) => rerunCommand(id, opts)));
+  ).action(action((id: string, opts: Record<string, unknown>) => commands().then((c) => c.rerunCommand(id, opts))));
 
   return program;
 }
@@ -137,6 +129,7 @@ async function main(argv: string[]): Promise<number> {
       // Help and version are not errors; usage mistakes are invalid input.
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
     }
+    const { reportError } = await import('./cli/output.js');
     return reportError(e);
   }
 }
@@ -145,7 +138,8 @@ main(process.argv).then(
   (code) => {
     process.exitCode = code;
   },
-  (e: unknown) => {
+  async (e: unknown) => {
+    const { reportError } = await import('./cli/output.js');
     process.exitCode = reportError(e);
   },
 );

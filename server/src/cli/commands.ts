@@ -1,6 +1,6 @@
 /** The `cellpipe` commands; cli.ts wires them to the command line. Each returns its exit code. */
 import { existsSync } from 'node:fs';
-import { formatDiagnostic, hasErrors, pipelineToYaml, sortDiagnostics, type Job, type JobState } from '@cellpipe/schema';
+import { formatDiagnostic, hasErrors, sortDiagnostics, type Job, type JobState } from '@cellpipe/schema';
 import { loadPipelineFile } from '@cellpipe/schema/node';
 import { loadConfig } from '../config.js';
 import { startServer } from '../main.js';
@@ -8,30 +8,6 @@ import { followJob } from './follow.js';
 import { duration, err, jobDurationMs, out, table, taskError } from './output.js';
 import { PlainProgress, TtyProgress, type ProgressSink } from './progress.js';
 import { CliError, resolveTarget, type Target, type TargetFlags } from './target.js';
-
-// ---------------------------------------------------------------- compile / validate
-
-export async function compileCommand(file: string, opts: { output: string }): Promise<number> {
-  if (opts.output !== 'yaml' && opts.output !== 'json') throw new CliError(`--output must be yaml or json, not "${opts.output}"`, 2);
-  const loaded = await loadPipelineFile(file);
-  const diagnostics = sortDiagnostics([...loaded.diagnostics]);
-  for (const d of diagnostics) err(formatDiagnostic(d));
-  if (hasErrors(diagnostics) || !loaded.pipeline) return 2;
-  process.stdout.write(opts.output === 'json' ? `${JSON.stringify(loaded.pipeline, null, 2)}\n` : pipelineToYaml(loaded.pipeline));
-  return 0;
-}
-
-export async function validateCommand(file: string): Promise<number> {
-  const loaded = await loadPipelineFile(file);
-  const diagnostics = sortDiagnostics([...loaded.diagnostics]);
-  for (const d of diagnostics) {
-    if (d.severity === 'error') out(formatDiagnostic(d));
-    else err(formatDiagnostic(d));
-  }
-  if (hasErrors(diagnostics)) return 2;
-  out('ok');
-  return 0;
-}
 
 // ---------------------------------------------------------------- serve
 

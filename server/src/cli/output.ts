@@ -2,8 +2,7 @@
 import type { Job, TaskRun } from '@cellpipe/schema';
 import { ApiError } from '../client/api-client.js';
 import { ConfigError } from '../config.js';
-import { HomeLockedError } from '../main.js';
-import { CliError } from './target.js';
+import { CliError } from './errors.js';
 
 export const out = (line = '') => process.stdout.write(`${line}\n`);
 export const err = (line = '') => process.stderr.write(`${line}\n`);
@@ -38,7 +37,8 @@ export function jobDurationMs(job: Pick<Job, 'createdAt' | 'startedAt' | 'finish
 export function taskError(t: TaskRun): string {
   if (!t.error) return '';
   const where = t.error.cell !== undefined ? ` (cell ${t.error.cell})` : '';
-  return `${t.error.ename ? `${t.error.ename}: ` : ''}${t.error.message}${where}`;
+  const kind = t.error.ename && !t.error.message.startsWith(`${t.error.ename}:`) ? `${t.error.ename}: ` : '';
+  return `${kind}${t.error.message}${where}`;
 }
 
 /** Print an error the way a user can act on it; returns the exit code. */
@@ -64,7 +64,8 @@ export function reportError(e: unknown): number {
     err(`error: ${e.message}`);
     return e.exitCode;
   }
-  if (e instanceof HomeLockedError) {
+  // By name: importing main.js here would load the whole server for every command.
+  if (e instanceof Error && e.name === 'HomeLockedError') {
     err(`error: ${e.message}`);
     return 1;
   }

@@ -19,7 +19,8 @@ function seconds(ms: number): string {
 function errorText(t: TaskRun): string {
   if (!t.error) return '';
   const where = t.error.cell !== undefined ? ` (cell ${t.error.cell})` : '';
-  const kind = t.error.ename ? `${t.error.ename}: ` : '';
+  // The runner's message may already start with the exception class.
+  const kind = t.error.ename && !t.error.message.startsWith(`${t.error.ename}:`) ? `${t.error.ename}: ` : '';
   return `${kind}${t.error.message}${where}`;
 }
 

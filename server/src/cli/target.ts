@@ -15,6 +15,9 @@ import { pidAlive, readServerFile } from '../client/server-file.js';
 import { defaultHome, loadConfig } from '../config.js';
 import { JobLayout } from '../jobs/layout.js';
 import { startServer, type RunningServer } from '../main.js';
+import { CliError } from './errors.js';
+
+export { CliError };
 
 export interface TargetFlags {
   url?: string;
@@ -30,16 +33,6 @@ export interface Target {
   layout?: JobLayout;
   embedded?: RunningServer;
   close(): Promise<void>;
-}
-
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = 'CliError';
-  }
 }
 
 async function healthy(url: string): Promise<boolean> {

@@ -1,0 +1,265 @@
+/**
+ * The `cellpipe` CLI end to end: `node server/dist/cli.js` (built by `npm run build` / `npx tsc -b server`)
+ * with CELLPIPE_HOME in a temp dir, running the examples with real python3 tasks.
+ */
+import { jest } from '@jest/globals';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { JobListSchema } from '@cellpipe/schema';
+
+jest.setTimeout(180_000);
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..');
+const cliJs = join(repo, 'server', 'dist', 'cli.js');
+const quickstart = join(repo, 'examples', 'quickstart.ipynb');
+
+let home: string;
+let scratch: string;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], extraEnv: Record<string, string> = {}): Result {
+  const env: NodeJS.ProcessEnv = { ...process.env, CELLPIPE_HOME: home, CELLPIPE_GPUS: '', ...extraEnv };
+  delete env.CELLPIPE_URL;
+  delete env.CELLPIPE_TOKEN;
+  const r = spawnSync(process.execPath, [cliJs, ...args], { env, encoding: 'utf8', timeout: 120_000, cwd: repo });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A notebook whose cells carry JupyterLab tags. */
+function writeNotebook(name: string, cells: { tags?: string[]; source: string }[]): string {
+  const path = join(scratch, name);
+  writeFileSync(
+    path,
+    JSON.stringify({
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+      cells: cells.map((c, i) => ({
+        cell_type: 'code',
+        id: `c${i}`,
+        metadata: c.tags ? { tags: c.tags } : {},
+        source: c.source,
+        outputs: [],
+        execution_count: null,
+      })),
+    }),
+  );
+  return path;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(check: () => boolean, what: string, limitMs = 60_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const serverPid = (): number | undefined => {
+  try {
+    return (JSON.parse(readFileSync(join(home, 'server.json'), 'utf8')) as { pid: number }).pid;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Stop whatever server this home still runs, and wait until it is gone. */
+async function stopServer(): Promise<void> {
+  const pid = serverPid();
+  if (pid === undefined || pid === process.pid || !pidAlive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  await until(() => !pidAlive(pid), `server ${pid} to stop`);
+}
+
+beforeAll(() => {
+  if (!existsSync(cliJs)) throw new Error(`${cliJs} is missing: build first (npx tsc -b server)`);
+});
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), 'cellpipe-cli-home-'));
+  scratch = mkdtempSync(join(tmpdir(), 'cellpipe-cli-'));
+});
+afterEach(async () => {
+  await stopServer();
+  rmSync(home, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('compile and validate', () => {
+  test('the quickstart compiles to YAML and JSON and validates', () => {
+    const yaml = cli(['compile', quickstart]);
+    expect(yaml.code).toBe(0);
+    expect(yaml.stdout).toMatch(/^apiVersion: cellpipe.io\/v1\nkind: Pipeline\n/);
+    const json = cli(['compile', quickstart, '--output', 'json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).spec.tasks.map((t: { name: string }) => t.name)).toEqual(['generate', 'stats', 'histogram', 'report']);
+    expect(cli(['validate', quickstart])).toEqual({ code: 0, stdout: 'ok\n', stderr: '' });
+    expect(cli(['validate', join(repo, 'examples', 'multi-file', 'pipeline.yaml')]).code).toBe(0);
+  });
+
+  test('every problem is printed with its cell position; exit 2', () => {
+    const nb = writeNotebook('broken.ipynb', [
+      { tags: ['task:prep'], source: 'x = 1' },
+      { tags: ['task:train', 'after:nowhere'], source: 'y = x' },
+      { tags: ['task:eval', 'gpu:two'], source: 'z = 2' },
+    ]);
+    const r = cli(['validate', nb]);
+    expect(r.code).toBe(2);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^.*broken\.ipynb: cell 2\b.*nowhere/), expect.stringMatching(/^.*broken\.ipynb: cell 3\b/)]));
+    const compiled = cli(['compile', nb]);
+    expect(compiled.code).toBe(2);
+    expect(compiled.stdout).toBe('');
+    expect(compiled.stderr).toContain('cell 2');
+    const missing = cli(['validate', join(scratch, 'nope.ipynb')]);
+    expect(missing.code).toBe(2);
+  });
+
+  test('usage errors exit 2 and every command has help', () => {
+    expect(cli(['run']).code).toBe(2);
+    expect(cli(['frobnicate']).code).toBe(2);
+    for (const cmd of ['compile', 'validate', 'serve', 'run', 'status', 'logs', 'cancel', 'jobs', 'rerun']) {
+      const help = cli([cmd, '--help']);
+      expect([cmd, help.code]).toEqual([cmd, 0]);
+      expect(help.stdout).toContain(`Usage: cellpipe ${cmd}`);
+    }
+  });
+});
+
+describe('run with an embedded server', () => {
+  test('quickstart: job id first, progress, where to look; status, logs, jobs', () => {
+    const r = cli(['run', quickstart, '--param', 'n_samples=500']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    const id = /^job ([a-z0-9]+)$/.exec(lines[0] ?? '')?.[1];
+    expect(id).toBeDefined();
+    // The stream opens with a snapshot (generate may already run), then every change.
+    for (const task of ['stats', 'histogram', 'report']) expect(lines).toContain(`task ${task} pending`);
+    expect(lines).toContain('task generate running on local');
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^task report succeeded in \d/), expect.stringMatching(new RegExp(`^job ${id} succeeded in `))]));
+    expect(lines).toContain(`logs: cellpipe logs ${id} generate`);
+    const nbLine = lines.find((l) => l.startsWith('  report: '));
+    expect(nbLine && existsSync(nbLine.slice('  report: '.length))).toBe(true);
+    // The embedded server is gone with the command.
+    expect(existsSync(join(home, 'server.json'))).toBe(false);
+
+    const status = cli(['status', id!, '--json']);
+    expect(status.code).toBe(0);
+    const job = JSON.parse(status.stdout);
+    expect(job).toMatchObject({ id, state: 'succeeded', parameters: expect.objectContaining({ n_samples: 500 }) });
+    expect(job.tasks.map((t: { name: string; state: string }) => [t.name, t.state])).toEqual([
+      ['generate', 'succeeded'],
+      ['stats', 'succeeded'],
+      ['histogram', 'succeeded'],
+      ['report', 'succeeded'],
+    ]);
+    const text = cli(['status', id!]);
+    expect(text.stdout).toMatch(new RegExp(`^job ${id} quickstart succeeded\n`));
+
+    const logs = cli(['logs', id!, 'stats']);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toMatch(/mean=/);
+
+    const jobs = cli(['jobs', '--json']);
+    expect(JobListSchema.parse(JSON.parse(jobs.stdout)).items.map((j) => j.id)).toEqual([id]);
+    expect(cli(['status', 'zzzzzzzz']).code).toBe(1);
+  });
+
+  test('a failing notebook exits 1 and says which cell failed', () => {
+    const nb = writeNotebook('fails.ipynb', [
+      { tags: ['task:ok'], source: 'x = 1' },
+      { tags: ['task:boom'], source: 'raise ValueError("no good")' },
+    ]);
+    const r = cli(['run', nb]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.split('\n')[0]).toMatch(/^job [a-z0-9]+$/);
+    expect(r.stdout).toMatch(/^task boom failed .*error: ValueError: no good \(cell 2\)$/m);
+    expect(r.stdout).toMatch(/^job [a-z0-9]+ failed in /m);
+  });
+
+  test('invalid input exits 2', () => {
+    expect(cli(['run', quickstart, '--param', 'nonsense']).code).toBe(2);
+    const unknown = cli(['run', quickstart, '--param', 'nope=1']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('nope');
+  });
+});
+
+describe('background server', () => {
+  test('run --detach starts a daemon; status reaches it; a second server is refused', async () => {
+    const r = cli(['run', quickstart, '--detach']);
+    expect(r.code).toBe(0);
+    const id = /^job ([a-z0-9]+)$/.exec(r.stdout.split('\n')[0] ?? '')?.[1];
+    expect(id).toBeDefined();
+    const pid = serverPid();
+    expect(pid && pidAlive(pid)).toBe(true);
+    await until(() => JSON.parse(cli(['status', id!, '--json']).stdout).state === 'succeeded', 'the detached job');
+
+    const second = cli(['serve', '--port', '0']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toBe(`error: another cellpipe server (pid ${pid}) is using ${home}\n`);
+
+    await stopServer();
+    expect(existsSync(join(home, 'server.json'))).toBe(false);
+  });
+
+  test('serve killed mid-job and restarted finishes the job, running nothing twice', async () => {
+    const count = join(scratch, 'runs.txt');
+    const nb = writeNotebook('slow.ipynb', [
+      {
+        tags: ['task:slow'],
+        source: `import time\nopen(${JSON.stringify(count)}, 'a').write('start\\n')\ntime.sleep(3)\nopen(${JSON.stringify(count)}, 'a').write('done\\n')`,
+      },
+      { tags: ['task:after', 'after:slow'], source: `open(${JSON.stringify(count)}, 'a').write('after\\n')` },
+    ]);
+    const serve = (): Promise<ChildProcess> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [cliJs, 'serve', '--port', '0'], {
+          env: { ...process.env, CELLPIPE_HOME: home, CELLPIPE_GPUS: '' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (/^cellpipe listening on http:\/\/127\.0\.0\.1:\d+\n/.test(out)) resolve(child);
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+      });
+
+    const first = await serve();
+    const r = cli(['run', nb, '--detach']);
+    expect(r.code).toBe(0);
+    const id = /^job ([a-z0-9]+)$/.exec(r.stdout.split('\n')[0] ?? '')?.[1]!;
+    await until(() => existsSync(count) && readFileSync(count, 'utf8').includes('start'), 'the task to start');
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+
+    const second = await serve();
+    try {
+      await until(() => JSON.parse(cli(['status', id, '--json']).stdout).state === 'succeeded', 'the job to finish after the restart');
+      expect(readFileSync(count, 'utf8')).toBe('start\ndone\nafter\n');
+    } finally {
+      second.kill('SIGTERM');
+      await new Promise((r) => second.once('exit', r));
+    }
+    expect(existsSync(join(home, 'server.json'))).toBe(false);
+  });
+});
