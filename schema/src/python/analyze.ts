@@ -614,6 +614,11 @@ class Walker {
   comprehension(parts: SyntaxNode[], sink: Sink) {
     const inner = new ComprehensionSink(sink);
     const firstFor = parts.findIndex((c) => c.name === 'for' || c.name === 'async');
+    if (firstFor < 0) {
+      // Only reachable through error recovery: read what is there.
+      for (const c of parts) this.expr(c, sink);
+      return;
+    }
     const element = parts.slice(0, firstFor);
     let i = firstFor;
     let first = true;
@@ -702,7 +707,13 @@ export function analyzePython(source: string): CellAnalysis {
   const walker = new Walker(blanked.code);
   if (!blanked.cellMagic) {
     const tree = parser.parse(blanked.code);
-    walker.statements(tree.topNode, sink);
+    try {
+      walker.statements(tree.topNode, sink);
+    } catch (e) {
+      // Pathological input (nesting deeper than the stack allows): say so instead of failing the compile.
+      walker.warn(`this cell could not be analysed (${e instanceof RangeError ? 'nested too deeply' : String(e)}): its dependencies are unknown`, 0);
+      walker.syntaxError = true;
+    }
   }
   const binds: string[] = [];
   const seen = new Set<string>();
