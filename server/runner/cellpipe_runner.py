@@ -485,12 +485,12 @@ class _Tee(object):
         self._runner = runner
 
     def write(self, text):
+        # Captured first: whatever the log has shown is in the notebook a cancellation writes.
         # Hot path of print-heavy cells: one attribute test before the capture call.
-        n = self._real.write(text)
         runner = self._runner
-        if runner.current is not None and runner._captured < NOTEBOOK_STREAM_LIMIT:
+        if runner.current is not None and runner._captured < NOTEBOOK_STREAM_LIMIT and isinstance(text, str):
             runner._capture(self._name, text)
-        return n
+        return self._real.write(text)
 
     def writelines(self, lines):
         for line in lines:
@@ -1498,8 +1498,8 @@ class KernelRunner(Runner):
         if kind == "stream":
             name = content.get("name", "stdout")
             text = content.get("text", "")
-            (self._real_stderr if name == "stderr" else self._real_stdout).write(text)
             self._capture(name, text)
+            (self._real_stderr if name == "stderr" else self._real_stdout).write(text)
         elif kind in ("execute_result", "display_data"):
             out = {"output_type": kind, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
             if kind == "execute_result":

@@ -104,6 +104,8 @@ interface Run {
 jest.setTimeout(120_000);
 
 let root: string;
+/** Every executed notebook the tests make; the last test has nbformat validate them all at once. */
+const notebooksWritten: string[] = [];
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'cellpipe-runner-'));
@@ -184,6 +186,7 @@ async function runTask(t: TaskJson, opts: SpawnOptions = {}): Promise<Run & { re
   const run = await collect(spawnRunner(path, opts.cwd ?? join(t.resultPath, '..'), opts));
   const result = JSON.parse(readFileSync(t.resultPath, 'utf8')) as RunnerResult;
   const notebook = JSON.parse(readFileSync(t.notebookPath, 'utf8')) as Notebook;
+  notebooksWritten.push(t.notebookPath);
   return { ...run, result, notebook };
 }
 
@@ -198,16 +201,6 @@ function streamText(cell: NotebookCell, name = 'stdout'): string {
     .filter((o) => o.output_type === 'stream' && o.name === name)
     .map((o) => o.text ?? '')
     .join('');
-}
-
-/** nbformat's own validator (JSON Schema of nbformat 4.5) accepts the executed notebook. */
-function expectValidNotebook(job: string, name: string): void {
-  const path = join(job, 'runs', name, 'executed.ipynb');
-  const check = spawnSync(VENV_PYTHON, ['-c', 'import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=4)); print("valid")', path], {
-    encoding: 'utf8',
-  });
-  expect(check.stderr).toBe('');
-  expect(check.stdout).toBe('valid\n');
 }
 
 const code = (index: number, ...lines: string[]): Cell => ({ index, source: lines.join('\n') });
@@ -587,23 +580,6 @@ describe('files, environment and the executed notebook', () => {
     ]);
     const third = cellOf(nb, 3);
     expect(third.outputs[0]).toMatchObject({ output_type: 'error', ename: 'ValueError', evalue: 'bad value' });
-    if (HAS_NBFORMAT) expectValidNotebook(job, 'report');
-  });
-
-  (HAS_NBFORMAT ? test : test.skip)('nbformat validates executed notebooks of succeeded and failed runs', async () => {
-    const job = newJob();
-    const ok = await runTask(
-      task(job, 'ok', {
-        setup: [code(0, 'import sys')],
-        cells: [code(1, 'print("x")', '{"a": [1, 2]}'), code(2, 'display(3)', '%time y = 1')],
-        parameters: { p: 1 },
-      }),
-    );
-    expect(ok.code).toBe(0);
-    expectValidNotebook(job, 'ok');
-    const bad = await runTask(task(job, 'bad', { cells: [code(0, 'def f():', '    raise OSError(2, "gone")', 'f()')] }));
-    expect(bad.code).toBe(1);
-    expectValidNotebook(job, 'bad');
   });
 
   test('whole-notebook tasks read the code cells of the file and leave the file untouched', async () => {
@@ -706,7 +682,7 @@ describe('cancellation', () => {
     expect(result.error?.message).toBe('cancelled by SIGTERM while running cell 2');
     const nb = JSON.parse(readFileSync(t.notebookPath, 'utf8')) as Notebook;
     expect(streamText(cellOf(nb, 1))).toBe('ready\n');
-    if (HAS_NBFORMAT) expectValidNotebook(job, 'slow');
+    notebooksWritten.push(t.notebookPath);
   });
 
   test("the cells' own SIGTERM handler runs (a checkpoint on preemption), then the run ends as cancelled", async () => {
@@ -874,7 +850,6 @@ describe('bad task.json', () => {
       data: { 'text/plain': '42' },
       metadata: {},
     });
-    if (HAS_NBFORMAT) expectValidNotebook(job, 'prep');
   });
 
   test('an exception names the 1-based cell; the traceback is IPython\'s, without colour codes', async () => {
@@ -894,7 +869,6 @@ describe('bad task.json', () => {
     expect(run.stdout).not.toContain('never');
     expect(cellOf(run.notebook, 4).outputs.find((o) => o.output_type === 'error')).toMatchObject({ ename: 'ZeroDivisionError' });
     expect(cellOf(run.notebook, 5).execution_count).toBeNull();
-    if (HAS_NBFORMAT) expectValidNotebook(job, 'train');
   });
 
   test('outputs fail the same way: unpicklable, missing; sys.exit(0) succeeds, sys.exit(3) fails', async () => {
@@ -963,5 +937,30 @@ describe('bad task.json', () => {
     expect(run.code).toBe(1);
     expect(run.result.error?.reason).toBe('kernel');
     expect(run.result.error?.message).toMatch(/needs jupyter_client and ipykernel/);
+  });
+});
+
+/** Runs last: nbformat's own validator (the nbformat 4.5 JSON Schema) on every notebook written above. */
+(HAS_NBFORMAT ? describe : describe.skip)('executed notebooks', () => {
+  test('every executed notebook of this file is valid nbformat 4.5', () => {
+    expect(notebooksWritten.length).toBeGreaterThan(20);
+    const check = spawnSync(
+      VENV_PYTHON,
+      [
+        '-c',
+        [
+          'import sys, nbformat',
+          'for path in sys.argv[1:]:',
+          '    nb = nbformat.read(path, as_version=4)',
+          '    assert (nb.nbformat, nb.nbformat_minor) == (4, 5), path',
+          '    nbformat.validate(nb)',
+          'print("valid", len(sys.argv) - 1)',
+        ].join('\n'),
+        ...notebooksWritten,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(check.stderr).toBe('');
+    expect(check.stdout).toBe(`valid ${notebooksWritten.length}\n`);
   });
 });
