@@ -51,18 +51,34 @@ function makeLocator(doc: Document, lc: LineCounter): YamlLocator {
   };
 }
 
-function issueDiagnostics(issues: readonly z.core.$ZodIssue[], locator: YamlLocator, file: string | undefined): Diagnostic[] {
+/** The name of the task a path points into, when the document gives it one. */
+function taskAt(value: unknown, path: readonly (string | number)[]): { task: string } | Record<string, never> {
+  if (path[0] !== 'spec' || path[1] !== 'tasks' || typeof path[2] !== 'number') return {};
+  const spec = value && typeof value === 'object' ? (value as Record<string, unknown>)['spec'] : undefined;
+  const tasks = spec && typeof spec === 'object' ? (spec as Record<string, unknown>)['tasks'] : undefined;
+  const t = Array.isArray(tasks) ? (tasks[path[2]] as unknown) : undefined;
+  const name = t && typeof t === 'object' ? (t as Record<string, unknown>)['name'] : undefined;
+  return typeof name === 'string' && name ? { task: name } : {};
+}
+
+function issueDiagnostics(
+  issues: readonly z.core.$ZodIssue[],
+  locator: YamlLocator,
+  file: string | undefined,
+  value: unknown,
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const issue of issues) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    const task = taskAt(value, path);
     if (issue.code === 'unrecognized_keys') {
       // Point at each unknown key itself: that is the line the user has to change.
       for (const k of issue.keys) {
-        out.push({ severity: 'error', message: `unknown field '${k}'`, path: [...path, k], file, ...locator.locate([...path, k], true) });
+        out.push({ severity: 'error', message: `unknown field '${k}'`, path: [...path, k], file, ...task, ...locator.locate([...path, k], true) });
       }
       continue;
     }
-    out.push({ severity: 'error', message: issue.message, path, file, ...locator.locate(path) });
+    out.push({ severity: 'error', message: issue.message, path, file, ...task, ...locator.locate(path) });
   }
   return out;
 }
@@ -91,7 +107,7 @@ export function parsePipelineYamlDocument(text: string, opts: ParseYamlOptions =
   }
   const parsed = PipelineSchema.safeParse(value);
   if (!parsed.success) {
-    return { diagnostics: [...diagnostics, ...issueDiagnostics(parsed.error.issues, locator, file)], locator };
+    return { diagnostics: [...diagnostics, ...issueDiagnostics(parsed.error.issues, locator, file, value)], locator };
   }
   for (const issue of checkPipeline(parsed.data)) {
     diagnostics.push({ severity: 'error', message: issue.message, path: issue.path, file, task: issue.task, ...locator.locate(issue.path) });

@@ -33,10 +33,10 @@ describe('parsePipelineYaml', () => {
   });
 
   it.each<[string, string, string]>([
-    ['gpu:-1', valid.replace('gpu: 1', 'gpu: -1'), 'p.yaml:12:25: spec.tasks[1].resources.gpu: Too small: expected number to be >=0'],
-    ['gpu: two', valid.replace('gpu: 1', 'gpu: two'), 'p.yaml:12:25: spec.tasks[1].resources.gpu: Invalid input: expected number, received string'],
-    ['mig: huge', valid.replace('gpu: 1', 'mig: huge'), 'p.yaml:12:25: spec.tasks[1].resources.mig: MIG profile must look like "1g.10gb" or "3g.20gb"'],
-    ['unknown key', valid.replace('      dependsOn: [a]', '      dependOn: [a]'), "p.yaml:11:7: spec.tasks[1].dependOn: unknown field 'dependOn'"],
+    ['gpu:-1', valid.replace('gpu: 1', 'gpu: -1'), "p.yaml:12:25: task 'b': spec.tasks[1].resources.gpu: Too small: expected number to be >=0"],
+    ['gpu: two', valid.replace('gpu: 1', 'gpu: two'), "p.yaml:12:25: task 'b': spec.tasks[1].resources.gpu: Invalid input: expected number, received string"],
+    ['mig: huge', valid.replace('gpu: 1', 'mig: huge'), `p.yaml:12:25: task 'b': spec.tasks[1].resources.mig: MIG profile must look like "1g.10gb" or "3g.20gb"`],
+    ['unknown key', valid.replace('      dependsOn: [a]', '      dependOn: [a]'), "p.yaml:11:7: task 'b': spec.tasks[1].dependOn: unknown field 'dependOn'"],
     ['missing field', valid.replace('  name: chain\n', '  description: x\n'), 'p.yaml:4:3: metadata.name: Invalid input: expected string, received undefined'],
     ['wrong apiVersion', valid.replace('cellpipe.io/v1', 'cellpipe.io/v2'), 'p.yaml:1:13: apiVersion: Invalid input: expected "cellpipe.io/v1"'],
     ['unknown dependsOn', valid.replace('dependsOn: [a]', 'dependsOn: [zz]'), "p.yaml:11:19: task 'b': spec.tasks[1].dependsOn[0]: unknown dependsOn target 'zz'"],
