@@ -149,3 +149,16 @@ test('a waiting attempt can be cancelled, and a held GPU passes to the next wait
   expect(b.events.map((e) => e.type)).toEqual(['waiting', 'running', 'exited']);
   await ex.close();
 });
+
+test('tasks beyond the machine-wide slot limit wait for a slot', async () => {
+  const ex = new LocalExecutor({ maxTasks: 1 });
+  const a = collect();
+  const b = collect();
+  await ex.start(launch('one', 'import time\ntime.sleep(0.3)\n'), a.report);
+  await ex.start(launch('two', 'pass\n'), b.report);
+  expect(await a.exited()).toMatchObject({ exitCode: 0 });
+  expect(await b.exited()).toMatchObject({ exitCode: 0 });
+  expect(b.events[0]).toEqual({ type: 'waiting', reason: 'waiting for a free local task slot (1 of 1 in use)' });
+  expect(b.events.map((e) => e.type)).toEqual(['waiting', 'running', 'exited']);
+  await ex.close();
+});

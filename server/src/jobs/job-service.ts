@@ -39,6 +39,8 @@ export interface JobServiceOptions {
   maxParallelPerUser?: number;
   /** SIGTERM → SIGKILL grace for cancelled/timed-out local tasks (default 5000 ms). */
   killGraceMs?: number;
+  /** Most local task processes at once on this machine (default 2 × CPUs, at least 4). */
+  maxLocalTasks?: number;
   /** Base of the exponential retry backoff (default 1000 ms: 1 s, 2 s, 4 s ...). */
   retryBackoffMs?: number;
 }
@@ -159,6 +161,7 @@ export class JobService implements JobServiceApi {
     if (options.python) localOptions.python = options.python;
     if (options.runnerPath) localOptions.runnerPath = options.runnerPath;
     if (options.killGraceMs !== undefined) localOptions.killGraceMs = options.killGraceMs;
+    if (options.maxLocalTasks !== undefined) localOptions.maxTasks = options.maxLocalTasks;
     this.executor = options.executor ?? new LocalExecutor(localOptions);
     // Listeners (SSE clients) come and go; the default limit of 10 would only produce warnings.
     this.events.setMaxListeners(0);

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Inventory } from '@cellpipe/schema';
@@ -24,6 +25,11 @@ export interface LocalExecutorOptions {
   killGraceMs?: number;
   /** How often processes found again after a restart are checked (default 250 ms). */
   pollMs?: number;
+  /**
+   * Most task processes on this machine at once, over all jobs and users (default: 2 × CPUs, at least 4).
+   * Keeps a wide DAG without maxParallel from starting a thousand interpreters at once.
+   */
+  maxTasks?: number;
 }
 
 export function defaultRunnerPath(): string {
@@ -34,6 +40,8 @@ export function defaultRunnerPath(): string {
 interface Waiter {
   spec: LaunchSpec;
   report: ReportFn;
+  /** Last reason reported, so a waiter hears only changes. */
+  reason?: string;
 }
 
 interface Running {
@@ -67,6 +75,7 @@ export class LocalExecutor implements Executor {
   private readonly runnerPath: string;
   private readonly killGraceMs: number;
   private readonly pollMs: number;
+  private readonly maxTasks: number;
   private readonly waiting: { key: string; w: Waiter }[] = [];
   private readonly running = new Map<string, Running>();
   private closed = false;
@@ -76,6 +85,7 @@ export class LocalExecutor implements Executor {
     this.runnerPath = options.runnerPath ?? defaultRunnerPath();
     this.killGraceMs = options.killGraceMs ?? 5000;
     this.pollMs = options.pollMs ?? 250;
+    this.maxTasks = options.maxTasks ?? Math.max(4, 2 * availableParallelism());
     this.allocator = new GpuAllocator(options.devices ?? []);
   }
 
@@ -90,17 +100,24 @@ export class LocalExecutor implements Executor {
       this.later(report, { type: 'exited', error: { reason: 'unschedulable', message: `task ${impossible}` } });
       return;
     }
-    if (!this.tryLaunch(key, { spec, report })) this.waiting.push({ key, w: { spec, report } });
+    const waiter: Waiter = { spec, report };
+    if (!this.tryLaunch(key, waiter)) this.waiting.push({ key, w: waiter });
   }
 
   /** Start now if the GPUs are free; otherwise report why it waits and return false. */
-  private tryLaunch(key: string, { spec, report }: Waiter): boolean {
+  private tryLaunch(key: string, waiter: Waiter): boolean {
+    const { spec, report } = waiter;
+    const wait = (reason: string): false => {
+      if (waiter.reason !== reason) this.later(report, { type: 'waiting', reason });
+      waiter.reason = reason;
+      return false;
+    };
+    if (this.running.size >= this.maxTasks) {
+      return wait(`waiting for a free local task slot (${this.running.size} of ${this.maxTasks} in use)`);
+    }
     const holder = { user: spec.owner, jobId: spec.jobId, task: spec.taskName, since: new Date().toISOString() };
     const alloc = this.allocator.tryAcquire(key, holder, gpuNeed(spec.resources));
-    if (!alloc.ok) {
-      this.later(report, { type: 'waiting', reason: alloc.reason });
-      return false;
-    }
+    if (!alloc.ok) return wait(alloc.reason);
     try {
       this.spawnAttempt(key, spec, report, alloc.devices);
     } catch (err) {
@@ -189,7 +206,7 @@ export class LocalExecutor implements Executor {
   /** Start waiters whose GPUs became free, in arrival order. */
   private pump(): void {
     if (this.closed) return;
-    for (let i = 0; i < this.waiting.length; ) {
+    for (let i = 0; i < this.waiting.length && this.running.size < this.maxTasks; ) {
       const entry = this.waiting[i]!;
       if (this.tryLaunch(entry.key, entry.w)) this.waiting.splice(i, 1);
       else i++;
