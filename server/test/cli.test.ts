@@ -193,6 +193,19 @@ describe('run with an embedded server', () => {
     expect(r.stdout.split('\n')[0]).toMatch(/^job [a-z0-9]+$/);
     expect(r.stdout).toMatch(/^task boom failed .*error: ValueError: no good \(cell 2\)$/m);
     expect(r.stdout).toMatch(/^job [a-z0-9]+ failed in /m);
+    const id = /^job ([a-z0-9]+)$/.exec(r.stdout.split('\n')[0] ?? '')?.[1]!;
+
+    // Re-running only what failed reuses the task that succeeded (and fails again the same way).
+    const rerun = cli(['rerun', id, '--failed']);
+    expect(rerun.code).toBe(1);
+    const newId = /^job ([a-z0-9]+)$/.exec(rerun.stdout.split('\n')[0] ?? '')?.[1];
+    expect(newId).toBeDefined();
+    expect(newId).not.toBe(id);
+    expect(rerun.stdout).toMatch(/^task ok succeeded reused$/m);
+    const job = JSON.parse(cli(['status', newId!, '--json']).stdout);
+    expect(job).toMatchObject({ parentJobId: id, state: 'failed' });
+    const states = cli(['jobs', '--json', '--state', 'failed']);
+    expect(JobListSchema.parse(JSON.parse(states.stdout)).items.map((j) => j.id)).toEqual([newId, id]);
   });
 
   test('invalid input exits 2', () => {
