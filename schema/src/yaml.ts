@@ -2,7 +2,7 @@
  * Pipeline YAML read/write. Validation errors carry the field path and the line/column of the YAML
  * node the path points at (the key for unknown keys, the nearest existing parent for missing ones).
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document, type Node } from 'yaml';
+import { Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Node } from 'yaml';
 import type { z } from 'zod';
 import { PipelineSchema, type Pipeline } from './spec.js';
 import { hasErrors, type CompileResult, type Diagnostic } from './diagnostics.js';
@@ -157,7 +157,13 @@ function dropTaskDefaults(p: Pipeline): unknown {
   };
 }
 
-/** YAML text that `parsePipelineYaml` reads back to the same pipeline. */
+/** YAML text that `parsePipelineYaml` reads back to the same pipeline. Short lists of scalars stay on one line. */
 export function pipelineToYaml(p: Pipeline): string {
-  return stringify(compact(dropTaskDefaults(p)), { lineWidth: 0 });
+  const doc = new Document(compact(dropTaskDefaults(p)));
+  visit(doc, {
+    Seq(_key, node) {
+      if (node.items.length <= 12 && node.items.every((it) => isScalar(it))) node.flow = true;
+    },
+  });
+  return doc.toString({ lineWidth: 0 });
 }
