@@ -83,7 +83,7 @@ export interface JobServiceApi {
   start(): Promise<void>;
   close(): Promise<void>;
   /** Compile/resolve and freeze a job. Throws ValidationError (with field path) on bad input. */
-  submit(owner: string, request: SubmitJobRequest): Promise<Job>;
+  submit(owner: string, request: SubmitJobRequest, extra?: { scheduleId?: string }): Promise<Job>;
   list(query: ListJobsQuery): JobList;
   get(id: string): Job | undefined;
   /** Throws NotFoundError. Cancelling a finished job returns it unchanged. */
