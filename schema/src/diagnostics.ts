@@ -81,3 +81,8 @@ export function sortDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
     )
     .map((x) => x.d);
 }
+
+// The wire schema in api.ts must describe exactly this interface; this fails to compile if they drift.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const diagnosticWireMatches: Same<Diagnostic, import("./api.js").DiagnosticWire> = true;
+void diagnosticWireMatches;
