@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: every workspace's jest tests (unit and integration against real parts),
-# then the browser tests. Prints one closing summary line "N passed, N failed".
+# The whole test suite: every workspace's jest tests (unit and integration against real parts:
+# SQLite files, python3 task runs, the Kubernetes test bed), then the galata tests in JupyterLab and
+# Chromium. Everything these need (test bed binaries, the Python venv, Chromium) is built or
+# installed on first use and cached under ~/.cache/cellpipe. Prints one closing summary line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=.ci/out
@@ -15,7 +17,13 @@ run_jest() { # workspace
 
 npm run build --silent || { echo "build failed"; exit 1; }
 run_jest schema
+# Integration suites share real processes (SQLite files, python3 tasks, the Kubernetes test bed):
+# one file at a time keeps a 2-core machine from starving them.
 run_jest server --runInBand
+run_jest extension
+
+echo "=== browser tests (JupyterLab + Chromium)"
+bash scripts/ui-test.sh || status=1
 
 node scripts/test-summary.js "$out" || status=1
 exit $status
