@@ -127,6 +127,15 @@ export function applyFormToTags(tags: unknown, form: TaskForm): string[] {
   return [...kept, ...tagsFromForm(form)];
 }
 
+/**
+ * Tags the form does not own but that `isInvalid` rejects (typos of Cellpipe keywords such as
+ * `gpus:2`): the editor lists them and Apply drops them, since the form now says what was meant.
+ */
+export function strayTags(tags: unknown, isInvalid: (tag: string) => boolean): string[] {
+  if (!Array.isArray(tags)) return [];
+  return tags.filter((t): t is string => typeof t === 'string' && !isFormTag(t) && isInvalid(t));
+}
+
 /** The cell's tags with every tag the form owns removed ("Clear"). */
 export function clearFormTags(tags: unknown): string[] {
   return applyFormToTags(tags, EMPTY_FORM);

@@ -144,3 +144,29 @@ describe('durations', () => {
     expect(elapsedMs(undefined, undefined, 0)).toBeUndefined();
   });
 });
+
+describe('snapshots never move state back', () => {
+  const s0 = summary('aaaaaa1', '2026-01-01T00:00:00Z', 'running');
+
+  it('given a cancelled job from events, when the (older) cancel reply arrives, then it stays cancelled', () => {
+    let s = jobsReducer(EMPTY_STATE, { type: 'detail', job: job(s0, [task('a', 'running')]) });
+    s = jobsReducer(s, { type: 'task', event: { jobId: 'aaaaaa1', task: { ...task('a', 'cancelled'), attempt: 1 } } });
+    s = jobsReducer(s, { type: 'job', job: { ...s0, state: 'cancelled' } });
+    s = jobsReducer(s, { type: 'detail', job: job(s0, [{ ...task('a', 'running'), attempt: 1 }]) });
+    expect(s.jobs[0]?.state).toBe('cancelled');
+    expect(s.details['aaaaaa1']?.state).toBe('cancelled');
+    expect(s.details['aaaaaa1']?.tasks[0]?.state).toBe('cancelled');
+  });
+
+  it('a later attempt wins over a finished earlier one (retries)', () => {
+    let s = jobsReducer(EMPTY_STATE, { type: 'detail', job: job(s0, [{ ...task('a', 'failed'), attempt: 1 }]) });
+    s = jobsReducer(s, { type: 'detail', job: job(s0, [{ ...task('a', 'running'), attempt: 2 }]) });
+    expect(s.details['aaaaaa1']?.tasks[0]).toMatchObject({ state: 'running', attempt: 2 });
+  });
+
+  it('a list page with an older state does not revert a finished job', () => {
+    let s = jobsReducer(EMPTY_STATE, { type: 'job', job: { ...s0, state: 'succeeded' } });
+    s = jobsReducer(s, { type: 'list', jobs: [s0] });
+    expect(s.jobs[0]?.state).toBe('succeeded');
+  });
+});

@@ -7,6 +7,7 @@ import {
   formFromTags,
   isFormTag,
   parseDependsOn,
+  strayTags,
   tagsFromForm,
   type TaskForm,
 } from '../src/tags.js';
@@ -107,5 +108,13 @@ describe('helpers', () => {
     [{ task: 'train', mig: '3g.20gb' }, 'train · MIG 3g.20gb'],
   ])('badgeText(%j) is %s', (over, expected) => {
     expect(badgeText(form(over))).toBe(expected);
+  });
+});
+
+describe('strayTags', () => {
+  it('lists only the tags the form does not own that the check rejects', () => {
+    const invalid = (t: string): boolean => t.startsWith('gpus');
+    expect(strayTags(['gpus:2', 'task:a', 'hide-input', 'gpus'], invalid)).toEqual(['gpus:2', 'gpus']);
+    expect(strayTags('x', invalid)).toEqual([]);
   });
 });

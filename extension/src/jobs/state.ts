@@ -12,6 +12,7 @@ import {
   type JobState,
   type JobSummary,
   type TaskEvent,
+  type TaskRun,
   type TaskState,
 } from '@cellpipe/schema';
 
@@ -37,14 +38,59 @@ function newestFirst(a: JobSummary, b: JobSummary): number {
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
+const TASK_RANK: Record<TaskState, number> = {
+  pending: 0,
+  queued: 1,
+  running: 2,
+  succeeded: 3,
+  failed: 3,
+  cancelled: 3,
+  skipped: 3,
+};
+const JOB_RANK: Record<JobState, number> = { pending: 0, running: 1, succeeded: 2, failed: 2, cancelled: 2 };
+
+/**
+ * The later of two views of one task. HTTP replies (a cancel's reply, a refetch) can be older than
+ * events that arrived before them, so a snapshot never moves a task back: a later attempt wins, and
+ * within one attempt the state further along (pending → queued → running → final).
+ */
+export function laterTask(known: TaskRun, incoming: TaskRun): TaskRun {
+  if (incoming.attempt !== known.attempt) return incoming.attempt > known.attempt ? incoming : known;
+  return TASK_RANK[incoming.state] >= TASK_RANK[known.state] ? incoming : known;
+}
+
+/** The later of two views of one job summary (a finished job never reads as running again). */
+export function laterSummary<T extends JobSummary>(known: T | undefined, incoming: T): T {
+  if (!known) return incoming;
+  return JOB_RANK[incoming.state] >= JOB_RANK[known.state] ? incoming : { ...incoming, ...pickState(known) };
+}
+
+function pickState(j: JobSummary): Partial<JobSummary> {
+  return { state: j.state, startedAt: j.startedAt, finishedAt: j.finishedAt, error: j.error, taskCounts: j.taskCounts };
+}
+
 function summaryOf(job: Job): JobSummary {
   const { pipeline: _p, parameters: _q, tasks: _t, ...summary } = job;
   return summary;
 }
 
 function upsert(jobs: JobSummary[], job: JobSummary): JobSummary[] {
+  const known = jobs.find((j) => j.id === job.id);
   const rest = jobs.filter((j) => j.id !== job.id);
-  return [...rest, job].sort(newestFirst);
+  return [...rest, laterSummary(known, job)].sort(newestFirst);
+}
+
+/** A fetched job merged over what events already told us. */
+function mergeDetail(known: Job | undefined, incoming: Job): Job {
+  if (!known) return incoming;
+  const byName = new Map(known.tasks.map((t) => [t.name, t]));
+  const tasks = incoming.tasks.map((t) => {
+    const k = byName.get(t.name);
+    return k ? laterTask(k, t) : t;
+  });
+  const merged = { ...laterSummary(known, incoming), pipeline: incoming.pipeline, parameters: incoming.parameters, tasks };
+  merged.taskCounts = countTasks(merged);
+  return merged;
 }
 
 function countTasks(job: Job): JobSummary['taskCounts'] {
@@ -58,19 +104,23 @@ export function jobsReducer(state: JobsState, action: JobsAction): JobsState {
     case 'list': {
       // A fresh page replaces what we had for those ids; jobs only known from events stay.
       const byId = new Map(state.jobs.map((j) => [j.id, j]));
-      for (const j of action.jobs) byId.set(j.id, j);
+      for (const j of action.jobs) byId.set(j.id, laterSummary(byId.get(j.id), j));
       return { ...state, jobs: [...byId.values()].sort(newestFirst) };
     }
     case 'job': {
       const detail = state.details[action.job.id];
-      const details = detail ? { ...state.details, [action.job.id]: { ...detail, ...action.job } } : state.details;
+      const details = detail
+        ? { ...state.details, [action.job.id]: { ...detail, ...laterSummary<JobSummary>(detail, action.job) } }
+        : state.details;
       return { jobs: upsert(state.jobs, action.job), details };
     }
-    case 'detail':
+    case 'detail': {
+      const job = mergeDetail(state.details[action.job.id], action.job);
       return {
-        jobs: upsert(state.jobs, summaryOf(action.job)),
-        details: { ...state.details, [action.job.id]: action.job },
+        jobs: upsert(state.jobs, summaryOf(job)),
+        details: { ...state.details, [job.id]: job },
       };
+    }
     case 'task': {
       const detail = state.details[action.event.jobId];
       if (!detail) return state;

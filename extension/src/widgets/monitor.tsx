@@ -414,7 +414,7 @@ export class MonitorWidget extends ReactWidget {
           <tr className={`${CLASS}-taskError`}>
             <td colSpan={8} role="alert">
               <div className={`${CLASS}-errorText`}>
-                {err.ename ? `${err.ename}: ` : ''}
+                {err.ename && !err.message.startsWith(err.ename) ? `${err.ename}: ` : ''}
                 {err.message}
                 {err.reason ? ` (${err.reason})` : ''}
               </div>

@@ -9,13 +9,18 @@ import type { INotebookTracker } from '@jupyterlab/notebook';
 import { Signal } from '@lumino/signaling';
 import * as React from 'react';
 import { describeError } from '../api/client.js';
-import { applyFormToTags, clearFormTags, formFromTags, sameTags, type TaskForm } from '../tags.js';
+import { applyFormToTags, clearFormTags, formFromTags, sameTags, strayTags, tagsFromForm, type TaskForm } from '../tags.js';
 import type { ICellpipeAPI } from '../tokens.js';
 
 const CLASS = 'jp-cellpipe-TaskEditor';
 
 function tagsOf(cell: ICellModel): unknown {
   return cell.getMetadata('tags');
+}
+
+/** True for a tag the compiler rejects on its own (a misspelt Cellpipe keyword). */
+function invalidTag(tag: string): boolean {
+  return cellSettings({ tags: [tag] }).errors.length > 0;
 }
 
 export function writeTags(cell: ICellModel, tags: string[]): void {
@@ -83,16 +88,19 @@ function TaskEditorForm(props: {
     .map((r) => ({ profile: r.resource.slice('nvidia.com/mig-'.length), free: r.free, total: r.allocatable }));
   const gpus = props.inventory?.resources.find((r) => r.resource === 'nvidia.com/gpu');
 
+  const current = tagsOf(cell);
+  const stray = strayTags(current, invalidTag);
+  const withoutStray = Array.isArray(current) ? current.filter((t) => !stray.includes(t)) : current;
+
   const apply = (): void => {
-    const tags = applyFormToTags(tagsOf(cell), form);
-    const problems = cellSettings({ tags }).errors.map((e) => e.message);
+    const problems = cellSettings({ tags: tagsFromForm(form) }).errors.map((e) => e.message);
     setErrors(problems);
     if (problems.length > 0) return;
-    writeTags(cell, tags);
+    writeTags(cell, applyFormToTags(withoutStray, form));
     setSaved(true);
   };
   const clear = (): void => {
-    writeTags(cell, clearFormTags(tagsOf(cell)));
+    writeTags(cell, clearFormTags(withoutStray));
     setErrors([]);
   };
   return (
@@ -147,6 +155,11 @@ function TaskEditorForm(props: {
       <Field id="cellpipe-task-timeout" label="Timeout" value={form.timeout} onChange={set('timeout')} placeholder="e.g. 90m" />
       <Check id="cellpipe-task-setup" label="Setup cell" checked={form.setup} onChange={set('setup')} />
       <Check id="cellpipe-task-skip" label="Skip cell" checked={form.skip} onChange={set('skip')} />
+      {stray.length > 0 ? (
+        <p className={`${CLASS}-stray`}>
+          Tags Cellpipe cannot read: {stray.join(', ')}. Apply or Clear removes them.
+        </p>
+      ) : null}
       {errors.length > 0 ? (
         <ul className={`${CLASS}-errors`} role="alert">
           {errors.map((e, i) => (
