@@ -824,8 +824,10 @@ class Runner(object):
         except (OSError, ValueError, RuntimeError):
             pass
         # Forked children (multiprocessing) must not report the task as cancelled when their
-        # parent terminates them: they get the default SIGTERM behaviour back.
-        os.register_at_fork(after_in_child=_reset_signals_in_child)
+        # parent terminates them: they get the default SIGTERM behaviour back. SIGTERM stays blocked
+        # across fork() so none reaches a child before that, through the wakeup fd it shares.
+        os.register_at_fork(before=_block_sigterm, after_in_parent=_unblock_sigterm,
+                            after_in_child=_reset_signals_in_child)
 
     def _on_sigterm(self, signum, frame):
         if os.getpid() != self._pid:
@@ -1631,6 +1633,18 @@ def _signal_module():
         return signal
 
 
+def _block_sigterm(how=None):
+    signal = _signal_module()
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK if how is None else how, {signal.SIGTERM})
+    except (AttributeError, ValueError, OSError):
+        pass
+
+
+def _unblock_sigterm():
+    _block_sigterm(_signal_module().SIG_UNBLOCK)
+
+
 def _reset_signals_in_child():
     signal = _signal_module()
 
@@ -1642,6 +1656,7 @@ def _reset_signals_in_child():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except (ValueError, OSError):
         pass
+    _unblock_sigterm()  # blocked by _block_sigterm() around fork()
 
 
 def _write_bad_task_result(path, field, message, started):
