@@ -291,7 +291,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
   for (const t of tasks) {
     const local = new Map<string, Binding>();
     const inputs = new Map<string, string>();
-    const deferred: FnInfo[] = [];
+    const deferred: { fn: FnInfo; cell: number; at: number }[] = [];
     const hinted = new Set<string>();
     // Where the current event is, for messages (two numbers, not an object per event).
     let whereCell = t.first;
@@ -331,6 +331,16 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
       if (g.task !== null && g.task !== t.name) {
         inputs.set(name, g.task);
         outputsOf.get(g.task)?.add(name);
+        if (g.fn && !hinted.has(name)) {
+          // Task outputs travel pickled, and pickle saves functions and classes by reference.
+          hinted.add(name);
+          cellDiag(
+            whereCell,
+            'warning',
+            `${g.fn.kind} '${name}' comes from task '${g.task}': functions and classes pass between tasks by reference, so define it in a setup cell (or a module) to use it in other tasks`,
+            { task: t.name, ...lineCol(sources.get(whereCell) ?? '', whereAt) },
+          );
+        }
       }
       if (g.fn && !visiting?.has(g.fn)) {
         // Using a function reads, when it is called, what its body reads (followed transitively).
@@ -367,7 +377,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
             local.set(e.name, { task: t.name, deleted: true });
             break;
           case 'deferred':
-            deferred.push(e.fn);
+            deferred.push({ fn: e.fn, cell: c, at: e.at });
             break;
         }
       }
@@ -375,7 +385,9 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     // Functions, lambdas and methods defined here read their free names when called: a free name
     // this task binds anywhere is its own; any other one is read from upstream.
     // Defining a function that assigns a global writes nothing until the function is used.
-    for (const fn of deferred) {
+    for (const { fn, cell, at } of deferred) {
+      whereCell = cell;
+      whereAt = at;
       const visiting = new Set<FnInfo>([fn]);
       for (const f of fn.free) if (!local.has(f)) read(f, visiting);
     }

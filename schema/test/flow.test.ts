@@ -119,6 +119,14 @@ describe('variable flow between tasks', () => {
     expect(called['t1']?.outputs).toEqual(['counter']);
   });
 
+  it('a function or class from another task warns that it passes by reference', () => {
+    const { warnings } = flow(['def helper():\n    return 1\nclass K:\n    pass', 'x = 1\ndef g():\n    return helper()\nk = K()']);
+    expect(warnings).toEqual([
+      "flow.ipynb: cell 2, line 2, column 1, task 't1': warning: function 'helper' comes from task 't0': functions and classes pass between tasks by reference, so define it in a setup cell (or a module) to use it in other tasks",
+      "flow.ipynb: cell 2, line 4, column 5, task 't1': warning: class 'K' comes from task 't0': functions and classes pass between tasks by reference, so define it in a setup cell (or a module) to use it in other tasks",
+    ]);
+  });
+
   it('a global read inside a function is a free read', () => {
     const { flow: f } = flow(['rate = 1', 'def get():\n    global rate\n    return rate', 'print(get())']);
     expect(f['t2']?.inputs).toEqual(['get', 'rate']);

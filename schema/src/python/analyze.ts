@@ -19,8 +19,9 @@ export interface FnInfo {
   free: ReadonlySet<string>;
   /** Module-level names it assigns through `global`. */
   globalWrites: ReadonlySet<string>;
-  /** Where it was defined, for messages. */
+  /** Its name where it was defined, for messages. */
   name: string;
+  kind: 'function' | 'class';
 }
 
 export type PyEvent =
@@ -125,7 +126,7 @@ class FunctionSink implements Sink {
     const globalWrites = new Set<string>();
     for (const n of this.binds) if (this.globals.has(n)) globalWrites.add(n);
     for (const n of this.nestedGlobalWrites) if (!local(n)) globalWrites.add(n);
-    return { free, globalWrites, name: this.name };
+    return { free, globalWrites, name: this.name, kind: 'function' };
   }
 }
 
@@ -159,7 +160,7 @@ class ClassSink implements Sink {
     return this;
   }
   finish(): FnInfo {
-    return { free: this.methodFree, globalWrites: this.methodGlobalWrites, name: this.name };
+    return { free: this.methodFree, globalWrites: this.methodGlobalWrites, name: this.name, kind: 'class' };
   }
 }
 
