@@ -718,7 +718,7 @@ describe('cancellation', () => {
     expect(result.error).toMatchObject({ reason: 'cancelled', cell: 2, message: 'cancelled by SIGTERM while running cell 2' });
   });
 
-  test("forked children terminated by their parent, even right after fork(), do not cancel the task", async () => {
+  test('forked children terminated by their parent, even right after fork(), do not cancel the task', async () => {
     const job = newJob();
     const run = await runTask(
       task(job, 'fork', {
