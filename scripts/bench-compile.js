@@ -134,6 +134,8 @@ function benchOne(cellCount, runs, warmup) {
     editCompileMedianMs: ms(edit),
     editCompileCpuMedianMs: editMs.cpu.length ? ms(median(editMs.cpu)) : null,
     jsonParseMedianMs: Number(parse.toFixed(3)),
+    jsonParseCpuMedianMs: parseMs.cpu.length ? Number(median(parseMs.cpu).toFixed(3)) : null,
+    cpuRatioToJsonParse: coldMs.cpu.length && parseMs.cpu.length ? Number((median(coldMs.cpu) / median(parseMs.cpu)).toFixed(1)) : null,
     ratioToJsonParse: Number((cold / parse).toFixed(1)),
     editRatioToJsonParse: Number((edit / parse).toFixed(1)),
   };
