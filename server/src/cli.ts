@@ -3,13 +3,17 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { serverVersion } from './http/version.js';
 
+import type { RunFlags, ServeFlags } from './cli/commands.js';
+import type { TargetFlags } from './cli/target.js';
+
 /** Loaded on use: `compile --help` should not pay for the server's modules. */
 const commands = () => import('./cli/commands.js');
 const compileCommands = () => import('./cli/compile.js');
 
 function integer(name: string, min: number) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    if (!/^\d+$/.test(value) || Number(value) < min)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
     return Number(value);
   };
 }
@@ -19,7 +23,10 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 /** --url/--token/--home: which server a command talks to. */
 function targetOptions(cmd: Command): Command {
   return cmd
-    .option('--url <url>', 'server URL (default: CELLPIPE_URL, else the server recorded in the home, else an embedded one)')
+    .option(
+      '--url <url>',
+      'server URL (default: CELLPIPE_URL, else the server recorded in the home, else an embedded one)',
+    )
     .option('--token <token>', 'API token (default: CELLPIPE_TOKEN, else $CELLPIPE_HOME/token)')
     .option('--home <dir>', 'Cellpipe home (default: CELLPIPE_HOME or ~/.cellpipe)');
 }
@@ -43,7 +50,9 @@ export function buildProgram(): Command {
     .description('compile a notebook (.ipynb), script (.py) or pipeline (.yaml) and print the pipeline spec')
     .argument('<file>', 'notebook, script or pipeline YAML')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action(action((file: string, opts: { output: string }) => compileCommands().then((c) => c.compileCommand(file, opts))));
+    .action(
+      action((file: string, opts: { output: string }) => compileCommands().then((c) => c.compileCommand(file, opts))),
+    );
 
   program
     .command('validate')
@@ -63,17 +72,21 @@ export function buildProgram(): Command {
     .option('--gpus <spec>', 'local GPU inventory, e.g. "gpu:2,mig-3g.20gb:1" (default: nvidia-smi)')
     .option('--max-parallel-per-user <n>', 'most tasks one user runs at once', integer('--max-parallel-per-user', 1))
     .option('--body-limit <size>', 'largest accepted request body (default 20mb)')
-    .action(action((opts: Record<string, unknown>) => commands().then((c) => c.serveCommand(opts))));
+    .action(action((opts: ServeFlags) => commands().then((c) => c.serveCommand(opts))));
 
   targetOptions(
     program
       .command('run')
       .description('submit a notebook, script or pipeline YAML as a job and follow it to the end')
       .argument('<file>', 'notebook, script or pipeline YAML')
-      .option('--param <name=value>', 'override a parameter (value parsed as JSON when it is JSON); repeatable', collect)
+      .option(
+        '--param <name=value>',
+        'override a parameter (value parsed as JSON when it is JSON); repeatable',
+        collect,
+      )
       .option('--name <name>', 'job name (default: the pipeline name)')
       .option('-d, --detach', 'submit and return; starts a background server when none runs'),
-  ).action(action((file: string, opts: Record<string, unknown>) => commands().then((c) => c.runCommand(file, opts))));
+  ).action(action((file: string, opts: RunFlags) => commands().then((c) => c.runCommand(file, opts))));
 
   targetOptions(
     program
@@ -81,7 +94,9 @@ export function buildProgram(): Command {
       .description('show a job and its tasks')
       .argument('<job>', 'job id')
       .option('--json', 'print the job as JSON'),
-  ).action(action((id: string, opts: Record<string, unknown>) => commands().then((c) => c.statusCommand(id, opts))));
+  ).action(
+    action((id: string, opts: TargetFlags & { json?: boolean }) => commands().then((c) => c.statusCommand(id, opts))),
+  );
 
   targetOptions(
     program
@@ -91,10 +106,14 @@ export function buildProgram(): Command {
       .argument('<task>', 'task name')
       .option('-f, --follow', 'keep printing until the task ends')
       .option('--attempt <n>', 'only this attempt', integer('--attempt', 1)),
-  ).action(action((id: string, task: string, opts: Record<string, unknown>) => commands().then((c) => c.logsCommand(id, task, opts))));
+  ).action(
+    action((id: string, task: string, opts: TargetFlags & { follow?: boolean; attempt?: number }) =>
+      commands().then((c) => c.logsCommand(id, task, opts)),
+    ),
+  );
 
   targetOptions(program.command('cancel').description('cancel a job').argument('<job>', 'job id')).action(
-    action((id: string, opts: Record<string, unknown>) => commands().then((c) => c.cancelCommand(id, opts))),
+    action((id: string, opts: TargetFlags) => commands().then((c) => c.cancelCommand(id, opts))),
   );
 
   targetOptions(
@@ -102,10 +121,22 @@ export function buildProgram(): Command {
       .command('jobs')
       .description('list jobs, newest first')
       .option('--json', 'print the list as JSON')
-      .addOption(new Option('--state <state>', 'only jobs in this state').choices(['pending', 'running', 'succeeded', 'failed', 'cancelled']))
+      .addOption(
+        new Option('--state <state>', 'only jobs in this state').choices([
+          'pending',
+          'running',
+          'succeeded',
+          'failed',
+          'cancelled',
+        ]),
+      )
       .option('--limit <n>', 'at most this many (default 50)', integer('--limit', 1))
       .option('--user <user>', "another user's jobs (admins)"),
-  ).action(action((opts: Record<string, unknown>) => commands().then((c) => c.jobsCommand(opts))));
+  ).action(
+    action((opts: TargetFlags & { json?: boolean; state?: string; limit?: number; user?: string }) =>
+      commands().then((c) => c.jobsCommand(opts)),
+    ),
+  );
 
   targetOptions(
     program
@@ -114,7 +145,11 @@ export function buildProgram(): Command {
       .argument('<job>', 'job id')
       .option('--failed', 'only failed, cancelled and skipped tasks (reuse what succeeded)')
       .option('-d, --detach', 'submit and return'),
-  ).action(action((id: string, opts: Record<string, unknown>) => commands().then((c) => c.rerunCommand(id, opts))));
+  ).action(
+    action((id: string, opts: TargetFlags & { failed?: boolean; detach?: boolean }) =>
+      commands().then((c) => c.rerunCommand(id, opts)),
+    ),
+  );
 
   return program;
 }
@@ -127,7 +162,9 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and version are not errors; usage mistakes are invalid input.
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help'
+        ? 0
+        : 2;
     }
     const { reportError } = await import('./cli/output.js');
     return reportError(e);

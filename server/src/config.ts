@@ -96,7 +96,9 @@ export function readConfigFile(path: string): ConfigLayer {
   try {
     value = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    throw new ConfigError(
+      `config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+    );
   }
   if (value === null || value === undefined) return {};
   return parseLayer(`config file ${path}`, value);

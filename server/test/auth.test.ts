@@ -13,8 +13,14 @@ describe('TokenAuthenticator', () => {
   ]);
 
   test('maps tokens to principals from either header scheme', () => {
-    expect(a.authenticate({ headers: { authorization: 'Bearer alice-secret-1' } })).toEqual({ user: 'alice', admin: false });
-    expect(a.authenticate({ headers: { authorization: 'token root-secret-22' } })).toEqual({ user: 'root', admin: true });
+    expect(a.authenticate({ headers: { authorization: 'Bearer alice-secret-1' } })).toEqual({
+      user: 'alice',
+      admin: false,
+    });
+    expect(a.authenticate({ headers: { authorization: 'token root-secret-22' } })).toEqual({
+      user: 'root',
+      admin: true,
+    });
   });
 
   test('refuses missing, wrong, prefixed and malformed credentials', () => {
@@ -43,9 +49,15 @@ describe('CELLPIPE_TOKENS', () => {
     expect(() => parseTokenList('tok-alice-1=alice,secretsecret')).toThrow(
       'CELLPIPE_TOKENS: entry 2 must look like token=user or token=user:admin',
     );
-    expect(() => parseTokenList('tok-alice-1=alice:boss')).toThrow('CELLPIPE_TOKENS: entry 1: the role after ":" must be "admin" or "user"');
-    expect(() => parseTokenList('short=alice')).toThrow('CELLPIPE_TOKENS: entry 1: tokens must be at least 8 characters');
-    expect(() => parseTokenList('tok-alice-1=al ice')).toThrow('CELLPIPE_TOKENS: entry 1 has an invalid user name "al ice"');
+    expect(() => parseTokenList('tok-alice-1=alice:boss')).toThrow(
+      'CELLPIPE_TOKENS: entry 1: the role after ":" must be "admin" or "user"',
+    );
+    expect(() => parseTokenList('short=alice')).toThrow(
+      'CELLPIPE_TOKENS: entry 1: tokens must be at least 8 characters',
+    );
+    expect(() => parseTokenList('tok-alice-1=al ice')).toThrow(
+      'CELLPIPE_TOKENS: entry 1 has an invalid user name "al ice"',
+    );
   });
 });
 

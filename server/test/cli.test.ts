@@ -56,6 +56,13 @@ function writeNotebook(name: string, cells: { tags?: string[]; source: string }[
   return path;
 }
 
+/** The id from the `job <id>` line a run prints first; throws when that line is missing. */
+function jobIdOf(stdout: string): string {
+  const id = /^job ([a-z0-9]+)$/.exec(stdout.split('\n')[0] ?? '')?.[1];
+  if (!id) throw new Error(`no "job <id>" first line in:\n${stdout}`);
+  return id;
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -109,7 +116,12 @@ describe('compile and validate', () => {
     expect(yaml.stdout).toMatch(/^apiVersion: cellpipe.io\/v1\nkind: Pipeline\n/);
     const json = cli(['compile', quickstart, '--output', 'json']);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout).spec.tasks.map((t: { name: string }) => t.name)).toEqual(['generate', 'stats', 'histogram', 'report']);
+    expect(JSON.parse(json.stdout).spec.tasks.map((t: { name: string }) => t.name)).toEqual([
+      'generate',
+      'stats',
+      'histogram',
+      'report',
+    ]);
     expect(cli(['validate', quickstart])).toEqual({ code: 0, stdout: 'ok\n', stderr: '' });
     expect(cli(['validate', join(repo, 'examples', 'multi-file', 'pipeline.yaml')]).code).toBe(0);
   });
@@ -124,7 +136,12 @@ describe('compile and validate', () => {
     expect(r.code).toBe(2);
     const lines = r.stdout.trim().split('\n');
     expect(lines.length).toBeGreaterThanOrEqual(2);
-    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^.*broken\.ipynb: cell 2\b.*nowhere/), expect.stringMatching(/^.*broken\.ipynb: cell 3\b/)]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^.*broken\.ipynb: cell 2\b.*nowhere/),
+        expect.stringMatching(/^.*broken\.ipynb: cell 3\b/),
+      ]),
+    );
     const compiled = cli(['compile', nb]);
     expect(compiled.code).toBe(2);
     expect(compiled.stdout).toBe('');
@@ -149,19 +166,24 @@ describe('run with an embedded server', () => {
     const r = cli(['run', quickstart, '--param', 'n_samples=500']);
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
-    const id = /^job ([a-z0-9]+)$/.exec(lines[0] ?? '')?.[1];
+    const id = jobIdOf(r.stdout);
     expect(id).toBeDefined();
     // The stream opens with a snapshot (generate may already run), then every change.
     for (const task of ['stats', 'histogram', 'report']) expect(lines).toContain(`task ${task} pending`);
     expect(lines).toContain('task generate running on local');
-    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^task report succeeded in \d/), expect.stringMatching(new RegExp(`^job ${id} succeeded in `))]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^task report succeeded in \d/),
+        expect.stringMatching(new RegExp(`^job ${id} succeeded in `)),
+      ]),
+    );
     expect(lines).toContain(`logs: cellpipe logs ${id} generate`);
     const nbLine = lines.find((l) => l.startsWith('  report: '));
     expect(nbLine && existsSync(nbLine.slice('  report: '.length))).toBe(true);
     // The embedded server is gone with the command.
     expect(existsSync(join(home, 'server.json'))).toBe(false);
 
-    const status = cli(['status', id!, '--json']);
+    const status = cli(['status', id, '--json']);
     expect(status.code).toBe(0);
     const job = JSON.parse(status.stdout);
     expect(job).toMatchObject({ id, state: 'succeeded', parameters: expect.objectContaining({ n_samples: 500 }) });
@@ -171,10 +193,10 @@ describe('run with an embedded server', () => {
       ['histogram', 'succeeded'],
       ['report', 'succeeded'],
     ]);
-    const text = cli(['status', id!]);
+    const text = cli(['status', id]);
     expect(text.stdout).toMatch(new RegExp(`^job ${id} quickstart succeeded\n`));
 
-    const logs = cli(['logs', id!, 'stats']);
+    const logs = cli(['logs', id, 'stats']);
     expect(logs.code).toBe(0);
     expect(logs.stdout).toMatch(/mean=/);
 
@@ -193,16 +215,16 @@ describe('run with an embedded server', () => {
     expect(r.stdout.split('\n')[0]).toMatch(/^job [a-z0-9]+$/);
     expect(r.stdout).toMatch(/^task boom failed .*error: ValueError: no good \(cell 2\)$/m);
     expect(r.stdout).toMatch(/^job [a-z0-9]+ failed in /m);
-    const id = /^job ([a-z0-9]+)$/.exec(r.stdout.split('\n')[0] ?? '')?.[1]!;
+    const id = jobIdOf(r.stdout);
 
     // Re-running only what failed reuses the task that succeeded (and fails again the same way).
     const rerun = cli(['rerun', id, '--failed']);
     expect(rerun.code).toBe(1);
-    const newId = /^job ([a-z0-9]+)$/.exec(rerun.stdout.split('\n')[0] ?? '')?.[1];
+    const newId = jobIdOf(rerun.stdout);
     expect(newId).toBeDefined();
     expect(newId).not.toBe(id);
     expect(rerun.stdout).toMatch(/^task ok succeeded reused$/m);
-    const job = JSON.parse(cli(['status', newId!, '--json']).stdout);
+    const job = JSON.parse(cli(['status', newId, '--json']).stdout);
     expect(job).toMatchObject({ parentJobId: id, state: 'failed' });
     const states = cli(['jobs', '--json', '--state', 'failed']);
     expect(JobListSchema.parse(JSON.parse(states.stdout)).items.map((j) => j.id)).toEqual([newId, id]);
@@ -220,11 +242,11 @@ describe('background server', () => {
   test('run --detach starts a daemon; status reaches it; a second server is refused', async () => {
     const r = cli(['run', quickstart, '--detach']);
     expect(r.code).toBe(0);
-    const id = /^job ([a-z0-9]+)$/.exec(r.stdout.split('\n')[0] ?? '')?.[1];
+    const id = jobIdOf(r.stdout);
     expect(id).toBeDefined();
     const pid = serverPid();
     expect(pid && pidAlive(pid)).toBe(true);
-    await until(() => JSON.parse(cli(['status', id!, '--json']).stdout).state === 'succeeded', 'the detached job');
+    await until(() => JSON.parse(cli(['status', id, '--json']).stdout).state === 'succeeded', 'the detached job');
 
     const second = cli(['serve', '--port', '0']);
     expect(second.code).toBe(1);
@@ -260,14 +282,17 @@ describe('background server', () => {
     const first = await serve();
     const r = cli(['run', nb, '--detach']);
     expect(r.code).toBe(0);
-    const id = /^job ([a-z0-9]+)$/.exec(r.stdout.split('\n')[0] ?? '')?.[1]!;
+    const id = jobIdOf(r.stdout);
     await until(() => existsSync(count) && readFileSync(count, 'utf8').includes('start'), 'the task to start');
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
 
     const second = await serve();
     try {
-      await until(() => JSON.parse(cli(['status', id, '--json']).stdout).state === 'succeeded', 'the job to finish after the restart');
+      await until(
+        () => JSON.parse(cli(['status', id, '--json']).stdout).state === 'succeeded',
+        'the job to finish after the restart',
+      );
       expect(readFileSync(count, 'utf8')).toBe('start\ndone\nafter\n');
     } finally {
       second.kill('SIGTERM');

@@ -25,8 +25,16 @@ test('defaults: loopback, port 8765, local executor, home from CELLPIPE_HOME', (
 
 test('flags beat the environment, which beats the file', () => {
   const file = join(dir, 'c.yaml');
-  writeFileSync(file, 'port: 9000\nhost: 0.0.0.0\npython: /usr/bin/python3\ngpus: "gpu:1"\ntokens:\n  - {token: file-token-1, user: carol}\n');
-  const env = { CELLPIPE_HOME: dir, CELLPIPE_PORT: '9100', CELLPIPE_GPUS: 'gpu:2', CELLPIPE_TOKENS: 'env-token-1=dave:admin' };
+  writeFileSync(
+    file,
+    'port: 9000\nhost: 0.0.0.0\npython: /usr/bin/python3\ngpus: "gpu:1"\ntokens:\n  - {token: file-token-1, user: carol}\n',
+  );
+  const env = {
+    CELLPIPE_HOME: dir,
+    CELLPIPE_PORT: '9100',
+    CELLPIPE_GPUS: 'gpu:2',
+    CELLPIPE_TOKENS: 'env-token-1=dave:admin',
+  };
   const config = loadConfig({ env, configFile: file, flags: { port: 9200, executor: undefined } });
   expect(config.port).toBe(9200);
   expect(config.host).toBe('0.0.0.0');
@@ -38,7 +46,10 @@ test('flags beat the environment, which beats the file', () => {
 test('JSON files, and $home/config.yaml found without --config', () => {
   const json = join(dir, 'c.json');
   writeFileSync(json, JSON.stringify({ executor: 'kubernetes', kubernetes: { namespace: 'jobs' } }));
-  expect(loadConfig({ env: { CELLPIPE_HOME: dir }, configFile: json })).toMatchObject({ executor: 'kubernetes', kubernetes: { namespace: 'jobs' } });
+  expect(loadConfig({ env: { CELLPIPE_HOME: dir }, configFile: json })).toMatchObject({
+    executor: 'kubernetes',
+    kubernetes: { namespace: 'jobs' },
+  });
   writeFileSync(join(dir, 'config.yaml'), 'maxParallelPerUser: 3\n');
   expect(loadConfig({ env: { CELLPIPE_HOME: dir } }).maxParallelPerUser).toBe(3);
 });
@@ -52,7 +63,9 @@ test('unknown keys and bad values fail fast, naming where they came from', () =>
   expect(() => loadConfig({ env: { CELLPIPE_HOME: dir, CELLPIPE_PORT: 'eighty' } })).toThrow(
     'invalid configuration in the environment:\n  CELLPIPE_PORT: Invalid input: expected number, received string',
   );
-  expect(() => loadConfig({ env: { CELLPIPE_HOME: dir }, flags: { executor: 'docker' } })).toThrow(/command-line flags:\n {2}executor: /);
+  expect(() => loadConfig({ env: { CELLPIPE_HOME: dir }, flags: { executor: 'docker' } })).toThrow(
+    /command-line flags:\n {2}executor: /,
+  );
   expect(() => loadConfig({ env: { CELLPIPE_HOME: dir }, configFile: join(dir, 'missing.yaml') })).toThrow(
     `config file ${join(dir, 'missing.yaml')} does not exist`,
   );

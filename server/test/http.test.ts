@@ -43,7 +43,10 @@ describe('auth', () => {
   });
 
   test('Bearer and token schemes identify the user', async () => {
-    expect((await request(t.app).get('/api/me').set(auth('alice')).expect(200)).body).toEqual({ user: 'alice', admin: false });
+    expect((await request(t.app).get('/api/me').set(auth('alice')).expect(200)).body).toEqual({
+      user: 'alice',
+      admin: false,
+    });
     const res = await request(t.app).get('/api/me').set('Authorization', `token ${TOKENS.root}`).expect(200);
     expect(res.body).toEqual({ user: 'root', admin: true });
   });
@@ -58,7 +61,9 @@ describe('submissions', () => {
       error: {
         code: 'invalid',
         message: 'pipeline.spec.tasks.0.resources.gpu: Invalid input: expected number, received string',
-        details: [{ path: 'pipeline.spec.tasks.0.resources.gpu', message: 'Invalid input: expected number, received string' }],
+        details: [
+          { path: 'pipeline.spec.tasks.0.resources.gpu', message: 'Invalid input: expected number, received string' },
+        ],
       },
     });
   });
@@ -75,11 +80,18 @@ describe('submissions', () => {
   });
 
   test('unknown fields and malformed JSON are rejected', async () => {
-    const extra = await request(t.app).post('/api/jobs').set(auth('alice')).send({ ...pipelineRequest([{ name: 'a', code: 'pass\n' }]), colour: 'red' });
+    const extra = await request(t.app)
+      .post('/api/jobs')
+      .set(auth('alice'))
+      .send({ ...pipelineRequest([{ name: 'a', code: 'pass\n' }]), colour: 'red' });
     expect(extra.status).toBe(400);
     expect(extra.body.error.code).toBe('invalid');
     expect(extra.body.error.details).toEqual([{ path: '', message: expect.stringContaining('colour') }]);
-    const bad = await request(t.app).post('/api/jobs').set(auth('alice')).set('Content-Type', 'application/json').send('{"pipeline":');
+    const bad = await request(t.app)
+      .post('/api/jobs')
+      .set(auth('alice'))
+      .set('Content-Type', 'application/json')
+      .send('{"pipeline":');
     expect(bad.status).toBe(400);
     expect(bad.body).toEqual({ error: { code: 'invalid_json', message: 'request body is not valid JSON' } });
   });
@@ -107,14 +119,33 @@ describe('submissions', () => {
       nbformat: 4,
       nbformat_minor: 5,
       metadata: {},
-      cells: [{ cell_type: 'code', id: 'a', metadata: { tags: ['task:hello'] }, source: 'print("hi")', outputs: [], execution_count: null }],
+      cells: [
+        {
+          cell_type: 'code',
+          id: 'a',
+          metadata: { tags: ['task:hello'] },
+          source: 'print("hi")',
+          outputs: [],
+          execution_count: null,
+        },
+      ],
     };
-    const compiled = await request(t.app).post('/api/compile').set(auth('alice')).send({ notebook: { path: 'n.ipynb', content: nb } }).expect(200);
+    const compiled = await request(t.app)
+      .post('/api/compile')
+      .set(auth('alice'))
+      .send({ notebook: { path: 'n.ipynb', content: nb } })
+      .expect(200);
     expect(compiled.body.pipeline.spec.tasks.map((x: { name: string }) => x.name)).toEqual(['hello']);
     const broken = { ...nb, cells: [{ ...nb.cells[0], metadata: { tags: ['task:hello', 'after:nowhere'] } }] };
-    const res = await request(t.app).post('/api/compile').set(auth('alice')).send({ notebook: { path: 'n.ipynb', content: broken } }).expect(200);
+    const res = await request(t.app)
+      .post('/api/compile')
+      .set(auth('alice'))
+      .send({ notebook: { path: 'n.ipynb', content: broken } })
+      .expect(200);
     expect(res.body.pipeline).toBeUndefined();
-    expect(res.body.diagnostics).toEqual(expect.arrayContaining([expect.objectContaining({ severity: 'error', cell: 1 })]));
+    expect(res.body.diagnostics).toEqual(
+      expect.arrayContaining([expect.objectContaining({ severity: 'error', cell: 1 })]),
+    );
 
     const id = await submit('alice', { notebook: { path: 'n.ipynb', content: nb } });
     const job = await waitForJob(t.service, id);
@@ -150,7 +181,11 @@ describe('jobs and ownership', () => {
   test('malformed ids and unknown tasks', async () => {
     const res = await request(t.app).get('/api/jobs/NOT_AN_ID').set(auth('alice')).expect(400);
     expect(res.body).toEqual({
-      error: { code: 'invalid', message: 'params.id: not a job id', details: [{ path: 'params.id', message: 'not a job id' }] },
+      error: {
+        code: 'invalid',
+        message: 'params.id: not a job id',
+        details: [{ path: 'params.id', message: 'not a job id' }],
+      },
     });
     const task = await request(t.app).get(`/api/jobs/${aliceJob}/tasks/zzz/logs`).set(auth('alice')).expect(404);
     expect(task.body).toEqual({ error: { code: 'not_found', message: `job ${aliceJob} has no task "zzz"` } });
@@ -162,7 +197,9 @@ describe('jobs and ownership', () => {
     const bobJob = await submit('bob', pipelineRequest([{ name: 'b', code: 'pass\n' }]));
     await waitForJob(t.service, bobJob);
     const ids = async (who: 'alice' | 'bob' | 'root', qs = '') =>
-      JobListSchema.parse((await request(t.app).get(`/api/jobs${qs}`).set(auth(who)).expect(200)).body).items.map((j) => j.id);
+      JobListSchema.parse((await request(t.app).get(`/api/jobs${qs}`).set(auth(who)).expect(200)).body).items.map(
+        (j) => j.id,
+      );
     expect(await ids('alice')).toContain(aliceJob);
     expect(await ids('alice')).not.toContain(bobJob);
     expect(await ids('bob')).toEqual([bobJob]);
@@ -176,7 +213,8 @@ describe('jobs and ownership', () => {
 
   test('pagination walks every job once, newest first', async () => {
     const mine: string[] = [];
-    for (let i = 0; i < 3; i++) mine.push(await submit('root', pipelineRequest([{ name: 'p', code: 'pass\n' }], {}, { name: `page-${i}` })));
+    for (let i = 0; i < 3; i++)
+      mine.push(await submit('root', pipelineRequest([{ name: 'p', code: 'pass\n' }], {}, { name: `page-${i}` })));
     await Promise.all(mine.map((id) => waitForJob(t.service, id)));
     const seen: string[] = [];
     let cursor: string | undefined;
@@ -226,7 +264,12 @@ describe('jobs and ownership', () => {
   test('followed logs stream until the task ends', async () => {
     const id = await submit(
       'alice',
-      pipelineRequest([{ name: 'slow', code: 'import time, sys\nprint("first", flush=True)\ntime.sleep(1.5)\nprint("second", flush=True)\n' }]),
+      pipelineRequest([
+        {
+          name: 'slow',
+          code: 'import time, sys\nprint("first", flush=True)\ntime.sleep(1.5)\nprint("second", flush=True)\n',
+        },
+      ]),
     );
     const res = await request(t.app).get(`/api/jobs/${id}/tasks/slow/logs?follow=1`).set(auth('alice')).expect(200);
     expect(res.text).toMatch(/first[\s\S]*second/);
@@ -256,13 +299,21 @@ describe('jobs and ownership', () => {
     );
     const failed = await waitForJob(t.service, id);
     expect(failed.state).toBe('failed');
-    const res = await request(t.app).post(`/api/jobs/${id}/rerun`).set(auth('alice')).send({ mode: 'failed' }).expect(201);
+    const res = await request(t.app)
+      .post(`/api/jobs/${id}/rerun`)
+      .set(auth('alice'))
+      .send({ mode: 'failed' })
+      .expect(201);
     const rerun = JobSchema.parse(res.body);
     expect(rerun.parentJobId).toBe(id);
     expect(rerun.owner).toBe('alice');
     const done = await waitForJob(t.service, rerun.id);
     expect(done.tasks.find((x) => x.name === 'ok')).toMatchObject({ state: 'succeeded', reused: true });
-    const badMode = await request(t.app).post(`/api/jobs/${id}/rerun`).set(auth('alice')).send({ mode: 'some' }).expect(400);
+    const badMode = await request(t.app)
+      .post(`/api/jobs/${id}/rerun`)
+      .set(auth('alice'))
+      .send({ mode: 'some' })
+      .expect(400);
     expect(badMode.body.error.details[0].path).toBe('mode');
   });
 
@@ -290,13 +341,20 @@ describe('events', () => {
           { name: 'second', code: 'pass\n', dependsOn: ['first'] },
         ]),
       );
-      const finished = (s: SseStream) => () => s.events.some((e) => e.event === 'job' && (e.data as JobSummary).id === id && (e.data as JobSummary).state === 'succeeded');
+      const finished = (s: SseStream) => () =>
+        s.events.some(
+          (e) => e.event === 'job' && (e.data as JobSummary).id === id && (e.data as JobSummary).state === 'succeeded',
+        );
       await alice.until(finished(alice), 'job succeeded on alice’s stream');
       await root.until(finished(root), 'job succeeded on the admin’s stream');
 
-      const mine = alice.events.filter((e) => (e.event === 'job' ? (e.data as JobSummary).id : (e.data as TaskEvent).jobId) === id);
+      const mine = alice.events.filter(
+        (e) => (e.event === 'job' ? (e.data as JobSummary).id : (e.data as TaskEvent).jobId) === id,
+      );
       const taskStates = (name: string) =>
-        mine.filter((e) => e.event === 'task' && (e.data as TaskEvent).task.name === name).map((e) => (e.data as TaskEvent).task.state);
+        mine
+          .filter((e) => e.event === 'task' && (e.data as TaskEvent).task.name === name)
+          .map((e) => (e.data as TaskEvent).task.state);
       // States only move forward, and the dependent task starts after its upstream finished.
       const order = ['pending', 'queued', 'running', 'succeeded'];
       for (const name of ['first', 'second']) {
@@ -306,8 +364,18 @@ describe('events', () => {
         expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
       }
       const idx = (pred: (e: (typeof mine)[number]) => boolean) => mine.findIndex(pred);
-      const firstDone = idx((e) => e.event === 'task' && (e.data as TaskEvent).task.name === 'first' && (e.data as TaskEvent).task.state === 'succeeded');
-      const secondRuns = idx((e) => e.event === 'task' && (e.data as TaskEvent).task.name === 'second' && (e.data as TaskEvent).task.state === 'running');
+      const firstDone = idx(
+        (e) =>
+          e.event === 'task' &&
+          (e.data as TaskEvent).task.name === 'first' &&
+          (e.data as TaskEvent).task.state === 'succeeded',
+      );
+      const secondRuns = idx(
+        (e) =>
+          e.event === 'task' &&
+          (e.data as TaskEvent).task.name === 'second' &&
+          (e.data as TaskEvent).task.state === 'running',
+      );
       expect(firstDone).toBeLessThan(secondRuns);
       const last = mine[mine.length - 1];
       expect(last?.event).toBe('job');
@@ -368,7 +436,9 @@ describe('metrics', () => {
     expect(text).toMatch(/^cellpipe_tasks\{state="succeeded"\} \d+$/m);
     expect(Number(/^cellpipe_job_submissions_total\{result="accepted"\} (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
     expect(Number(/^cellpipe_job_submissions_total\{result="rejected"\} (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
-    expect(text).toMatch(/^cellpipe_http_request_duration_seconds_count\{method="GET",route="\/api\/jobs\/:id",status="200"\} \d+$/m);
+    expect(text).toMatch(
+      /^cellpipe_http_request_duration_seconds_count\{method="GET",route="\/api\/jobs\/:id",status="200"\} \d+$/m,
+    );
     expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
   });
 });

@@ -51,7 +51,10 @@ const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$/;
  */
 export function parseTokenList(text: string, source = 'CELLPIPE_TOKENS'): TokenEntry[] {
   const entries: TokenEntry[] = [];
-  const parts = text.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
   parts.forEach((part, i) => {
     const eq = part.indexOf('=');
     if (eq <= 0) throw new Error(`${source}: entry ${i + 1} must look like token=user or token=user:admin`);

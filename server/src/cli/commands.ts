@@ -28,7 +28,9 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
   const config = loadConfig({ flags: { ...rest }, configFile });
   const server = await startServer(config);
   out(`cellpipe listening on ${server.url}`);
-  err(`home ${server.home}${server.token ? ` (token in ${server.home}/token)` : ''}; executor ${server.service.executorName}`);
+  err(
+    `home ${server.home}${server.token ? ` (token in ${server.home}/token)` : ''}; executor ${server.service.executorName}`,
+  );
   return await new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       err(`cellpipe: ${signal}, stopping`);
@@ -132,7 +134,11 @@ async function watchJob(target: Target, job: Job): Promise<number> {
   return final.state === 'succeeded' ? 0 : 1;
 }
 
-async function withTarget<T>(flags: TargetFlags, options: { detach?: boolean }, fn: (t: Target) => Promise<T>): Promise<T> {
+async function withTarget<T>(
+  flags: TargetFlags,
+  options: { detach?: boolean },
+  fn: (t: Target) => Promise<T>,
+): Promise<T> {
   const target = await resolveTarget(flags, options);
   try {
     return await fn(target);
@@ -168,7 +174,10 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
   });
 }
 
-export async function rerunCommand(id: string, flags: TargetFlags & { failed?: boolean; detach?: boolean }): Promise<number> {
+export async function rerunCommand(
+  id: string,
+  flags: TargetFlags & { failed?: boolean; detach?: boolean },
+): Promise<number> {
   return withTarget(flags, { detach: flags.detach }, async (target) => {
     const job = await target.client.rerun(id, flags.failed ? 'failed' : 'all');
     out(`job ${job.id}`);
@@ -198,7 +207,8 @@ export async function statusCommand(id: string, flags: TargetFlags & { json?: bo
     if (job.error) out(`error: ${job.error}`);
     const rows = [['TASK', 'STATE', 'ATTEMPT', 'DURATION', 'DETAILS']];
     for (const t of job.tasks) {
-      const details = t.state === 'queued' && t.waitingReason ? `waiting: ${t.waitingReason}` : t.reused ? 'reused' : taskError(t);
+      const details =
+        t.state === 'queued' && t.waitingReason ? `waiting: ${t.waitingReason}` : t.reused ? 'reused' : taskError(t);
       rows.push([t.name, t.state, `${t.attempt}/${t.maxAttempts}`, duration(t.durationMs), details]);
     }
     for (const line of table(rows)) out(line);
@@ -216,7 +226,11 @@ export async function logsCommand(
     const onSigint = () => abort.abort();
     process.on('SIGINT', onSigint);
     try {
-      for await (const chunk of target.client.logs(id, task, { follow: flags.follow, attempt: flags.attempt, signal: abort.signal })) {
+      for await (const chunk of target.client.logs(id, task, {
+        follow: flags.follow,
+        attempt: flags.attempt,
+        signal: abort.signal,
+      })) {
         process.stdout.write(chunk);
       }
     } catch (e) {

@@ -5,12 +5,15 @@ import { err, out } from './output.js';
 import { CliError } from './errors.js';
 
 export async function compileCommand(file: string, opts: { output: string }): Promise<number> {
-  if (opts.output !== 'yaml' && opts.output !== 'json') throw new CliError(`--output must be yaml or json, not "${opts.output}"`, 2);
+  if (opts.output !== 'yaml' && opts.output !== 'json')
+    throw new CliError(`--output must be yaml or json, not "${opts.output}"`, 2);
   const loaded = await loadPipelineFile(file);
   const diagnostics = sortDiagnostics([...loaded.diagnostics]);
   for (const d of diagnostics) err(formatDiagnostic(d));
   if (hasErrors(diagnostics) || !loaded.pipeline) return 2;
-  process.stdout.write(opts.output === 'json' ? `${JSON.stringify(loaded.pipeline, null, 2)}\n` : pipelineToYaml(loaded.pipeline));
+  process.stdout.write(
+    opts.output === 'json' ? `${JSON.stringify(loaded.pipeline, null, 2)}\n` : pipelineToYaml(loaded.pipeline),
+  );
   return 0;
 }
 
@@ -25,4 +28,3 @@ export async function validateCommand(file: string): Promise<number> {
   out('ok');
   return 0;
 }
-

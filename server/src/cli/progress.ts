@@ -31,7 +31,8 @@ export function taskDetails(t: TaskRun): string {
   if (t.state === 'queued' && t.waitingReason) parts.push(`waiting: ${t.waitingReason}`);
   if (t.state === 'running' && t.placement) parts.push(`on ${t.placement}`);
   if (t.reused) parts.push('reused');
-  else if (t.durationMs !== undefined && (t.state === 'succeeded' || t.state === 'failed')) parts.push(`in ${seconds(t.durationMs)}`);
+  else if (t.durationMs !== undefined && (t.state === 'succeeded' || t.state === 'failed'))
+    parts.push(`in ${seconds(t.durationMs)}`);
   const err = errorText(t);
   if (err && t.state !== 'succeeded') parts.push(`error: ${err}`);
   return parts.join(' ');

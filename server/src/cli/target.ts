@@ -116,6 +116,9 @@ export async function resolveTarget(
   }
   const config = loadConfig({ flags: { home, host: '127.0.0.1', port: 0 }, env });
   const server = await startServer(config, { embedded: true });
-  const client = new CellpipeClient({ url: server.url, token: flags.token ?? server.token ?? localToken(flags, env, home) });
+  const client = new CellpipeClient({
+    url: server.url,
+    token: flags.token ?? server.token ?? localToken(flags, env, home),
+  });
   return { client, kind: 'embedded', home, layout: new JobLayout(home), embedded: server, close: () => server.close() };
 }

@@ -66,7 +66,11 @@ export class CellpipeClient {
       });
     } catch (err) {
       if (signal?.aborted) throw err;
-      throw new ApiError(0, 'unreachable', `cannot reach the cellpipe server at ${this.url}: ${(err as Error).message}`);
+      throw new ApiError(
+        0,
+        'unreachable',
+        `cannot reach the cellpipe server at ${this.url}: ${(err as Error).message}`,
+      );
     }
     if (!res.ok) throw await toApiError(res);
     return res;

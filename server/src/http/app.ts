@@ -32,7 +32,9 @@ export interface AppOptions {
 
 const CompileSchemas = {
   body: z
-    .object({ notebook: z.object({ path: z.string().min(1).max(1024), content: z.record(z.string(), z.unknown()) }).strict() })
+    .object({
+      notebook: z.object({ path: z.string().min(1).max(1024), content: z.record(z.string(), z.unknown()) }).strict(),
+    })
     .strict(),
 };
 

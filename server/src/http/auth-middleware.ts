@@ -5,7 +5,10 @@ import { UnauthorizedError } from './errors.js';
 
 const KEY = 'cellpipePrincipal';
 
-export function authenticate(authenticator: Authenticator, options: { allowQueryToken?: boolean } = {}): RequestHandler {
+export function authenticate(
+  authenticator: Authenticator,
+  options: { allowQueryToken?: boolean } = {},
+): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const q = req.query.token;
     const queryToken = options.allowQueryToken && typeof q === 'string' ? q : undefined;

@@ -79,8 +79,12 @@ interface BodyParserError {
 }
 
 function isBodyParserError(err: unknown): err is BodyParserError {
-  return typeof err === 'object' && err !== null && typeof (err as { type?: unknown }).type === 'string' &&
-    typeof (err as { status?: unknown }).status === 'number';
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { type?: unknown }).type === 'string' &&
+    typeof (err as { status?: unknown }).status === 'number'
+  );
 }
 
 export interface MappedError {
@@ -94,7 +98,9 @@ export function mapError(err: unknown, bodyLimit?: string): MappedError {
   if (err instanceof HttpError) {
     return {
       status: err.status,
-      body: { error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } },
+      body: {
+        error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) },
+      },
       headers: err.headers,
     };
   }
@@ -121,7 +127,10 @@ export function mapError(err: unknown, bodyLimit?: string): MappedError {
       return { status: 400, body: { error: { code: 'invalid_json', message: 'request body is not valid JSON' } } };
     }
     if (err.status && err.status >= 400 && err.status < 500) {
-      return { status: err.status, body: { error: { code: 'bad_request', message: (err as unknown as Error).message } } };
+      return {
+        status: err.status,
+        body: { error: { code: 'bad_request', message: (err as unknown as Error).message } },
+      };
     }
   }
   return { status: 500, body: { error: { code: 'internal', message: 'internal server error' } } };

@@ -24,7 +24,10 @@ export interface EventsOptions {
 /** Job owners by id, so task events (which carry only the job id) can be filtered without a store read. */
 class OwnerCache {
   private readonly owners = new Map<string, string>();
-  constructor(private readonly service: JobServiceApi, private readonly max = 10_000) {}
+  constructor(
+    private readonly service: JobServiceApi,
+    private readonly max = 10_000,
+  ) {}
   remember(id: string, owner: string): void {
     if (this.owners.size >= this.max) this.owners.clear();
     this.owners.set(id, owner);

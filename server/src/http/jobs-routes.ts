@@ -86,7 +86,8 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
     try {
       list = service.list({ owner, state: query.state, limit: query.limit, cursor: query.cursor, viewer: p.user });
     } catch (err) {
-      if (err instanceof ValidationError) throw new BadRequestError(err.message, [{ path: 'query.cursor', message: err.message }]);
+      if (err instanceof ValidationError)
+        throw new BadRequestError(err.message, [{ path: 'query.cursor', message: err.message }]);
       throw err;
     }
     res.json(list);
@@ -126,11 +127,13 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
     res.on('close', onClose);
     shutdown?.addEventListener('abort', onClose, { once: true });
     try {
-      const chunks = service.readLogs(params.id, params.task, {
-        follow: query.follow,
-        attempt: query.attempt,
-        signal: abort.signal,
-      })[Symbol.asyncIterator]();
+      const chunks = service
+        .readLogs(params.id, params.task, {
+          follow: query.follow,
+          attempt: query.attempt,
+          signal: abort.signal,
+        })
+        [Symbol.asyncIterator]();
       const headers = {
         'Content-Type': 'text/plain; charset=utf-8',
         'Cache-Control': 'no-cache',
