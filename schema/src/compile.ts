@@ -91,7 +91,9 @@ function sorted<T extends string>(xs: Iterable<T>): T[] {
 export function compileNotebook(content: unknown, opts: CompileOptions): NotebookCompileResult {
   const file = opts.path;
   const diags: Diagnostic[] = [];
-  const fail = (): NotebookCompileResult => ({ diagnostics: sortDiagnostics(diags), cells: [] });
+  // Roles are returned even when there are errors, so the editor can still mark cells while typing.
+  const roles: CellRole[] = [];
+  const fail = (): NotebookCompileResult => ({ diagnostics: sortDiagnostics(diags), cells: roles });
 
   const json = notebookJson(content);
   if ('error' in json) {
@@ -121,7 +123,6 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
   const meta = nbMeta.settings;
 
   // ---- roles: setup / parameters / task / skipped ----------------------------------------------
-  const roles: CellRole[] = [];
   const setupCells: number[] = [];
   let parametersCell: number | undefined;
   const tasks: TaskBuild[] = [];
