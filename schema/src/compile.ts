@@ -191,6 +191,8 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
         cellDiag(index, 'error', `duplicate task name '${s.task}': task '${s.task}' already starts at cell ${existing.first + 1}`, {
           task: s.task,
         });
+        // Keep reading the cells as that task's, so this one error does not cause others.
+        current = existing;
       } else if (!existing) {
         current = {
           name: s.task,
