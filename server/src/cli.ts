@@ -151,6 +151,12 @@ export function buildProgram(): Command {
     ),
   );
 
+  program
+    .command('stop')
+    .description('stop the background server of a home (started by serve or run --detach)')
+    .option('--home <dir>', 'Cellpipe home (default: CELLPIPE_HOME or ~/.cellpipe)')
+    .action(action((opts: { home?: string }) => commands().then((c) => c.stopCommand(opts))));
+
   return program;
 }
 

@@ -153,7 +153,7 @@ describe('compile and validate', () => {
   test('usage errors exit 2 and every command has help', () => {
     expect(cli(['run']).code).toBe(2);
     expect(cli(['frobnicate']).code).toBe(2);
-    for (const cmd of ['compile', 'validate', 'serve', 'run', 'status', 'logs', 'cancel', 'jobs', 'rerun']) {
+    for (const cmd of ['compile', 'validate', 'serve', 'run', 'status', 'logs', 'cancel', 'jobs', 'rerun', 'stop']) {
       const help = cli([cmd, '--help']);
       expect([cmd, help.code]).toEqual([cmd, 0]);
       expect(help.stdout).toContain(`Usage: cellpipe ${cmd}`);
@@ -252,8 +252,10 @@ describe('background server', () => {
     expect(second.code).toBe(1);
     expect(second.stderr).toBe(`error: another cellpipe server (pid ${pid}) is using ${home}\n`);
 
-    await stopServer();
+    expect(cli(['stop'])).toEqual({ code: 0, stdout: `stopped cellpipe server (pid ${pid})\n`, stderr: '' });
+    expect(pid && pidAlive(pid)).toBe(false);
     expect(existsSync(join(home, 'server.json'))).toBe(false);
+    expect(cli(['stop']).stdout).toBe(`no cellpipe server is running for ${home}\n`);
   });
 
   test('serve killed mid-job and restarted finishes the job, running nothing twice', async () => {

@@ -7,7 +7,8 @@ import { startServer } from '../main.js';
 import { followJob } from './follow.js';
 import { duration, err, jobDurationMs, out, table, taskError } from './output.js';
 import { PlainProgress, TtyProgress, type ProgressSink } from './progress.js';
-import { CliError, resolveTarget, type Target, type TargetFlags } from './target.js';
+import { pidAlive, readServerFile } from '../client/server-file.js';
+import { CliError, homeOf, resolveTarget, type Target, type TargetFlags } from './target.js';
 
 // ---------------------------------------------------------------- serve
 
@@ -152,6 +153,11 @@ function printDetached(job: Job): void {
   out(`logs: cellpipe logs ${job.id} <task> [--follow]`);
 }
 
+function printDaemon(target: Target): void {
+  if (target.kind === 'daemon')
+    out(`server: started in the background for ${target.home} (stop it with: cellpipe stop)`);
+}
+
 export async function runCommand(file: string, flags: RunFlags): Promise<number> {
   const parameters = parseParams(flags.param ?? []);
   const loaded = await loadPipelineFile(file);
@@ -168,6 +174,7 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
     out(`job ${job.id}`);
     if (flags.detach) {
       printDetached(job);
+      printDaemon(target);
       return 0;
     }
     return watchJob(target, job);
@@ -183,6 +190,7 @@ export async function rerunCommand(
     out(`job ${job.id}`);
     if (flags.detach) {
       printDetached(job);
+      printDaemon(target);
       return 0;
     }
     return watchJob(target, job);
@@ -272,4 +280,25 @@ export async function jobsCommand(
     if (list.nextCursor) err(`more jobs: --limit ${flags.limit ?? 50} shows ${list.items.length}`);
     return 0;
   });
+}
+
+// ---------------------------------------------------------------- stop
+
+/** Stop the background server of a home (from `serve` or `run --detach`) and wait until it is gone. */
+export async function stopCommand(flags: Pick<TargetFlags, 'home'>): Promise<number> {
+  const home = homeOf(flags);
+  const info = readServerFile(home);
+  if (!info || !pidAlive(info.pid)) {
+    out(`no cellpipe server is running for ${home}`);
+    return 0;
+  }
+  if (info.pid === process.pid) throw new CliError('refusing to stop this very process');
+  process.kill(info.pid, 'SIGTERM');
+  const deadline = Date.now() + 30_000;
+  while (pidAlive(info.pid)) {
+    if (Date.now() > deadline) throw new CliError(`cellpipe server (pid ${info.pid}) did not stop within 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  out(`stopped cellpipe server (pid ${info.pid})`);
+  return 0;
 }
