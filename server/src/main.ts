@@ -98,11 +98,16 @@ function authenticatorFor(config: ServerConfig): { authenticator: Authenticator;
 
 async function executorFor(config: ServerConfig, runnerPath?: string): Promise<Executor | undefined> {
   if (config.executor !== 'kubernetes') return undefined;
-  const [{ KubernetesExecutor }, k8s, { defaultRunnerPath }] = await Promise.all([
+  const [{ KubernetesExecutor, KubernetesExecutorConfigSchema }, k8s, { defaultRunnerPath }] = await Promise.all([
     import('./executors/kubernetes/index.js'),
     import('@kubernetes/client-node'),
     import('./executors/local/local-executor.js'),
   ]);
+  const checked = KubernetesExecutorConfigSchema.safeParse(config.kubernetes ?? {});
+  if (!checked.success) {
+    const lines = checked.error.issues.map((i) => `  ${['kubernetes', ...i.path].join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid kubernetes executor configuration:\n${lines.join('\n')}`);
+  }
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromDefault();
   return new KubernetesExecutor({
