@@ -39,6 +39,7 @@ describe('variable flow between tasks', () => {
     ['decorators are read by the defining task', ['deco = lambda f: f', '@deco\ndef h():\n    pass'], 't1', ['deco'], ['t0']],
     ['class body reads at definition', ['k = 1', 'class C:\n    z = k'], 't1', ['k'], ['t0']],
     ['class names are invisible to methods', ['k = 1\nz = 2', 'class C:\n    z = k\n    def m(self):\n        return z'], 't1', ['k', 'z'], ['t0']],
+    ['a comprehension in a class body does not see class names (except its first iterable)', ['z = 1\nrows = [1]', 'class C:\n    z = 2\n    rows = [3]\n    a = [z for _ in rows]'], 't1', ['z'], ['t0']],
     ['base classes and keywords are read', ['Base = object\nMeta = type', 'class C(Base, metaclass=Meta):\n    pass'], 't1', ['Base', 'Meta'], ['t0']],
     ['keyword argument names are not reads', ['key = 1', 'print(dict(key=2))'], 't1', [], []],
     ['f-string replacements are reads', ['who = "x"', 'print(f"{who!r:>{10}}")'], 't1', ['who'], ['t0']],

@@ -166,9 +166,13 @@ class ClassSink implements Sink {
 
 class ComprehensionSink implements Sink {
   readonly local = new Set<string>();
-  constructor(readonly parent: Sink) {}
+  /** Like a function, a comprehension in a class body does not see the class's names. */
+  private readonly lookup: Sink;
+  constructor(readonly parent: Sink) {
+    this.lookup = parent instanceof ClassSink ? parent.parent : parent;
+  }
   read(name: string, at: number) {
-    if (!this.local.has(name)) this.parent.read(name, at);
+    if (!this.local.has(name)) this.lookup.read(name, at);
   }
   bind(name: string) {
     this.local.add(name);
