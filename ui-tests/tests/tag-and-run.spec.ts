@@ -57,6 +57,7 @@ test.describe('tag cells, see the pipeline, run it and inspect the results', () 
       await expect(cellpipe.monitor.graphTask(name)).toHaveAttribute('data-state', 'succeeded');
       await expect(cellpipe.monitor.taskRow(name)).toContainText('succeeded');
     }
+    await page.sidebar.close('right');
     await saveScreenshot(testInfo, page, 'monitor.png');
 
     // When a task's log is opened, it shows what the task printed

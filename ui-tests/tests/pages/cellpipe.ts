@@ -3,7 +3,7 @@
  * tests rely on lives here; they follow the extension's contract (team CONTRACTS.md, "JupyterLab
  * extension ↔ ui-tests").
  */
-import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { expect, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
 export const PLUGIN_PREFIX = '@cellpipe/jupyterlab:';
@@ -29,6 +29,18 @@ export const FINAL_STATES = ['succeeded', 'failed', 'cancelled', 'skipped'] as c
 /** The badge JupyterLab shows on a tagged cell. */
 export const BADGE = '.jp-cellpipe-Badge';
 
+/**
+ * Shows a sidebar panel through its tab (by accessible name). A click on the current tab would
+ * collapse the sidebar, so a tab that is already selected with its panel visible is left alone.
+ */
+async function openSidebarTab(page: IJupyterLabPageFixture, name: string, panel: Locator): Promise<void> {
+  const tab = page.getByRole('tab', { name, exact: true });
+  if ((await tab.getAttribute('aria-selected')) === 'true' && (await panel.isVisible())) return;
+  await tab.click();
+  await expect(tab).toHaveAttribute('aria-selected', 'true');
+  await expect(panel).toBeVisible();
+}
+
 /** The right-sidebar "Cellpipe Task" form for the active cell. */
 export class TaskEditor {
   constructor(private readonly page: IJupyterLabPageFixture) {}
@@ -38,8 +50,7 @@ export class TaskEditor {
   }
 
   async open(): Promise<void> {
-    await this.page.sidebar.openTab(Ids.taskEditor);
-    await this.panel.waitFor({ state: 'visible' });
+    await openSidebarTab(this.page, 'Cellpipe Task', this.panel);
   }
 
   field(name: 'Task name' | 'Depends on' | 'GPUs' | 'MIG profile' | 'CPU' | 'Memory' | 'Image' | 'Retries' | 'Timeout'): Locator {
@@ -76,8 +87,7 @@ export class PipelinePanel {
   }
 
   async open(): Promise<void> {
-    await this.page.sidebar.openTab(Ids.pipeline);
-    await this.panel.waitFor({ state: 'visible' });
+    await openSidebarTab(this.page, 'Cellpipe Pipeline', this.panel);
   }
 
   /** One node of the pipeline graph (`data-state` carries its last run's state). */
