@@ -232,6 +232,14 @@ describe('jobs and ownership', () => {
     } while (cursor);
     expect(pages).toBe(2);
     expect(seen).toEqual([...mine].reverse());
+    const bad = await request(t.app).get('/api/jobs?cursor=nonsense').set(auth('root')).expect(400);
+    expect(bad.body).toEqual({
+      error: {
+        code: 'invalid',
+        message: 'not a cursor from a previous page',
+        details: [{ path: 'query.cursor', message: 'not a cursor from a previous page' }],
+      },
+    });
   });
 
   test('logs, executed notebook, result and artifacts', async () => {
