@@ -6,6 +6,9 @@ import { jest } from '@jest/globals';
 import request from 'supertest';
 import { InventorySchema, JobListSchema, JobSchema, type JobSummary, type TaskEvent } from '@cellpipe/schema';
 import { request as pipelineRequest, waitForJob } from './jobs-fixtures.js';
+import { TokenAuthenticator } from '../src/auth/token-authenticator.js';
+import { createApp } from '../src/http/app.js';
+import type { JobService } from '../src/jobs/job-service.js';
 import { auth, listen, SseStream, startApp, TOKENS, type TestApp } from './http-helpers.js';
 
 jest.setTimeout(60_000);
@@ -426,6 +429,28 @@ describe('events', () => {
       await srv.close();
       await fresh.cleanup();
     }
+  });
+});
+
+describe('errors', () => {
+  test('an unexpected failure → 500 without internals, logged; 4xx are not logged', async () => {
+    const logged: string[] = [];
+    // The one faked boundary: a service whose inventory breaks.
+    const broken = Object.assign(Object.create(t.service) as JobService, {
+      inventory: () => Promise.reject(new Error('disk on fire')),
+    });
+    const app = createApp({
+      service: broken,
+      authenticator: new TokenAuthenticator([{ token: TOKENS.alice, user: 'alice', admin: false }]),
+      logError: (message) => logged.push(message),
+      defaultMetrics: false,
+    });
+    const res = await request(app).get('/api/inventory').set(auth('alice')).expect(500);
+    expect(res.body).toEqual({ error: { code: 'internal', message: 'internal server error' } });
+    expect(logged).toEqual(['GET /api/inventory failed:']);
+    await request(app).get('/api/jobs/zzzzzzzz').set(auth('alice')).expect(404);
+    await request(app).get('/api/me').expect(401);
+    expect(logged).toHaveLength(1);
   });
 });
 
