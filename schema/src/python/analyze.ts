@@ -222,7 +222,9 @@ class Walker {
   }
 
   error(node: SyntaxNode) {
-    if (!this.syntaxError) this.warn('syntax error: dependencies of this cell may be incomplete', node.from);
+    if (!this.syntaxError) {
+      this.warn('syntax error (or syntax the analysis does not know, such as `with f() as (a, b)`): dependencies of this cell may be incomplete', node.from);
+    }
     this.syntaxError = true;
   }
 
