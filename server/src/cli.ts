@@ -177,6 +177,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `cellpipe jobs | head`: a closed pipe ends the command quietly instead of with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 main(process.argv).then(
   (code) => {
     process.exitCode = code;
