@@ -223,7 +223,7 @@ class Walker {
 
   error(node: SyntaxNode) {
     if (!this.syntaxError) {
-      this.warn('syntax error (or syntax the analysis does not know, such as `with f() as (a, b)`): dependencies of this cell may be incomplete', node.from);
+      this.warn('syntax error (or syntax the parser does not know, such as parenthesized `with` items): dependencies of this cell may be incomplete', node.from);
     }
     this.syntaxError = true;
   }
