@@ -105,9 +105,11 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     for (const issue of nbParsed.error.issues.slice(0, 20)) {
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
       const cell = path[0] === 'cells' && typeof path[1] === 'number' ? path[1] + 1 : undefined;
+      // With a cell the path is not printed, so the message names the field inside the cell.
+      const field = cell !== undefined ? `${path.slice(2).join('.') || 'cell'}: ` : path.length ? '' : 'document: ';
       diags.push({
         severity: 'error',
-        message: `not an nbformat notebook: ${path.join('.') || 'document'}: ${issue.message}`,
+        message: `not an nbformat notebook: ${field}${issue.message}`,
         path,
         file,
         ...(cell !== undefined ? { cell } : {}),

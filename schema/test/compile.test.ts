@@ -268,8 +268,9 @@ describe('errors name the cell and the task', () => {
 
   it.each<[string, unknown, RegExp]>([
     ['not JSON', '{"cells": [', /^nb\/demo\.ipynb: notebook is not valid JSON: /],
-    ['no cells', { metadata: {} }, /^nb\/demo\.ipynb: cells: not an nbformat notebook: cells: /],
-    ['bad cell', { cells: [{ cell_type: 'code', source: 3 }] }, /^nb\/demo\.ipynb: cell 1: not an nbformat notebook: cells\.0\.source: /],
+    ['no cells', { metadata: {} }, /^nb\/demo\.ipynb: cells: not an nbformat notebook: Invalid input: expected array/],
+    ['bad cell', { cells: [{ cell_type: 'code', source: 3 }] }, /^nb\/demo\.ipynb: cell 1: not an nbformat notebook: source: /],
+    ['not an object', 42, /^nb\/demo\.ipynb: not an nbformat notebook: document: /],
     ['bad tags', { cells: [{ cell_type: 'code', source: 'x', metadata: { tags: 'task:a' } }] }, /^nb\/demo\.ipynb: cell 1: metadata\.tags must be a list of strings$/],
   ])('unparsable notebooks: %s', (_name, content, pattern) => {
     const r = compileNotebook(content, { path: 'nb/demo.ipynb' });
