@@ -230,6 +230,37 @@ describe('run with an embedded server', () => {
     expect(JobListSchema.parse(JSON.parse(states.stdout)).items.map((j) => j.id)).toEqual([newId, id]);
   });
 
+  test('a run that outlives the embedded server it used takes over the job', async () => {
+    const count = join(scratch, 'runs.txt');
+    const nb = (name: string, secs: number) =>
+      writeNotebook(`${name}.ipynb`, [
+        {
+          tags: [`task:${name}`],
+          source: `import time\nopen(${JSON.stringify(count)}, 'a').write('${name}\\n')\ntime.sleep(${secs})`,
+        },
+      ]);
+    const run = (file: string): Promise<Result> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [cliJs, 'run', file], {
+          env: { ...process.env, CELLPIPE_HOME: home, CELLPIPE_GPUS: '' },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+    // The first run serves the home for its duration; the second finds it and submits there.
+    const first = run(nb('short', 3));
+    await until(() => existsSync(join(home, 'server.json')), 'the first embedded server');
+    const second = run(nb('long', 6));
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    expect(b.stdout).toMatch(/^job [a-z0-9]+ succeeded in /m);
+    expect(readFileSync(count, 'utf8').split('\n').filter(Boolean).sort()).toEqual(['long', 'short']);
+  });
+
   test('invalid input exits 2', () => {
     expect(cli(['run', quickstart, '--param', 'nonsense']).code).toBe(2);
     const unknown = cli(['run', quickstart, '--param', 'nope=1']);

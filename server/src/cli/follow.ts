@@ -34,7 +34,14 @@ export async function followJob(target: Target, jobId: string, sink: ProgressSin
     if (signal.aborted) return target.client.getJob(jobId);
     failures += 1;
     if (failures > 30) throw new CliError(`lost the connection to ${target.client.url} while following job ${jobId}`);
-    await sleep(Math.min(1000 * failures, 5000));
+    await sleep(Math.min(200 * failures, 5000));
+    if (target.reconnect) {
+      try {
+        await target.reconnect();
+      } catch {
+        continue;
+      }
+    }
     try {
       const job = await target.client.getJob(jobId);
       if (isTerminal(job.state)) {

@@ -14,7 +14,7 @@ import { CellpipeClient } from '../client/api-client.js';
 import { pidAlive, readServerFile } from '../client/server-file.js';
 import { defaultHome, loadConfig } from '../config.js';
 import { JobLayout } from '../jobs/layout.js';
-import { startServer, type RunningServer } from '../main.js';
+import { HomeLockedError, startServer, type RunningServer } from '../main.js';
 import { CliError } from './errors.js';
 
 export { CliError };
@@ -33,6 +33,8 @@ export interface Target {
   layout?: JobLayout;
   embedded?: RunningServer;
   close(): Promise<void>;
+  /** Local targets: connect again after the server went away (possibly becoming the server). */
+  reconnect?: () => Promise<void>;
 }
 
 async function healthy(url: string): Promise<boolean> {
@@ -92,6 +94,46 @@ async function spawnDaemon(home: string, env: NodeJS.ProcessEnv): Promise<string
   throw new CliError(`the cellpipe server daemon did not start within 60 s; see ${logPath}`);
 }
 
+interface Connection {
+  client: CellpipeClient;
+  kind: Target['kind'];
+  embedded?: RunningServer;
+}
+
+/**
+ * A server of this home: the live one in server.json, else a daemon (detach) or an embedded one. A
+ * home locked by a server that is starting or stopping (no server.json yet, or no more) is waited for.
+ */
+async function connectLocal(
+  flags: TargetFlags,
+  env: NodeJS.ProcessEnv,
+  home: string,
+  detach: boolean,
+): Promise<Connection> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const info = readServerFile(home);
+    if (info && pidAlive(info.pid) && (await healthy(info.url))) {
+      return { client: new CellpipeClient({ url: info.url, token: localToken(flags, env, home) }), kind: 'local' };
+    }
+    try {
+      if (detach) {
+        const url = await spawnDaemon(home, env);
+        return { client: new CellpipeClient({ url, token: localToken(flags, env, home) }), kind: 'daemon' };
+      }
+      const config = loadConfig({ flags: { home, host: '127.0.0.1', port: 0 }, env });
+      const server = await startServer(config, { embedded: true });
+      const token = flags.token ?? server.token ?? localToken(flags, env, home);
+      return { client: new CellpipeClient({ url: server.url, token }), kind: 'embedded', embedded: server };
+    } catch (e) {
+      const locked =
+        e instanceof HomeLockedError || (e instanceof CliError && /another cellpipe server/.test(e.message));
+      if (!locked || Date.now() > deadline) throw e;
+    }
+    await sleep(200);
+  }
+}
+
 export async function resolveTarget(
   flags: TargetFlags,
   options: { detach?: boolean; env?: NodeJS.ProcessEnv } = {},
@@ -99,26 +141,28 @@ export async function resolveTarget(
   const env = options.env ?? process.env;
   const url = flags.url ?? (env.CELLPIPE_URL || undefined);
   const home = homeOf(flags, env);
-  const nothing = async () => undefined;
   if (url) {
     const client = new CellpipeClient({ url, token: localToken(flags, env, home) });
-    return { client, kind: 'remote', home, close: nothing };
+    return { client, kind: 'remote', home, close: async () => undefined };
   }
-  const info = readServerFile(home);
-  if (info && pidAlive(info.pid) && (await healthy(info.url))) {
-    const client = new CellpipeClient({ url: info.url, token: localToken(flags, env, home) });
-    return { client, kind: 'local', home, layout: new JobLayout(home), close: nothing };
-  }
-  if (options.detach) {
-    const daemonUrl = await spawnDaemon(home, env);
-    const client = new CellpipeClient({ url: daemonUrl, token: localToken(flags, env, home) });
-    return { client, kind: 'daemon', home, layout: new JobLayout(home), close: nothing };
-  }
-  const config = loadConfig({ flags: { home, host: '127.0.0.1', port: 0 }, env });
-  const server = await startServer(config, { embedded: true });
-  const client = new CellpipeClient({
-    url: server.url,
-    token: flags.token ?? server.token ?? localToken(flags, env, home),
-  });
-  return { client, kind: 'embedded', home, layout: new JobLayout(home), embedded: server, close: () => server.close() };
+  let conn = await connectLocal(flags, env, home, Boolean(options.detach));
+  const target: Target = {
+    client: conn.client,
+    kind: conn.kind,
+    home,
+    layout: new JobLayout(home),
+    embedded: conn.embedded,
+    close: async () => {
+      await conn.embedded?.close();
+    },
+    // The server went away (an embedded one of another command ended): take over, or find the next.
+    reconnect: async () => {
+      await conn.embedded?.close();
+      conn = await connectLocal(flags, env, home, false);
+      target.client = conn.client;
+      target.kind = conn.kind;
+      target.embedded = conn.embedded;
+    },
+  };
+  return target;
 }
