@@ -1,7 +1,7 @@
 /** pipeline.schema.json is generated from the zod schemas; this fails when the committed copy is stale. */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { formatJsonSchema, pipelineJsonSchema, parsePipelineYaml } from '../src/index.js';
+import { formatJsonSchema, pipelineJsonSchema, parsePipelineYaml, PipelineSchema } from '../src/index.js';
 
 const committedPath = fileURLToPath(new URL('../pipeline.schema.json', import.meta.url));
 
@@ -32,5 +32,33 @@ describe('pipeline.schema.json', () => {
     };
     expect(schema.properties.spec.required).toEqual(['tasks']);
     expect(schema.properties.spec.properties.tasks.items.required).toEqual(['name']);
+  });
+});
+
+describe('pipeline.schema.json validates documents like the zod schema does', () => {
+  // Loaded lazily so the sync test above still reports when the validator is missing.
+  let compiled: Promise<(doc: unknown) => boolean> | undefined;
+  const load = () =>
+    (compiled ??= import('ajv/dist/2020.js').then(({ default: Ajv2020 }) => {
+      const schema = JSON.parse(readFileSync(committedPath, 'utf8')) as Record<string, unknown>;
+      const validate = new Ajv2020({ strict: false, allErrors: true }).compile(schema);
+      return (doc: unknown) => validate(doc);
+    }));
+  const { parse } = JSON;
+  const base = { apiVersion: 'cellpipe.io/v1', kind: 'Pipeline', metadata: { name: 'p' } };
+
+  it.each<[string, unknown, boolean]>([
+    ['minimal', { ...base, spec: { tasks: [{ name: 'a' }] } }, true],
+    ['resources', { ...base, spec: { tasks: [{ name: 'a', resources: { gpu: 1, cpu: '500m', memory: '1Gi' } }] } }, true],
+    ['script source', { ...base, spec: { tasks: [{ name: 'a', source: { kind: 'script', path: 'a.py' } }] } }, true],
+    ['negative gpu', { ...base, spec: { tasks: [{ name: 'a', resources: { gpu: -1 } }] } }, false],
+    ['bad mig', { ...base, spec: { tasks: [{ name: 'a', resources: { mig: 'huge' } }] } }, false],
+    ['unknown field', { ...base, spec: { tasks: [{ name: 'a', gpus: 1 }] } }, false],
+    ['no tasks', { ...base, spec: { tasks: [] } }, false],
+    ['wrong kind', { ...base, kind: 'Job', spec: { tasks: [{ name: 'a' }] } }, false],
+  ])('%s', async (_name, doc, valid) => {
+    const validate = await load();
+    expect(validate(parse(JSON.stringify(doc)))).toBe(valid);
+    expect(PipelineSchema.safeParse(doc).success).toBe(valid);
   });
 });
