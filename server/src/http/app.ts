@@ -48,8 +48,7 @@ export function createApp(options: AppOptions): CellpipeApp {
   const logError = options.logError ?? ((message, err) => console.error(message, err));
   const metrics = createMetrics(service, { defaultMetrics: options.defaultMetrics });
 
-  const app = express() as unknown as CellpipeApp;
-  app.metrics = metrics;
+  const app: CellpipeApp = Object.assign(express(), { metrics });
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(metrics.observe);
