@@ -22,7 +22,7 @@ export const ICellpipeAPI = new Token<ICellpipeAPI>(
 export type ConnectionStatus =
   | { kind: 'connecting' }
   | { kind: 'connected' }
-  | { kind: 'error'; message: string; unreachable: boolean; unauthorized: boolean };
+  | { kind: 'error'; message: string; unreachable: boolean; unauthorized: boolean; noApi: boolean };
 
 /** Jobs as the browser knows them, kept live from `/api/events`. */
 export interface ICellpipeJobs {

@@ -211,3 +211,19 @@ describe('describeError', () => {
     expect(describeError(err)).toBe(text);
   });
 });
+
+describe('a Jupyter server without the Cellpipe server extension', () => {
+  it('reads as "no API here", not as a job that was not found', async () => {
+    const { fetcher } = fakeFetch(() => new Response('<html>404: Not Found</html>', { status: 404 }));
+    const err = await new CellpipeClient(fetcher).me().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResponseError);
+    expect((err as ResponseError).noApi).toBe(true);
+    expect(describeError(err)).toMatch(/cellpipe_jupyterlab server extension/);
+  });
+
+  it('an API 404 with a code is an ordinary error', async () => {
+    const { fetcher } = fakeFetch(() => json(404, { error: { code: 'not_found', message: 'job not found' } }));
+    const err = (await new CellpipeClient(fetcher).getJob('abc123def').catch((e: unknown) => e)) as ResponseError;
+    expect([err.noApi, describeError(err)]).toEqual([false, 'job not found']);
+  });
+});

@@ -59,6 +59,11 @@ export class ResponseError extends Error {
   get unauthorized(): boolean {
     return this.status === 401;
   }
+
+  /** No Cellpipe API answers at this address (a plain 404 page, not the API's JSON error). */
+  get noApi(): boolean {
+    return this.status === 404 && this.code === undefined;
+  }
 }
 
 /** A reply that does not have the shape the API promises (version skew between extension and server). */
@@ -77,6 +82,9 @@ export function describeError(err: unknown): string {
   if (err instanceof ResponseError) {
     if (err.unauthorized) return `The Cellpipe server refused the token (401): ${err.message}`;
     if (err.unreachable) return `The Cellpipe server is unreachable: ${err.message}`;
+    if (err.noApi) {
+      return 'No Cellpipe API at this address: is the cellpipe_jupyterlab server extension enabled in this Jupyter server (jupyter server extension list), or is the serverUrl setting right?';
+    }
     return err.message;
   }
   if (err instanceof NetworkError) return `Cannot reach the Jupyter server: ${err.message}`;

@@ -126,6 +126,7 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
       message: describeError(err),
       unreachable: !(err instanceof ResponseError) || err.unreachable,
       unauthorized: err instanceof ResponseError && err.unauthorized,
+      noApi: err instanceof ResponseError && err.noApi,
     });
   }
 

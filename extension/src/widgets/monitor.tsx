@@ -398,7 +398,7 @@ export class MonitorWidget extends ReactWidget {
             <button
               type="button"
               className="jp-mod-styled"
-              disabled={t.state === 'pending' || t.state === 'queued' || t.state === 'skipped'}
+              disabled={t.attempt === 0 || t.state === 'pending' || t.state === 'queued' || t.state === 'skipped'}
               onClick={() => void this.run(() => this.actions.openExecuted(job.id, t.name))}
             >
               Executed notebook
