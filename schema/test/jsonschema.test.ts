@@ -39,7 +39,9 @@ describe('pipeline.schema.json validates documents like the zod schema does', ()
   // Loaded lazily so the sync test above still reports when the validator is missing.
   let compiled: Promise<(doc: unknown) => boolean> | undefined;
   const load = () =>
-    (compiled ??= import('ajv/dist/2020.js').then(({ default: Ajv2020 }) => {
+    (compiled ??= import('ajv/dist/2020.js').then((mod) => {
+      // A CommonJS module: its default export is module.exports, whose `default` is the class.
+      const Ajv2020 = mod.default.default;
       const schema = JSON.parse(readFileSync(committedPath, 'utf8')) as Record<string, unknown>;
       const validate = new Ajv2020({ strict: false, allErrors: true }).compile(schema);
       return (doc: unknown) => validate(doc);
