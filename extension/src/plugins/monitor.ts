@@ -6,7 +6,7 @@ import {
 import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import type { Contents } from '@jupyterlab/services';
-import type { NotebookPanel } from '@jupyterlab/notebook';
+import { NotebookPanel } from '@jupyterlab/notebook';
 import { cellpipeIcon } from '../icons.js';
 import { revealCell } from '../notebookWatch.js';
 import { CommandIDs, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor, PLUGIN_PREFIX } from '../tokens.js';
@@ -48,8 +48,7 @@ function activateMonitor(
     const widget = docManager.openOrReveal(path);
     if (!widget) throw new Error(`cannot open ${path}`);
     await widget.context.ready;
-    const panel = widget as NotebookPanel;
-    if (panel.content && 'activeCellIndex' in panel.content) await revealCell(panel.content, cell - 1);
+    if (widget instanceof NotebookPanel) await revealCell(widget.content, cell - 1);
   };
 
   const openExecuted = async (jobId: string, task: string): Promise<void> => {

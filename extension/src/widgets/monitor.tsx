@@ -44,7 +44,6 @@ function clock(iso: string | undefined): string {
 
 /** Python tracebacks carry terminal colour codes. */
 function stripAnsi(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '');
 }
 
