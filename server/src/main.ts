@@ -50,6 +50,18 @@ export class HomeLockedError extends Error {
 const heldLocks = new Set<string>();
 
 /**
+ * After a reboot a stale lock's pid may belong to an unrelated process; where /proc tells what a
+ * process runs, only a Node.js process can be a Cellpipe server.
+ */
+function mayBeServer(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node');
+  } catch {
+    return true;
+  }
+}
+
+/**
  * One server per home: `server.lock` is created exclusively and names its pid; a lock whose pid is
  * dead is left over from a crash and is taken over.
  */
@@ -78,7 +90,9 @@ export function acquireHomeLock(home: string): () => void {
     } catch {
       // Vanished between open and read: try again.
     }
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) throw new HomeLockedError(home, pid);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) && mayBeServer(pid)) {
+      throw new HomeLockedError(home, pid);
+    }
     rmSync(path, { force: true });
   }
 }
