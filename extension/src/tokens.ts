@@ -34,6 +34,10 @@ export interface ICellpipeJobs {
   loadJob(id: string): Promise<Job>;
   /** Refetches the job list. */
   refresh(): Promise<void>;
+  /** True when the server has older jobs than the ones listed. */
+  readonly hasMore: boolean;
+  /** Fetches the next page of older jobs. */
+  loadMore(): Promise<void>;
   /** Records the notebook a job was submitted from, to open it at a failing cell later. */
   rememberSource(jobId: string, notebookPath: string): void;
   sourceOf(jobId: string): string | undefined;

@@ -15,6 +15,7 @@ const SOURCES_KEY = 'cellpipe:job-sources';
 const MAX_SOURCES = 500;
 const RETRY_MIN_MS = 2000;
 const RETRY_MAX_MS = 30000;
+const PAGE_SIZE = 50;
 
 export class JobsModel implements ICellpipeJobs, IDisposable {
   private _state: JobsState = EMPTY_STATE;
@@ -25,6 +26,8 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
   private _retryTimer: number | undefined;
   private _disposed = false;
   private _sources: Record<string, string> = {};
+  private _nextCursor: string | undefined;
+  private _pagedFurther = false;
 
   constructor(private readonly api: ICellpipeAPI) {
     try {
@@ -75,7 +78,9 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
 
   async refresh(): Promise<void> {
     try {
-      const list = await this.api.client.listJobs({ limit: 100 });
+      const list = await this.api.client.listJobs({ limit: PAGE_SIZE });
+      // Keep the cursor of older pages once the user went there.
+      if (!this._pagedFurther) this._nextCursor = list.nextCursor;
       this.dispatch({ type: 'list', jobs: list.items });
       // Details we hold may have missed events while the stream was down.
       await Promise.all(Object.keys(this._state.details).map((id) => this.loadJob(id).catch(() => undefined)));
@@ -83,6 +88,18 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
     } catch (err) {
       this._setError(err);
     }
+  }
+
+  get hasMore(): boolean {
+    return this._nextCursor !== undefined;
+  }
+
+  async loadMore(): Promise<void> {
+    if (!this._nextCursor) return;
+    const list = await this.api.client.listJobs({ limit: PAGE_SIZE, cursor: this._nextCursor });
+    this._pagedFurther = true;
+    this._nextCursor = list.nextCursor;
+    this.dispatch({ type: 'list', jobs: list.items });
   }
 
   async loadJob(id: string): Promise<Job> {

@@ -206,6 +206,11 @@ export class MonitorWidget extends ReactWidget {
                 {state.jobs.map((j) => this._renderRow(j))}
               </ul>
             )}
+            {this.jobs.hasMore ? (
+              <button type="button" className="jp-mod-styled" onClick={() => void this.run(() => this.jobs.loadMore())}>
+                Older jobs
+              </button>
+            ) : null}
           </section>
           <section className={`${CLASS}-detail`} aria-label="Job detail">
             {this._detailError ? (

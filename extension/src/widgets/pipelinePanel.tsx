@@ -40,6 +40,13 @@ export function parameterValue(p: Parameter, text: string): unknown {
   }
 }
 
+/** The job id the runner records in an executed notebook's `metadata.cellpipe`, if any. */
+export function executedJob(metadata: unknown): string | null {
+  if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) return null;
+  const jobId = (metadata as Record<string, unknown>)['jobId'];
+  return typeof jobId === 'string' ? jobId : null;
+}
+
 export class PipelinePanel extends ReactWidget {
   private readonly _changed = new Signal<this, void>(this);
   private _panel: NotebookPanel | null = null;
@@ -50,6 +57,8 @@ export class PipelinePanel extends ReactWidget {
   private _inventoryError: string | null = null;
   private _target = '';
   private _running = false;
+  /** Set when the open notebook is a task's executed copy (the runner's record in its metadata). */
+  private _executedBy: string | null = null;
   /** Last job run from each notebook path. */
   private readonly _lastJob = new Map<string, string>();
 
@@ -129,6 +138,7 @@ export class PipelinePanel extends ReactWidget {
     this._watch = null;
     this._panel = panel;
     this._result = null;
+    this._executedBy = null;
     this._values = {};
     this._changed.emit();
     if (!panel) return;
@@ -145,7 +155,10 @@ export class PipelinePanel extends ReactWidget {
   private _compile(): void {
     const panel = this._panel;
     if (!panel?.model) return;
-    this._result = compileNotebook(panel.model.toJSON(), { path: panel.context.path });
+    this._executedBy = executedJob(panel.model.getMetadata('cellpipe'));
+    this._result = this._executedBy
+      ? { diagnostics: [], cells: [] }
+      : compileNotebook(panel.model.toJSON(), { path: panel.context.path });
     this._changed.emit();
   }
 
@@ -178,6 +191,17 @@ export class PipelinePanel extends ReactWidget {
         <div className={`${CLASS}-body`}>
           <h2 className={`${CLASS}-title`}>Cellpipe Pipeline</h2>
           <p className={`${CLASS}-empty`}>Open a notebook to see its pipeline.</p>
+        </div>
+      );
+    }
+    if (this._executedBy) {
+      return (
+        <div className={`${CLASS}-body`}>
+          <h2 className={`${CLASS}-title`}>Cellpipe Pipeline</h2>
+          <p className={`${CLASS}-empty`}>
+            {panel.context.path} is the executed copy of a task of job {this._executedBy}; open the source notebook to edit
+            or run its pipeline.
+          </p>
         </div>
       );
     }
