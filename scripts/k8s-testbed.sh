@@ -323,6 +323,7 @@ EOF
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$dir/pki/sa.pub" --service-account-signing-key-file="$dir/pki/sa.key" \
     --allow-privileged=true \
+    --endpoint-reconciler-type=none \
     --kubelet-preferred-address-types=InternalIP \
     --enable-priority-and-fairness=false --profiling=false \
     --v=1
