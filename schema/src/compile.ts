@@ -440,6 +440,9 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
       cells: t.cells,
       dependsOn: sorted(dependsOn.get(t.name) ?? []),
       inputs: sorted(inputsOf.get(t.name)?.keys() ?? []),
+      // Two upstream tasks may both output a name (an earlier binder still feeds some other task):
+      // the consumer needs the most recent one, so say which.
+      inputsFrom: Object.fromEntries(sorted(inputsOf.get(t.name)?.keys() ?? []).map((n) => [n, inputsOf.get(t.name)!.get(n)!])),
       outputs: sorted(outputsOf.get(t.name) ?? []),
       resources,
       ...(image !== undefined ? { image } : {}),

@@ -119,6 +119,12 @@ export const TaskSchema = z
     cells: z.array(z.number().int().min(0)).default([]).describe('0-based cell indices, setup cells excluded'),
     dependsOn: z.array(TaskNameSchema).default([]),
     inputs: z.array(PythonNameSchema).default([]).describe('names read from upstream tasks'),
+    inputsFrom: z
+      .record(PythonNameSchema, TaskNameSchema)
+      .default({})
+      .describe(
+        'the upstream task each input is read from (the most recent binder); an input missing here comes from the nearest upstream task that outputs it',
+      ),
     outputs: z.array(PythonNameSchema).default([]).describe('names later tasks read'),
     resources: ResourcesSchema.default({}),
     image: ImageRefSchema.optional(),

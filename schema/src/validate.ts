@@ -48,6 +48,13 @@ export function checkPipeline(p: Pipeline): SpecIssue[] {
       if (d === t.name) issues.push({ message: `task '${t.name}' depends on itself`, path: ['spec', 'tasks', i, 'dependsOn', j], task: t.name });
       else if (!first.has(d)) issues.push({ message: `unknown dependsOn target '${d}'`, path: ['spec', 'tasks', i, 'dependsOn', j], task: t.name });
     });
+    for (const [name, from] of Object.entries(t.inputsFrom)) {
+      const at = ['spec', 'tasks', i, 'inputsFrom', name];
+      const up = tasks.find((u) => u.name === from);
+      if (!t.inputs.includes(name)) issues.push({ message: `inputsFrom names '${name}', which is not in inputs`, path: at, task: t.name });
+      else if (!t.dependsOn.includes(from)) issues.push({ message: `input '${name}' comes from '${from}', which is not in dependsOn`, path: at, task: t.name });
+      else if (up && !up.outputs.includes(name)) issues.push({ message: `input '${name}' comes from '${from}', which does not output it`, path: at, task: t.name });
+    }
     if (t.source.kind !== 'cells') {
       const bad = checkRelativePath(t.source.path);
       if (bad) issues.push({ message: bad, path: ['spec', 'tasks', i, 'source', 'path'], task: t.name });

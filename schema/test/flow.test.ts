@@ -86,6 +86,14 @@ describe('variable flow between tasks', () => {
     expect(f['t2']).toEqual({ dependsOn: ['t0', 't1'], inputs: ['b', 'c'], outputs: [] });
   });
 
+  it('inputsFrom names the most recent binder when two upstream tasks output the same name', () => {
+    const { pipeline } = flow(['x = 1\ny = 1', 'print(x)', 'x = 2', 'print(x, y)']);
+    const t = (n: string) => pipeline.spec.tasks.find((x) => x.name === n)!;
+    expect(t('t0').outputs).toEqual(['x', 'y']);
+    expect(t('t2').outputs).toEqual(['x']);
+    expect(t('t3')).toMatchObject({ dependsOn: ['t0', 't2'], inputs: ['x', 'y'], inputsFrom: { x: 't2', y: 't0' } });
+  });
+
   it('names bound by setup cells and the parameters cell are never passed', () => {
     const nb = notebook([
       'import math\ncfg = {"k": 1}',

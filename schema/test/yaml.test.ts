@@ -44,6 +44,9 @@ describe('parsePipelineYaml', () => {
     ['path escapes', valid.replace('path: a.py', 'path: ../a.py'), `p.yaml:8:37: task 'a': spec.tasks[0].source.path: path '../a.py' must not leave the pipeline's directory ("..")`],
     ['absolute path', valid.replace('path: a.py', 'path: /etc/passwd'), "p.yaml:8:37: task 'a': spec.tasks[0].source.path: path '/etc/passwd' must be relative to the pipeline's directory"],
     ['cells without a notebook', valid.replace('source: { kind: script, path: a.py }', 'cells: [1]'), "p.yaml:7:7: task 'a': spec.tasks[0].source: task 'a' runs notebook cells but spec.source.notebook is not set"],
+    ['inputsFrom outside inputs', valid.replace('dependsOn: [a]', 'dependsOn: [a]\n      inputsFrom: { df: a }'), "task 'b': spec.tasks[1].inputsFrom.df: inputsFrom names 'df', which is not in inputs"],
+    ['inputsFrom not a dependency', valid.replace('dependsOn: [a]', 'dependsOn: []\n      inputs: [df]\n      inputsFrom: { df: a }'), "task 'b': spec.tasks[1].inputsFrom.df: input 'df' comes from 'a', which is not in dependsOn"],
+    ['inputsFrom without the output', valid.replace('dependsOn: [a]', 'dependsOn: [a]\n      inputs: [df]\n      inputsFrom: { df: a }'), "task 'b': spec.tasks[1].inputsFrom.df: input 'df' comes from 'a', which does not output it"],
     ['yaml syntax', 'apiVersion: [unclosed\nkind: Pipeline\n', 'p.yaml:2:1: '],
   ])('%s', (_name, text, expected) => {
     expect(errs(text).join('\n')).toContain(expected);
