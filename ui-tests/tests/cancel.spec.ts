@@ -25,6 +25,7 @@ test.describe('cancel a running job', () => {
     await cellpipe.monitor.open();
     await cellpipe.monitor.select(job.id);
     await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'running', { timeout: 60_000 });
+    await expect(cellpipe.statusItem).toContainText('1 running');
 
     // And the job is cancelled from the monitor
     await cellpipe.monitor.button('Cancel').click();
@@ -34,5 +35,6 @@ test.describe('cancel a running job', () => {
     await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'cancelled');
     await expect(cellpipe.monitor.graphTask('after')).toHaveAttribute('data-state', 'cancelled');
     await expect(cellpipe.monitor.button('Cancel')).toBeDisabled();
+    await expect(cellpipe.statusItem).toContainText('0 running');
   });
 });

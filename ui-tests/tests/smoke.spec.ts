@@ -22,11 +22,16 @@ test.describe('JupyterLab with the Cellpipe extension', () => {
     expect(body).toEqual(expect.objectContaining({ user: expect.any(String) }));
   });
 
-  test('the Cellpipe panels and the monitor open', async ({ page }) => {
+  test('the Cellpipe panels open, and the status bar item opens the monitor', async ({ page }) => {
     const cellpipe = new Cellpipe(page);
     await cellpipe.pipeline.open();
     await cellpipe.taskEditor.open();
-    await cellpipe.monitor.open();
+
+    // Given the status bar counts running and queued jobs
+    await expect(cellpipe.statusItem).toHaveText(/^Cellpipe: \d+ running, \d+ queued$/);
+    // When it is clicked, the Cellpipe Jobs monitor opens
+    await cellpipe.statusItem.click();
     await expect(cellpipe.monitor.widget).toBeVisible();
+    await expect(page.getByRole('tab', { name: 'Cellpipe Jobs' })).toBeVisible();
   });
 });

@@ -200,9 +200,9 @@ export class Cellpipe {
     }, PLUGIN_PREFIX);
   }
 
-  /** The status bar item ("Cellpipe: 1 running, 2 queued"). */
+  /** The status bar item ("Cellpipe: 1 running, 2 queued"); a click opens the monitor. */
   get statusItem(): Locator {
-    return this.page.locator('#jp-main-statusbar').getByText(/^Cellpipe:/);
+    return this.page.locator('#jp-main-statusbar').getByRole('button', { name: /^Cellpipe:/ });
   }
 }
 
