@@ -3,6 +3,7 @@ import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { cellpipeIcon } from '../icons.js';
+import { migProfiles as availableMigProfiles } from '../inventoryCheck.js';
 import { CommandIDs, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor, PLUGIN_PREFIX } from '../tokens.js';
 import { initialRunTaskForm, singleTaskPipeline } from '../runTask.js';
 import { RunTaskBody } from '../widgets/runTaskDialog.js';
@@ -40,10 +41,7 @@ function activateFileBrowser(
       if (!path) return;
       let migProfiles: string[] = [];
       try {
-        const inventory = await api.client.inventory();
-        migProfiles = inventory.resources
-          .filter((r) => r.resource.startsWith('nvidia.com/mig-'))
-          .map((r) => r.resource.slice('nvidia.com/mig-'.length));
+        migProfiles = availableMigProfiles(await api.client.inventory());
       } catch {
         // Offline: the profile can still be typed.
       }

@@ -9,6 +9,7 @@ import type { INotebookTracker } from '@jupyterlab/notebook';
 import { Signal } from '@lumino/signaling';
 import * as React from 'react';
 import { describeError } from '../api/client.js';
+import { unsatisfiable } from '../inventoryCheck.js';
 import { applyFormToTags, clearFormTags, formFromTags, sameTags, strayTags, tagsFromForm, type TaskForm } from '../tags.js';
 import type { ICellpipeAPI } from '../tokens.js';
 
@@ -88,6 +89,7 @@ function TaskEditorForm(props: {
     .map((r) => ({ profile: r.resource.slice('nvidia.com/mig-'.length), free: r.free, total: r.allocatable }));
   const gpus = props.inventory?.resources.find((r) => r.resource === 'nvidia.com/gpu');
 
+  const warning = unsatisfiable(props.inventory, form);
   const current = tagsOf(cell);
   const stray = strayTags(current, invalidTag);
   const withoutStray = Array.isArray(current) ? current.filter((t) => !stray.includes(t)) : current;
@@ -160,6 +162,7 @@ function TaskEditorForm(props: {
           Tags Cellpipe cannot read: {stray.join(', ')}. Apply or Clear removes them.
         </p>
       ) : null}
+      {warning ? <p className={`${CLASS}-warning`}>{warning}</p> : null}
       {errors.length > 0 ? (
         <ul className={`${CLASS}-errors`} role="alert">
           {errors.map((e, i) => (
