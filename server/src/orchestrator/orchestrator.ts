@@ -334,12 +334,15 @@ export class Orchestrator {
         this.launch(aj, name);
       }
       // A retry waiting out its backoff (also one restored after a restart) needs a wake-up.
-      if (wake !== Number.POSITIVE_INFINITY && (aj.wakeAt === undefined || wake < aj.wakeAt || aj.wakeAt <= now)) {
+      // (Timers and Date.now() use different clocks: a timer may fire a little early, so the wake-up
+      // is forgotten when it fires, and the next step arms another one if the backoff is not over.)
+      if (wake !== Number.POSITIVE_INFINITY && (aj.wakeAt === undefined || wake < aj.wakeAt)) {
         aj.wakeAt = wake;
         const timer = setTimeout(() => {
           aj.timers.delete(timer);
+          if (aj.wakeAt === wake) aj.wakeAt = undefined;
           this.schedule();
-        }, wake - now);
+        }, wake - now + 1);
         aj.timers.add(timer);
       }
     }
