@@ -1,8 +1,13 @@
 // Browser tests of the Cellpipe JupyterLab extension: galata's defaults, Debian's Chromium (Playwright
 // never downloads a browser here), one worker (the machines are small and shared), and the servers
 // started by scripts/ui-test-servers.sh.
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from '@playwright/test';
 import baseConfig from '@jupyterlab/galata/lib/playwright-config.js';
+
+// The servers' scratch folder (JupyterLab's root is <work>/root), shared with the tests through the
+// environment the web server and the workers inherit.
+process.env.CELLPIPE_UI_WORK ??= fileURLToPath(new URL('./.work', import.meta.url));
 
 const port = Number(process.env.CELLPIPE_UI_PORT ?? 8888);
 const baseURL = `http://127.0.0.1:${port}`;
