@@ -25,5 +25,8 @@ run_jest extension
 echo "=== browser tests (JupyterLab + Chromium)"
 bash scripts/ui-test.sh || status=1
 
+echo "=== extension proxy against a real Jupyter server"
+venv=$(bash scripts/python-env.sh) && "$venv/bin/python" -m unittest discover -s extension/tests -v || status=1
+
 node scripts/test-summary.js "$out" || status=1
 exit $status
