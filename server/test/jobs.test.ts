@@ -208,3 +208,27 @@ test('an executor that only knows exit codes (no result.json) still drives the j
     await own.cleanup();
   }
 });
+
+test('inputs come from inputsFrom when named, else from the nearest upstream producer', async () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'cellpipe-jobs-'));
+  try {
+    const out = join(scratch, 'out');
+    const req = request([
+      { name: 'a', code: 'x = 1\n', outputs: ['x'] },
+      { name: 'b', code: 'x = x + 1\n', dependsOn: ['a'], inputs: ['x'], outputs: ['x'] },
+      { name: 'far', code: `open(${JSON.stringify(out)}, 'a').write(f'far {x}\\n')\n`, dependsOn: ['b'], inputs: ['x'], inputsFrom: { x: 'a' } },
+      { name: 'near', code: `open(${JSON.stringify(out)}, 'a').write(f'near {x}\\n')\n`, dependsOn: ['b'], inputs: ['x'] },
+    ]);
+    const job = await h.service.submit('alice', req);
+    expect((await waitForJob(h.service, job.id)).state).toBe('succeeded');
+    expect(readFileSync(out, 'utf8').trim().split('\n').sort()).toEqual(['far 1', 'near 2']);
+    const bad = request([
+      { name: 'a', code: 'x = 1\n', outputs: ['x'] },
+      { name: 'c', code: 'pass\n', inputs: ['x'], inputsFrom: { x: 'a' } },
+    ]);
+    const err = await rejection(h.service.submit('alice', bad));
+    expect((err as ValidationError).path).toBe('pipeline.spec.tasks.1.inputsFrom.x');
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});

@@ -113,10 +113,32 @@ export function checkGraph(pipeline: Pipeline): void {
   for (const t of tasks) visit(t.name, []);
 }
 
+function ancestors(pipeline: Pipeline, task: Task): Set<string> {
+  const byName = new Map(pipeline.spec.tasks.map((t) => [t.name, t]));
+  const out = new Set<string>();
+  const stack = [...task.dependsOn];
+  while (stack.length) {
+    const name = stack.pop()!;
+    if (out.has(name)) continue;
+    out.add(name);
+    stack.push(...(byName.get(name)?.dependsOn ?? []));
+  }
+  return out;
+}
+
 /** Which upstream task provides each input: the nearest ancestor (breadth-first) that outputs it. */
 function resolveInputs(pipeline: Pipeline, task: Task, taskIndex: number): { name: string; from: string }[] {
   const byName = new Map(pipeline.spec.tasks.map((t) => [t.name, t]));
+  const named: Record<string, string> = task.inputsFrom ?? {};
   return task.inputs.map((input, j) => {
+    // The compiler names the most recent binder; otherwise the nearest upstream task that outputs it.
+    const from = named[input];
+    if (from !== undefined) {
+      if (!ancestors(pipeline, task).has(from) || !byName.get(from)?.outputs.includes(input)) {
+        fail(`task '${task.name}' reads '${input}' from '${from}', which is not an upstream task that outputs it`, ['pipeline', 'spec', 'tasks', taskIndex, 'inputsFrom', input]);
+      }
+      return { name: input, from };
+    }
     const seen = new Set<string>();
     let frontier = [...task.dependsOn];
     while (frontier.length) {
