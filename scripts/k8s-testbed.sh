@@ -156,11 +156,20 @@ start_component() {
   echo $! >"$dir/pids/$name.pid"
 }
 
+# True while process $1 (a component; none of them fork) is alive. Zombies do not count: where
+# PID 1 does not reap orphans, a stopped component lingers as <defunct> and kill -0 still succeeds.
+proc_alive() {
+  local line
+  { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+  line=${line##*) }
+  [[ ${line:0:1} != Z ]]
+}
+
 component_alive() {
   local pidfile=$1/pids/$2.pid pid
   [[ -f $pidfile ]] || return 1
   pid=$(<"$pidfile")
-  kill -0 "$pid" 2>/dev/null
+  proc_alive "$pid"
 }
 
 fail_component() {
@@ -377,34 +386,27 @@ print(sum(1 for n in items for c in n.get("status",{}).get("conditions",[]) if c
 }
 
 cmd_down() {
-  local dir=${1:-} c pid pidfile i alive
+  local dir=${1:-} c pid pidfile i
   [[ -n $dir ]] || die "usage: $0 down <dir>"
   [[ -d $dir/pids ]] || { log "nothing running in $dir"; return 0; }
-  # Reverse start order: clients first, etcd last.
+  # One at a time in reverse start order (clients, apiserver, etcd last), so nobody spends its
+  # shutdown retrying a server that is already gone. The data is throwaway: a component that has
+  # not ended after its grace period is killed.
   for c in "${COMPONENTS[@]}"; do
     pidfile=$dir/pids/$c.pid
     [[ -f $pidfile ]] || continue
     pid=$(<"$pidfile")
     # Each component leads its own process group (setsid), so signal the group.
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  done
-  for ((i = 0; i < 100; i++)); do
-    alive=0
-    for pidfile in "$dir"/pids/*.pid; do
-      [[ -f $pidfile ]] || continue
-      pid=$(<"$pidfile")
-      if kill -0 -- "-$pid" 2>/dev/null; then alive=1; fi
+    for ((i = 0; i < 50; i++)); do
+      proc_alive "$pid" || break
+      sleep 0.1
     done
-    ((alive)) || break
-    sleep 0.1
-  done
-  for pidfile in "$dir"/pids/*.pid; do
-    [[ -f $pidfile ]] || continue
-    pid=$(<"$pidfile")
-    if kill -0 -- "-$pid" 2>/dev/null; then
-      log "$(basename "$pidfile" .pid) ignored SIGTERM; killing it"
-      kill -KILL -- "-$pid" 2>/dev/null || true
+    if proc_alive "$pid"; then
+      log "$c still running 5s after SIGTERM; killing it"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
+    rm -f "$pidfile"
   done
   rm -rf "$dir/pids" "$dir/etcd"
   log "testbed in $dir stopped"

@@ -4,8 +4,7 @@
  * deploy/rbac.yaml, so the shipped RBAC is proven sufficient too.
  */
 import { jest } from '@jest/globals';
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,6 +140,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const ex of executors) await ex.close();
   bed?.stop();
+  rmSync(workDir, { recursive: true, force: true });
 });
 
 test('a GPU + MIG pipeline runs its tasks in dependency order on the right nodes', async () => {
