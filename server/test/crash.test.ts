@@ -182,3 +182,40 @@ test('an attempt persisted as starting but never spawned is started after a rest
   }
   expect(lines(runs)).toEqual(['only', 'only']);
 });
+
+test('a cancel persisted before a crash is finished by the restarted engine', async () => {
+  const pids = join(scratch, 'pids');
+  let engine = await startEngine(home);
+  const job = await engine.submit(
+    'alice',
+    request([
+      { name: 'long', code: `import os, time\n${appendLine(pids, '{os.getpid()}').replace('_f.write(', '_f.write(f')}time.sleep(60)\n` },
+      { name: 'after', code: 'pass\n', dependsOn: ['long'] },
+    ]),
+  );
+  await until(() => lines(pids).length === 1, 'the task to start');
+  await kill9(engine);
+  // What cancel() persists first (the job's error mark), as if the crash came right after it.
+  const store = new SqliteStore(join(home, 'cellpipe.db'));
+  store.apply({ job: { id: job.id, error: 'cancelled' } });
+  store.close();
+  const pid = Number(lines(pids)[0]);
+  expect(processAlive(pid)).toBe(true);
+  engine = await startEngine(home);
+  try {
+    await until(() => engine.jobs.get(job.id)?.state === 'cancelled', 'the job to be cancelled');
+  } finally {
+    engine.child.disconnect();
+    await new Promise((r) => engine.child.once('exit', r));
+  }
+  expect(processAlive(pid)).toBe(false);
+  const after = new SqliteStore(join(home, 'cellpipe.db'));
+  try {
+    expect(after.getTasks(job.id).map((t) => [t.name, t.state])).toEqual([
+      ['long', 'cancelled'],
+      ['after', 'cancelled'],
+    ]);
+  } finally {
+    after.close();
+  }
+});
