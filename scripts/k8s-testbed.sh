@@ -421,12 +421,17 @@ cmd_status() {
   bed_running "$dir" && echo "apiserver ready: $dir/kubeconfig"
 }
 
-case "${1:-}" in
-  build) cmd_build ;;
-  up) cmd_up "${2:-}" ;;
-  down) cmd_down "${2:-}" ;;
-  status) cmd_status "${2:-}" ;;
-  gomod) cmd_gomod ;;
-  bin-dir) bin_dir; echo ;;
-  *) die "usage: $0 build|up <dir>|down <dir>|status <dir>|bin-dir|gomod" ;;
-esac
+main() {
+  case "${1:-}" in
+    build) cmd_build ;;
+    up) cmd_up "${2:-}" ;;
+    down) cmd_down "${2:-}" ;;
+    status) cmd_status "${2:-}" ;;
+    gomod) cmd_gomod ;;
+    bin-dir) bin_dir; echo ;;
+    *) die "usage: $0 build|up <dir>|down <dir>|status <dir>|bin-dir|gomod" ;;
+  esac
+}
+
+# One compound command read whole before it runs: editing this file during a long build is safe.
+{ main "$@"; exit $?; }
