@@ -105,7 +105,10 @@ class Recorder {
       return false;
     });
   };
-  until<T extends ExecutorEvent['type']>(type: T, match: (e: Extract<ExecutorEvent, { type: T }>) => boolean = () => true) {
+  until<T extends ExecutorEvent['type']>(
+    type: T,
+    match: (e: Extract<ExecutorEvent, { type: T }>) => boolean = () => true,
+  ) {
     const pred = (e: ExecutorEvent) => e.type === type && match(e as Extract<ExecutorEvent, { type: T }>);
     const seen = this.events.find(pred);
     if (seen) return Promise.resolve(seen as Extract<ExecutorEvent, { type: T }>);
@@ -202,7 +205,8 @@ test('a GPU + MIG pipeline runs its tasks in dependency order on the right nodes
   // Every Job is owned by the job's ConfigMap: deleting it cascades.
   const jobs = (await batch.listNamespacedJob({ namespace: tasksNs, labelSelector: `cellpipe.io/job=${jobId}` })).items;
   expect(jobs).toHaveLength(tasks.length);
-  for (const j of jobs) expect(j.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ConfigMap', name: `cp-${jobId}` });
+  for (const j of jobs)
+    expect(j.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ConfigMap', name: `cp-${jobId}` });
   await ex.deleteJobObjects(jobId);
   await eventually('cascade deletion of the pipeline Jobs', async () => {
     const left = await batch.listNamespacedJob({ namespace: tasksNs, labelSelector: `cellpipe.io/job=${jobId}` });
@@ -221,7 +225,12 @@ test('pod specs with every option are accepted by the apiserver', async () => {
     annotations: { 'example.org/cost-center': '42' },
     ttlSecondsAfterFinished: 600,
   });
-  const spec = launch(`opts${suffix}`, 'all_options', { mig: '3g.20gb', cpu: '1', memory: '1Gi' }, { timeoutMs: 3_600_000, image: 'registry.example.org/ml/train:1.2' });
+  const spec = launch(
+    `opts${suffix}`,
+    'all_options',
+    { mig: '3g.20gb', cpu: '1', memory: '1Gi' },
+    { timeoutMs: 3_600_000, image: 'registry.example.org/ml/train:1.2' },
+  );
   const rec = new Recorder();
   await ex.start(spec, rec.report);
   const exited = await rec.exited();
@@ -270,8 +279,17 @@ test('a MIG request waits with the scheduler reason until a slice frees; cancel 
     const mig = i.resources.find((r) => r.resource === 'nvidia.com/mig-3g.20gb');
     return mig && mig.holders.filter((h) => h.jobId === jobId).length === 2 ? mig : undefined;
   });
-  expect(inv.holders.filter((h) => h.jobId === jobId).map((h) => h.task).sort()).toEqual(['hold_a', 'hold_b']);
-  expect(inv.holders.find((h) => h.jobId === jobId)).toMatchObject({ user: 'ada@example.org', node: 'mig-a100-mixed-0', count: 1 });
+  expect(
+    inv.holders
+      .filter((h) => h.jobId === jobId)
+      .map((h) => h.task)
+      .sort(),
+  ).toEqual(['hold_a', 'hold_b']);
+  expect(inv.holders.find((h) => h.jobId === jobId)).toMatchObject({
+    user: 'ada@example.org',
+    node: 'mig-a100-mixed-0',
+    count: 1,
+  });
 
   const waiter = new Recorder();
   await ex.start(launch(jobId, 'waiter', { mig: '3g.20gb' }), waiter.report);
@@ -299,7 +317,11 @@ test('failures are reported with their reason: exit code, OOM, image pull, unsch
   const ex = newExecutor();
   const jobId = `fail${suffix}`;
   steer.set('crash', { 'testbed.cellpipe.io/outcome': 'fail', 'testbed.cellpipe.io/exit-code': '3' });
-  steer.set('oom', { 'testbed.cellpipe.io/outcome': 'fail', 'testbed.cellpipe.io/exit-code': '137', 'testbed.cellpipe.io/reason': 'OOMKilled' });
+  steer.set('oom', {
+    'testbed.cellpipe.io/outcome': 'fail',
+    'testbed.cellpipe.io/exit-code': '137',
+    'testbed.cellpipe.io/reason': 'OOMKilled',
+  });
   steer.set('bad_image', { 'testbed.cellpipe.io/outcome': 'image-pull-error' });
   const cases = {
     crash: new Recorder(),
@@ -310,7 +332,10 @@ test('failures are reported with their reason: exit code, OOM, image pull, unsch
   };
   await ex.start(launch(jobId, 'crash', { gpu: 1 }), cases.crash.report);
   await ex.start(launch(jobId, 'oom', { memory: '1Gi' }), cases.oom.report);
-  await ex.start(launch(jobId, 'bad_image', { cpu: '1' }, { image: 'registry.example.org/missing:1' }), cases.bad_image.report);
+  await ex.start(
+    launch(jobId, 'bad_image', { cpu: '1' }, { image: 'registry.example.org/missing:1' }),
+    cases.bad_image.report,
+  );
   await ex.start(launch(jobId, 'too_many_gpus', { gpu: 9 }), cases.too_many_gpus.report);
   await ex.start(launch(jobId, 'no_such_profile', { mig: '7g.80gb' }), cases.no_such_profile.report);
 
@@ -324,7 +349,9 @@ test('failures are reported with their reason: exit code, OOM, image pull, unsch
   });
   expect(await cases.no_such_profile.exited()).toMatchObject({ error: { reason: 'unschedulable' } });
   // Nothing was created for requests refused up front.
-  await expect(batch.readNamespacedJob({ name: jobName(jobId, 'too_many_gpus', 1), namespace: tasksNs })).rejects.toMatchObject({
+  await expect(
+    batch.readNamespacedJob({ name: jobName(jobId, 'too_many_gpus', 1), namespace: tasksNs }),
+  ).rejects.toMatchObject({
     code: 404,
   });
 });

@@ -15,7 +15,11 @@ function node(name: string, labels: Record<string, string>, allocatable: Record<
 
 const nodes = [
   node('h100', { 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' }, { 'nvidia.com/gpu': '8', cpu: '64' }),
-  node('mixed', { 'nvidia.com/mig.strategy': 'mixed' }, { 'nvidia.com/mig-1g.10gb': '7', 'nvidia.com/mig-3g.20gb': '2' }),
+  node(
+    'mixed',
+    { 'nvidia.com/mig.strategy': 'mixed' },
+    { 'nvidia.com/mig-1g.10gb': '7', 'nvidia.com/mig-3g.20gb': '2' },
+  ),
   node(
     'single',
     { 'nvidia.com/mig.strategy': 'single', 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB-MIG-3g.20gb' },
@@ -61,13 +65,19 @@ describe('placeResources', () => {
   test('MIG in single strategy asks for nvidia.com/gpu on the products carrying the profile', () => {
     const p = placeResources({ mig: '3g.20gb' }, nodes, { ...opts, migStrategy: 'single' });
     expect(p.limits).toEqual({ 'nvidia.com/gpu': '1' });
-    expect(p.affinity).toEqual([{ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-A100-SXM4-40GB-MIG-3g.20gb'] }]);
+    expect(p.affinity).toEqual([
+      { key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-A100-SXM4-40GB-MIG-3g.20gb'] },
+    ]);
   });
 
   test('requests no node can hold are refused with the resource named', () => {
-    expect(() => placeResources({ gpu: 9 }, nodes, opts)).toThrow(new UnsatisfiableError('no node has 9 nvidia.com/gpu (the largest has 8)'));
+    expect(() => placeResources({ gpu: 9 }, nodes, opts)).toThrow(
+      new UnsatisfiableError('no node has 9 nvidia.com/gpu (the largest has 8)'),
+    );
     expect(() => placeResources({ mig: '7g.80gb' }, nodes, opts)).toThrow(/nvidia.com\/mig-7g.80gb/);
-    expect(() => placeResources({ gpu: 1 }, nodes, { ...opts, nodeSelector: { pool: 'none' } })).toThrow(UnsatisfiableError);
+    expect(() => placeResources({ gpu: 1 }, nodes, { ...opts, nodeSelector: { pool: 'none' } })).toThrow(
+      UnsatisfiableError,
+    );
   });
 });
 
@@ -80,34 +90,89 @@ describe('attemptStatus', () => {
   });
 
   test('unschedulable pods wait with the scheduler message verbatim', () => {
-    const message = '0/5 nodes are available: 1 Insufficient nvidia.com/mig-3g.20gb, 4 node(s) didn\'t match Pod\'s node affinity/selector.';
+    const message =
+      "0/5 nodes are available: 1 Insufficient nvidia.com/mig-3g.20gb, 4 node(s) didn't match Pod's node affinity/selector.";
     const s = attemptStatus(job(), [
-      pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }] }),
+      pod({
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }],
+      }),
     ]);
     expect(s).toEqual({ kind: 'waiting', reason: message });
   });
 
   test('OOM, image pull and deadline are told apart', () => {
     const oom = attemptStatus(job([{ type: 'Failed', status: 'True', reason: 'PodFailurePolicy' }]), [
-      pod({ phase: 'Failed', containerStatuses: [{ name: 'task', image: 'i', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }] }),
+      pod({
+        phase: 'Failed',
+        containerStatuses: [
+          {
+            name: 'task',
+            image: 'i',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 137, reason: 'OOMKilled' } },
+          },
+        ],
+      }),
     ]);
     expect(oom).toMatchObject({ kind: 'failed', reason: 'oom', exitCode: 137 });
     const pull = attemptStatus(job(), [
-      pod({ phase: 'Pending', containerStatuses: [{ name: 'task', image: 'bad:1', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ImagePullBackOff' } } }] }, 'n'),
+      pod(
+        {
+          phase: 'Pending',
+          containerStatuses: [
+            {
+              name: 'task',
+              image: 'bad:1',
+              imageID: '',
+              ready: false,
+              restartCount: 0,
+              state: { waiting: { reason: 'ImagePullBackOff' } },
+            },
+          ],
+        },
+        'n',
+      ),
     ]);
     expect(pull).toMatchObject({ kind: 'failed', reason: 'image-pull' });
-    const deadline = attemptStatus(job([{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }]), []);
+    const deadline = attemptStatus(
+      job([
+        {
+          type: 'Failed',
+          status: 'True',
+          reason: 'DeadlineExceeded',
+          message: 'Job was active longer than specified deadline',
+        },
+      ]),
+      [],
+    );
     expect(deadline).toMatchObject({ kind: 'failed', reason: 'timeout' });
   });
 
   test('running and succeeded', () => {
-    expect(attemptStatus(job(), [pod({ phase: 'Running' }, 'gpu-0')])).toEqual({ kind: 'running', pod: 'j-abcde', node: 'gpu-0' });
-    expect(attemptStatus(job([{ type: 'Complete', status: 'True' }]), [])).toMatchObject({ kind: 'succeeded', exitCode: 0 });
+    expect(attemptStatus(job(), [pod({ phase: 'Running' }, 'gpu-0')])).toEqual({
+      kind: 'running',
+      pod: 'j-abcde',
+      node: 'gpu-0',
+    });
+    expect(attemptStatus(job([{ type: 'Complete', status: 'True' }]), [])).toMatchObject({
+      kind: 'succeeded',
+      exitCode: 0,
+    });
   });
 });
 
 describe('computeInventory', () => {
-  const holder = (name: string, nodeName: string, resource: string, count: number, phase = 'Running', ours = true): V1Pod => ({
+  const holder = (
+    name: string,
+    nodeName: string,
+    resource: string,
+    count: number,
+    phase = 'Running',
+    ours = true,
+  ): V1Pod => ({
     metadata: {
       name,
       namespace: 'tasks',
@@ -130,7 +195,12 @@ describe('computeInventory', () => {
     const by = Object.fromEntries(inv.resources.map((r) => [r.resource, r]));
     expect(by['nvidia.com/gpu']).toMatchObject({ allocatable: 8, used: 4, free: 4 });
     expect(by['nvidia.com/gpu']!.holders.map((h) => h.task)).toEqual(['other', 'train']);
-    expect(by['nvidia.com/gpu']!.holders.find((h) => h.task === 'train')).toMatchObject({ user: 'ada@example.org', jobId: 'job1', node: 'h100', count: 3 });
+    expect(by['nvidia.com/gpu']!.holders.find((h) => h.task === 'train')).toMatchObject({
+      user: 'ada@example.org',
+      jobId: 'job1',
+      node: 'h100',
+      count: 3,
+    });
     // Single-strategy slices are listed under their profile, next to the mixed node's.
     expect(by['nvidia.com/mig-3g.20gb']).toMatchObject({ allocatable: 4, used: 2, free: 2 });
     expect(by['nvidia.com/mig-1g.10gb']).toMatchObject({ allocatable: 7, used: 0, free: 7 });

@@ -93,7 +93,11 @@ test('a pod annotated to fail fails its Job with the steered exit code and reaso
     body: job(
       'gpu-fail',
       { 'nvidia.com/gpu': '1' },
-      { 'testbed.cellpipe.io/outcome': 'fail', 'testbed.cellpipe.io/exit-code': '137', 'testbed.cellpipe.io/reason': 'OOMKilled' },
+      {
+        'testbed.cellpipe.io/outcome': 'fail',
+        'testbed.cellpipe.io/exit-code': '137',
+        'testbed.cellpipe.io/reason': 'OOMKilled',
+      },
     ),
   });
   const failed = await eventually('Job gpu-fail to fail', async () => {
@@ -104,7 +108,10 @@ test('a pod annotated to fail fails its Job with the steered exit code and reaso
 
   const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'job-name=gpu-fail' })).items;
   expect(pods[0]?.status?.phase).toBe('Failed');
-  expect(pods[0]?.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode: 137, reason: 'OOMKilled' });
+  expect(pods[0]?.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({
+    exitCode: 137,
+    reason: 'OOMKilled',
+  });
 });
 
 test('a request no node can hold stays Pending with the scheduler reason', async () => {

@@ -11,7 +11,11 @@ import type { AttemptHandle, Executor, ExecutorEvent, LaunchSpec, ReportFn } fro
 import { computeInventory } from './inventory.js';
 import { CONTAINER_NAME, PayloadError, buildJob, ownerConfigMap, payloadConfigMap } from './job-spec.js';
 import { JOB_NAME_LABEL, MANAGED_SELECTOR, jobName, ownerName } from './names.js';
-import { KubernetesExecutorConfigSchema, type KubernetesExecutorConfig, type KubernetesExecutorConfigInput } from './options.js';
+import {
+  KubernetesExecutorConfigSchema,
+  type KubernetesExecutorConfig,
+  type KubernetesExecutorConfigInput,
+} from './options.js';
 import { Reflector } from './reflector.js';
 import { UnsatisfiableError, placeResources } from './resources.js';
 import { attemptStatus, type AttemptStatus } from './status.js';
@@ -100,7 +104,8 @@ export class KubernetesExecutor implements Executor {
     this.batch = this.kc.makeApiClient(k8s.BatchV1Api);
     this.warn = deps.warn ?? ((m) => console.warn(m));
     const ns = this.config.namespace;
-    const onError = (what: string) => (err: unknown) => this.warn(`kubernetes executor: ${what} watch: ${describe(err)}`);
+    const onError = (what: string) => (err: unknown) =>
+      this.warn(`kubernetes executor: ${what} watch: ${describe(err)}`);
     this.jobs = new Reflector(this.kc, {
       path: `/apis/batch/v1/namespaces/${ns}/jobs`,
       list: () => this.batch.listNamespacedJob({ namespace: ns, labelSelector: MANAGED_SELECTOR }),
@@ -132,14 +137,21 @@ export class KubernetesExecutor implements Executor {
   }
 
   /** Reads the runner from disk; the usual way to build one for the server. */
-  static async create(deps: Omit<KubernetesExecutorDeps, 'runnerSource'> & { runnerPath: string }): Promise<KubernetesExecutor> {
+  static async create(
+    deps: Omit<KubernetesExecutorDeps, 'runnerSource'> & { runnerPath: string },
+  ): Promise<KubernetesExecutor> {
     const runnerSource = await readFile(deps.runnerPath, 'utf8');
     return new KubernetesExecutor({ ...deps, runnerSource });
   }
 
   /** Starts the watches once; every public method waits for the first lists. */
   private ensureStarted(): Promise<void> {
-    this.started ??= Promise.all([this.jobs.start(), this.pods.start(), this.nodes.start(), this.clusterPods?.start()]).then(
+    this.started ??= Promise.all([
+      this.jobs.start(),
+      this.pods.start(),
+      this.nodes.start(),
+      this.clusterPods?.start(),
+    ]).then(
       () => undefined,
       (err: unknown) => {
         this.started = undefined;
@@ -197,7 +209,13 @@ export class KubernetesExecutor implements Executor {
       payloadConfigMap(spec, { name, uid: '' }, this.config);
       ownerConfigMap(spec, this.deps.runnerSource, this.config);
       const ownerUid = await this.ensureOwner(spec);
-      const body = buildJob({ spec, cfg: this.config, placement, ownerUid, podAnnotations: this.deps.podAnnotations?.(spec) });
+      const body = buildJob({
+        spec,
+        cfg: this.config,
+        placement,
+        ownerUid,
+        podAnnotations: this.deps.podAnnotations?.(spec),
+      });
       let job: k8s.V1Job;
       try {
         job = await this.batch.createNamespacedJob({ namespace: this.config.namespace, body });
@@ -248,7 +266,10 @@ export class KubernetesExecutor implements Executor {
     }
     if (!job) {
       if (!handle) return 'not-found';
-      report({ type: 'exited', error: { reason: 'lost', message: `Job ${name} no longer exists (deleted while the server was down)` } });
+      report({
+        type: 'exited',
+        error: { reason: 'lost', message: `Job ${name} no longer exists (deleted while the server was down)` },
+      });
       return 'following';
     }
     const t: Tracked = { spec, report, name, seen: true, lastKey: '', finishing: false, deleting: false };
@@ -323,7 +344,9 @@ export class KubernetesExecutor implements Executor {
   }
 
   private podsOf(name: string): k8s.V1Pod[] {
-    return this.pods.list().filter((p) => (p.metadata?.labels?.[JOB_NAME_LABEL] ?? p.metadata?.labels?.['job-name']) === name);
+    return this.pods
+      .list()
+      .filter((p) => (p.metadata?.labels?.[JOB_NAME_LABEL] ?? p.metadata?.labels?.['job-name']) === name);
   }
 
   private evaluate(t: Tracked): void {
@@ -379,7 +402,8 @@ export class KubernetesExecutor implements Executor {
           error: { reason: status.reason, message: status.message },
         };
         // A pod stuck on its image still holds its node's devices: remove it.
-        if (status.reason === 'image-pull' || status.reason === 'config') void this.deleteJob(t.name).catch((e: unknown) => this.warn(describe(e)));
+        if (status.reason === 'image-pull' || status.reason === 'config')
+          void this.deleteJob(t.name).catch((e: unknown) => this.warn(describe(e)));
         void this.finishWithLogs(t, status.pod, event);
         return;
       }

@@ -95,6 +95,7 @@ export function computeInventory(nodes: readonly V1Node[], pods: readonly V1Pod[
   const resources = [...byName.values()]
     .map((e) => ({ ...e, free: Math.max(0, e.allocatable - e.used) }))
     .sort((a, b) => a.resource.localeCompare(b.resource));
-  for (const r of resources) r.holders.sort((a, b) => (a.node ?? '').localeCompare(b.node ?? '') || a.task.localeCompare(b.task));
+  for (const r of resources)
+    r.holders.sort((a, b) => (a.node ?? '').localeCompare(b.node ?? '') || a.task.localeCompare(b.task));
   return { executor: 'kubernetes', resources };
 }

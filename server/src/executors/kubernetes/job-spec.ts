@@ -5,7 +5,15 @@
  *   orchestrator's), owned by the owner ConfigMap,
  * - a payload ConfigMap per attempt (task.json), owned by its Job.
  */
-import type { V1ConfigMap, V1EnvVar, V1Job, V1OwnerReference, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type {
+  V1ConfigMap,
+  V1EnvVar,
+  V1Job,
+  V1OwnerReference,
+  V1PodSpec,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
 import type { LaunchSpec } from '../executor.js';
 import {
   JOB_LABEL,
@@ -42,23 +50,34 @@ export function payloadBytes(files: Record<string, string>): number {
 
 export function ownerConfigMap(spec: LaunchSpec, runnerSource: string, cfg: KubernetesExecutorConfig): V1ConfigMap {
   const size = Buffer.byteLength(runnerSource);
-  if (size > cfg.maxPayloadBytes) throw new PayloadError(`the task runner is ${size} bytes, over the ${cfg.maxPayloadBytes} byte ConfigMap budget`);
+  if (size > cfg.maxPayloadBytes)
+    throw new PayloadError(`the task runner is ${size} bytes, over the ${cfg.maxPayloadBytes} byte ConfigMap budget`);
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
       name: ownerName(spec.jobId),
       namespace: cfg.namespace,
-      labels: { ...cfg.labels, [MANAGED_BY_LABEL]: MANAGED_BY, [JOB_LABEL]: labelValue(spec.jobId), [USER_LABEL]: labelValue(spec.owner) },
+      labels: {
+        ...cfg.labels,
+        [MANAGED_BY_LABEL]: MANAGED_BY,
+        [JOB_LABEL]: labelValue(spec.jobId),
+        [USER_LABEL]: labelValue(spec.owner),
+      },
       annotations: { [USER_ANNOTATION]: spec.owner },
     },
     data: { [RUNNER_FILE]: runnerSource },
   };
 }
 
-export function payloadConfigMap(spec: LaunchSpec, job: { name: string; uid: string }, cfg: KubernetesExecutorConfig): V1ConfigMap {
+export function payloadConfigMap(
+  spec: LaunchSpec,
+  job: { name: string; uid: string },
+  cfg: KubernetesExecutorConfig,
+): V1ConfigMap {
   for (const key of Object.keys(spec.payload)) {
-    if (!CONFIG_MAP_KEY.test(key)) throw new PayloadError(`payload file name ${JSON.stringify(key)} is not a valid ConfigMap key`);
+    if (!CONFIG_MAP_KEY.test(key))
+      throw new PayloadError(`payload file name ${JSON.stringify(key)} is not a valid ConfigMap key`);
   }
   const size = payloadBytes(spec.payload);
   if (size > cfg.maxPayloadBytes) {
@@ -73,7 +92,9 @@ export function payloadConfigMap(spec: LaunchSpec, job: { name: string; uid: str
       name: payloadName(spec.jobId, spec.taskName, spec.attempt),
       namespace: cfg.namespace,
       labels: { ...cfg.labels, ...attemptLabels(spec.jobId, spec.taskName, spec.attempt, spec.owner) },
-      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.name, uid: job.uid, blockOwnerDeletion: true }],
+      ownerReferences: [
+        { apiVersion: 'batch/v1', kind: 'Job', name: job.name, uid: job.uid, blockOwnerDeletion: true },
+      ],
     },
     data: spec.payload,
   };
@@ -139,7 +160,13 @@ export function buildJob({ spec, cfg, placement, ownerUid, podAnnotations }: Job
     nodeSelector: Object.keys(cfg.nodeSelector).length ? cfg.nodeSelector : undefined,
     tolerations: cfg.tolerations.length ? cfg.tolerations : undefined,
     affinity: placement.affinity.length
-      ? { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: placement.affinity }] } } }
+      ? {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: placement.affinity }],
+            },
+          },
+        }
       : undefined,
     volumes,
     containers: [

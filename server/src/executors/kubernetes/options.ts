@@ -16,9 +16,12 @@ const dnsSubdomain = z
 const labelKey = z
   .string()
   .max(316)
-  .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, {
-    message: 'must be a Kubernetes label key',
-  });
+  .regex(
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+    {
+      message: 'must be a Kubernetes label key',
+    },
+  );
 const labelVal = z
   .string()
   .max(63)
@@ -63,7 +66,10 @@ export const KubernetesExecutorConfigSchema = z
      * absolute path, so task.json paths, artifacts and result.json resolve alike on both sides.
      */
     dataVolume: z
-      .object({ claimName: dnsSubdomain, mountPath: z.string().regex(/^\/[^\0]*$/, { message: 'must be an absolute path' }) })
+      .object({
+        claimName: dnsSubdomain,
+        mountPath: z.string().regex(/^\/[^\0]*$/, { message: 'must be an absolute path' }),
+      })
       .strict()
       .optional(),
     /**

@@ -86,7 +86,9 @@ export function placeResources(
     if (nodes.length > 0) {
       const best = Math.max(
         0,
-        ...candidates.filter((n) => !singleStrategyProfile(n)).map((n) => quantityToNumber(n.status?.allocatable?.[GPU_RESOURCE])),
+        ...candidates
+          .filter((n) => !singleStrategyProfile(n))
+          .map((n) => quantityToNumber(n.status?.allocatable?.[GPU_RESOURCE])),
       );
       if (best < resources.gpu) {
         throw new UnsatisfiableError(
@@ -101,7 +103,9 @@ export function placeResources(
     const resource = migResource(profile);
     const mixed = candidates.filter((n) => quantityToNumber(n.status?.allocatable?.[resource]) > 0);
     const single = candidates.filter(
-      (n) => singleStrategyProfile(n) === profile.toLowerCase() && quantityToNumber(n.status?.allocatable?.[GPU_RESOURCE]) > 0,
+      (n) =>
+        singleStrategyProfile(n) === profile.toLowerCase() &&
+        quantityToNumber(n.status?.allocatable?.[GPU_RESOURCE]) > 0,
     );
     let strategy = opts.migStrategy;
     if (strategy === 'auto') strategy = mixed.length > 0 || single.length === 0 ? 'mixed' : 'single';
@@ -112,7 +116,9 @@ export function placeResources(
       }
     } else {
       accelerator = { resource: GPU_RESOURCE, count: 1 };
-      const products = [...new Set(single.map((n) => n.metadata?.labels?.[GPU_PRODUCT_LABEL] ?? ''))].filter(Boolean).sort();
+      const products = [...new Set(single.map((n) => n.metadata?.labels?.[GPU_PRODUCT_LABEL] ?? ''))]
+        .filter(Boolean)
+        .sort();
       if (nodes.length > 0 && products.length === 0) {
         throw new UnsatisfiableError(`no single-strategy MIG node offers profile ${profile}`);
       }

@@ -34,7 +34,11 @@ function podFailure(pod: V1Pod | undefined): { reason: string; message: string; 
   const term = terminatedOf(pod);
   const exitCode = term?.exitCode;
   if (term?.reason === 'OOMKilled') {
-    return { reason: 'oom', exitCode, message: `the container ran out of memory (OOMKilled, exit code ${String(exitCode)})` };
+    return {
+      reason: 'oom',
+      exitCode,
+      message: `the container ran out of memory (OOMKilled, exit code ${String(exitCode)})`,
+    };
   }
   const disruption = pod?.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
   if (disruption || pod?.status?.reason === 'Evicted' || pod?.status?.reason === 'Preempting') {
@@ -66,7 +70,12 @@ export function attemptStatus(job: V1Job | undefined, pods: readonly V1Pod[]): A
   const failed = jobCondition(job, 'Failed') ?? jobCondition(job, 'FailureTarget');
   if (failed) {
     if (failed.reason === 'DeadlineExceeded') {
-      return { kind: 'failed', pod: podName, reason: 'timeout', message: failed.message ?? 'the Job ran past its deadline' };
+      return {
+        kind: 'failed',
+        pod: podName,
+        reason: 'timeout',
+        message: failed.message ?? 'the Job ran past its deadline',
+      };
     }
     const f = podFailure(pod);
     return { kind: 'failed', pod: podName, ...f };
@@ -99,11 +108,19 @@ export function attemptStatus(job: V1Job | undefined, pods: readonly V1Pod[]): A
       };
     }
     if (CONFIG_FAILURES.has(waiting.reason)) {
-      return { kind: 'failed', pod: podName, reason: 'config', message: `${waiting.reason}: ${waiting.message ?? ''}`.trim() };
+      return {
+        kind: 'failed',
+        pod: podName,
+        reason: 'config',
+        message: `${waiting.reason}: ${waiting.message ?? ''}`.trim(),
+      };
     }
     if (waiting.reason !== 'ContainerCreating' && waiting.reason !== 'PodInitializing') {
       return { kind: 'waiting', reason: `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` };
     }
   }
-  return { kind: 'waiting', reason: pod.spec?.nodeName ? `starting on ${pod.spec.nodeName}` : 'waiting to be scheduled' };
+  return {
+    kind: 'waiting',
+    reason: pod.spec?.nodeName ? `starting on ${pod.spec.nodeName}` : 'waiting to be scheduled',
+  };
 }
