@@ -14,6 +14,8 @@ export interface CellCode {
 export interface TaskCode {
   setup: CellCode[];
   cells: CellCode[];
+  /** 0-based index of the parameters cell, after which per-run overrides are injected. */
+  parametersCell?: number;
 }
 
 /**
@@ -41,13 +43,24 @@ export function taskCode(notebookContent: unknown, pipeline: Pipeline, taskName:
   };
   if (task.source.kind === 'notebook') {
     // A whole notebook runs top to bottom; `skip` is honoured as it is for cell tasks.
+    // Its own parameters cell must run before the overrides, or it would overwrite them.
     const all: CellCode[] = [];
+    let parametersCell: number | undefined;
     cells.forEach((cell, index) => {
       const tags = cell.metadata['tags'];
-      const skipped = Array.isArray(tags) && tags.includes('skip');
-      if (cell.cell_type === 'code' && !skipped) all.push({ index, source: cellSource(cell) });
+      const tagged = (tag: string) => Array.isArray(tags) && tags.includes(tag);
+      if (cell.cell_type !== 'code' || tagged('skip')) return;
+      all.push({ index, source: cellSource(cell) });
+      if (parametersCell === undefined && (tagged('parameters') || isParametersByMetadata(cell.metadata))) {
+        parametersCell = index;
+      }
     });
-    return { setup: [], cells: all };
+    return parametersCell === undefined ? { setup: [], cells: all } : { setup: [], cells: all, parametersCell };
   }
   return { setup: pipeline.spec.setupCells.map(code), cells: task.cells.map(code) };
+}
+
+function isParametersByMetadata(metadata: Record<string, unknown>): boolean {
+  const cellpipe = metadata['cellpipe'];
+  return typeof cellpipe === 'object' && cellpipe !== null && (cellpipe as Record<string, unknown>)['parameters'] === true;
 }

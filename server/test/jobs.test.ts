@@ -4,10 +4,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { API_VERSION, PipelineSchema } from '@cellpipe/schema';
 import { loadPipelineFile } from '@cellpipe/schema/node';
 import type { Executor } from '../src/executors/executor.js';
 import { ConflictError, NotFoundError, ValidationError } from '../src/jobs/job-service.js';
-import { request, startService, taskOf, until, waitForJob, type TestHome } from './jobs-fixtures.js';
+import { notebook, request, startService, taskOf, until, waitForJob, type TestHome } from './jobs-fixtures.js';
 
 jest.setTimeout(60_000);
 
@@ -60,6 +61,31 @@ test('a pipeline with its files (notebooks and a script) runs as sent', async ()
     ['clean', 'succeeded', undefined],
     ['summarize', 'succeeded', undefined],
   ]);
+});
+
+test("a whole-notebook task's own parameters cell runs before the overrides", async () => {
+  const nb = notebook(['threshold = 1\n', 'print(f"threshold={threshold}")\n']);
+  (nb.cells as { metadata: Record<string, unknown> }[])[0]!.metadata = { tags: ['parameters'] };
+  const pipeline = PipelineSchema.parse({
+    apiVersion: API_VERSION,
+    kind: 'Pipeline',
+    metadata: { name: 'whole' },
+    spec: {
+      parameters: { threshold: { default: 1, type: 'integer' } },
+      tasks: [{ name: 'score', source: { kind: 'notebook', path: 'score.ipynb' } }],
+    },
+  });
+  const job = await h.service.submit('alice', {
+    pipeline,
+    files: { 'score.ipynb': JSON.stringify(nb) },
+    parameters: { threshold: 5 },
+  });
+  const done = await waitForJob(h.service, job.id);
+  expect(taskOf(done, 'score').state).toBe('succeeded');
+  let log = '';
+  for await (const chunk of h.service.readLogs(job.id, 'score')) log += chunk;
+  expect(log).toContain('threshold=5');
+  expect(log).not.toContain('threshold=1');
 });
 
 test('bad submissions fail with the field path', async () => {

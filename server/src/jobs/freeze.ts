@@ -214,8 +214,9 @@ export function freezeJob(request: SubmitJobRequest, compiler: Compiler = defaul
       inputs: resolveInputs(pipeline, task, i),
       outputs: task.outputs,
       parameters,
-      // The parameters cell belongs to the pipeline notebook; whole-file tasks get overrides up front.
-      parametersCell: task.source.kind === 'cells' ? (pipeline.spec.parametersCell ?? null) : null,
+      // Overrides go right after the parameters cell: the pipeline notebook's for cell tasks, the task
+      // notebook's own for whole-notebook tasks (scripts have none and get them up front).
+      parametersCell: task.source.kind === 'cells' ? (pipeline.spec.parametersCell ?? null) : (code.parametersCell ?? null),
     });
   });
   return { pipeline, parameters, bases };

@@ -2,7 +2,8 @@
 import type { TaskError } from '@cellpipe/schema';
 
 export interface RunnerResult {
-  status: 'succeeded' | 'failed';
+  /** `cancelled`: the runner got SIGTERM (a cancel, an eviction or a preemption) and stopped cleanly. */
+  status: 'succeeded' | 'failed' | 'cancelled';
   durationMs?: number;
   outputs?: string[];
   error?: TaskError;
@@ -11,7 +12,7 @@ export interface RunnerResult {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function parseRunnerResult(raw: unknown): RunnerResult | undefined {
-  if (!isObj(raw) || (raw.status !== 'succeeded' && raw.status !== 'failed')) return undefined;
+  if (!isObj(raw) || (raw.status !== 'succeeded' && raw.status !== 'failed' && raw.status !== 'cancelled')) return undefined;
   const out: RunnerResult = { status: raw.status };
   if (typeof raw.durationMs === 'number' && Number.isFinite(raw.durationMs)) out.durationMs = raw.durationMs;
   if (Array.isArray(raw.outputs) && raw.outputs.every((o) => typeof o === 'string')) out.outputs = raw.outputs as string[];
