@@ -5,6 +5,8 @@
  * arrives only after the pod is gone.
  */
 import { readFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import * as k8s from '@kubernetes/client-node';
 import type { Inventory } from '@cellpipe/schema';
 import type { AttemptHandle, Executor, ExecutorEvent, LaunchSpec, ReportFn } from '../executor.js';
@@ -41,6 +43,10 @@ interface Tracked {
   cancelReason?: string;
   finishing: boolean;
   deleting: boolean;
+  /** Live log stream while the pod runs, and how many bytes of the log it has reported. */
+  follow?: AbortController;
+  followBytes: number;
+  followClosed: boolean;
 }
 
 const LOG_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -187,7 +193,17 @@ export class KubernetesExecutor implements Executor {
       };
       return;
     }
-    const t: Tracked = { spec, report, name, seen: false, lastKey: '', finishing: false, deleting: false };
+    const t: Tracked = {
+      spec,
+      report,
+      name,
+      seen: false,
+      lastKey: '',
+      finishing: false,
+      deleting: false,
+      followBytes: 0,
+      followClosed: false,
+    };
 
     let placement;
     try {
@@ -272,13 +288,27 @@ export class KubernetesExecutor implements Executor {
       });
       return 'following';
     }
-    const t: Tracked = { spec, report, name, seen: true, lastKey: '', finishing: false, deleting: false };
+    const t: Tracked = {
+      spec,
+      report,
+      name,
+      seen: true,
+      lastKey: '',
+      finishing: false,
+      deleting: false,
+      followBytes: 0,
+      followClosed: false,
+    };
     this.tracked.set(name, t);
     this.evaluate(t);
     return 'following';
   }
 
   async close(): Promise<void> {
+    for (const t of this.tracked.values()) {
+      t.followClosed = true;
+      t.follow?.abort();
+    }
     this.stopWatches();
     this.started = undefined;
     this.tracked.clear();
@@ -390,6 +420,7 @@ export class KubernetesExecutor implements Executor {
           node: status.node,
         };
         t.report({ type: 'running', handle, placement: `${status.node}/${status.pod}` });
+        this.followLog(t, status.pod);
         return;
       }
       case 'succeeded':
@@ -410,10 +441,45 @@ export class KubernetesExecutor implements Executor {
     }
   }
 
-  /** Saves the pod's log (before any clean-up can remove it), then reports the end. */
+  /** Streams the running container's output as `log` events. */
+  private followLog(t: Tracked, pod: string): void {
+    const decoder = new StringDecoder('utf8');
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        if (!t.followClosed) {
+          const text = decoder.write(chunk);
+          if (text) {
+            // Count only what was reported: a character split across chunks is reported (and counted) whole.
+            t.followBytes += Buffer.byteLength(text);
+            t.report({ type: 'log', chunk: text });
+          }
+        }
+        done();
+      },
+    });
+    sink.on('error', () => undefined);
+    new k8s.Log(this.kc)
+      .log(this.config.namespace, pod, CONTAINER_NAME, sink, { follow: true, limitBytes: LOG_LIMIT_BYTES })
+      .then(
+        (controller) => {
+          if (t.followClosed) controller.abort();
+          else t.follow = controller;
+        },
+        // Not fatal: the whole log is read again when the attempt ends.
+        () => undefined,
+      );
+  }
+
+  /**
+   * Saves the rest of the pod's log (before any clean-up can remove it), then reports the end. The
+   * live stream may have ended early or missed the tail, so the log is read once more and only
+   * what the stream did not report is added.
+   */
   private async finishWithLogs(t: Tracked, pod: string | undefined, event: ExecutorEvent): Promise<void> {
     if (t.finishing) return;
     t.finishing = true;
+    t.followClosed = true;
+    t.follow?.abort();
     if (pod) {
       try {
         const text = await this.core.readNamespacedPodLog({
@@ -422,7 +488,8 @@ export class KubernetesExecutor implements Executor {
           container: CONTAINER_NAME,
           limitBytes: LOG_LIMIT_BYTES,
         });
-        if (text) t.report({ type: 'log', chunk: text });
+        const rest = text ? Buffer.from(text, 'utf8').subarray(t.followBytes).toString('utf8') : '';
+        if (rest) t.report({ type: 'log', chunk: rest });
       } catch (err) {
         // A pod that never started has no log; anything else is worth a line in the task log.
         if (httpCode(err) !== 400 && httpCode(err) !== 404) {
@@ -446,6 +513,8 @@ export class KubernetesExecutor implements Executor {
   private finish(t: Tracked, event: ExecutorEvent): void {
     if (t.finishing) return;
     t.finishing = true;
+    t.followClosed = true;
+    t.follow?.abort();
     this.tracked.delete(t.name);
     t.report(event);
   }
