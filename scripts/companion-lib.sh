@@ -18,6 +18,11 @@ companion_live() {
     } catch { process.exit(1); }' "$file"
 }
 
+# companion_healthy URL: true when the server answers GET /healthz with 200 (node: no curl needed).
+companion_healthy() {
+  node -e 'fetch(process.argv[1] + "/healthz").then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$1"
+}
+
 # companion_start ROOT HOME LOGFILE [extra serve args...]: starts `cellpipe serve` in the background
 # and waits until it answers /healthz. Sets companion_pid and companion_url.
 companion_start() {
@@ -40,7 +45,7 @@ companion_start() {
       return 1
     fi
     companion_url=$(sed -n 's/^cellpipe listening on \(http[^ ]*\).*/\1/p' "$logfile" | head -n 1)
-    if [ -n "$companion_url" ] && curl -fsS -o /dev/null "$companion_url/healthz" 2>/dev/null; then
+    if [ -n "$companion_url" ] && companion_healthy "$companion_url"; then
       echo "companion: listening on $companion_url (home $home, log $logfile)" >&2
       return 0
     fi
