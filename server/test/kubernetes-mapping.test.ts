@@ -70,6 +70,11 @@ describe('placeResources', () => {
     ]);
   });
 
+  test('without node information (autoscaled pools) requests are mapped, not judged', () => {
+    expect(placeResources({ gpu: 16 }, [], opts).limits).toEqual({ 'nvidia.com/gpu': '16' });
+    expect(placeResources({ mig: '7g.80gb' }, [], opts).limits).toEqual({ 'nvidia.com/mig-7g.80gb': '1' });
+  });
+
   test('requests no node can hold are refused with the resource named', () => {
     expect(() => placeResources({ gpu: 9 }, nodes, opts)).toThrow(
       new UnsatisfiableError('no node has 9 nvidia.com/gpu (the largest has 8)'),

@@ -207,7 +207,8 @@ export class KubernetesExecutor implements Executor {
 
     let placement;
     try {
-      placement = placeResources(spec.resources, this.nodes.list(), {
+      // An empty node list only maps the request, without judging it.
+      placement = placeResources(spec.resources, this.config.checkNodeCapacity ? this.nodes.list() : [], {
         migStrategy: this.config.migStrategy,
         nodeSelector: this.config.nodeSelector,
       });

@@ -73,6 +73,11 @@ export const KubernetesExecutorConfigSchema = z
       .strict()
       .optional(),
     /**
+     * Refuse at once (reason `unschedulable`) a request no current node could ever hold. Turn off
+     * where a cluster autoscaler adds GPU nodes on demand (a pool scaled to zero has no node yet).
+     */
+    checkNodeCapacity: z.boolean().default(true),
+    /**
      * `cluster`: inventory counts every pod on the nodes (needs the ClusterRole in deploy/rbac.yaml);
      * `namespace`: only Cellpipe's own pods (a Role suffices; other tenants' use is invisible).
      */
