@@ -9,7 +9,7 @@
  * cells after it belong to it. `skip` leaves a cell's code out; its task and settings still apply,
  * so skipping the first cell of a task does not move the rest into the previous task.
  */
-import { API_VERSION, PipelineSchema, TaskNameSchema, type Pipeline } from './spec.js';
+import { API_VERSION, PipelineSchema, TaskNameSchema } from './spec.js';
 import { hasErrors, sortDiagnostics, type CompileResult, type Diagnostic } from './diagnostics.js';
 import { cellSource, NotebookSchema, notebookJson, type NotebookCell } from './notebook.js';
 import { cellSettings, hasTaskSettings, notebookSettings, type CellResources, type CellSettings } from './tags.js';
