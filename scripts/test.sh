@@ -16,6 +16,8 @@ run_jest() { # workspace
 }
 
 npm run build --silent || { echo "build failed"; exit 1; }
+echo "=== lint"
+npm run lint --silent || status=1
 run_jest schema
 # Integration suites share real processes (SQLite files, python3 tasks, the Kubernetes test bed):
 # one file at a time keeps a 2-core machine from starving them.
