@@ -19,6 +19,9 @@ npm run build --silent || { echo "build failed"; exit 1; }
 echo "=== lint"
 npm run lint --silent || status=1
 run_jest schema
+# Built (or found in the cache) here rather than inside a jest hook, so a cold build shows in the log.
+echo "=== Kubernetes test bed binaries"
+bash scripts/k8s-testbed.sh build || status=1
 # Integration suites share real processes (SQLite files, python3 tasks, the Kubernetes test bed):
 # one file at a time keeps a 2-core machine from starving them.
 run_jest server --runInBand
