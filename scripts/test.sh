@@ -18,6 +18,11 @@ run_jest() { # workspace
 npm run build --silent || { echo "build failed"; exit 1; }
 echo "=== lint"
 npm run lint --silent || status=1
+# The project venv (JupyterLab, ipykernel, nbformat, the extension) comes first: the runner's kernel
+# engine tests and nbformat checks use it, and so do the browser tests.
+echo "=== Python venv"
+venv=$(bash scripts/python-env.sh) || { echo "python env failed"; status=1; }
+
 run_jest schema
 # Built (or found in the cache) here rather than inside a jest hook, so a cold build shows in the log.
 echo "=== Kubernetes test bed binaries"
@@ -31,7 +36,7 @@ echo "=== browser tests (JupyterLab + Chromium)"
 bash scripts/ui-test.sh || status=1
 
 echo "=== extension proxy against a real Jupyter server"
-venv=$(bash scripts/python-env.sh) && "$venv/bin/python" -m unittest discover -s extension/tests -v || status=1
+"$venv/bin/python" -m unittest discover -s extension/tests -v || status=1
 
 node scripts/test-summary.js "$out" || status=1
 exit $status

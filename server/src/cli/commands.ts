@@ -171,14 +171,19 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
       ...(Object.keys(parameters).length ? { parameters } : {}),
       ...(flags.name ? { name: flags.name } : {}),
     });
-    out(`job ${job.id}`);
-    if (flags.detach) {
-      printDetached(job);
-      printDaemon(target);
-      return 0;
-    }
-    return watchJob(target, job);
+    return announce(target, job, flags.detach);
   });
+}
+
+/** `job <id>` comes first, always; then either the detached hints or live progress to the end. */
+function announce(target: Target, job: Job, detach: boolean | undefined): Promise<number> | number {
+  out(`job ${job.id}`);
+  if (detach) {
+    printDetached(job);
+    printDaemon(target);
+    return 0;
+  }
+  return watchJob(target, job);
 }
 
 export async function rerunCommand(
@@ -187,13 +192,7 @@ export async function rerunCommand(
 ): Promise<number> {
   return withTarget(flags, { detach: flags.detach }, async (target) => {
     const job = await target.client.rerun(id, flags.failed ? 'failed' : 'all');
-    out(`job ${job.id}`);
-    if (flags.detach) {
-      printDetached(job);
-      printDaemon(target);
-      return 0;
-    }
-    return watchJob(target, job);
+    return announce(target, job, flags.detach);
   });
 }
 

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
-import type { Inventory, Job, JobList, JobState, JobSummary, SubmitJobRequest, TaskEvent, TaskState } from '@cellpipe/schema';
+import type { Inventory, Job, JobList, JobState, JobSummary, Pipeline, SubmitJobRequest, Task, TaskEvent, TaskState } from '@cellpipe/schema';
 import type { Executor } from '../executors/executor.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
 import { loadInventory, parseDeclaredGpus } from '../gpu/inventory.js';
@@ -212,19 +212,7 @@ export class JobService implements JobServiceApi {
       parameters: frozen.parameters,
     };
     if (extra.scheduleId) job.scheduleId = extra.scheduleId;
-    const tasks: TaskRecord[] = frozen.pipeline.spec.tasks.map((t) => {
-      const eff = effectiveTask(frozen.pipeline, t);
-      return {
-        name: t.name,
-        state: 'pending',
-        dependsOn: t.dependsOn,
-        resources: eff.resources,
-        attempt: 0,
-        maxAttempts: eff.retries + 1,
-        outputs: [],
-        artifacts: [],
-      };
-    });
+    const tasks: TaskRecord[] = frozen.pipeline.spec.tasks.map((t) => pendingTask(frozen.pipeline, t));
     try {
       for (const [name, base] of frozen.bases) {
         mkdirSync(this.layout.taskDir(id, name), { recursive: true });
@@ -314,21 +302,11 @@ export class JobService implements JobServiceApi {
       parentJobId: id,
     };
     const tasks: TaskRecord[] = parentTasks.map((t) => {
-      const eff = effectiveTask(parent.pipeline, parent.pipeline.spec.tasks.find((s) => s.name === t.name)!);
       if (reuse.has(t.name)) {
         const { notBefore: _n, queuedAt: _q, waitingReason: _w, placement: _p, ...kept } = t;
         return { ...kept, reused: true };
       }
-      return {
-        name: t.name,
-        state: 'pending',
-        dependsOn: t.dependsOn,
-        resources: eff.resources,
-        attempt: 0,
-        maxAttempts: eff.retries + 1,
-        outputs: [],
-        artifacts: [],
-      };
+      return pendingTask(parent.pipeline, parent.pipeline.spec.tasks.find((s) => s.name === t.name)!);
     });
     try {
       for (const t of parentTasks) {
@@ -454,4 +432,19 @@ export class JobService implements JobServiceApi {
   inventory(): Promise<Inventory> {
     return this.executor.inventory();
   }
+}
+
+/** A task as it is before its first attempt. */
+function pendingTask(pipeline: Pipeline, task: Task): TaskRecord {
+  const eff = effectiveTask(pipeline, task);
+  return {
+    name: task.name,
+    state: 'pending',
+    dependsOn: task.dependsOn,
+    resources: eff.resources,
+    attempt: 0,
+    maxAttempts: eff.retries + 1,
+    outputs: [],
+    artifacts: [],
+  };
 }
