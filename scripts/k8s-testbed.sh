@@ -7,6 +7,7 @@
 #   scripts/k8s-testbed.sh up <dir>         start a bed in <dir>, write <dir>/kubeconfig
 #   scripts/k8s-testbed.sh down <dir>       stop everything started in <dir>
 #   scripts/k8s-testbed.sh status <dir>     report which components are running
+#   scripts/k8s-testbed.sh restart-apiserver <dir>  kill the kube-apiserver and start it again
 #   scripts/k8s-testbed.sh bin-dir          print the cache directory of the binaries
 #   scripts/k8s-testbed.sh gomod            regenerate testbed/go/go.mod for K8S_VERSION
 #
@@ -276,6 +277,25 @@ bed_running() {
   api "$dir" GET /readyz >/dev/null 2>&1
 }
 
+# start_apiserver <dir> <bin dir> <etcd port> <secure port>: `up` and `restart-apiserver` share the flags.
+start_apiserver() {
+  local dir=$1 bin=$2 etcd_port=$3 api_port=$4
+  start_component "$dir" kube-apiserver "$bin/kube-apiserver" \
+    --etcd-servers="http://127.0.0.1:$etcd_port" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
+    --cert-dir="$dir/certs" --tls-cert-file="$dir/pki/serving.crt" --tls-private-key-file="$dir/pki/serving.key" \
+    --client-ca-file="$dir/pki/ca.crt" --token-auth-file="$dir/pki/tokens.csv" \
+    --authorization-mode=RBAC \
+    --service-cluster-ip-range=10.0.0.0/24 \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$dir/pki/sa.pub" --service-account-signing-key-file="$dir/pki/sa.key" \
+    --allow-privileged=true \
+    --endpoint-reconciler-type=none \
+    --kubelet-preferred-address-types=InternalIP \
+    --enable-priority-and-fairness=false --profiling=false \
+    --v=1
+}
+
 cmd_up() {
   local dir=${1:-}
   [[ -n $dir ]] || die "usage: $0 up <dir>"
@@ -322,20 +342,7 @@ EOF
     --unsafe-no-fsync --quota-backend-bytes=2147483648 --log-level=warn
   wait_for "$dir" etcd 20 curl -sf "http://127.0.0.1:$etcd_port/health"
 
-  start_component "$dir" kube-apiserver "$bin/kube-apiserver" \
-    --etcd-servers="http://127.0.0.1:$etcd_port" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
-    --cert-dir="$dir/certs" --tls-cert-file="$dir/pki/serving.crt" --tls-private-key-file="$dir/pki/serving.key" \
-    --client-ca-file="$dir/pki/ca.crt" --token-auth-file="$dir/pki/tokens.csv" \
-    --authorization-mode=RBAC \
-    --service-cluster-ip-range=10.0.0.0/24 \
-    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file="$dir/pki/sa.pub" --service-account-signing-key-file="$dir/pki/sa.key" \
-    --allow-privileged=true \
-    --endpoint-reconciler-type=none \
-    --kubelet-preferred-address-types=InternalIP \
-    --enable-priority-and-fairness=false --profiling=false \
-    --v=1
+  start_apiserver "$dir" "$bin" "$etcd_port" "$api_port"
   wait_for "$dir" kube-apiserver 60 api "$dir" GET /readyz
 
   start_component "$dir" kube-controller-manager "$bin/kube-controller-manager" \
@@ -412,6 +419,30 @@ cmd_down() {
   log "testbed in $dir stopped"
 }
 
+# Kills the kube-apiserver (SIGKILL: clients see their connections drop, not a graceful close)
+# and starts it again with the same flags, ports and etcd, so clients' watches must recover.
+cmd_restart_apiserver() {
+  local dir=${1:-} pid i api_port etcd_port
+  [[ -n $dir ]] || die "usage: $0 restart-apiserver <dir>"
+  dir=$(cd "$dir" && pwd)
+  component_alive "$dir" kube-apiserver || die "no kube-apiserver running in $dir"
+  pid=$(<"$dir/pids/kube-apiserver.pid")
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    proc_alive "$pid" || break
+    sleep 0.1
+  done
+  proc_alive "$pid" && die "kube-apiserver (pid $pid) did not die"
+  # shellcheck disable=SC1091
+  source "$dir/env"
+  api_port=${TESTBED_SERVER##*:}
+  etcd_port=${TESTBED_ETCD##*:}
+  mv -f "$dir/logs/kube-apiserver.log" "$dir/logs/kube-apiserver.previous.log"
+  start_apiserver "$dir" "$TESTBED_BIN" "$etcd_port" "$api_port"
+  wait_for "$dir" kube-apiserver 60 api "$dir" GET /readyz
+  log "kube-apiserver restarted in $dir"
+}
+
 cmd_status() {
   local dir=${1:-} c
   [[ -n $dir ]] || die "usage: $0 status <dir>"
@@ -427,9 +458,10 @@ main() {
     up) cmd_up "${2:-}" ;;
     down) cmd_down "${2:-}" ;;
     status) cmd_status "${2:-}" ;;
+    restart-apiserver) cmd_restart_apiserver "${2:-}" ;;
     gomod) cmd_gomod ;;
     bin-dir) bin_dir; echo ;;
-    *) die "usage: $0 build|up <dir>|down <dir>|status <dir>|bin-dir|gomod" ;;
+    *) die "usage: $0 build|up <dir>|down <dir>|status <dir>|restart-apiserver <dir>|bin-dir|gomod" ;;
   esac
 }
 

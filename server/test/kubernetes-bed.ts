@@ -4,8 +4,8 @@
  * not cached yet (tens of minutes once per machine), so no test is skipped for
  * want of them.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,9 @@ import * as k8s from '@kubernetes/client-node';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const script = join(repoRoot, 'scripts', 'k8s-testbed.sh');
+
+/** cellpipe_runner.py, which the executor ships in each job's owner ConfigMap. */
+export const runnerSource = (): string => readFileSync(join(repoRoot, 'server', 'runner', 'cellpipe_runner.py'), 'utf8');
 
 /** Enough for a cold build on a small shared machine. */
 export const BUILD_TIMEOUT_MS = 90 * 60 * 1000;
@@ -98,4 +101,21 @@ export async function createNamespace(kc: k8s.KubeConfig, prefix: string): Promi
     return true;
   });
   return name;
+}
+
+/**
+ * Kills the bed's kube-apiserver and starts it again with the same flags (asynchronously, so the
+ * calling process keeps running its watches through the outage).
+ */
+export function restartApiserver(bed: Testbed): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('bash', [script, 'restart-apiserver', bed.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolvePromise() : reject(new Error(`restart-apiserver failed (${String(code)}):\n${output}`)),
+    );
+  });
 }

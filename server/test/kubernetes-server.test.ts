@@ -4,10 +4,9 @@
  * GET /api/inventory reports the cluster's GPU and MIG resources.
  */
 import { jest } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import request from 'supertest';
 import * as k8s from '@kubernetes/client-node';
 import { InventorySchema, JobSchema } from '@cellpipe/schema';
@@ -16,16 +15,16 @@ import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
 import { createApp, type CellpipeApp } from '../src/http/app.js';
 import { JobService } from '../src/jobs/job-service.js';
 import { request as pipelineRequest, taskOf, waitForJob } from './jobs-fixtures.js';
-import { BUILD_TIMEOUT_MS, createNamespace, startTestbed, type Testbed } from './kubernetes-bed.js';
+import { BUILD_TIMEOUT_MS, createNamespace, runnerSource, startTestbed, type Testbed } from './kubernetes-bed.js';
 
 jest.setTimeout(120_000);
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKEN = 'k8s-test-token-0001';
 const auth = { Authorization: `Bearer ${TOKEN}` };
 /** Testbed steering annotations per task name. */
 const steer: Record<string, Record<string, string>> = {
   flaky: { 'testbed.cellpipe.io/outcome': 'fail', 'testbed.cellpipe.io/exit-code': '2' },
+  broken: { 'testbed.cellpipe.io/outcome': 'fail', 'testbed.cellpipe.io/exit-code': '5' },
 };
 
 let bed: Testbed;
@@ -42,7 +41,7 @@ beforeAll(async () => {
   const executor = new KubernetesExecutor({
     kubeConfig: bed.kc,
     config: { namespace: ns },
-    runnerSource: readFileSync(join(root, 'server', 'runner', 'cellpipe_runner.py'), 'utf8'),
+    runnerSource: runnerSource(),
     podAnnotations: (spec) => steer[spec.taskName] ?? {},
     warn: () => undefined,
   });
@@ -97,6 +96,30 @@ test('a failing pod fails its task with the exit code, after the retries the spe
   expect(flaky.attempt).toBe(2);
   expect(flaky.exitCode).toBe(2);
   expect(flaky.error?.reason).toBe('exit');
+});
+
+test('a failing pod fails its task and skips its dependents; independent tasks still run', async () => {
+  const body = pipelineRequest([
+    { name: 'broken', code: 'pass\n', resources: { gpu: 1 } },
+    { name: 'consumer', code: 'pass\n', dependsOn: ['broken'] },
+    { name: 'downstream', code: 'pass\n', dependsOn: ['consumer'] },
+    { name: 'independent', code: 'pass\n' },
+  ]);
+  const res = await request(app).post('/api/jobs').set(auth).send(body).expect(201);
+  const job = await waitForJob(service, JobSchema.parse(res.body).id);
+  expect(job.state).toBe('failed');
+  expect(job.tasks.map((t) => [t.name, t.state])).toEqual([
+    ['broken', 'failed'],
+    ['consumer', 'skipped'],
+    ['downstream', 'skipped'],
+    ['independent', 'succeeded'],
+  ]);
+  expect(taskOf(job, 'broken')).toMatchObject({ exitCode: 5, error: { reason: 'exit' } });
+  // The skipped tasks never reached the cluster.
+  const jobs = await bed.kc
+    .makeApiClient(k8s.BatchV1Api)
+    .listNamespacedJob({ namespace: ns, labelSelector: `cellpipe.io/job=${job.id}` });
+  expect(jobs.items.map((j) => j.metadata?.labels?.['cellpipe.io/task']).sort()).toEqual(['broken', 'independent']);
 });
 
 test('GET /api/inventory lists allocatable, used and free per nvidia.com resource', async () => {
