@@ -349,6 +349,7 @@ EOF
     --kubeconfig="$dir/kubeconfig" --authentication-kubeconfig="$dir/kubeconfig" \
     --authorization-kubeconfig="$dir/kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$cm_port" --leader-elect=false \
+    --kube-api-qps=300 --kube-api-burst=600 --concurrent-job-syncs=10 \
     --root-ca-file="$dir/pki/ca.crt" --service-account-private-key-file="$dir/pki/sa.key" \
     --cluster-signing-cert-file="$dir/pki/ca.crt" --cluster-signing-key-file="$dir/pki/ca.key" \
     --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics \
@@ -357,6 +358,7 @@ EOF
     --kubeconfig="$dir/kubeconfig" --authentication-kubeconfig="$dir/kubeconfig" \
     --authorization-kubeconfig="$dir/kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$sched_port" --leader-elect=false \
+    --kube-api-qps=300 --kube-api-burst=600 \
     --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics \
     --profiling=false --v=1
   write_kwok_logs "$dir"

@@ -21,6 +21,15 @@ function keyOf(obj: KubernetesObject): string {
   return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 }
 
+/**
+ * managedFields (server-side apply bookkeeping) is often the largest part of an object and nothing
+ * here reads it; dropping it keeps the cache of thousands of Jobs and pods small.
+ */
+function slim<T extends KubernetesObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
+}
+
 function statusCode(err: unknown): number | undefined {
   if (err && typeof err === 'object') {
     const e = err as { statusCode?: unknown; code?: unknown };
@@ -70,7 +79,8 @@ export class Reflector<T extends KubernetesObject> {
   private async relist(): Promise<void> {
     const list = await this.opts.list();
     const seen = new Set<string>();
-    for (const obj of list.items) {
+    for (const item of list.items) {
+      const obj = slim(item);
       const key = keyOf(obj);
       seen.add(key);
       const had = this.objects.has(key);
@@ -119,8 +129,9 @@ export class Reflector<T extends KubernetesObject> {
     const controller = await this.watch.watch(
       this.opts.path,
       query,
-      (phase, obj: T & { code?: number }) => {
+      (phase, raw: T & { code?: number }) => {
         if (this.stopped) return;
+        const obj = slim(raw);
         if (phase === 'BOOKMARK') {
           this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
           return;
