@@ -37,6 +37,7 @@ const job: Job = {
           cells: [1],
           dependsOn: [],
           inputs: [],
+          inputsFrom: {},
           outputs: [],
           resources: {},
           env: {},

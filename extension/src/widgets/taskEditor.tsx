@@ -1,6 +1,8 @@
 /**
  * Right sidebar "Cellpipe Task": edits the active cell's task tags. The form maps to tags in
- * `tags.ts`; writing goes through the cell model (`setMetadata`), so undo and collaboration see it.
+ * `tags.ts`; Apply and Clear write through the cell's shared model as one step of the cell's undo
+ * history (`undoableTags.ts`), so Ctrl+Z / Edit > Undo in the notebook reverts them and
+ * collaborators see them.
  */
 import { cellSettings, type Inventory } from '@cellpipe/schema';
 import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
@@ -10,8 +12,9 @@ import { Signal } from '@lumino/signaling';
 import * as React from 'react';
 import { describeError } from '../api/client.js';
 import { unsatisfiable } from '../inventoryCheck.js';
-import { applyFormToTags, clearFormTags, formFromTags, sameTags, strayTags, tagsFromForm, type TaskForm } from '../tags.js';
+import { applyFormToTags, clearFormTags, formFromTags, strayTags, tagsFromForm, type TaskForm } from '../tags.js';
 import type { ICellpipeAPI } from '../tokens.js';
+import { writeTagsUndoable } from '../undoableTags.js';
 
 const CLASS = 'jp-cellpipe-TaskEditor';
 
@@ -25,10 +28,7 @@ function invalidTag(tag: string): boolean {
 }
 
 export function writeTags(cell: ICellModel, tags: string[]): void {
-  const current = tagsOf(cell);
-  if (Array.isArray(current) && sameTags(current.map(String), tags)) return;
-  if (tags.length === 0) cell.deleteMetadata('tags');
-  else cell.setMetadata('tags', tags);
+  writeTagsUndoable(cell.sharedModel, tags);
 }
 
 function Field(props: {

@@ -176,14 +176,43 @@ export class Monitor {
   }
 }
 
+/** The cells of the notebook in the main area, as the user undoes and redoes on them. */
+export class NotebookCells {
+  constructor(private readonly page: IJupyterLabPageFixture) {}
+
+  /** A cell of the current notebook (0-based). */
+  cell(index: number): Locator {
+    return this.page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell').nth(index);
+  }
+
+  /** The Cellpipe badge of a cell. */
+  badge(index: number): Locator {
+    return this.cell(index).locator(BADGE);
+  }
+
+  /** Selects the cell (command mode, focus in the notebook) and presses Ctrl+Z as a user would. */
+  async undoWithKeyboard(index: number): Promise<void> {
+    await this.page.notebook.selectCells(index);
+    await this.page.keyboard.press('Control+z');
+  }
+
+  /** Selects the cell, then Edit > Undo / Edit > Redo from the menu bar. */
+  async fromEditMenu(index: number, item: 'Undo' | 'Redo'): Promise<void> {
+    await this.page.notebook.selectCells(index);
+    await this.page.menu.clickMenuItem(`Edit>${item}`);
+  }
+}
+
 /** Everything Cellpipe in one place, for a test's `page`. */
 export class Cellpipe {
   readonly taskEditor: TaskEditor;
   readonly pipeline: PipelinePanel;
   readonly monitor: Monitor;
+  readonly cells: NotebookCells;
 
   constructor(readonly page: IJupyterLabPageFixture) {
     this.taskEditor = new TaskEditor(page);
+    this.cells = new NotebookCells(page);
     this.pipeline = new PipelinePanel(page);
     this.monitor = new Monitor(page);
   }
