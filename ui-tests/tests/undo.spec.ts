@@ -7,7 +7,11 @@ test.describe('undo of task edits made in the Cellpipe Task panel', () => {
     const cellpipe = new Cellpipe(page);
 
     // Given a cell with another tool's tag and no task
-    await openNotebook(page, codeNotebook([{ source: 'x = 1', tags: ['hide-input'] }, { source: 'y = 2' }]), `${tmpPath}/undo.ipynb`);
+    await openNotebook(
+      page,
+      codeNotebook([{ source: 'x = 1', tags: ['hide-input'] }, { source: 'y = 2' }]),
+      `${tmpPath}/undo.ipynb`,
+    );
     await page.notebook.selectCells(0);
     await cellpipe.taskEditor.open();
     await expect(cellpipe.taskEditor.field('Task name')).toHaveValue('');
@@ -39,7 +43,11 @@ test.describe('undo of task edits made in the Cellpipe Task panel', () => {
     const cellpipe = new Cellpipe(page);
 
     // Given a task cell
-    await openNotebook(page, codeNotebook([{ source: 'print(1)', tags: ['task:prep', 'cpu:2'] }]), `${tmpPath}/undo-clear.ipynb`);
+    await openNotebook(
+      page,
+      codeNotebook([{ source: 'print(1)', tags: ['task:prep', 'cpu:2'] }]),
+      `${tmpPath}/undo-clear.ipynb`,
+    );
     await page.notebook.selectCells(0);
     await cellpipe.taskEditor.open();
     await expect(cellpipe.taskEditor.field('Task name')).toHaveValue('prep');
