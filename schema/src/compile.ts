@@ -11,7 +11,7 @@
  */
 import { API_VERSION, PipelineSchema, TaskNameSchema } from './spec.js';
 import { hasErrors, sortDiagnostics, type CompileResult, type Diagnostic } from './diagnostics.js';
-import { cellSource, NotebookSchema, notebookJson, type NotebookCell } from './notebook.js';
+import { cellSource, notebookJson, parseNotebook, type NotebookCell } from './notebook.js';
 import { cellSettings, hasTaskSettings, notebookSettings, type CellResources, type CellSettings } from './tags.js';
 import { analyzePythonCached, type CellAnalysis, type FnInfo } from './python/analyze.js';
 import { parseParameters } from './python/parameters.js';
@@ -100,7 +100,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     diags.push({ severity: 'error', message: json.error, file });
     return fail();
   }
-  const nbParsed = NotebookSchema.safeParse(json.value);
+  const nbParsed = parseNotebook(json.value);
   if (!nbParsed.success) {
     for (const issue of nbParsed.error.issues.slice(0, 20)) {
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');

@@ -27,6 +27,46 @@ export const NotebookSchema = z
 export type NotebookCell = z.infer<typeof NotebookCellSchema>;
 export type Notebook = z.infer<typeof NotebookSchema>;
 
+/** A plain JSON object (what JSON.parse makes); anything more exotic is left to zod to judge. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  return Object.getPrototypeOf(v) === Object.prototype;
+}
+
+const optionalInt = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isSafeInteger(v));
+
+function isWellFormedCell(cell: unknown): boolean {
+  if (!isPlainObject(cell)) return false;
+  const { cell_type, source, metadata, id } = cell;
+  if (typeof cell_type !== 'string') return false;
+  if (typeof source !== 'string' && !(Array.isArray(source) && source.every((l) => typeof l === 'string'))) return false;
+  return (metadata === undefined || isPlainObject(metadata)) && (id === undefined || typeof id === 'string');
+}
+
+/**
+ * NotebookSchema.safeParse with a fast path. Zod builds and compiles its validators on first use,
+ * which costs more than the whole check of a large notebook; the compiler runs in the editor on
+ * every change, so a well-formed notebook (nearly always) is checked here by hand, with rules at
+ * least as strict as the schema's. Anything that fails goes through zod, so error messages and
+ * their field paths are zod's.
+ */
+export function parseNotebook(value: unknown): ReturnType<typeof NotebookSchema.safeParse> {
+  if (
+    isPlainObject(value) &&
+    Array.isArray(value['cells']) &&
+    (value['metadata'] === undefined || isPlainObject(value['metadata'])) &&
+    optionalInt(value['nbformat']) &&
+    optionalInt(value['nbformat_minor']) &&
+    value['cells'].every(isWellFormedCell)
+  ) {
+    // What the schema would output: the same fields, `metadata` defaulted to {} (loose objects keep the rest).
+    const cells = (value['cells'] as Record<string, unknown>[]).map((c) => ({ ...c, metadata: c['metadata'] ?? {} }) as NotebookCell);
+    const data = { ...value, cells, metadata: value['metadata'] ?? {} } as Notebook;
+    return { success: true, data };
+  }
+  return NotebookSchema.safeParse(value);
+}
+
 export function cellSource(cell: { source: string | string[] }): string {
   return typeof cell.source === 'string' ? cell.source : cell.source.join('');
 }

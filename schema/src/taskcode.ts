@@ -3,7 +3,7 @@
  * the parameters cell, in notebook order) and the task's own cells. The runner executes exactly this.
  */
 import type { Pipeline } from './spec.js';
-import { cellSource, NotebookSchema, notebookJson } from './notebook.js';
+import { cellSource, notebookJson, parseNotebook } from './notebook.js';
 
 export interface CellCode {
   /** 0-based cell index in the notebook the code comes from. */
@@ -33,7 +33,7 @@ export function taskCode(notebookContent: unknown, pipeline: Pipeline, taskName:
   }
   const json = notebookJson(notebookContent);
   if ('error' in json) throw new Error(json.error);
-  const parsed = NotebookSchema.safeParse(json.value);
+  const parsed = parseNotebook(json.value);
   if (!parsed.success) throw new Error(`not an nbformat notebook: ${parsed.error.issues[0]?.message ?? ''}`);
   const cells = parsed.data.cells;
   const code = (index: number): CellCode => {
