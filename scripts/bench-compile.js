@@ -1,10 +1,18 @@
 // Compiler benchmark: generated notebooks of 200 and 2,000 cells, compiled from their file text.
-// Reports the median of several runs and the ratio to JSON.parse of the same text (the floor any
-// notebook tool pays). `npm run bench` collects the returned object; run alone it prints it.
+// Three situations, reported separately because they differ several times over:
+//  - first compile: a fresh process compiles once (the CLI, or the editor's first compile after the
+//    page loads); the JavaScript engine has compiled none of the code yet, so this is mostly warm-up;
+//  - steady state: the same process compiles again and again with the analysis cache cleared (every
+//    cell parsed and analysed, the code already optimised);
+//  - editing: one cell changed since the last compile (what the extension does on each keystroke).
+// Also reported: JSON.parse of the same text and the bare @lezer/python parse of every cell (floors
+// the compiler cannot go below). `npm run bench` collects the returned object; run alone it prints it.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { parser as pythonParser } from '@lezer/python';
 import { clearAnalysisCache, compileNotebook } from '../schema/dist/index.js';
 
 /** A notebook shaped like real work: setup, parameters, then tasks of 5 cells passing variables along. */
@@ -96,13 +104,45 @@ function time(fn, runs, warmup) {
 
 const ms = (x) => (x === null ? null : Number(x.toFixed(2)));
 
-function benchOne(cellCount, runs, warmup) {
+/**
+ * The first compile in `processes` fresh node processes: thread CPU (mean: single readings are
+ * coarse), process CPU (includes the engine's background compiler and GC threads) and wall time.
+ */
+function firstCompile(cellCount, processes) {
+  const script = `
+    import { readFileSync } from 'node:fs';
+    const { generateNotebook } = await import(${JSON.stringify(import.meta.url)});
+    const { compileNotebook } = await import(${JSON.stringify(new URL('../schema/dist/index.js', import.meta.url).href)});
+    const text = JSON.stringify(generateNotebook(${cellCount}), null, 1);
+    const cpu = () => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+    const c0 = cpu(), p0 = process.cpuUsage(), t0 = performance.now();
+    const r = compileNotebook(text, { path: 'bench.ipynb' });
+    const wall = performance.now() - t0, p = process.cpuUsage(p0), c1 = cpu();
+    if (!r.pipeline) throw new Error('benchmark notebook did not compile');
+    console.log(JSON.stringify({ wall, thread: c1 - c0, process: (p.user + p.system) / 1000 }));`;
+  const runs = [];
+  for (let i = 0; i < processes; i++) {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    runs.push(JSON.parse(out.trim().split('\n').pop()));
+  }
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const hasCpu = threadCpuMs() !== null;
+  return {
+    processes,
+    firstCompileMedianMs: ms(median(runs.map((r) => r.wall))),
+    firstCompileCpuMeanMs: hasCpu ? ms(mean(runs.map((r) => r.thread))) : null,
+    firstCompileProcessCpuMeanMs: ms(mean(runs.map((r) => r.process))),
+  };
+}
+
+function benchOne(cellCount, runs, warmup, processes) {
   const nb = generateNotebook(cellCount);
   const text = JSON.stringify(nb, null, 1);
   const path = `bench-${cellCount}.ipynb`;
+  const first = firstCompile(cellCount, processes);
   let result;
-  // Cold: every cell parsed, as for a notebook opened for the first time or compiled by the CLI.
-  const coldMs = time(() => {
+  // Steady state: every cell parsed and analysed again, after `warmup` compiles optimised the code.
+  const steadyMs = time(() => {
     clearAnalysisCache();
     result = compileNotebook(text, { path });
   }, runs, warmup);
@@ -118,8 +158,11 @@ function benchOne(cellCount, runs, warmup) {
   let e = 0;
   const editMs = time(() => compileNotebook(edits[e++], { path }), runs, warmup);
   const parseMs = time(() => JSON.parse(text), runs * 10, warmup);
+  // The parser alone, on every cell's source: what a compile costs at least while it parses each cell.
+  const sources = nb.cells.map((c) => c.source.join(''));
+  const pythonMs = time(() => sources.forEach((src) => pythonParser.parse(src)), runs, warmup);
   if (!result?.pipeline) throw new Error(`benchmark notebook did not compile: ${JSON.stringify(result?.diagnostics.slice(0, 3))}`);
-  const cold = median(coldMs.wall);
+  const steady = median(steadyMs.wall);
   const parse = median(parseMs.wall);
   const edit = median(editMs.wall);
   return {
@@ -127,34 +170,39 @@ function benchOne(cellCount, runs, warmup) {
     bytes: text.length,
     tasks: result.pipeline.spec.tasks.length,
     edges: result.pipeline.spec.tasks.reduce((n, t) => n + t.dependsOn.length, 0),
+    ...first,
     runs,
-    compileMedianMs: ms(cold),
-    compileMinMs: ms(Math.min(...coldMs.wall)),
-    compileCpuMeanMs: ms(coldMs.cpuMean),
+    warmup,
+    steadyCompileMedianMs: ms(steady),
+    steadyCompileMinMs: ms(Math.min(...steadyMs.wall)),
+    steadyCompileCpuMeanMs: ms(steadyMs.cpuMean),
     editCompileMedianMs: ms(edit),
     editCompileCpuMeanMs: ms(editMs.cpuMean),
+    pythonParseCpuMeanMs: ms(pythonMs.cpuMean),
     jsonParseMedianMs: Number(parse.toFixed(3)),
     jsonParseCpuMeanMs: parseMs.cpuMean === null ? null : Number(parseMs.cpuMean.toFixed(3)),
-    cpuRatioToJsonParse: coldMs.cpuMean && parseMs.cpuMean ? Number((coldMs.cpuMean / parseMs.cpuMean).toFixed(1)) : null,
-    ratioToJsonParse: Number((cold / parse).toFixed(1)),
+    cpuRatioToJsonParse: steadyMs.cpuMean && parseMs.cpuMean ? Number((steadyMs.cpuMean / parseMs.cpuMean).toFixed(1)) : null,
+    ratioToJsonParse: Number((steady / parse).toFixed(1)),
     editRatioToJsonParse: Number((edit / parse).toFixed(1)),
   };
 }
 
 export async function benchCompile() {
-  const small = benchOne(200, 21, 5);
-  const large = benchOne(2000, 7, 2);
+  const small = benchOne(200, 21, 20, 7);
+  const large = benchOne(2000, 7, 4, 3);
+  const within = (x) => (x === null ? null : x <= 20);
   return {
     name: 'compile',
-    // The machine's load when measured: medians on a busy shared host are several times the quiet ones.
+    // The machine's load when measured: wall times on a busy shared host are several times the quiet ones.
     loadAverage1m: Number(os.loadavg()[0].toFixed(2)),
     notebooks: [small, large],
     target: {
       cells: 200,
       maxMs: 20,
-      met: small.compileMedianMs <= 20,
-      metByCpuTime: small.compileCpuMeanMs === null ? null : small.compileCpuMeanMs <= 20,
-      metWhenEditing: small.editCompileMedianMs <= 20,
+      // By CPU time, which the other processes on a shared machine inflate far less than wall time.
+      metOnFirstCompile: within(small.firstCompileCpuMeanMs),
+      metInSteadyState: within(small.steadyCompileCpuMeanMs),
+      metWhenEditing: within(small.editCompileCpuMeanMs),
     },
   };
 }
