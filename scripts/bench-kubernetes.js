@@ -244,6 +244,7 @@ async function liveChild() {
   const running = new Set();
   const seenPod = new Set();
   const ended = new Set();
+  const waitingReason = new Map();
   const jobId = `live${Date.now().toString(36)}`;
   const started = Date.now();
   const samples = [];
@@ -270,6 +271,8 @@ async function liveChild() {
       const i = base + k;
       return executor.start(launchSpec(workDir, jobId, `t${i}`, { cpu: '10m' }), (e) => {
         if (e.type === 'waiting' || e.type === 'running') seenPod.add(i);
+        if (e.type === 'waiting') waitingReason.set(i, e.reason);
+        else waitingReason.delete(i);
         if (e.type === 'running') running.add(i);
         if (e.type === 'exited') ended.add(i);
       });
@@ -307,6 +310,11 @@ async function liveChild() {
         rssMB: at10000(mb(idle.rss), rssPerTaskKB),
       },
       openFds: readdirSync('/proc/self/fd').length,
+      waitingReasons: [...waitingReason.values()].reduce((acc, r) => {
+        const k = r.slice(0, 120);
+        acc[k] = (acc[k] ?? 0) + 1;
+        return acc;
+      }, {}),
       samples,
       targetRssMB: 300,
     },
