@@ -202,6 +202,9 @@ const COMPREHENSIONS = new Set([
   'DictionaryComprehensionExpression',
 ]);
 
+/** Brackets and colons around a comprehension's parts. */
+const COMPREHENSION_PUNCTUATION = new Set(['(', ')', '[', ']', '{', '}', ':']);
+
 function children(node: SyntaxNode): SyntaxNode[] {
   const out: SyntaxNode[] = [];
   for (let c = node.firstChild; c; c = c.nextSibling) out.push(c);
@@ -229,7 +232,8 @@ class Walker {
   }
 
   statements(node: SyntaxNode, sink: Sink) {
-    for (const c of children(node)) this.statement(c, sink);
+    // Sibling links, not children(): the walk visits every node, so arrays per node add up.
+    for (let c = node.firstChild; c; c = c.nextSibling) this.statement(c, sink);
   }
 
   statement(node: SyntaxNode, sink: Sink): void {
@@ -285,7 +289,7 @@ class Walker {
       case 'WhileStatement':
       default:
         // if/while/return/raise/assert/expression statements: reads in order, bodies as statements.
-        for (const c of children(node)) {
+        for (let c = node.firstChild; c; c = c.nextSibling) {
           if (c.name === 'Body') this.statements(c, sink);
           else this.expr(c, sink);
         }
@@ -683,17 +687,17 @@ class Walker {
         if (callee?.name === 'VariableName' && DYNAMIC_CALLS.has(this.text(callee))) {
           this.warn(`'${this.text(callee)}()' can read and bind any name: dependencies through it are not inferred`, callee.from);
         }
-        for (const c of children(node)) this.expr(c, sink);
+        for (let c = node.firstChild; c; c = c.nextSibling) this.expr(c, sink);
         return;
       }
       default:
         if (COMPREHENSIONS.has(node.name)) {
           return this.comprehension(
-            children(node).filter((c) => !['(', ')', '[', ']', '{', '}', ':'].includes(c.name)),
+            children(node).filter((c) => !COMPREHENSION_PUNCTUATION.has(c.name)),
             sink,
           );
         }
-        for (const c of children(node)) this.expr(c, sink);
+        for (let c = node.firstChild; c; c = c.nextSibling) this.expr(c, sink);
     }
   }
 }
