@@ -4,13 +4,13 @@
  * may run twice; tasks count their runs by appending to files.
  */
 import { jest } from '@jest/globals';
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Job, JobSummary, TaskEvent } from '@cellpipe/schema';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import { attachEngine, kill9, type Engine } from './engine-child.js';
 import { appendLine, processAlive, request, until } from './jobs-fixtures.js';
 
 jest.setTimeout(120_000);
@@ -18,48 +18,10 @@ jest.setTimeout(120_000);
 const here = dirname(fileURLToPath(import.meta.url));
 const entry = join(here, '..', 'dist', 'jobs', 'engine-process.js');
 
-interface Engine {
-  child: ChildProcess;
-  jobs: Map<string, JobSummary>;
-  tasks: TaskEvent[];
-  submit(owner: string, req: unknown): Promise<Job>;
-}
-
 function startEngine(home: string): Promise<Engine> {
-  const child = fork(entry, ['--home', home, '--gpus', 'gpu:1', '--retry-backoff-ms', '50'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const engine: Engine = {
-    child,
-    jobs: new Map(),
-    tasks: [],
-    submit(owner, req) {
-      const id = Math.random();
-      return new Promise((resolve, reject) => {
-        const onMsg = (m: { type: string; id?: number; job?: Job; error?: string }): void => {
-          if (m.type !== 'reply' || m.id !== id) return;
-          child.off('message', onMsg);
-          if (m.error) reject(new Error(m.error));
-          else resolve(m.job!);
-        };
-        child.on('message', onMsg);
-        child.send({ type: 'submit', id, owner, request: req });
-      });
-    },
-  };
-  return new Promise((resolve, reject) => {
-    child.on('message', (m: { type: string; job?: JobSummary; event?: TaskEvent }) => {
-      if (m.type === 'ready') resolve(engine);
-      if (m.type === 'job' && m.job) engine.jobs.set(m.job.id, m.job);
-      if (m.type === 'task' && m.event) engine.tasks.push(m.event);
-    });
-    child.once('exit', (code) => reject(new Error(`engine exited with ${code} before it was ready`)));
-  });
-}
-
-function kill9(engine: Engine): Promise<void> {
-  return new Promise((resolve) => {
-    engine.child.once('exit', () => resolve());
-    engine.child.kill('SIGKILL');
-  });
+  return attachEngine(
+    fork(entry, ['--home', home, '--gpus', 'gpu:1', '--retry-backoff-ms', '50'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
 }
 
 const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);

@@ -7,16 +7,17 @@
  *    (connection errors, 410 Gone → relist) and the job still ends with the right states.
  */
 import { jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import type { Job, JobSummary, SubmitJobRequest, TaskEvent } from '@cellpipe/schema';
+import type { Job } from '@cellpipe/schema';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
 import { JobService } from '../src/jobs/job-service.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import { attachEngine, kill9, type Engine } from './engine-child.js';
 import { request as pipelineRequest, taskOf, until, waitForJob } from './jobs-fixtures.js';
 import {
   BUILD_TIMEOUT_MS,
@@ -113,55 +114,17 @@ process.on('disconnect', () => void service.close().then(() => process.exit(0)))
 send({ type: 'ready' });
 `;
 
-interface Engine {
-  child: ChildProcess;
-  jobs: Map<string, JobSummary>;
-  tasks: TaskEvent[];
-  submit(owner: string, req: SubmitJobRequest): Promise<Job>;
-}
-
 function startEngine(home: string, steer: Record<string, Record<string, string>>): Promise<Engine> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', ENGINE_SOURCE], {
-    cwd: serverDir,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: {
-      ...process.env,
-      CELLPIPE_TEST_ENGINE: JSON.stringify({ home, kubeconfig: bed.kubeconfigPath, namespace: ns, runner: runnerPath, steer }),
-    },
-  });
-  const engine: Engine = {
-    child,
-    jobs: new Map(),
-    tasks: [],
-    submit(owner, req) {
-      const id = Math.random();
-      return new Promise((resolve, reject) => {
-        const onMsg = (m: { type: string; id?: number; job?: Job; error?: string }): void => {
-          if (m.type !== 'reply' || m.id !== id) return;
-          child.off('message', onMsg);
-          if (m.error) reject(new Error(m.error));
-          else resolve(m.job!);
-        };
-        child.on('message', onMsg);
-        child.send({ type: 'submit', id, owner, request: req });
-      });
-    },
-  };
-  return new Promise((resolve, reject) => {
-    child.on('message', (m: { type: string; job?: JobSummary; event?: TaskEvent }) => {
-      if (m.type === 'ready') resolve(engine);
-      if (m.type === 'job' && m.job) engine.jobs.set(m.job.id, m.job);
-      if (m.type === 'task' && m.event) engine.tasks.push(m.event);
-    });
-    child.once('exit', (code) => reject(new Error(`engine exited with ${String(code)} before it was ready`)));
-  });
-}
-
-function kill9(engine: Engine): Promise<void> {
-  return new Promise((resolve) => {
-    engine.child.once('exit', () => resolve());
-    engine.child.kill('SIGKILL');
-  });
+  return attachEngine(
+    spawn(process.execPath, ['--input-type=module', '-e', ENGINE_SOURCE], {
+      cwd: serverDir,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: {
+        ...process.env,
+        CELLPIPE_TEST_ENGINE: JSON.stringify({ home, kubeconfig: bed.kubeconfigPath, namespace: ns, runner: runnerPath, steer }),
+      },
+    }),
+  );
 }
 
 async function stopEngine(engine: Engine): Promise<void> {
