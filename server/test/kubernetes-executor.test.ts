@@ -256,6 +256,48 @@ test('pod specs with every option are accepted by the apiserver', async () => {
   expect(pod.serviceAccountName).toBe('task-runner');
   expect(pod.containers[0]?.resources?.limits).toMatchObject({ 'nvidia.com/mig-3g.20gb': '1', memory: '1Gi' });
   expect(pod.containers[0]?.image).toBe('registry.example.org/ml/train:1.2');
+
+  // The payload travels in the pod's annotations and is mounted as task.json by the downward API,
+  // where the runner's command line reads it; the attempt is this one Job and nothing else.
+  const running = await core.listNamespacedPod({
+    namespace: tasksNs,
+    labelSelector: `batch.kubernetes.io/job-name=${job.metadata!.name!}`,
+  });
+  const annotations = running.items[0]?.metadata?.annotations ?? {};
+  const payloadKey = Object.keys(annotations).find((k) => annotations[k] === spec.payload['task.json']);
+  expect(payloadKey).toBeDefined();
+  const payloadVolume = pod.volumes?.find((v) => v.name === 'payload');
+  expect(payloadVolume?.downwardAPI?.items).toEqual([
+    { path: 'task.json', fieldRef: { apiVersion: 'v1', fieldPath: `metadata.annotations['${payloadKey}']` } },
+  ]);
+  const mount = pod.containers[0]?.volumeMounts?.find((m) => m.name === 'payload');
+  expect(pod.containers[0]?.command?.at(-1)).toBe(`${mount?.mountPath}/task.json`);
+  const configMaps = await core.listNamespacedConfigMap({
+    namespace: tasksNs,
+    labelSelector: `cellpipe.io/job=${spec.jobId}`,
+  });
+  expect(configMaps.items.map((c) => c.metadata?.name)).toEqual([`cp-${spec.jobId}`]);
+});
+
+test('a payload over the budget ends the attempt with a clear reason and creates no Job', async () => {
+  const ex = newExecutor({ maxPayloadBytes: 50_000 });
+  const spec = launch(
+    `big${suffix}`,
+    'huge_cell',
+    {},
+    {
+      payload: {
+        'task.json': JSON.stringify({ task: 'huge_cell', cells: [`data = ${JSON.stringify('x'.repeat(60_000))}`] }),
+      },
+    },
+  );
+  const rec = new Recorder();
+  await ex.start(spec, rec.report);
+  const exited = await rec.exited();
+  expect(exited.error?.reason).toBe('payload-too-large');
+  expect(exited.error?.message).toMatch(/over the 50000 byte budget/);
+  const jobs = await batch.listNamespacedJob({ namespace: tasksNs, labelSelector: `cellpipe.io/job=${spec.jobId}` });
+  expect(jobs.items).toEqual([]);
 });
 
 test('single-strategy MIG: the slice is an nvidia.com/gpu on a node whose product names the profile', async () => {

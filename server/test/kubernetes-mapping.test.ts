@@ -3,11 +3,12 @@
  * behaviour against a real apiserver is proven in kubernetes-executor.test.ts.
  */
 import type { V1Job, V1JobCondition, V1Node, V1Pod } from '@kubernetes/client-node';
+import { cachedJob, cachedPod } from '../src/executors/kubernetes/cached.js';
 import { computeInventory } from '../src/executors/kubernetes/inventory.js';
-import { jobName, labelValue, ownerName, payloadName } from '../src/executors/kubernetes/names.js';
+import { jobName, labelValue, ownerName } from '../src/executors/kubernetes/names.js';
 import { KubernetesExecutorConfigSchema } from '../src/executors/kubernetes/options.js';
 import { UnsatisfiableError, placeResources } from '../src/executors/kubernetes/resources.js';
-import { attemptStatus } from '../src/executors/kubernetes/status.js';
+import { attemptStatus as judge } from '../src/executors/kubernetes/status.js';
 
 function node(name: string, labels: Record<string, string>, allocatable: Record<string, string>): V1Node {
   return { metadata: { name, labels }, status: { allocatable, capacity: allocatable } };
@@ -37,7 +38,6 @@ describe('names', () => {
     expect(a).toMatch(/-12$/);
     expect(jobName('abc123', 'a_b', 1)).not.toBe(jobName('abc123', 'a-b', 1));
     expect(ownerName('abc123')).toBe('cp-abc123');
-    expect(payloadName('abc123', 'x', 1)).toBe(`${jobName('abc123', 'x', 1)}-in`);
   });
 
   test('label values keep valid input and hash what they must change', () => {
@@ -87,7 +87,17 @@ describe('placeResources', () => {
 });
 
 describe('attemptStatus', () => {
-  const job = (conditions: V1JobCondition[] = []): V1Job => ({ metadata: { name: 'j' }, status: { conditions } });
+  const job = (conditions: V1JobCondition[] = []): V1Job => ({
+    metadata: { name: 'j', labels: { 'kueue.x-k8s.io/queue-name': 'team-a' } },
+    spec: { suspend: false, template: { spec: { containers: [{ name: 'task', command: ['python3'] }] } } },
+    status: { conditions },
+  });
+  // Every judgement is made again from what the executor's cache keeps: it must come out the same.
+  const attemptStatus = (j: V1Job, pods: V1Pod[]) => {
+    const full = judge(j, pods);
+    expect(judge(cachedJob(j), pods.map(cachedPod))).toEqual(full);
+    return full;
+  };
   const pod = (status: V1Pod['status'], nodeName?: string): V1Pod => ({
     metadata: { name: 'j-abcde', creationTimestamp: new Date() },
     spec: { containers: [{ name: 'task' }], nodeName },
@@ -167,6 +177,27 @@ describe('attemptStatus', () => {
       exitCode: 0,
     });
   });
+
+  test('the cache keeps only what is read: no pod template, pod command or foreign annotations', () => {
+    const full = job();
+    expect(cachedJob(full).spec?.template).toEqual({});
+    const p: V1Pod = {
+      metadata: {
+        name: 'p',
+        annotations: {
+          'cellpipe.io/user': 'ada',
+          'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(1000),
+        },
+      },
+      spec: {
+        containers: [{ name: 'task', command: ['python3', '-c', 'x'.repeat(1000)], env: [{ name: 'A', value: 'b' }] }],
+      },
+    };
+    expect(cachedPod(p)).toEqual({
+      metadata: { name: 'p', annotations: { 'cellpipe.io/user': 'ada' } },
+      spec: { containers: [{ name: 'task' }] },
+    });
+  });
 });
 
 describe('computeInventory', () => {
@@ -189,13 +220,16 @@ describe('computeInventory', () => {
   });
 
   test('sums allocatable, counts bound unfinished pods and names the holders', () => {
-    const inv = computeInventory(nodes, [
+    const pods = [
       holder('train', 'h100', 'nvidia.com/gpu', 3),
       holder('done', 'h100', 'nvidia.com/gpu', 8, 'Succeeded'),
       holder('other', 'h100', 'nvidia.com/gpu', 1, 'Running', false),
       holder('eval', 'mixed', 'nvidia.com/mig-3g.20gb', 1),
       holder('slice', 'single', 'nvidia.com/gpu', 1),
-    ]);
+    ];
+    const inv = computeInventory(nodes, pods);
+    // The executor computes it from its cache's copies.
+    expect(computeInventory(nodes, pods.map(cachedPod))).toEqual(inv);
     expect(inv.executor).toBe('kubernetes');
     const by = Object.fromEntries(inv.resources.map((r) => [r.resource, r]));
     expect(by['nvidia.com/gpu']).toMatchObject({ allocatable: 8, used: 4, free: 4 });

@@ -10,8 +10,9 @@ import { StringDecoder } from 'node:string_decoder';
 import * as k8s from '@kubernetes/client-node';
 import type { Inventory } from '@cellpipe/schema';
 import type { AttemptHandle, Executor, ExecutorEvent, LaunchSpec, ReportFn } from '../executor.js';
+import { cachedJob, cachedPod } from './cached.js';
 import { computeInventory } from './inventory.js';
-import { CONTAINER_NAME, PayloadError, buildJob, ownerConfigMap, payloadConfigMap } from './job-spec.js';
+import { CONTAINER_NAME, PayloadError, buildJob, ownerConfigMap, ownerReference } from './job-spec.js';
 import { JOB_NAME_LABEL, MANAGED_SELECTOR, jobName, ownerName } from './names.js';
 import {
   KubernetesExecutorConfigSchema,
@@ -81,6 +82,12 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The Job a pod belongs to (the Job controller sets both labels; older clusters only job-name). */
+function podJobName(pod: k8s.V1Pod): string | undefined {
+  const labels = pod.metadata?.labels;
+  return labels?.[JOB_NAME_LABEL] ?? labels?.['job-name'];
+}
+
 /** taskId is `<jobId>.<taskName>`; job ids hold no '.', task names hold none either. */
 function splitTaskId(taskId: string): { jobId: string; taskName: string } {
   const dot = taskId.indexOf('.');
@@ -116,6 +123,7 @@ export class KubernetesExecutor implements Executor {
       path: `/apis/batch/v1/namespaces/${ns}/jobs`,
       list: () => this.batch.listNamespacedJob({ namespace: ns, labelSelector: MANAGED_SELECTOR }),
       labelSelector: MANAGED_SELECTOR,
+      keep: cachedJob,
       onChange: (_t, job) => this.onJob(job),
       onError: onError('Job'),
     });
@@ -123,6 +131,8 @@ export class KubernetesExecutor implements Executor {
       path: `/api/v1/namespaces/${ns}/pods`,
       list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: MANAGED_SELECTOR }),
       labelSelector: MANAGED_SELECTOR,
+      keep: cachedPod,
+      indexBy: podJobName,
       onChange: (_t, pod) => this.onPod(pod),
       onError: onError('pod'),
     });
@@ -137,6 +147,7 @@ export class KubernetesExecutor implements Executor {
         path: '/api/v1/pods',
         list: () => this.core.listPodForAllNamespaces({ fieldSelector: unfinished }),
         fieldSelector: unfinished,
+        keep: cachedPod,
         onError: onError('cluster pod'),
       });
     }
@@ -222,31 +233,13 @@ export class KubernetesExecutor implements Executor {
 
     this.tracked.set(name, t);
     try {
-      // Size and key checks before anything is created.
-      payloadConfigMap(spec, { name, uid: '' }, this.config);
-      ownerConfigMap(spec, this.deps.runnerSource, this.config);
-      const ownerUid = await this.ensureOwner(spec);
-      const body = buildJob({
-        spec,
-        cfg: this.config,
-        placement,
-        ownerUid,
-        podAnnotations: this.deps.podAnnotations?.(spec),
-      });
-      let job: k8s.V1Job;
+      // Built (and size-checked) before anything is created.
+      const body = buildJob({ spec, cfg: this.config, placement, podAnnotations: this.deps.podAnnotations?.(spec) });
+      body.metadata!.ownerReferences = [ownerReference(spec.jobId, await this.ensureOwner(spec))];
       try {
-        job = await this.batch.createNamespacedJob({ namespace: this.config.namespace, body });
+        await this.batch.createNamespacedJob({ namespace: this.config.namespace, body });
       } catch (err) {
-        // The same attempt was created before (a retried call, a restart): follow that one.
-        if (httpCode(err) !== 409) throw err;
-        job = await this.batch.readNamespacedJob({ name, namespace: this.config.namespace });
-      }
-      try {
-        await this.core.createNamespacedConfigMap({
-          namespace: this.config.namespace,
-          body: payloadConfigMap(spec, { name, uid: job.metadata?.uid ?? '' }, this.config),
-        });
-      } catch (err) {
+        // The same attempt was created before (a retried call, a restart): the watch follows that one.
         if (httpCode(err) !== 409) throw err;
       }
     } catch (err) {
@@ -369,15 +362,8 @@ export class KubernetesExecutor implements Executor {
   }
 
   private onPod(pod: k8s.V1Pod): void {
-    const labels = pod.metadata?.labels ?? {};
-    const t = this.tracked.get(labels[JOB_NAME_LABEL] ?? labels['job-name'] ?? '');
+    const t = this.tracked.get(podJobName(pod) ?? '');
     if (t) this.evaluate(t);
-  }
-
-  private podsOf(name: string): k8s.V1Pod[] {
-    return this.pods
-      .list()
-      .filter((p) => (p.metadata?.labels?.[JOB_NAME_LABEL] ?? p.metadata?.labels?.['job-name']) === name);
   }
 
   private evaluate(t: Tracked): void {
@@ -396,7 +382,7 @@ export class KubernetesExecutor implements Executor {
     t.seen = true;
     // Being deleted (cancel, or an image that cannot be pulled): wait until the pods are gone.
     if (job.metadata?.deletionTimestamp) return;
-    const status = attemptStatus(job, this.podsOf(t.name));
+    const status = attemptStatus(job, this.pods.byIndex(t.name));
     if (!status) return;
     this.apply(t, job, status);
   }

@@ -2,11 +2,13 @@
  * The Kubernetes objects of one Cellpipe task attempt:
  * - an owner ConfigMap per Cellpipe job (holds the runner; deleting it cascades to everything below),
  * - a batch/v1 Job per attempt (one pod, restartPolicy Never, backoffLimit 0: retries are the
- *   orchestrator's), owned by the owner ConfigMap,
- * - a payload ConfigMap per attempt (task.json), owned by its Job.
+ *   orchestrator's), owned by the owner ConfigMap. The attempt's payload (task.json) travels in its
+ *   pod template's annotations and reaches the container as a file through a downward API volume,
+ *   so an attempt is one API object: one create, nothing to clean up after it.
  */
 import type {
   V1ConfigMap,
+  V1DownwardAPIVolumeFile,
   V1EnvVar,
   V1Job,
   V1OwnerReference,
@@ -28,7 +30,6 @@ import {
   jobName,
   labelValue,
   ownerName,
-  payloadName,
 } from './names.js';
 import type { KubernetesExecutorConfig } from './options.js';
 import type { Placement } from './resources.js';
@@ -37,21 +38,26 @@ export const CONTAINER_NAME = 'task';
 export const RUNNER_FILE = 'cellpipe_runner.py';
 const RUNNER_DIR = '/cellpipe/runner';
 const TASK_DIR = '/cellpipe/task';
-/** ConfigMap keys: the characters Kubernetes allows in them. */
-const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
+/** One annotation per payload file; the file name must be a valid annotation name (<= 63 chars). */
+const PAYLOAD_ANNOTATION_PREFIX = 'payload.cellpipe.io/';
+const ANNOTATION_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** The apiserver refuses an object whose annotations (keys and values) exceed 256 KiB. */
+const ANNOTATIONS_LIMIT_BYTES = 256 * 1024;
+/** A ConfigMap's data may not exceed 1 MiB. */
+const CONFIG_MAP_LIMIT_BYTES = 1024 * 1024;
 
 export class PayloadError extends Error {
   override readonly name = 'PayloadError';
 }
 
-export function payloadBytes(files: Record<string, string>): number {
-  return Object.entries(files).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+function annotationBytes(annotations: Record<string, string>): number {
+  return Object.entries(annotations).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
 }
 
 export function ownerConfigMap(spec: LaunchSpec, runnerSource: string, cfg: KubernetesExecutorConfig): V1ConfigMap {
   const size = Buffer.byteLength(runnerSource);
-  if (size > cfg.maxPayloadBytes)
-    throw new PayloadError(`the task runner is ${size} bytes, over the ${cfg.maxPayloadBytes} byte ConfigMap budget`);
+  if (size > CONFIG_MAP_LIMIT_BYTES)
+    throw new PayloadError(`the task runner is ${size} bytes, over the ${CONFIG_MAP_LIMIT_BYTES} byte ConfigMap limit`);
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -70,46 +76,41 @@ export function ownerConfigMap(spec: LaunchSpec, runnerSource: string, cfg: Kube
   };
 }
 
-export function payloadConfigMap(
-  spec: LaunchSpec,
-  job: { name: string; uid: string },
-  cfg: KubernetesExecutorConfig,
-): V1ConfigMap {
-  for (const key of Object.keys(spec.payload)) {
-    if (!CONFIG_MAP_KEY.test(key))
-      throw new PayloadError(`payload file name ${JSON.stringify(key)} is not a valid ConfigMap key`);
+/** The payload as pod annotations, checked against the limits before anything is created. */
+function payloadAnnotations(spec: LaunchSpec, cfg: KubernetesExecutorConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [file, content] of Object.entries(spec.payload)) {
+    if (!ANNOTATION_NAME.test(file))
+      throw new PayloadError(`payload file name ${JSON.stringify(file)} is not a valid annotation name`);
+    out[PAYLOAD_ANNOTATION_PREFIX + file] = content;
   }
-  const size = payloadBytes(spec.payload);
+  const size = annotationBytes(out);
   if (size > cfg.maxPayloadBytes) {
     throw new PayloadError(
-      `the task payload is ${size} bytes, over the ${cfg.maxPayloadBytes} byte ConfigMap budget; move large data into files the task reads`,
+      `the task payload is ${size} bytes, over the ${cfg.maxPayloadBytes} byte budget; move large data into files the task reads`,
     );
   }
-  return {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: {
-      name: payloadName(spec.jobId, spec.taskName, spec.attempt),
-      namespace: cfg.namespace,
-      labels: { ...cfg.labels, ...attemptLabels(spec.jobId, spec.taskName, spec.attempt, spec.owner) },
-      ownerReferences: [
-        { apiVersion: 'batch/v1', kind: 'Job', name: job.name, uid: job.uid, blockOwnerDeletion: true },
-      ],
-    },
-    data: spec.payload,
-  };
+  return out;
 }
 
 export interface JobSpecInput {
   spec: LaunchSpec;
   cfg: KubernetesExecutorConfig;
   placement: Placement;
-  ownerUid: string;
   /** Extra pod annotations (a test cluster's steering annotations, for example). */
   podAnnotations?: Record<string, string>;
 }
 
-export function buildJob({ spec, cfg, placement, ownerUid, podAnnotations }: JobSpecInput): V1Job {
+/** The owner ConfigMap as the owner of an attempt's Job: deleting it cascades to the Job and its pod. */
+export function ownerReference(jobId: string, ownerUid: string): V1OwnerReference {
+  return { apiVersion: 'v1', kind: 'ConfigMap', name: ownerName(jobId), uid: ownerUid, blockOwnerDeletion: true };
+}
+
+/**
+ * The attempt's Job, without its owner reference (set with `ownerReference` once the owner exists).
+ * Throws PayloadError when the payload cannot travel with the pod.
+ */
+export function buildJob({ spec, cfg, placement, podAnnotations }: JobSpecInput): V1Job {
   const name = jobName(spec.jobId, spec.taskName, spec.attempt);
   const labels: Record<string, string> = {
     ...cfg.labels,
@@ -122,14 +123,6 @@ export function buildJob({ spec, cfg, placement, ownerUid, podAnnotations }: Job
     [TASK_ID_ANNOTATION]: spec.taskId,
     [USER_ANNOTATION]: spec.owner,
   };
-  const owner: V1OwnerReference = {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    name: ownerName(spec.jobId),
-    uid: ownerUid,
-    blockOwnerDeletion: true,
-  };
-
   const env: V1EnvVar[] = [
     ...Object.entries(spec.env).map(([k, v]) => ({ name: k, value: v })),
     { name: 'CELLPIPE_JOB_ID', value: spec.jobId },
@@ -137,9 +130,21 @@ export function buildJob({ spec, cfg, placement, ownerUid, podAnnotations }: Job
     { name: 'CELLPIPE_ATTEMPT', value: String(spec.attempt) },
     { name: 'PYTHONUNBUFFERED', value: '1' },
   ];
+  const payload = payloadAnnotations(spec, cfg);
+  const podTemplateAnnotations = { ...annotations, ...podAnnotations, ...payload };
+  const total = annotationBytes(podTemplateAnnotations);
+  if (total > ANNOTATIONS_LIMIT_BYTES) {
+    throw new PayloadError(
+      `the pod's annotations (task payload included) are ${total} bytes, over Kubernetes' ${ANNOTATIONS_LIMIT_BYTES} byte limit`,
+    );
+  }
+  const payloadFiles: V1DownwardAPIVolumeFile[] = Object.keys(spec.payload).map((file) => ({
+    path: file,
+    fieldRef: { fieldPath: `metadata.annotations['${PAYLOAD_ANNOTATION_PREFIX}${file}']` },
+  }));
   const volumes: V1Volume[] = [
     { name: 'runner', configMap: { name: ownerName(spec.jobId), items: [{ key: RUNNER_FILE, path: RUNNER_FILE }] } },
-    { name: 'payload', configMap: { name: payloadName(spec.jobId, spec.taskName, spec.attempt) } },
+    { name: 'payload', downwardAPI: { items: payloadFiles } },
   ];
   const mounts: V1VolumeMount[] = [
     { name: 'runner', mountPath: RUNNER_DIR, readOnly: true },
@@ -189,7 +194,7 @@ export function buildJob({ spec, cfg, placement, ownerUid, podAnnotations }: Job
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, namespace: cfg.namespace, labels, annotations, ownerReferences: [owner] },
+    metadata: { name, namespace: cfg.namespace, labels, annotations },
     spec: {
       backoffLimit: 0,
       // Evictions and preemptions do not count against the attempt; exit code 137 (usually the OOM
@@ -207,7 +212,7 @@ export function buildJob({ spec, cfg, placement, ownerUid, podAnnotations }: Job
       // Kueue admits a queued Job by unsuspending it.
       suspend: cfg.queueName ? true : undefined,
       template: {
-        metadata: { labels, annotations: { ...annotations, ...podAnnotations } },
+        metadata: { labels, annotations: podTemplateAnnotations },
         spec: podSpec,
       },
     },

@@ -52,11 +52,6 @@ export function jobName(jobId: string, taskName: string, attempt: number): strin
   return `${head}${slug(taskName, Math.max(room, 1))}${tail}`;
 }
 
-/** Per-attempt payload ConfigMap, owned by the attempt's Job. */
-export function payloadName(jobId: string, taskName: string, attempt: number): string {
-  return `${jobName(jobId, taskName, attempt)}-in`;
-}
-
 /**
  * A valid label value (<= 63 chars, alphanumeric at both ends, [-_.A-Za-z0-9] inside). Values that
  * had to change carry a hash so two different inputs never share one label value.

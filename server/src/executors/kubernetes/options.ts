@@ -82,8 +82,11 @@ export const KubernetesExecutorConfigSchema = z
      * `namespace`: only Cellpipe's own pods (a Role suffices; other tenants' use is invisible).
      */
     inventoryScope: z.enum(['cluster', 'namespace']).default('cluster'),
-    /** Largest payload (task.json + runner) shipped in ConfigMaps; etcd refuses objects over ~1.5 MiB. */
-    maxPayloadBytes: z.number().int().min(1024).max(1_000_000).default(900_000),
+    /**
+     * Largest task payload (task.json: the task's code, inputs and parameters). It travels in the pod's
+     * annotations, which Kubernetes caps at 256 KiB in all.
+     */
+    maxPayloadBytes: z.number().int().min(1024).max(240_000).default(200_000),
   })
   .strict();
 

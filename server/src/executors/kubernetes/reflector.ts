@@ -13,6 +13,13 @@ export interface ReflectorOptions<T extends KubernetesObject> {
   list: () => Promise<KubernetesListObject<T>>;
   labelSelector?: string;
   fieldSelector?: string;
+  /**
+   * What the cache keeps of each object (default: all but managedFields). Thousands of pods and
+   * Jobs are cached, and each carries a whole pod spec that the reader may never look at.
+   */
+  keep?: (obj: T) => T;
+  /** A secondary key (e.g. the owning Job's name) for `byIndex`; objects without one are not indexed. */
+  indexBy?: (obj: T) => string | undefined;
   onChange?: (type: ChangeType, obj: T) => void;
   onError?: (err: unknown) => void;
 }
@@ -22,10 +29,10 @@ function keyOf(obj: KubernetesObject): string {
 }
 
 /**
- * managedFields (server-side apply bookkeeping) is often the largest part of an object and nothing
- * here reads it; dropping it keeps the cache of thousands of Jobs and pods small.
+ * managedFields (server-side apply bookkeeping) is often the largest part of an object and no
+ * reader here needs it.
  */
-function slim<T extends KubernetesObject>(obj: T): T {
+function withoutManagedFields<T extends KubernetesObject>(obj: T): T {
   if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
   return obj;
 }
@@ -41,6 +48,9 @@ function statusCode(err: unknown): number | undefined {
 
 export class Reflector<T extends KubernetesObject> {
   private readonly objects = new Map<string, T>();
+  /** indexBy key → object keys; only kept when `indexBy` is given. */
+  private readonly index = new Map<string, Set<string>>();
+  private readonly keep: (obj: T) => T;
   private resourceVersion = '';
   private stopped = false;
   private request: AbortController | undefined;
@@ -52,6 +62,7 @@ export class Reflector<T extends KubernetesObject> {
     private readonly opts: ReflectorOptions<T>,
   ) {
     this.watch = new Watch(kc);
+    this.keep = opts.keep ?? withoutManagedFields;
   }
 
   /** Resolves after the first list, so `list()` is complete from then on. */
@@ -76,20 +87,54 @@ export class Reflector<T extends KubernetesObject> {
     return this.objects.get(`${namespace}/${name}`);
   }
 
+  /** The cached objects whose `indexBy` key is `key`. */
+  byIndex(key: string): T[] {
+    const keys = this.index.get(key);
+    if (!keys) return [];
+    return [...keys].map((k) => this.objects.get(k)!);
+  }
+
+  private put(key: string, obj: T): boolean {
+    const old = this.objects.get(key);
+    if (old) this.unindex(key, old);
+    this.objects.set(key, obj);
+    const ix = this.opts.indexBy?.(obj);
+    if (ix !== undefined) {
+      let keys = this.index.get(ix);
+      if (!keys) this.index.set(ix, (keys = new Set()));
+      keys.add(key);
+    }
+    return old !== undefined;
+  }
+
+  private remove(key: string): void {
+    const old = this.objects.get(key);
+    if (!old) return;
+    this.unindex(key, old);
+    this.objects.delete(key);
+  }
+
+  private unindex(key: string, obj: T): void {
+    const ix = this.opts.indexBy?.(obj);
+    if (ix === undefined) return;
+    const keys = this.index.get(ix);
+    keys?.delete(key);
+    if (keys?.size === 0) this.index.delete(ix);
+  }
+
   private async relist(): Promise<void> {
     const list = await this.opts.list();
     const seen = new Set<string>();
     for (const item of list.items) {
-      const obj = slim(item);
+      const obj = this.keep(item);
       const key = keyOf(obj);
       seen.add(key);
-      const had = this.objects.has(key);
-      this.objects.set(key, obj);
+      const had = this.put(key, obj);
       this.opts.onChange?.(had ? 'update' : 'add', obj);
     }
     for (const [key, obj] of [...this.objects]) {
       if (!seen.has(key)) {
-        this.objects.delete(key);
+        this.remove(key);
         this.opts.onChange?.('delete', obj);
       }
     }
@@ -131,24 +176,23 @@ export class Reflector<T extends KubernetesObject> {
       query,
       (phase, raw: T & { code?: number }) => {
         if (this.stopped) return;
-        const obj = slim(raw);
         if (phase === 'BOOKMARK') {
-          this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+          this.resourceVersion = raw.metadata?.resourceVersion ?? this.resourceVersion;
           return;
         }
         if (phase === 'ERROR') {
           // A Status object; 410 means our resourceVersion is too old.
-          if (obj.code === 410) gone = true;
+          if (raw.code === 410) gone = true;
           return;
         }
+        this.resourceVersion = raw.metadata?.resourceVersion ?? this.resourceVersion;
+        const obj = this.keep(raw);
         const key = keyOf(obj);
-        this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
         if (phase === 'DELETED') {
-          this.objects.delete(key);
+          this.remove(key);
           this.opts.onChange?.('delete', obj);
         } else {
-          const had = this.objects.has(key);
-          this.objects.set(key, obj);
+          const had = this.put(key, obj);
           this.opts.onChange?.(had ? 'update' : 'add', obj);
         }
       },
