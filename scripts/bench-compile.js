@@ -5,15 +5,15 @@
 //  - steady state: the same process compiles again and again with the analysis cache cleared (every
 //    cell parsed and analysed, the code already optimised);
 //  - editing: one cell changed since the last compile (what the extension does on each keystroke).
-// Also reported: JSON.parse of the same text and the bare @lezer/python parse of every cell (floors
-// the compiler cannot go below). `npm run bench` collects the returned object; run alone it prints it.
+// Also reported: JSON.parse of the same text and the bare Python parse of every cell (floors the
+// compiler cannot go below). `npm run bench` collects the returned object; run alone it prints it.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parser as pythonParser } from '@lezer/python';
 import { clearAnalysisCache, compileNotebook } from '../schema/dist/index.js';
+import { parseModule } from '../schema/dist/python/parse.js';
 
 /** A notebook shaped like real work: setup, parameters, then tasks of 5 cells passing variables along. */
 export function generateNotebook(cellCount) {
@@ -160,7 +160,7 @@ function benchOne(cellCount, runs, warmup, processes) {
   const parseMs = time(() => JSON.parse(text), runs * 10, warmup);
   // The parser alone, on every cell's source: what a compile costs at least while it parses each cell.
   const sources = nb.cells.map((c) => c.source.join(''));
-  const pythonMs = time(() => sources.forEach((src) => pythonParser.parse(src)), runs, warmup);
+  const pythonMs = time(() => sources.forEach((src) => parseModule(src)), runs, warmup);
   if (!result?.pipeline) throw new Error(`benchmark notebook did not compile: ${JSON.stringify(result?.diagnostics.slice(0, 3))}`);
   const steady = median(steadyMs.wall);
   const parse = median(parseMs.wall);

@@ -59,6 +59,19 @@ const snippets = [
   'with ctx() as ab, other as c:\n    print(ab, c)\n',
   'def f():\n    def g():\n        global gx\n        gx = 1\n    return g\n',
   'import importlib\nmod = importlib.import_module(name)\nassert mod, "missing"\nraise SystemExit(code) from err\n',
+  'print(f"{a!r:>{w}} {b[\'k\']:{fmt}} {f\'{c}\'} {d=} {e + 1:.{p}f} {\'x\' if q else \'y\'} {(lambda t: t * m)(2)}")\n',
+  'match cmd:\n    case {"x": [1, *_]} | (2 | 3) as g if g > lim:\n        r = g\n    case K.V(a, b=B.c) if (cnt := a):\n        pass\n    case -1 | 1+2j | "s" | None:\n        pass\n    case (first, *mid, last):\n        pass\n',
+  'print([y := f(x), y ** 2])\nif any((z := v) > lim for v in vs):\n    print(z)\nwhile (line := read()) != stop:\n    seen.add(line)\n',
+  '@functools.lru_cache(maxsize=size)\n@register[kind]\ndef cached(x, /, y=dflt, *, z: Z = zz, **kw) -> R:\n    return x + y + z + glob\n',
+  'fs = [lambda a, b=i, *c, d=j, **e: a + b + k for i in range(3)]\ng = lambda *, key=kd: key or other\n',
+  'class C:\n    xs = [1, 2]\n    n = 3\n    ys = [x * n for x in xs]\n    zs = {k: xs for k in ks}\n    gen = (xs for _ in range(n))\n',
+  'def a():\n    global G1\n    x = 0\n    def b():\n        nonlocal x\n        global G2\n        x += G1\n        G2 = x\n    return b\n',
+  "args.extend('%s=%r' % (k, v) for k, v in kw.items())\nlabels = dict((name, i) for i, name in enumerate(names))\n",
+  'with (open(src) as f, open(dst, "w") as g):\n    g.write(f.read())\n',
+  'try:\n    run()\nexcept* (ValueError, TypeError) as eg:\n    log(eg)\nexcept* OSError:\n    pass\n',
+  'async def main(urls):\n    pages = [await fetch(u) async for u in aiter_(urls) if u]\n    return {p async for p in stream}\n',
+  'd = {**base, "k": v, **{kk: vv for kk, vv in items}}\nprint(*args, sep=s, **opts)\nparts = seq[a:b:c], seq[::2], m[i, j:k]\nok = lo < val <= hi is not None and key not in seen\n',
+  'def outer():\n    def inner(q=outer_default):\n        return q\n    class Local(Base):\n        attr = inner\n    return Local\nx = outer()\ndel x\n',
 ];
 
 describe('agreement with CPython symtable', () => {

@@ -1,5 +1,5 @@
 /**
- * Name analysis of one code cell with a real Python parser (@lezer/python). The result is the
+ * Name analysis of one code cell with a real Python parser (parse.ts). The result is the
  * cell's module-level effects in execution order: reads of free names, bindings (with what a bound
  * function reads when called), deletions, and the free names of functions, lambdas and class
  * methods (reads that happen whenever those are called; the compiler resolves them per task).
@@ -9,9 +9,9 @@
  * the comprehension; names bound in a class body are not visible to its methods; default values,
  * annotations and decorators are evaluated where the `def` is.
  */
-import { parser } from '@lezer/python';
-import type { SyntaxNode } from '@lezer/common';
+import type { Comprehension, Expr, FormattedValue, Keyword, Param, Pattern, Stmt, TypeParam } from './ast.js';
 import { blankMagics } from './magics.js';
+import { parseModule } from './parse.js';
 
 /** What a function (or class, through its methods) reads and writes at module level when called. */
 export interface FnInfo {
@@ -192,512 +192,395 @@ class ComprehensionSink implements Sink {
   }
 }
 
+/**
+ * PEP 695 type parameters (`def f[T]`, `class C[T]`, `type A[T]`): visible to annotations, base
+ * classes, the alias value and the body, but not outside them.
+ */
+class TypeParamSink implements Sink {
+  constructor(
+    readonly parent: Sink,
+    readonly names: ReadonlySet<string>,
+  ) {}
+  read(name: string, at: number) {
+    if (!this.names.has(name)) this.parent.read(name, at);
+  }
+  bind(name: string, at: number, fn?: FnInfo) {
+    this.parent.bind(name, at, fn);
+  }
+  mutate(name: string, at: number) {
+    this.read(name, at);
+  }
+  del(name: string, at: number) {
+    this.parent.del(name, at);
+  }
+  nested(fn: FnInfo, at: number) {
+    this.parent.nested(this.own(fn), at);
+  }
+  declare() {}
+  walrus(): Sink {
+    return this.parent.walrus();
+  }
+  /** The function or class without the type parameters among its free names. */
+  own(fn: FnInfo): FnInfo {
+    return { ...fn, free: new Set([...fn.free].filter((n) => !this.names.has(n))) };
+  }
+}
+
+/** The scope where a definition's annotations (and a class's bases) are evaluated. */
+function annotationScope(sink: Sink, params: readonly TypeParam[]): Sink {
+  return params.length ? new TypeParamSink(sink, new Set(params.map((p) => p.name))) : sink;
+}
+
 /** Names whose use makes the analysis blind: warned about, never guessed. */
 const DYNAMIC_CALLS = new Set(['exec', 'eval', 'globals']);
-
-const COMPREHENSIONS = new Set([
-  'ComprehensionExpression',
-  'ArrayComprehensionExpression',
-  'SetComprehensionExpression',
-  'DictionaryComprehensionExpression',
-]);
-
-/** Brackets and colons around a comprehension's parts. */
-const COMPREHENSION_PUNCTUATION = new Set(['(', ')', '[', ']', '{', '}', ':']);
-
-function children(node: SyntaxNode): SyntaxNode[] {
-  const out: SyntaxNode[] = [];
-  for (let c = node.firstChild; c; c = c.nextSibling) out.push(c);
-  return out;
-}
 
 class Walker {
   readonly warnings: { message: string; at: number }[] = [];
   syntaxError = false;
-  constructor(readonly src: string) {}
-
-  text(node: SyntaxNode): string {
-    return this.src.slice(node.from, node.to);
-  }
 
   warn(message: string, at: number) {
     this.warnings.push({ message, at });
   }
 
-  error(node: SyntaxNode) {
-    if (!this.syntaxError) {
-      this.warn('syntax error (or syntax the parser does not know, such as parenthesized `with` items): dependencies of this cell may be incomplete', node.from);
-    }
-    this.syntaxError = true;
+  statements(body: readonly Stmt[], sink: Sink) {
+    for (const s of body) this.statement(s, sink);
   }
 
-  statements(node: SyntaxNode, sink: Sink) {
-    // Sibling links, not children(): the walk visits every node, so arrays per node add up.
-    for (let c = node.firstChild; c; c = c.nextSibling) this.statement(c, sink);
-  }
-
-  statement(node: SyntaxNode, sink: Sink): void {
-    if (node.type.isError) {
-      this.error(node);
-      this.expr(node, sink);
-      return;
-    }
-    switch (node.name) {
-      case 'Body':
-      case 'StatementGroup':
-        return this.statements(node, sink);
-      case 'AssignStatement':
-        return this.assign(node, sink);
-      case 'UpdateStatement':
-        return this.update(node, sink);
-      case 'DeleteStatement':
-        for (const c of children(node)) if (c.name !== 'del' && c.name !== ',') this.delTarget(c, sink);
+  statement(s: Stmt, sink: Sink): void {
+    switch (s.k) {
+      case 'Error':
+        if (!this.syntaxError) this.warn(`syntax error (${s.message}): dependencies of this cell may be incomplete`, s.at);
+        this.syntaxError = true;
+        for (const n of s.names) sink.read(n.id, n.at);
         return;
-      case 'ImportStatement':
-        return this.importStmt(node, sink);
-      case 'ScopeStatement': {
-        const kids = children(node);
-        const kind = kids[0]?.name ?? 'global';
-        for (const c of kids) if (c.name === 'VariableName') sink.declare(kind, this.text(c));
+      case 'Assign':
+        return this.assign(s.targets, s.value, sink);
+      case 'AnnAssign':
+        this.expr(s.annotation, sink);
+        // A bare annotation binds nothing.
+        if (s.value) this.assign([s.target], s.value, sink);
         return;
-      }
-      case 'ForStatement':
-        return this.forStmt(node, sink);
-      case 'WithStatement':
-        return this.withStmt(node, sink);
-      case 'TryStatement':
-        return this.tryStmt(node, sink);
-      case 'FunctionDefinition':
-        return this.funcDef(node, sink);
-      case 'ClassDefinition':
-        return this.classDef(node, sink);
-      case 'DecoratedStatement':
-        for (const c of children(node)) {
-          if (c.name === 'Decorator') this.decorator(c, sink);
-          else this.statement(c, sink);
+      case 'AugAssign':
+        // `x += 1` reads x and binds it again; `a[i] += 1` reads a and mutates it.
+        this.expr(s.value, sink);
+        if (s.target.k === 'Name') {
+          sink.read(s.target.id, s.target.at);
+          sink.bind(s.target.id, s.target.at);
+        } else this.target(s.target, sink);
+        return;
+      case 'Delete':
+        for (const t of s.targets) this.delTarget(t, sink);
+        return;
+      case 'Import':
+        for (const a of s.names) {
+          const dot = a.name.indexOf('.');
+          sink.bind(a.asname ?? (dot < 0 ? a.name : a.name.slice(0, dot)), a.asAt);
         }
         return;
-      case 'MatchStatement':
-        return this.matchStmt(node, sink);
-      case 'TypeDefinition': {
-        const name = node.getChild('VariableName');
-        for (const c of children(node)) if (c !== name && c.name !== 'TypeParamList') this.expr(c, sink);
-        if (name) sink.bind(this.text(name), name.from);
+      case 'ImportFrom':
+        if (s.module === '__future__' && !s.level) return;
+        if (s.star) this.warn(`'from ${'.'.repeat(s.level)}${s.module} import *' binds names the dependency analysis cannot see; import them by name`, s.at);
+        for (const a of s.names) sink.bind(a.asname ?? a.name, a.asAt);
         return;
-      }
-      case 'IfStatement':
-      case 'WhileStatement':
-      default:
-        // if/while/return/raise/assert/expression statements: reads in order, bodies as statements.
-        for (let c = node.firstChild; c; c = c.nextSibling) {
-          if (c.name === 'Body') this.statements(c, sink);
-          else this.expr(c, sink);
+      case 'Global':
+      case 'Nonlocal':
+        for (const n of s.names) sink.declare(s.k === 'Global' ? 'global' : 'nonlocal', n);
+        return;
+      case 'For':
+        this.expr(s.iter, sink);
+        this.target(s.target, sink);
+        this.statements(s.body, sink);
+        this.statements(s.orelse, sink);
+        return;
+      case 'While':
+      case 'If':
+        this.expr(s.test, sink);
+        this.statements(s.body, sink);
+        this.statements(s.orelse, sink);
+        return;
+      case 'With':
+        for (const item of s.items) {
+          this.expr(item.context, sink);
+          if (item.vars) this.target(item.vars, sink);
         }
+        this.statements(s.body, sink);
+        return;
+      case 'Try':
+        this.statements(s.body, sink);
+        for (const h of s.handlers) {
+          if (h.type) this.expr(h.type, sink);
+          if (h.name !== null) sink.bind(h.name, h.nameAt);
+          this.statements(h.body, sink);
+          // Python deletes the `except ... as e` name when the handler ends.
+          if (h.name !== null) sink.del(h.name, h.nameAt);
+        }
+        this.statements(s.orelse, sink);
+        this.statements(s.finalbody, sink);
+        return;
+      case 'FunctionDef':
+        return this.funcDef(s, sink);
+      case 'ClassDef':
+        return this.classDef(s, sink);
+      case 'Match':
+        this.expr(s.subject, sink);
+        for (const c of s.cases) {
+          this.pattern(c.pattern, sink);
+          if (c.guard) this.expr(c.guard, sink);
+          this.statements(c.body, sink);
+        }
+        return;
+      case 'TypeAlias':
+        this.expr(s.value, annotationScope(sink, s.typeParams));
+        sink.bind(s.name.id, s.name.at);
+        return;
+      case 'Return':
+        if (s.value) this.expr(s.value, sink);
+        return;
+      case 'Raise':
+        if (s.exc) this.expr(s.exc, sink);
+        if (s.cause) this.expr(s.cause, sink);
+        return;
+      case 'Assert':
+        this.expr(s.test, sink);
+        if (s.msg) this.expr(s.msg, sink);
+        return;
+      case 'Expr':
+        return this.expr(s.value, sink);
+      case 'Pass':
+      case 'Break':
+      case 'Continue':
+        return;
     }
   }
 
-  /** `a = b = value`, `x: T = v`, `x: T` */
-  assign(node: SyntaxNode, sink: Sink) {
-    const segments: SyntaxNode[][] = [[]];
-    let annotation: SyntaxNode | undefined;
-    for (const c of children(node)) {
-      if (c.name === 'AssignOp') segments.push([]);
-      else if (c.name === 'TypeDef') annotation = c;
-      else segments[segments.length - 1]!.push(c);
-    }
-    if (annotation) this.expr(annotation, sink);
-    if (segments.length === 1) return; // annotation only: binds nothing
-    const value = segments.pop()!;
-    const target0 = segments[0]!;
-    const lambda = value.length === 1 && value[0]!.name === 'LambdaExpression' ? value[0]! : undefined;
+  /** `a = b = value`; `f = lambda: ...` names the lambda. */
+  assign(targets: readonly Expr[], value: Expr, sink: Sink) {
+    const t0 = targets[0]!;
     let fn: FnInfo | undefined;
-    if (lambda && segments.length === 1 && target0.length === 1 && target0[0]!.name === 'VariableName') {
-      fn = this.lambda(lambda, sink, this.text(target0[0]!));
-    } else {
-      for (const v of value) this.expr(v, sink);
-    }
-    for (const seg of segments) for (const t of seg) this.target(t, sink, fn);
+    if (value.k === 'Lambda' && targets.length === 1 && t0.k === 'Name') fn = this.lambda(value, sink, t0.id);
+    else this.expr(value, sink);
+    for (const t of targets) this.target(t, sink, fn);
   }
 
-  /** `x += 1` reads x and binds it again; `a[i] += 1` reads a and mutates it. */
-  update(node: SyntaxNode, sink: Sink) {
-    const kids = children(node);
-    const op = kids.findIndex((c) => c.name === 'UpdateOp');
-    for (const c of kids.slice(op + 1)) this.expr(c, sink);
-    for (const t of kids.slice(0, op)) {
-      if (t.name === 'VariableName') {
-        sink.read(this.text(t), t.from);
-        sink.bind(this.text(t), t.from);
-      } else this.target(t, sink);
-    }
-  }
-
-  target(node: SyntaxNode, sink: Sink, fn?: FnInfo): void {
-    switch (node.name) {
-      case 'VariableName':
-        return sink.bind(this.text(node), node.from, fn);
-      case 'TupleExpression':
-      case 'ArrayExpression':
-      case 'ParenthesizedExpression':
-        for (const c of children(node)) this.target(c, sink);
+  target(node: Expr, sink: Sink, fn?: FnInfo): void {
+    switch (node.k) {
+      case 'Name':
+        return sink.bind(node.id, node.at, fn);
+      case 'Tuple':
+      case 'List':
+        for (const e of node.elts) this.target(e, sink);
         return;
-      case 'MemberExpression': {
+      case 'Starred':
+        return this.target(node.value, sink);
+      case 'Attribute':
+      case 'Subscript': {
         this.expr(node, sink);
-        const base = this.baseName(node);
-        if (base) sink.mutate(this.text(base), base.from);
+        let base: Expr = node;
+        while (base.k === 'Attribute' || base.k === 'Subscript') base = base.value;
+        if (base.k === 'Name') sink.mutate(base.id, base.at);
         return;
       }
-      case '(':
-      case ')':
-      case '[':
-      case ']':
-      case ',':
-      case '*':
-        return;
-      default:
-        if (node.type.isError) this.error(node);
-        this.expr(node, sink);
-    }
-  }
-
-  delTarget(node: SyntaxNode, sink: Sink): void {
-    switch (node.name) {
-      case 'VariableName':
-        return sink.del(this.text(node), node.from);
-      case 'TupleExpression':
-      case 'ArrayExpression':
-      case 'ParenthesizedExpression':
-        for (const c of children(node)) this.delTarget(c, sink);
-        return;
-      case 'MemberExpression':
-        return this.target(node, sink);
-      case '(':
-      case ')':
-      case '[':
-      case ']':
-      case ',':
-        return;
       default:
         this.expr(node, sink);
     }
   }
 
-  baseName(node: SyntaxNode): SyntaxNode | undefined {
-    let n: SyntaxNode | null = node;
-    while (n && n.name === 'MemberExpression') n = n.firstChild;
-    while (n && n.name === 'ParenthesizedExpression') n = n.firstChild?.nextSibling ?? null;
-    return n && n.name === 'VariableName' ? n : undefined;
-  }
-
-  importStmt(node: SyntaxNode, sink: Sink) {
-    const kids = children(node);
-    const isFrom = kids[0]?.name === 'from';
-    let i = 0;
-    let module = '';
-    if (isFrom) {
-      i = 1;
-      while (i < kids.length && kids[i]!.name !== 'import') module += this.text(kids[i++]!);
-    }
-    i++; // past `import`
-    if (module === '__future__') return;
-    let head: SyntaxNode | undefined;
-    let alias: SyntaxNode | undefined;
-    let afterAs = false;
-    const flush = () => {
-      const n = alias ?? head;
-      if (n) sink.bind(this.text(n), n.from);
-      head = alias = undefined;
-      afterAs = false;
-    };
-    for (; i < kids.length; i++) {
-      const c = kids[i]!;
-      if (c.name === '*') {
-        this.warn(`'from ${module} import *' binds names the dependency analysis cannot see; import them by name`, node.from);
-      } else if (c.name === 'as') afterAs = true;
-      else if (c.name === ',') flush();
-      else if (c.name === 'VariableName') {
-        if (afterAs) alias = c;
-        else if (!head) head = c;
-      } else if (c.type.isError) this.error(c);
-    }
-    flush();
-  }
-
-  forStmt(node: SyntaxNode, sink: Sink) {
-    const kids = children(node);
-    const inAt = kids.findIndex((c) => c.name === 'in');
-    const forAt = kids.findIndex((c) => c.name === 'for');
-    const bodies = kids.filter((c) => c.name === 'Body');
-    for (const c of kids.slice(inAt + 1)) if (c.name !== 'Body' && c.name !== 'else') this.expr(c, sink);
-    for (const t of kids.slice(forAt + 1, inAt < 0 ? kids.length : inAt)) if (t.name !== 'Body') this.target(t, sink);
-    for (const b of bodies) this.statements(b, sink);
-  }
-
-  withStmt(node: SyntaxNode, sink: Sink) {
-    let afterAs = false;
-    for (const c of children(node)) {
-      if (c.name === 'as') afterAs = true;
-      else if (c.name === 'Body') this.statements(c, sink);
-      else if (afterAs) {
-        this.target(c, sink);
-        afterAs = false;
-      } else this.expr(c, sink);
-    }
-  }
-
-  tryStmt(node: SyntaxNode, sink: Sink) {
-    let afterAs = false;
-    let bound: SyntaxNode | undefined;
-    for (const c of children(node)) {
-      if (c.name === 'as') afterAs = true;
-      else if (c.name === 'Body') {
-        this.statements(c, sink);
-        // Python deletes the `except ... as e` name when the handler ends.
-        if (bound) sink.del(this.text(bound), bound.from);
-        bound = undefined;
-      } else if (afterAs && c.name === 'VariableName') {
-        sink.bind(this.text(c), c.from);
-        bound = c;
-        afterAs = false;
-      } else this.expr(c, sink);
+  delTarget(node: Expr, sink: Sink): void {
+    switch (node.k) {
+      case 'Name':
+        return sink.del(node.id, node.at);
+      case 'Tuple':
+      case 'List':
+        for (const e of node.elts) this.delTarget(e, sink);
+        return;
+      default:
+        this.target(node, sink);
     }
   }
 
   /** Parameters bind in the function; defaults and annotations are read where the def is. */
-  params(list: SyntaxNode, outer: Sink, inner: FunctionSink) {
-    let afterAssign = false;
-    for (const c of children(list)) {
-      if (c.name === 'AssignOp') afterAssign = true;
-      else if (afterAssign) {
-        this.expr(c, outer);
-        afterAssign = false;
-      } else if (c.name === 'TypeDef') this.expr(c, outer);
-      else if (c.name === 'VariableName') inner.bind(this.text(c));
-      else if (c.type.isError) this.error(c);
+  params(params: readonly Param[], outer: Sink, inner: FunctionSink, annotations = outer) {
+    for (const p of params) {
+      inner.bind(p.name);
+      if (p.annotation) this.expr(p.annotation, annotations);
+      if (p.default) this.expr(p.default, outer);
     }
   }
 
-  funcDef(node: SyntaxNode, sink: Sink) {
-    const nameNode = node.getChild('VariableName');
-    const name = nameNode ? this.text(nameNode) : '<function>';
+  funcDef(node: Stmt & { k: 'FunctionDef' }, sink: Sink) {
+    for (const d of node.decorators) this.expr(d, sink);
+    const name = node.name;
     const inner = new FunctionSink(name);
-    for (const c of children(node)) {
-      if (c.name === 'ParamList') this.params(c, sink, inner);
-      else if (c.name === 'TypeDef') this.expr(c, sink);
-      else if (c.name === 'TypeParamList') {
-        for (const p of c.getChildren('TypeParam')) for (const v of p.getChildren('VariableName')) inner.bind(this.text(v));
-      }
-    }
-    const body = node.getChild('Body');
-    if (body) this.statements(body, inner);
+    const scope = annotationScope(sink, node.typeParams);
+    this.params(node.params, sink, inner, scope);
+    if (node.returns) this.expr(node.returns, scope);
+    for (const p of node.typeParams) inner.bind(p.name);
+    this.statements(node.body, inner);
     const fn = inner.finish();
     for (const g of fn.globalWrites) {
       if (inner.globals.has(g)) {
-        this.warn(
-          `function '${name}' assigns the global '${g}': a task that uses '${name}' is treated as reading and writing '${g}'`,
-          node.from,
-        );
+        this.warn(`function '${name}' assigns the global '${g}': a task that uses '${name}' is treated as reading and writing '${g}'`, node.at);
       }
     }
-    sink.nested(fn, node.from);
-    if (nameNode) sink.bind(name, nameNode.from, fn);
+    sink.nested(fn, node.at);
+    sink.bind(name, node.nameAt, fn);
   }
 
-  lambda(node: SyntaxNode, sink: Sink, name = '<lambda>'): FnInfo {
+  lambda(node: Expr & { k: 'Lambda' }, sink: Sink, name = '<lambda>'): FnInfo {
     const inner = new FunctionSink(name);
-    let seenColon = false;
-    for (const c of children(node)) {
-      if (c.name === 'ParamList') this.params(c, sink, inner);
-      else if (c.name === ':') seenColon = true;
-      else if (seenColon) this.expr(c, inner);
-    }
+    this.params(node.params, sink, inner);
+    this.expr(node.body, inner);
     const fn = inner.finish();
-    sink.nested(fn, node.from);
+    sink.nested(fn, node.at);
     return fn;
   }
 
-  classDef(node: SyntaxNode, sink: Sink) {
-    const nameNode = node.getChild('VariableName');
-    const name = nameNode ? this.text(nameNode) : '<class>';
-    const args = node.getChild('ArgList');
-    if (args) this.argList(args, sink);
-    const inner = new ClassSink(sink, name);
-    const body = node.getChild('Body');
-    if (body) this.statements(body, inner);
-    const fn = inner.finish();
-    sink.nested(fn, node.from);
-    if (nameNode) sink.bind(name, nameNode.from, fn);
+  classDef(node: Stmt & { k: 'ClassDef' }, sink: Sink) {
+    for (const d of node.decorators) this.expr(d, sink);
+    const scope = annotationScope(sink, node.typeParams);
+    this.args(node.args, scope);
+    const inner = new ClassSink(scope, node.name);
+    this.statements(node.body, inner);
+    const fn = scope instanceof TypeParamSink ? scope.own(inner.finish()) : inner.finish();
+    sink.nested(fn, node.at);
+    sink.bind(node.name, node.nameAt, fn);
   }
 
-  decorator(node: SyntaxNode, sink: Sink) {
-    const first = node.getChild('VariableName');
-    if (first) sink.read(this.text(first), first.from);
-    const args = node.getChild('ArgList');
-    if (args) this.argList(args, sink);
-  }
-
-  matchStmt(node: SyntaxNode, sink: Sink) {
-    for (const c of children(node)) {
-      if (c.name === 'MatchBody') {
-        for (const clause of c.getChildren('MatchClause')) {
-          for (const part of children(clause)) {
-            if (part.name === 'case' || part.name === ',') continue;
-            if (part.name === 'Guard') this.expr(part, sink);
-            else if (part.name === 'Body') this.statements(part, sink);
-            else this.pattern(part, sink);
-          }
-        }
-      } else if (c.name !== 'match') this.expr(c, sink);
+  pattern(node: Pattern, sink: Sink): void {
+    switch (node.k) {
+      case 'MatchAs':
+        if (node.pattern) this.pattern(node.pattern, sink);
+        if (node.name !== null) sink.bind(node.name, node.nameAt);
+        return;
+      case 'MatchStar':
+        if (node.name !== null) sink.bind(node.name, node.at);
+        return;
+      case 'MatchValue':
+        return this.expr(node.value, sink);
+      case 'MatchSingleton':
+        return;
+      case 'MatchSequence':
+      case 'MatchOr':
+        for (const p of node.patterns) this.pattern(p, sink);
+        return;
+      case 'MatchMapping':
+        node.keys.forEach((k, i) => {
+          this.expr(k, sink);
+          this.pattern(node.patterns[i]!, sink);
+        });
+        if (node.rest !== null) sink.bind(node.rest, node.restAt);
+        return;
+      case 'MatchClass':
+        this.expr(node.cls, sink);
+        for (const p of node.patterns) this.pattern(p, sink);
+        for (const p of node.kwdPatterns) this.pattern(p, sink);
     }
   }
 
-  pattern(node: SyntaxNode, sink: Sink): void {
-    switch (node.name) {
-      case 'CapturePattern': {
-        const v = node.getChild('VariableName');
-        if (v && this.text(v) !== '_') sink.bind(this.text(v), v.from);
-        return;
-      }
-      case 'AsPattern': {
-        let afterAs = false;
-        for (const c of children(node)) {
-          if (c.name === 'as') afterAs = true;
-          else if (afterAs && c.name === 'VariableName') sink.bind(this.text(c), c.from);
-          else this.pattern(c, sink);
-        }
-        return;
-      }
-      case 'AttributePattern': {
-        const v = node.getChild('VariableName');
-        if (v) sink.read(this.text(v), v.from);
-        return;
-      }
-      case 'ClassPattern':
-      case 'MappingPattern':
-        for (const c of children(node)) {
-          if (c.name === 'VariableName') sink.read(this.text(c), c.from);
-          else this.pattern(c, sink);
-        }
-        return;
-      case 'KeywordPattern':
-        for (const c of children(node)) if (c.name !== 'VariableName') this.pattern(c, sink);
-        return;
-      case 'LiteralPattern':
-        return;
-      default:
-        if (node.type.isError) this.error(node);
-        for (const c of children(node)) this.pattern(c, sink);
-    }
-  }
-
-  /** Call arguments: `name=` is a keyword, not a read; `name:=` binds; `x for x in y` is a generator. */
-  argList(node: SyntaxNode, sink: Sink) {
-    const kids = children(node).filter((c) => c.name !== '(' && c.name !== ')');
-    let arg: SyntaxNode[] = [];
-    const flush = () => {
-      if (arg.some((c) => c.name === 'for')) this.comprehension(arg, sink);
-      else {
-        for (let i = 0; i < arg.length; i++) {
-          const c = arg[i]!;
-          const next = arg[i + 1];
-          if (c.name === 'VariableName' && next?.name === 'AssignOp') {
-            const value = arg.slice(i + 2);
-            for (const v of value) this.expr(v, sink);
-            if (this.text(next) === ':=') sink.walrus().bind(this.text(c), c.from);
-            break;
-          }
-          this.expr(c, sink);
-        }
-      }
-      arg = [];
-    };
-    for (const c of kids) {
-      if (c.name === ',') flush();
-      else arg.push(c);
-    }
-    flush();
+  /** Call arguments: `name=` is a keyword, not a read. */
+  args(args: readonly (Expr | Keyword)[], sink: Sink) {
+    for (const a of args) this.expr(a.k === 'keyword' ? a.value : a, sink);
   }
 
   /**
    * `element for t in it if cond for u in it2`: the first iterable is read outside, everything
    * else inside the comprehension's own scope.
    */
-  comprehension(parts: SyntaxNode[], sink: Sink) {
+  comprehension(generators: readonly Comprehension[], elements: readonly Expr[], sink: Sink) {
     const inner = new ComprehensionSink(sink);
-    const firstFor = parts.findIndex((c) => c.name === 'for' || c.name === 'async');
-    if (firstFor < 0) {
-      // Only reachable through error recovery: read what is there.
-      for (const c of parts) this.expr(c, sink);
-      return;
-    }
-    const element = parts.slice(0, firstFor);
-    let i = firstFor;
-    let first = true;
-    while (i < parts.length) {
-      const c = parts[i]!;
-      if (c.name === 'async') {
-        i++;
-        continue;
-      }
-      if (c.name === 'for') {
-        const targets: SyntaxNode[] = [];
-        i++;
-        while (i < parts.length && parts[i]!.name !== 'in') targets.push(parts[i++]!);
-        i++; // `in`
-        const iter = parts[i++];
-        if (iter) this.expr(iter, first ? sink : inner);
-        first = false;
-        for (const t of targets) this.target(t, inner);
-      } else if (c.name === 'if') {
-        i++;
-        const cond = parts[i++];
-        if (cond) this.expr(cond, inner);
-      } else {
-        this.expr(c, inner);
-        i++;
-      }
-    }
-    for (const e of element) this.expr(e, inner);
+    generators.forEach((g, i) => {
+      this.expr(g.iter, i === 0 ? sink : inner);
+      this.target(g.target, inner);
+      for (const c of g.ifs) this.expr(c, inner);
+    });
+    for (const e of elements) this.expr(e, inner);
   }
 
-  expr(node: SyntaxNode, sink: Sink): void {
-    if (node.type.isError) this.error(node);
-    switch (node.name) {
-      case 'VariableName':
-        return sink.read(this.text(node), node.from);
-      case 'PropertyName':
-      case 'String':
-      case 'Number':
-      case 'Comment':
+  formatted(values: readonly FormattedValue[], sink: Sink) {
+    for (const v of values) {
+      this.expr(v.value, sink);
+      this.formatted(v.spec, sink);
+    }
+  }
+
+  expr(node: Expr, sink: Sink): void {
+    switch (node.k) {
+      case 'Name':
+        return sink.read(node.id, node.at);
+      case 'Constant':
         return;
-      case 'NamedExpression': {
-        const kids = children(node);
-        for (const c of kids.slice(2)) this.expr(c, sink);
-        const t = kids[0];
-        if (t?.name === 'VariableName') sink.walrus().bind(this.text(t), t.from);
+      case 'JoinedStr':
+        return this.formatted(node.values, sink);
+      case 'NamedExpr':
+        this.expr(node.value, sink);
+        sink.walrus().bind(node.target.id, node.target.at);
         return;
-      }
-      case 'LambdaExpression':
+      case 'Lambda':
         this.lambda(node, sink);
         return;
-      case 'ArgList':
-        return this.argList(node, sink);
-      case 'CallExpression': {
-        const callee = node.firstChild;
-        if (callee?.name === 'VariableName' && DYNAMIC_CALLS.has(this.text(callee))) {
-          this.warn(`'${this.text(callee)}()' can read and bind any name: dependencies through it are not inferred`, callee.from);
+      case 'Call':
+        if (node.func.k === 'Name' && DYNAMIC_CALLS.has(node.func.id)) {
+          this.warn(`'${node.func.id}()' can read and bind any name: dependencies through it are not inferred`, node.func.at);
         }
-        for (let c = node.firstChild; c; c = c.nextSibling) this.expr(c, sink);
+        this.expr(node.func, sink);
+        return this.args(node.args, sink);
+      case 'ListComp':
+      case 'SetComp':
+      case 'GeneratorExp':
+        return this.comprehension(node.generators, [node.elt], sink);
+      case 'DictComp':
+        return this.comprehension(node.generators, [node.key, node.value], sink);
+      case 'BinOp': {
+        // Long chains (`a + b + ... `) nest to the left: walk the spine without recursion.
+        const rights: Expr[] = [];
+        let left: Expr = node;
+        while (left.k === 'BinOp') {
+          rights.push(left.right);
+          left = left.left;
+        }
+        this.expr(left, sink);
+        for (let i = rights.length - 1; i >= 0; i--) this.expr(rights[i]!, sink);
         return;
       }
-      default:
-        if (COMPREHENSIONS.has(node.name)) {
-          return this.comprehension(
-            children(node).filter((c) => !COMPREHENSION_PUNCTUATION.has(c.name)),
-            sink,
-          );
-        }
-        for (let c = node.firstChild; c; c = c.nextSibling) this.expr(c, sink);
+      case 'BoolOp':
+      case 'Set':
+      case 'List':
+      case 'Tuple':
+        for (const v of node.k === 'BoolOp' ? node.values : node.elts) this.expr(v, sink);
+        return;
+      case 'UnaryOp':
+        return this.expr(node.operand, sink);
+      case 'Compare':
+        this.expr(node.left, sink);
+        for (const c of node.comparators) this.expr(c, sink);
+        return;
+      case 'IfExp':
+        this.expr(node.test, sink);
+        this.expr(node.body, sink);
+        return this.expr(node.orelse, sink);
+      case 'Dict':
+        node.values.forEach((v, i) => {
+          const key = node.keys[i];
+          if (key) this.expr(key, sink);
+          this.expr(v, sink);
+        });
+        return;
+      case 'Await':
+      case 'YieldFrom':
+      case 'Starred':
+      case 'Attribute':
+        return this.expr(node.value, sink);
+      case 'Yield':
+        if (node.value) this.expr(node.value, sink);
+        return;
+      case 'Subscript':
+        this.expr(node.value, sink);
+        return this.expr(node.slice, sink);
+      case 'Slice':
+        if (node.lower) this.expr(node.lower, sink);
+        if (node.upper) this.expr(node.upper, sink);
+        if (node.step) this.expr(node.step, sink);
+        return;
     }
   }
 }
@@ -715,11 +598,10 @@ function lineCol(src: string, at: number): { line: number; column: number } {
 export function analyzePython(source: string): CellAnalysis {
   const blanked = blankMagics(source);
   const sink = new ModuleSink();
-  const walker = new Walker(blanked.code);
+  const walker = new Walker();
   if (!blanked.cellMagic) {
-    const tree = parser.parse(blanked.code);
     try {
-      walker.statements(tree.topNode, sink);
+      walker.statements(parseModule(blanked.code), sink);
     } catch (e) {
       // Pathological input (nesting deeper than the stack allows): say so instead of failing the compile.
       walker.warn(`this cell could not be analysed (${e instanceof RangeError ? 'nested too deeply' : String(e)}): its dependencies are unknown`, 0);

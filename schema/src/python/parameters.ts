@@ -2,9 +2,9 @@
  * The papermill-style `parameters` cell: its top-level `name = literal` assignments become the
  * pipeline's parameters (default value and type), overridable per run.
  */
-import { parser } from '@lezer/python';
-import type { SyntaxNode } from '@lezer/common';
+import type { Expr } from './ast.js';
 import { blankMagics } from './magics.js';
+import { parseModule } from './parse.js';
 
 export type ParameterType = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'dict' | 'null';
 
@@ -20,12 +20,6 @@ export interface ParametersResult {
 }
 
 class NotLiteral extends Error {}
-
-function children(node: SyntaxNode): SyntaxNode[] {
-  const out: SyntaxNode[] = [];
-  for (let c = node.firstChild; c; c = c.nextSibling) out.push(c);
-  return out;
-}
 
 /** Python string literal → its value; f-strings and bytes are not literals here. */
 function stringValue(text: string): string {
@@ -86,51 +80,40 @@ function isFloatText(text: string): boolean {
   return !/^0[xXoObB]/.test(text) && /[.eE]/.test(text);
 }
 
-function literal(node: SyntaxNode, src: string): { value: unknown; float?: boolean } {
-  const text = src.slice(node.from, node.to);
-  switch (node.name) {
-    case 'Number':
-      return { value: numberValue(text), float: isFloatText(text) };
-    case 'String':
-      return { value: stringValue(text) };
-    case 'ContinuedString':
-      return { value: children(node).map((c) => stringValue(src.slice(c.from, c.to))).join('') };
-    case 'Boolean':
-      return { value: text === 'True' };
-    case 'None':
-      return { value: null };
-    case 'UnaryExpression': {
-      const [op, arg] = children(node);
-      if (!op || !arg || arg.name !== 'Number') throw new NotLiteral();
-      const inner = literal(arg, src);
-      const sign = src.slice(op.from, op.to);
-      if (sign !== '-' && sign !== '+') throw new NotLiteral();
-      return { value: sign === '-' ? -(inner.value as number) : inner.value, float: inner.float };
+function literal(node: Expr, src: string): { value: unknown; float?: boolean } {
+  switch (node.k) {
+    case 'Constant':
+      switch (node.kind) {
+        case 'number': {
+          const text = src.slice(node.at, node.end);
+          return { value: numberValue(text), float: isFloatText(text) };
+        }
+        case 'string':
+          return { value: node.parts.map((t) => stringValue(src.slice(t.at, t.end))).join('') };
+        case 'True':
+        case 'False':
+          return { value: node.kind === 'True' };
+        case 'None':
+          return { value: null };
+        default:
+          throw new NotLiteral();
+      }
+    case 'UnaryOp': {
+      if ((node.op !== '-' && node.op !== '+') || node.operand.k !== 'Constant' || node.operand.kind !== 'number') throw new NotLiteral();
+      const inner = literal(node.operand, src);
+      return { value: node.op === '-' ? -(inner.value as number) : inner.value, float: inner.float };
     }
-    case 'ParenthesizedExpression': {
-      const inner = children(node).filter((c) => c.name !== '(' && c.name !== ')');
-      if (inner.length !== 1) throw new NotLiteral();
-      return literal(inner[0]!, src);
-    }
-    case 'ArrayExpression':
-    case 'TupleExpression':
-      return {
-        value: children(node)
-          .filter((c) => !['(', ')', '[', ']', ','].includes(c.name))
-          .map((c) => literal(c, src).value),
-      };
-    case 'DictionaryExpression': {
-      const parts = children(node).filter((c) => !['{', '}', ','].includes(c.name));
+    case 'List':
+    case 'Tuple':
+      return { value: node.elts.map((e) => literal(e, src).value) };
+    case 'Dict': {
       const out: Record<string, unknown> = {};
-      for (let i = 0; i < parts.length; i += 3) {
-        const k = parts[i];
-        const colon = parts[i + 1];
-        const v = parts[i + 2];
-        if (!k || colon?.name !== ':' || !v) throw new NotLiteral();
+      node.keys.forEach((k, i) => {
+        if (!k) throw new NotLiteral();
         const key = literal(k, src).value;
         if (typeof key !== 'string') throw new NotLiteral();
-        out[key] = literal(v, src).value;
-      }
+        out[key] = literal(node.values[i]!, src).value;
+      });
       return { value: out };
     }
     default:
@@ -161,31 +144,37 @@ function lineCol(src: string, at: number): { line: number; column: number } {
 
 export function parseParameters(source: string): ParametersResult {
   const code = blankMagics(source).code;
-  const tree = parser.parse(code);
   const parameters: Record<string, ParsedParameter> = {};
   const warnings: ParametersResult['warnings'] = [];
-  for (const stmt of children(tree.topNode)) {
-    const statements = stmt.name === 'StatementGroup' ? children(stmt) : [stmt];
-    for (const s of statements) {
-      if (s.name !== 'AssignStatement') continue;
-      const kids = children(s).filter((c) => c.name !== 'TypeDef');
-      const [target, op, value, ...rest] = kids;
-      if (!target || op?.name !== 'AssignOp' || !value || rest.length || target.name !== 'VariableName') continue;
-      const name = code.slice(target.from, target.to);
-      try {
-        const lit = literal(value, code);
-        const lineEnd = code.indexOf('\n', s.to);
-        const trailing = code.slice(s.to, lineEnd < 0 ? code.length : lineEnd);
-        const comment = /^\s*#\s*(.*?)\s*$/.exec(trailing)?.[1];
-        parameters[name] = { default: lit.value, type: typeOf(lit.value, lit.float), ...(comment ? { description: comment } : {}) };
-      } catch (e) {
-        if (!(e instanceof NotLiteral)) throw e;
-        delete parameters[name];
-        warnings.push({
-          message: `parameter '${name}' is not a literal value (number, string, bool, None, list or dict): it cannot be overridden per run`,
-          ...lineCol(code, target.from),
-        });
-      }
+  let statements;
+  try {
+    statements = parseModule(code);
+  } catch (e) {
+    // Nesting deeper than the stack allows: no parameters rather than a failed compile.
+    if (e instanceof RangeError) return { parameters, warnings };
+    throw e;
+  }
+  for (const s of statements) {
+    let target: Expr;
+    let value: Expr | null;
+    if (s.k === 'Assign' && s.targets.length === 1) [target, value] = [s.targets[0]!, s.value];
+    else if (s.k === 'AnnAssign') [target, value] = [s.target, s.value];
+    else continue;
+    if (!value || target.k !== 'Name') continue;
+    const name = target.id;
+    try {
+      const lit = literal(value, code);
+      const lineEnd = code.indexOf('\n', s.end);
+      const trailing = code.slice(s.end, lineEnd < 0 ? code.length : lineEnd);
+      const comment = /^\s*#\s*(.*?)\s*$/.exec(trailing)?.[1];
+      parameters[name] = { default: lit.value, type: typeOf(lit.value, lit.float), ...(comment ? { description: comment } : {}) };
+    } catch (e) {
+      if (!(e instanceof NotLiteral)) throw e;
+      delete parameters[name];
+      warnings.push({
+        message: `parameter '${name}' is not a literal value (number, string, bool, None, list or dict): it cannot be overridden per run`,
+        ...lineCol(code, target.at),
+      });
     }
   }
   return { parameters, warnings };
