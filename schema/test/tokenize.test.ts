@@ -67,15 +67,17 @@ describe('tokenize', () => {
     expect(text(tok!.fields!)).toEqual([['a', ['w']], "b['k']", 'c', ['d', ['e', 'g']], 'h != i', "'}'", ['x', []], "f'{y}'"]);
   });
 
-  it('keeps `\\N{NAME}` escapes out of replacement fields', () => {
-    const [tok] = tokenize(String.raw`f"\N{BULLET} {x}"`);
-    expect(tok!.fields!.length).toBe(1);
+  it('keeps `\\N{NAME}` escapes out of replacement fields, not a field after a backslash', () => {
+    const fields = (src: string) => tokenize(src)[0]!.fields!.map((f) => src.slice(f.from, f.to));
+    expect(fields(String.raw`f"\N{BULLET} {x}"`)).toEqual(['x']);
+    expect(fields(String.raw`rf"\{x}\d{y}"`)).toEqual(['x', 'y']);
   });
 
   it('reports unterminated strings and inconsistent dedents as errors', () => {
     expect(kinds('x = """never closed\nprint(y)')).toEqual(['x', '=', 'ERR:unterminated string literal', 'NL', 'END']);
     expect(kinds("s = 'open\n")).toContain('ERR:unterminated string literal');
     expect(kinds('if a:\n    b\n  c\n')).toContain('ERR:unindent does not match any outer indentation level');
+    expect(kinds('a $ b')).toEqual(['a', "ERR:invalid character '$'", 'b', 'NL', 'END']);
   });
 
   it('ends an unclosed bracket at a line that can only start a statement', () => {

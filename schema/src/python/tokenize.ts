@@ -78,12 +78,12 @@ class StringScanner {
       if (i >= src.length) throw new Unterminated();
       const c = src[i]!;
       if (c === '\\') {
-        // `\N{NAME}` is a character escape, not a replacement field.
+        // `\N{NAME}` is a character escape, not a replacement field; `\{` is a backslash and a field.
         if (!raw && fields && src[i + 1] === 'N' && src[i + 2] === '{') {
           const close = src.indexOf('}', i);
           if (close < 0) throw new Unterminated();
           i = close + 1;
-        } else i += 2;
+        } else i += fields && src[i + 1] === '{' ? 1 : 2;
       } else if (c === q && (!triple || src.startsWith(q + q + q, i))) {
         return i + (triple ? 3 : 1);
       } else if (c === '\n' && !triple) {
@@ -245,7 +245,7 @@ export function tokenize(src: string, from = 0, to = src.length, options: Tokeni
       else if (OPS2.has(two)) op = two;
       else if (OPS1.includes(ch)) op = ch;
       else {
-        push(T.Error, ch, i, i + 1);
+        push(T.Error, `invalid character '${ch}'`, i, i + 1);
         i++;
         continue;
       }
