@@ -2,8 +2,8 @@
 // scheduler; kwok nodes). Uses the built server/dist (`npm run build` first).
 //  (a) submit: 1,000 independent tasks started through the KubernetesExecutor until every pod
 //      exists, against a baseline in the same run: 1,000 plain Jobs created directly with the client
-//      until every pod exists. Pods are kept Pending (a nodeSelector no node has) so only creation
-//      is measured.
+//      (over the same pooled connections as the executor's) until every pod exists. Pods are kept
+//      Pending (a nodeSelector no node has) so only creation is measured.
 //  (b) memory: an executor in its own process (as in the server) tracking LIVE tasks whose pods
 //      run on extra kwok nodes; its RSS and heap once every task is running, against the same
 //      process with the executor's watches started and no task.
@@ -28,8 +28,8 @@ const BENCH_LABEL = 'bench.cellpipe.io/pool';
 const PODS_PER_NODE = 500;
 
 const k8s = await import('@kubernetes/client-node');
-const loadExecutor = async () =>
-  (await import(pathToFileURL(join(dist, 'executors', 'kubernetes', 'executor.js')).href)).KubernetesExecutor;
+const distModule = (file) => import(pathToFileURL(join(dist, 'executors', 'kubernetes', file)).href);
+const loadExecutor = async () => (await distModule('executor.js')).KubernetesExecutor;
 
 function bed(args, timeoutMs) {
   const r = spawnSync('bash', [script, ...args], { encoding: 'utf8', timeout: timeoutMs });
@@ -110,7 +110,8 @@ function launchSpec(workDir, jobId, taskName, resources) {
 // ------------------------------------------------------------------ (a) submit 1,000 tasks
 
 async function benchSubmit(kc, tasks) {
-  const batch = kc.makeApiClient(k8s.BatchV1Api);
+  const clients = (await distModule('api-clients.js')).pooledApiClients(kc);
+  const batch = clients.make(k8s.BatchV1Api);
   const nowhere = { [BENCH_LABEL]: 'nowhere' };
 
   // Baseline: the same number of plain Jobs created directly, same concurrency.
@@ -138,6 +139,7 @@ async function benchSubmit(kc, tasks) {
   );
   const baseCreated = Date.now();
   const basePodsAt = await basePods.done;
+  clients.close();
 
   // The executor: start() per task (owner ConfigMap once, a Job and a payload ConfigMap per task).
   const KubernetesExecutor = await loadExecutor();
@@ -200,7 +202,9 @@ async function addBenchNodes(kc, live) {
   }
   for (let i = 0; ; i++) {
     const nodes = await core.listNode({ labelSelector: `${BENCH_LABEL}=live` });
-    const ready = nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const ready = nodes.items.filter((n) =>
+      n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
     if (ready.length >= count) return names;
     if (i > 600) throw new Error(`bench nodes not Ready (${ready.length}/${count})`);
     await sleep(100);

@@ -10,6 +10,7 @@ import { StringDecoder } from 'node:string_decoder';
 import * as k8s from '@kubernetes/client-node';
 import type { Inventory } from '@cellpipe/schema';
 import type { AttemptHandle, Executor, ExecutorEvent, LaunchSpec, ReportFn } from '../executor.js';
+import { pooledApiClients, type ApiClients } from './api-clients.js';
 import { cachedJob, cachedPod } from './cached.js';
 import { computeInventory } from './inventory.js';
 import { CONTAINER_NAME, PayloadError, buildJob, ownerConfigMap, ownerReference } from './job-spec.js';
@@ -99,6 +100,7 @@ export class KubernetesExecutor implements Executor {
   readonly name = 'kubernetes';
   readonly config: KubernetesExecutorConfig;
   private readonly kc: k8s.KubeConfig;
+  private readonly clients: ApiClients;
   private readonly core: k8s.CoreV1Api;
   private readonly batch: k8s.BatchV1Api;
   private readonly jobs: Reflector<k8s.V1Job>;
@@ -113,8 +115,9 @@ export class KubernetesExecutor implements Executor {
   constructor(private readonly deps: KubernetesExecutorDeps) {
     this.config = KubernetesExecutorConfigSchema.parse(deps.config ?? {});
     this.kc = deps.kubeConfig;
-    this.core = this.kc.makeApiClient(k8s.CoreV1Api);
-    this.batch = this.kc.makeApiClient(k8s.BatchV1Api);
+    this.clients = pooledApiClients(this.kc);
+    this.core = this.clients.make(k8s.CoreV1Api);
+    this.batch = this.clients.make(k8s.BatchV1Api);
     this.warn = deps.warn ?? ((m) => console.warn(m));
     const ns = this.config.namespace;
     const onError = (what: string) => (err: unknown) =>
@@ -306,9 +309,11 @@ export class KubernetesExecutor implements Executor {
     this.stopWatches();
     this.started = undefined;
     this.tracked.clear();
+    // Idle keep-alive sockets would hold the process open.
+    this.clients.close();
   }
 
-  /** Deletes a Cellpipe job's owner ConfigMap; Kubernetes garbage-collects its Jobs, pods and payloads. */
+  /** Deletes a Cellpipe job's owner ConfigMap; Kubernetes garbage-collects its Jobs and pods. */
   async deleteJobObjects(jobId: string): Promise<void> {
     try {
       await this.core.deleteNamespacedConfigMap({
