@@ -71,22 +71,38 @@ async function createNamespace(kc, prefix) {
   }
 }
 
-/** Resolves once `n` distinct pods exist in the namespace (one watch, opened before any is created). */
+/**
+ * Resolves once `n` distinct pods exist in the namespace (one watch, opened before any is created).
+ * The apiserver may end a watch that falls behind; it is then reopened, replaying what exists.
+ */
 async function podsCreated(kc, namespace, n) {
   const seen = new Set();
   let resolveAll;
+  let finished = false;
+  let controller;
   const all = new Promise((r) => (resolveAll = r));
-  const controller = await new k8s.Watch(kc).watch(
-    `/api/v1/namespaces/${namespace}/pods`,
-    {},
-    (phase, pod) => {
-      if (phase !== 'ADDED') return;
-      seen.add(pod.metadata.name);
-      if (seen.size >= n) resolveAll(Date.now());
-    },
-    () => undefined,
-  );
-  return { done: all.finally(() => controller.abort()), count: () => seen.size };
+  const open = async () => {
+    controller = await new k8s.Watch(kc).watch(
+      `/api/v1/namespaces/${namespace}/pods`,
+      {},
+      (phase, pod) => {
+        if (phase !== 'ADDED') return;
+        seen.add(pod.metadata.name);
+        if (seen.size >= n && !finished) {
+          finished = true;
+          resolveAll(Date.now());
+        }
+      },
+      () => {
+        if (!finished) setTimeout(() => void open(), 100);
+      },
+    );
+  };
+  await open();
+  return {
+    done: all.finally(() => controller.abort()),
+    count: () => seen.size,
+  };
 }
 
 function launchSpec(workDir, jobId, taskName, resources) {
