@@ -128,6 +128,7 @@ async function executorFor(config: ServerConfig, runnerPath?: string): Promise<E
     kubeConfig,
     config: config.kubernetes,
     runnerSource: readFileSync(runnerPath ?? defaultRunnerPath(), 'utf8'),
+    notebookImage: process.env.JUPYTER_IMAGE || undefined,
   });
 }
 

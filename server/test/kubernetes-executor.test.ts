@@ -62,11 +62,12 @@ async function serviceAccountKubeConfig(): Promise<k8s.KubeConfig> {
   return kc;
 }
 
-function newExecutor(config: Record<string, unknown> = {}): KubernetesExecutor {
+function newExecutor(config: Record<string, unknown> = {}, notebookImage?: string): KubernetesExecutor {
   const ex = new KubernetesExecutor({
     kubeConfig: saKubeConfig,
     runnerSource,
     config: { namespace: tasksNs, ...config },
+    notebookImage,
     podAnnotations: (spec) => steer.get(spec.taskName) ?? {},
     warn: () => undefined,
   });
@@ -277,6 +278,52 @@ test('pod specs with every option are accepted by the apiserver', async () => {
     labelSelector: `cellpipe.io/job=${spec.jobId}`,
   });
   expect(configMaps.items.map((c) => c.metadata?.name)).toEqual([`cp-${spec.jobId}`]);
+});
+
+test('tasks that name no image run in the notebook image, pinned to the digest its running pod reports', async () => {
+  const notebookImage = 'registry.example.org/ml/notebook:2.1';
+  const digest = `sha256:${'ab12'.repeat(16)}`;
+  const notebookPod = `jupyter-ada-${suffix}`;
+  // The researcher's notebook server as JupyterHub runs it, in another namespace; its kubelet
+  // (kwok here) reports the digest it pulled for the tag.
+  await core.createNamespacedPod({
+    namespace: serverNs,
+    body: {
+      metadata: {
+        name: notebookPod,
+        annotations: { 'testbed.cellpipe.io/image-id': `registry.example.org/ml/notebook@${digest}` },
+      },
+      spec: { nodeName: 'cpu-0', containers: [{ name: 'notebook', image: notebookImage }] },
+    },
+  });
+  await eventually('the notebook pod reporting its image digest', async () => {
+    const pod = await core.readNamespacedPod({ name: notebookPod, namespace: serverNs });
+    return pod.status?.containerStatuses?.[0]?.imageID ? true : undefined;
+  });
+
+  const ex = newExecutor({}, notebookImage);
+  const jobId = `img${suffix}`;
+  const specs = [
+    launch(jobId, 'notebook_image', {}),
+    launch(jobId, 'own_image', {}, { image: 'registry.example.org/ml/train:1.2' }),
+  ];
+  for (const spec of specs) {
+    const rec = new Recorder();
+    await ex.start(spec, rec.report);
+    expect((await rec.exited()).error).toBeUndefined();
+  }
+  const imageOf = async (task: string) =>
+    (await batch.readNamespacedJob({ name: jobName(jobId, task, 1), namespace: tasksNs })).spec?.template.spec
+      ?.containers[0]?.image;
+  expect(await imageOf('notebook_image')).toBe(`registry.example.org/ml/notebook@${digest}`);
+  expect(await imageOf('own_image')).toBe('registry.example.org/ml/train:1.2');
+  // Without the notebook image the fallback is a plain Python image.
+  const plain = newExecutor();
+  const spec = launch(jobId, 'no_notebook', {});
+  const rec = new Recorder();
+  await plain.start(spec, rec.report);
+  await rec.exited();
+  expect(await imageOf('no_notebook')).toBe('python:3.11-slim');
 });
 
 test('a payload over the budget ends the attempt with a clear reason and creates no Job', async () => {

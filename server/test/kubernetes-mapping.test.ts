@@ -4,6 +4,7 @@
  */
 import type { V1Job, V1JobCondition, V1Node, V1Pod } from '@kubernetes/client-node';
 import { cachedJob, cachedPod } from '../src/executors/kubernetes/cached.js';
+import { pinnedImage } from '../src/executors/kubernetes/image.js';
 import { computeInventory } from '../src/executors/kubernetes/inventory.js';
 import { jobName, labelValue, ownerName } from '../src/executors/kubernetes/names.js';
 import { KubernetesExecutorConfigSchema } from '../src/executors/kubernetes/options.js';
@@ -251,4 +252,40 @@ test('the config rejects names that are not valid in a pod spec, naming the fiel
   expect(r.success).toBe(false);
   const paths = r.success ? [] : r.error.issues.map((i) => i.path.join('.'));
   expect(paths).toEqual(expect.arrayContaining(['namespace', 'tolerations.0.key']));
+});
+
+describe('pinnedImage', () => {
+  const digest = `sha256:${'0f'.repeat(32)}`;
+  const running = (image: string, imageID: string): V1Pod => ({
+    metadata: { name: 'jupyter-ada' },
+    status: {
+      phase: 'Running',
+      containerStatuses: [{ name: 'notebook', image, imageID, ready: true, restartCount: 0 }],
+    },
+  });
+
+  test('pins the image to the digest a running container of the same reference reports', () => {
+    const pods = [
+      running('registry.example.org:5000/ml/notebook:2.1', `registry.example.org:5000/ml/notebook@${digest}`),
+    ];
+    expect(pinnedImage('registry.example.org:5000/ml/notebook:2.1', pods)).toBe(
+      `registry.example.org:5000/ml/notebook@${digest}`,
+    );
+  });
+
+  test("Docker Hub's short names and the implicit latest tag are the same reference", () => {
+    const pods = [running('docker.io/jupyter/scipy-notebook:latest', `docker.io/jupyter/scipy-notebook@${digest}`)];
+    expect(pinnedImage('jupyter/scipy-notebook', pods)).toBe(`jupyter/scipy-notebook@${digest}`);
+    const python = [running('docker.io/library/python:3.11', `docker.io/library/python@${digest}`)];
+    expect(pinnedImage('python:3.11', python)).toBe(`python@${digest}`);
+  });
+
+  test('another tag, a local image id or an image already pinned give no pin', () => {
+    const pods = [running('registry.example.org/ml/notebook:2.0', `registry.example.org/ml/notebook@${digest}`)];
+    expect(pinnedImage('registry.example.org/ml/notebook:2.1', pods)).toBeUndefined();
+    expect(
+      pinnedImage('registry.example.org/ml/notebook:2.1', [running('registry.example.org/ml/notebook:2.1', digest)]),
+    ).toBeUndefined();
+    expect(pinnedImage(`registry.example.org/ml/notebook@${digest}`, pods)).toBeUndefined();
+  });
 });

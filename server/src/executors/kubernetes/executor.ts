@@ -12,6 +12,7 @@ import type { Inventory } from '@cellpipe/schema';
 import type { AttemptHandle, Executor, ExecutorEvent, LaunchSpec, ReportFn } from '../executor.js';
 import { pooledApiClients, type ApiClients } from './api-clients.js';
 import { cachedJob, cachedPod } from './cached.js';
+import { pinnedImage } from './image.js';
 import { computeInventory } from './inventory.js';
 import { CONTAINER_NAME, PayloadError, buildJob, ownerConfigMap, ownerReference } from './job-spec.js';
 import { JOB_NAME_LABEL, MANAGED_SELECTOR, jobName, ownerName } from './names.js';
@@ -29,6 +30,8 @@ export interface KubernetesExecutorDeps {
   config?: KubernetesExecutorConfigInput;
   /** Source of cellpipe_runner.py, shipped in each Cellpipe job's owner ConfigMap. */
   runnerSource: string;
+  /** The researcher's notebook image (JUPYTER_IMAGE): the default for tasks that name none. */
+  notebookImage?: string;
   /** Extra pod annotations per attempt (e.g. a test cluster's steering annotations). */
   podAnnotations?: (spec: LaunchSpec) => Record<string, string>;
   /** Problems the executor recovers from by itself (watch errors); default: console.warn. */
@@ -52,6 +55,9 @@ interface Tracked {
 }
 
 const LOG_LIMIT_BYTES = 8 * 1024 * 1024;
+const FALLBACK_IMAGE = 'python:3.11-slim';
+/** How long a digest lookup is trusted: the notebook may restart on a newer image, or not report one yet. */
+const PIN_REFRESH_MS = 60_000;
 
 function httpCode(err: unknown): number | undefined {
   if (err instanceof k8s.ApiException) return err.code;
@@ -109,6 +115,7 @@ export class KubernetesExecutor implements Executor {
   private readonly clusterPods: Reflector<k8s.V1Pod> | undefined;
   private readonly tracked = new Map<string, Tracked>();
   private readonly ownerUids = new Map<string, string>();
+  private notebookPin: { image: string; until: number } | undefined;
   private started: Promise<void> | undefined;
   private readonly warn: (message: string) => void;
 
@@ -237,7 +244,13 @@ export class KubernetesExecutor implements Executor {
     this.tracked.set(name, t);
     try {
       // Built (and size-checked) before anything is created.
-      const body = buildJob({ spec, cfg: this.config, placement, podAnnotations: this.deps.podAnnotations?.(spec) });
+      const body = buildJob({
+        spec,
+        cfg: this.config,
+        placement,
+        image: spec.image ?? this.defaultImage(),
+        podAnnotations: this.deps.podAnnotations?.(spec),
+      });
       body.metadata!.ownerReferences = [ownerReference(spec.jobId, await this.ensureOwner(spec))];
       try {
         await this.batch.createNamespacedJob({ namespace: this.config.namespace, body });
@@ -328,6 +341,19 @@ export class KubernetesExecutor implements Executor {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** The configured default, else the notebook's image pinned to its digest when a running pod reports it. */
+  private defaultImage(): string {
+    if (this.config.defaultImage) return this.config.defaultImage;
+    const notebook = this.deps.notebookImage;
+    if (!notebook) return FALLBACK_IMAGE;
+    const now = Date.now();
+    if (!this.notebookPin || this.notebookPin.until <= now) {
+      const pinned = pinnedImage(notebook, (this.clusterPods ?? this.pods).list());
+      this.notebookPin = { image: pinned ?? notebook, until: now + PIN_REFRESH_MS };
+    }
+    return this.notebookPin.image;
+  }
 
   private async ensureOwner(spec: LaunchSpec): Promise<string> {
     const known = this.ownerUids.get(spec.jobId);

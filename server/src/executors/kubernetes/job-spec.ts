@@ -97,6 +97,8 @@ export interface JobSpecInput {
   spec: LaunchSpec;
   cfg: KubernetesExecutorConfig;
   placement: Placement;
+  /** The container image (the task's own, or the executor's default already resolved). */
+  image: string;
   /** Extra pod annotations (a test cluster's steering annotations, for example). */
   podAnnotations?: Record<string, string>;
 }
@@ -110,7 +112,7 @@ export function ownerReference(jobId: string, ownerUid: string): V1OwnerReferenc
  * The attempt's Job, without its owner reference (set with `ownerReference` once the owner exists).
  * Throws PayloadError when the payload cannot travel with the pod.
  */
-export function buildJob({ spec, cfg, placement, podAnnotations }: JobSpecInput): V1Job {
+export function buildJob({ spec, cfg, placement, image, podAnnotations }: JobSpecInput): V1Job {
   const name = jobName(spec.jobId, spec.taskName, spec.attempt);
   const labels: Record<string, string> = {
     ...cfg.labels,
@@ -177,7 +179,7 @@ export function buildJob({ spec, cfg, placement, podAnnotations }: JobSpecInput)
     containers: [
       {
         name: CONTAINER_NAME,
-        image: spec.image ?? cfg.defaultImage,
+        image,
         command: ['python3', `${RUNNER_DIR}/${RUNNER_FILE}`, `${TASK_DIR}/task.json`],
         env,
         volumeMounts: mounts,

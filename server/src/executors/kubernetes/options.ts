@@ -45,8 +45,11 @@ export const KubernetesExecutorConfigSchema = z
   .object({
     /** Namespace the Jobs, pods and ConfigMaps live in. */
     namespace: dnsLabel.default('default'),
-    /** Image for tasks that name none; it needs python3. */
-    defaultImage: imageRef.default('python:3.11-slim'),
+    /**
+     * Image for tasks that name none; it needs python3. Unset: the notebook's own image (JUPYTER_IMAGE,
+     * pinned to its digest when the cluster reports one), else python:3.11-slim.
+     */
+    defaultImage: imageRef.optional(),
     /** How MIG slices are advertised; `auto` reads the node labels. */
     migStrategy: z.enum(['auto', 'mixed', 'single']).default('auto'),
     nodeSelector: z.record(labelKey, labelVal).default({}),
