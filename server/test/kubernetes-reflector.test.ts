@@ -122,3 +122,30 @@ test('the secondary index follows adds, label changes and deletes', async () => 
     reflector.stop();
   }
 });
+
+test('a resync hands every cached object to the handler again, with nothing changed', async () => {
+  const ns = await createNamespace(bed.kc, 'reflector-resync');
+  await core.createNamespacedConfigMap({ namespace: ns, body: configMap('steady', 'a') });
+  const changes: string[] = [];
+  const reflector = new Reflector<k8s.V1ConfigMap>(bed.kc, {
+    path: `/api/v1/namespaces/${ns}/configmaps`,
+    list: () => core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'group' }),
+    labelSelector: 'group',
+    resyncMs: 200,
+    onChange: (type, cm) => changes.push(`${type} ${cm.metadata?.name ?? ''}`),
+  });
+  try {
+    await reflector.start();
+    await eventually('two resyncs', async () =>
+      changes.filter((c) => c === 'update steady').length >= 2 ? true : undefined,
+    );
+    expect(changes[0]).toBe('add steady');
+    reflector.stop();
+    const after = changes.length;
+    await new Promise((r) => setTimeout(r, 600));
+    // Stopped means stopped: no resync after stop().
+    expect(changes).toHaveLength(after);
+  } finally {
+    reflector.stop();
+  }
+});

@@ -56,6 +56,8 @@ interface Tracked {
 
 const LOG_LIMIT_BYTES = 8 * 1024 * 1024;
 const FALLBACK_IMAGE = 'python:3.11-slim';
+/** Every tracked attempt is judged again from the cache this often, as if its Job had changed. */
+const RESYNC_MS = 5 * 60_000;
 /** How long a digest lookup is trusted: the notebook may restart on a newer image, or not report one yet. */
 const PIN_REFRESH_MS = 60_000;
 
@@ -134,6 +136,7 @@ export class KubernetesExecutor implements Executor {
       list: () => this.batch.listNamespacedJob({ namespace: ns, labelSelector: MANAGED_SELECTOR }),
       labelSelector: MANAGED_SELECTOR,
       keep: cachedJob,
+      resyncMs: RESYNC_MS,
       onChange: (_t, job) => this.onJob(job),
       onError: onError('Job'),
     });

@@ -1,7 +1,8 @@
 /**
  * A list+watch cache of one kind of object (the client's ListWatch in 1.4 cannot be stopped
  * reliably while a watch request is being opened, which leaks connections on shutdown). Calls
- * `onChange` for every add/update/delete, re-lists on 410 Gone and re-watches after errors.
+ * `onChange` for every add/update/delete, re-lists on 410 Gone and re-watches after errors, and
+ * can resync periodically.
  */
 import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 
@@ -22,6 +23,11 @@ export interface ReflectorOptions<T extends KubernetesObject> {
   indexBy?: (obj: T) => string | undefined;
   onChange?: (type: ChangeType, obj: T) => void;
   onError?: (err: unknown) => void;
+  /**
+   * Every so often, hand every cached object to `onChange` again as an update (client-go's resync):
+   * whatever the handler decides from an object is decided again, so a lost decision heals.
+   */
+  resyncMs?: number;
 }
 
 function keyOf(obj: KubernetesObject): string {
@@ -55,6 +61,7 @@ export class Reflector<T extends KubernetesObject> {
   private stopped = false;
   private request: AbortController | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
   private readonly watch: Watch;
 
   constructor(
@@ -70,11 +77,19 @@ export class Reflector<T extends KubernetesObject> {
     this.stopped = false;
     await this.relist();
     void this.openWatch();
+    if (this.opts.resyncMs && !this.resyncTimer) {
+      this.resyncTimer = setInterval(() => {
+        for (const obj of [...this.objects.values()]) this.opts.onChange?.('update', obj);
+      }, this.opts.resyncMs);
+      this.resyncTimer.unref();
+    }
   }
 
   stop(): void {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    clearInterval(this.resyncTimer);
+    this.resyncTimer = undefined;
     this.request?.abort();
     this.request = undefined;
   }
