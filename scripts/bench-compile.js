@@ -37,7 +37,12 @@ export function generateNotebook(cellCount) {
       const tags = [`task:t${task}`];
       if (task % 7 === 3) tags.push('gpu:1');
       else if (task % 11 === 5) tags.push('mig:3g.20gb', 'timeout:90m');
-      cells.push(code(`data_${task} = [v * scale for v in ${prev}]${other ? `\nsize_${task} = len(data_${task})${other}` : ''}\nprint(len(data_${task}))`, tags));
+      cells.push(
+        code(
+          `data_${task} = [v * scale for v in ${prev}]${other ? `\nsize_${task} = len(data_${task})${other}` : ''}\nprint(len(data_${task}))`,
+          tags,
+        ),
+      );
       task++;
     } else if ((i - 2) % 5 === 1) {
       const t = task - 1;
@@ -48,13 +53,25 @@ export function generateNotebook(cellCount) {
       );
     } else if ((i - 2) % 5 === 2) {
       const t = task - 1;
-      cells.push(code(`result_${t} = transform_${t}(data_${t})\nsummary_${t} = {k: v for k, v in enumerate(result_${t}) if v}\ntotal_${t} = sum(result_${t})`));
+      cells.push(
+        code(
+          `result_${t} = transform_${t}(data_${t})\nsummary_${t} = {k: v for k, v in enumerate(result_${t}) if v}\ntotal_${t} = sum(result_${t})`,
+        ),
+      );
     } else if ((i - 2) % 5 === 3) {
       const t = task - 1;
-      cells.push(code(`class Model${t}:\n    def __init__(self, w):\n        self.w = w\n\n    def predict(self, x):\n        return [self.w * v for v in x]\n\nm_${t} = Model${t}(total_${t})\nprint(f"{name}: {m_${t}.w:.2f}")`));
+      cells.push(
+        code(
+          `class Model${t}:\n    def __init__(self, w):\n        self.w = w\n\n    def predict(self, x):\n        return [self.w * v for v in x]\n\nm_${t} = Model${t}(total_${t})\nprint(f"{name}: {m_${t}.w:.2f}")`,
+        ),
+      );
     } else {
       const t = task - 1;
-      cells.push(code(`try:\n    best_${t} = max(result_${t})\nexcept ValueError as err:\n    best_${t} = None\nwith open(os.devnull, "w") as fh:\n    json.dump({"best": best_${t}}, fh)`));
+      cells.push(
+        code(
+          `try:\n    best_${t} = max(result_${t})\nexcept ValueError as err:\n    best_${t} = None\nwith open(os.devnull, "w") as fh:\n    json.dump({"best": best_${t}}, fh)`,
+        ),
+      );
     }
   }
   return {
@@ -142,10 +159,14 @@ function benchOne(cellCount, runs, warmup, processes) {
   const first = firstCompile(cellCount, processes);
   let result;
   // Steady state: every cell parsed and analysed again, after `warmup` compiles optimised the code.
-  const steadyMs = time(() => {
-    clearAnalysisCache();
-    result = compileNotebook(text, { path });
-  }, runs, warmup);
+  const steadyMs = time(
+    () => {
+      clearAnalysisCache();
+      result = compileNotebook(text, { path });
+    },
+    runs,
+    warmup,
+  );
   // Editing: one cell changed since the last compile (what the extension does on each keystroke).
   const edits = Array.from({ length: runs + warmup }, (_, i) => {
     const copy = structuredClone(nb);
@@ -161,7 +182,8 @@ function benchOne(cellCount, runs, warmup, processes) {
   // The parser alone, on every cell's source: what a compile costs at least while it parses each cell.
   const sources = nb.cells.map((c) => c.source.join(''));
   const pythonMs = time(() => sources.forEach((src) => parseModule(src)), runs, warmup);
-  if (!result?.pipeline) throw new Error(`benchmark notebook did not compile: ${JSON.stringify(result?.diagnostics.slice(0, 3))}`);
+  if (!result?.pipeline)
+    throw new Error(`benchmark notebook did not compile: ${JSON.stringify(result?.diagnostics.slice(0, 3))}`);
   const steady = median(steadyMs.wall);
   const parse = median(parseMs.wall);
   const edit = median(editMs.wall);
@@ -181,7 +203,8 @@ function benchOne(cellCount, runs, warmup, processes) {
     pythonParseCpuMeanMs: ms(pythonMs.cpuMean),
     jsonParseMedianMs: Number(parse.toFixed(3)),
     jsonParseCpuMeanMs: parseMs.cpuMean === null ? null : Number(parseMs.cpuMean.toFixed(3)),
-    cpuRatioToJsonParse: steadyMs.cpuMean && parseMs.cpuMean ? Number((steadyMs.cpuMean / parseMs.cpuMean).toFixed(1)) : null,
+    cpuRatioToJsonParse:
+      steadyMs.cpuMean && parseMs.cpuMean ? Number((steadyMs.cpuMean / parseMs.cpuMean).toFixed(1)) : null,
     ratioToJsonParse: Number((steady / parse).toFixed(1)),
     editRatioToJsonParse: Number((edit / parse).toFixed(1)),
   };

@@ -139,11 +139,19 @@ export async function benchRunner({ runs = 15 } = {}) {
     // Python never caches the bytecode of the file it is started with, so every task compiles the
     // runner's source. An executor can compile it once and start the .pyc instead (same python3).
     const pyc = join(dir, 'cellpipe_runner.pyc');
-    const compiled = spawnSync(PYTHON, ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', RUNNER, pyc], { encoding: 'utf8' });
+    const compiled = spawnSync(
+      PYTHON,
+      ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', RUNNER, pyc],
+      { encoding: 'utf8' },
+    );
     if (compiled.status !== 0) throw new Error(`py_compile failed: ${compiled.stderr}`);
     const compileMs = spawnSync(
       PYTHON,
-      ['-c', 'import sys, time\nsrc = open(sys.argv[1]).read()\nfor _ in range(7):\n    t = time.process_time(); compile(src, "r", "exec"); print((time.process_time() - t) * 1000)', RUNNER],
+      [
+        '-c',
+        'import sys, time\nsrc = open(sys.argv[1]).read()\nfor _ in range(7):\n    t = time.process_time(); compile(src, "r", "exec"); print((time.process_time() - t) * 1000)',
+        RUNNER,
+      ],
       { encoding: 'utf8' },
     );
     const variants = {
@@ -176,7 +184,9 @@ export async function benchRunner({ runs = 15 } = {}) {
     const cancelSleep = [];
     const cancelNative = [];
     for (let i = 0; i < 3; i++) {
-      cancelSleep.push(await cancelLatencyMs(dir, `sleep${i}`, 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n'));
+      cancelSleep.push(
+        await cancelLatencyMs(dir, `sleep${i}`, 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n'),
+      );
       cancelNative.push(
         await cancelLatencyMs(
           dir,
@@ -188,9 +198,23 @@ export async function benchRunner({ runs = 15 } = {}) {
     }
 
     let kernelEngine;
-    if (existsSync(KERNEL_PYTHON) && spawnSync(KERNEL_PYTHON, ['-c', 'import jupyter_client, ipykernel']).status === 0) {
-      const kernelTask = taskJson(dir, 'kernel', { engine: 'kernel', cells: [{ index: 0, source: CELL }], outputs: ['total'] });
-      const k = measure({ kernelOneCell: [[KERNEL_PYTHON, RUNNER, kernelTask.path]], stdlibOneCell: [[KERNEL_PYTHON, RUNNER, plainTask.path]] }, 3, dir);
+    if (
+      existsSync(KERNEL_PYTHON) &&
+      spawnSync(KERNEL_PYTHON, ['-c', 'import jupyter_client, ipykernel']).status === 0
+    ) {
+      const kernelTask = taskJson(dir, 'kernel', {
+        engine: 'kernel',
+        cells: [{ index: 0, source: CELL }],
+        outputs: ['total'],
+      });
+      const k = measure(
+        {
+          kernelOneCell: [[KERNEL_PYTHON, RUNNER, kernelTask.path]],
+          stdlibOneCell: [[KERNEL_PYTHON, RUNNER, plainTask.path]],
+        },
+        3,
+        dir,
+      );
       kernelEngine = {
         note: 'cpu covers the runner process only, not the kernel it starts',
         wallMs: { kernelOneCell: stats(k.kernelOneCell.wall), stdlibOneCell: stats(k.stdlibOneCell.wall) },

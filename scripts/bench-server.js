@@ -18,7 +18,14 @@ function notebook(cells) {
     nbformat: 4,
     nbformat_minor: 5,
     metadata: {},
-    cells: cells.map((source, i) => ({ cell_type: 'code', id: `c${i}`, metadata: {}, source, outputs: [], execution_count: null })),
+    cells: cells.map((source, i) => ({
+      cell_type: 'code',
+      id: `c${i}`,
+      metadata: {},
+      source,
+      outputs: [],
+      execution_count: null,
+    })),
   });
 }
 
@@ -166,7 +173,9 @@ function peakRssMiB(pid) {
 
 async function bigDag(total = 1000, width = 100, maxParallel = 4) {
   const home = mkdtempSync(join(tmpdir(), 'cellpipe-bench-dag-'));
-  const child = fork(join(dist, 'jobs', 'engine-process.js'), ['--home', home, '--gpus', ''], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(join(dist, 'jobs', 'engine-process.js'), ['--home', home, '--gpus', ''], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   try {
     await new Promise((resolve, reject) => {
       child.on('message', (m) => m.type === 'ready' && resolve());
@@ -177,7 +186,9 @@ async function bigDag(total = 1000, width = 100, maxParallel = 4) {
     const tasks = Array.from({ length: total }, (_, i) => {
       const layer = Math.floor(i / width);
       const pos = i % width;
-      const dependsOn = layer ? [...new Set([`n${(layer - 1) * width + pos}`, `n${(layer - 1) * width + ((pos + 1) % width)}`])] : [];
+      const dependsOn = layer
+        ? [...new Set([`n${(layer - 1) * width + pos}`, `n${(layer - 1) * width + ((pos + 1) % width)}`])]
+        : [];
       return { name: `n${i}`, dependsOn };
     });
     const t0 = performance.now();

@@ -8,7 +8,9 @@ const GPU = 'nvidia.com/gpu';
 const MIG_PREFIX = 'nvidia.com/mig-';
 
 export function migProfiles(inventory: Inventory): string[] {
-  return inventory.resources.filter((r) => r.resource.startsWith(MIG_PREFIX)).map((r) => r.resource.slice(MIG_PREFIX.length));
+  return inventory.resources
+    .filter((r) => r.resource.startsWith(MIG_PREFIX))
+    .map((r) => r.resource.slice(MIG_PREFIX.length));
 }
 
 /** A warning for a request the inventory can never satisfy, or null. */
@@ -19,7 +21,8 @@ export function unsatisfiable(inventory: Inventory | null, request: { gpus: stri
   const where = inventory.executor === 'local' ? 'this machine' : `the ${inventory.executor} cluster`;
   if (gpus > 0) {
     const total = inventory.resources.find((r) => r.resource === GPU)?.allocatable ?? 0;
-    if (gpus > total) return `${where} has ${total} whole GPU${total === 1 ? '' : 's'}; a task asking for ${gpus} can never start`;
+    if (gpus > total)
+      return `${where} has ${total} whole GPU${total === 1 ? '' : 's'}; a task asking for ${gpus} can never start`;
   }
   if (mig) {
     const have = migProfiles(inventory);

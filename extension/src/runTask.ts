@@ -2,13 +2,7 @@
  * "Run as Cellpipe Task": a whole notebook or script as a one-task pipeline. Pure (tested on its
  * own); the dialog lives in widgets/runTaskDialog.tsx.
  */
-import {
-  API_VERSION,
-  PipelineSchema,
-  pipelineNameFromPath,
-  type Pipeline,
-  type PipelineInput,
-} from '@cellpipe/schema';
+import { API_VERSION, PipelineSchema, pipelineNameFromPath, type Pipeline, type PipelineInput } from '@cellpipe/schema';
 import type { ResourceDefaults } from './plugins/settings.js';
 
 export interface RunTaskForm {
@@ -44,7 +38,9 @@ export function singleTaskPipeline(
   const kind = file.endsWith('.py') ? 'script' : 'notebook';
   const notWhole = (['gpus', 'retries'] as const).filter((k) => form[k].trim() !== '' && !/^\d+$/.test(form[k].trim()));
   if (notWhole.length > 0) {
-    return { errors: notWhole.map((k) => `${k === 'gpus' ? 'GPUs' : 'Retries'}: use a whole number, not "${form[k].trim()}"`) };
+    return {
+      errors: notWhole.map((k) => `${k === 'gpus' ? 'GPUs' : 'Retries'}: use a whole number, not "${form[k].trim()}"`),
+    };
   }
   const int = (s: string): number | undefined => (s.trim() === '' ? undefined : Number(s.trim()));
   const str = (s: string): string | undefined => (s.trim() === '' ? undefined : s.trim());

@@ -47,7 +47,16 @@ const job: Job = {
     },
   },
   tasks: [
-    { name: 'train', state: 'running', dependsOn: [], resources: {}, attempt: 1, maxAttempts: 1, outputs: [], artifacts: [] },
+    {
+      name: 'train',
+      state: 'running',
+      dependsOn: [],
+      resources: {},
+      attempt: 1,
+      maxAttempts: 1,
+      outputs: [],
+      artifacts: [],
+    },
   ],
 };
 
@@ -114,7 +123,12 @@ describe('CellpipeClient.requestAPI', () => {
       { error: { code: 'validation', message: 'spec.tasks[0].name: invalid', details: [{ path: ['x'] }] } },
       { code: 'validation', message: 'spec.tasks[0].name: invalid', unreachable: false, unauthorized: false },
     ],
-    ['a non-JSON error page', 500, '<html>oops</html>', { message: '500 error', unreachable: false, unauthorized: false }],
+    [
+      'a non-JSON error page',
+      500,
+      '<html>oops</html>',
+      { message: '500 error', unreachable: false, unauthorized: false },
+    ],
   ])('given %s, then it throws a ResponseError carrying the server message', async (_name, status, body, expected) => {
     const reply = typeof body === 'string' ? () => new Response(body, { status }) : () => json(status, body);
     const { fetcher } = fakeFetch(reply);
@@ -154,7 +168,9 @@ describe('CellpipeClient.requestAPI', () => {
   });
 
   it('names the failing field of a bad reply', async () => {
-    const { fetcher } = fakeFetch(() => json(200, { ...summary, state: 'exploded', tasks: [], pipeline: job.pipeline, parameters: {} }));
+    const { fetcher } = fakeFetch(() =>
+      json(200, { ...summary, state: 'exploded', tasks: [], pipeline: job.pipeline, parameters: {} }),
+    );
     await expect(new CellpipeClient(fetcher).getJob('abc123def')).rejects.toThrow(/state/);
   });
 
@@ -203,8 +219,14 @@ describe('CellpipeClient.streamLogs', () => {
 
 describe('describeError', () => {
   it.each<[unknown, string]>([
-    [new ResponseError(502, 'unreachable', 'connection refused'), 'The Cellpipe server is unreachable: connection refused'],
-    [new ResponseError(401, 'unauthorized', 'invalid token'), 'The Cellpipe server refused the token (401): invalid token'],
+    [
+      new ResponseError(502, 'unreachable', 'connection refused'),
+      'The Cellpipe server is unreachable: connection refused',
+    ],
+    [
+      new ResponseError(401, 'unauthorized', 'invalid token'),
+      'The Cellpipe server refused the token (401): invalid token',
+    ],
     [new ResponseError(400, 'validation', 'bad'), 'bad'],
     [new NetworkError('Failed to fetch'), 'Cannot reach the Jupyter server: Failed to fetch'],
     ['plain', 'plain'],

@@ -1,6 +1,9 @@
 import { initialRunTaskForm, singleTaskPipeline, type RunTaskForm } from '../src/runTask.js';
 
-const base = (over: Partial<RunTaskForm> = {}): RunTaskForm => ({ ...initialRunTaskForm('work/My Model.ipynb', {}), ...over });
+const base = (over: Partial<RunTaskForm> = {}): RunTaskForm => ({
+  ...initialRunTaskForm('work/My Model.ipynb', {}),
+  ...over,
+});
 
 describe('Run as Cellpipe Task', () => {
   it('prefills the task name from the file and the resources from the settings', () => {

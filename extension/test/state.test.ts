@@ -40,7 +40,11 @@ describe('jobsReducer', () => {
   it('given a list, keeps jobs newest first', () => {
     const s = jobsReducer(EMPTY_STATE, {
       type: 'list',
-      jobs: [summary('aaaaaa1', '2026-01-01T00:00:00Z'), summary('aaaaaa3', '2026-01-03T00:00:00Z'), summary('aaaaaa2', '2026-01-02T00:00:00Z')],
+      jobs: [
+        summary('aaaaaa1', '2026-01-01T00:00:00Z'),
+        summary('aaaaaa3', '2026-01-03T00:00:00Z'),
+        summary('aaaaaa2', '2026-01-02T00:00:00Z'),
+      ],
     });
     expect(ids(s)).toEqual(['aaaaaa3', 'aaaaaa2', 'aaaaaa1']);
   });
@@ -64,9 +68,15 @@ describe('jobsReducer', () => {
   it('given a task event for a loaded job, replaces that task and recounts', () => {
     const s0 = jobsReducer(EMPTY_STATE, {
       type: 'detail',
-      job: job(summary('aaaaaa1', '2026-01-01T00:00:00Z', 'running'), [task('a', 'running'), task('b', 'pending', ['a'])]),
+      job: job(summary('aaaaaa1', '2026-01-01T00:00:00Z', 'running'), [
+        task('a', 'running'),
+        task('b', 'pending', ['a']),
+      ]),
     });
-    const s1 = jobsReducer(s0, { type: 'task', event: { jobId: 'aaaaaa1', task: { ...task('a', 'succeeded'), attempt: 1 } } });
+    const s1 = jobsReducer(s0, {
+      type: 'task',
+      event: { jobId: 'aaaaaa1', task: { ...task('a', 'succeeded'), attempt: 1 } },
+    });
     expect(s1.details['aaaaaa1']?.tasks.map((t) => [t.name, t.state])).toEqual([
       ['a', 'succeeded'],
       ['b', 'pending'],

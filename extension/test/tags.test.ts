@@ -24,7 +24,11 @@ describe('formFromTags', () => {
     ['whole GPUs', ['gpu:2'], { gpus: '2' }],
     ['MIG slice', ['mig:3g.20gb'], { mig: '3g.20gb' }],
     ['cpu and memory', ['cpu:500m', 'memory:16Gi'], { cpu: '500m', memory: '16Gi' }],
-    ['image, retries, timeout', ['image:reg/img:1', 'retries:3', 'timeout:1h30m'], { image: 'reg/img:1', retries: '3', timeout: '1h30m' }],
+    [
+      'image, retries, timeout',
+      ['image:reg/img:1', 'retries:3', 'timeout:1h30m'],
+      { image: 'reg/img:1', retries: '3', timeout: '1h30m' },
+    ],
     ['flags', ['setup', 'skip'], { setup: true, skip: true }],
     ['keyword case and spaces', ['Task: train '], { task: 'train' }],
     ['foreign tags ignored', ['hide-input', 'parameters', 'env:A=1'], {}],
@@ -42,20 +46,24 @@ describe('tagsFromForm', () => {
     ['resources trimmed', { gpus: ' 1 ', cpu: '2', memory: '8Gi' }, ['gpu:1', 'cpu:2', 'memory:8Gi']],
     ['MIG', { task: 't', mig: '1g.10gb' }, ['task:t', 'mig:1g.10gb']],
     ['setup first, skip last', { setup: true, skip: true, task: 't' }, ['setup', 'task:t', 'skip']],
-    ['image retries timeout', { image: 'x/y:z', retries: '2', timeout: '90m' }, ['image:x/y:z', 'retries:2', 'timeout:90m']],
+    [
+      'image retries timeout',
+      { image: 'x/y:z', retries: '2', timeout: '90m' },
+      ['image:x/y:z', 'retries:2', 'timeout:90m'],
+    ],
   ])('given %s', (_name, over, expected) => {
     expect(tagsFromForm(form(over))).toEqual(expected);
   });
 });
 
 describe('applyFormToTags', () => {
-  it('keeps other tools\' tags, parameters and env tags in place and replaces the form\'s own', () => {
+  it("keeps other tools' tags, parameters and env tags in place and replaces the form's own", () => {
     const before = ['hide-input', 'task:old', 'parameters', 'gpu:4', 'env:A=1', 'after:x'];
     const after = applyFormToTags(before, form({ task: 'new', mig: '3g.20gb' }));
     expect(after).toEqual(['hide-input', 'parameters', 'env:A=1', 'task:new', 'mig:3g.20gb']);
   });
 
-  it('Clear removes only the form\'s tags', () => {
+  it("Clear removes only the form's tags", () => {
     expect(clearFormTags(['task:t', 'skip', 'remove-cell', 'after:a', 'setup'])).toEqual(['remove-cell']);
   });
 
@@ -68,17 +76,26 @@ describe('applyFormToTags', () => {
     expect(applyFormToTags(tags, formFromTags(tags))).toEqual(tags);
   });
 
-  it('what the form writes is valid for the compiler\'s tag grammar', () => {
-    const tags = applyFormToTags([], form({ task: 'train', dependsOn: 'prep', gpus: '1', cpu: '2', memory: '8Gi', retries: '2', timeout: '90m' }));
+  it("what the form writes is valid for the compiler's tag grammar", () => {
+    const tags = applyFormToTags(
+      [],
+      form({ task: 'train', dependsOn: 'prep', gpus: '1', cpu: '2', memory: '8Gi', retries: '2', timeout: '90m' }),
+    );
     const { settings, errors } = cellSettings({ tags });
     expect(errors).toEqual([]);
-    expect(settings).toMatchObject({ task: 'train', after: ['prep'], resources: { gpu: 1, cpu: '2', memory: '8Gi' }, retries: 2, timeout: '90m' });
+    expect(settings).toMatchObject({
+      task: 'train',
+      after: ['prep'],
+      resources: { gpu: 1, cpu: '2', memory: '8Gi' },
+      retries: 2,
+      timeout: '90m',
+    });
   });
 
-  it('invalid values reach the compiler\'s checks with a message naming the tag', () => {
+  it("invalid values reach the compiler's checks with a message naming the tag", () => {
     const tags = applyFormToTags([], form({ task: 'train', gpus: 'two' }));
     const { errors } = cellSettings({ tags });
-    expect(errors.map((e) => e.message)).toEqual([expect.stringContaining("gpu:two")]);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringContaining('gpu:two')]);
   });
 });
 

@@ -82,7 +82,10 @@ export const NotebookContentSchema = z.record(z.string(), z.unknown());
 export const SubmitJobRequestSchema = z
   .object({
     /** A notebook to compile on the server (path is used for names, relative sources and messages). */
-    notebook: z.object({ path: z.string().min(1).max(1024), content: NotebookContentSchema }).strict().optional(),
+    notebook: z
+      .object({ path: z.string().min(1).max(1024), content: NotebookContentSchema })
+      .strict()
+      .optional(),
     /** An already compiled pipeline (from `cellpipe compile` or a pipeline YAML). */
     pipeline: PipelineSchema.optional(),
     /** Contents of the files the pipeline names (the source notebook, task notebooks and scripts), by path. */
@@ -97,9 +100,7 @@ export const SubmitJobRequestSchema = z
     path: ['pipeline'],
   });
 
-export const RerunRequestSchema = z
-  .object({ mode: z.enum(['all', 'failed']).default('all') })
-  .strict();
+export const RerunRequestSchema = z.object({ mode: z.enum(['all', 'failed']).default('all') }).strict();
 
 export const InventoryHolderSchema = z.object({
   user: z.string(),

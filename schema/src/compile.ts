@@ -66,7 +66,10 @@ function basename(p: string): string {
 /** A task-name-safe pipeline name from a file name: `My Analysis (v2).ipynb` → `My-Analysis-v2`. */
 export function pipelineNameFromPath(p: string): string {
   const stem = basename(p).replace(/\.[^.]*$/, '');
-  let name = stem.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[^A-Za-z]+/, '').replace(/-+$/, '');
+  let name = stem
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^[^A-Za-z]+/, '')
+    .replace(/-+$/, '');
   if (!name) name = 'pipeline';
   return name.slice(0, 63).replace(/-+$/, '');
 }
@@ -132,16 +135,26 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
   let current: TaskBuild | undefined;
   const sources = new Map<number, string>();
 
-  const cellDiag = (index: number, severity: Diagnostic['severity'], message: string, extra: Partial<Diagnostic> = {}) => {
+  const cellDiag = (
+    index: number,
+    severity: Diagnostic['severity'],
+    message: string,
+    extra: Partial<Diagnostic> = {},
+  ) => {
     diags.push({ severity, message, file, cell: index + 1, ...extra });
   };
 
   const setTaskValue = (t: TaskBuild, key: string, value: unknown, cell: number): boolean => {
     const prev = t.setAt.get(key);
     if (prev && JSON.stringify(prev.value) !== JSON.stringify(value)) {
-      cellDiag(cell, 'error', `task '${t.name}' sets ${key} twice: ${JSON.stringify(prev.value)} (cell ${prev.cell + 1}) and ${JSON.stringify(value)}`, {
-        task: t.name,
-      });
+      cellDiag(
+        cell,
+        'error',
+        `task '${t.name}' sets ${key} twice: ${JSON.stringify(prev.value)} (cell ${prev.cell + 1}) and ${JSON.stringify(value)}`,
+        {
+          task: t.name,
+        },
+      );
       return false;
     }
     t.setAt.set(key, { value, cell });
@@ -190,9 +203,14 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     if (s.task && !s.setup) {
       const existing = taskByName.get(s.task);
       if (existing && existing !== current) {
-        cellDiag(index, 'error', `duplicate task name '${s.task}': task '${s.task}' already starts at cell ${existing.first + 1}`, {
-          task: s.task,
-        });
+        cellDiag(
+          index,
+          'error',
+          `duplicate task name '${s.task}': task '${s.task}' already starts at cell ${existing.first + 1}`,
+          {
+            task: s.task,
+          },
+        );
         // Keep reading the cells as that task's, so this one error does not cause others.
         current = existing;
       } else if (!existing) {
@@ -238,7 +256,8 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
   if (tasks.length === 0 && !hasErrors(diags)) {
     diags.push({
       severity: 'error',
-      message: 'the notebook has no tasks: tag the first cell of each task with task:NAME (or set metadata.cellpipe.task)',
+      message:
+        'the notebook has no tasks: tag the first cell of each task with task:NAME (or set metadata.cellpipe.task)',
       file,
     });
   }
@@ -278,7 +297,8 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
   /** First task (in notebook order) that binds each name: for "bound later" hints. */
   const firstBinder = new Map<string, { task: string; cell: number }>();
   for (const t of tasks) {
-    for (const c of t.cells) for (const n of analysis(c).binds) if (!firstBinder.has(n)) firstBinder.set(n, { task: t.name, cell: c });
+    for (const c of t.cells)
+      for (const n of analysis(c).binds) if (!firstBinder.has(n)) firstBinder.set(n, { task: t.name, cell: c });
   }
 
   const global = new Map<string, Binding>();
@@ -320,7 +340,12 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
       const g = global.get(name);
       if (!g) {
         const later = firstBinder.get(name);
-        if (later && later.task !== t.name && (orderOf.get(later.task) ?? 0) > (orderOf.get(t.name) ?? 0) && !hinted.has(name)) {
+        if (
+          later &&
+          later.task !== t.name &&
+          (orderOf.get(later.task) ?? 0) > (orderOf.get(t.name) ?? 0) &&
+          !hinted.has(name)
+        ) {
           hinted.add(name);
           const src = sources.get(whereCell) ?? '';
           cellDiag(
@@ -442,7 +467,9 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
       inputs: sorted(inputsOf.get(t.name)?.keys() ?? []),
       // Two upstream tasks may both output a name (an earlier binder still feeds some other task):
       // the consumer needs the most recent one, so say which.
-      inputsFrom: Object.fromEntries(sorted(inputsOf.get(t.name)?.keys() ?? []).map((n) => [n, inputsOf.get(t.name)!.get(n)!])),
+      inputsFrom: Object.fromEntries(
+        sorted(inputsOf.get(t.name)?.keys() ?? []).map((n) => [n, inputsOf.get(t.name)!.get(n)!]),
+      ),
       outputs: sorted(outputsOf.get(t.name) ?? []),
       resources,
       ...(image !== undefined ? { image } : {}),

@@ -74,15 +74,12 @@ export function sortDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
     .map((d, i) => ({ d, i }))
     .sort(
       (a, b) =>
-        rank(a.d) - rank(b.d) ||
-        (a.d.cell ?? 0) - (b.d.cell ?? 0) ||
-        (a.d.line ?? 0) - (b.d.line ?? 0) ||
-        a.i - b.i,
+        rank(a.d) - rank(b.d) || (a.d.cell ?? 0) - (b.d.cell ?? 0) || (a.d.line ?? 0) - (b.d.line ?? 0) || a.i - b.i,
     )
     .map((x) => x.d);
 }
 
 // The wire schema in api.ts must describe exactly this interface; this fails to compile if they drift.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const diagnosticWireMatches: Same<Diagnostic, import("./api.js").DiagnosticWire> = true;
+const diagnosticWireMatches: Same<Diagnostic, import('./api.js').DiagnosticWire> = true;
 void diagnosticWireMatches;

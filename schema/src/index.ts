@@ -14,7 +14,14 @@ export { taskCode, type CellCode, type TaskCode } from './taskcode.js';
 export { checkPipeline, checkRelativePath, normalizeRelativePath } from './validate.js';
 export { findCycles, formatCycle, topologicalOrder } from './graph.js';
 export { CellMetadataSchema, NotebookMetadataSchema, TAG_HELP, cellSettings } from './tags.js';
-export { analyzePython, analyzePythonCached, clearAnalysisCache, type CellAnalysis, type FnInfo, type PyEvent } from './python/analyze.js';
+export {
+  analyzePython,
+  analyzePythonCached,
+  clearAnalysisCache,
+  type CellAnalysis,
+  type FnInfo,
+  type PyEvent,
+} from './python/analyze.js';
 export { parseParameters } from './python/parameters.js';
 export { PYTHON_BUILTINS } from './python/builtins.js';
 export { pipelineJsonSchema, formatJsonSchema, PIPELINE_SCHEMA_ID } from './jsonschema.js';

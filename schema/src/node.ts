@@ -68,7 +68,13 @@ export async function loadPipelineFile(path: string): Promise<LoadedPipeline> {
   }
   if (ext !== '.yaml' && ext !== '.yml') {
     return {
-      diagnostics: [{ severity: 'error', message: `unsupported pipeline file '${key}': use .ipynb, .py, .yaml or .yml`, file: path }],
+      diagnostics: [
+        {
+          severity: 'error',
+          message: `unsupported pipeline file '${key}': use .ipynb, .py, .yaml or .yml`,
+          file: path,
+        },
+      ],
       files: {},
     };
   }
@@ -84,14 +90,25 @@ export async function loadPipelineFile(path: string): Promise<LoadedPipeline> {
   const texts = new Map<string, string>();
 
   const refs: { rel: string; at: (string | number)[]; task?: string; notebook: boolean }[] = [];
-  if (pipeline.spec.source) refs.push({ rel: pipeline.spec.source.notebook, at: ['spec', 'source', 'notebook'], notebook: true });
+  if (pipeline.spec.source)
+    refs.push({ rel: pipeline.spec.source.notebook, at: ['spec', 'source', 'notebook'], notebook: true });
   pipeline.spec.tasks.forEach((t, i) => {
     if (t.source.kind !== 'cells') {
-      refs.push({ rel: t.source.path, at: ['spec', 'tasks', i, 'source', 'path'], task: t.name, notebook: t.source.kind === 'notebook' });
+      refs.push({
+        rel: t.source.path,
+        at: ['spec', 'tasks', i, 'source', 'path'],
+        task: t.name,
+        notebook: t.source.kind === 'notebook',
+      });
     }
   });
   for (const ref of refs) {
-    const where = { file: path, path: ref.at, ...(ref.task ? { task: ref.task } : {}), ...parsed.locator.locate(ref.at) };
+    const where = {
+      file: path,
+      path: ref.at,
+      ...(ref.task ? { task: ref.task } : {}),
+      ...parsed.locator.locate(ref.at),
+    };
     const bad = checkRelativePath(ref.rel);
     if (bad) {
       if (!reported.has(JSON.stringify(ref.at))) diagnostics.push({ severity: 'error', message: bad, ...where });
@@ -132,7 +149,9 @@ export async function loadPipelineFile(path: string): Promise<LoadedPipeline> {
           t.cells.forEach((c, j) => {
             if (cells[c]?.cell_type === 'code') return;
             const at = ['spec', 'tasks', i, 'cells', j];
-            const why = cells[c] ? `is a ${cells[c]!.cell_type} cell` : `does not exist (the notebook has ${cells.length} cells)`;
+            const why = cells[c]
+              ? `is a ${cells[c]!.cell_type} cell`
+              : `does not exist (the notebook has ${cells.length} cells)`;
             diagnostics.push({
               severity: 'error',
               message: `cell index ${c} (cell ${c + 1}) of ${ref.rel} ${why}`,
@@ -150,5 +169,7 @@ export async function loadPipelineFile(path: string): Promise<LoadedPipeline> {
     files[ref.rel] = text.text;
   }
   const sortedDiags = sortDiagnostics(diagnostics);
-  return hasErrors(sortedDiags) ? { diagnostics: sortedDiags, files: {} } : { pipeline, diagnostics: sortedDiags, files };
+  return hasErrors(sortedDiags)
+    ? { diagnostics: sortedDiags, files: {} }
+    : { pipeline, diagnostics: sortedDiags, files };
 }

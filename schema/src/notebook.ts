@@ -39,7 +39,8 @@ function isWellFormedCell(cell: unknown): boolean {
   if (!isPlainObject(cell)) return false;
   const { cell_type, source, metadata, id } = cell;
   if (typeof cell_type !== 'string') return false;
-  if (typeof source !== 'string' && !(Array.isArray(source) && source.every((l) => typeof l === 'string'))) return false;
+  if (typeof source !== 'string' && !(Array.isArray(source) && source.every((l) => typeof l === 'string')))
+    return false;
   return (metadata === undefined || isPlainObject(metadata)) && (id === undefined || typeof id === 'string');
 }
 
@@ -60,7 +61,9 @@ export function parseNotebook(value: unknown): ReturnType<typeof NotebookSchema.
     value['cells'].every(isWellFormedCell)
   ) {
     // What the schema would output: the same fields, `metadata` defaulted to {} (loose objects keep the rest).
-    const cells = (value['cells'] as Record<string, unknown>[]).map((c) => ({ ...c, metadata: c['metadata'] ?? {} }) as NotebookCell);
+    const cells = (value['cells'] as Record<string, unknown>[]).map(
+      (c) => ({ ...c, metadata: c['metadata'] ?? {} }) as NotebookCell,
+    );
     const data = { ...value, cells, metadata: value['metadata'] ?? {} } as Notebook;
     return { success: true, data };
   }

@@ -71,7 +71,14 @@ export const ResourcesSchema = z
 export const PythonNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'not a Python identifier' });
 
 const JsonValueSchema: z.ZodType<unknown> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(JsonValueSchema),
+    z.record(z.string(), JsonValueSchema),
+  ]),
 );
 
 export const ParameterSchema = z
@@ -97,9 +104,9 @@ const TimeZoneSchema = z.string().refine(
 
 export const ScheduleSchema = z
   .object({
-    cron: z
-      .string()
-      .regex(/^\S+\s+\S+\s+\S+\s+\S+\s+\S+$/, { message: 'cron must have exactly 5 fields: minute hour day month weekday' }),
+    cron: z.string().regex(/^\S+\s+\S+\s+\S+\s+\S+\s+\S+$/, {
+      message: 'cron must have exactly 5 fields: minute hour day month weekday',
+    }),
     timezone: TimeZoneSchema.default('UTC'),
     paused: z.boolean().default(false),
   })
@@ -107,9 +114,18 @@ export const ScheduleSchema = z
 
 /** Where a task's code comes from. */
 export const TaskSourceSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('cells') }).strict().describe('cells of the pipeline notebook (see task.cells)'),
-  z.object({ kind: z.literal('notebook'), path: z.string().min(1) }).strict().describe('a whole notebook file'),
-  z.object({ kind: z.literal('script'), path: z.string().min(1) }).strict().describe('a whole Python script'),
+  z
+    .object({ kind: z.literal('cells') })
+    .strict()
+    .describe('cells of the pipeline notebook (see task.cells)'),
+  z
+    .object({ kind: z.literal('notebook'), path: z.string().min(1) })
+    .strict()
+    .describe('a whole notebook file'),
+  z
+    .object({ kind: z.literal('script'), path: z.string().min(1) })
+    .strict()
+    .describe('a whole Python script'),
 ]);
 
 export const TaskSchema = z

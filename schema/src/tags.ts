@@ -190,7 +190,8 @@ export function cellSettings(metadata: Record<string, unknown>): { settings: Cel
   const errors: SettingError[] = [];
   const tags = metadata['tags'];
   if (tags !== undefined) {
-    if (!Array.isArray(tags)) errors.push({ message: 'metadata.tags must be a list of strings', path: ['metadata', 'tags'] });
+    if (!Array.isArray(tags))
+      errors.push({ message: 'metadata.tags must be a list of strings', path: ['metadata', 'tags'] });
     else {
       tags.forEach((tag, i) => {
         if (typeof tag !== 'string') {
@@ -209,7 +210,8 @@ export function cellSettings(metadata: Record<string, unknown>): { settings: Cel
     else {
       const m = r.data;
       if (m.task !== undefined) s.task = m.task;
-      for (const a of typeof m.after === 'string' ? [m.after] : (m.after ?? [])) if (!s.after.includes(a)) s.after.push(a);
+      for (const a of typeof m.after === 'string' ? [m.after] : (m.after ?? []))
+        if (!s.after.includes(a)) s.after.push(a);
       if (m.resources) s.resources = { ...s.resources, ...m.resources };
       if (m.image !== undefined) s.image = m.image;
       if (m.env) s.env = { ...s.env, ...m.env };
@@ -222,7 +224,10 @@ export function cellSettings(metadata: Record<string, unknown>): { settings: Cel
   }
   // Whole GPUs and a MIG slice from different sources (tag + metadata) still conflict.
   if (s.resources.gpu && s.resources.mig) {
-    errors.push({ message: 'ask for whole GPUs (gpu:N) or one MIG slice (mig:PROFILE), not both', path: ['metadata', 'tags'] });
+    errors.push({
+      message: 'ask for whole GPUs (gpu:N) or one MIG slice (mig:PROFILE), not both',
+      path: ['metadata', 'tags'],
+    });
   }
   return { settings: s, errors };
 }
@@ -263,7 +268,10 @@ export const NotebookMetadataSchema = z
 
 export type NotebookMetadata = z.infer<typeof NotebookMetadataSchema>;
 
-export function notebookSettings(metadata: Record<string, unknown>): { settings: NotebookMetadata; errors: SettingError[] } {
+export function notebookSettings(metadata: Record<string, unknown>): {
+  settings: NotebookMetadata;
+  errors: SettingError[];
+} {
   const raw = metadata['cellpipe'];
   if (raw === undefined) return { settings: {}, errors: [] };
   const r = NotebookMetadataSchema.safeParse(raw);

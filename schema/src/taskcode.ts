@@ -62,5 +62,7 @@ export function taskCode(notebookContent: unknown, pipeline: Pipeline, taskName:
 
 function isParametersByMetadata(metadata: Record<string, unknown>): boolean {
   const cellpipe = metadata['cellpipe'];
-  return typeof cellpipe === 'object' && cellpipe !== null && (cellpipe as Record<string, unknown>)['parameters'] === true;
+  return (
+    typeof cellpipe === 'object' && cellpipe !== null && (cellpipe as Record<string, unknown>)['parameters'] === true
+  );
 }

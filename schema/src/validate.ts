@@ -40,20 +40,45 @@ export function checkPipeline(p: Pipeline): SpecIssue[] {
   tasks.forEach((t, i) => {
     const seen = first.get(t.name);
     if (seen !== undefined) {
-      issues.push({ message: `duplicate task name '${t.name}' (also task ${seen + 1})`, path: ['spec', 'tasks', i, 'name'], task: t.name });
+      issues.push({
+        message: `duplicate task name '${t.name}' (also task ${seen + 1})`,
+        path: ['spec', 'tasks', i, 'name'],
+        task: t.name,
+      });
     } else first.set(t.name, i);
   });
   tasks.forEach((t, i) => {
     t.dependsOn.forEach((d, j) => {
-      if (d === t.name) issues.push({ message: `task '${t.name}' depends on itself`, path: ['spec', 'tasks', i, 'dependsOn', j], task: t.name });
-      else if (!first.has(d)) issues.push({ message: `unknown dependsOn target '${d}'`, path: ['spec', 'tasks', i, 'dependsOn', j], task: t.name });
+      if (d === t.name)
+        issues.push({
+          message: `task '${t.name}' depends on itself`,
+          path: ['spec', 'tasks', i, 'dependsOn', j],
+          task: t.name,
+        });
+      else if (!first.has(d))
+        issues.push({
+          message: `unknown dependsOn target '${d}'`,
+          path: ['spec', 'tasks', i, 'dependsOn', j],
+          task: t.name,
+        });
     });
     for (const [name, from] of Object.entries(t.inputsFrom)) {
       const at = ['spec', 'tasks', i, 'inputsFrom', name];
       const up = tasks.find((u) => u.name === from);
-      if (!t.inputs.includes(name)) issues.push({ message: `inputsFrom names '${name}', which is not in inputs`, path: at, task: t.name });
-      else if (!t.dependsOn.includes(from)) issues.push({ message: `input '${name}' comes from '${from}', which is not in dependsOn`, path: at, task: t.name });
-      else if (up && !up.outputs.includes(name)) issues.push({ message: `input '${name}' comes from '${from}', which does not output it`, path: at, task: t.name });
+      if (!t.inputs.includes(name))
+        issues.push({ message: `inputsFrom names '${name}', which is not in inputs`, path: at, task: t.name });
+      else if (!t.dependsOn.includes(from))
+        issues.push({
+          message: `input '${name}' comes from '${from}', which is not in dependsOn`,
+          path: at,
+          task: t.name,
+        });
+      else if (up && !up.outputs.includes(name))
+        issues.push({
+          message: `input '${name}' comes from '${from}', which does not output it`,
+          path: at,
+          task: t.name,
+        });
     }
     if (t.source.kind !== 'cells') {
       const bad = checkRelativePath(t.source.path);
@@ -70,7 +95,9 @@ export function checkPipeline(p: Pipeline): SpecIssue[] {
     const bad = checkRelativePath(p.spec.source.notebook);
     if (bad) issues.push({ message: bad, path: ['spec', 'source', 'notebook'] });
   }
-  for (const cycle of findCycles(tasks.map((t) => ({ name: t.name, dependsOn: t.dependsOn.filter((d) => d !== t.name) })))) {
+  for (const cycle of findCycles(
+    tasks.map((t) => ({ name: t.name, dependsOn: t.dependsOn.filter((d) => d !== t.name) })),
+  )) {
     const i = first.get(cycle[0]!)!;
     issues.push({ message: formatCycle(cycle), path: ['spec', 'tasks', i, 'dependsOn'], task: cycle[0] });
   }

@@ -74,7 +74,14 @@ function issueDiagnostics(
     if (issue.code === 'unrecognized_keys') {
       // Point at each unknown key itself: that is the line the user has to change.
       for (const k of issue.keys) {
-        out.push({ severity: 'error', message: `unknown field '${k}'`, path: [...path, k], file, ...task, ...locator.locate([...path, k], true) });
+        out.push({
+          severity: 'error',
+          message: `unknown field '${k}'`,
+          path: [...path, k],
+          file,
+          ...task,
+          ...locator.locate([...path, k], true),
+        });
       }
       continue;
     }
@@ -103,14 +110,24 @@ export function parsePipelineYamlDocument(text: string, opts: ParseYamlOptions =
   if (hasErrors(diagnostics)) return { diagnostics, locator };
   const value: unknown = doc.toJS({ maxAliasCount: 100 });
   if (value === null || value === undefined) {
-    return { diagnostics: [...diagnostics, { severity: 'error', message: 'the file is empty', file, line: 1, column: 1 }], locator };
+    return {
+      diagnostics: [...diagnostics, { severity: 'error', message: 'the file is empty', file, line: 1, column: 1 }],
+      locator,
+    };
   }
   const parsed = PipelineSchema.safeParse(value);
   if (!parsed.success) {
     return { diagnostics: [...diagnostics, ...issueDiagnostics(parsed.error.issues, locator, file, value)], locator };
   }
   for (const issue of checkPipeline(parsed.data)) {
-    diagnostics.push({ severity: 'error', message: issue.message, path: issue.path, file, task: issue.task, ...locator.locate(issue.path) });
+    diagnostics.push({
+      severity: 'error',
+      message: issue.message,
+      path: issue.path,
+      file,
+      task: issue.task,
+      ...locator.locate(issue.path),
+    });
   }
   return hasErrors(diagnostics)
     ? { diagnostics, locator, candidate: parsed.data }

@@ -30,7 +30,13 @@ describe('tag grammar', () => {
   });
 
   it('cells before the first task and cells tagged setup anywhere are setup cells', () => {
-    const p = ok(['import os', 'K = 1', [['task:a'], 'x = K'], [['setup'], 'def helper():\n    return 1'], 'print(helper(), x)']);
+    const p = ok([
+      'import os',
+      'K = 1',
+      [['task:a'], 'x = K'],
+      [['setup'], 'def helper():\n    return 1'],
+      'print(helper(), x)',
+    ]);
     expect(p.spec.setupCells).toEqual([0, 1, 3]);
     expect(task(p, 'a').cells).toEqual([2, 4]);
     expect(task(p, 'a').inputs).toEqual([]);
@@ -58,7 +64,12 @@ describe('tag grammar', () => {
   });
 
   it('after:NAME is repeatable and adds to inferred edges', () => {
-    const p = ok([[['task:a'], 'x = 1'], [['task:b'], 'y = 2'], [['task:c', 'after:a', 'after:b'], 'print(1)'], [['task:d', 'after:a'], 'print(y)']]);
+    const p = ok([
+      [['task:a'], 'x = 1'],
+      [['task:b'], 'y = 2'],
+      [['task:c', 'after:a', 'after:b'], 'print(1)'],
+      [['task:d', 'after:a'], 'print(y)'],
+    ]);
     expect(task(p, 'c').dependsOn).toEqual(['a', 'b']);
     expect(task(p, 'd').dependsOn).toEqual(['a', 'b']);
   });
@@ -80,14 +91,20 @@ describe('tag grammar', () => {
   });
 
   it('settings tags on a later cell of the task apply to the task', () => {
-    const p = ok([[['task:a'], 'x = 1'], [['gpu:1'], 'y = 2']]);
+    const p = ok([
+      [['task:a'], 'x = 1'],
+      [['gpu:1'], 'y = 2'],
+    ]);
     expect(task(p, 'a').resources).toEqual({ gpu: 1 });
   });
 
   it('the parameters cell gives spec.parameters, runs as setup and is never passed', () => {
     const p = ok([
       'import math',
-      [['parameters'], 'lr = 0.01  # learning rate\nepochs = 3\nname = "run"\nuse_gpu = False\nlayers = [64, 32]\nopts = {"a": 1}\nnothing = None\nneg = -2\nhexa = 0x10\nsci = 1e-3'],
+      [
+        ['parameters'],
+        'lr = 0.01  # learning rate\nepochs = 3\nname = "run"\nuse_gpu = False\nlayers = [64, 32]\nopts = {"a": 1}\nnothing = None\nneg = -2\nhexa = 0x10\nsci = 1e-3',
+      ],
       [['task:train'], 'print(lr * epochs, name, layers, opts)'],
     ]);
     expect(p.spec.parametersCell).toBe(1);
@@ -117,12 +134,18 @@ describe('tag grammar', () => {
     ['s = 1_000', 1000],
     ['s = (1, "x")', [1, 'x']],
   ])('parameter literal %s', (source, value) => {
-    const p = ok([[['parameters'], source], [['task:a'], 'print(s)']]);
+    const p = ok([
+      [['parameters'], source],
+      [['task:a'], 'print(s)'],
+    ]);
     expect(p.spec.parameters['s']?.default).toEqual(value);
   });
 
   it('a non-literal parameter is a warning, not a parameter', () => {
-    const r = compile([[['parameters'], 'import os\nroot = os.getcwd()\nn = 2'], [['task:a'], 'print(root, n)']]);
+    const r = compile([
+      [['parameters'], 'import os\nroot = os.getcwd()\nn = 2'],
+      [['task:a'], 'print(root, n)'],
+    ]);
     expect(Object.keys(r.pipeline!.spec.parameters)).toEqual(['n']);
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       "nb/demo.ipynb: cell 1, line 2, column 1: warning: parameter 'root' is not a literal value (number, string, bool, None, list or dict): it cannot be overridden per run",
@@ -135,7 +158,10 @@ describe('metadata.cellpipe', () => {
     const tagged = ok([
       'import os',
       [['task:prep', 'cpu:2', 'memory:4Gi'], 'data = [1]'],
-      [['task:train', 'after:prep', 'gpu:1', 'image:repo/img:1', 'retries:2', 'timeout:2h', 'env:MODE=fast'], 'print(1)'],
+      [
+        ['task:train', 'after:prep', 'gpu:1', 'image:repo/img:1', 'retries:2', 'timeout:2h', 'env:MODE=fast'],
+        'print(1)',
+      ],
       [['setup'], 'K = 1'],
       [['skip'], 'print(2)'],
       [['task:evaluate', 'mig:1g.10gb'], 'print(data)'],
@@ -145,7 +171,15 @@ describe('metadata.cellpipe', () => {
       { source: 'data = [1]', cellpipe: { task: 'prep', resources: { cpu: '2', memory: '4Gi' } } },
       {
         source: 'print(1)',
-        cellpipe: { task: 'train', after: ['prep'], resources: { gpu: 1 }, image: 'repo/img:1', retries: 2, timeout: '2h', env: { MODE: 'fast' } },
+        cellpipe: {
+          task: 'train',
+          after: ['prep'],
+          resources: { gpu: 1 },
+          image: 'repo/img:1',
+          retries: 2,
+          timeout: '2h',
+          env: { MODE: 'fast' },
+        },
       },
       { source: 'K = 1', cellpipe: { setup: true } },
       { source: 'print(2)', cellpipe: { skip: true } },
@@ -155,7 +189,13 @@ describe('metadata.cellpipe', () => {
   });
 
   it('metadata wins over tags', () => {
-    const p = ok([{ source: 'x = 1', tags: ['task:a', 'gpu:1', 'retries:1'], cellpipe: { task: 'b', resources: { gpu: 2 }, retries: 4 } }]);
+    const p = ok([
+      {
+        source: 'x = 1',
+        tags: ['task:a', 'gpu:1', 'retries:1'],
+        cellpipe: { task: 'b', resources: { gpu: 2 }, retries: 4 },
+      },
+    ]);
     expect(p.spec.tasks.map((t) => [t.name, t.resources, t.retries])).toEqual([['b', { gpu: 2 }, 4]]);
   });
 
@@ -168,7 +208,13 @@ describe('metadata.cellpipe', () => {
       {
         cellpipe: {
           name: 'nightly',
-          defaults: { resources: { cpu: '1', memory: '1Gi', mig: '1g.10gb' }, image: 'base/img:1', env: { A: '1' }, retries: 1, timeout: '1h' },
+          defaults: {
+            resources: { cpu: '1', memory: '1Gi', mig: '1g.10gb' },
+            image: 'base/img:1',
+            env: { A: '1' },
+            retries: 1,
+            timeout: '1h',
+          },
           failurePolicy: 'fail-fast',
           maxParallel: 3,
           timeout: '6h',
@@ -177,9 +223,23 @@ describe('metadata.cellpipe', () => {
       },
     );
     expect(p.metadata.name).toBe('nightly');
-    expect(p.spec).toMatchObject({ failurePolicy: 'fail-fast', maxParallel: 3, timeout: '6h', schedule: { cron: '0 3 * * *', timezone: 'Europe/Berlin', paused: false } });
-    expect(task(p, 'a')).toMatchObject({ resources: { gpu: 1, cpu: '1', memory: '1Gi' }, image: 'base/img:1', env: { A: '1' }, retries: 1, timeout: '1h' });
-    expect(task(p, 'b')).toMatchObject({ resources: { cpu: '1', memory: '8Gi', mig: '1g.10gb' }, image: 'other/img:2' });
+    expect(p.spec).toMatchObject({
+      failurePolicy: 'fail-fast',
+      maxParallel: 3,
+      timeout: '6h',
+      schedule: { cron: '0 3 * * *', timezone: 'Europe/Berlin', paused: false },
+    });
+    expect(task(p, 'a')).toMatchObject({
+      resources: { gpu: 1, cpu: '1', memory: '1Gi' },
+      image: 'base/img:1',
+      env: { A: '1' },
+      retries: 1,
+      timeout: '1h',
+    });
+    expect(task(p, 'b')).toMatchObject({
+      resources: { cpu: '1', memory: '8Gi', mig: '1g.10gb' },
+      image: 'other/img:2',
+    });
   });
 
   it('the pipeline name comes from the file name when metadata has none', () => {
@@ -191,47 +251,196 @@ describe('metadata.cellpipe', () => {
 
 describe('errors name the cell and the task', () => {
   it.each<[string, CellArg[], string]>([
-    ['unknown after: target', [[['task:a'], 'x = 1'], [['task:train', 'after:prep'], 'print(x)']], "nb/demo.ipynb: cell 2, task 'train': unknown after: target 'prep' (tasks: a, train)"],
-    ['after itself', [[['task:a', 'after:a'], 'x = 1']], "nb/demo.ipynb: cell 1, task 'a': task 'a' cannot run after itself"],
-    ['duplicate task names', [[['task:a'], 'x = 1'], [['task:b'], 'y = 1'], [['task:a'], 'z = 1']], "nb/demo.ipynb: cell 3, task 'a': duplicate task name 'a': task 'a' already starts at cell 1"],
-    ['gpu:-1', [[['task:a', 'gpu:-1'], 'x = 1']], "nb/demo.ipynb: cell 1, task 'a': invalid GPU count in 'gpu:-1': use a whole number from 0 to 64 (for a GPU slice use mig:PROFILE)"],
-    ['gpu:two', [[['task:a', 'gpu:two'], 'x = 1']], "nb/demo.ipynb: cell 1, task 'a': invalid GPU count in 'gpu:two': use a whole number from 0 to 64 (for a GPU slice use mig:PROFILE)"],
-    ['gpu:1.5', [[['task:a'], 'x = 1'], [['gpu:1.5'], 'y = 1']], "nb/demo.ipynb: cell 2, task 'a': invalid GPU count in 'gpu:1.5': use a whole number from 0 to 64 (for a GPU slice use mig:PROFILE)"],
-    ['mig:huge', [[['task:a', 'mig:huge'], 'x = 1']], `nb/demo.ipynb: cell 1, task 'a': invalid 'mig:huge': MIG profile must look like "1g.10gb" or "3g.20gb"`],
-    ['gpu and mig', [[['task:a', 'gpu:1', 'mig:1g.10gb'], 'x = 1']], "nb/demo.ipynb: cell 1, task 'a': ask for whole GPUs (gpu:N) or one MIG slice (mig:PROFILE), not both"],
-    ['cpu:lots', [[['task:a', 'cpu:lots'], 'x = 1']], `nb/demo.ipynb: cell 1, task 'a': invalid 'cpu:lots': CPU must be a Kubernetes quantity such as "2", "0.5" or "500m"`],
-    ['memory:big', [[['task:a', 'memory:big'], 'x = 1']], `nb/demo.ipynb: cell 1, task 'a': invalid 'memory:big': memory must be a Kubernetes quantity such as "512Mi" or "16Gi"`],
-    ['timeout:soon', [[['task:a', 'timeout:soon'], 'x = 1']], `nb/demo.ipynb: cell 1, task 'a': invalid 'timeout:soon': duration must look like "90s", "90m", "2h" or "1h30m"`],
-    ['retries:many', [[['task:a', 'retries:many'], 'x = 1']], "nb/demo.ipynb: cell 1, task 'a': invalid retry count in 'retries:many': use a whole number from 0 to 20"],
-    ['image:Bad Image', [[['task:a', 'image:Bad Image'], 'x = 1']], `nb/demo.ipynb: cell 1, task 'a': invalid 'image:Bad Image': image must be a container image reference such as "registry/team/image:tag"`],
-    ['env without value', [[['task:a', 'env:MODE'], 'x = 1']], "nb/demo.ipynb: cell 1, task 'a': invalid 'env:MODE': write env:NAME=VALUE"],
-    ['bad task name', [[['task:1st'], 'x = 1']], `nb/demo.ipynb: cell 1: invalid task name in 'task:1st': task names start with a letter and hold only letters, digits, "_" and "-" (at most 63)`],
-    ['task without a name', [[['task:'], 'x = 1']], 'nb/demo.ipynb: cell 1: tag \'task:\' needs a value: task:NAME'],
-    ['unknown tag gpus:2', [[['task:a', 'gpus:2'], 'x = 1']], "nb/demo.ipynb: cell 1, task 'a': unknown tag 'gpus:2' (did you mean gpu:N (whole GPUs)?)"],
-    ['unknown tag tasks:x', [[['tasks:x'], 'x = 1']], "nb/demo.ipynb: cell 1: unknown tag 'tasks:x' (did you mean task:NAME?)"],
-    ['unknown tag mem:4Gi', [[['task:a', 'mem:4Gi'], 'x = 1']], "nb/demo.ipynb: cell 1, task 'a': unknown tag 'mem:4Gi' (did you mean memory:QUANTITY (e.g. memory:16Gi)?)"],
-    ['unknown tag parameter', [[['parameter'], 'x = 1']], "nb/demo.ipynb: cell 1: unknown tag 'parameter' (did you mean parameters?)"],
-    ['flag with a value', [[['task:a', 'skip:yes'], 'x = 1']], "nb/demo.ipynb: cell 1, task 'a': tag 'skip:yes' takes no value: write 'skip'"],
-    ['task with no code', [[['task:a'], 'x = 1'], [['task:empty'], '# nothing here\n\n']], "nb/demo.ipynb: cell 2, task 'empty': task 'empty' has no code"],
-    ['task whose cells are all skipped', [[['task:a'], 'x = 1'], [['task:b', 'skip'], 'y = 1']], "nb/demo.ipynb: cell 2, task 'b': task 'b' has no code"],
-    ['no tasks at all', ['x = 1'], 'nb/demo.ipynb: the notebook has no tasks: tag the first cell of each task with task:NAME (or set metadata.cellpipe.task)'],
-    ['conflicting settings within a task', [[['task:a', 'gpu:1'], 'x = 1'], [['gpu:2'], 'y = 1']], "nb/demo.ipynb: cell 2, task 'a': task 'a' sets gpu twice: 1 (cell 1) and 2"],
-    ['two parameters cells', [[['parameters'], 'a = 1'], [['parameters'], 'b = 1'], [['task:t'], 'x = 1']], 'nb/demo.ipynb: cell 2: only one cell may be tagged parameters (cell 1 already is)'],
-    ['parameters cell starting a task', [[['parameters', 'task:t'], 'a = 1'], [['task:u'], 'x = 1']], "nb/demo.ipynb: cell 1, task 't': the parameters cell cannot also start task 't'"],
-    ['setup and task on one cell', [[['setup', 'task:t'], 'a = 1'], [['task:u'], 'x = 1']], "nb/demo.ipynb: cell 1, task 't': a cell cannot be both setup and the start of task 't'"],
+    [
+      'unknown after: target',
+      [
+        [['task:a'], 'x = 1'],
+        [['task:train', 'after:prep'], 'print(x)'],
+      ],
+      "nb/demo.ipynb: cell 2, task 'train': unknown after: target 'prep' (tasks: a, train)",
+    ],
+    [
+      'after itself',
+      [[['task:a', 'after:a'], 'x = 1']],
+      "nb/demo.ipynb: cell 1, task 'a': task 'a' cannot run after itself",
+    ],
+    [
+      'duplicate task names',
+      [
+        [['task:a'], 'x = 1'],
+        [['task:b'], 'y = 1'],
+        [['task:a'], 'z = 1'],
+      ],
+      "nb/demo.ipynb: cell 3, task 'a': duplicate task name 'a': task 'a' already starts at cell 1",
+    ],
+    [
+      'gpu:-1',
+      [[['task:a', 'gpu:-1'], 'x = 1']],
+      "nb/demo.ipynb: cell 1, task 'a': invalid GPU count in 'gpu:-1': use a whole number from 0 to 64 (for a GPU slice use mig:PROFILE)",
+    ],
+    [
+      'gpu:two',
+      [[['task:a', 'gpu:two'], 'x = 1']],
+      "nb/demo.ipynb: cell 1, task 'a': invalid GPU count in 'gpu:two': use a whole number from 0 to 64 (for a GPU slice use mig:PROFILE)",
+    ],
+    [
+      'gpu:1.5',
+      [
+        [['task:a'], 'x = 1'],
+        [['gpu:1.5'], 'y = 1'],
+      ],
+      "nb/demo.ipynb: cell 2, task 'a': invalid GPU count in 'gpu:1.5': use a whole number from 0 to 64 (for a GPU slice use mig:PROFILE)",
+    ],
+    [
+      'mig:huge',
+      [[['task:a', 'mig:huge'], 'x = 1']],
+      `nb/demo.ipynb: cell 1, task 'a': invalid 'mig:huge': MIG profile must look like "1g.10gb" or "3g.20gb"`,
+    ],
+    [
+      'gpu and mig',
+      [[['task:a', 'gpu:1', 'mig:1g.10gb'], 'x = 1']],
+      "nb/demo.ipynb: cell 1, task 'a': ask for whole GPUs (gpu:N) or one MIG slice (mig:PROFILE), not both",
+    ],
+    [
+      'cpu:lots',
+      [[['task:a', 'cpu:lots'], 'x = 1']],
+      `nb/demo.ipynb: cell 1, task 'a': invalid 'cpu:lots': CPU must be a Kubernetes quantity such as "2", "0.5" or "500m"`,
+    ],
+    [
+      'memory:big',
+      [[['task:a', 'memory:big'], 'x = 1']],
+      `nb/demo.ipynb: cell 1, task 'a': invalid 'memory:big': memory must be a Kubernetes quantity such as "512Mi" or "16Gi"`,
+    ],
+    [
+      'timeout:soon',
+      [[['task:a', 'timeout:soon'], 'x = 1']],
+      `nb/demo.ipynb: cell 1, task 'a': invalid 'timeout:soon': duration must look like "90s", "90m", "2h" or "1h30m"`,
+    ],
+    [
+      'retries:many',
+      [[['task:a', 'retries:many'], 'x = 1']],
+      "nb/demo.ipynb: cell 1, task 'a': invalid retry count in 'retries:many': use a whole number from 0 to 20",
+    ],
+    [
+      'image:Bad Image',
+      [[['task:a', 'image:Bad Image'], 'x = 1']],
+      `nb/demo.ipynb: cell 1, task 'a': invalid 'image:Bad Image': image must be a container image reference such as "registry/team/image:tag"`,
+    ],
+    [
+      'env without value',
+      [[['task:a', 'env:MODE'], 'x = 1']],
+      "nb/demo.ipynb: cell 1, task 'a': invalid 'env:MODE': write env:NAME=VALUE",
+    ],
+    [
+      'bad task name',
+      [[['task:1st'], 'x = 1']],
+      `nb/demo.ipynb: cell 1: invalid task name in 'task:1st': task names start with a letter and hold only letters, digits, "_" and "-" (at most 63)`,
+    ],
+    ['task without a name', [[['task:'], 'x = 1']], "nb/demo.ipynb: cell 1: tag 'task:' needs a value: task:NAME"],
+    [
+      'unknown tag gpus:2',
+      [[['task:a', 'gpus:2'], 'x = 1']],
+      "nb/demo.ipynb: cell 1, task 'a': unknown tag 'gpus:2' (did you mean gpu:N (whole GPUs)?)",
+    ],
+    [
+      'unknown tag tasks:x',
+      [[['tasks:x'], 'x = 1']],
+      "nb/demo.ipynb: cell 1: unknown tag 'tasks:x' (did you mean task:NAME?)",
+    ],
+    [
+      'unknown tag mem:4Gi',
+      [[['task:a', 'mem:4Gi'], 'x = 1']],
+      "nb/demo.ipynb: cell 1, task 'a': unknown tag 'mem:4Gi' (did you mean memory:QUANTITY (e.g. memory:16Gi)?)",
+    ],
+    [
+      'unknown tag parameter',
+      [[['parameter'], 'x = 1']],
+      "nb/demo.ipynb: cell 1: unknown tag 'parameter' (did you mean parameters?)",
+    ],
+    [
+      'flag with a value',
+      [[['task:a', 'skip:yes'], 'x = 1']],
+      "nb/demo.ipynb: cell 1, task 'a': tag 'skip:yes' takes no value: write 'skip'",
+    ],
+    [
+      'task with no code',
+      [
+        [['task:a'], 'x = 1'],
+        [['task:empty'], '# nothing here\n\n'],
+      ],
+      "nb/demo.ipynb: cell 2, task 'empty': task 'empty' has no code",
+    ],
+    [
+      'task whose cells are all skipped',
+      [
+        [['task:a'], 'x = 1'],
+        [['task:b', 'skip'], 'y = 1'],
+      ],
+      "nb/demo.ipynb: cell 2, task 'b': task 'b' has no code",
+    ],
+    [
+      'no tasks at all',
+      ['x = 1'],
+      'nb/demo.ipynb: the notebook has no tasks: tag the first cell of each task with task:NAME (or set metadata.cellpipe.task)',
+    ],
+    [
+      'conflicting settings within a task',
+      [
+        [['task:a', 'gpu:1'], 'x = 1'],
+        [['gpu:2'], 'y = 1'],
+      ],
+      "nb/demo.ipynb: cell 2, task 'a': task 'a' sets gpu twice: 1 (cell 1) and 2",
+    ],
+    [
+      'two parameters cells',
+      [
+        [['parameters'], 'a = 1'],
+        [['parameters'], 'b = 1'],
+        [['task:t'], 'x = 1'],
+      ],
+      'nb/demo.ipynb: cell 2: only one cell may be tagged parameters (cell 1 already is)',
+    ],
+    [
+      'parameters cell starting a task',
+      [
+        [['parameters', 'task:t'], 'a = 1'],
+        [['task:u'], 'x = 1'],
+      ],
+      "nb/demo.ipynb: cell 1, task 't': the parameters cell cannot also start task 't'",
+    ],
+    [
+      'setup and task on one cell',
+      [
+        [['setup', 'task:t'], 'a = 1'],
+        [['task:u'], 'x = 1'],
+      ],
+      "nb/demo.ipynb: cell 1, task 't': a cell cannot be both setup and the start of task 't'",
+    ],
   ])('error: %s', (_name, cells, expected) => {
     expect(errors(cells)).toContain(expected);
   });
 
   it('names the cycle', () => {
-    const errs = errors([[['task:a', 'after:c'], 'x = 1'], [['task:b'], 'y = x'], [['task:c'], 'z = y']]);
+    const errs = errors([
+      [['task:a', 'after:c'], 'x = 1'],
+      [['task:b'], 'y = x'],
+      [['task:c'], 'z = y'],
+    ]);
     expect(errs).toEqual(["nb/demo.ipynb: cell 1, task 'a': cycle: a → c → b → a"]);
   });
 
   it.each<[string, Record<string, unknown>, RegExp]>([
     ['unknown field', { task: 'a', gpu: 1 }, /^nb\/demo\.ipynb: cell 1: metadata\.cellpipe\.gpu: unknown field 'gpu'$/],
-    ['bad resources', { task: 'a', resources: { gpu: -1 } }, /^nb\/demo\.ipynb: cell 1: metadata\.cellpipe\.resources\.gpu: /],
-    ['bad env name', { task: 'a', env: { 'BAD-NAME': 'x' } }, /^nb\/demo\.ipynb: cell 1: metadata\.cellpipe\.env\.BAD-NAME: /],
+    [
+      'bad resources',
+      { task: 'a', resources: { gpu: -1 } },
+      /^nb\/demo\.ipynb: cell 1: metadata\.cellpipe\.resources\.gpu: /,
+    ],
+    [
+      'bad env name',
+      { task: 'a', env: { 'BAD-NAME': 'x' } },
+      /^nb\/demo\.ipynb: cell 1: metadata\.cellpipe\.env\.BAD-NAME: /,
+    ],
     ['bad after', { task: 'a', after: [3] }, /^nb\/demo\.ipynb: cell 1: metadata\.cellpipe\.after/],
   ])('metadata.cellpipe errors name the field: %s', (_name, cellpipe, pattern) => {
     const errs = errors([{ source: 'x = 1', cellpipe }]);
@@ -240,7 +449,9 @@ describe('errors name the cell and the task', () => {
   });
 
   it('notebook metadata errors name the field path', () => {
-    const errs = errors([[['task:a'], 'x = 1']], { cellpipe: { maxParallel: 0, defaults: { retries: 'x' }, colour: 'red' } });
+    const errs = errors([[['task:a'], 'x = 1']], {
+      cellpipe: { maxParallel: 0, defaults: { retries: 'x' }, colour: 'red' },
+    });
     expect(errs).toEqual(
       expect.arrayContaining([
         "nb/demo.ipynb: metadata.cellpipe.colour: unknown field 'colour'",
@@ -269,9 +480,17 @@ describe('errors name the cell and the task', () => {
   it.each<[string, unknown, RegExp]>([
     ['not JSON', '{"cells": [', /^nb\/demo\.ipynb: notebook is not valid JSON: /],
     ['no cells', { metadata: {} }, /^nb\/demo\.ipynb: cells: not an nbformat notebook: Invalid input: expected array/],
-    ['bad cell', { cells: [{ cell_type: 'code', source: 3 }] }, /^nb\/demo\.ipynb: cell 1: not an nbformat notebook: source: /],
+    [
+      'bad cell',
+      { cells: [{ cell_type: 'code', source: 3 }] },
+      /^nb\/demo\.ipynb: cell 1: not an nbformat notebook: source: /,
+    ],
     ['not an object', 42, /^nb\/demo\.ipynb: not an nbformat notebook: document: /],
-    ['bad tags', { cells: [{ cell_type: 'code', source: 'x', metadata: { tags: 'task:a' } }] }, /^nb\/demo\.ipynb: cell 1: metadata\.tags must be a list of strings$/],
+    [
+      'bad tags',
+      { cells: [{ cell_type: 'code', source: 'x', metadata: { tags: 'task:a' } }] },
+      /^nb\/demo\.ipynb: cell 1: metadata\.tags must be a list of strings$/,
+    ],
   ])('unparsable notebooks: %s', (_name, content, pattern) => {
     const r = compileNotebook(content, { path: 'nb/demo.ipynb' });
     expect(r.pipeline).toBeUndefined();
@@ -284,7 +503,10 @@ describe('errors name the cell and the task', () => {
   });
 
   it('setting tags on a setup cell warn that they have no effect', () => {
-    const r = compile([[['gpu:1'], 'import os'], [['task:a'], 'x = 1']]);
+    const r = compile([
+      [['gpu:1'], 'import os'],
+      [['task:a'], 'x = 1'],
+    ]);
     expect(r.pipeline).toBeDefined();
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       'nb/demo.ipynb: cell 1: warning: task settings on a setup cell have no effect (setup cells run inside every task)',
@@ -292,7 +514,13 @@ describe('errors name the cell and the task', () => {
   });
 
   it('reports cell roles for the editor', () => {
-    const r = compile(['import os', [['parameters'], 'n = 1'], [['task:a'], 'x = 1'], [['skip'], 'pass'], { type: 'markdown', source: 'm' }]);
+    const r = compile([
+      'import os',
+      [['parameters'], 'n = 1'],
+      [['task:a'], 'x = 1'],
+      [['skip'], 'pass'],
+      { type: 'markdown', source: 'm' },
+    ]);
     expect(r.cells).toEqual([
       { index: 0, role: 'setup' },
       { index: 1, role: 'parameters' },

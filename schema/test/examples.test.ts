@@ -68,7 +68,9 @@ describe('browser safety', () => {
           const dir = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/') + 1) : '';
           const parts = (dir + spec.replace(/\.js$/, '.ts')).split('/');
           const out: string[] = [];
-          for (const p of parts) if (p === '..') out.pop(); else if (p !== '.') out.push(p);
+          for (const p of parts)
+            if (p === '..') out.pop();
+            else if (p !== '.') out.push(p);
           visit(out.join('/'));
         } else if (spec.startsWith('node:') || ['fs', 'path', 'os', 'child_process', 'url'].includes(spec)) {
           bad.push(`${rel} imports ${spec}`);

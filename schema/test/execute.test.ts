@@ -58,7 +58,11 @@ function runAll(content: unknown, path: string, env: Record<string, string> = {}
       outputs: t.outputs,
     };
   });
-  const out = spawnSync('python3', ['-c', DRIVER], { input: JSON.stringify(plan), encoding: 'utf8', env: { ...process.env, ...env } });
+  const out = spawnSync('python3', ['-c', DRIVER], {
+    input: JSON.stringify(plan),
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
   if (out.status !== 0) throw new Error(out.stderr);
   return out.stdout;
 }
@@ -81,9 +85,15 @@ describe('inferred inputs are sufficient to run tasks alone (python3)', () => {
     const nb = notebook([
       'import math\nfrom collections import Counter',
       [['parameters'], 'base = 3'],
-      [['task:defs'], 'offset = 10\ndef shift(v):\n    return v + offset\nclass Acc:\n    def __init__(self):\n        self.total = start\n    def add(self, v):\n        self.total += weight * v\n        return self'],
+      [
+        ['task:defs'],
+        'offset = 10\ndef shift(v):\n    return v + offset\nclass Acc:\n    def __init__(self):\n        self.total = start\n    def add(self, v):\n        self.total += weight * v\n        return self',
+      ],
       [['task:consts'], 'start = 1\nweight = 2\ncounter = 0'],
-      [['task:use'], 'acc = Acc().add(shift(base))\nsq = [shift(i) for i in range(base)]\nf = lambda k: k * math.pi * weight'],
+      [
+        ['task:use'],
+        'acc = Acc().add(shift(base))\nsq = [shift(i) for i in range(base)]\nf = lambda k: k * math.pi * weight',
+      ],
       [['task:bump'], 'def bump():\n    global counter\n    counter += len(sq)\nbump()'],
       [['task:mutate'], 'sq[0] = -1\nc = Counter(sq)'],
       [['task:final'], 'print(acc.total, counter, sq[0], f(1), c.most_common(1))'],

@@ -12,7 +12,11 @@ function flow(sources: string[], setup: string[] = []): { flow: Flow; warnings: 
   if (!r.pipeline) throw new Error(errors.map(formatDiagnostic).join('\n'));
   const out: Flow = {};
   for (const t of r.pipeline.spec.tasks) out[t.name] = { dependsOn: t.dependsOn, inputs: t.inputs, outputs: t.outputs };
-  return { flow: out, warnings: r.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic), pipeline: r.pipeline };
+  return {
+    flow: out,
+    warnings: r.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic),
+    pipeline: r.pipeline,
+  };
 }
 
 describe('variable flow between tasks', () => {
@@ -21,47 +25,153 @@ describe('variable flow between tasks', () => {
     ['plain read', ['x = 1', 'print(x)'], 't1', ['x'], ['t0']],
     ['comprehension variables are not reads', ['x = 1\nxs = [1]', 'y = [x for x in xs]'], 't1', ['xs'], ['t0']],
     ['comprehension body reads free names', ['k = 2\nxs = [1]', 'y = [v * k for v in xs]'], 't1', ['k', 'xs'], ['t0']],
-    ['nested comprehension: inner iterable sees outer variable', ['rows = [[1]]', 'flat = [c for r in rows for c in r]'], 't1', ['rows'], ['t0']],
+    [
+      'nested comprehension: inner iterable sees outer variable',
+      ['rows = [[1]]', 'flat = [c for r in rows for c in r]'],
+      't1',
+      ['rows'],
+      ['t0'],
+    ],
     ['generator argument', ['xs = [1]', 'total = sum(v for v in xs)'], 't1', ['xs'], ['t0']],
     ['dict comprehension', ['pairs = [(1, 2)]', 'd = {k: v for k, v in pairs}'], 't1', ['pairs'], ['t0']],
     ['function parameters are local', ['a = 1\nb = 2', 'def f(a):\n    return a + b'], 't1', ['b'], ['t0']],
-    ['function locals are local even when read first', ['c = 1', 'def f():\n    y = c\n    c = 2\n    return y'], 't1', [], []],
+    [
+      'function locals are local even when read first',
+      ['c = 1', 'def f():\n    y = c\n    c = 2\n    return y'],
+      't1',
+      [],
+      [],
+    ],
     ['augmented assignment reads and writes', ['x = 1', 'x += 1'], 't1', ['x'], ['t0']],
     ['annotated assignment binds', ['x: int = 5', 'print(x)'], 't1', ['x'], ['t0']],
     ['bare annotation binds nothing', ['x: int', 'print(x)'], 't1', [], []],
     ['lambda body reads free names', ['factor = 3', 'f = lambda v: v * factor'], 't1', ['factor'], ['t0']],
     ['lambda parameters are local', ['v = 3', 'f = lambda v: v * 2'], 't1', [], []],
     ['lambda default is read', ['d = 3', 'f = lambda v=d: v'], 't1', ['d'], ['t0']],
-    ['nested def: inner free names count for the outer function', ['g = 1', 'def outer():\n    def inner():\n        return g + loc\n    loc = 2\n    return inner()'], 't1', ['g'], ['t0']],
-    ['nonlocal names are not free', ['n = 1', 'def outer():\n    n = 0\n    def inner():\n        nonlocal n\n        n += 1\n    return inner'], 't1', [], []],
+    [
+      'nested def: inner free names count for the outer function',
+      ['g = 1', 'def outer():\n    def inner():\n        return g + loc\n    loc = 2\n    return inner()'],
+      't1',
+      ['g'],
+      ['t0'],
+    ],
+    [
+      'nonlocal names are not free',
+      ['n = 1', 'def outer():\n    n = 0\n    def inner():\n        nonlocal n\n        n += 1\n    return inner'],
+      't1',
+      [],
+      [],
+    ],
     ['default arguments are read by the defining task', ['d = 5', 'def f(x=d):\n    return x'], 't1', ['d'], ['t0']],
     ['annotations are read by the defining task', ['T = int', 'def f(x: T) -> T:\n    return x'], 't1', ['T'], ['t0']],
-    ['decorators are read by the defining task', ['deco = lambda f: f', '@deco\ndef h():\n    pass'], 't1', ['deco'], ['t0']],
+    [
+      'decorators are read by the defining task',
+      ['deco = lambda f: f', '@deco\ndef h():\n    pass'],
+      't1',
+      ['deco'],
+      ['t0'],
+    ],
     ['class body reads at definition', ['k = 1', 'class C:\n    z = k'], 't1', ['k'], ['t0']],
-    ['class names are invisible to methods', ['k = 1\nz = 2', 'class C:\n    z = k\n    def m(self):\n        return z'], 't1', ['k', 'z'], ['t0']],
-    ['a comprehension in a class body does not see class names (except its first iterable)', ['z = 1\nrows = [1]', 'class C:\n    z = 2\n    rows = [3]\n    a = [z for _ in rows]'], 't1', ['z'], ['t0']],
-    ['base classes and keywords are read', ['Base = object\nMeta = type', 'class C(Base, metaclass=Meta):\n    pass'], 't1', ['Base', 'Meta'], ['t0']],
+    [
+      'class names are invisible to methods',
+      ['k = 1\nz = 2', 'class C:\n    z = k\n    def m(self):\n        return z'],
+      't1',
+      ['k', 'z'],
+      ['t0'],
+    ],
+    [
+      'a comprehension in a class body does not see class names (except its first iterable)',
+      ['z = 1\nrows = [1]', 'class C:\n    z = 2\n    rows = [3]\n    a = [z for _ in rows]'],
+      't1',
+      ['z'],
+      ['t0'],
+    ],
+    [
+      'base classes and keywords are read',
+      ['Base = object\nMeta = type', 'class C(Base, metaclass=Meta):\n    pass'],
+      't1',
+      ['Base', 'Meta'],
+      ['t0'],
+    ],
     ['keyword argument names are not reads', ['key = 1', 'print(dict(key=2))'], 't1', [], []],
     ['f-string replacements are reads', ['who = "x"', 'print(f"{who!r:>{10}}")'], 't1', ['who'], ['t0']],
     ['attribute names are not reads', ['obj = 1\nreal = 2', 'print(obj.real)'], 't1', ['obj'], ['t0']],
     ['walrus at top level binds', ['if (n := 10) > 5:\n    pass', 'print(n)'], 't1', ['n'], ['t0']],
-    ['walrus in a comprehension binds in the enclosing scope', ['[(last := v) for v in range(3)]', 'print(last)'], 't1', ['last'], ['t0']],
-    ['for targets bind', ['for i, (j, *rest) in [(1, (2, 3))]:\n    pass', 'print(i, j, rest)'], 't1', ['i', 'j', 'rest'], ['t0']],
-    ['with targets bind', ['import contextlib\nwith contextlib.nullcontext(1) as one:\n    pass', 'print(one)'], 't1', ['one'], ['t0']],
-    ['imports bind the first name or the alias', ['import os.path\nimport json as j\nfrom math import pi as PI, e', 'print(os, j, PI, e)'], 't1', ['PI', 'e', 'j', 'os'], ['t0']],
+    [
+      'walrus in a comprehension binds in the enclosing scope',
+      ['[(last := v) for v in range(3)]', 'print(last)'],
+      't1',
+      ['last'],
+      ['t0'],
+    ],
+    [
+      'for targets bind',
+      ['for i, (j, *rest) in [(1, (2, 3))]:\n    pass', 'print(i, j, rest)'],
+      't1',
+      ['i', 'j', 'rest'],
+      ['t0'],
+    ],
+    [
+      'with targets bind',
+      ['import contextlib\nwith contextlib.nullcontext(1) as one:\n    pass', 'print(one)'],
+      't1',
+      ['one'],
+      ['t0'],
+    ],
+    [
+      'imports bind the first name or the alias',
+      ['import os.path\nimport json as j\nfrom math import pi as PI, e', 'print(os, j, PI, e)'],
+      't1',
+      ['PI', 'e', 'j', 'os'],
+      ['t0'],
+    ],
     ['def and class bind names', ['def f():\n    pass\nclass K:\n    pass', 'f()\nK()'], 't1', ['K', 'f'], ['t0']],
     ['try body binds', ['try:\n    val = 1\nexcept ValueError:\n    val = 0', 'print(val)'], 't1', ['val'], ['t0']],
-    ['except-as names are unbound after the handler', ['try:\n    pass\nexcept Exception as err:\n    print(err)', 'print(err)'], 't1', [], []],
+    [
+      'except-as names are unbound after the handler',
+      ['try:\n    pass\nexcept Exception as err:\n    print(err)', 'print(err)'],
+      't1',
+      [],
+      [],
+    ],
     ['del unbinds', ['x = 1', 'del x', 'print(x)'], 't2', [], []],
     ['del reads what it deletes', ['x = 1', 'del x'], 't1', ['x'], ['t0']],
-    ['match captures bind, class and value patterns read', ['cmd = [1, 2]\nPoint = tuple', 'match cmd:\n    case [first, *rest]:\n        pass\n    case Point(x=0) as pt:\n        pass', 'print(first, rest, pt)'], 't2', ['first', 'pt', 'rest'], ['t1']],
-    ['item assignment mutates: read and new version', ['cfg = {}', 'cfg["a"] = 1', 'print(cfg)'], 't2', ['cfg'], ['t1']],
+    [
+      'match captures bind, class and value patterns read',
+      [
+        'cmd = [1, 2]\nPoint = tuple',
+        'match cmd:\n    case [first, *rest]:\n        pass\n    case Point(x=0) as pt:\n        pass',
+        'print(first, rest, pt)',
+      ],
+      't2',
+      ['first', 'pt', 'rest'],
+      ['t1'],
+    ],
+    [
+      'item assignment mutates: read and new version',
+      ['cfg = {}', 'cfg["a"] = 1', 'print(cfg)'],
+      't2',
+      ['cfg'],
+      ['t1'],
+    ],
     ['builtins are ignored', ['print(len([1]), range(2), Exception)'], 't0', [], []],
     ['a builtin name rebound by a task flows', ['list = [1, 2]', 'print(list)'], 't1', ['list'], ['t0']],
     ['a name bound earlier in the same task is not an input', ['x = 1', 'x = 2\nprint(x)'], 't1', [], []],
     ['a later task shadows an earlier binder', ['x = 1', 'x = 2', 'print(x)'], 't2', ['x'], ['t1']],
-    ['own function reading a name the task binds later', ['y = 1', 'def f():\n    return y\ny = 2\nprint(f())'], 't1', [], []],
-    ['using a function reads its free globals', ['scale = 2', 'def f(v):\n    return v * scale', 'print(f(1))'], 't2', ['f', 'scale'], ['t0', 't1']],
+    [
+      'own function reading a name the task binds later',
+      ['y = 1', 'def f():\n    return y\ny = 2\nprint(f())'],
+      't1',
+      [],
+      [],
+    ],
+    [
+      'using a function reads its free globals',
+      ['scale = 2', 'def f(v):\n    return v * scale', 'print(f(1))'],
+      't2',
+      ['f', 'scale'],
+      ['t0', 't1'],
+    ],
     [
       'free globals are followed through functions transitively',
       ['scale = 2', 'def f(v):\n    return v * scale', 'def g(v):\n    return f(v) + 1', 'print(g(1))'],
@@ -69,10 +179,34 @@ describe('variable flow between tasks', () => {
       ['f', 'g', 'scale'],
       ['t0', 't1', 't2'],
     ],
-    ['using a class reads its methods\' free globals', ['base = 1', 'class K:\n    def m(self):\n        return base', 'print(K().m())'], 't2', ['K', 'base'], ['t0', 't1']],
-    ['default values are not read again by the caller', ['d = 5', 'def f(x=d):\n    return x', 'print(f())'], 't2', ['f'], ['t1']],
-    ['recursive functions terminate', ['def f(n):\n    return 1 if n < 1 else f(n - 1)', 'print(f(3))'], 't1', ['f'], ['t0']],
-    ['mutually recursive functions terminate', ['def a(n):\n    return b(n)\ndef b(n):\n    return a(n)', 'print(a(1))'], 't1', ['a', 'b'], ['t0']],
+    [
+      "using a class reads its methods' free globals",
+      ['base = 1', 'class K:\n    def m(self):\n        return base', 'print(K().m())'],
+      't2',
+      ['K', 'base'],
+      ['t0', 't1'],
+    ],
+    [
+      'default values are not read again by the caller',
+      ['d = 5', 'def f(x=d):\n    return x', 'print(f())'],
+      't2',
+      ['f'],
+      ['t1'],
+    ],
+    [
+      'recursive functions terminate',
+      ['def f(n):\n    return 1 if n < 1 else f(n - 1)', 'print(f(3))'],
+      't1',
+      ['f'],
+      ['t0'],
+    ],
+    [
+      'mutually recursive functions terminate',
+      ['def a(n):\n    return b(n)\ndef b(n):\n    return a(n)', 'print(a(1))'],
+      't1',
+      ['a', 'b'],
+      ['t0'],
+    ],
   ])('%s', (_rule, sources, task, inputs, dependsOn) => {
     const { flow: f } = flow(sources);
     expect(f[task]?.inputs).toEqual(inputs);
@@ -114,22 +248,36 @@ describe('variable flow between tasks', () => {
   });
 
   it('global x in a function: the using task reads and writes x, with a warning', () => {
-    const { flow: f, warnings } = flow(['counter = 0', 'def bump():\n    global counter\n    counter += 1', 'bump()', 'print(counter)']);
+    const { flow: f, warnings } = flow([
+      'counter = 0',
+      'def bump():\n    global counter\n    counter += 1',
+      'bump()',
+      'print(counter)',
+    ]);
     expect(f['t2']).toEqual({ dependsOn: ['t0', 't1'], inputs: ['bump', 'counter'], outputs: ['counter'] });
     expect(f['t3']).toEqual({ dependsOn: ['t2'], inputs: ['counter'], outputs: [] });
-    expect(warnings.join('\n')).toMatch(/cell 2, line 1, column 1, task 't1': warning: function 'bump' assigns the global 'counter'/);
+    expect(warnings.join('\n')).toMatch(
+      /cell 2, line 1, column 1, task 't1': warning: function 'bump' assigns the global 'counter'/,
+    );
   });
 
   it('defining a global-assigning function writes nothing; calling it in the same task does', () => {
     const defined = flow(['counter = 0', 'def bump():\n    global counter\n    counter += 1', 'print(counter)']).flow;
     expect(defined['t2']?.dependsOn).toEqual(['t0']);
-    const called = flow(['counter = 0', 'def bump():\n    global counter\n    counter += 1\nbump()', 'print(counter)']).flow;
+    const called = flow([
+      'counter = 0',
+      'def bump():\n    global counter\n    counter += 1\nbump()',
+      'print(counter)',
+    ]).flow;
     expect(called['t2']?.dependsOn).toEqual(['t1']);
     expect(called['t1']?.outputs).toEqual(['counter']);
   });
 
   it('a function or class from another task warns that it passes by reference', () => {
-    const { warnings } = flow(['def helper():\n    return 1\nclass K:\n    pass', 'x = 1\ndef g():\n    return helper()\nk = K()']);
+    const { warnings } = flow([
+      'def helper():\n    return 1\nclass K:\n    pass',
+      'x = 1\ndef g():\n    return helper()\nk = K()',
+    ]);
     expect(warnings).toEqual([
       "flow.ipynb: cell 2, line 2, column 1, task 't1': warning: function 'helper' comes from task 't0': functions and classes pass between tasks by reference, so define it in a setup cell (or a module) to use it in other tasks",
       "flow.ipynb: cell 2, line 4, column 5, task 't1': warning: class 'K' comes from task 't0': functions and classes pass between tasks by reference, so define it in a setup cell (or a module) to use it in other tasks",
@@ -180,7 +328,11 @@ describe('IPython syntax', () => {
 
 describe('warnings instead of silent guesses', () => {
   it.each<[string, string, RegExp]>([
-    ['star import', 'from os.path import *', /cell 2, line 1, column 1, task 't1': warning: 'from os.path import \*' binds names the dependency analysis cannot see/],
+    [
+      'star import',
+      'from os.path import *',
+      /cell 2, line 1, column 1, task 't1': warning: 'from os.path import \*' binds names the dependency analysis cannot see/,
+    ],
     ['exec', 'exec("z = 1")', /cell 2, line 1, column 1, task 't1': warning: 'exec\(\)' can read and bind any name/],
     ['eval', 'v = eval("x")', /cell 2, line 1, column 5, task 't1': warning: 'eval\(\)'/],
     ['globals()', 'globals()["z"] = 1', /cell 2, line 1, column 1, task 't1': warning: 'globals\(\)'/],

@@ -25,7 +25,9 @@ describe('pipeline.schema.json', () => {
   });
 
   it('does not require fields that have defaults', () => {
-    const r = parsePipelineYaml('apiVersion: cellpipe.io/v1\nkind: Pipeline\nmetadata: {name: x}\nspec:\n  tasks:\n    - {name: a, source: {kind: script, path: a.py}}\n');
+    const r = parsePipelineYaml(
+      'apiVersion: cellpipe.io/v1\nkind: Pipeline\nmetadata: {name: x}\nspec:\n  tasks:\n    - {name: a, source: {kind: script, path: a.py}}\n',
+    );
     expect(r.diagnostics).toEqual([]);
     const schema = JSON.parse(readFileSync(committedPath, 'utf8')) as {
       properties: { spec: { required: string[]; properties: { tasks: { items: { required: string[] } } } } };
@@ -51,7 +53,11 @@ describe('pipeline.schema.json validates documents like the zod schema does', ()
 
   it.each<[string, unknown, boolean]>([
     ['minimal', { ...base, spec: { tasks: [{ name: 'a' }] } }, true],
-    ['resources', { ...base, spec: { tasks: [{ name: 'a', resources: { gpu: 1, cpu: '500m', memory: '1Gi' } }] } }, true],
+    [
+      'resources',
+      { ...base, spec: { tasks: [{ name: 'a', resources: { gpu: 1, cpu: '500m', memory: '1Gi' } }] } },
+      true,
+    ],
     ['script source', { ...base, spec: { tasks: [{ name: 'a', source: { kind: 'script', path: 'a.py' } }] } }, true],
     ['negative gpu', { ...base, spec: { tasks: [{ name: 'a', resources: { gpu: -1 } }] } }, false],
     ['bad mig', { ...base, spec: { tasks: [{ name: 'a', resources: { mig: 'huge' } }] } }, false],

@@ -43,7 +43,12 @@ describe('loadPipelineFile', () => {
   it('keys files by the path as the spec writes it, subdirectories included', async () => {
     write('sub/a.py', 'print(1)\n');
     write('nb/x.ipynb', nbText);
-    const p = write('p.yaml', yamlWith('    - {name: a, source: {kind: script, path: ./sub/a.py}}\n    - {name: b, source: {kind: notebook, path: nb/x.ipynb}}\n'));
+    const p = write(
+      'p.yaml',
+      yamlWith(
+        '    - {name: a, source: {kind: script, path: ./sub/a.py}}\n    - {name: b, source: {kind: notebook, path: nb/x.ipynb}}\n',
+      ),
+    );
     const r = await loadPipelineFile(p);
     expect(r.diagnostics).toEqual([]);
     expect(Object.keys(r.files).sort()).toEqual(['./sub/a.py', 'nb/x.ipynb']);
@@ -114,7 +119,9 @@ describe('loadPipelineFile', () => {
   it('loads a script as a one-task pipeline', async () => {
     const p = write('train_model.py', 'import os\nprint(os.getcwd())\n');
     const r = await loadPipelineFile(p);
-    expect(r.pipeline?.spec.tasks).toMatchObject([{ name: 'train_model', source: { kind: 'script', path: 'train_model.py' } }]);
+    expect(r.pipeline?.spec.tasks).toMatchObject([
+      { name: 'train_model', source: { kind: 'script', path: 'train_model.py' } },
+    ]);
     expect(r.files).toEqual({ 'train_model.py': 'import os\nprint(os.getcwd())\n' });
   });
 

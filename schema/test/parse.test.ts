@@ -44,8 +44,27 @@ describe('parse', () => {
       'type T = int',
     ].join('\n');
     expect(kinds(src)).toEqual([
-      'Import', 'ImportFrom', 'ImportFrom', 'Assign', 'AnnAssign', 'AugAssign', 'Delete', 'Global', 'Assert', 'Raise', 'Pass', 'Expr',
-      'For', 'While', 'If', 'With', 'Try', 'FunctionDef', 'ClassDef', 'Match', 'TypeAlias',
+      'Import',
+      'ImportFrom',
+      'ImportFrom',
+      'Assign',
+      'AnnAssign',
+      'AugAssign',
+      'Delete',
+      'Global',
+      'Assert',
+      'Raise',
+      'Pass',
+      'Expr',
+      'For',
+      'While',
+      'If',
+      'With',
+      'Try',
+      'FunctionDef',
+      'ClassDef',
+      'Match',
+      'TypeAlias',
     ]);
   });
 
@@ -73,17 +92,33 @@ describe('parse', () => {
     expect(value('(a)').k).toBe('Name');
     expect(value('(yield)').k).toBe('Yield');
     const call = value('f(a, *b, k=c, **d, e=(g := 1))');
-    expect(call.k === 'Call' && call.args.map((a) => a.k)).toEqual(['Name', 'Starred', 'keyword', 'keyword', 'keyword']);
+    expect(call.k === 'Call' && call.args.map((a) => a.k)).toEqual([
+      'Name',
+      'Starred',
+      'keyword',
+      'keyword',
+      'keyword',
+    ]);
     const gen = value('sum(v for v in xs)');
     expect(gen.k === 'Call' && gen.args[0]!.k).toBe('GeneratorExp');
     const sub = value('m[a:b, ::2, i]');
-    expect(sub.k === 'Subscript' && sub.slice.k === 'Tuple' && sub.slice.elts.map((e) => e.k)).toEqual(['Slice', 'Slice', 'Name']);
+    expect(sub.k === 'Subscript' && sub.slice.k === 'Tuple' && sub.slice.elts.map((e) => e.k)).toEqual([
+      'Slice',
+      'Slice',
+      'Name',
+    ]);
   });
 
   it('parses parameters: positional-only, keyword-only, defaults, annotations, * and **', () => {
     const f = only('def f(a, b: int = 1, /, c=2, *args: str, d, e=3, **kw) -> None: pass');
     expect(f.k === 'FunctionDef' && f.params.map((p) => [p.name, !!p.annotation, !!p.default])).toEqual([
-      ['a', false, false], ['b', true, true], ['c', false, true], ['args', true, false], ['d', false, false], ['e', false, true], ['kw', false, false],
+      ['a', false, false],
+      ['b', true, true],
+      ['c', false, true],
+      ['args', true, false],
+      ['d', false, false],
+      ['e', false, true],
+      ['kw', false, false],
     ]);
     const l = value('lambda x, /, y=1, *, z=2, **k: x');
     expect(l.k === 'Lambda' && l.params.map((p) => p.name)).toEqual(['x', 'y', 'z', 'k']);
@@ -94,7 +129,9 @@ describe('parse', () => {
     expect(e.k).toBe('JoinedStr');
     if (e.k !== 'JoinedStr') return;
     expect(e.values.map((v) => [v.value.k, v.spec.map((s) => s.value.k)])).toEqual([
-      ['Name', ['Name']], ['Subscript', []], ['BinOp', ['Name']],
+      ['Name', ['Name']],
+      ['Subscript', []],
+      ['BinOp', ['Name']],
     ]);
   });
 
@@ -110,7 +147,12 @@ describe('parse', () => {
 
   it('treats soft keywords as names where their statement does not parse', () => {
     expect(kinds('match = 1\nmatch(x)\nmatch[0]\ntype = 2\ntype(x)\nmatch x:\n    case 1:\n        pass')).toEqual([
-      'Assign', 'Expr', 'Expr', 'Assign', 'Expr', 'Match',
+      'Assign',
+      'Expr',
+      'Expr',
+      'Assign',
+      'Expr',
+      'Match',
     ]);
   });
 
@@ -118,7 +160,13 @@ describe('parse', () => {
     const m = only(
       'match p:\n    case [1, *rest] | (2 | 3) as g if g: pass\n    case {"k": v, **kw}: pass\n    case K.V(a, b=c.D): pass\n    case -1 | 1+2j | "s" | None: pass\n    case x, _: pass',
     );
-    expect(m.k === 'Match' && m.cases.map((c) => c.pattern.k)).toEqual(['MatchAs', 'MatchMapping', 'MatchClass', 'MatchOr', 'MatchSequence']);
+    expect(m.k === 'Match' && m.cases.map((c) => c.pattern.k)).toEqual([
+      'MatchAs',
+      'MatchMapping',
+      'MatchClass',
+      'MatchOr',
+      'MatchSequence',
+    ]);
   });
 
   it('parses parenthesized with items (Python 3.9+) and parenthesized context expressions', () => {
@@ -130,7 +178,13 @@ describe('parse', () => {
 
   it('turns a statement that does not parse into an Error and goes on with the next line', () => {
     expect(kinds('x = = 1\ny = 2')).toEqual(['Error', 'Assign']);
-    expect(kinds('f() = 1\ndel f()\nfor 1 in x: pass\n[a, b] += 1\ny = 2')).toEqual(['Error', 'Error', 'Error', 'Error', 'Assign']);
+    expect(kinds('f() = 1\ndel f()\nfor 1 in x: pass\n[a, b] += 1\ny = 2')).toEqual([
+      'Error',
+      'Error',
+      'Error',
+      'Error',
+      'Assign',
+    ]);
     expect(kinds('x = f(1,\ndef g():\n    pass\n')).toEqual(['Error', 'FunctionDef']);
     expect(kinds('def f(:)\n    x = 1\ny = 2')).toEqual(['Error', 'Error', 'Assign', 'Assign']);
     const err = parseModule('a = 1; b = c $ d\ne = 2')[0]!;

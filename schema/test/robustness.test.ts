@@ -11,7 +11,22 @@ const seeds = [
   'with open(p) as fh, q:\n    for i, (j, *k) in enumerate(fh):\n        print(f"{i!r:{j}}")\n',
   '%matplotlib inline\n!pip install x\nobj?\nfiles = !ls\n',
 ];
-const alphabet = [...'abxyz()[]{}:=,.*+-/\\\'"#@!%?\n    '] .concat(['lambda', 'def', 'for', 'in', 'if', 'as', 'import', 'from', 'global', 'del', 'await', 'match', 'case', ':=']);
+const alphabet = [...'abxyz()[]{}:=,.*+-/\\\'"#@!%?\n    '].concat([
+  'lambda',
+  'def',
+  'for',
+  'in',
+  'if',
+  'as',
+  'import',
+  'from',
+  'global',
+  'del',
+  'await',
+  'match',
+  'case',
+  ':=',
+]);
 
 describe('robustness', () => {
   it('analysis and parameter parsing survive 500 randomly damaged cells', () => {
@@ -40,7 +55,13 @@ describe('robustness', () => {
     ['unterminated string', 'x = """never closed\nprint(y)'],
     ['only a magic', '%%bash\nrm -rf /tmp/x'],
   ])('compiles a notebook with %s', (_name, source) => {
-    const r = compileNotebook(notebook([[['task:a'], source], [['task:b'], 'print(x)']]), { path: 'r.ipynb' });
+    const r = compileNotebook(
+      notebook([
+        [['task:a'], source],
+        [['task:b'], 'print(x)'],
+      ]),
+      { path: 'r.ipynb' },
+    );
     expect(r.pipeline).toBeDefined();
   });
 });

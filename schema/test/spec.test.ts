@@ -5,7 +5,13 @@ describe('PipelineSchema', () => {
 
   it('fills defaults for a minimal task', () => {
     const p = PipelineSchema.parse({ ...base, spec: { tasks: [{ name: 'train' }] } });
-    expect(p.spec.tasks[0]).toMatchObject({ name: 'train', dependsOn: [], resources: {}, retries: 0, source: { kind: 'cells' } });
+    expect(p.spec.tasks[0]).toMatchObject({
+      name: 'train',
+      dependsOn: [],
+      resources: {},
+      retries: 0,
+      source: { kind: 'cells' },
+    });
     expect(p.spec.failurePolicy).toBe('continue');
   });
 

@@ -59,7 +59,7 @@ const snippets = [
   'with ctx() as ab, other as c:\n    print(ab, c)\n',
   'def f():\n    def g():\n        global gx\n        gx = 1\n    return g\n',
   'import importlib\nmod = importlib.import_module(name)\nassert mod, "missing"\nraise SystemExit(code) from err\n',
-  'print(f"{a!r:>{w}} {b[\'k\']:{fmt}} {f\'{c}\'} {d=} {e + 1:.{p}f} {\'x\' if q else \'y\'} {(lambda t: t * m)(2)}")\n',
+  "print(f\"{a!r:>{w}} {b['k']:{fmt}} {f'{c}'} {d=} {e + 1:.{p}f} {'x' if q else 'y'} {(lambda t: t * m)(2)}\")\n",
   'match cmd:\n    case {"x": [1, *_]} | (2 | 3) as g if g > lim:\n        r = g\n    case K.V(a, b=B.c) if (cnt := a):\n        pass\n    case -1 | 1+2j | "s" | None:\n        pass\n    case (first, *mid, last):\n        pass\n',
   'print([y := f(x), y ** 2])\nif any((z := v) > lim for v in vs):\n    print(z)\nwhile (line := read()) != stop:\n    seen.add(line)\n',
   '@functools.lru_cache(maxsize=size)\n@register[kind]\ndef cached(x, /, y=dflt, *, z: Z = zz, **kw) -> R:\n    return x + y + z + glob\n',
@@ -76,14 +76,24 @@ const snippets = [
 
 describe('agreement with CPython symtable', () => {
   const examples = fileURLToPath(new URL('../../examples/', import.meta.url));
-  const exampleCells = ['quickstart.ipynb', 'gpu-mig.ipynb', 'multi-file/ingest.ipynb', 'multi-file/summarize.ipynb'].flatMap((f) =>
+  const exampleCells = [
+    'quickstart.ipynb',
+    'gpu-mig.ipynb',
+    'multi-file/ingest.ipynb',
+    'multi-file/summarize.ipynb',
+  ].flatMap((f) =>
     (JSON.parse(readFileSync(examples + f, 'utf8')) as { cells: { cell_type: string; source: string[] }[] }).cells
       .filter((c) => c.cell_type === 'code')
       .map((c) => c.source.join('')),
   );
   const all = [...snippets, ...exampleCells, readFileSync(examples + 'multi-file/clean.py', 'utf8')];
   const out = spawnSync('python3', ['-c', PY], { input: JSON.stringify(all), encoding: 'utf8' });
-  const expected = JSON.parse(out.stdout || '[]') as { reads: string[]; binds: string[]; globalWrites: string[]; skip: string[] }[];
+  const expected = JSON.parse(out.stdout || '[]') as {
+    reads: string[];
+    binds: string[];
+    globalWrites: string[];
+    skip: string[];
+  }[];
 
   it('python3 answered for every snippet', () => {
     expect(out.stderr).toBe('');

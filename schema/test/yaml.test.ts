@@ -33,20 +33,76 @@ describe('parsePipelineYaml', () => {
   });
 
   it.each<[string, string, string]>([
-    ['gpu:-1', valid.replace('gpu: 1', 'gpu: -1'), "p.yaml:12:25: task 'b': spec.tasks[1].resources.gpu: Too small: expected number to be >=0"],
-    ['gpu: two', valid.replace('gpu: 1', 'gpu: two'), "p.yaml:12:25: task 'b': spec.tasks[1].resources.gpu: Invalid input: expected number, received string"],
-    ['mig: huge', valid.replace('gpu: 1', 'mig: huge'), `p.yaml:12:25: task 'b': spec.tasks[1].resources.mig: MIG profile must look like "1g.10gb" or "3g.20gb"`],
-    ['unknown key', valid.replace('      dependsOn: [a]', '      dependOn: [a]'), "p.yaml:11:7: task 'b': spec.tasks[1].dependOn: unknown field 'dependOn'"],
-    ['missing field', valid.replace('  name: chain\n', '  description: x\n'), 'p.yaml:4:3: metadata.name: Invalid input: expected string, received undefined'],
-    ['wrong apiVersion', valid.replace('cellpipe.io/v1', 'cellpipe.io/v2'), 'p.yaml:1:13: apiVersion: Invalid input: expected "cellpipe.io/v1"'],
-    ['unknown dependsOn', valid.replace('dependsOn: [a]', 'dependsOn: [zz]'), "p.yaml:11:19: task 'b': spec.tasks[1].dependsOn[0]: unknown dependsOn target 'zz'"],
-    ['duplicate task', valid.replace('- name: b', '- name: a').replace('dependsOn: [a]', 'dependsOn: []'), "p.yaml:9:13: task 'a': spec.tasks[1].name: duplicate task name 'a' (also task 1)"],
-    ['path escapes', valid.replace('path: a.py', 'path: ../a.py'), `p.yaml:8:37: task 'a': spec.tasks[0].source.path: path '../a.py' must not leave the pipeline's directory ("..")`],
-    ['absolute path', valid.replace('path: a.py', 'path: /etc/passwd'), "p.yaml:8:37: task 'a': spec.tasks[0].source.path: path '/etc/passwd' must be relative to the pipeline's directory"],
-    ['cells without a notebook', valid.replace('source: { kind: script, path: a.py }', 'cells: [1]'), "p.yaml:7:7: task 'a': spec.tasks[0].source: task 'a' runs notebook cells but spec.source.notebook is not set"],
-    ['inputsFrom outside inputs', valid.replace('dependsOn: [a]', 'dependsOn: [a]\n      inputsFrom: { df: a }'), "task 'b': spec.tasks[1].inputsFrom.df: inputsFrom names 'df', which is not in inputs"],
-    ['inputsFrom not a dependency', valid.replace('dependsOn: [a]', 'dependsOn: []\n      inputs: [df]\n      inputsFrom: { df: a }'), "task 'b': spec.tasks[1].inputsFrom.df: input 'df' comes from 'a', which is not in dependsOn"],
-    ['inputsFrom without the output', valid.replace('dependsOn: [a]', 'dependsOn: [a]\n      inputs: [df]\n      inputsFrom: { df: a }'), "task 'b': spec.tasks[1].inputsFrom.df: input 'df' comes from 'a', which does not output it"],
+    [
+      'gpu:-1',
+      valid.replace('gpu: 1', 'gpu: -1'),
+      "p.yaml:12:25: task 'b': spec.tasks[1].resources.gpu: Too small: expected number to be >=0",
+    ],
+    [
+      'gpu: two',
+      valid.replace('gpu: 1', 'gpu: two'),
+      "p.yaml:12:25: task 'b': spec.tasks[1].resources.gpu: Invalid input: expected number, received string",
+    ],
+    [
+      'mig: huge',
+      valid.replace('gpu: 1', 'mig: huge'),
+      `p.yaml:12:25: task 'b': spec.tasks[1].resources.mig: MIG profile must look like "1g.10gb" or "3g.20gb"`,
+    ],
+    [
+      'unknown key',
+      valid.replace('      dependsOn: [a]', '      dependOn: [a]'),
+      "p.yaml:11:7: task 'b': spec.tasks[1].dependOn: unknown field 'dependOn'",
+    ],
+    [
+      'missing field',
+      valid.replace('  name: chain\n', '  description: x\n'),
+      'p.yaml:4:3: metadata.name: Invalid input: expected string, received undefined',
+    ],
+    [
+      'wrong apiVersion',
+      valid.replace('cellpipe.io/v1', 'cellpipe.io/v2'),
+      'p.yaml:1:13: apiVersion: Invalid input: expected "cellpipe.io/v1"',
+    ],
+    [
+      'unknown dependsOn',
+      valid.replace('dependsOn: [a]', 'dependsOn: [zz]'),
+      "p.yaml:11:19: task 'b': spec.tasks[1].dependsOn[0]: unknown dependsOn target 'zz'",
+    ],
+    [
+      'duplicate task',
+      valid.replace('- name: b', '- name: a').replace('dependsOn: [a]', 'dependsOn: []'),
+      "p.yaml:9:13: task 'a': spec.tasks[1].name: duplicate task name 'a' (also task 1)",
+    ],
+    [
+      'path escapes',
+      valid.replace('path: a.py', 'path: ../a.py'),
+      `p.yaml:8:37: task 'a': spec.tasks[0].source.path: path '../a.py' must not leave the pipeline's directory ("..")`,
+    ],
+    [
+      'absolute path',
+      valid.replace('path: a.py', 'path: /etc/passwd'),
+      "p.yaml:8:37: task 'a': spec.tasks[0].source.path: path '/etc/passwd' must be relative to the pipeline's directory",
+    ],
+    [
+      'cells without a notebook',
+      valid.replace('source: { kind: script, path: a.py }', 'cells: [1]'),
+      "p.yaml:7:7: task 'a': spec.tasks[0].source: task 'a' runs notebook cells but spec.source.notebook is not set",
+    ],
+    [
+      'inputsFrom outside inputs',
+      valid.replace('dependsOn: [a]', 'dependsOn: [a]\n      inputsFrom: { df: a }'),
+      "task 'b': spec.tasks[1].inputsFrom.df: inputsFrom names 'df', which is not in inputs",
+    ],
+    [
+      'inputsFrom not a dependency',
+      valid.replace('dependsOn: [a]', 'dependsOn: []\n      inputs: [df]\n      inputsFrom: { df: a }'),
+      "task 'b': spec.tasks[1].inputsFrom.df: input 'df' comes from 'a', which is not in dependsOn",
+    ],
+    [
+      'inputsFrom without the output',
+      valid.replace('dependsOn: [a]', 'dependsOn: [a]\n      inputs: [df]\n      inputsFrom: { df: a }'),
+      "task 'b': spec.tasks[1].inputsFrom.df: input 'df' comes from 'a', which does not output it",
+    ],
     ['yaml syntax', 'apiVersion: [unclosed\nkind: Pipeline\n', 'p.yaml:2:1: '],
   ])('%s', (_name, text, expected) => {
     expect(errs(text).join('\n')).toContain(expected);
@@ -58,7 +114,10 @@ describe('parsePipelineYaml', () => {
   });
 
   it('reports several errors together', () => {
-    const text = valid.replace('gpu: 1', 'gpu: -1').replace('path: a.py', 'path: ""').replace('name: chain', 'name: 9chain');
+    const text = valid
+      .replace('gpu: 1', 'gpu: -1')
+      .replace('path: a.py', 'path: ""')
+      .replace('name: chain', 'name: 9chain');
     expect(errs(text)).toHaveLength(3);
   });
 

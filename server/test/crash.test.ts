@@ -20,11 +20,14 @@ const entry = join(here, '..', 'dist', 'jobs', 'engine-process.js');
 
 function startEngine(home: string): Promise<Engine> {
   return attachEngine(
-    fork(entry, ['--home', home, '--gpus', 'gpu:1', '--retry-backoff-ms', '50'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    fork(entry, ['--home', home, '--gpus', 'gpu:1', '--retry-backoff-ms', '50'], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
   );
 }
 
-const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+const lines = (file: string): string[] =>
+  existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 const waitFile = (file: string): string =>
   `import os, time\nfor _ in range(1200):\n    if os.path.exists(${JSON.stringify(file)}): break\n    time.sleep(0.05)\nelse:\n    raise RuntimeError('never released')\n`;
 
@@ -50,12 +53,33 @@ test('kill -9 of the server mid-job loses nothing and runs no task twice', async
   const req = request([
     { name: 'prep', code: `${record('prep')}value = 7\n`, outputs: ['value'] },
     // Ends while the server is down: its result.json is the truth.
-    { name: 'ends_while_down', code: `${record('ends_while_down')}${waitFile(releaseDown)}doubled = value * 2\n`, dependsOn: ['prep'], inputs: ['value'], outputs: ['doubled'] },
+    {
+      name: 'ends_while_down',
+      code: `${record('ends_while_down')}${waitFile(releaseDown)}doubled = value * 2\n`,
+      dependsOn: ['prep'],
+      inputs: ['value'],
+      outputs: ['doubled'],
+    },
     // Still running after the restart: followed by pid + start time, holding its GPU.
-    { name: 'still_running', code: `${record('still_running')}${waitFile(releaseUp)}`, dependsOn: ['prep'], resources: { gpu: 1 } },
+    {
+      name: 'still_running',
+      code: `${record('still_running')}${waitFile(releaseUp)}`,
+      dependsOn: ['prep'],
+      resources: { gpu: 1 },
+    },
     // Killed (no result) while the server is down: lost, then retried.
-    { name: 'lost', code: `${record('lost')}import time\nif open(${JSON.stringify(runs)}).read().split().count('lost') < 2:\n    time.sleep(60)\n`, dependsOn: ['prep'], retries: 1 },
-    { name: 'final', code: `${record('final')}assert doubled == 14\n`, dependsOn: ['ends_while_down', 'still_running', 'lost'], inputs: ['doubled'] },
+    {
+      name: 'lost',
+      code: `${record('lost')}import time\nif open(${JSON.stringify(runs)}).read().split().count('lost') < 2:\n    time.sleep(60)\n`,
+      dependsOn: ['prep'],
+      retries: 1,
+    },
+    {
+      name: 'final',
+      code: `${record('final')}assert doubled == 14\n`,
+      dependsOn: ['ends_while_down', 'still_running', 'lost'],
+      inputs: ['doubled'],
+    },
   ]);
 
   let engine = await startEngine(home);
@@ -65,7 +89,8 @@ test('kill -9 of the server mid-job loses nothing and runs no task twice', async
     return l ? Number(l.split(' ')[1]) : undefined;
   };
   await until(
-    () => ['ends_while_down', 'still_running', 'lost'].every((n) => pidOf(n) !== undefined) &&
+    () =>
+      ['ends_while_down', 'still_running', 'lost'].every((n) => pidOf(n) !== undefined) &&
       engine.tasks.filter((e) => e.jobId === job.id && e.task.state === 'running').length >= 4,
     'three tasks running',
   );
@@ -83,7 +108,11 @@ test('kill -9 of the server mid-job loses nothing and runs no task twice', async
     // The restarted engine follows the live task (and holds its GPU) until it is released.
     await until(() => lines(runs).filter((l) => l === 'lost').length === 2, 'the lost task to be retried');
     writeFileSync(releaseUp, '');
-    await until(() => ['succeeded', 'failed', 'cancelled'].includes(engine.jobs.get(job.id)?.state ?? ''), 'the job to finish', 60_000);
+    await until(
+      () => ['succeeded', 'failed', 'cancelled'].includes(engine.jobs.get(job.id)?.state ?? ''),
+      'the job to finish',
+      60_000,
+    );
   } finally {
     engine.child.disconnect();
     await new Promise((r) => engine.child.once('exit', r));
@@ -117,7 +146,10 @@ test('an attempt persisted as starting but never spawned is started after a rest
   // Prepare a home with one job, stop the engine before anything runs, then fake "crashed right after
   // persisting the attempt": the engine process is killed between the commit and the spawn.
   let engine = await startEngine(home);
-  const job = await engine.submit('alice', request([{ name: 'only', code: `import time\n${appendLine(runs, 'only')}time.sleep(0.2)\n` }]));
+  const job = await engine.submit(
+    'alice',
+    request([{ name: 'only', code: `import time\n${appendLine(runs, 'only')}time.sleep(0.2)\n` }]),
+  );
   await until(() => lines(runs).length === 1, 'the task to run');
   await until(() => engine.jobs.get(job.id)?.state === 'succeeded', 'the job to finish');
   await kill9(engine);
@@ -134,7 +166,15 @@ test('an attempt persisted as starting but never spawned is started after a rest
   const attemptDir = join(home, 'jobs', job.id, 'tasks', 'only', 'attempt-2');
   mkdirSync(attemptDir, { recursive: true });
   const taskJson = JSON.parse(read(join(home, 'jobs', job.id, 'tasks', 'only', 'attempt-1', 'task.json'), 'utf8'));
-  writeFileSync(join(attemptDir, 'task.json'), JSON.stringify({ ...taskJson, attempt: 2, resultPath: join(attemptDir, 'result.json'), notebookPath: join(attemptDir, 'executed.ipynb') }));
+  writeFileSync(
+    join(attemptDir, 'task.json'),
+    JSON.stringify({
+      ...taskJson,
+      attempt: 2,
+      resultPath: join(attemptDir, 'result.json'),
+      notebookPath: join(attemptDir, 'executed.ipynb'),
+    }),
+  );
   engine = await startEngine(home);
   try {
     await until(() => engine.jobs.get(job.id)?.state === 'succeeded', 'the job to finish again');
@@ -151,7 +191,10 @@ test('a cancel persisted before a crash is finished by the restarted engine', as
   const job = await engine.submit(
     'alice',
     request([
-      { name: 'long', code: `import os, time\n${appendLine(pids, '{os.getpid()}').replace('_f.write(', '_f.write(f')}time.sleep(60)\n` },
+      {
+        name: 'long',
+        code: `import os, time\n${appendLine(pids, '{os.getpid()}').replace('_f.write(', '_f.write(f')}time.sleep(60)\n`,
+      },
       { name: 'after', code: 'pass\n', dependsOn: ['long'] },
     ]),
   );

@@ -2,7 +2,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PipelineSchema, type Job, type Pipeline, type PipelineInput, type SubmitJobRequest, type TaskInput } from '@cellpipe/schema';
+import {
+  PipelineSchema,
+  type Job,
+  type Pipeline,
+  type PipelineInput,
+  type SubmitJobRequest,
+  type TaskInput,
+} from '@cellpipe/schema';
 import { JobService, type JobServiceOptions } from '../src/jobs/job-service.js';
 
 export function notebook(cells: string[]): Record<string, unknown> {
@@ -10,7 +17,14 @@ export function notebook(cells: string[]): Record<string, unknown> {
     nbformat: 4,
     nbformat_minor: 5,
     metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
-    cells: cells.map((source, i) => ({ cell_type: 'code', id: `c${i}`, metadata: {}, source, outputs: [], execution_count: null })),
+    cells: cells.map((source, i) => ({
+      cell_type: 'code',
+      id: `c${i}`,
+      metadata: {},
+      source,
+      outputs: [],
+      execution_count: null,
+    })),
   };
 }
 
@@ -62,7 +76,11 @@ export async function startService(options: Partial<JobServiceOptions> = {}): Pr
 const DONE = new Set(['succeeded', 'failed', 'cancelled']);
 
 /** Resolves with the job once it satisfies `until` (default: finished). */
-export function waitForJob(service: JobService, id: string, until: (job: Job) => boolean = (j) => DONE.has(j.state)): Promise<Job> {
+export function waitForJob(
+  service: JobService,
+  id: string,
+  until: (job: Job) => boolean = (j) => DONE.has(j.state),
+): Promise<Job> {
   return new Promise((resolve) => {
     const check = (): boolean => {
       const job = service.get(id);

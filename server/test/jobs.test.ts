@@ -32,7 +32,10 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 
 test('a notebook is compiled at submit and runs with parameter overrides', async () => {
   const content = JSON.parse(readFileSync(join(examples, 'quickstart.ipynb'), 'utf8'));
-  const job = await h.service.submit('alice', { notebook: { path: 'quickstart.ipynb', content }, parameters: { n_samples: 100 } });
+  const job = await h.service.submit('alice', {
+    notebook: { path: 'quickstart.ipynb', content },
+    parameters: { n_samples: 100 },
+  });
   expect(job.name).toBe(job.pipeline.metadata.name);
   expect(job.parameters.n_samples).toBe(100);
   const done = await waitForJob(h.service, job.id);
@@ -159,8 +162,12 @@ test('logs follow a running task to its end; files are resolved safely', async (
     const done = h.service.get(job.id)!;
     expect(taskOf(done, 'talk').artifacts).toEqual(['sub/x.txt']);
     expect(readFileSync(await h.service.taskFile(job.id, 'talk', { artifact: 'sub/x.txt' }), 'utf8')).toBe('x');
-    await expect(h.service.taskFile(job.id, 'talk', { artifact: '../../../../etc/passwd' })).rejects.toBeInstanceOf(ValidationError);
-    await expect(h.service.taskFile(job.id, 'talk', { artifact: '/etc/passwd' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(h.service.taskFile(job.id, 'talk', { artifact: '../../../../etc/passwd' })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(h.service.taskFile(job.id, 'talk', { artifact: '/etc/passwd' })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
     await expect(h.service.taskFile(job.id, 'talk', { artifact: 'escape' })).rejects.toBeInstanceOf(NotFoundError);
     await expect(h.service.taskFile(job.id, 'talk', { artifact: 'missing.txt' })).rejects.toBeInstanceOf(NotFoundError);
     await expect(h.service.taskFile(job.id, 'ghost', 'result')).rejects.toBeInstanceOf(NotFoundError);
@@ -180,7 +187,12 @@ test('remove deletes finished jobs only', async () => {
     const go = join(scratch, 'go');
     const job = await h.service.submit(
       'alice',
-      request([{ name: 'wait', code: `import os, time\nwhile not os.path.exists(${JSON.stringify(go)}):\n    time.sleep(0.05)\n` }]),
+      request([
+        {
+          name: 'wait',
+          code: `import os, time\nwhile not os.path.exists(${JSON.stringify(go)}):\n    time.sleep(0.05)\n`,
+        },
+      ]),
     );
     await expect(h.service.remove(job.id)).rejects.toBeInstanceOf(ConflictError);
     writeFileSync(go, '');
@@ -220,7 +232,13 @@ test('an executor that only knows exit codes (no result.json) still drives the j
   };
   const own = await startService({ executor });
   try {
-    const job = await own.service.submit('alice', request([{ name: 'good', code: 'pass\n' }, { name: 'bad', code: 'pass\n' }]));
+    const job = await own.service.submit(
+      'alice',
+      request([
+        { name: 'good', code: 'pass\n' },
+        { name: 'bad', code: 'pass\n' },
+      ]),
+    );
     expect(job.executor).toBe('fake');
     const done = await waitForJob(own.service, job.id);
     expect(taskOf(done, 'good')).toMatchObject({ state: 'succeeded', exitCode: 0, placement: 'node-1' });
@@ -242,8 +260,19 @@ test('inputs come from inputsFrom when named, else from the nearest upstream pro
     const req = request([
       { name: 'a', code: 'x = 1\n', outputs: ['x'] },
       { name: 'b', code: 'x = x + 1\n', dependsOn: ['a'], inputs: ['x'], outputs: ['x'] },
-      { name: 'far', code: `open(${JSON.stringify(out)}, 'a').write(f'far {x}\\n')\n`, dependsOn: ['b'], inputs: ['x'], inputsFrom: { x: 'a' } },
-      { name: 'near', code: `open(${JSON.stringify(out)}, 'a').write(f'near {x}\\n')\n`, dependsOn: ['b'], inputs: ['x'] },
+      {
+        name: 'far',
+        code: `open(${JSON.stringify(out)}, 'a').write(f'far {x}\\n')\n`,
+        dependsOn: ['b'],
+        inputs: ['x'],
+        inputsFrom: { x: 'a' },
+      },
+      {
+        name: 'near',
+        code: `open(${JSON.stringify(out)}, 'a').write(f'near {x}\\n')\n`,
+        dependsOn: ['b'],
+        inputs: ['x'],
+      },
     ]);
     const job = await h.service.submit('alice', req);
     expect((await waitForJob(h.service, job.id)).state).toBe('succeeded');

@@ -121,7 +121,13 @@ function startEngine(home: string, steer: Record<string, Record<string, string>>
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: {
         ...process.env,
-        CELLPIPE_TEST_ENGINE: JSON.stringify({ home, kubeconfig: bed.kubeconfigPath, namespace: ns, runner: runnerPath, steer }),
+        CELLPIPE_TEST_ENGINE: JSON.stringify({
+          home,
+          kubeconfig: bed.kubeconfigPath,
+          namespace: ns,
+          runner: runnerPath,
+          steer,
+        }),
       },
     }),
   );

@@ -60,7 +60,11 @@ function launch(name: string, code: string, extra: Partial<LaunchSpec> = {}): La
   };
 }
 
-function collect(): { events: ExecutorEvent[]; report: (e: ExecutorEvent) => void; exited: () => Promise<Extract<ExecutorEvent, { type: 'exited' }>> } {
+function collect(): {
+  events: ExecutorEvent[];
+  report: (e: ExecutorEvent) => void;
+  exited: () => Promise<Extract<ExecutorEvent, { type: 'exited' }>>;
+} {
   const events: ExecutorEvent[] = [];
   return {
     events,
@@ -141,7 +145,8 @@ test('a waiting attempt can be cancelled, and a held GPU passes to the next wait
   await until(() => w.events.some((e) => e.type === 'waiting'), 'the third attempt to wait');
   await ex.cancel('job123.cancelme', 1, 'cancelled');
   expect(await w.exited()).toMatchObject({ error: { reason: 'cancelled' } });
-  const holderPid = (a.events.find((e) => e.type === 'running') as Extract<ExecutorEvent, { type: 'running' }>).handle.pid as number;
+  const holderPid = (a.events.find((e) => e.type === 'running') as Extract<ExecutorEvent, { type: 'running' }>).handle
+    .pid as number;
   await ex.cancel('job123.holder', 1, 'timeout');
   expect(await a.exited()).toMatchObject({ error: { reason: 'timeout' } });
   expect(processAlive(holderPid)).toBe(false);

@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import type { TaskEvent } from '@cellpipe/schema';
-import { appendLine, request, startService, processAlive, taskOf, until, waitForJob, type TestHome } from './jobs-fixtures.js';
+import {
+  appendLine,
+  request,
+  startService,
+  processAlive,
+  taskOf,
+  until,
+  waitForJob,
+  type TestHome,
+} from './jobs-fixtures.js';
 
 jest.setTimeout(60_000);
 
@@ -24,7 +33,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
-const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+const lines = (file: string): string[] =>
+  existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 
 /** Python that waits (bounded) until a file exists: a rendezvous that proves two tasks run at once. */
 const waitFor = (file: string): string =>
@@ -45,12 +55,18 @@ test('runs a diamond in dependency order, in parallel, passing variables and fil
         inputs: ['base'],
         outputs: ['left'],
       },
-      { name: 'c', code: `${touch(B)}${waitFor(A)}right = base + 1\n`, dependsOn: ['a'], inputs: ['base'], outputs: ['right'] },
+      {
+        name: 'c',
+        code: `${touch(B)}${waitFor(A)}right = base + 1\n`,
+        dependsOn: ['a'],
+        inputs: ['base'],
+        outputs: ['right'],
+      },
       {
         name: 'd',
         code:
           "import os\ntext = open(os.path.join(os.environ['CELLPIPE_INPUT_DIR'], 'b', 'files', 'b.txt')).read()\n" +
-          `${appendLine(join(scratch, 'd.out'), '{left} {right} {text}').replace("_f.write(", "_f.write(f")}`,
+          `${appendLine(join(scratch, 'd.out'), '{left} {right} {text}').replace('_f.write(', '_f.write(f')}`,
         dependsOn: ['b', 'c'],
         inputs: ['left', 'right'],
       },
@@ -79,7 +95,10 @@ test('maxParallel bounds how many tasks of a job run at once', async () => {
     `os.remove(${JSON.stringify(join(scratch, 'run-'))} + ${JSON.stringify(name)})\n`;
   const job = await h.service.submit(
     'alice',
-    request(['t1', 't2', 't3'].map((name) => ({ name, code: marker(name) })), { maxParallel: 1 }),
+    request(
+      ['t1', 't2', 't3'].map((name) => ({ name, code: marker(name) })),
+      { maxParallel: 1 },
+    ),
   );
   const done = await waitForJob(h.service, job.id);
   expect(done.state).toBe('succeeded');
@@ -118,7 +137,10 @@ test('fail-fast cancels running and pending tasks and kills their processes', as
     'alice',
     request(
       [
-        { name: 'slow', code: `import os, time\n${appendLine(pidFile, "{os.getpid()}").replace('_f.write(', '_f.write(f')}time.sleep(60)\n` },
+        {
+          name: 'slow',
+          code: `import os, time\n${appendLine(pidFile, '{os.getpid()}').replace('_f.write(', '_f.write(f')}time.sleep(60)\n`,
+        },
         { name: 'bad', code: `${waitFor(pidFile)}raise RuntimeError("stop")\n` },
         { name: 'next', code: 'pass\n', dependsOn: ['bad'] },
       ],
@@ -159,7 +181,10 @@ test('retries a failing task with backoff until it succeeds', async () => {
 });
 
 test('a retry budget that runs out fails the task', async () => {
-  const job = await h.service.submit('alice', request([{ name: 'never', code: 'raise SystemError("no")\n', retries: 1 }]));
+  const job = await h.service.submit(
+    'alice',
+    request([{ name: 'never', code: 'raise SystemError("no")\n', retries: 1 }]),
+  );
   const done = await waitForJob(h.service, job.id);
   expect(taskOf(done, 'never').state).toBe('failed');
   expect(taskOf(done, 'never').attempt).toBe(2);
@@ -170,7 +195,11 @@ test('a task that exceeds its timeout is killed and fails with reason timeout', 
   const job = await h.service.submit(
     'alice',
     request([
-      { name: 'sleepy', code: `import os, time\n${appendLine(pidFile, '{os.getpid()}').replace('_f.write(', '_f.write(f')}time.sleep(60)\n`, timeout: '1s' },
+      {
+        name: 'sleepy',
+        code: `import os, time\n${appendLine(pidFile, '{os.getpid()}').replace('_f.write(', '_f.write(f')}time.sleep(60)\n`,
+        timeout: '1s',
+      },
     ]),
   );
   const done = await waitForJob(h.service, job.id);
@@ -184,7 +213,13 @@ test('a task that exceeds its timeout is killed and fails with reason timeout', 
 test('a job that exceeds its timeout fails and its tasks stop', async () => {
   const job = await h.service.submit(
     'alice',
-    request([{ name: 'long', code: 'import time\ntime.sleep(60)\n' }, { name: 'then', code: 'pass\n', dependsOn: ['long'] }], { timeout: '1s' }),
+    request(
+      [
+        { name: 'long', code: 'import time\ntime.sleep(60)\n' },
+        { name: 'then', code: 'pass\n', dependsOn: ['long'] },
+      ],
+      { timeout: '1s' },
+    ),
   );
   const done = await waitForJob(h.service, job.id);
   expect(done.state).toBe('failed');
@@ -227,7 +262,11 @@ test('re-run of failed tasks reuses succeeded upstream outputs and reruns the re
   const job = await h.service.submit(
     'alice',
     request([
-      { name: 'prep', code: `${appendLine(runs, 'prep')}data = [1, 2, 3]\nimport os\nopen(os.path.join(os.environ['CELLPIPE_OUTPUT_DIR'], 'p.txt'), 'w').write('p')\n`, outputs: ['data'] },
+      {
+        name: 'prep',
+        code: `${appendLine(runs, 'prep')}data = [1, 2, 3]\nimport os\nopen(os.path.join(os.environ['CELLPIPE_OUTPUT_DIR'], 'p.txt'), 'w').write('p')\n`,
+        outputs: ['data'],
+      },
       { name: 'other', code: appendLine(runs, 'other') },
       {
         name: 'train',
@@ -236,7 +275,12 @@ test('re-run of failed tasks reuses succeeded upstream outputs and reruns the re
         inputs: ['data'],
         outputs: ['total'],
       },
-      { name: 'report', code: `${appendLine(runs, 'report {total}').replace('_f.write(', '_f.write(f')}`, dependsOn: ['train'], inputs: ['total'] },
+      {
+        name: 'report',
+        code: `${appendLine(runs, 'report {total}').replace('_f.write(', '_f.write(f')}`,
+        dependsOn: ['train'],
+        inputs: ['total'],
+      },
     ]),
   );
   const first = await waitForJob(h.service, job.id);
@@ -285,7 +329,13 @@ test('maxParallelPerUser bounds one user across jobs, not other users', async ()
       `open(${JSON.stringify(join(scratch, 'seen'))}, 'a').write(str(n) + '\\n')\ntime.sleep(0.2)\n` +
       `os.remove(${JSON.stringify(join(scratch, 'run-'))} + ${JSON.stringify(name)})\n`;
     const jobs = await Promise.all([
-      own.service.submit('dave', request([{ name: 'x1', code: marker('x1') }, { name: 'x2', code: marker('x2') }])),
+      own.service.submit(
+        'dave',
+        request([
+          { name: 'x1', code: marker('x1') },
+          { name: 'x2', code: marker('x2') },
+        ]),
+      ),
       own.service.submit('dave', request([{ name: 'y1', code: marker('y1') }])),
     ]);
     for (const j of jobs) expect((await waitForJob(own.service, j.id)).state).toBe('succeeded');

@@ -2,7 +2,10 @@ import { parseRunnerResult } from '../src/orchestrator/result.js';
 
 describe('parseRunnerResult', () => {
   it.each([
-    [{ status: 'succeeded', durationMs: 12, outputs: ['x'] }, { status: 'succeeded', durationMs: 12, outputs: ['x'] }],
+    [
+      { status: 'succeeded', durationMs: 12, outputs: ['x'] },
+      { status: 'succeeded', durationMs: 12, outputs: ['x'] },
+    ],
     [
       { status: 'failed', error: { message: 'boom', ename: 'ValueError', cell: 3, reason: 'exception' } },
       { status: 'failed', error: { message: 'boom', ename: 'ValueError', cell: 3, reason: 'exception' } },
@@ -21,7 +24,9 @@ describe('parseRunnerResult', () => {
   });
 
   it('drops fields of the wrong type instead of trusting them', () => {
-    expect(parseRunnerResult({ status: 'failed', durationMs: 'long', outputs: [1], error: { message: 5, cell: 0 } })).toEqual({
+    expect(
+      parseRunnerResult({ status: 'failed', durationMs: 'long', outputs: [1], error: { message: 5, cell: 0 } }),
+    ).toEqual({
       status: 'failed',
       error: { message: 'the task failed' },
     });

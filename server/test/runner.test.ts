@@ -181,7 +181,10 @@ function writeTask(t: TaskJson | unknown, path: string): string {
   return path;
 }
 
-async function runTask(t: TaskJson, opts: SpawnOptions = {}): Promise<Run & { result: RunnerResult; notebook: Notebook }> {
+async function runTask(
+  t: TaskJson,
+  opts: SpawnOptions = {},
+): Promise<Run & { result: RunnerResult; notebook: Notebook }> {
   const path = writeTask(t, join(t.resultPath, '..', 'task.json'));
   const run = await collect(spawnRunner(path, opts.cwd ?? join(t.resultPath, '..'), opts));
   const result = JSON.parse(readFileSync(t.resultPath, 'utf8')) as RunnerResult;
@@ -262,7 +265,9 @@ describe('variables between tasks', () => {
     const train = await runTask(task(job, 'train', { inputs: [{ name: 'm', from: 'prep' }], cells: [code(1, 'm')] }));
     expect(train.code).toBe(1);
     expect(train.result.error?.reason).toBe('input');
-    expect(train.result.error?.message).toMatch(/input 'm' from task 'prep' cannot be loaded: AttributeError.*setup cell/);
+    expect(train.result.error?.message).toMatch(
+      /input 'm' from task 'prep' cannot be loaded: AttributeError.*setup cell/,
+    );
   });
 });
 
@@ -345,7 +350,16 @@ describe('IPython-ish syntax', () => {
     const run = await runTask(
       task(job, 'prep', {
         cells: [
-          code(0, '%matplotlib inline', '!pip install nothing', 'x = 1', 'if x:', '    !echo inside', 'files = !ls', 'len?'),
+          code(
+            0,
+            '%matplotlib inline',
+            '!pip install nothing',
+            'x = 1',
+            'if x:',
+            '    !echo inside',
+            'files = !ls',
+            'len?',
+          ),
           code(1, '%%bash', 'echo never', 'exit 1'),
           code(2, '%time y = sum(range(10))', 'print("y", y)'),
           code(3, '%%time', 'z = x + y', 'z'),
@@ -379,7 +393,10 @@ describe('IPython-ish syntax', () => {
     const job = newJob();
     const run = await runTask(
       task(job, 'prep', {
-        cells: [code(0, '%%writefile shapes.py', 'def area(w, h):', '    return w * h'), code(1, 'import shapes', 'print(shapes.area(6, 7))')],
+        cells: [
+          code(0, '%%writefile shapes.py', 'def area(w, h):', '    return w * h'),
+          code(1, 'import shapes', 'print(shapes.area(6, 7))'),
+        ],
       }),
       { cwd: job },
     );
@@ -399,7 +416,9 @@ describe('IPython-ish syntax', () => {
   test('top-level await runs, like in Jupyter', async () => {
     const job = newJob();
     const run = await runTask(
-      task(job, 'prep', { cells: [code(0, 'import asyncio', 'async def f():', '    return 7', 'v = await f()', 'v * 6')] }),
+      task(job, 'prep', {
+        cells: [code(0, 'import asyncio', 'async def f():', '    return 7', 'v = await f()', 'v * 6')],
+      }),
     );
     expect(run.code).toBe(0);
     expect(cellOf(run.notebook, 0).outputs[0]?.data?.['text/plain']).toBe('42');
@@ -422,7 +441,9 @@ describe('errors', () => {
     expect(error.ename).toBe('ZeroDivisionError');
     expect(error.message).toBe('ZeroDivisionError: division by zero');
     expect(error.reason).toBe('exception');
-    expect(error.traceback).toContain('Traceback (most recent call last):\n  File "<cell 5>", line 2, in <module>\n    divide(x, 0)');
+    expect(error.traceback).toContain(
+      'Traceback (most recent call last):\n  File "<cell 5>", line 2, in <module>\n    divide(x, 0)',
+    );
     expect(error.traceback).toContain('File "<cell 1>", line 2, in divide\n    return a / b');
     expect(error.traceback).not.toContain('cellpipe_runner');
     expect(run.stderr).toContain(error.traceback!);
@@ -454,7 +475,10 @@ describe('errors', () => {
   test('sys.exit(0) ends the task successfully; sys.exit(3) fails it', async () => {
     const job = newJob();
     const ok = await runTask(
-      task(job, 'a', { cells: [code(0, 'import sys', 'done = True', 'sys.exit(0)'), code(1, 'print("never")')], outputs: ['done'] }),
+      task(job, 'a', {
+        cells: [code(0, 'import sys', 'done = True', 'sys.exit(0)'), code(1, 'print("never")')],
+        outputs: ['done'],
+      }),
     );
     expect(ok.code).toBe(0);
     expect(ok.stdout).not.toContain('never');
@@ -590,13 +614,32 @@ describe('files, environment and the executed notebook', () => {
       metadata: {},
       cells: [
         { cell_type: 'markdown', id: 'm', metadata: {}, source: ['# Title'] },
-        { cell_type: 'code', id: 'p', metadata: { tags: ['parameters'] }, source: ['n = 1'], outputs: [], execution_count: null },
-        { cell_type: 'code', id: 'c', metadata: {}, source: ['print("n is", n)\n', 'result = n * 2'], outputs: [], execution_count: null },
+        {
+          cell_type: 'code',
+          id: 'p',
+          metadata: { tags: ['parameters'] },
+          source: ['n = 1'],
+          outputs: [],
+          execution_count: null,
+        },
+        {
+          cell_type: 'code',
+          id: 'c',
+          metadata: {},
+          source: ['print("n is", n)\n', 'result = n * 2'],
+          outputs: [],
+          execution_count: null,
+        },
       ],
     });
     const nbPath = join(job, 'analysis.ipynb');
     writeFileSync(nbPath, source);
-    const t = task(job, 'analysis', { kind: 'notebook', sourcePath: nbPath, parameters: { n: 5 }, outputs: ['result'] });
+    const t = task(job, 'analysis', {
+      kind: 'notebook',
+      sourcePath: nbPath,
+      parameters: { n: 5 },
+      outputs: ['result'],
+    });
     delete t.cells;
     const run = await runTask(t);
     expect(run.code).toBe(0);
@@ -609,14 +652,19 @@ describe('files, environment and the executed notebook', () => {
   test('script tasks run the file as one cell with the script name in tracebacks', async () => {
     const job = newJob();
     const scriptPath = join(job, 'train.py');
-    writeFileSync(scriptPath, 'import sys\n\ndef main():\n    print("argv", sys.argv)\n    raise RuntimeError("boom")\n\nif __name__ == "__main__":\n    sys.exit(main())\n');
+    writeFileSync(
+      scriptPath,
+      'import sys\n\ndef main():\n    print("argv", sys.argv)\n    raise RuntimeError("boom")\n\nif __name__ == "__main__":\n    sys.exit(main())\n',
+    );
     const t = task(job, 'train', { kind: 'script', sourcePath: scriptPath });
     delete t.cells;
     const run = await runTask(t);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain(`argv ['${scriptPath}']`);
     expect(run.result.error).toMatchObject({ cell: 1, ename: 'RuntimeError', message: 'RuntimeError: boom' });
-    expect(run.result.error?.traceback).toContain(`File "${scriptPath}", line 5, in main\n    raise RuntimeError("boom")`);
+    expect(run.result.error?.traceback).toContain(
+      `File "${scriptPath}", line 5, in main\n    raise RuntimeError("boom")`,
+    );
   });
 
   test('imports resolve from the working directory, as in Jupyter, not from the runner folder', async () => {
@@ -624,7 +672,13 @@ describe('files, environment and the executed notebook', () => {
     writeFileSync(join(job, 'helpers.py'), 'def answer():\n    return 42\n');
     const run = await runTask(
       task(job, 'prep', {
-        cells: [code(0, 'import sys, helpers', 'print(helpers.answer(), "cellpipe_runner" in sys.modules, sys.path[0] == "")')],
+        cells: [
+          code(
+            0,
+            'import sys, helpers',
+            'print(helpers.answer(), "cellpipe_runner" in sys.modules, sys.path[0] == "")',
+          ),
+        ],
       }),
       { cwd: job },
     );
@@ -635,14 +689,17 @@ describe('files, environment and the executed notebook', () => {
   test('a precompiled runner (.pyc, what an executor may start to skip compiling) behaves the same', async () => {
     const job = newJob();
     const pyc = join(job, 'cellpipe_runner.pyc');
-    const compiled = spawnSync('python3', ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', RUNNER, pyc], {
-      encoding: 'utf8',
-    });
-    expect(compiled.stderr).toBe('');
-    const run = await runTask(
-      task(job, 'prep', { cells: [code(0, 'x = [1]'), code(1, 'x[3]')], outputs: ['x'] }),
-      { runner: pyc },
+    const compiled = spawnSync(
+      'python3',
+      ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', RUNNER, pyc],
+      {
+        encoding: 'utf8',
+      },
     );
+    expect(compiled.stderr).toBe('');
+    const run = await runTask(task(job, 'prep', { cells: [code(0, 'x = [1]'), code(1, 'x[3]')], outputs: ['x'] }), {
+      runner: pyc,
+    });
     expect(run.code).toBe(1);
     expect(run.result.error).toMatchObject({ cell: 2, ename: 'IndexError', reason: 'exception' });
     expect(run.result.error?.traceback).toBe(
@@ -715,7 +772,11 @@ describe('cancellation', () => {
     expect(run.code).toBe(143);
     const result = JSON.parse(readFileSync(t.resultPath, 'utf8')) as RunnerResult;
     expect(result.status).toBe('cancelled');
-    expect(result.error).toMatchObject({ reason: 'cancelled', cell: 2, message: 'cancelled by SIGTERM while running cell 2' });
+    expect(result.error).toMatchObject({
+      reason: 'cancelled',
+      cell: 2,
+      message: 'cancelled by SIGTERM while running cell 2',
+    });
   });
 
   test('forked children terminated by their parent, even right after fork(), do not cancel the task', async () => {
@@ -757,12 +818,42 @@ describe('bad task.json', () => {
 
   test.each([
     ['a missing field', (t: TaskJson) => ({ ...t, cells: undefined }), 'cells: is required'],
-    ['a wrong type', (t: TaskJson) => ({ ...t, cells: [{ index: 0, source: 3 }] }), 'cells[0].source: expected a string, got a number'],
-    ['an input from outside the job', (t: TaskJson) => ({ ...t, inputs: [{ name: 'x', from: '../etc' }] }), "inputs[0].from: not a task name: '../etc'"],
-    ['an output that is not a name', (t: TaskJson) => ({ ...t, outputs: ['ok', 'no-dash'] }), "outputs[1]: not a Python identifier: 'no-dash'"],
-    ['a relative path', (t: TaskJson) => ({ ...t, outputDir: 'rel/dir' }), "outputDir: expected an absolute path, got 'rel/dir'"],
-    ['a name bound twice', (t: TaskJson) => ({ ...t, inputs: [{ name: 'x', from: 'a' }, { name: 'x', from: 'b' }] }), "inputs[1].name: 'x' is already an input"],
-    ['an unknown kind', (t: TaskJson) => ({ ...t, kind: 'shell' }), "kind: expected one of cells, notebook, script, got 'shell'"],
+    [
+      'a wrong type',
+      (t: TaskJson) => ({ ...t, cells: [{ index: 0, source: 3 }] }),
+      'cells[0].source: expected a string, got a number',
+    ],
+    [
+      'an input from outside the job',
+      (t: TaskJson) => ({ ...t, inputs: [{ name: 'x', from: '../etc' }] }),
+      "inputs[0].from: not a task name: '../etc'",
+    ],
+    [
+      'an output that is not a name',
+      (t: TaskJson) => ({ ...t, outputs: ['ok', 'no-dash'] }),
+      "outputs[1]: not a Python identifier: 'no-dash'",
+    ],
+    [
+      'a relative path',
+      (t: TaskJson) => ({ ...t, outputDir: 'rel/dir' }),
+      "outputDir: expected an absolute path, got 'rel/dir'",
+    ],
+    [
+      'a name bound twice',
+      (t: TaskJson) => ({
+        ...t,
+        inputs: [
+          { name: 'x', from: 'a' },
+          { name: 'x', from: 'b' },
+        ],
+      }),
+      "inputs[1].name: 'x' is already an input",
+    ],
+    [
+      'an unknown kind',
+      (t: TaskJson) => ({ ...t, kind: 'shell' }),
+      "kind: expected one of cells, notebook, script, got 'shell'",
+    ],
   ])('%s exits 2 naming the field', async (_what, change, message) => {
     const base = task(newJob(), 'prep', { cells: [code(0, 'pass')] });
     const run = await badRun(change(base));
@@ -806,7 +897,10 @@ describe('bad task.json', () => {
         engine: 'kernel',
         setup,
         inputs: [{ name: 'p', from: 'prep' }],
-        cells: [code(2, 'scale = 1'), code(3, 'print(__name__, (p.x ** 2 + p.y ** 2) ** 0.5 * scale)', 'q = Point(p.x * scale, 0)')],
+        cells: [
+          code(2, 'scale = 1'),
+          code(3, 'print(__name__, (p.x ** 2 + p.y ** 2) ** 0.5 * scale)', 'q = Point(p.x * scale, 0)'),
+        ],
         parametersCell: 2,
         parameters: { scale: 10 },
         outputs: ['q'],
@@ -830,7 +924,12 @@ describe('bad task.json', () => {
     const run = await runTask(
       task(job, 'prep', {
         cells: [
-          code(0, '!echo "from the shell $CELLPIPE_TASK_NAME"', 'files = !ls "$CELLPIPE_OUTPUT_DIR"', 'print("listed", files)'),
+          code(
+            0,
+            '!echo "from the shell $CELLPIPE_TASK_NAME"',
+            'files = !ls "$CELLPIPE_OUTPUT_DIR"',
+            'print("listed", files)',
+          ),
           code(1, '%%bash', 'echo "bash says hi" > "$CELLPIPE_OUTPUT_DIR/hi.txt"'),
           code(2, '%time x = 6 * 7', 'x'),
         ],
@@ -853,7 +952,7 @@ describe('bad task.json', () => {
     });
   });
 
-  test('an exception names the 1-based cell; the traceback is IPython\'s, without colour codes', async () => {
+  test("an exception names the 1-based cell; the traceback is IPython's, without colour codes", async () => {
     const job = newJob();
     const run = await runTask(
       task(job, 'train', {
@@ -863,12 +962,19 @@ describe('bad task.json', () => {
       kernel,
     );
     expect(run.code).toBe(1);
-    expect(run.result.error).toMatchObject({ cell: 5, ename: 'ZeroDivisionError', reason: 'exception', message: 'ZeroDivisionError: division by zero' });
+    expect(run.result.error).toMatchObject({
+      cell: 5,
+      ename: 'ZeroDivisionError',
+      reason: 'exception',
+      message: 'ZeroDivisionError: division by zero',
+    });
     expect(run.result.error?.traceback).toContain('Cell In[5], line 2');
     expect(run.result.error?.traceback).not.toContain('\u001b[');
     expect(run.stderr).toContain('[cellpipe] task failed: ZeroDivisionError: division by zero');
     expect(run.stdout).not.toContain('never');
-    expect(cellOf(run.notebook, 4).outputs.find((o) => o.output_type === 'error')).toMatchObject({ ename: 'ZeroDivisionError' });
+    expect(cellOf(run.notebook, 4).outputs.find((o) => o.output_type === 'error')).toMatchObject({
+      ename: 'ZeroDivisionError',
+    });
     expect(cellOf(run.notebook, 5).execution_count).toBeNull();
   });
 
@@ -880,15 +986,25 @@ describe('bad task.json', () => {
     );
     expect(bad.result.error?.reason).toBe('serialization');
     expect(bad.result.error?.message).toMatch(/^output 'gen' \(type generator\) cannot be pickled: TypeError: /);
-    const missing = await runTask(task(job, 'b', { engine: 'kernel', cells: [code(0, 'modle = 1')], outputs: ['model'] }), kernel);
+    const missing = await runTask(
+      task(job, 'b', { engine: 'kernel', cells: [code(0, 'modle = 1')], outputs: ['model'] }),
+      kernel,
+    );
     expect(missing.result.error?.message).toBe("output 'model' was declared but the task's cells never assigned it");
     const ok = await runTask(
-      task(job, 'c', { engine: 'kernel', cells: [code(0, 'import sys', 'done = 1', 'sys.exit(0)'), code(1, 'print("never")')], outputs: ['done'] }),
+      task(job, 'c', {
+        engine: 'kernel',
+        cells: [code(0, 'import sys', 'done = 1', 'sys.exit(0)'), code(1, 'print("never")')],
+        outputs: ['done'],
+      }),
       kernel,
     );
     expect(ok.code).toBe(0);
     expect(ok.stdout).not.toContain('never');
-    const exit3 = await runTask(task(job, 'd', { engine: 'kernel', cells: [code(0, 'import sys', 'sys.exit(3)')] }), kernel);
+    const exit3 = await runTask(
+      task(job, 'd', { engine: 'kernel', cells: [code(0, 'import sys', 'sys.exit(3)')] }),
+      kernel,
+    );
     expect(exit3.code).toBe(1);
     expect(exit3.result.error).toMatchObject({ reason: 'exit', cell: 1, ename: 'SystemExit' });
   });
@@ -897,7 +1013,15 @@ describe('bad task.json', () => {
     const job = newJob();
     const t = task(job, 'slow', {
       engine: 'kernel',
-      cells: [code(0, 'import os, subprocess, time', 'child = subprocess.Popen(["sleep", "60"])', 'print("pids", os.getpid(), child.pid, flush=True)', 'time.sleep(60)')],
+      cells: [
+        code(
+          0,
+          'import os, subprocess, time',
+          'child = subprocess.Popen(["sleep", "60"])',
+          'print("pids", os.getpid(), child.pid, flush=True)',
+          'time.sleep(60)',
+        ),
+      ],
     });
     const path = writeTask(t, join(job, 'runs', 'slow', 'task.json'));
     const child = spawnRunner(path, job, kernel);
@@ -923,11 +1047,18 @@ describe('bad task.json', () => {
   test('a kernel that dies in a cell fails the task with reason "kernel" and the cell', async () => {
     const job = newJob();
     const run = await runTask(
-      task(job, 'crash', { engine: 'kernel', cells: [code(0, 'x = 1'), code(1, 'import os, signal', 'os.kill(os.getpid(), signal.SIGKILL)')] }),
+      task(job, 'crash', {
+        engine: 'kernel',
+        cells: [code(0, 'x = 1'), code(1, 'import os, signal', 'os.kill(os.getpid(), signal.SIGKILL)')],
+      }),
       kernel,
     );
     expect(run.code).toBe(1);
-    expect(run.result.error).toMatchObject({ reason: 'kernel', cell: 2, message: 'the kernel died while running cell 2' });
+    expect(run.result.error).toMatchObject({
+      reason: 'kernel',
+      cell: 2,
+      message: 'the kernel died while running cell 2',
+    });
   });
 
   test('asking for the kernel engine where ipykernel is missing fails with reason "kernel"', async () => {

@@ -23,7 +23,16 @@ const pipeline = PipelineSchema.parse({
 });
 
 function job(id: string, owner: string, state: JobRecord['state'] = 'pending'): JobRecord {
-  return { id, name: 'p', owner, state, executor: 'local', createdAt: new Date().toISOString(), pipeline, parameters: { lr: 0.1 } };
+  return {
+    id,
+    name: 'p',
+    owner,
+    state,
+    executor: 'local',
+    createdAt: new Date().toISOString(),
+    pipeline,
+    parameters: { lr: 0.1 },
+  };
 }
 const task = (name: string): TaskRecord => ({
   name,
@@ -43,7 +52,9 @@ test('migrations run once, in order, and are recorded; WAL is on', () => {
   store.close();
   const db = new Database(file);
   expect(migrate(db)).toEqual([]);
-  expect(migrate(db, [...MIGRATIONS, { version: 2, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }])).toEqual([2]);
+  expect(migrate(db, [...MIGRATIONS, { version: 2, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }])).toEqual([
+    2,
+  ]);
   const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
   expect(rows).toEqual([
     { version: 1, name: MIGRATIONS[0]!.name },
@@ -59,22 +70,46 @@ test('jobs, tasks, attempts and transitions round-trip and survive reopening', (
   store.apply({
     job: { id: 'job0001', state: 'running', startedAt: '2026-01-01T00:00:00.000Z' },
     tasks: [{ jobId: 'job0001', task: { ...task('b'), state: 'running', attempt: 1, placement: 'local' } }],
-    attempts: [{ jobId: 'job0001', task: 'b', attempt: 1, state: 'running', handle: { pid: 12, startTime: 34, devices: '' }, createdAt: 'x' }],
+    attempts: [
+      {
+        jobId: 'job0001',
+        task: 'b',
+        attempt: 1,
+        state: 'running',
+        handle: { pid: 12, startTime: 34, devices: '' },
+        createdAt: 'x',
+      },
+    ],
     transitions: [{ jobId: 'job0001', task: 'b', from: 'queued', to: 'running', at: 'y', note: 'attempt 1' }],
   });
   store.close();
   store = new SqliteStore(file);
-  expect(store.getJob('job0001')).toMatchObject({ state: 'running', owner: 'alice', parameters: { lr: 0.1 }, pipeline });
+  expect(store.getJob('job0001')).toMatchObject({
+    state: 'running',
+    owner: 'alice',
+    parameters: { lr: 0.1 },
+    pipeline,
+  });
   // Task order is the pipeline's, even after updates.
   expect(store.getTasks('job0001').map((t) => [t.name, t.state, t.placement])).toEqual([
     ['a', 'pending', undefined],
     ['b', 'running', 'local'],
   ]);
   expect(store.openAttempts()).toEqual([
-    { jobId: 'job0001', task: 'b', attempt: 1, state: 'running', handle: { pid: 12, startTime: 34, devices: '' }, createdAt: 'x' },
+    {
+      jobId: 'job0001',
+      task: 'b',
+      attempt: 1,
+      state: 'running',
+      handle: { pid: 12, startTime: 34, devices: '' },
+      createdAt: 'x',
+    },
   ]);
   expect(store.activeJobIds()).toEqual(['job0001']);
-  expect(store.transitions('job0001').map((t) => `${t.task ?? 'job'}:${t.from ?? ''}>${t.to}`)).toEqual(['job:>pending', 'b:queued>running']);
+  expect(store.transitions('job0001').map((t) => `${t.task ?? 'job'}:${t.from ?? ''}>${t.to}`)).toEqual([
+    'job:>pending',
+    'b:queued>running',
+  ]);
   store.apply({ job: { id: 'job0001', state: 'succeeded', error: undefined } });
   expect(store.activeJobIds()).toEqual([]);
   store.deleteJob('job0001');
@@ -86,7 +121,8 @@ test('jobs, tasks, attempts and transitions round-trip and survive reopening', (
 
 test('lists newest first with cursor pagination and owner/state filters', () => {
   const store = new SqliteStore(join(dir, 'cellpipe.db'));
-  for (let i = 0; i < 7; i++) store.insertJob(job(`job000${i}`, i % 2 ? 'bob' : 'alice', i === 3 ? 'failed' : 'pending'), [task('a')]);
+  for (let i = 0; i < 7; i++)
+    store.insertJob(job(`job000${i}`, i % 2 ? 'bob' : 'alice', i === 3 ? 'failed' : 'pending'), [task('a')]);
   const page1 = store.listJobs({ limit: 3 });
   expect(page1.items.map((j) => j.id)).toEqual(['job0006', 'job0005', 'job0004']);
   expect(page1.items[0]!.taskCounts).toEqual({ pending: 1 });

@@ -11,7 +11,10 @@ function labRoot(): string {
 }
 
 test.describe('a failing task', () => {
-  test('shows its error, opens the notebook at the failing cell, and "Re-run failed" reuses what succeeded', async ({ page, tmpPath }) => {
+  test('shows its error, opens the notebook at the failing cell, and "Re-run failed" reuses what succeeded', async ({
+    page,
+    tmpPath,
+  }) => {
     const cellpipe = new Cellpipe(page);
     const flag = join(labRoot(), tmpPath, 'ready.flag');
 
@@ -41,7 +44,9 @@ test.describe('a failing task', () => {
     await expect(cellpipe.monitor.job(first.id)).toHaveAttribute('data-state', 'failed', { timeout: 120_000 });
     await expect(cellpipe.monitor.graphTask('prepare')).toHaveAttribute('data-state', 'succeeded');
     await expect(cellpipe.monitor.graphTask('check')).toHaveAttribute('data-state', 'failed');
-    await expect(cellpipe.monitor.detail.getByRole('alert').filter({ hasText: 'ValueError: flag missing' })).toBeVisible();
+    await expect(
+      cellpipe.monitor.detail.getByRole('alert').filter({ hasText: 'ValueError: flag missing' }),
+    ).toBeVisible();
 
     // When "Open the notebook at cell 3" is clicked, the notebook shows with its third cell active
     await cellpipe.monitor.detail.getByRole('button', { name: 'Open the notebook at cell 3' }).click();
@@ -55,7 +60,8 @@ test.describe('a failing task', () => {
     await cellpipe.monitor.open();
     await cellpipe.monitor.select(first.id);
     const rerun = page.waitForResponse(
-      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith(`/cellpipe/api/jobs/${first.id}/rerun`),
+      (r) =>
+        r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith(`/cellpipe/api/jobs/${first.id}/rerun`),
     );
     await cellpipe.monitor.button('Re-run failed').click();
     const second = (await (await rerun).json()) as { id: string; parentJobId?: string };

@@ -3,7 +3,10 @@ import { Cellpipe } from './pages/cellpipe.js';
 import { codeNotebook, openNotebook } from './helpers/notebooks.js';
 
 test.describe('validation problems', () => {
-  test('a task depending on an unknown task is listed in Problems, and clicking it jumps to the cell', async ({ page, tmpPath }) => {
+  test('a task depending on an unknown task is listed in Problems, and clicking it jumps to the cell', async ({
+    page,
+    tmpPath,
+  }) => {
     const cellpipe = new Cellpipe(page);
 
     // Given a notebook whose third cell's task runs after a task that does not exist

@@ -2,7 +2,9 @@ import { expect, test } from '@jupyterlab/galata';
 import { Cellpipe, proxied } from './pages/cellpipe.js';
 
 test.describe('JupyterLab with the Cellpipe extension', () => {
-  test('loads, activates every Cellpipe plugin, and reaches the companion server through the proxy', async ({ page }) => {
+  test('loads, activates every Cellpipe plugin, and reaches the companion server through the proxy', async ({
+    page,
+  }) => {
     const cellpipe = new Cellpipe(page);
 
     // Given JupyterLab has started (galata waits for the application)

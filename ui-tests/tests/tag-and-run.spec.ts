@@ -12,7 +12,10 @@ const QUICKSTART_TASKS: [number, string][] = [
 ];
 
 test.describe('tag cells, see the pipeline, run it and inspect the results', () => {
-  test('the quickstart, tagged through the Cellpipe Task form, runs to success', async ({ page, tmpPath }, testInfo) => {
+  test('the quickstart, tagged through the Cellpipe Task form, runs to success', async ({
+    page,
+    tmpPath,
+  }, testInfo) => {
     const cellpipe = new Cellpipe(page);
 
     // Given the quickstart notebook without any task tags

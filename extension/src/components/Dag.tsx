@@ -33,12 +33,25 @@ export function Dag(props: {
         aria-label={props.label}
       >
         <defs>
-          <marker id="jp-cellpipe-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto">
+          <marker
+            id="jp-cellpipe-arrow"
+            viewBox="0 0 10 10"
+            refX="9"
+            refY="5"
+            markerWidth="6"
+            markerHeight="6"
+            orient="auto"
+          >
             <path d="M0,0 L10,5 L0,10 z" className={`${DAG_CLASS}-arrow`} />
           </marker>
         </defs>
         {layout.edges.map((e) => (
-          <path key={`${e.from}->${e.to}`} d={e.d} className={`${DAG_CLASS}-edge`} markerEnd="url(#jp-cellpipe-arrow)" />
+          <path
+            key={`${e.from}->${e.to}`}
+            d={e.d}
+            className={`${DAG_CLASS}-edge`}
+            markerEnd="url(#jp-cellpipe-arrow)"
+          />
         ))}
         {layout.nodes.map((n) => {
           const task = byName.get(n.name);

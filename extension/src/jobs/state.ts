@@ -88,7 +88,12 @@ function mergeDetail(known: Job | undefined, incoming: Job): Job {
     const k = byName.get(t.name);
     return k ? laterTask(k, t) : t;
   });
-  const merged = { ...laterSummary(known, incoming), pipeline: incoming.pipeline, parameters: incoming.parameters, tasks };
+  const merged = {
+    ...laterSummary(known, incoming),
+    pipeline: incoming.pipeline,
+    parameters: incoming.parameters,
+    tasks,
+  };
   merged.taskCounts = countTasks(merged);
   return merged;
 }
@@ -200,7 +205,11 @@ export function formatDuration(ms: number | undefined): string {
 }
 
 /** Duration of a task or job: finished − started, or now − started while it runs. */
-export function elapsedMs(startedAt: string | undefined, finishedAt: string | undefined, now: number): number | undefined {
+export function elapsedMs(
+  startedAt: string | undefined,
+  finishedAt: string | undefined,
+  now: number,
+): number | undefined {
   if (!startedAt) return undefined;
   const start = Date.parse(startedAt);
   const end = finishedAt ? Date.parse(finishedAt) : now;

@@ -74,7 +74,7 @@ function activatePipeline(
 
 export const pipelinePlugin: JupyterFrontEndPlugin<void> = {
   id: `${PLUGIN_PREFIX}:pipeline`,
-  description: 'Left sidebar with the current notebook\'s pipeline graph, problems, parameters and Run as Pipeline.',
+  description: "Left sidebar with the current notebook's pipeline graph, problems, parameters and Run as Pipeline.",
   autoStart: true,
   requires: [INotebookTracker, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor],
   optional: [ICommandPalette],

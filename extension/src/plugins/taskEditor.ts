@@ -30,7 +30,7 @@ function activateTaskEditor(
 
 export const taskEditorPlugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
-  description: 'Right sidebar form that edits the active cell\'s Cellpipe task tags.',
+  description: "Right sidebar form that edits the active cell's Cellpipe task tags.",
   autoStart: true,
   requires: [INotebookTracker, ICellpipeAPI],
   optional: [ICommandPalette],

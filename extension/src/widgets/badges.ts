@@ -38,7 +38,10 @@ export function trackBadges(tracker: INotebookTracker): void {
   const add = (panel: NotebookPanel): void => {
     void panel.context.ready.then(() => {
       if (panel.isDisposed || watches.has(panel) || !panel.model) return;
-      watches.set(panel, watchNotebook(panel.model, () => drawBadges(panel), REDRAW_DELAY_MS));
+      watches.set(
+        panel,
+        watchNotebook(panel.model, () => drawBadges(panel), REDRAW_DELAY_MS),
+      );
       drawBadges(panel);
     });
     panel.disposed.connect(() => {

@@ -202,9 +202,7 @@ export class MonitorWidget extends ReactWidget {
                   : 'No Cellpipe jobs yet. Tag cells as tasks in a notebook and click "Run as Pipeline" in the Cellpipe Pipeline panel.'}
               </p>
             ) : (
-              <ul className={`${CLASS}-jobs`}>
-                {state.jobs.map((j) => this._renderRow(j))}
-              </ul>
+              <ul className={`${CLASS}-jobs`}>{state.jobs.map((j) => this._renderRow(j))}</ul>
             )}
             {this.jobs.hasMore ? (
               <button type="button" className="jp-mod-styled" onClick={() => void this.run(() => this.jobs.loadMore())}>
@@ -243,7 +241,12 @@ export class MonitorWidget extends ReactWidget {
         data-state={j.state}
         className={`${CLASS}-row jp-mod-${j.state}${j.id === this._selected ? ' jp-mod-selected' : ''}`}
       >
-        <button type="button" className={`${CLASS}-rowButton`} onClick={() => this.select(j.id)} aria-pressed={j.id === this._selected}>
+        <button
+          type="button"
+          className={`${CLASS}-rowButton`}
+          onClick={() => this.select(j.id)}
+          aria-pressed={j.id === this._selected}
+        >
           <span className={`${CLASS}-rowName`}>{j.name}</span>
           <span className={`${CLASS}-state jp-mod-${j.state}`}>{j.state}</span>
           <span className={`${CLASS}-rowMeta`}>
@@ -423,7 +426,11 @@ export class MonitorWidget extends ReactWidget {
                 {err.reason ? ` (${err.reason})` : ''}
               </div>
               {err.cell !== undefined ? (
-                <button type="button" className={`${CLASS}-link`} onClick={() => void this.run(() => this.actions.openAtCell(job.id, err.cell ?? 1))}>
+                <button
+                  type="button"
+                  className={`${CLASS}-link`}
+                  onClick={() => void this.run(() => this.actions.openAtCell(job.id, err.cell ?? 1))}
+                >
                   Open the notebook at cell {err.cell}
                 </button>
               ) : null}

@@ -177,11 +177,7 @@ export class PipelinePanel extends ReactWidget {
   }
 
   protected render(): React.ReactElement {
-    return (
-      <UseSignal signal={this._changed}>
-        {() => this._renderBody()}
-      </UseSignal>
-    );
+    return <UseSignal signal={this._changed}>{() => this._renderBody()}</UseSignal>;
   }
 
   private _renderBody(): React.ReactElement {
@@ -199,8 +195,8 @@ export class PipelinePanel extends ReactWidget {
         <div className={`${CLASS}-body`}>
           <h2 className={`${CLASS}-title`}>Cellpipe Pipeline</h2>
           <p className={`${CLASS}-empty`}>
-            {panel.context.path} is the executed copy of a task of job {this._executedBy}; open the source notebook to edit
-            or run its pipeline.
+            {panel.context.path} is the executed copy of a task of job {this._executedBy}; open the source notebook to
+            edit or run its pipeline.
           </p>
         </div>
       );
@@ -234,7 +230,9 @@ export class PipelinePanel extends ReactWidget {
             <Dag tasks={tasks} label={`Tasks of ${pipeline.metadata.name}`} />
           ) : (
             <p className={`${CLASS}-empty`}>
-              {errors.length > 0 ? 'Fix the problems below to see the graph.' : 'Tag a code cell with task:NAME to start a pipeline.'}
+              {errors.length > 0
+                ? 'Fix the problems below to see the graph.'
+                : 'Tag a code cell with task:NAME to start a pipeline.'}
             </p>
           )}
         </section>
@@ -290,7 +288,9 @@ export class PipelinePanel extends ReactWidget {
                 this._changed.emit();
               }}
             >
-              {targets.length === 0 ? <option value="">{this._inventoryError ? 'server unavailable' : 'loading…'}</option> : null}
+              {targets.length === 0 ? (
+                <option value="">{this._inventoryError ? 'server unavailable' : 'loading…'}</option>
+              ) : null}
               {targets.map((t) => (
                 <option key={t} value={t}>
                   {t === 'local' ? 'Local (this machine)' : t === 'kubernetes' ? 'Cluster (Kubernetes)' : t}

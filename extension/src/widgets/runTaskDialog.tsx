@@ -35,7 +35,14 @@ export class RunTaskBody extends ReactWidget {
   }
 
   protected render(): React.ReactElement {
-    return <RunTaskFields path={this.path} initial={this._form} migProfiles={this.migProfiles} onChange={(f) => (this._form = f)} />;
+    return (
+      <RunTaskFields
+        path={this.path}
+        initial={this._form}
+        migProfiles={this.migProfiles}
+        onChange={(f) => (this._form = f)}
+      />
+    );
   }
 }
 

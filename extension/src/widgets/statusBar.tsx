@@ -21,7 +21,8 @@ export class CellpipeStatusItem extends ReactWidget {
         {() => {
           const offline = this.jobs.connection.kind === 'error';
           const text = offline ? 'Cellpipe: offline' : statusText(activeCounts(this.jobs.summaries()));
-          const title = offline && this.jobs.connection.kind === 'error' ? this.jobs.connection.message : 'Open Cellpipe Jobs';
+          const title =
+            offline && this.jobs.connection.kind === 'error' ? this.jobs.connection.message : 'Open Cellpipe Jobs';
           return (
             <span
               className={`${CLASS}-text${offline ? ' jp-mod-offline' : ''}`}

@@ -61,10 +61,20 @@ function Field(props: {
   );
 }
 
-function Check(props: { id: string; label: string; checked: boolean; onChange: (v: boolean) => void }): React.ReactElement {
+function Check(props: {
+  id: string;
+  label: string;
+  checked: boolean;
+  onChange: (v: boolean) => void;
+}): React.ReactElement {
   return (
     <div className={`${CLASS}-check`}>
-      <input id={props.id} type="checkbox" checked={props.checked} onChange={(e) => props.onChange(e.currentTarget.checked)} />
+      <input
+        id={props.id}
+        type="checkbox"
+        checked={props.checked}
+        onChange={(e) => props.onChange(e.currentTarget.checked)}
+      />
       <label htmlFor={props.id}>{props.label}</label>
     </div>
   );
@@ -79,10 +89,12 @@ function TaskEditorForm(props: {
   const [form, setForm] = React.useState<TaskForm>(() => formFromTags(tagsOf(cell)));
   const [errors, setErrors] = React.useState<string[]>([]);
   const [saved, setSaved] = React.useState(false);
-  const set = <K extends keyof TaskForm>(key: K) => (value: TaskForm[K]) => {
-    setForm((f) => ({ ...f, [key]: value }));
-    setSaved(false);
-  };
+  const set =
+    <K extends keyof TaskForm>(key: K) =>
+    (value: TaskForm[K]) => {
+      setForm((f) => ({ ...f, [key]: value }));
+      setSaved(false);
+    };
 
   const migProfiles = (props.inventory?.resources ?? [])
     .filter((r) => r.resource.startsWith('nvidia.com/mig-'))
@@ -114,7 +126,13 @@ function TaskEditorForm(props: {
         apply();
       }}
     >
-      <Field id="cellpipe-task-name" label="Task name" value={form.task} onChange={set('task')} placeholder="e.g. train" />
+      <Field
+        id="cellpipe-task-name"
+        label="Task name"
+        value={form.task}
+        onChange={set('task')}
+        placeholder="e.g. train"
+      />
       <Field
         id="cellpipe-task-after"
         label="Depends on"
@@ -152,15 +170,31 @@ function TaskEditorForm(props: {
         onChange={set('memory')}
         placeholder="e.g. 16Gi"
       />
-      <Field id="cellpipe-task-image" label="Image" value={form.image} onChange={set('image')} placeholder="e.g. registry/team/image:tag" />
-      <Field id="cellpipe-task-retries" label="Retries" value={form.retries} onChange={set('retries')} inputMode="numeric" />
-      <Field id="cellpipe-task-timeout" label="Timeout" value={form.timeout} onChange={set('timeout')} placeholder="e.g. 90m" />
+      <Field
+        id="cellpipe-task-image"
+        label="Image"
+        value={form.image}
+        onChange={set('image')}
+        placeholder="e.g. registry/team/image:tag"
+      />
+      <Field
+        id="cellpipe-task-retries"
+        label="Retries"
+        value={form.retries}
+        onChange={set('retries')}
+        inputMode="numeric"
+      />
+      <Field
+        id="cellpipe-task-timeout"
+        label="Timeout"
+        value={form.timeout}
+        onChange={set('timeout')}
+        placeholder="e.g. 90m"
+      />
       <Check id="cellpipe-task-setup" label="Setup cell" checked={form.setup} onChange={set('setup')} />
       <Check id="cellpipe-task-skip" label="Skip cell" checked={form.skip} onChange={set('skip')} />
       {stray.length > 0 ? (
-        <p className={`${CLASS}-stray`}>
-          Tags Cellpipe cannot read: {stray.join(', ')}. Apply or Clear removes them.
-        </p>
+        <p className={`${CLASS}-stray`}>Tags Cellpipe cannot read: {stray.join(', ')}. Apply or Clear removes them.</p>
       ) : null}
       {warning ? <p className={`${CLASS}-warning`}>{warning}</p> : null}
       {errors.length > 0 ? (
@@ -171,7 +205,9 @@ function TaskEditorForm(props: {
         </ul>
       ) : null}
       {props.inventoryError ? (
-        <p className={`${CLASS}-offline`}>GPU inventory unavailable ({props.inventoryError}); values can still be typed.</p>
+        <p className={`${CLASS}-offline`}>
+          GPU inventory unavailable ({props.inventoryError}); values can still be typed.
+        </p>
       ) : null}
       <div className={`${CLASS}-buttons`}>
         <button type="submit" className="jp-mod-styled jp-mod-accept">

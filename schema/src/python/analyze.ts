@@ -249,7 +249,8 @@ class Walker {
   statement(s: Stmt, sink: Sink): void {
     switch (s.k) {
       case 'Error':
-        if (!this.syntaxError) this.warn(`syntax error (${s.message}): dependencies of this cell may be incomplete`, s.at);
+        if (!this.syntaxError)
+          this.warn(`syntax error (${s.message}): dependencies of this cell may be incomplete`, s.at);
         this.syntaxError = true;
         for (const n of s.names) sink.read(n.id, n.at);
         return;
@@ -279,7 +280,11 @@ class Walker {
         return;
       case 'ImportFrom':
         if (s.module === '__future__' && !s.level) return;
-        if (s.star) this.warn(`'from ${'.'.repeat(s.level)}${s.module} import *' binds names the dependency analysis cannot see; import them by name`, s.at);
+        if (s.star)
+          this.warn(
+            `'from ${'.'.repeat(s.level)}${s.module} import *' binds names the dependency analysis cannot see; import them by name`,
+            s.at,
+          );
         for (const a of s.names) sink.bind(a.asname ?? a.name, a.asAt);
         return;
       case 'Global':
@@ -419,7 +424,10 @@ class Walker {
     const fn = inner.finish();
     for (const g of fn.globalWrites) {
       if (inner.globals.has(g)) {
-        this.warn(`function '${name}' assigns the global '${g}': a task that uses '${name}' is treated as reading and writing '${g}'`, node.at);
+        this.warn(
+          `function '${name}' assigns the global '${g}': a task that uses '${name}' is treated as reading and writing '${g}'`,
+          node.at,
+        );
       }
     }
     sink.nested(fn, node.at);
@@ -520,7 +528,10 @@ class Walker {
         return;
       case 'Call':
         if (node.func.k === 'Name' && DYNAMIC_CALLS.has(node.func.id)) {
-          this.warn(`'${node.func.id}()' can read and bind any name: dependencies through it are not inferred`, node.func.at);
+          this.warn(
+            `'${node.func.id}()' can read and bind any name: dependencies through it are not inferred`,
+            node.func.at,
+          );
         }
         this.expr(node.func, sink);
         return this.args(node.args, sink);
@@ -604,7 +615,10 @@ export function analyzePython(source: string): CellAnalysis {
       walker.statements(parseModule(blanked.code), sink);
     } catch (e) {
       // Pathological input (nesting deeper than the stack allows): say so instead of failing the compile.
-      walker.warn(`this cell could not be analysed (${e instanceof RangeError ? 'nested too deeply' : String(e)}): its dependencies are unknown`, 0);
+      walker.warn(
+        `this cell could not be analysed (${e instanceof RangeError ? 'nested too deeply' : String(e)}): its dependencies are unknown`,
+        0,
+      );
       walker.syntaxError = true;
     }
   }

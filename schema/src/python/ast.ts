@@ -123,7 +123,15 @@ export type Stmt = Span &
         decorators: Expr[];
         typeParams: TypeParam[];
       }
-    | { k: 'ClassDef'; name: string; nameAt: number; args: (Expr | Keyword)[]; body: Stmt[]; decorators: Expr[]; typeParams: TypeParam[] }
+    | {
+        k: 'ClassDef';
+        name: string;
+        nameAt: number;
+        args: (Expr | Keyword)[];
+        body: Stmt[];
+        decorators: Expr[];
+        typeParams: TypeParam[];
+      }
     | { k: 'Return'; value: Expr | null }
     | { k: 'Delete'; targets: Expr[] }
     | { k: 'Assign'; targets: Expr[]; value: Expr }

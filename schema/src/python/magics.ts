@@ -6,7 +6,17 @@
  */
 
 /** Cell magics whose body is ordinary Python in the notebook's namespace. */
-const PYTHON_BODY_CELL_MAGICS = new Set(['time', 'timeit', 'capture', 'prun', 'memit', 'debug', 'pypy', 'python', 'python3']);
+const PYTHON_BODY_CELL_MAGICS = new Set([
+  'time',
+  'timeit',
+  'capture',
+  'prun',
+  'memit',
+  'debug',
+  'pypy',
+  'python',
+  'python3',
+]);
 
 export interface Blanked {
   code: string;

@@ -99,7 +99,8 @@ function literal(node: Expr, src: string): { value: unknown; float?: boolean } {
           throw new NotLiteral();
       }
     case 'UnaryOp': {
-      if ((node.op !== '-' && node.op !== '+') || node.operand.k !== 'Constant' || node.operand.kind !== 'number') throw new NotLiteral();
+      if ((node.op !== '-' && node.op !== '+') || node.operand.k !== 'Constant' || node.operand.kind !== 'number')
+        throw new NotLiteral();
       const inner = literal(node.operand, src);
       return { value: node.op === '-' ? -(inner.value as number) : inner.value, float: inner.float };
     }
@@ -167,7 +168,11 @@ export function parseParameters(source: string): ParametersResult {
       const lineEnd = code.indexOf('\n', s.end);
       const trailing = code.slice(s.end, lineEnd < 0 ? code.length : lineEnd);
       const comment = /^\s*#\s*(.*?)\s*$/.exec(trailing)?.[1];
-      parameters[name] = { default: lit.value, type: typeOf(lit.value, lit.float), ...(comment ? { description: comment } : {}) };
+      parameters[name] = {
+        default: lit.value,
+        type: typeOf(lit.value, lit.float),
+        ...(comment ? { description: comment } : {}),
+      };
     } catch (e) {
       if (!(e instanceof NotLiteral)) throw e;
       delete parameters[name];

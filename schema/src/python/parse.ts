@@ -3,7 +3,21 @@
  * tokens of tokenize.ts. A statement that does not parse becomes an `Error` statement and parsing
  * resumes at the next logical line, so the rest of a cell is still analysed.
  */
-import type { Alias, Comprehension, ExceptHandler, Expr, FormattedValue, Keyword, MatchCase, Name, Param, Pattern, Stmt, TypeParam, WithItem } from './ast.js';
+import type {
+  Alias,
+  Comprehension,
+  ExceptHandler,
+  Expr,
+  FormattedValue,
+  Keyword,
+  MatchCase,
+  Name,
+  Param,
+  Pattern,
+  Stmt,
+  TypeParam,
+  WithItem,
+} from './ast.js';
 import { T, tokenize, type FField, type Token } from './tokenize.js';
 
 export class ParseError extends Error {
@@ -16,9 +30,41 @@ export class ParseError extends Error {
 }
 
 const KEYWORDS = new Set([
-  'False', 'None', 'True', 'and', 'as', 'assert', 'async', 'await', 'break', 'class', 'continue', 'def', 'del', 'elif', 'else',
-  'except', 'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda', 'nonlocal', 'not', 'or', 'pass', 'raise',
-  'return', 'try', 'while', 'with', 'yield',
+  'False',
+  'None',
+  'True',
+  'and',
+  'as',
+  'assert',
+  'async',
+  'await',
+  'break',
+  'class',
+  'continue',
+  'def',
+  'del',
+  'elif',
+  'else',
+  'except',
+  'finally',
+  'for',
+  'from',
+  'global',
+  'if',
+  'import',
+  'in',
+  'is',
+  'lambda',
+  'nonlocal',
+  'not',
+  'or',
+  'pass',
+  'raise',
+  'return',
+  'try',
+  'while',
+  'with',
+  'yield',
 ]);
 /** Keywords that can start an expression. */
 const EXPR_KEYWORDS = new Set(['not', 'lambda', 'await', 'None', 'True', 'False']);
@@ -320,27 +366,40 @@ class Parser {
         case 'from':
           return this.importFrom();
         case 'type':
-          if (this.peek().type === T.Name && !KEYWORDS.has(this.peek().value) && (this.peek(2).value === '=' || this.peek(2).value === '[')) {
+          if (
+            this.peek().type === T.Name &&
+            !KEYWORDS.has(this.peek().value) &&
+            (this.peek(2).value === '=' || this.peek(2).value === '[')
+          ) {
             this.next();
             const n = this.name();
             const typeParams = this.typeParams();
             this.expect('=');
             const value = this.expression();
-            return { k: 'TypeAlias', name: { k: 'Name', id: n.value, at: n.at, end: n.end }, typeParams, value, at, end: this.last.end };
+            return {
+              k: 'TypeAlias',
+              name: { k: 'Name', id: n.value, at: n.at, end: n.end },
+              typeParams,
+              value,
+              at,
+              end: this.last.end,
+            };
           }
       }
     }
     const first = this.yieldOrStarExpressions();
     const op = this.t.value;
-    if (op === ':' ) {
-      if (first.k !== 'Name' && first.k !== 'Attribute' && first.k !== 'Subscript') throw new ParseError('only single target (not tuple) can be annotated', first.at);
+    if (op === ':') {
+      if (first.k !== 'Name' && first.k !== 'Attribute' && first.k !== 'Subscript')
+        throw new ParseError('only single target (not tuple) can be annotated', first.at);
       this.next();
       const annotation = this.expression();
       const value = this.eat('=') ? this.yieldOrStarExpressions() : null;
       return { k: 'AnnAssign', target: first, annotation, value, at, end: this.last.end };
     }
     if (this.t.type === T.Op && AUG_OPS.has(op)) {
-      if (first.k !== 'Name' && first.k !== 'Attribute' && first.k !== 'Subscript') throw new ParseError("illegal expression for augmented assignment", first.at);
+      if (first.k !== 'Name' && first.k !== 'Attribute' && first.k !== 'Subscript')
+        throw new ParseError('illegal expression for augmented assignment', first.at);
       this.next();
       const value = this.yieldOrStarExpressions();
       return { k: 'AugAssign', target: first, op, value, at, end: this.last.end };
@@ -516,7 +575,18 @@ class Parser {
     this.expect(')');
     const returns = this.eat('->') ? this.expression() : null;
     const body = this.block();
-    return { k: 'FunctionDef', name: n.value, nameAt: n.at, params, returns, body, decorators, typeParams, at, end: this.last.end };
+    return {
+      k: 'FunctionDef',
+      name: n.value,
+      nameAt: n.at,
+      params,
+      returns,
+      body,
+      decorators,
+      typeParams,
+      at,
+      end: this.last.end,
+    };
   }
 
   /** Parameters up to `close`: `/` and a bare `*` are markers; annotations only in a def. */
@@ -622,7 +692,8 @@ class Parser {
   private closedPattern(): Pattern {
     const t = this.t;
     const at = t.at;
-    if (t.type === T.Number || t.value === '-') return { k: 'MatchValue', value: this.binary(SUM_PREC), at, end: this.last.end };
+    if (t.type === T.Number || t.value === '-')
+      return { k: 'MatchValue', value: this.binary(SUM_PREC), at, end: this.last.end };
     if (t.type === T.String) return { k: 'MatchValue', value: this.strings(), at, end: this.last.end };
     if (t.value === 'None' || t.value === 'True' || t.value === 'False') {
       this.next();
@@ -763,7 +834,13 @@ class Parser {
       const n = this.name();
       this.next();
       const value = this.expression();
-      return { k: 'NamedExpr', target: { k: 'Name', id: n.value, at: n.at, end: n.end }, value, at: n.at, end: this.last.end };
+      return {
+        k: 'NamedExpr',
+        target: { k: 'Name', id: n.value, at: n.at, end: n.end },
+        value,
+        at: n.at,
+        end: this.last.end,
+      };
     }
     return this.expression();
   }
@@ -908,7 +985,11 @@ class Parser {
         args.push({ k: 'keyword', arg, value, at, end: this.last.end });
       } else {
         const e = this.namedExpression();
-        args.push(this.isCompFor() ? { k: 'GeneratorExp', elt: e, generators: this.comprehensions(), at, end: this.last.end } : e);
+        args.push(
+          this.isCompFor()
+            ? { k: 'GeneratorExp', elt: e, generators: this.comprehensions(), at, end: this.last.end }
+            : e,
+        );
       }
       if (!this.eat(',')) break;
     }
@@ -930,7 +1011,8 @@ class Parser {
     if (this.t.value === '*') return this.starNamedExpression();
     const lower = this.t.value === ':' ? null : this.namedExpression();
     if (!this.eat(':')) return lower!;
-    const bound = () => (this.t.value === ':' || this.t.value === ',' || this.t.value === ']' ? null : this.expression());
+    const bound = () =>
+      this.t.value === ':' || this.t.value === ',' || this.t.value === ']' ? null : this.expression();
     const upper = bound();
     const step = this.eat(':') ? bound() : null;
     return { k: 'Slice', lower, upper, step, at, end: this.last.end };
@@ -1028,7 +1110,11 @@ class Parser {
     let target = first;
     if (this.t.value === ',') {
       const elts = [first];
-      while (this.eat(',') && (this.isName() || this.tok().value === '(' || this.tok().value === '[' || this.tok().value === '*')) elts.push(this.starTarget());
+      while (
+        this.eat(',') &&
+        (this.isName() || this.tok().value === '(' || this.tok().value === '[' || this.tok().value === '*')
+      )
+        elts.push(this.starTarget());
       target = { k: 'Tuple', elts, at, end: this.last.end };
     }
     checkTarget(target);

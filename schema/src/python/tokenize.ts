@@ -40,7 +40,27 @@ export interface Token {
 }
 
 const OPS3 = new Set(['**=', '//=', '>>=', '<<=', '...']);
-const OPS2 = new Set(['**', '//', '>>', '<<', '<=', '>=', '==', '!=', '->', ':=', '+=', '-=', '*=', '/=', '%=', '&=', '|=', '^=', '@=']);
+const OPS2 = new Set([
+  '**',
+  '//',
+  '>>',
+  '<<',
+  '<=',
+  '>=',
+  '==',
+  '!=',
+  '->',
+  ':=',
+  '+=',
+  '-=',
+  '*=',
+  '/=',
+  '%=',
+  '&=',
+  '|=',
+  '^=',
+  '@=',
+]);
 const OPS1 = '+-*/%@&|^~<>()[]{},:;.=';
 
 const ID_START = /[\p{ID_Start}_]/u;
@@ -120,7 +140,8 @@ class StringScanner {
         const start = i;
         while (i < src.length && isIdContinue(src.charCodeAt(i), src[i]!)) i++;
         const word = src.slice(start, i).toLowerCase();
-        if ((src[i] === '"' || src[i] === "'") && STRING_PREFIXES.has(word)) i = this.string(i, word, word.includes('f') ? [] : null);
+        if ((src[i] === '"' || src[i] === "'") && STRING_PREFIXES.has(word))
+          i = this.string(i, word, word.includes('f') ? [] : null);
       } else if (depth === 0 && (c === '!' || c === '=' || c === '<' || c === '>') && next === '=') {
         i += 2;
       } else if (depth === 0 && c === '=') {
@@ -196,7 +217,8 @@ export function tokenize(src: string, from = 0, to = src.length, options: Tokeni
           indents.pop();
           tokens.push({ type: T.Dedent, value: '', at: j, end: j });
         }
-        if (col !== indents[indents.length - 1]) tokens.push({ type: T.Error, value: 'unindent does not match any outer indentation level', at: j, end: j });
+        if (col !== indents[indents.length - 1])
+          tokens.push({ type: T.Error, value: 'unindent does not match any outer indentation level', at: j, end: j });
       }
       continue;
     }
@@ -283,7 +305,26 @@ export function tokenize(src: string, from = 0, to = src.length, options: Tokeni
 }
 
 /** Keywords that never start a line inside brackets in valid code. */
-const STATEMENT_KEYWORDS = new Set(['def', 'class', 'return', 'import', 'pass', 'raise', 'del', 'global', 'nonlocal', 'assert', 'break', 'continue', 'try', 'except', 'finally', 'while', 'elif', 'with']);
+const STATEMENT_KEYWORDS = new Set([
+  'def',
+  'class',
+  'return',
+  'import',
+  'pass',
+  'raise',
+  'del',
+  'global',
+  'nonlocal',
+  'assert',
+  'break',
+  'continue',
+  'try',
+  'except',
+  'finally',
+  'while',
+  'elif',
+  'with',
+]);
 
 function startsStatement(src: string, i: number, to: number): boolean {
   while (i < to && (src[i] === ' ' || src[i] === '\t')) i++;
@@ -308,7 +349,10 @@ function number(src: string, i: number, to: number): number {
     i++;
     digits();
   }
-  if ((src[i] === 'e' || src[i] === 'E') && (isDigit(src.charCodeAt(i + 1)) || ((src[i + 1] === '+' || src[i + 1] === '-') && isDigit(src.charCodeAt(i + 2))))) {
+  if (
+    (src[i] === 'e' || src[i] === 'E') &&
+    (isDigit(src.charCodeAt(i + 1)) || ((src[i + 1] === '+' || src[i + 1] === '-') && isDigit(src.charCodeAt(i + 2))))
+  ) {
     i += 2;
     digits();
   }

@@ -65,7 +65,11 @@ export class GpuAllocator {
       return { ok: false, reason: `waiting for ${what} (${free.length} of ${all.length} free)` };
     }
     const devices = free.slice(0, need.count);
-    this.claim(key, holder, devices.map((d) => d.id));
+    this.claim(
+      key,
+      holder,
+      devices.map((d) => d.id),
+    );
     return { ok: true, devices };
   }
 
@@ -95,7 +99,14 @@ export class GpuAllocator {
         used++;
         const existing = holders.get(h.key);
         if (existing) existing.count++;
-        else holders.set(h.key, { user: h.holder.user, jobId: h.holder.jobId, task: h.holder.task, since: h.holder.since, count: 1 });
+        else
+          holders.set(h.key, {
+            user: h.holder.user,
+            jobId: h.holder.jobId,
+            task: h.holder.task,
+            since: h.holder.since,
+            count: 1,
+          });
       }
       return { resource, allocatable: devs.length, used, free: devs.length - used, holders: [...holders.values()] };
     });

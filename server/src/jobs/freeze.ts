@@ -64,7 +64,10 @@ const JSON_TYPES: Record<NonNullable<Parameter['type']>, (v: unknown) => boolean
   null: (v) => v === null,
 };
 
-export function resolveParameters(pipeline: Pipeline, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function resolveParameters(
+  pipeline: Pipeline,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   const declared = pipeline.spec.parameters;
   const out: Record<string, unknown> = {};
   for (const [name, p] of Object.entries(declared)) out[name] = p.default;
@@ -95,7 +98,8 @@ export function checkGraph(pipeline: Pipeline): void {
   });
   tasks.forEach((t, i) =>
     t.dependsOn.forEach((d, j) => {
-      if (!index.has(d)) fail(`task '${t.name}' depends on unknown task '${d}'`, ['pipeline', 'spec', 'tasks', i, 'dependsOn', j]);
+      if (!index.has(d))
+        fail(`task '${t.name}' depends on unknown task '${d}'`, ['pipeline', 'spec', 'tasks', i, 'dependsOn', j]);
       if (d === t.name) fail(`task '${t.name}' depends on itself`, ['pipeline', 'spec', 'tasks', i, 'dependsOn', j]);
     }),
   );
@@ -135,7 +139,14 @@ function resolveInputs(pipeline: Pipeline, task: Task, taskIndex: number): { nam
     const from = named[input];
     if (from !== undefined) {
       if (!ancestors(pipeline, task).has(from) || !byName.get(from)?.outputs.includes(input)) {
-        fail(`task '${task.name}' reads '${input}' from '${from}', which is not an upstream task that outputs it`, ['pipeline', 'spec', 'tasks', taskIndex, 'inputsFrom', input]);
+        fail(`task '${task.name}' reads '${input}' from '${from}', which is not an upstream task that outputs it`, [
+          'pipeline',
+          'spec',
+          'tasks',
+          taskIndex,
+          'inputsFrom',
+          input,
+        ]);
       }
       return { name: input, from };
     }
@@ -152,10 +163,14 @@ function resolveInputs(pipeline: Pipeline, task: Task, taskIndex: number): { nam
       }
       frontier = next;
     }
-    return fail(
-      `task '${task.name}' reads '${input}' but no upstream task outputs it`,
-      ['pipeline', 'spec', 'tasks', taskIndex, 'inputs', j],
-    );
+    return fail(`task '${task.name}' reads '${input}' but no upstream task outputs it`, [
+      'pipeline',
+      'spec',
+      'tasks',
+      taskIndex,
+      'inputs',
+      j,
+    ]);
   });
 }
 
@@ -192,12 +207,18 @@ export function freezeJob(request: SubmitJobRequest, compiler: Compiler = defaul
     let content: unknown;
     if (task.source.kind === 'cells') {
       if (notebookContent === undefined) {
-        fail(`task '${task.name}' runs notebook cells but the pipeline names no source notebook`, ['pipeline', 'spec', 'source', 'notebook']);
+        fail(`task '${task.name}' runs notebook cells but the pipeline names no source notebook`, [
+          'pipeline',
+          'spec',
+          'source',
+          'notebook',
+        ]);
       }
       content = notebookContent;
     } else {
       const text = files[task.source.path];
-      if (text === undefined) fail(`files has no '${task.source.path}' (task '${task.name}')`, ['files', task.source.path]);
+      if (text === undefined)
+        fail(`files has no '${task.source.path}' (task '${task.name}')`, ['files', task.source.path]);
       content = text;
     }
     let code;
@@ -216,7 +237,8 @@ export function freezeJob(request: SubmitJobRequest, compiler: Compiler = defaul
       parameters,
       // Overrides go right after the parameters cell: the pipeline notebook's for cell tasks, the task
       // notebook's own for whole-notebook tasks (scripts have none and get them up front).
-      parametersCell: task.source.kind === 'cells' ? (pipeline.spec.parametersCell ?? null) : (code.parametersCell ?? null),
+      parametersCell:
+        task.source.kind === 'cells' ? (pipeline.spec.parametersCell ?? null) : (code.parametersCell ?? null),
     });
   });
   return { pipeline, parameters, bases };

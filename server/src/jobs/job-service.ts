@@ -4,10 +4,31 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
-import type { Inventory, Job, JobList, JobState, JobSummary, Pipeline, SubmitJobRequest, Task, TaskEvent, TaskState } from '@cellpipe/schema';
+import type {
+  Inventory,
+  Job,
+  JobList,
+  JobState,
+  JobSummary,
+  Pipeline,
+  SubmitJobRequest,
+  Task,
+  TaskEvent,
+  TaskState,
+} from '@cellpipe/schema';
 import type { Executor } from '../executors/executor.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
 import { loadInventory, parseDeclaredGpus } from '../gpu/inventory.js';
@@ -273,7 +294,8 @@ export class JobService implements JobServiceApi {
     const parentTasks = this.store.getTasks(id);
     const reuse = new Set<string>();
     if (mode === 'failed') {
-      if (!TERMINAL_JOB.has(parent.state)) throw new ConflictError(`job ${id} is still ${parent.state}: re-run failed tasks once it has finished`);
+      if (!TERMINAL_JOB.has(parent.state))
+        throw new ConflictError(`job ${id} is still ${parent.state}: re-run failed tasks once it has finished`);
       const rerunSet = new Set(parentTasks.filter((t) => t.state !== 'succeeded').map((t) => t.name));
       if (!rerunSet.size) throw new ConflictError(`job ${id} has no failed, cancelled or skipped tasks to re-run`);
       // Everything downstream of a re-run task runs again too.
@@ -306,7 +328,10 @@ export class JobService implements JobServiceApi {
         const { notBefore: _n, queuedAt: _q, waitingReason: _w, placement: _p, ...kept } = t;
         return { ...kept, reused: true };
       }
-      return pendingTask(parent.pipeline, parent.pipeline.spec.tasks.find((s) => s.name === t.name)!);
+      return pendingTask(
+        parent.pipeline,
+        parent.pipeline.spec.tasks.find((s) => s.name === t.name)!,
+      );
     });
     try {
       for (const t of parentTasks) {
@@ -406,7 +431,10 @@ export class JobService implements JobServiceApi {
     let path: string;
     let root: string;
     if (which === 'notebook' || which === 'result') {
-      path = which === 'notebook' ? this.layout.notebookPath(jobId, task, attempt) : this.layout.resultPath(jobId, task, attempt);
+      path =
+        which === 'notebook'
+          ? this.layout.notebookPath(jobId, task, attempt)
+          : this.layout.resultPath(jobId, task, attempt);
       root = this.layout.taskDir(jobId, task);
     } else {
       const rel = which.artifact;
@@ -423,7 +451,10 @@ export class JobService implements JobServiceApi {
       // A task may leave symlinks in its output folder: only files that really live inside it are served.
       if (!real.startsWith(realRoot + sep) || !statSync(real).isFile()) throw new Error('outside');
     } catch {
-      const what = typeof which === 'string' ? `${which === 'notebook' ? 'an executed notebook' : 'a result'}` : `an artifact '${which.artifact}'`;
+      const what =
+        typeof which === 'string'
+          ? `${which === 'notebook' ? 'an executed notebook' : 'a result'}`
+          : `an artifact '${which.artifact}'`;
       throw new NotFoundError(`task '${task}' of job ${jobId} has no ${what}`);
     }
     return real;

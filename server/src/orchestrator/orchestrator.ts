@@ -205,10 +205,15 @@ export class Orchestrator {
       }
       if (found === 'not-found') {
         if (att.state === 'running') {
-          report({ type: 'exited', error: { reason: 'lost', message: 'the task disappeared while the server was down' } });
+          report({
+            type: 'exited',
+            error: { reason: 'lost', message: 'the task disappeared while the server was down' },
+          });
         } else {
           // Persisted as handed over, never spawned: it is safe (and necessary) to start it now.
-          await this.executor.start(spec, report).catch((err: unknown) => this.startFailed(aj.job.id, att.task, att.attempt, err));
+          await this.executor
+            .start(spec, report)
+            .catch((err: unknown) => this.startFailed(aj.job.id, att.task, att.attempt, err));
         }
       } else if (att.state === 'running' && att.startedAt) {
         this.armTaskTimeout(aj, att.task, inf, Date.parse(att.startedAt));
@@ -294,13 +299,20 @@ export class Orchestrator {
           const deps = t.dependsOn.map((d) => b.get(d));
           const bad = deps.find((d) => d && UNSUCCESSFUL.has(d.state));
           if (aj.abort) {
-            b.task(name, { state: 'cancelled', finishedAt: b.now, error: { message: this.abortText(aj), reason: aj.abort.taskReason } });
+            b.task(name, {
+              state: 'cancelled',
+              finishedAt: b.now,
+              error: { message: this.abortText(aj), reason: aj.abort.taskReason },
+            });
             changed = true;
           } else if (bad) {
             b.task(name, {
               state: 'skipped',
               finishedAt: b.now,
-              error: { message: `upstream task '${bad.name}' ${bad.state === 'skipped' ? 'was skipped' : bad.state === 'cancelled' ? 'was cancelled' : 'failed'}`, reason: 'upstream' },
+              error: {
+                message: `upstream task '${bad.name}' ${bad.state === 'skipped' ? 'was skipped' : bad.state === 'cancelled' ? 'was cancelled' : 'failed'}`,
+                reason: 'upstream',
+              },
             });
             changed = true;
           } else if (deps.every((d) => d?.state === 'succeeded')) {
@@ -315,7 +327,13 @@ export class Orchestrator {
         for (const name of aj.tasks.keys()) {
           const t = b.get(name);
           if (t.state === 'queued' && !aj.inflight.has(name)) {
-            b.task(name, { state: 'cancelled', finishedAt: b.now, notBefore: undefined, waitingReason: undefined, error: { message: this.abortText(aj), reason: aj.abort!.taskReason } });
+            b.task(name, {
+              state: 'cancelled',
+              finishedAt: b.now,
+              notBefore: undefined,
+              waitingReason: undefined,
+              error: { message: this.abortText(aj), reason: aj.abort!.taskReason },
+            });
           }
         }
       });
@@ -338,11 +356,14 @@ export class Orchestrator {
       // is forgotten when it fires, and the next step arms another one if the backoff is not over.)
       if (wake !== Number.POSITIVE_INFINITY && (aj.wakeAt === undefined || wake < aj.wakeAt)) {
         aj.wakeAt = wake;
-        const timer = setTimeout(() => {
-          aj.timers.delete(timer);
-          if (aj.wakeAt === wake) aj.wakeAt = undefined;
-          this.schedule();
-        }, wake - now + 1);
+        const timer = setTimeout(
+          () => {
+            aj.timers.delete(timer);
+            if (aj.wakeAt === wake) aj.wakeAt = undefined;
+            this.schedule();
+          },
+          wake - now + 1,
+        );
         aj.timers.add(timer);
       }
     }
@@ -431,10 +452,19 @@ export class Orchestrator {
       this.prepareAttempt(aj, name, attempt);
     } catch (err) {
       const message = `could not prepare the task: ${err instanceof Error ? err.message : String(err)}`;
-      this.commit(aj, (b) => b.task(name, { state: 'failed', attempt, finishedAt: b.now, error: { message, reason: 'prepare' } }));
+      this.commit(aj, (b) =>
+        b.task(name, { state: 'failed', attempt, finishedAt: b.now, error: { message, reason: 'prepare' } }),
+      );
       return this.schedule();
     }
-    const record: AttemptRecord = { jobId: aj.job.id, task: name, attempt, state: 'starting', handle: null, createdAt: new Date().toISOString() };
+    const record: AttemptRecord = {
+      jobId: aj.job.id,
+      task: name,
+      attempt,
+      state: 'starting',
+      handle: null,
+      createdAt: new Date().toISOString(),
+    };
     const inf: Inflight = { attempt, record };
     // Persisted as 'starting' BEFORE the executor sees it: after a crash it is either found or started, never twice.
     this.commit(aj, (b) => {
@@ -468,14 +498,20 @@ export class Orchestrator {
     const inf = aj?.inflight.get(name);
     if (!aj || !inf || inf.attempt !== attempt) return;
     if (e.type === 'waiting') {
-      if (aj.tasks.get(name)?.waitingReason !== e.reason) this.commit(aj, (b) => b.task(name, { waitingReason: e.reason }));
+      if (aj.tasks.get(name)?.waitingReason !== e.reason)
+        this.commit(aj, (b) => b.task(name, { waitingReason: e.reason }));
       return;
     }
     if (e.type === 'running') {
       const startedAt = new Date().toISOString();
       this.commit(aj, (b) => {
         b.attempts.push({ ...inf.record, state: 'running', handle: e.handle, startedAt });
-        const patch: Partial<TaskRecord> = { state: 'running', startedAt, waitingReason: undefined, placement: e.placement };
+        const patch: Partial<TaskRecord> = {
+          state: 'running',
+          startedAt,
+          waitingReason: undefined,
+          placement: e.placement,
+        };
         b.task(name, patch, `attempt ${attempt}`);
       });
       this.armTaskTimeout(aj, name, inf, Date.parse(startedAt));
@@ -488,11 +524,14 @@ export class Orchestrator {
     const eff = effectiveTask(aj.job.pipeline, aj.specs.get(name)!);
     if (eff.timeoutMs === undefined) return;
     clearTimeout(inf.timer);
-    inf.timer = setTimeout(() => {
-      if (aj.inflight.get(name) !== inf) return;
-      inf.stopReason ??= 'timeout';
-      void this.executor.cancel(`${aj.job.id}.${name}`, inf.attempt, 'timeout');
-    }, Math.max(0, startedMs + eff.timeoutMs - Date.now()));
+    inf.timer = setTimeout(
+      () => {
+        if (aj.inflight.get(name) !== inf) return;
+        inf.stopReason ??= 'timeout';
+        void this.executor.cancel(`${aj.job.id}.${name}`, inf.attempt, 'timeout');
+      },
+      Math.max(0, startedMs + eff.timeoutMs - Date.now()),
+    );
   }
 
   private armJobTimeout(aj: ActiveJob): void {
@@ -505,10 +544,13 @@ export class Orchestrator {
       return total;
     })();
     const start = Date.parse(aj.job.startedAt ?? aj.job.createdAt);
-    const timer = setTimeout(() => {
-      if (this.jobs.get(aj.job.id) !== aj || aj.abort) return;
-      this.abort(aj, { cancel: false, message: `the job exceeded its timeout of ${timeout}`, taskReason: 'timeout' });
-    }, Math.max(0, start + ms - Date.now()));
+    const timer = setTimeout(
+      () => {
+        if (this.jobs.get(aj.job.id) !== aj || aj.abort) return;
+        this.abort(aj, { cancel: false, message: `the job exceeded its timeout of ${timeout}`, taskReason: 'timeout' });
+      },
+      Math.max(0, start + ms - Date.now()),
+    );
     aj.timers.add(timer);
   }
 
@@ -553,7 +595,13 @@ export class Orchestrator {
       let error: TaskError;
       const stop = inf.stopReason;
       if (stop === 'timeout') {
-        error = { message: eff.timeoutMs !== undefined && aj.abort?.taskReason !== 'timeout' ? `the task exceeded its timeout of ${spec.timeout ?? aj.job.pipeline.spec.defaults?.timeout}` : this.abortText(aj), reason: 'timeout' };
+        error = {
+          message:
+            eff.timeoutMs !== undefined && aj.abort?.taskReason !== 'timeout'
+              ? `the task exceeded its timeout of ${spec.timeout ?? aj.job.pipeline.spec.defaults?.timeout}`
+              : this.abortText(aj),
+          reason: 'timeout',
+        };
       } else if (stop) {
         error = { message: aj.abort ? this.abortText(aj) : 'the task was cancelled', reason: stop };
       } else if (result?.error) {
@@ -568,7 +616,12 @@ export class Orchestrator {
       retrying = !cancelled && !aj.abort && error.reason !== 'unschedulable' && inf.attempt < eff.retries + 1;
       if (retrying) {
         const delay = this.backoffMs * 2 ** (inf.attempt - 1);
-        next = { state: 'queued', error, notBefore: new Date(now.getTime() + delay).toISOString(), placement: undefined };
+        next = {
+          state: 'queued',
+          error,
+          notBefore: new Date(now.getTime() + delay).toISOString(),
+          placement: undefined,
+        };
       } else {
         next = { state: cancelled ? 'cancelled' : 'failed', error };
       }

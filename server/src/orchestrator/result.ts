@@ -12,10 +12,12 @@ export interface RunnerResult {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function parseRunnerResult(raw: unknown): RunnerResult | undefined {
-  if (!isObj(raw) || (raw.status !== 'succeeded' && raw.status !== 'failed' && raw.status !== 'cancelled')) return undefined;
+  if (!isObj(raw) || (raw.status !== 'succeeded' && raw.status !== 'failed' && raw.status !== 'cancelled'))
+    return undefined;
   const out: RunnerResult = { status: raw.status };
   if (typeof raw.durationMs === 'number' && Number.isFinite(raw.durationMs)) out.durationMs = raw.durationMs;
-  if (Array.isArray(raw.outputs) && raw.outputs.every((o) => typeof o === 'string')) out.outputs = raw.outputs as string[];
+  if (Array.isArray(raw.outputs) && raw.outputs.every((o) => typeof o === 'string'))
+    out.outputs = raw.outputs as string[];
   if (isObj(raw.error)) {
     const e = raw.error;
     const error: TaskError = { message: typeof e.message === 'string' ? e.message : 'the task failed' };

@@ -53,7 +53,9 @@ export class TaskEditor {
     await openSidebarTab(this.page, 'Cellpipe Task', this.panel);
   }
 
-  field(name: 'Task name' | 'Depends on' | 'GPUs' | 'MIG profile' | 'CPU' | 'Memory' | 'Image' | 'Retries' | 'Timeout'): Locator {
+  field(
+    name: 'Task name' | 'Depends on' | 'GPUs' | 'MIG profile' | 'CPU' | 'Memory' | 'Image' | 'Retries' | 'Timeout',
+  ): Locator {
     return this.panel.getByLabel(name, { exact: true });
   }
 
@@ -70,7 +72,9 @@ export class TaskEditor {
   }
 
   /** Fills the form for the active cell and applies it. */
-  async tag(values: Partial<Record<'Task name' | 'Depends on' | 'GPUs' | 'CPU' | 'Memory' | 'Timeout', string>>): Promise<void> {
+  async tag(
+    values: Partial<Record<'Task name' | 'Depends on' | 'GPUs' | 'CPU' | 'Memory' | 'Timeout', string>>,
+  ): Promise<void> {
     for (const [name, value] of Object.entries(values)) {
       await this.field(name as keyof typeof values).fill(value);
     }
@@ -239,4 +243,3 @@ export class Cellpipe {
 export function proxied(path: string): string {
   return `/cellpipe/api/${path.replace(/^\//, '')}`;
 }
-

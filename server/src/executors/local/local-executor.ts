@@ -123,7 +123,10 @@ export class LocalExecutor implements Executor {
     } catch (err) {
       this.allocator.release(key);
       const message = err instanceof Error ? err.message : String(err);
-      this.later(report, { type: 'exited', error: { reason: 'spawn', message: `could not start the task: ${message}` } });
+      this.later(report, {
+        type: 'exited',
+        error: { reason: 'spawn', message: `could not start the task: ${message}` },
+      });
     }
     return true;
   }
@@ -150,7 +153,10 @@ export class LocalExecutor implements Executor {
       // spawn reports ENOENT & co. asynchronously through 'error'.
       child.once('error', (err) => {
         this.allocator.release(key);
-        this.later(report, { type: 'exited', error: { reason: 'spawn', message: `could not start ${this.python}: ${err.message}` } });
+        this.later(report, {
+          type: 'exited',
+          error: { reason: 'spawn', message: `could not start ${this.python}: ${err.message}` },
+        });
       });
       return;
     }
@@ -192,12 +198,20 @@ export class LocalExecutor implements Executor {
     if (exitCode !== undefined) event.exitCode = exitCode;
     if (result !== undefined) event.result = result;
     if (run.stopReason) {
-      event.error = { reason: run.stopReason, message: run.stopReason === 'timeout' ? 'the task timed out and was killed' : 'the task was cancelled' };
+      event.error = {
+        reason: run.stopReason,
+        message: run.stopReason === 'timeout' ? 'the task timed out and was killed' : 'the task was cancelled',
+      };
     } else if (result === undefined) {
       event.error =
         exitCode === undefined && !signal
           ? { reason: 'lost', message: 'the task process ended while the server was not watching and left no result' }
-          : { reason: 'exit', message: signal ? `the task was killed by ${signal}` : `the task exited with code ${exitCode} and left no result` };
+          : {
+              reason: 'exit',
+              message: signal
+                ? `the task was killed by ${signal}`
+                : `the task exited with code ${exitCode} and left no result`,
+            };
     }
     run.report(event);
     this.pump();
@@ -206,7 +220,7 @@ export class LocalExecutor implements Executor {
   /** Start waiters whose GPUs became free, in arrival order. */
   private pump(): void {
     if (this.closed) return;
-    for (let i = 0; i < this.waiting.length && this.running.size < this.maxTasks; ) {
+    for (let i = 0; i < this.waiting.length && this.running.size < this.maxTasks;) {
       const entry = this.waiting[i]!;
       if (this.tryLaunch(entry.key, entry.w)) this.waiting.splice(i, 1);
       else i++;
@@ -218,7 +232,13 @@ export class LocalExecutor implements Executor {
     const idx = this.waiting.findIndex((w) => w.key === key);
     if (idx >= 0) {
       const [entry] = this.waiting.splice(idx, 1);
-      entry!.w.report({ type: 'exited', error: { reason, message: reason === 'timeout' ? 'the task timed out while waiting' : 'the task was cancelled' } });
+      entry!.w.report({
+        type: 'exited',
+        error: {
+          reason,
+          message: reason === 'timeout' ? 'the task timed out while waiting' : 'the task was cancelled',
+        },
+      });
       return;
     }
     const run = this.running.get(key);
@@ -249,7 +269,11 @@ export class LocalExecutor implements Executor {
     const run: Running = { spec, report, pid, startTime, done: false };
     this.running.set(key, run);
     if (!handle?.pid) {
-      report({ type: 'running', handle: { pid, startTime, devices: devices.join(',') }, placement: this.placement([]) });
+      report({
+        type: 'running',
+        handle: { pid, startTime, devices: devices.join(',') },
+        placement: this.placement([]),
+      });
     }
     const poll = (): void => {
       if (run.done) return;
