@@ -309,6 +309,9 @@ describe('IPython syntax', () => {
     ['magic assignment binds its name', 'files = !ls\nprint(files, x)', ['x']],
     ['magic continuation lines', '!echo a \\\n  b\nprint(y)', ['y']],
     ['percent and bang inside a docstring are text', '"""\n!not a shell\n%not a magic\n"""\nprint(x)', ['x']],
+    ['percent continuing a bracketed expression is Python', 'msg = ("%s"\n       % x)\nprint(msg, y)', ['x', 'y']],
+    ['percent after a backslash continuation is Python', 'msg = "%s" \\\n% y\nprint(msg)', ['y']],
+    ['a magic line opens no bracket', '!echo (\nprint(x)', ['x']],
   ])('%s', (_name, source, inputs) => {
     const { flow: f } = flow(['x = 1\ny = 2', source]);
     expect(f['t1']?.inputs).toEqual(inputs);

@@ -30,15 +30,28 @@ const HELP = /^\s*(\?{1,2}[\w.]+|[\w.]+\?{1,2})\s*$/;
 const MAGIC = /^\s*[%!]/;
 const MAGIC_ASSIGN = /^(\s*[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*)[%!](.*)$/;
 
+/** IPython syntax at the start of a logical line. */
+const isIPython = (line: string) => MAGIC.test(line) || HELP.test(line) || MAGIC_ASSIGN.test(line);
+
 /**
- * Which lines start outside a string literal: only those can hold IPython syntax. A small scanner
- * for quotes and comments is enough; it keeps a `!important` line inside a docstring untouched.
+ * Which lines start a logical line: outside a string literal, outside brackets and not after a
+ * backslash continuation. Only those can hold IPython syntax: a `!important` line inside a
+ * docstring, or `% args` continuing a bracketed expression, is Python. A small scanner for quotes,
+ * comments and brackets is enough; IPython lines themselves are opaque (`!echo (` opens nothing).
  */
-function lineStartsOutsideStrings(lines: readonly string[]): boolean[] {
+function logicalLineStarts(lines: readonly string[]): boolean[] {
   const out: boolean[] = [];
   let quote: string | null = null; // ''' or """ while inside a long string
+  let depth = 0;
+  let continued = false;
   for (const line of lines) {
-    out.push(quote === null);
+    const starts = quote === null && depth === 0 && !continued;
+    out.push(starts);
+    continued = false;
+    if (starts && isIPython(line)) {
+      continued = line.trimEnd().endsWith('\\');
+      continue;
+    }
     let i = 0;
     while (i < line.length) {
       const ch = line[i]!;
@@ -63,6 +76,9 @@ function lineStartsOutsideStrings(lines: readonly string[]): boolean[] {
         i++;
         continue;
       }
+      if (ch === '(' || ch === '[' || ch === '{') depth++;
+      else if ((ch === ')' || ch === ']' || ch === '}') && depth > 0) depth--;
+      else if (ch === '\\' && i === line.length - 1) continued = true;
       i++;
     }
   }
@@ -95,7 +111,7 @@ export function blankMagics(source: string): Blanked {
 }
 
 function blankLines(lines: string[]): Blanked {
-  const outside = lineStartsOutsideStrings(lines);
+  const starts = logicalLineStarts(lines);
   const magicLines: number[] = [];
   let continuing = false;
   for (let i = 0; i < lines.length; i++) {
@@ -107,7 +123,7 @@ function blankLines(lines: string[]): Blanked {
       lines[i] = '';
       continue;
     }
-    if (!outside[i]) continue;
+    if (!starts[i]) continue;
     const assign = MAGIC_ASSIGN.exec(line);
     if (assign && !/[=!<>]$/.test(assign[1]!.trimEnd().slice(0, -1))) {
       // `files = !ls`: the name is still bound; its value is IPython's business.
