@@ -672,6 +672,9 @@ class Runner(object):
         self._pid = os.getpid()
         self.sigterm_seen = False
         self._sigterm_cell = None
+        self._wakeup_r = None
+        # The cell whose sys.exit() ended the run, if one did.
+        self._exit_cell = None
         self._finish_lock = None
         self._loop = None
         self._captured = 0
@@ -821,6 +824,7 @@ class Runner(object):
             os.set_blocking(w, False)
             signal.set_wakeup_fd(w, warn_on_full_buffer=False)
             _thread.start_new_thread(self._watch_wakeup_fd, (r, signal))
+            self._wakeup_r = r
         except (OSError, ValueError, RuntimeError):
             pass
         # Forked children (multiprocessing) must not report the task as cancelled when their
@@ -849,13 +853,25 @@ class Runner(object):
             if not data:
                 return
             if sigterm in data and os.getpid() == self._pid:
-                if not self.sigterm_seen and self.current is not None:
-                    self._sigterm_cell = self.current.position
+                if not self.sigterm_seen:
+                    self._sigterm_cell = self.current.position if self.current is not None else self._exit_cell
                 self.sigterm_seen = True
                 # User code that installed its own SIGTERM handler (a training loop that saves a
                 # checkpoint on preemption) gets to run it; the run then ends as cancelled.
                 if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
                     self.cancel("SIGTERM")
+
+    def _await_wakeup_watcher(self):
+        """
+        A cell's own SIGTERM handler that calls sys.exit() can end the run before the watcher
+        thread, woken by the signal, gets the GIL back to record it: after such an exit, yield to
+        it for a moment so the run is reported as cancelled, not as done.
+        """
+        if self._exit_cell is None or self._wakeup_r is None:
+            return
+        deadline = time.monotonic() + 0.2
+        while not self.sigterm_seen and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def cancel(self, why, exit_code=EXIT_CANCELLED, step=None):
         """Writes a cancelled result.json and exits at once; safe from a signal handler or thread."""
@@ -1005,6 +1021,7 @@ class Runner(object):
             else:
                 value = self._run_code(code, expr)
         except SystemExit as e:
+            self._exit_cell = step.position
             if e.code in (None, 0):
                 self._log("cell %d called sys.exit(%s): remaining cells skipped" % (step.position, e.code))
                 raise _StopTask()
@@ -1146,6 +1163,7 @@ class Runner(object):
             failure = TaskFailure("runner error: %s: %s" % (type(e).__name__, e), "runner",
                                   ename=type(e).__name__, traceback=traceback.format_exc())
             status, code, error = "failed", EXIT_TASK_FAILED, self._report_failure(failure)
+        self._await_wakeup_watcher()
         if self.sigterm_seen:
             # The cells' own SIGTERM handler ended them (see _watch_wakeup_fd): still a cancellation.
             self.cancel("SIGTERM")

@@ -66,7 +66,8 @@ function newExecutor(config: Record<string, unknown> = {}, notebookImage?: strin
   const ex = new KubernetesExecutor({
     kubeConfig: saKubeConfig,
     runnerSource,
-    config: { namespace: tasksNs, ...config },
+    // Kept unless a test says otherwise: most tests look at the Jobs after the attempts ended.
+    config: { namespace: tasksNs, keepFinishedJobs: true, ...config },
     notebookImage,
     podAnnotations: (spec) => steer.get(spec.taskName) ?? {},
     warn: () => undefined,
@@ -324,6 +325,23 @@ test('tasks that name no image run in the notebook image, pinned to the digest i
   await plain.start(spec, rec.report);
   await rec.exited();
   expect(await imageOf('no_notebook')).toBe('python:3.11-slim');
+});
+
+test("by default an attempt's Job and pod are deleted once its end and log are saved", async () => {
+  const ex = newExecutor({ keepFinishedJobs: false });
+  const spec = launch(`gc${suffix}`, 'tidy', { cpu: '100m' });
+  const rec = new Recorder();
+  await ex.start(spec, rec.report);
+  const exited = await rec.exited();
+  expect(exited).toEqual({ type: 'exited', exitCode: 0 });
+  const log = rec.events.map((e) => (e.type === 'log' ? e.chunk : '')).join('');
+  expect(log).toContain('cellpipe testbed: simulated work done');
+  const selector = `cellpipe.io/job=${spec.jobId}`;
+  await eventually('the finished Job and its pod deleted', async () => {
+    const jobs = await batch.listNamespacedJob({ namespace: tasksNs, labelSelector: selector });
+    const pods = await core.listNamespacedPod({ namespace: tasksNs, labelSelector: selector });
+    return jobs.items.length === 0 && pods.items.length === 0 ? true : undefined;
+  });
 });
 
 test('a payload over the budget ends the attempt with a clear reason and creates no Job', async () => {

@@ -93,7 +93,7 @@ const kubeConfig = new k8s.KubeConfig();
 kubeConfig.loadFromFile(cfg.kubeconfig);
 const executor = new KubernetesExecutor({
   kubeConfig,
-  config: { namespace: cfg.namespace },
+  config: { namespace: cfg.namespace, keepFinishedJobs: true },
   runnerSource: readFileSync(cfg.runner, 'utf8'),
   podAnnotations: (spec) => cfg.steer[spec.taskName] ?? {},
   warn: () => undefined,
@@ -223,7 +223,8 @@ test('a kube-apiserver restart mid-job: the watches recover and the job ends wit
   const warnings: string[] = [];
   const executor = new KubernetesExecutor({
     kubeConfig: bed.kc,
-    config: { namespace: ns },
+    // Kept, so the end can show one Job and one pod per task.
+    config: { namespace: ns, keepFinishedJobs: true },
     runnerSource: runnerSource(),
     podAnnotations: (spec) =>
       ({

@@ -40,7 +40,8 @@ beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'cellpipe-k8s-server-'));
   const executor = new KubernetesExecutor({
     kubeConfig: bed.kc,
-    config: { namespace: ns },
+    // The tests look at each task's Job after the job ended.
+    config: { namespace: ns, keepFinishedJobs: true },
     runnerSource: runnerSource(),
     podAnnotations: (spec) => steer[spec.taskName] ?? {},
     warn: () => undefined,

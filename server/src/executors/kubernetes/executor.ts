@@ -375,13 +375,19 @@ export class KubernetesExecutor implements Executor {
     return uid;
   }
 
-  /** Returns true when the Job is already gone. */
-  private async deleteJob(name: string): Promise<boolean> {
+  /**
+   * Foreground (cancel): the Job is gone only once its pod is, so `exited` means the GPU is free.
+   * Returns true when the Job is already gone.
+   */
+  private async deleteJob(
+    name: string,
+    propagationPolicy: 'Foreground' | 'Background' = 'Foreground',
+  ): Promise<boolean> {
     try {
       await this.batch.deleteNamespacedJob({
         name,
         namespace: this.config.namespace,
-        body: { propagationPolicy: 'Foreground' },
+        body: { propagationPolicy },
       });
       return false;
     } catch (err) {
@@ -529,6 +535,10 @@ export class KubernetesExecutor implements Executor {
     }
     this.tracked.delete(t.name);
     t.report(event.type === 'exited' && result !== undefined ? { ...event, result } : event);
+    // The end is recorded (reports are persisted before they return) and the log is saved: the
+    // Job and its pod have nothing more to give.
+    if (!this.config.keepFinishedJobs)
+      void this.deleteJob(t.name, 'Background').catch((e: unknown) => this.warn(describe(e)));
   }
 
   private finish(t: Tracked, event: ExecutorEvent): void {

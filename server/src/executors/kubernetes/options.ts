@@ -62,7 +62,15 @@ export const KubernetesExecutorConfigSchema = z
     /** Extra labels and annotations on every Job and pod. */
     labels: z.record(labelKey, labelVal).default({}),
     annotations: z.record(labelKey, z.string().max(4096)).default({}),
-    /** Delete finished Jobs (and their pods) after this many seconds; logs are saved before. */
+    /**
+     * Keep each attempt's Job and pod after it ends (for `kubectl describe`). By default the server
+     * deletes them as soon as the attempt's end and its log are saved.
+     */
+    keepFinishedJobs: z.boolean().default(false),
+    /**
+     * Kubernetes deletes finished Jobs (and their pods) after this many seconds even when the server
+     * cannot (it is down): a fallback, since a log not yet saved is then lost.
+     */
     ttlSecondsAfterFinished: z.number().int().min(0).optional(),
     /**
      * A ReadWriteMany volume holding the server's job directories, mounted in each pod at the same
