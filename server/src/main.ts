@@ -124,12 +124,29 @@ async function executorFor(config: ServerConfig, runnerPath?: string): Promise<E
   }
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromDefault();
-  return new KubernetesExecutor({
+  const executor = new KubernetesExecutor({
     kubeConfig,
     config: config.kubernetes,
     runnerSource: readFileSync(runnerPath ?? defaultRunnerPath(), 'utf8'),
     notebookImage: process.env.JUPYTER_IMAGE || undefined,
   });
+  let missing: string[];
+  try {
+    missing = await executor.checkAccess();
+  } catch (err) {
+    await executor.close();
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+  if (missing.length) {
+    await executor.close();
+    const user = kubeConfig.getCurrentUser()?.name ?? 'the current kubeconfig user';
+    throw new ConfigError(
+      `the Kubernetes executor's identity (${user}) lacks rights it needs:\n` +
+        missing.map((m) => `  - ${m}`).join('\n') +
+        `\napply deploy/rbac.yaml (with your namespaces) to the server's ServiceAccount`,
+    );
+  }
+  return executor;
 }
 
 function urlHost(host: string): string {

@@ -4,7 +4,7 @@
  * deploy/rbac.yaml, so the shipped RBAC is proven sufficient too.
  */
 import { jest } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import type { Resources } from '@cellpipe/schema';
 import type { ExecutorEvent, LaunchSpec } from '../src/executors/executor.js';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
 import { jobName } from '../src/executors/kubernetes/names.js';
+import { startServer } from '../src/main.js';
 import { BUILD_TIMEOUT_MS, eventually, startTestbed, type Testbed } from './kubernetes-bed.js';
 
 jest.setTimeout(180_000);
@@ -342,6 +343,44 @@ test("by default an attempt's Job and pod are deleted once its end and log are s
     const pods = await core.listNamespacedPod({ namespace: tasksNs, labelSelector: selector });
     return jobs.items.length === 0 && pods.items.length === 0 ? true : undefined;
   });
+});
+
+test('the server refuses to start, naming each missing right, when its identity lacks the RBAC it needs', async () => {
+  // With deploy/rbac.yaml applied nothing is missing.
+  expect(await newExecutor().checkAccess()).toEqual([]);
+
+  // A ServiceAccount nobody granted anything.
+  await core.createNamespacedServiceAccount({ namespace: serverNs, body: { metadata: { name: 'nobody' } } });
+  const tr = await core.createNamespacedServiceAccountToken({
+    name: 'nobody',
+    namespace: serverNs,
+    body: { spec: { audiences: [], expirationSeconds: 600 } },
+  });
+  const cluster = admin.getCurrentCluster()!;
+  const kubeconfig = join(workDir, 'nobody.kubeconfig');
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'bed', server: cluster.server, caData: cluster.caData, skipTLSVerify: false }],
+    users: [{ name: 'nobody', token: tr.status!.token }],
+    contexts: [{ name: 'bed', cluster: 'bed', user: 'nobody' }],
+    currentContext: 'bed',
+  });
+  writeFileSync(kubeconfig, kc.exportConfig());
+  const previous = process.env.KUBECONFIG;
+  process.env.KUBECONFIG = kubeconfig;
+  try {
+    const home = mkdtempSync(join(workDir, 'home-'));
+    await expect(
+      startServer({ home, port: 0, executor: 'kubernetes', kubernetes: { namespace: tasksNs } }),
+    ).rejects.toThrow(
+      new RegExp(
+        `lacks rights it needs:\\n  - create jobs\\.batch in namespace ${tasksNs}\\n[^]*- list nodes cluster-wide[^]*deploy/rbac\\.yaml`,
+      ),
+    );
+  } finally {
+    if (previous === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = previous;
+  }
 });
 
 test('a payload over the budget ends the attempt with a clear reason and creates no Job', async () => {

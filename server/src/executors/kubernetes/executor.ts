@@ -10,6 +10,7 @@ import { StringDecoder } from 'node:string_decoder';
 import * as k8s from '@kubernetes/client-node';
 import type { Inventory } from '@cellpipe/schema';
 import type { AttemptHandle, Executor, ExecutorEvent, LaunchSpec, ReportFn } from '../executor.js';
+import { missingAccess } from './access.js';
 import { pooledApiClients, type ApiClients } from './api-clients.js';
 import { cachedJob, cachedPod } from './cached.js';
 import { pinnedImage } from './image.js';
@@ -197,6 +198,15 @@ export class KubernetesExecutor implements Executor {
     this.pods.stop();
     this.nodes.stop();
     this.clusterPods?.stop();
+  }
+
+  /** The rights this executor needs and its identity lacks (empty: all there). */
+  async checkAccess(): Promise<string[]> {
+    try {
+      return await missingAccess(this.clients.make(k8s.AuthorizationV1Api), this.config);
+    } catch (err) {
+      throw new Error(`cannot reach the cluster to check its permissions: ${describe(err)}`);
+    }
   }
 
   async inventory(): Promise<Inventory> {

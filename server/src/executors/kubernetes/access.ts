@@ -1,0 +1,54 @@
+/**
+ * What the executor needs the cluster to allow, asked of the apiserver itself
+ * (SelfSubjectAccessReview, which every authenticated identity may create). The server checks this
+ * at start so a missing Role says so in one message, instead of failing the first task that hits it.
+ */
+import type { AuthorizationV1Api } from '@kubernetes/client-node';
+import type { KubernetesExecutorConfig } from './options.js';
+
+interface Need {
+  group: string;
+  resource: string;
+  subresource?: string;
+  verbs: string[];
+  /** Unset: cluster-wide. */
+  namespace?: string;
+}
+
+export function requiredAccess(cfg: KubernetesExecutorConfig): Need[] {
+  const ns = cfg.namespace;
+  const needs: Need[] = [
+    { group: 'batch', resource: 'jobs', verbs: ['create', 'get', 'list', 'watch', 'delete'], namespace: ns },
+    { group: '', resource: 'pods', verbs: ['get', 'list', 'watch'], namespace: ns },
+    { group: '', resource: 'pods', subresource: 'log', verbs: ['get'], namespace: ns },
+    { group: '', resource: 'configmaps', verbs: ['create', 'get', 'delete'], namespace: ns },
+    { group: '', resource: 'nodes', verbs: ['list', 'watch'] },
+  ];
+  if (cfg.inventoryScope === 'cluster') needs.push({ group: '', resource: 'pods', verbs: ['list', 'watch'] });
+  return needs;
+}
+
+/** The rights that are missing, as "create jobs.batch in namespace x" lines; empty when all are there. */
+export async function missingAccess(api: AuthorizationV1Api, cfg: KubernetesExecutorConfig): Promise<string[]> {
+  const checks = requiredAccess(cfg).flatMap((need) =>
+    need.verbs.map(async (verb) => {
+      const review = await api.createSelfSubjectAccessReview({
+        body: {
+          spec: {
+            resourceAttributes: {
+              group: need.group,
+              resource: need.resource,
+              subresource: need.subresource,
+              verb,
+              namespace: need.namespace,
+            },
+          },
+        },
+      });
+      if (review.status?.allowed) return undefined;
+      const what = `${need.resource}${need.subresource ? `/${need.subresource}` : ''}${need.group ? `.${need.group}` : ''}`;
+      return `${verb} ${what} ${need.namespace ? `in namespace ${need.namespace}` : 'cluster-wide'}`;
+    }),
+  );
+  return (await Promise.all(checks)).filter((m): m is string => m !== undefined);
+}
