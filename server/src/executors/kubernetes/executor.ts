@@ -40,7 +40,9 @@ export interface KubernetesExecutorDeps {
 }
 
 interface Tracked {
-  spec: LaunchSpec;
+  /** Where the runner writes result.json (read with a shared data volume). Not the whole LaunchSpec:
+   * its payload holds the task's code, and thousands of attempts are tracked at once. */
+  resultPath: string;
   report: ReportFn;
   name: string;
   /** The Job has been seen in the cache: its later absence means it was deleted. */
@@ -53,6 +55,20 @@ interface Tracked {
   follow?: AbortController;
   followBytes: number;
   followClosed: boolean;
+}
+
+function tracked(spec: LaunchSpec, report: ReportFn, name: string, seen: boolean): Tracked {
+  return {
+    resultPath: spec.resultPath,
+    report,
+    name,
+    seen,
+    lastKey: '',
+    finishing: false,
+    deleting: false,
+    followBytes: 0,
+    followClosed: false,
+  };
 }
 
 const LOG_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -227,17 +243,7 @@ export class KubernetesExecutor implements Executor {
       };
       return;
     }
-    const t: Tracked = {
-      spec,
-      report,
-      name,
-      seen: false,
-      lastKey: '',
-      finishing: false,
-      deleting: false,
-      followBytes: 0,
-      followClosed: false,
-    };
+    const t = tracked(spec, report, name, false);
 
     let placement;
     try {
@@ -311,17 +317,7 @@ export class KubernetesExecutor implements Executor {
       });
       return 'following';
     }
-    const t: Tracked = {
-      spec,
-      report,
-      name,
-      seen: true,
-      lastKey: '',
-      finishing: false,
-      deleting: false,
-      followBytes: 0,
-      followClosed: false,
-    };
+    const t = tracked(spec, report, name, true);
     this.tracked.set(name, t);
     this.evaluate(t);
     return 'following';
@@ -538,7 +534,7 @@ export class KubernetesExecutor implements Executor {
     if (event.type === 'exited' && this.config.dataVolume) {
       // With the shared data volume the runner wrote result.json where the server reads it.
       try {
-        result = JSON.parse(await readFile(t.spec.resultPath, 'utf8'));
+        result = JSON.parse(await readFile(t.resultPath, 'utf8'));
       } catch {
         result = undefined;
       }
