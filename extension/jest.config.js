@@ -4,4 +4,8 @@
  */
 import base from '../jest.config.base.js';
 
-export default base;
+export default {
+  ...base,
+  // The built labextension carries a copy of package.json; jest must not see two @cellpipe/jupyterlab.
+  modulePathIgnorePatterns: ['<rootDir>/cellpipe_jupyterlab/'],
+};
