@@ -144,8 +144,32 @@ cmd_build() {
 }
 
 # ---------------------------------------------------------------- up / down
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+# N distinct free ports below the kernel's ephemeral range: a port the kernel hands out (bind to 0)
+# can later become the local port of some outgoing connection, and a restarted kube-apiserver would
+# then find its own port taken.
+free_ports() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except OSError:
+    low = 32768
+held = []
+for _ in range(1000):
+    if len(held) == int(sys.argv[1]):
+        break
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randint(max(1024, low - 12000), low - 1) if low > 2048 else 0))
+        held.append(s)
+    except OSError:
+        s.close()
+print(" ".join(str(s.getsockname()[1]) for s in held))
+for s in held:
+    s.close()
+if len(held) < int(sys.argv[1]):
+    sys.exit("no free ports below the ephemeral range")
+PY
 }
 
 # Starts "$@" in its own session (so `down` can signal the whole process group),
@@ -319,8 +343,8 @@ cmd_up() {
   start=$(date +%s)
   rm -rf "$dir/etcd" "$dir/pki" "$dir/kwok" "$dir/logs" "$dir/pids" "$dir/env" "$dir/kubeconfig"
   mkdir -p "$dir/logs" "$dir/pids" "$dir/kwok/home" "$dir/certs"
-  etcd_port=$(free_port); etcd_peer=$(free_port); api_port=$(free_port)
-  cm_port=$(free_port); sched_port=$(free_port); kwok_port=$(free_port)
+  read -r etcd_port etcd_peer api_port cm_port sched_port kwok_port < <(free_ports 6)
+  [[ -n $kwok_port ]] || die "no free ports on 127.0.0.1"
   token=$(head -c 24 /dev/urandom | base64 -w0 | tr -d '/+=')
   gen_pki "$dir/pki"
   printf '%s,testbed-admin,testbed-admin,"system:masters"\n' "$token" >"$dir/pki/tokens.csv"
