@@ -50,6 +50,7 @@ interface Tracked {
   lastKey: string;
   cancelReason?: string;
   finishing: boolean;
+  /** Its deletion has been issued already (an image that cannot be pulled). */
   deleting: boolean;
   /** Live log stream while the pod runs, and how many bytes of the log it has reported. */
   follow?: AbortController;
@@ -465,9 +466,11 @@ export class KubernetesExecutor implements Executor {
           exitCode: status.exitCode,
           error: { reason: status.reason, message: status.message },
         };
-        // A pod stuck on its image still holds its node's devices: remove it.
-        if (status.reason === 'image-pull' || status.reason === 'config')
+        // A pod stuck on its image still holds its node's devices: remove it now, kept Jobs too.
+        if (status.reason === 'image-pull' || status.reason === 'config') {
+          t.deleting = true;
           void this.deleteJob(t.name).catch((e: unknown) => this.warn(describe(e)));
+        }
         void this.finishWithLogs(t, status.pod, event);
         return;
       }
@@ -543,7 +546,7 @@ export class KubernetesExecutor implements Executor {
     t.report(event.type === 'exited' && result !== undefined ? { ...event, result } : event);
     // The end is recorded (reports are persisted before they return) and the log is saved: the
     // Job and its pod have nothing more to give.
-    if (!this.config.keepFinishedJobs)
+    if (!this.config.keepFinishedJobs && !t.deleting)
       void this.deleteJob(t.name, 'Background').catch((e: unknown) => this.warn(describe(e)));
   }
 
