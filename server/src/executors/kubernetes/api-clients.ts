@@ -19,8 +19,20 @@ const MAX_SOCKETS = 64;
 
 const TLS_OPTIONS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
 
+type TlsOptions = Pick<https.AgentOptions, (typeof TLS_OPTIONS)[number]>;
+
+/** Equal by value: the library reads the credential files into new buffers for every request. */
+function same(x: unknown, y: unknown): boolean {
+  if (Buffer.isBuffer(x) && Buffer.isBuffer(y)) return x.equals(y);
+  if (Array.isArray(x) && Array.isArray(y)) return x.length === y.length && x.every((v, i) => same(v, y[i]));
+  return x === y;
+}
+
+const sameTls = (a: TlsOptions, b: TlsOptions) => TLS_OPTIONS.every((k) => same(a[k], b[k]));
+
 class PooledAuthentication implements SecurityAuthentication {
-  private readonly agents = new Map<string, https.Agent>();
+  /** One agent per TLS identity seen (one, unless the credentials rotate). */
+  private readonly pool: { tls: TlsOptions; agent: https.Agent }[] = [];
 
   constructor(private readonly kc: KubeConfig) {}
 
@@ -33,20 +45,18 @@ class PooledAuthentication implements SecurityAuthentication {
     const fresh = context.getAgent();
     // Proxies and plain HTTP keep the library's own agent.
     if (!(fresh instanceof https.Agent) || fresh.constructor !== https.Agent) return;
-    const options = fresh.options as Record<string, unknown>;
-    const tls = Object.fromEntries(TLS_OPTIONS.map((k) => [k, options[k]]));
-    const key = JSON.stringify(tls, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v));
-    let agent = this.agents.get(key);
-    if (!agent) {
-      agent = new https.Agent({ ...tls, keepAlive: true, maxSockets: MAX_SOCKETS });
-      this.agents.set(key, agent);
+    const options: https.AgentOptions = fresh.options;
+    const tls = Object.fromEntries(TLS_OPTIONS.map((k) => [k, options[k]])) as TlsOptions;
+    let entry = this.pool.find((e) => sameTls(e.tls, tls));
+    if (!entry) {
+      entry = { tls, agent: new https.Agent({ ...tls, keepAlive: true, maxSockets: MAX_SOCKETS }) };
+      this.pool.push(entry);
     }
-    context.setAgent(agent);
+    context.setAgent(entry.agent);
   }
 
   close(): void {
-    for (const agent of this.agents.values()) agent.destroy();
-    this.agents.clear();
+    for (const { agent } of this.pool.splice(0)) agent.destroy();
   }
 }
 
