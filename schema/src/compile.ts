@@ -16,6 +16,7 @@ import { cellSettings, hasTaskSettings, notebookSettings, type CellResources, ty
 import { analyzePythonCached, type CellAnalysis, type FnInfo } from './python/analyze.js';
 import { parseParameters } from './python/parameters.js';
 import { findCycles, formatCycle } from './graph.js';
+import { mergeDefaults } from './defaults.js';
 
 export interface CompileOptions {
   /** The notebook's path as the user knows it: used in messages; its basename is `spec.source.notebook`. */
@@ -449,16 +450,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
   // ---- assemble ----------------------------------------------------------------------------------
   const defaults = meta.defaults ?? {};
   const taskObjects = tasks.map((t) => {
-    // Task settings win over the notebook defaults key by key; whole GPUs and MIG exclude each other.
-    const resources: CellResources = { ...(defaults.resources ?? {}) };
-    if (t.resources.gpu !== undefined || t.resources.mig !== undefined) {
-      delete resources.gpu;
-      delete resources.mig;
-    }
-    Object.assign(resources, t.resources);
-    const image = t.image ?? defaults.image;
-    const retries = t.retries ?? defaults.retries;
-    const timeout = t.timeout ?? defaults.timeout;
+    const { resources, env, image, retries, timeout } = mergeDefaults(defaults, t);
     return {
       name: t.name,
       source: { kind: 'cells' as const },
@@ -473,7 +465,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
       outputs: sorted(outputsOf.get(t.name) ?? []),
       resources,
       ...(image !== undefined ? { image } : {}),
-      env: { ...(defaults.env ?? {}), ...t.env },
+      env,
       ...(retries !== undefined ? { retries } : {}),
       ...(timeout !== undefined ? { timeout } : {}),
     };

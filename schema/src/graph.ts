@@ -1,4 +1,4 @@
-/** Dependency-graph checks shared by the notebook compiler and the YAML loader. */
+/** The task graph: cycles, order and where each input comes from, for the compiler, the loaders and the server. */
 
 export interface GraphNode {
   name: string;
@@ -115,6 +115,79 @@ export function topologicalOrder(nodes: readonly GraphNode[]): string[] {
         progress = true;
       }
     }
+  }
+  return out;
+}
+
+/** A task as the data-flow checks see it. */
+export interface FlowNode extends GraphNode {
+  inputs: readonly string[];
+  /** The upstream task each input is read from; an input not named here comes from the nearest one. */
+  inputsFrom: Readonly<Record<string, string>>;
+  outputs: readonly string[];
+}
+
+/**
+ * Upstream queries over one pipeline's tasks, indexed once. Each query walks only as far up as it
+ * must (breadth-first, nearest first), so a long chain whose tasks read from their parents stays
+ * linear in the number of tasks.
+ */
+export class TaskGraph<T extends FlowNode = FlowNode> {
+  private readonly byName = new Map<string, T>();
+
+  constructor(nodes: readonly T[]) {
+    // The first task of a name wins, as in the duplicate-name check.
+    for (const n of nodes) if (!this.byName.has(n.name)) this.byName.set(n.name, n);
+  }
+
+  get(name: string): T | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The nearest task upstream of `task` (breadth-first) that satisfies `match`. */
+  private nearest(task: T, match: (up: T) => boolean): T | undefined {
+    const seen = new Set<string>([task.name]);
+    let frontier: readonly string[] = task.dependsOn;
+    while (frontier.length) {
+      const next: string[] = [];
+      for (const name of frontier) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+        const up = this.byName.get(name);
+        if (!up) continue;
+        if (match(up)) return up;
+        next.push(...up.dependsOn);
+      }
+      frontier = next;
+    }
+    return undefined;
+  }
+
+  /** True when `ancestor` is upstream of `task`: reachable along dependsOn, directly or not. */
+  isUpstream(task: T, ancestor: string): boolean {
+    return this.nearest(task, (up) => up.name === ancestor) !== undefined;
+  }
+
+  /** The task `task` reads `input` from: its `inputsFrom` entry, else the nearest upstream task that outputs it. */
+  sourceOf(task: T, input: string): string | undefined {
+    if (Object.hasOwn(task.inputsFrom, input)) return task.inputsFrom[input];
+    return this.nearest(task, (up) => up.outputs.includes(input))?.name;
+  }
+}
+
+/** Each task's inputs with the task each is read from (for a pipeline `checkPipeline` accepted). */
+export function inputSources<T extends FlowNode>(nodes: readonly T[]): Map<string, { name: string; from: string }[]> {
+  const graph = new TaskGraph(nodes);
+  const out = new Map<string, { name: string; from: string }[]>();
+  for (const t of nodes) {
+    out.set(
+      t.name,
+      t.inputs.map((name) => {
+        const from = graph.sourceOf(t, name);
+        if (from === undefined) throw new Error(`task '${t.name}' reads '${name}' but no upstream task outputs it`);
+        return { name, from };
+      }),
+    );
   }
   return out;
 }

@@ -12,7 +12,24 @@ export {
 export { parsePipelineYaml, pipelineToYaml, type ParseYamlOptions } from './yaml.js';
 export { taskCode, type CellCode, type TaskCode } from './taskcode.js';
 export { checkPipeline, checkRelativePath, normalizeRelativePath } from './validate.js';
-export { findCycles, formatCycle, topologicalOrder } from './graph.js';
+export {
+  findCycles,
+  formatCycle,
+  topologicalOrder,
+  inputSources,
+  TaskGraph,
+  type FlowNode,
+  type GraphNode,
+} from './graph.js';
+export {
+  MAX_RETRIES,
+  mergeDefaults,
+  effectiveTask,
+  type EffectiveTask,
+  type MergedSettings,
+  type TaskSettings,
+} from './defaults.js';
+export { parseDuration, durationMs, MAX_DURATION_MS, MAX_DURATION_TEXT } from './duration.js';
 export { CellMetadataSchema, NotebookMetadataSchema, TAG_HELP, cellSettings } from './tags.js';
 export {
   analyzePython,

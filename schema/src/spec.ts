@@ -4,6 +4,8 @@
  * every other shape is derived from these zod schemas.
  */
 import { z } from 'zod';
+import { MAX_RETRIES } from './defaults.js';
+import { DURATION_PATTERN, MAX_DURATION_MS, MAX_DURATION_TEXT, durationMs } from './duration.js';
 
 export const API_VERSION = 'cellpipe.io/v1';
 
@@ -38,8 +40,14 @@ export const MigProfileSchema = z
 /** Go-style duration subset: `90s`, `90m`, `2h`, `1h30m`, `1d`. */
 export const DurationSchema = z
   .string()
-  .regex(/^(\d+(ms|s|m|h|d))+$/, { message: 'duration must look like "90s", "90m", "2h" or "1h30m"' })
-  .describe('A duration such as "90m" or "2h"');
+  .regex(DURATION_PATTERN, { message: 'duration must look like "90s", "90m", "2h" or "1h30m"' })
+  .refine((text) => (durationMs(text) ?? 0) <= MAX_DURATION_MS, {
+    message: `duration must be at most ${MAX_DURATION_TEXT}`,
+  })
+  .describe(`A duration such as "90m" or "2h" (at most ${MAX_DURATION_TEXT})`);
+
+/** Retries after a failed attempt. */
+export const RetriesSchema = z.number().int().min(0).max(MAX_RETRIES);
 
 /** Container image reference; the character set alone keeps it out of any shell or YAML injection. */
 export const ImageRefSchema = z
@@ -145,7 +153,7 @@ export const TaskSchema = z
     resources: ResourcesSchema.default({}),
     image: ImageRefSchema.optional(),
     env: EnvSchema.default({}),
-    retries: z.number().int().min(0).max(20).default(0),
+    retries: RetriesSchema.optional().describe('retries after a failure; unset: the default, else 0'),
     timeout: DurationSchema.optional(),
   })
   .strict();
@@ -155,7 +163,7 @@ export const DefaultsSchema = z
     resources: ResourcesSchema.optional(),
     image: ImageRefSchema.optional(),
     env: EnvSchema.optional(),
-    retries: z.number().int().min(0).max(20).optional(),
+    retries: RetriesSchema.optional(),
     timeout: DurationSchema.optional(),
   })
   .strict();

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import {
   CpuQuantitySchema,
+  DefaultsSchema,
   DurationSchema,
   EnvNameSchema,
   EnvSchema,
@@ -13,9 +14,11 @@ import {
   MemoryQuantitySchema,
   MigProfileSchema,
   ResourcesSchema,
+  RetriesSchema,
   ScheduleSchema,
   TaskNameSchema,
 } from './spec.js';
+import { MAX_RETRIES } from './defaults.js';
 
 export interface CellResources {
   gpu?: number;
@@ -113,7 +116,7 @@ function applyTag(tag: string, s: CellSettings): string | undefined {
     }
     case 'gpu':
     case 'retries': {
-      const max = key === 'gpu' ? 64 : 20;
+      const max = key === 'gpu' ? 64 : MAX_RETRIES;
       if (!/^\d+$/.test(value) || Number(value) > max) {
         return key === 'gpu'
           ? `invalid GPU count in '${tag}': use a whole number from 0 to ${max} (for a GPU slice use mig:PROFILE)`
@@ -163,7 +166,7 @@ export const CellMetadataSchema = z
     resources: ResourcesSchema.optional(),
     image: ImageRefSchema.optional(),
     env: EnvSchema.optional(),
-    retries: z.number().int().min(0).max(20).optional(),
+    retries: RetriesSchema.optional(),
     timeout: DurationSchema.optional(),
     setup: z.boolean().optional(),
     skip: z.boolean().optional(),
@@ -249,16 +252,7 @@ export const NotebookMetadataSchema = z
     name: TaskNameSchema.optional(),
     description: z.string().optional(),
     labels: z.record(z.string(), z.string()).optional(),
-    defaults: z
-      .object({
-        resources: ResourcesSchema.optional(),
-        image: ImageRefSchema.optional(),
-        env: EnvSchema.optional(),
-        retries: z.number().int().min(0).max(20).optional(),
-        timeout: DurationSchema.optional(),
-      })
-      .strict()
-      .optional(),
+    defaults: DefaultsSchema.optional(),
     failurePolicy: z.enum(['continue', 'fail-fast']).optional(),
     maxParallel: z.number().int().min(1).max(10000).optional(),
     timeout: DurationSchema.optional(),

@@ -1,9 +1,11 @@
 /**
  * Checks a schema-valid pipeline for what zod cannot see: duplicate task names, unknown dependsOn
- * targets, cycles, and source paths that would leave the pipeline's directory.
+ * targets, cycles, inputs no upstream task provides, and source paths that would leave the
+ * pipeline's directory. The one graph check: `cellpipe validate`, the YAML loader and the server's
+ * submit all run it.
  */
 import type { Pipeline } from './spec.js';
-import { findCycles, formatCycle } from './graph.js';
+import { TaskGraph, findCycles, formatCycle } from './graph.js';
 
 export interface SpecIssue {
   message: string;
@@ -36,6 +38,7 @@ export function normalizeRelativePath(p: string): string {
 export function checkPipeline(p: Pipeline): SpecIssue[] {
   const issues: SpecIssue[] = [];
   const tasks = p.spec.tasks;
+  const graph = new TaskGraph(tasks);
   const first = new Map<string, number>();
   tasks.forEach((t, i) => {
     const seen = first.get(t.name);
@@ -64,22 +67,30 @@ export function checkPipeline(p: Pipeline): SpecIssue[] {
     });
     for (const [name, from] of Object.entries(t.inputsFrom)) {
       const at = ['spec', 'tasks', i, 'inputsFrom', name];
-      const up = tasks.find((u) => u.name === from);
+      const up = graph.get(from);
       if (!t.inputs.includes(name))
         issues.push({ message: `inputsFrom names '${name}', which is not in inputs`, path: at, task: t.name });
-      else if (!t.dependsOn.includes(from))
+      else if (!up || !graph.isUpstream(t, from))
         issues.push({
-          message: `input '${name}' comes from '${from}', which is not in dependsOn`,
+          message: `input '${name}' comes from '${from}', which is not upstream of '${t.name}' (not reachable through dependsOn)`,
           path: at,
           task: t.name,
         });
-      else if (up && !up.outputs.includes(name))
+      else if (!up.outputs.includes(name))
         issues.push({
           message: `input '${name}' comes from '${from}', which does not output it`,
           path: at,
           task: t.name,
         });
     }
+    t.inputs.forEach((name, j) => {
+      if (!Object.hasOwn(t.inputsFrom, name) && graph.sourceOf(t, name) === undefined)
+        issues.push({
+          message: `task '${t.name}' reads '${name}' but no upstream task outputs it`,
+          path: ['spec', 'tasks', i, 'inputs', j],
+          task: t.name,
+        });
+    });
     if (t.source.kind !== 'cells') {
       const bad = checkRelativePath(t.source.path);
       if (bad) issues.push({ message: bad, path: ['spec', 'tasks', i, 'source', 'path'], task: t.name });

@@ -167,8 +167,8 @@ function dropTaskDefaults(p: Pipeline): unknown {
     spec: {
       ...p.spec,
       tasks: p.spec.tasks.map((t) => {
-        const { source, retries, ...rest } = t;
-        return { ...rest, ...(source.kind === 'cells' ? {} : { source }), ...(retries ? { retries } : {}) };
+        const { source, ...rest } = t;
+        return { ...rest, ...(source.kind === 'cells' ? {} : { source }) };
       }),
     },
   };

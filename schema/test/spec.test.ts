@@ -9,10 +9,23 @@ describe('PipelineSchema', () => {
       name: 'train',
       dependsOn: [],
       resources: {},
-      retries: 0,
       source: { kind: 'cells' },
     });
     expect(p.spec.failurePolicy).toBe('continue');
+    // Unset, not 0: a pipeline default then applies (an explicit 0 does not take it).
+    expect(p.spec.tasks[0]?.retries).toBeUndefined();
+  });
+
+  it.each([
+    ['365d', true],
+    ['8760h', true],
+    ['366d', false],
+    ['25d', true],
+    ['99999999999999999999d', false],
+  ])('a timeout of %s is accepted: %s', (timeout, ok) => {
+    const r = PipelineSchema.safeParse({ ...base, spec: { timeout, tasks: [{ name: 't', timeout }] } });
+    expect(r.success).toBe(ok);
+    if (!ok) expect(r.error?.issues[0]?.message).toBe('duration must be at most 365d');
   });
 
   it.each([

@@ -27,8 +27,8 @@ describe('parsePipelineYaml', () => {
     const r = parsePipelineYaml(valid, { file: 'p.yaml' });
     expect(r.diagnostics).toEqual([]);
     expect(r.pipeline?.spec.tasks.map((t) => [t.name, t.source, t.dependsOn, t.resources, t.retries])).toEqual([
-      ['a', { kind: 'script', path: 'a.py' }, [], {}, 0],
-      ['b', { kind: 'notebook', path: 'nb/b.ipynb' }, ['a'], { gpu: 1 }, 0],
+      ['a', { kind: 'script', path: 'a.py' }, [], {}, undefined],
+      ['b', { kind: 'notebook', path: 'nb/b.ipynb' }, ['a'], { gpu: 1 }, undefined],
     ]);
   });
 
@@ -96,16 +96,42 @@ describe('parsePipelineYaml', () => {
     [
       'inputsFrom not a dependency',
       valid.replace('dependsOn: [a]', 'dependsOn: []\n      inputs: [df]\n      inputsFrom: { df: a }'),
-      "task 'b': spec.tasks[1].inputsFrom.df: input 'df' comes from 'a', which is not in dependsOn",
+      "task 'b': spec.tasks[1].inputsFrom.df: input 'df' comes from 'a', which is not upstream of 'b' (not reachable through dependsOn)",
     ],
     [
       'inputsFrom without the output',
       valid.replace('dependsOn: [a]', 'dependsOn: [a]\n      inputs: [df]\n      inputsFrom: { df: a }'),
       "task 'b': spec.tasks[1].inputsFrom.df: input 'df' comes from 'a', which does not output it",
     ],
+    [
+      'input nobody outputs',
+      valid.replace('dependsOn: [a]', 'dependsOn: [a]\n      inputs: [df]'),
+      "p.yaml:12:16: task 'b': spec.tasks[1].inputs[0]: task 'b' reads 'df' but no upstream task outputs it",
+    ],
     ['yaml syntax', 'apiVersion: [unclosed\nkind: Pipeline\n', 'p.yaml:2:1: '],
   ])('%s', (_name, text, expected) => {
     expect(errs(text).join('\n')).toContain(expected);
+  });
+
+  it('accepts an inputsFrom naming any upstream task, not only a direct dependency', () => {
+    const text = `${valid}    - name: c
+      source: { kind: script, path: c.py }
+      dependsOn: [b]
+      inputs: [df]
+      inputsFrom: { df: a }
+`.replace('source: { kind: script, path: a.py }', 'source: { kind: script, path: a.py }\n      outputs: [df]');
+    const r = parsePipelineYaml(text, { file: 'p.yaml' });
+    expect(r.diagnostics).toEqual([]);
+    expect(r.pipeline?.spec.tasks[2]?.inputsFrom).toEqual({ df: 'a' });
+  });
+
+  it('keeps an explicit retries: 0 under a default, and leaves an unset one unset', () => {
+    const text = valid
+      .replace('spec:\n', 'spec:\n  defaults: { retries: 3 }\n')
+      .replace('      resources: { gpu: 1 }', '      resources: { gpu: 1 }\n      retries: 0');
+    const p = parsePipelineYaml(text, { file: 'p.yaml' }).pipeline!;
+    expect(p.spec.tasks.map((t) => t.retries)).toEqual([undefined, 0]);
+    expect(parsePipelineYaml(pipelineToYaml(p)).pipeline).toEqual(p);
   });
 
   it('names the cycle with its position', () => {

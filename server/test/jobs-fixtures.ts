@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  isTerminalJobState,
   PipelineSchema,
   type Job,
   type Pipeline,
@@ -73,13 +74,11 @@ export async function startService(options: Partial<JobServiceOptions> = {}): Pr
   };
 }
 
-const DONE = new Set(['succeeded', 'failed', 'cancelled']);
-
 /** Resolves with the job once it satisfies `until` (default: finished). */
 export function waitForJob(
   service: JobService,
   id: string,
-  until: (job: Job) => boolean = (j) => DONE.has(j.state),
+  until: (job: Job) => boolean = (j) => isTerminalJobState(j.state),
 ): Promise<Job> {
   return new Promise((resolve) => {
     const check = (): boolean => {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { API_VERSION, PipelineSchema } from '@cellpipe/schema';
+import { API_VERSION, PipelineSchema, checkPipeline } from '@cellpipe/schema';
 import { loadPipelineFile } from '@cellpipe/schema/node';
 import type { Executor } from '../src/executors/executor.js';
 import { ConflictError, NotFoundError, ValidationError } from '../src/jobs/job-service.js';
@@ -106,7 +106,7 @@ test('bad submissions fail with the field path', async () => {
     { name: 'b', code: 'pass\n', dependsOn: ['a'] },
   ]);
   err = await rejection(h.service.submit('alice', cyclic));
-  expect(err.message).toContain('dependency cycle');
+  expect(err.message).toContain('cycle: a → b → a');
   const unknownDep = request([{ name: 'a', code: 'pass\n', dependsOn: ['ghost'] }]);
   err = await rejection(h.service.submit('alice', unknownDep));
   expect((err as ValidationError).path).toBe('pipeline.spec.tasks.0.dependsOn.0');
@@ -274,6 +274,8 @@ test('inputs come from inputsFrom when named, else from the nearest upstream pro
         inputs: ['x'],
       },
     ]);
+    // `cellpipe validate` runs the same graph check and accepts what the server runs.
+    expect(checkPipeline(req.pipeline!)).toEqual([]);
     const job = await h.service.submit('alice', req);
     expect((await waitForJob(h.service, job.id)).state).toBe('succeeded');
     expect(readFileSync(out, 'utf8').trim().split('\n').sort()).toEqual(['far 1', 'near 2']);
@@ -286,4 +288,20 @@ test('inputs come from inputsFrom when named, else from the nearest upstream pro
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+});
+
+test('pipeline defaults apply key by key: an explicit retries 0 stays 0, resources merge per key', async () => {
+  const req = request(
+    [
+      { name: 'once', code: 'raise RuntimeError("no retry")\n', retries: 0, resources: { cpu: '2' } },
+      { name: 'again', code: 'raise RuntimeError("retried")\n' },
+    ],
+    { defaults: { retries: 1, resources: { memory: '64Mi', cpu: '1' }, env: { A: '1' } } },
+  );
+  const job = await h.service.submit('alice', req);
+  expect(taskOf(job, 'once')).toMatchObject({ maxAttempts: 1, resources: { memory: '64Mi', cpu: '2' } });
+  expect(taskOf(job, 'again')).toMatchObject({ maxAttempts: 2, resources: { memory: '64Mi', cpu: '1' } });
+  const done = await waitForJob(h.service, job.id);
+  expect(taskOf(done, 'once').attempt).toBe(1);
+  expect(taskOf(done, 'again').attempt).toBe(2);
 });

@@ -1,10 +1,9 @@
 /** Follow a job's events until it finishes, feeding a progress display. */
-import { TERMINAL_JOB_STATES, type Job, type JobState } from '@cellpipe/schema';
+import { isTerminalJobState, type Job } from '@cellpipe/schema';
 import { ApiError } from '../client/api-client.js';
 import type { ProgressSink } from './progress.js';
 import { CliError, type Target } from './target.js';
 
-const isTerminal = (s: JobState) => (TERMINAL_JOB_STATES as readonly string[]).includes(s);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -20,7 +19,7 @@ export async function followJob(target: Target, jobId: string, sink: ProgressSin
         if (ev.type === 'task') sink.task(ev.event.task);
         else {
           sink.job(ev.job);
-          if (isTerminal(ev.job.state)) {
+          if (isTerminalJobState(ev.job.state)) {
             const job = await target.client.getJob(jobId);
             for (const t of job.tasks) sink.task(t);
             return job;
@@ -44,7 +43,7 @@ export async function followJob(target: Target, jobId: string, sink: ProgressSin
     }
     try {
       const job = await target.client.getJob(jobId);
-      if (isTerminal(job.state)) {
+      if (isTerminalJobState(job.state)) {
         for (const t of job.tasks) sink.task(t);
         return job;
       }

@@ -4,14 +4,15 @@
  * the user's files after submit.
  */
 import {
+  checkPipeline,
   compileNotebook,
+  inputSources,
   formatDiagnostic,
   taskCode,
   type Diagnostic,
   type Parameter,
   type Pipeline,
   type SubmitJobRequest,
-  type Task,
 } from '@cellpipe/schema';
 import { ValidationError, type ValidationIssue } from './errors.js';
 
@@ -88,90 +89,18 @@ export function resolveParameters(
   return out;
 }
 
-/** Unknown dependencies, duplicate names and cycles: a pipeline sent pre-compiled has only passed zod. */
+/**
+ * The spec's graph check (unknown dependencies, duplicate names, cycles, inputs with no upstream
+ * source): a pipeline sent pre-compiled has only passed zod.
+ */
 export function checkGraph(pipeline: Pipeline): void {
-  const tasks = pipeline.spec.tasks;
-  const index = new Map<string, number>();
-  tasks.forEach((t, i) => {
-    if (index.has(t.name)) fail(`duplicate task name '${t.name}'`, ['pipeline', 'spec', 'tasks', i, 'name']);
-    index.set(t.name, i);
+  const issues: ValidationIssue[] = checkPipeline(pipeline).map((i) => {
+    const issue: ValidationIssue = { message: i.message, path: ['pipeline', ...i.path] };
+    if (i.task !== undefined) issue.task = i.task;
+    return issue;
   });
-  tasks.forEach((t, i) =>
-    t.dependsOn.forEach((d, j) => {
-      if (!index.has(d))
-        fail(`task '${t.name}' depends on unknown task '${d}'`, ['pipeline', 'spec', 'tasks', i, 'dependsOn', j]);
-      if (d === t.name) fail(`task '${t.name}' depends on itself`, ['pipeline', 'spec', 'tasks', i, 'dependsOn', j]);
-    }),
-  );
-  const state = new Map<string, 1 | 2>();
-  const visit = (name: string, trail: string[]): void => {
-    if (state.get(name) === 2) return;
-    if (state.get(name) === 1) {
-      const cycle = [...trail.slice(trail.indexOf(name)), name];
-      fail(`dependency cycle: ${cycle.join(' → ')}`, ['pipeline', 'spec', 'tasks', index.get(name)!, 'dependsOn']);
-    }
-    state.set(name, 1);
-    for (const d of tasks[index.get(name)!]!.dependsOn) visit(d, [...trail, name]);
-    state.set(name, 2);
-  };
-  for (const t of tasks) visit(t.name, []);
-}
-
-function ancestors(pipeline: Pipeline, task: Task): Set<string> {
-  const byName = new Map(pipeline.spec.tasks.map((t) => [t.name, t]));
-  const out = new Set<string>();
-  const stack = [...task.dependsOn];
-  while (stack.length) {
-    const name = stack.pop()!;
-    if (out.has(name)) continue;
-    out.add(name);
-    stack.push(...(byName.get(name)?.dependsOn ?? []));
-  }
-  return out;
-}
-
-/** Which upstream task provides each input: the nearest ancestor (breadth-first) that outputs it. */
-function resolveInputs(pipeline: Pipeline, task: Task, taskIndex: number): { name: string; from: string }[] {
-  const byName = new Map(pipeline.spec.tasks.map((t) => [t.name, t]));
-  const named: Record<string, string> = task.inputsFrom ?? {};
-  return task.inputs.map((input, j) => {
-    // The compiler names the most recent binder; otherwise the nearest upstream task that outputs it.
-    const from = named[input];
-    if (from !== undefined) {
-      if (!ancestors(pipeline, task).has(from) || !byName.get(from)?.outputs.includes(input)) {
-        fail(`task '${task.name}' reads '${input}' from '${from}', which is not an upstream task that outputs it`, [
-          'pipeline',
-          'spec',
-          'tasks',
-          taskIndex,
-          'inputsFrom',
-          input,
-        ]);
-      }
-      return { name: input, from };
-    }
-    const seen = new Set<string>();
-    let frontier = [...task.dependsOn];
-    while (frontier.length) {
-      const next: string[] = [];
-      for (const name of frontier) {
-        if (seen.has(name)) continue;
-        seen.add(name);
-        const up = byName.get(name);
-        if (up?.outputs.includes(input)) return { name: input, from: name };
-        next.push(...(up?.dependsOn ?? []));
-      }
-      frontier = next;
-    }
-    return fail(`task '${task.name}' reads '${input}' but no upstream task outputs it`, [
-      'pipeline',
-      'spec',
-      'tasks',
-      taskIndex,
-      'inputs',
-      j,
-    ]);
-  });
+  const first = issues[0];
+  if (first) throw new ValidationError(first.message, first.path, issues);
 }
 
 export function freezeJob(request: SubmitJobRequest, compiler: Compiler = defaultCompiler): FrozenJob {
@@ -201,6 +130,7 @@ export function freezeJob(request: SubmitJobRequest, compiler: Compiler = defaul
   }
   checkGraph(pipeline);
   const parameters = resolveParameters(pipeline, request.parameters);
+  const sources = inputSources(pipeline.spec.tasks);
   const bases = new Map<string, TaskBase>();
   pipeline.spec.tasks.forEach((task, i) => {
     const at = ['pipeline', 'spec', 'tasks', i];
@@ -232,7 +162,7 @@ export function freezeJob(request: SubmitJobRequest, compiler: Compiler = defaul
       setup: code.setup,
       cells: code.cells,
       cellOffset: 1,
-      inputs: resolveInputs(pipeline, task, i),
+      inputs: sources.get(task.name) ?? [],
       outputs: task.outputs,
       parameters,
       // Overrides go right after the parameters cell: the pipeline notebook's for cell tasks, the task

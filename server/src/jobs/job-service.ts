@@ -17,17 +17,20 @@ import {
 } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
-import type {
-  Inventory,
-  Job,
-  JobList,
-  JobState,
-  JobSummary,
-  Pipeline,
-  SubmitJobRequest,
-  Task,
-  TaskEvent,
-  TaskState,
+import {
+  effectiveTask,
+  isTerminalJobState,
+  isTerminalTaskState,
+  type Inventory,
+  type Job,
+  type JobList,
+  type JobState,
+  type JobSummary,
+  type Pipeline,
+  type SubmitJobRequest,
+  type Task,
+  type TaskEvent,
+  type TaskState,
 } from '@cellpipe/schema';
 import type { Executor } from '../executors/executor.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
@@ -35,7 +38,6 @@ import { loadInventory, parseDeclaredGpus } from '../gpu/inventory.js';
 import { Orchestrator, taskCounts, toSummary, toTaskRun } from '../orchestrator/orchestrator.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { JobRecord, Store, TaskRecord } from '../store/store.js';
-import { effectiveTask } from './effective.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { freezeJob, type Compiler } from './freeze.js';
 import { JobLayout } from './layout.js';
@@ -120,9 +122,6 @@ export interface JobServiceApi {
   taskFile(jobId: string, task: string, which: TaskFileKind): Promise<string>;
   inventory(): Promise<Inventory>;
 }
-
-const TERMINAL_JOB: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
-const TERMINAL_TASK: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
 
 /** Time-ordered, unguessable enough to not collide: base36 milliseconds + 6 random base36 characters. */
 export function newJobId(): string {
@@ -282,7 +281,7 @@ export class JobService implements JobServiceApi {
 
   async cancel(id: string): Promise<Job> {
     const job = this.mustGet(id);
-    if (TERMINAL_JOB.has(job.state)) return job;
+    if (isTerminalJobState(job.state)) return job;
     this.orchestrator.cancel(id);
     return this.mustGet(id);
   }
@@ -294,7 +293,7 @@ export class JobService implements JobServiceApi {
     const parentTasks = this.store.getTasks(id);
     const reuse = new Set<string>();
     if (mode === 'failed') {
-      if (!TERMINAL_JOB.has(parent.state))
+      if (!isTerminalJobState(parent.state))
         throw new ConflictError(`job ${id} is still ${parent.state}: re-run failed tasks once it has finished`);
       const rerunSet = new Set(parentTasks.filter((t) => t.state !== 'succeeded').map((t) => t.name));
       if (!rerunSet.size) throw new ConflictError(`job ${id} has no failed, cancelled or skipped tasks to re-run`);
@@ -358,7 +357,7 @@ export class JobService implements JobServiceApi {
 
   async remove(id: string): Promise<void> {
     const job = this.mustGet(id);
-    if (!TERMINAL_JOB.has(job.state) || this.orchestrator.isActive(id)) {
+    if (!isTerminalJobState(job.state) || this.orchestrator.isActive(id)) {
       throw new ConflictError(`job ${id} is ${job.state}: cancel it and wait for it to finish before deleting it`);
     }
     await this.executor.deleteJobObjects?.(id);
@@ -415,7 +414,7 @@ export class JobService implements JobServiceApi {
         offset = 0;
         continue;
       }
-      const finished = TERMINAL_TASK.has(run.state) && attempt >= run.attempt;
+      const finished = isTerminalTaskState(run.state) && attempt >= run.attempt;
       if (!options.follow || (finished && read === 0)) {
         const tail = decoder.decode();
         if (tail) yield tail;

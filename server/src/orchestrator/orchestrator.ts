@@ -9,10 +9,19 @@
 import type { EventEmitter } from 'node:events';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { JobSummary, Task, TaskError, TaskRun, TaskState } from '@cellpipe/schema';
+import {
+  TaskStateSchema,
+  effectiveTask,
+  isTerminalTaskState,
+  parseDuration,
+  type JobSummary,
+  type Task,
+  type TaskError,
+  type TaskRun,
+  type TaskState,
+} from '@cellpipe/schema';
 import type { Executor, ExecutorEvent, LaunchSpec } from '../executors/executor.js';
 import type { AttemptRecord, Change, JobRecord, Store, TaskRecord, Transition } from '../store/store.js';
-import { effectiveTask } from '../jobs/effective.js';
 import type { JobLayout } from '../jobs/layout.js';
 import { parseRunnerResult } from './result.js';
 
@@ -30,9 +39,7 @@ export interface OrchestratorOptions {
   retryBackoffMs?: number;
 }
 
-const TERMINAL_TASK: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
-const UNSUCCESSFUL: ReadonlySet<TaskState> = new Set(['failed', 'cancelled', 'skipped']);
-const TASK_STATES: TaskState[] = ['pending', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped'];
+const unsuccessful = (s: TaskState): boolean => isTerminalTaskState(s) && s !== 'succeeded';
 /** `job.error` of a job being cancelled; any other error on a non-terminal job means it is failing. */
 export const CANCELLED_MARK = 'cancelled';
 
@@ -101,7 +108,7 @@ export function toTaskRun(t: TaskRecord): TaskRun {
 }
 
 export function taskCounts(tasks: Iterable<{ state: TaskState }>): Record<TaskState, number> {
-  const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+  const counts = Object.fromEntries(TaskStateSchema.options.map((s) => [s, 0])) as Record<TaskState, number>;
   for (const t of tasks) counts[t.state]++;
   return counts;
 }
@@ -297,7 +304,7 @@ export class Orchestrator {
           const t = b.get(name);
           if (t.state !== 'pending') continue;
           const deps = t.dependsOn.map((d) => b.get(d));
-          const bad = deps.find((d) => d && UNSUCCESSFUL.has(d.state));
+          const bad = deps.find((d) => d && unsuccessful(d.state));
           if (aj.abort) {
             b.task(name, {
               state: 'cancelled',
@@ -377,7 +384,7 @@ export class Orchestrator {
   private maybeFinish(aj: ActiveJob): void {
     if (aj.inflight.size) return;
     const tasks = [...aj.tasks.values()];
-    if (!tasks.every((t) => TERMINAL_TASK.has(t.state))) return;
+    if (!tasks.every((t) => isTerminalTaskState(t.state))) return;
     const failed = tasks.filter((t) => t.state === 'failed').map((t) => t.name);
     const state = aj.abort?.cancel ? 'cancelled' : failed.length || aj.abort ? 'failed' : 'succeeded';
     let error: string | undefined;
@@ -537,12 +544,7 @@ export class Orchestrator {
   private armJobTimeout(aj: ActiveJob): void {
     const timeout = aj.job.pipeline.spec.timeout;
     if (!timeout || aj.abort) return;
-    const ms = (() => {
-      const units: Record<string, number> = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 };
-      let total = 0;
-      for (const m of timeout.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(m[1]) * units[m[2]!]!;
-      return total;
-    })();
+    const ms = parseDuration(timeout);
     const start = Date.parse(aj.job.startedAt ?? aj.job.createdAt);
     const timer = setTimeout(
       () => {

@@ -1,6 +1,6 @@
 /** SQLite store (better-sqlite3, WAL): one file `<home>/cellpipe.db`. */
 import Database from 'better-sqlite3';
-import type { JobState, TaskState } from '@cellpipe/schema';
+import { TERMINAL_JOB_STATES, type JobState, type TaskState } from '@cellpipe/schema';
 import { ValidationError } from '../jobs/errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import type {
@@ -147,7 +147,9 @@ export class SqliteStore implements Store {
       getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       getTasks: db.prepare('SELECT data FROM tasks WHERE job_id = ? ORDER BY position'),
       taskCounts: db.prepare('SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state'),
-      active: db.prepare("SELECT id FROM jobs WHERE state NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY seq"),
+      active: db.prepare(
+        `SELECT id FROM jobs WHERE state NOT IN (${TERMINAL_JOB_STATES.map((s) => `'${s}'`).join(', ')}) ORDER BY seq`,
+      ),
       attemptsOfJob: db.prepare('SELECT * FROM attempts WHERE job_id = ? ORDER BY task, attempt'),
       attemptsOfTask: db.prepare('SELECT * FROM attempts WHERE job_id = ? AND task = ? ORDER BY attempt'),
       openAttempts: db.prepare("SELECT * FROM attempts WHERE state != 'finished' ORDER BY created_at"),
