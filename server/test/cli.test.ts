@@ -230,6 +230,28 @@ describe('run with an embedded server', () => {
     expect(JobListSchema.parse(JSON.parse(states.stdout)).items.map((j) => j.id)).toEqual([newId, id]);
   });
 
+  test('control characters in a job name and in error text reach the terminal escaped', () => {
+    // ESC sequences that would clear the screen and set the window title, a carriage return and a
+    // newline that would fake a table row, a bidi override that would reorder the line.
+    const nb = writeNotebook('evil.ipynb', [
+      { tags: ['task:boom'], source: 'raise ValueError("\\x1b]0;owned\\x07bad\\r\\nboom  succeeded  1/1\\u202e")' },
+    ]);
+    const name = 'evil\x1b[2J\x1b[H\nFAKE  succeeded';
+    const run = cli(['run', nb, '--name', name]);
+    expect(run.code).toBe(1);
+    const id = jobIdOf(run.stdout);
+    const status = cli(['status', id]);
+    const jobs = cli(['jobs']);
+    for (const r of [run, status, jobs]) {
+      expect(r.stdout + r.stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/);
+    }
+    expect(status.stdout).toContain('evil\\x1b[2J\\x1b[H\\nFAKE  succeeded');
+    expect(status.stdout).toMatch(/^boom +failed +1\/1 .*\\x1b\]0;owned\\x07bad\\r\\nboom  succeeded  1\/1\\u202e/m);
+    // One header and one job: the name's newline did not add a row.
+    expect(jobs.stdout.trimEnd().split('\n')).toHaveLength(2);
+    expect(run.stdout).toMatch(/^ {2}task boom failed: ValueError: \\x1b\]0;owned/m);
+  });
+
   test('a run that outlives the embedded server it used takes over the job', async () => {
     const count = join(scratch, 'runs.txt');
     const nb = (name: string, secs: number) =>

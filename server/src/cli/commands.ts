@@ -6,6 +6,7 @@ import { loadConfig } from '../config.js';
 import { startServer } from '../main.js';
 import { followJob } from './follow.js';
 import { duration, err, jobDurationMs, out, table, taskError } from './output.js';
+import { printable } from './printable.js';
 import { PlainProgress, TtyProgress, type ProgressSink } from './progress.js';
 import { pidAlive, readServerFile } from '../client/server-file.js';
 import { CliError, homeOf, resolveTarget, type Target, type TargetFlags } from './target.js';
@@ -205,13 +206,13 @@ export async function statusCommand(id: string, flags: TargetFlags & { json?: bo
       out(JSON.stringify(job, null, 2));
       return 0;
     }
-    out(`job ${job.id} ${job.name} ${job.state}`);
+    out(`job ${job.id} ${printable(job.name)} ${job.state}`);
     out(
-      `owner ${job.owner}, executor ${job.executor}, created ${job.createdAt}` +
+      `owner ${printable(job.owner)}, executor ${job.executor}, created ${job.createdAt}` +
         (job.parentJobId ? `, re-run of ${job.parentJobId}` : '') +
         (job.finishedAt || job.startedAt ? `, ${duration(jobDurationMs(job))}` : ''),
     );
-    if (job.error) out(`error: ${job.error}`);
+    if (job.error) out(`error: ${printable(job.error)}`);
     const rows = [['TASK', 'STATE', 'ATTEMPT', 'DURATION', 'DETAILS']];
     for (const t of job.tasks) {
       const details =

@@ -3,14 +3,20 @@ import type { Job, TaskRun } from '@cellpipe/schema';
 import { ApiError } from '../client/api-client.js';
 import { ConfigError } from '../config.js';
 import { CliError } from './errors.js';
+import { printable, printableLines } from './printable.js';
 
-export const out = (line = '') => process.stdout.write(`${line}\n`);
-export const err = (line = '') => process.stderr.write(`${line}\n`);
+// Every line printed goes through printableLines: a field that slipped through unescaped still cannot
+// reach the terminal as a control sequence. Single-line fields are escaped with printable() where they
+// are formatted, so an embedded newline cannot fake a row either.
+export const out = (line = '') => process.stdout.write(`${printableLines(line)}\n`);
+export const err = (line = '') => process.stderr.write(`${printableLines(line)}\n`);
 
+/** Aligned columns; every cell is a single-line field. */
 export function table(rows: string[][]): string[] {
+  const cells = rows.map((row) => row.map(printable));
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) =>
+  for (const row of cells) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return cells.map((row) =>
     row
       .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
       .join('  ')
@@ -34,23 +40,25 @@ export function jobDurationMs(job: Pick<Job, 'createdAt' | 'startedAt' | 'finish
   return Number.isFinite(start) && Number.isFinite(end) ? end - start : undefined;
 }
 
+/** A task's error on one line (escaped): "ValueError: bad input (cell 3)". */
 export function taskError(t: TaskRun): string {
   if (!t.error) return '';
   const where = t.error.cell !== undefined ? ` (cell ${t.error.cell})` : '';
+  // The runner's message may already start with the exception class.
   const kind = t.error.ename && !t.error.message.startsWith(`${t.error.ename}:`) ? `${t.error.ename}: ` : '';
-  return `${kind}${t.error.message}${where}`;
+  return printable(`${kind}${t.error.message}${where}`);
 }
 
 /** Print an error the way a user can act on it; returns the exit code. */
 export function reportError(e: unknown): number {
   if (e instanceof ApiError) {
-    err(`error: ${e.message}`);
+    err(`error: ${printable(e.message)}`);
     if (Array.isArray(e.details)) {
       for (const d of e.details as unknown[]) {
         if (d && typeof d === 'object' && 'message' in d) {
           const detail = d as { path?: unknown; message: unknown };
           const path = typeof detail.path === 'string' && detail.path ? `${detail.path}: ` : '';
-          err(`  ${path}${String(detail.message)}`);
+          err(`  ${printable(`${path}${String(detail.message)}`)}`);
         }
       }
     }

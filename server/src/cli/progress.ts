@@ -3,6 +3,8 @@
  * `task <name> <state> ...` lines otherwise (logs, CI, pipes).
  */
 import type { JobSummary, TaskRun } from '@cellpipe/schema';
+import { taskError } from './output.js';
+import { printable } from './printable.js';
 
 export interface ProgressSink {
   task(task: TaskRun): void;
@@ -16,24 +18,16 @@ function seconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
 }
 
-function errorText(t: TaskRun): string {
-  if (!t.error) return '';
-  const where = t.error.cell !== undefined ? ` (cell ${t.error.cell})` : '';
-  // The runner's message may already start with the exception class.
-  const kind = t.error.ename && !t.error.message.startsWith(`${t.error.ename}:`) ? `${t.error.ename}: ` : '';
-  return `${kind}${t.error.message}${where}`;
-}
-
 /** The words after `task <name> <state>`. */
 export function taskDetails(t: TaskRun): string {
   const parts: string[] = [];
   if (t.maxAttempts > 1 && t.attempt > 0) parts.push(`attempt ${t.attempt}/${t.maxAttempts}`);
-  if (t.state === 'queued' && t.waitingReason) parts.push(`waiting: ${t.waitingReason}`);
-  if (t.state === 'running' && t.placement) parts.push(`on ${t.placement}`);
+  if (t.state === 'queued' && t.waitingReason) parts.push(`waiting: ${printable(t.waitingReason)}`);
+  if (t.state === 'running' && t.placement) parts.push(`on ${printable(t.placement)}`);
   if (t.reused) parts.push('reused');
   else if (t.durationMs !== undefined && (t.state === 'succeeded' || t.state === 'failed'))
     parts.push(`in ${seconds(t.durationMs)}`);
-  const err = errorText(t);
+  const err = taskError(t);
   if (err && t.state !== 'succeeded') parts.push(`error: ${err}`);
   return parts.join(' ');
 }
@@ -96,7 +90,7 @@ export class TtyProgress implements ProgressSink {
     this.draw();
   }
   job(job: JobSummary): void {
-    this.header = `job ${job.id} ${job.name} ${job.state}`;
+    this.header = `job ${job.id} ${printable(job.name)} ${job.state}`;
     this.draw();
   }
   finish(): void {
