@@ -38,6 +38,19 @@ const ConfigFields = {
   homeToken: z.boolean(),
   /** Kubernetes executor settings, validated by that executor. */
   kubernetes: z.record(z.string(), z.unknown()),
+  /**
+   * Server environment variables passed on to every task, by name (proxies, licence servers). Nothing
+   * else of the server's environment reaches a task; its own CELLPIPE_* variables never do.
+   */
+  passEnv: z.array(
+    z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'not an environment variable name' })
+      .refine((name) => !name.startsWith('CELLPIPE_'), {
+        message:
+          "the server's CELLPIPE_* variables are its own configuration (user tokens among them) and never reach tasks",
+      }),
+  ),
 };
 
 /** One layer (file, env or flags): every field optional, unknown keys rejected. */
@@ -57,6 +70,7 @@ export const ServerConfigSchema = z
     tokens: ConfigFields.tokens.default([]),
     homeToken: ConfigFields.homeToken.default(true),
     kubernetes: ConfigFields.kubernetes.optional(),
+    passEnv: ConfigFields.passEnv.default([]),
   })
   .strict();
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
@@ -113,8 +127,11 @@ const ENV_KEYS: Record<string, keyof ConfigLayer> = {
   CELLPIPE_GPUS: 'gpus',
   CELLPIPE_MAX_PARALLEL_PER_USER: 'maxParallelPerUser',
   CELLPIPE_BODY_LIMIT: 'bodyLimit',
+  CELLPIPE_PASS_ENV: 'passEnv',
 };
 const NUMERIC_KEYS = new Set<keyof ConfigLayer>(['port', 'maxParallelPerUser']);
+/** Lists given in the environment as comma-separated values. */
+const LIST_KEYS = new Set<keyof ConfigLayer>(['passEnv']);
 
 function toNumber(text: string): number | string {
   // Leave non-numbers as strings so the schema reports them with the variable's name.
@@ -127,7 +144,14 @@ export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    raw[key] = NUMERIC_KEYS.has(key) ? toNumber(value) : value;
+    raw[key] = NUMERIC_KEYS.has(key)
+      ? toNumber(value)
+      : LIST_KEYS.has(key)
+        ? value
+            .split(',')
+            .map((v) => v.trim())
+            .filter(Boolean)
+        : value;
   }
   if (env.CELLPIPE_TOKENS) {
     try {
@@ -140,7 +164,9 @@ export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
   if (!r.success) {
     const envName = (key: PropertyKey | undefined) =>
       Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? String(key);
-    const lines = r.error.issues.map((i) => `  ${envName(i.path[0])}: ${i.message}`);
+    const lines = r.error.issues.map(
+      (i) => `  ${envName(i.path[0])}${i.path.length > 1 ? ` (item ${String(i.path[1])})` : ''}: ${i.message}`,
+    );
     throw new ConfigError(`invalid configuration in the environment:\n${lines.join('\n')}`);
   }
   return r.data;

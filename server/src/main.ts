@@ -112,11 +112,13 @@ function authenticatorFor(config: ServerConfig): { authenticator: Authenticator;
 
 async function executorFor(config: ServerConfig, runnerPath?: string): Promise<Executor | undefined> {
   if (config.executor !== 'kubernetes') return undefined;
-  const [{ KubernetesExecutor, KubernetesExecutorConfigSchema }, k8s, { defaultRunnerPath }] = await Promise.all([
-    import('./executors/kubernetes/index.js'),
-    import('@kubernetes/client-node'),
-    import('./executors/local/local-executor.js'),
-  ]);
+  const [{ KubernetesExecutor, KubernetesExecutorConfigSchema }, k8s, { defaultRunnerPath }, { passedEnv }] =
+    await Promise.all([
+      import('./executors/kubernetes/index.js'),
+      import('@kubernetes/client-node'),
+      import('./executors/local/local-executor.js'),
+      import('./executors/task-env.js'),
+    ]);
   const checked = KubernetesExecutorConfigSchema.safeParse(config.kubernetes ?? {});
   if (!checked.success) {
     const lines = checked.error.issues.map((i) => `  ${['kubernetes', ...i.path].join('.')}: ${i.message}`);
@@ -129,6 +131,7 @@ async function executorFor(config: ServerConfig, runnerPath?: string): Promise<E
     config: config.kubernetes,
     runnerSource: readFileSync(runnerPath ?? defaultRunnerPath(), 'utf8'),
     notebookImage: process.env.JUPYTER_IMAGE || undefined,
+    passedEnv: passedEnv(config.passEnv),
   });
   let missing: string[];
   try {
@@ -188,6 +191,7 @@ export async function startServer(input: ServerConfigInput, options: StartServer
     if (config.python) serviceOptions.python = config.python;
     if (config.gpus !== undefined) serviceOptions.gpus = config.gpus;
     if (config.maxParallelPerUser !== undefined) serviceOptions.maxParallelPerUser = config.maxParallelPerUser;
+    serviceOptions.passEnv = config.passEnv;
     const service = new JobService(serviceOptions);
     cleanups.push(() => service.close());
     await service.start();

@@ -20,6 +20,7 @@ test('defaults: loopback, port 8765, local executor, home from CELLPIPE_HOME', (
     bodyLimit: '20mb',
     tokens: [],
     homeToken: true,
+    passEnv: [],
   });
 });
 

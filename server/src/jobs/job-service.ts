@@ -66,6 +66,8 @@ export interface JobServiceOptions {
   maxLocalTasks?: number;
   /** Base of the exponential retry backoff (default 1000 ms: 1 s, 2 s, 4 s ...). */
   retryBackoffMs?: number;
+  /** Server environment variables the local executor passes on to every task. */
+  passEnv?: readonly string[];
 }
 
 export interface ListJobsQuery {
@@ -182,6 +184,7 @@ export class JobService implements JobServiceApi {
     if (options.runnerPath) localOptions.runnerPath = options.runnerPath;
     if (options.killGraceMs !== undefined) localOptions.killGraceMs = options.killGraceMs;
     if (options.maxLocalTasks !== undefined) localOptions.maxTasks = options.maxLocalTasks;
+    if (options.passEnv) localOptions.passEnv = options.passEnv;
     this.executor = options.executor ?? new LocalExecutor(localOptions);
     // Listeners (SSE clients) come and go; the default limit of 10 would only produce warnings.
     this.events.setMaxListeners(0);

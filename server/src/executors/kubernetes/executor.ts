@@ -35,6 +35,8 @@ export interface KubernetesExecutorDeps {
   notebookImage?: string;
   /** Extra pod annotations per attempt (e.g. a test cluster's steering annotations). */
   podAnnotations?: (spec: LaunchSpec) => Record<string, string>;
+  /** Server variables every task gets (the config's `passEnv`, resolved). */
+  passedEnv?: Record<string, string>;
   /** Problems the executor recovers from by itself (watch errors); default: console.warn. */
   warn?: (message: string) => void;
 }
@@ -270,6 +272,7 @@ export class KubernetesExecutor implements Executor {
         placement,
         image: spec.image ?? this.defaultImage(),
         podAnnotations: this.deps.podAnnotations?.(spec),
+        passedEnv: this.deps.passedEnv,
       });
       body.metadata!.ownerReferences = [ownerReference(spec.jobId, await this.ensureOwner(spec))];
       try {

@@ -17,6 +17,7 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../executor.js';
+import { taskEnvironment } from '../task-env.js';
 import {
   JOB_LABEL,
   KUEUE_QUEUE_LABEL,
@@ -101,6 +102,8 @@ export interface JobSpecInput {
   image: string;
   /** Extra pod annotations (a test cluster's steering annotations, for example). */
   podAnnotations?: Record<string, string>;
+  /** Server variables the configuration passes on to every task (`passEnv`). */
+  passedEnv?: Record<string, string>;
 }
 
 /** The owner ConfigMap as the owner of an attempt's Job: deleting it cascades to the Job and its pod. */
@@ -112,7 +115,7 @@ export function ownerReference(jobId: string, ownerUid: string): V1OwnerReferenc
  * The attempt's Job, without its owner reference (set with `ownerReference` once the owner exists).
  * Throws PayloadError when the payload cannot travel with the pod.
  */
-export function buildJob({ spec, cfg, placement, image, podAnnotations }: JobSpecInput): V1Job {
+export function buildJob({ spec, cfg, placement, image, podAnnotations, passedEnv }: JobSpecInput): V1Job {
   const name = jobName(spec.jobId, spec.taskName, spec.attempt);
   const labels: Record<string, string> = {
     ...cfg.labels,
@@ -125,13 +128,11 @@ export function buildJob({ spec, cfg, placement, image, podAnnotations }: JobSpe
     [TASK_ID_ANNOTATION]: spec.taskId,
     [USER_ANNOTATION]: spec.owner,
   };
-  const env: V1EnvVar[] = [
-    ...Object.entries(spec.env).map(([k, v]) => ({ name: k, value: v })),
-    { name: 'CELLPIPE_JOB_ID', value: spec.jobId },
-    { name: 'CELLPIPE_TASK', value: spec.taskName },
-    { name: 'CELLPIPE_ATTEMPT', value: String(spec.attempt) },
-    { name: 'PYTHONUNBUFFERED', value: '1' },
-  ];
+  // PATH, HOME and LANG come from the image; the rest is the rule every executor follows.
+  const env: V1EnvVar[] = Object.entries(taskEnvironment(spec, { passed: passedEnv })).map(([name, value]) => ({
+    name,
+    value,
+  }));
   const payload = payloadAnnotations(spec, cfg);
   const podTemplateAnnotations = { ...annotations, ...podAnnotations, ...payload };
   const total = annotationBytes(podTemplateAnnotations);

@@ -6,13 +6,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Inventory } from '@cellpipe/schema';
 import type { AttemptHandle, Executor, ExecutorEvent, LaunchSpec, ReportFn } from '../executor.js';
 import { GpuAllocator, gpuNeed } from '../../gpu/allocator.js';
 import type { Device } from '../../gpu/inventory.js';
+import { passedEnv, taskEnvironment } from '../task-env.js';
 import { findByEnv, groupAlive, isAlive, killGroup, processStartTime } from './process.js';
 
 export const ATTEMPT_ENV = 'CELLPIPE_ATTEMPT_KEY';
@@ -30,6 +31,25 @@ export interface LocalExecutorOptions {
    * Keeps a wide DAG without maxParallel from starting a thousand interpreters at once.
    */
   maxTasks?: number;
+  /** Names of server environment variables every task gets (the config's `passEnv`); read once, here. */
+  passEnv?: readonly string[];
+}
+
+/** What a local task gets from the server's environment before anything else (see task-env.ts). */
+function localBaseEnv(from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = from.USER ?? '';
+  }
+  const base: Record<string, string> = {
+    PATH: from.PATH || '/usr/local/bin:/usr/bin:/bin',
+    HOME: homedir(),
+    LANG: from.LANG || 'C.UTF-8',
+  };
+  if (user) Object.assign(base, { USER: user, LOGNAME: user });
+  return base;
 }
 
 export function defaultRunnerPath(): string {
@@ -76,6 +96,7 @@ export class LocalExecutor implements Executor {
   private readonly killGraceMs: number;
   private readonly pollMs: number;
   private readonly maxTasks: number;
+  private readonly passed: Record<string, string>;
   private readonly waiting: { key: string; w: Waiter }[] = [];
   private readonly running = new Map<string, Running>();
   private closed = false;
@@ -87,6 +108,7 @@ export class LocalExecutor implements Executor {
     this.pollMs = options.pollMs ?? 250;
     this.maxTasks = options.maxTasks ?? Math.max(4, 2 * availableParallelism());
     this.allocator = new GpuAllocator(options.devices ?? []);
+    this.passed = passedEnv(options.passEnv ?? []);
   }
 
   async inventory(): Promise<Inventory> {
@@ -134,7 +156,10 @@ export class LocalExecutor implements Executor {
   private spawnAttempt(key: string, spec: LaunchSpec, report: ReportFn, devices: Device[]): void {
     mkdirSync(dirname(spec.logPath), { recursive: true });
     const fd = openSync(spec.logPath, 'a');
-    const env: NodeJS.ProcessEnv = { ...process.env, ...spec.env, PYTHONUNBUFFERED: '1', [ATTEMPT_ENV]: key };
+    const env: NodeJS.ProcessEnv = {
+      ...taskEnvironment(spec, { base: localBaseEnv(), passed: this.passed }),
+      [ATTEMPT_ENV]: key,
+    };
     // Tasks that asked for no GPU must not grab one another task holds.
     if (devices.length || this.allocator.devices.length) env.CUDA_VISIBLE_DEVICES = devices.map((d) => d.id).join(',');
     let child;
