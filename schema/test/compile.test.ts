@@ -1,5 +1,5 @@
 /** Tag grammar, cell metadata, notebook metadata and the errors a user can act on. */
-import { compileNotebook, formatDiagnostic, type Diagnostic, type Pipeline } from '../src/index.js';
+import { compileNotebook, formatDiagnostic, taskCode, type Diagnostic, type Pipeline } from '../src/index.js';
 import { notebook, type CellArg } from './helpers.js';
 
 function compile(cells: CellArg[], metadata: Record<string, unknown> = {}) {
@@ -495,6 +495,76 @@ describe('errors name the cell and the task', () => {
     const r = compileNotebook(content, { path: 'nb/demo.ipynb' });
     expect(r.pipeline).toBeUndefined();
     expect(r.diagnostics.map(formatDiagnostic).join('\n')).toMatch(pattern);
+  });
+
+  describe('nbformat 3', () => {
+    const v3 = (cells: Record<string, unknown>[], extra: Record<string, unknown> = {}) => ({
+      nbformat: 3,
+      nbformat_minor: 0,
+      metadata: { name: 'old', signature: 'sha256:x' },
+      worksheets: [{ cells, metadata: {} }],
+      ...extra,
+    });
+    const code = (input: string | string[], tags?: string[]) => ({
+      cell_type: 'code',
+      collapsed: false,
+      input,
+      language: 'python',
+      metadata: tags ? { tags } : {},
+      outputs: [],
+      prompt_number: 1,
+    });
+
+    it('is converted to nbformat 4: worksheets flattened, input is the source, headings are markdown', () => {
+      const nb = v3([
+        { cell_type: 'heading', level: 2, metadata: {}, source: 'Load' },
+        code(['import json\n', 'x = json.loads("1")'], ['task:load']),
+        { cell_type: 'markdown', metadata: {}, source: 'Use it' },
+        code('print(x)', ['task:use']),
+      ]);
+      const r = compileNotebook(JSON.stringify(nb), { path: 'old.ipynb' });
+      expect(r.diagnostics).toEqual([]);
+      const tasks = r.pipeline!.spec.tasks;
+      expect(tasks.map((t) => [t.name, t.cells, t.inputs])).toEqual([
+        ['load', [1], []],
+        ['use', [3], ['x']],
+      ]);
+      expect(taskCode(JSON.stringify(nb), r.pipeline!, 'load').cells).toEqual([
+        { index: 1, source: 'import json\nx = json.loads("1")' },
+      ]);
+    });
+
+    it('with several worksheets keeps their cells in order, numbered across them', () => {
+      const nb = v3([code('x = 1', ['task:a'])]);
+      (nb.worksheets as unknown[]).push({ cells: [code('print(x)', ['task:b'])] });
+      const r = compileNotebook(nb, { path: 'old.ipynb' });
+      expect(r.pipeline?.spec.tasks.map((t) => [t.name, t.cells])).toEqual([
+        ['a', [0]],
+        ['b', [1]],
+      ]);
+    });
+
+    it.each<[string, unknown, string]>([
+      [
+        'a code cell in another language',
+        v3([code('x = 1', ['task:a']), { ...code('x <- 1'), language: 'r' }]),
+        "old.ipynb: nbformat 3 notebook: cell 2 is a 'r' code cell, and the converted notebook would run it as Python",
+      ],
+      [
+        'a broken worksheet',
+        v3([], { worksheets: [{ cells: 'none' }] }),
+        'old.ipynb: not a readable nbformat 3 notebook: worksheets.0.cells: Invalid input: expected array, received string',
+      ],
+      [
+        'nbformat 2',
+        { nbformat: 2, worksheets: [] },
+        'old.ipynb: nbformat 2 notebooks cannot be read (nbformat 4 is read, nbformat 3 is converted): open and save it in Jupyter to convert it',
+      ],
+    ])('is refused with a message that says so: %s', (_what, nb, message) => {
+      const r = compileNotebook(nb, { path: 'old.ipynb' });
+      expect(r.pipeline).toBeUndefined();
+      expect(r.diagnostics.map(formatDiagnostic)).toEqual([message]);
+    });
   });
 
   it('accepts the notebook as JSON text too', () => {
