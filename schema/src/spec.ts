@@ -75,8 +75,17 @@ export const ResourcesSchema = z
   .refine((r) => !(r.gpu && r.mig), { message: 'ask for whole GPUs or one MIG slice, not both', path: ['mig'] })
   .describe('Compute resources a task holds while it runs');
 
-/** Python identifier: parameter, input and output names are bound in the task's namespace. */
-export const PythonNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'not a Python identifier' });
+/**
+ * Python identifier: parameter, input and output names are bound in the task's namespace. Python
+ * allows Unicode letters (PEP 3131) and reads every name in NFKC normal form (`𝜋` is `π`), so a
+ * name is accepted in that form only: two spellings of one variable would be two names here.
+ */
+export const PythonNameSchema = z
+  .string()
+  .regex(/^[\p{XID_Start}_]\p{XID_Continue}*$/u, { message: 'not a Python identifier' })
+  .refine((s) => s === s.normalize('NFKC'), {
+    error: (issue) => `Python reads this name as '${String(issue.input).normalize('NFKC')}': write it that way`,
+  });
 
 const JsonValueSchema: z.ZodType<unknown> = z.lazy(() =>
   z.union([

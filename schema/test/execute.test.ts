@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileNotebook, formatDiagnostic, taskCode, topologicalOrder } from '../src/index.js';
-import { blankMagics } from '../src/python/magics.js';
+import { prepareCell } from '../src/python/magics.js';
 import { notebook } from './helpers.js';
 
 // Functions and classes from upstream are rebound to the consuming task's globals, as when they are
@@ -49,7 +49,7 @@ function runAll(content: unknown, path: string, env: Record<string, string> = {}
   const plan = topologicalOrder(p.spec.tasks).map((name) => {
     const t = byName.get(name)!;
     const code = taskCode(content, p, name);
-    const py = (s: string) => blankMagics(s).code;
+    const py = (s: string) => prepareCell(s).code;
     return {
       name,
       setup: code.setup.map((c) => py(c.source)),
@@ -103,5 +103,15 @@ describe('inferred inputs are sufficient to run tasks alone (python3)', () => {
       [['task:check'], 'assert (level, note) == (2, "a"), (level, note)'],
     ]);
     expect(runAll(nb, 'flow.ipynb')).toContain('check ok');
+  });
+
+  it('a notebook with IPython syntax, indented cells and Unicode names', () => {
+    const nb = notebook([
+      [['task:load'], '    data = list(range(5))\n    𝜋 = 3.14'],
+      [['task:time'], '%time total = sum(data)\nr = %time len(data)\n%timeit -n1 -r1 len(data)'],
+      [['task:use'], '  if total:\n      area = π * r ** 2\n  !echo {area}'],
+      [['task:check'], 'assert (total, round(area, 2)) == (10, 78.5), (total, area)'],
+    ]);
+    expect(runAll(nb, 'ipython.ipynb')).toContain('check ok');
   });
 });

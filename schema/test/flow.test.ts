@@ -305,7 +305,11 @@ describe('IPython syntax', () => {
     ['help prefix', '?x\nprint(y)', ['y']],
     ['double help', 'x??', []],
     ['python-body cell magic is analysed', '%%time\nprint(x)', ['x']],
-    ['magic inside a block', 'for i in range(2):\n    %time print(x)\n    print(y)', ['y']],
+    [
+      'a %time statement inside a block is analysed',
+      'for i in range(2):\n    %time print(x)\n    print(y)',
+      ['x', 'y'],
+    ],
     ['magic assignment binds its name', 'files = !ls\nprint(files, x)', ['x']],
     ['magic continuation lines', '!echo a \\\n  b\nprint(y)', ['y']],
     ['percent and bang inside a docstring are text', '"""\n!not a shell\n%not a magic\n"""\nprint(x)', ['x']],
@@ -317,6 +321,73 @@ describe('IPython syntax', () => {
     expect(f['t1']?.inputs).toEqual(inputs);
   });
 
+  it.each<[string, string, string[], string[]]>([
+    // [what, t1's source, t1's inputs, what t2 reads from t1 (t2 prints total, y, r, out)]
+    ['%time stmt: reads and binds', '%time total = sum(data)', ['data'], ['total']],
+    ['%time inside a block', 'if data:\n    %time total = sum(data)', ['data'], ['total']],
+    [
+      '%timeit stmt: reads, binds nothing (the statement runs in a function)',
+      '%timeit -n 10 -r2 y = len(data)',
+      ['data'],
+      [],
+    ],
+    ['%timeit with a backslash continuation', '%timeit y = \\\n    len(data)', ['data'], []],
+    ['%prun with options', '%prun -s cumulative -l 5 y = len(data)', ['data'], ['y']],
+    ['r = %time expr binds r to the value', 'r = %time sum(data)', ['data'], ['r']],
+    ['t = %timeit -o expr binds only t', 't = %timeit -o y = sum(data)', ['data'], []],
+    ['%%time body binds', '%%time\ntotal = sum(data)', ['data'], ['total']],
+    [
+      '%%timeit body and setup read, bind nothing',
+      '%%timeit -n1 y = list(data)\ntotal = sum(y) + w',
+      ['data', 'w'],
+      [],
+    ],
+    ['%%capture binds its name and analyses the body', '%%capture out\ntotal = sum(data)', ['data'], ['out', 'total']],
+    ['%%prun statement and body', '%%prun -q r = sum(data)\ny = w', ['data', 'w'], ['r', 'y']],
+    ['%%python3 runs in another process', '%%python3\ntotal = sum(data)', [], []],
+    ['shell fields IPython expands', "!echo {len(data)} $w '$total' $$y", ['data', 'w'], []],
+    ['line magic arguments are expanded too', '%cd {w}', ['w'], []],
+    ['a shell assignment with fields', 'out = !echo {w}', ['w'], ['out']],
+    ['%time does not expand fields', '%time r = {w: 1}', ['w'], ['r']],
+  ])('%s', (_what, source, inputs, passed) => {
+    const { flow: f } = flow([
+      'data = [1, 2]\nw = 3\ntotal = 0\ny = 0\nr = 0\nout = 0',
+      source,
+      'print(total, y, r, out)',
+    ]);
+    expect(f['t1']?.inputs).toEqual(inputs);
+    expect(f['t1']?.outputs).toEqual(passed);
+  });
+
+  it('%run, %store -r and %load warn, naming the cell', () => {
+    const { warnings } = flow(['x = 1', '%run helpers.py\nprint(x)\n%store -r model\n%load snippet.py']);
+    expect(warnings).toEqual([
+      "flow.ipynb: cell 2, line 1, column 1, task 't1': warning: '%run' runs a file in the notebook's namespace: names it binds or reads are not seen by the dependency analysis",
+      "flow.ipynb: cell 2, line 3, column 1, task 't1': warning: '%store -r' restores variables the dependency analysis cannot see: bind them in the task that uses them",
+      "flow.ipynb: cell 2, line 4, column 1, task 't1': warning: '%load' replaces the cell's code: its names are not seen by the dependency analysis",
+    ]);
+  });
+
+  it('a cell whose first line is indented is dedented as IPython does', () => {
+    const { flow: f, warnings } = flow(['x = 1', '    y = x + 1\n    if y:\n        z = y\n', 'print(z)']);
+    expect(warnings).toEqual([]);
+    expect(f['t1']?.inputs).toEqual(['x']);
+    expect(f['t2']?.inputs).toEqual(['z']);
+  });
+
+  it('a line indented less than the first stays as it is (and is a syntax error, as in IPython)', () => {
+    const { warnings } = flow(['    x = 1\n  y = 2']);
+    expect(warnings.join('\n')).toMatch(/cell 1, line 2, column 3, task 't0': warning: syntax error/);
+  });
+
+  it("positions in messages are the cell's own, after dedent and magic lines", () => {
+    const { warnings } = flow(['  !ls\n  %time v = eval("1")\n  exec("w = 2")']);
+    expect(warnings).toEqual([
+      "flow.ipynb: cell 1, line 2, column 13, task 't0': warning: 'eval()' can read and bind any name: dependencies through it are not inferred",
+      "flow.ipynb: cell 1, line 3, column 3, task 't0': warning: 'exec()' can read and bind any name: dependencies through it are not inferred",
+    ]);
+  });
+
   it('a non-Python cell magic is kept but not analysed', () => {
     const { flow: f, warnings } = flow(['x = 1', '%%bash\necho $x\nprint(x)']);
     expect(f['t1']?.inputs).toEqual([]);
@@ -326,6 +397,21 @@ describe('IPython syntax', () => {
   it('magic lines are kept for execution', () => {
     const { pipeline } = flow(['%matplotlib inline\nx = 1']);
     expect(pipeline.spec.tasks[0]?.cells).toEqual([0]);
+  });
+});
+
+describe('Unicode identifiers', () => {
+  it('names in any script pass between tasks', () => {
+    const { flow: f } = flow(['Π = 3.14\nδx = 0.1', 'print(Π * δx)']);
+    expect(f['t1']?.inputs).toEqual(['Π', 'δx']);
+  });
+
+  it('a name outside the Basic Multilingual Plane is the NFKC name Python reads', () => {
+    // Python folds 𝜋 (U+1D70B) to π: a task binding 𝜋 binds π.
+    const { flow: f } = flow(['𝜋 = 3.14', 'print(π)', 'ﬁle = 1', 'print(file)']);
+    expect(f['t0']?.outputs).toEqual(['π']);
+    expect(f['t1']?.inputs).toEqual(['π']);
+    expect(f['t3']?.inputs).toEqual(['file']);
   });
 });
 

@@ -1,4 +1,4 @@
-import { PipelineSchema, API_VERSION } from '../src/spec.js';
+import { PipelineSchema, PythonNameSchema, API_VERSION } from '../src/spec.js';
 
 describe('PipelineSchema', () => {
   const base = { apiVersion: API_VERSION, kind: 'Pipeline', metadata: { name: 'demo' } };
@@ -37,5 +37,20 @@ describe('PipelineSchema', () => {
     const r = PipelineSchema.safeParse({ ...base, spec: { tasks: [{ name: 't', resources }] } });
     expect(r.success).toBe(false);
     expect(r.error?.issues.map((i) => i.path)).toContainEqual(path);
+  });
+
+  it.each(['x', '_private', 'Π', 'δx', 'π', 'データ'])('accepts the Python name %s', (name) => {
+    expect(PythonNameSchema.safeParse(name).success).toBe(true);
+  });
+
+  it.each<[string, string]>([
+    ['1x', 'not a Python identifier'],
+    ['a-b', 'not a Python identifier'],
+    ['', 'not a Python identifier'],
+    ['𝜋', "Python reads this name as 'π': write it that way"],
+    ['ﬁle', "Python reads this name as 'file': write it that way"],
+  ])('rejects the name %j: %s', (name, message) => {
+    const r = PythonNameSchema.safeParse(name);
+    expect(r.error?.issues.map((i) => i.message)).toEqual([message]);
   });
 });

@@ -71,6 +71,7 @@ const snippets = [
   'try:\n    run()\nexcept* (ValueError, TypeError) as eg:\n    log(eg)\nexcept* OSError:\n    pass\n',
   'async def main(urls):\n    pages = [await fetch(u) async for u in aiter_(urls) if u]\n    return {p async for p in stream}\n',
   'd = {**base, "k": v, **{kk: vv for kk, vv in items}}\nprint(*args, sep=s, **opts)\nparts = seq[a:b:c], seq[::2], m[i, j:k]\nok = lo < val <= hi is not None and key not in seen\n',
+  '𝜋 = 3.14\nΠ = [𝜋 * k for k in ks]\ndef area(r):\n    return π * r ** 2 * ﬁx\n',
   'def outer():\n    def inner(q=outer_default):\n        return q\n    class Local(Base):\n        attr = inner\n    return Local\nx = outer()\ndel x\n',
 ];
 

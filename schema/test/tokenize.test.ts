@@ -179,6 +179,13 @@ describe('tokenize', () => {
     expect(kinds('a $ b')).toEqual(['a', "ERR:invalid character '$'", 'b', 'NL', 'END']);
   });
 
+  it('reads Unicode identifiers whole and in the NFKC form Python uses', () => {
+    expect(kinds('Π = δx + 𝜋\n')).toEqual(['Π', '=', 'δx', '+', 'π', 'NL', 'END']);
+    expect(kinds('ﬁle_𝟙 = 1')).toEqual(['file_1', '=', 'num:1', 'NL', 'END']);
+    expect(kinds('a € b')).toEqual(['a', "ERR:invalid character '€' (U+20AC)", 'b', 'NL', 'END']);
+    expect(kinds('a 😀 b')).toEqual(['a', "ERR:invalid character '😀' (U+1F600)", 'b', 'NL', 'END']);
+  });
+
   it('ends an unclosed bracket at a line that can only start a statement', () => {
     expect(kinds('x = f(1,\ndef g(): pass\n')).toEqual([
       'x',

@@ -10,7 +10,7 @@
  * annotations and decorators are evaluated where the `def` is.
  */
 import type { Comprehension, Expr, FormattedValue, Keyword, Param, Pattern, Stmt, TypeParam } from './ast.js';
-import { blankMagics } from './magics.js';
+import { prepareCell, type Embedded } from './magics.js';
 import { parseModule } from './parse.js';
 
 /** What a function (or class, through its methods) reads and writes at module level when called. */
@@ -62,22 +62,35 @@ interface Sink {
   walrus(): Sink;
 }
 
+/**
+ * Maps positions in the parsed code to offsets in the cell's source: the analysis parses the cell
+ * dedented and with IPython syntax replaced, and Python embedded in magics on its own.
+ */
+class Positions {
+  map: ((at: number) => number) | null = null;
+  at(at: number): number {
+    return this.map ? this.map(at) : at;
+  }
+}
+
 class ModuleSink implements Sink {
   readonly events: PyEvent[] = [];
+  constructor(readonly pos: Positions) {}
   read(name: string, at: number) {
-    this.events.push({ kind: 'read', name, at });
+    this.events.push({ kind: 'read', name, at: this.pos.at(at) });
   }
   bind(name: string, at: number, fn?: FnInfo) {
+    at = this.pos.at(at);
     this.events.push(fn ? { kind: 'bind', name, at, fn } : { kind: 'bind', name, at });
   }
   mutate(name: string, at: number) {
-    this.events.push({ kind: 'mutate', name, at });
+    this.events.push({ kind: 'mutate', name, at: this.pos.at(at) });
   }
   del(name: string, at: number) {
-    this.events.push({ kind: 'del', name, at });
+    this.events.push({ kind: 'del', name, at: this.pos.at(at) });
   }
   nested(fn: FnInfo, at: number) {
-    this.events.push({ kind: 'deferred', fn, at });
+    this.events.push({ kind: 'deferred', fn, at: this.pos.at(at) });
   }
   declare() {
     // `global x` at module level changes nothing.
@@ -238,8 +251,44 @@ class Walker {
   readonly warnings: { message: string; at: number }[] = [];
   syntaxError = false;
 
+  constructor(
+    readonly pos: Positions,
+    /** Python inside magic lines, by the offset of the `pass` that stands for the line. */
+    readonly embedded: ReadonlyMap<number, readonly Embedded[]>,
+  ) {}
+
   warn(message: string, at: number) {
-    this.warnings.push({ message, at });
+    this.warnings.push({ message, at: this.pos.at(at) });
+  }
+
+  /** Python that IPython runs from a magic line: walked where the line is, positions in the cell's source. */
+  embeddedCode(list: readonly Embedded[], sink: Sink) {
+    const saved = this.pos.map;
+    for (const e of list) {
+      this.pos.map = (at) => e.at + at;
+      if (e.scope === 'module') this.statements(parseModule(e.code), sink);
+      else this.callNow(this.functionBody(e.code, null, '%timeit'), sink, 0);
+    }
+    this.pos.map = saved;
+  }
+
+  /** The function IPython's `%timeit` builds around a statement (and its setup). */
+  functionBody(code: string, setup: Embedded | null, name: string): FnInfo {
+    const inner = new FunctionSink(name);
+    if (setup) {
+      const saved = this.pos.map;
+      this.pos.map = (at) => setup.at + at;
+      this.statements(parseModule(setup.code), inner);
+      this.pos.map = saved;
+    }
+    this.statements(parseModule(code), inner);
+    return inner.finish();
+  }
+
+  /** A function called where it is defined: its free names are read now, its globals written now. */
+  callNow(fn: FnInfo, sink: Sink, at: number) {
+    for (const n of fn.free) sink.read(n, at);
+    for (const n of fn.globalWrites) sink.bind(n, at);
   }
 
   statements(body: readonly Stmt[], sink: Sink) {
@@ -351,7 +400,11 @@ class Walker {
         return;
       case 'Expr':
         return this.expr(s.value, sink);
-      case 'Pass':
+      case 'Pass': {
+        const list = this.embedded.size ? this.embedded.get(s.at) : undefined;
+        if (list) this.embeddedCode(list, sink);
+        return;
+      }
       case 'Break':
       case 'Continue':
         return;
@@ -607,14 +660,21 @@ function lineCol(src: string, at: number): { line: number; column: number } {
 }
 
 export function analyzePython(source: string): CellAnalysis {
-  const blanked = blankMagics(source);
-  const sink = new ModuleSink();
-  const walker = new Walker();
-  if (!blanked.cellMagic) {
+  const cell = prepareCell(source);
+  const pos = new Positions();
+  pos.map = cell.toSource;
+  const sink = new ModuleSink(pos);
+  const walker = new Walker(pos, cell.embedded);
+  for (const w of cell.warnings) walker.warnings.push(w);
+  if (cell.cellMagic === undefined) {
     try {
-      walker.statements(parseModule(blanked.code), sink);
+      if (cell.functionBody) {
+        const fn = walker.functionBody(cell.code, cell.functionBody.setup, '%%timeit');
+        walker.callNow(fn, sink, 0);
+      } else walker.statements(parseModule(cell.code), sink);
     } catch (e) {
       // Pathological input (nesting deeper than the stack allows): say so instead of failing the compile.
+      pos.map = null;
       walker.warn(
         `this cell could not be analysed (${e instanceof RangeError ? 'nested too deeply' : String(e)}): its dependencies are unknown`,
         0,
@@ -632,8 +692,8 @@ export function analyzePython(source: string): CellAnalysis {
   }
   return {
     events: sink.events,
-    warnings: walker.warnings.map((w) => ({ message: w.message, ...lineCol(blanked.code, w.at) })),
-    magicLines: blanked.magicLines,
+    warnings: walker.warnings.map((w) => ({ message: w.message, ...lineCol(source, w.at) })),
+    magicLines: cell.magicLines,
     binds,
     syntaxError: walker.syntaxError,
   };

@@ -3,7 +3,7 @@
  * pipeline's parameters (default value and type), overridable per run.
  */
 import type { Expr } from './ast.js';
-import { blankMagics } from './magics.js';
+import { prepareCell } from './magics.js';
 import { parseModule } from './parse.js';
 
 export type ParameterType = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'dict' | 'null';
@@ -144,7 +144,8 @@ function lineCol(src: string, at: number): { line: number; column: number } {
 }
 
 export function parseParameters(source: string): ParametersResult {
-  const code = blankMagics(source).code;
+  const cell = prepareCell(source);
+  const code = cell.code;
   const parameters: Record<string, ParsedParameter> = {};
   const warnings: ParametersResult['warnings'] = [];
   let statements;
@@ -178,7 +179,7 @@ export function parseParameters(source: string): ParametersResult {
       delete parameters[name];
       warnings.push({
         message: `parameter '${name}' is not a literal value (number, string, bool, None, list or dict): it cannot be overridden per run`,
-        ...lineCol(code, target.at),
+        ...lineCol(source, cell.toSource ? cell.toSource(target.at) : target.at),
       });
     }
   }

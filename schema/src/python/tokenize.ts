@@ -65,6 +65,14 @@ const OPS1 = '+-*/%@&|^~<>()[]{},:;.=';
 
 const ID_START = /[\p{ID_Start}_]/u;
 const ID_CONTINUE = /\p{ID_Continue}/u;
+/** An identifier after NFKC normalisation (Python's `str.isidentifier`, PEP 3131). */
+const IDENTIFIER = /^[\p{XID_Start}_]\p{XID_Continue}*$/u;
+
+/** The character (a whole code point: two UTF-16 units outside the Basic Multilingual Plane) at `i`. */
+function charAt(src: string, i: number): string {
+  const c = src.charCodeAt(i);
+  return c >= 0xd800 && c <= 0xdbff && i + 1 < src.length ? src.slice(i, i + 2) : src[i]!;
+}
 
 function isIdStart(c: number, ch: string): boolean {
   if (c < 128) return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
@@ -74,6 +82,40 @@ function isIdStart(c: number, ch: string): boolean {
 function isIdContinue(c: number, ch: string): boolean {
   if (c < 128) return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || (c >= 48 && c <= 57);
   return ID_CONTINUE.test(ch);
+}
+
+/**
+ * The end of the identifier that starts at `i` (a character isIdStart accepts). Non-ASCII characters
+ * are read whole, so `𝜋` (U+1D70B) is one character, not two halves of a surrogate pair.
+ */
+function identifierEnd(src: string, i: number, to: number): number {
+  i += charAt(src, i).length;
+  while (i < to) {
+    const c = src.charCodeAt(i);
+    if (c < 128) {
+      if (!isIdContinue(c, '')) break;
+      i++;
+    } else {
+      const ch = charAt(src, i);
+      if (!ID_CONTINUE.test(ch)) break;
+      i += ch.length;
+    }
+  }
+  return i;
+}
+
+/**
+ * Python reads identifiers in NFKC normal form (PEP 3131): `𝜋` and `π` are the same name, and so are
+ * `ﬁle` and `file`. ASCII names (nearly all) are returned as they are.
+ */
+export function normalizeName(raw: string): string {
+  for (let k = 0; k < raw.length; k++) if (raw.charCodeAt(k) >= 128) return raw.normalize('NFKC');
+  return raw;
+}
+
+/** Whether `name` is a Python identifier as Python reads it (after NFKC normalisation). */
+export function isIdentifier(name: string): boolean {
+  return IDENTIFIER.test(normalizeName(name));
 }
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
@@ -240,10 +282,9 @@ export function tokenize(src: string, from = 0, to = src.length, options: Tokeni
       while (i < to && src[i] !== '\n') i++;
     } else if (ch === '\\' && (src[i + 1] === '\n' || (src[i + 1] === '\r' && src[i + 2] === '\n'))) {
       i += src[i + 1] === '\n' ? 2 : 3;
-    } else if (isIdStart(code, ch)) {
+    } else if (isIdStart(code, code < 128 ? ch : charAt(src, i))) {
       const start = i;
-      i++;
-      while (i < to && isIdContinue(src.charCodeAt(i), src[i]!)) i++;
+      i = identifierEnd(src, i, to);
       const q = src[i];
       if ((q === '"' || q === "'") && i - start <= 2) {
         const prefix = src.slice(start, i).toLowerCase();
@@ -252,7 +293,10 @@ export function tokenize(src: string, from = 0, to = src.length, options: Tokeni
           continue;
         }
       }
-      push(T.Name, src.slice(start, i), start, i);
+      const raw = src.slice(start, i);
+      const name = normalizeName(raw);
+      if (name !== raw && !IDENTIFIER.test(name)) push(T.Error, `invalid identifier '${raw}'`, start, i);
+      else push(T.Name, name, start, i);
     } else if (isDigit(code) || (ch === '.' && isDigit(src.charCodeAt(i + 1)))) {
       const start = i;
       i = number(src, i, to);
@@ -267,8 +311,15 @@ export function tokenize(src: string, from = 0, to = src.length, options: Tokeni
       else if (OPS2.has(two)) op = two;
       else if (OPS1.includes(ch)) op = ch;
       else {
-        push(T.Error, `invalid character '${ch}'`, i, i + 1);
-        i++;
+        const whole = charAt(src, i);
+        const hex = whole.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+        push(
+          T.Error,
+          code < 128 ? `invalid character '${ch}'` : `invalid character '${whole}' (U+${hex})`,
+          i,
+          i + whole.length,
+        );
+        i += whole.length;
         continue;
       }
       if (op === '(' || op === '[' || op === '{') depth++;
