@@ -4,7 +4,7 @@ import {
   describeError,
   InvalidResponseError,
   NetworkError,
-  ResponseError,
+  ApiError,
   type Fetcher,
 } from '../src/api/client.js';
 
@@ -120,7 +120,13 @@ describe('CellpipeClient.requestAPI', () => {
     [
       'validation error',
       400,
-      { error: { code: 'validation', message: 'spec.tasks[0].name: invalid', details: [{ path: ['x'] }] } },
+      {
+        error: {
+          code: 'validation',
+          message: 'spec.tasks[0].name: invalid',
+          details: [{ path: 'spec.tasks.0.name', message: 'invalid' }],
+        },
+      },
       { code: 'validation', message: 'spec.tasks[0].name: invalid', unreachable: false, unauthorized: false },
     ],
     [
@@ -129,12 +135,12 @@ describe('CellpipeClient.requestAPI', () => {
       '<html>oops</html>',
       { message: '500 error', unreachable: false, unauthorized: false },
     ],
-  ])('given %s, then it throws a ResponseError carrying the server message', async (_name, status, body, expected) => {
+  ])('given %s, then it throws an ApiError carrying the server message', async (_name, status, body, expected) => {
     const reply = typeof body === 'string' ? () => new Response(body, { status }) : () => json(status, body);
     const { fetcher } = fakeFetch(reply);
     const err = await new CellpipeClient(fetcher).me().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ResponseError);
-    const r = err as ResponseError;
+    expect(err).toBeInstanceOf(ApiError);
+    const r = err as ApiError;
     expect({ code: r.code, message: r.message, unreachable: r.unreachable, unauthorized: r.unauthorized }).toEqual({
       code: expected.code,
       message: expected.message,
@@ -144,10 +150,20 @@ describe('CellpipeClient.requestAPI', () => {
     expect(r.status).toBe(status);
   });
 
-  it('keeps the details of a 400 reply', async () => {
-    const details = [{ path: ['notebook', 'content'], message: 'bad' }];
-    const { fetcher } = fakeFetch(() => json(400, { error: { code: 'validation', message: 'bad request', details } }));
-    await expect(new CellpipeClient(fetcher).submitJob({ name: 'x' })).rejects.toMatchObject({ details });
+  it('keeps the field details of a 400 reply, so the form can point at the field', async () => {
+    const details = [
+      { path: 'parameters.lr', message: 'expected a number' },
+      { path: 'notebook.content', message: 'unknown after: target', cell: 3, task: 'train' },
+    ];
+    const { fetcher } = fakeFetch(() => json(400, { error: { code: 'invalid', message: 'bad request', details } }));
+    const err = (await new CellpipeClient(fetcher).submitJob({ name: 'x' }).catch((e: unknown) => e)) as ApiError;
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err.details).toEqual(details);
+    expect(err.detailFor('parameters.lr')?.message).toBe('expected a number');
+    expect(err.detailLines()).toEqual([
+      'parameters.lr: expected a number',
+      "cell 3, task 'train': unknown after: target",
+    ]);
   });
 
   it('given a fetch that throws, then it throws a NetworkError', async () => {
@@ -209,7 +225,7 @@ describe('CellpipeClient.streamLogs', () => {
     expect(calls[0]?.path).toBe('api/jobs/abc123def/tasks/train/logs?follow=1');
   });
 
-  it('a 404 becomes a ResponseError', async () => {
+  it('a 404 becomes a ApiError', async () => {
     const { fetcher } = fakeFetch(() => json(404, { error: { code: 'not_found', message: 'no such task' } }));
     await expect(
       new CellpipeClient(fetcher).streamLogs('abc123def', 'x', { follow: false, onText: () => undefined }),
@@ -219,15 +235,9 @@ describe('CellpipeClient.streamLogs', () => {
 
 describe('describeError', () => {
   it.each<[unknown, string]>([
-    [
-      new ResponseError(502, 'unreachable', 'connection refused'),
-      'The Cellpipe server is unreachable: connection refused',
-    ],
-    [
-      new ResponseError(401, 'unauthorized', 'invalid token'),
-      'The Cellpipe server refused the token (401): invalid token',
-    ],
-    [new ResponseError(400, 'validation', 'bad'), 'bad'],
+    [new ApiError(502, 'unreachable', 'connection refused'), 'The Cellpipe server is unreachable: connection refused'],
+    [new ApiError(401, 'unauthorized', 'invalid token'), 'The Cellpipe server refused the token (401): invalid token'],
+    [new ApiError(400, 'validation', 'bad'), 'bad'],
     [new NetworkError('Failed to fetch'), 'Cannot reach the Jupyter server: Failed to fetch'],
     ['plain', 'plain'],
   ])('describes %p', (err, text) => {
@@ -239,14 +249,14 @@ describe('a Jupyter server without the Cellpipe server extension', () => {
   it('reads as "no API here", not as a job that was not found', async () => {
     const { fetcher } = fakeFetch(() => new Response('<html>404: Not Found</html>', { status: 404 }));
     const err = await new CellpipeClient(fetcher).me().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ResponseError);
-    expect((err as ResponseError).noApi).toBe(true);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).noApi).toBe(true);
     expect(describeError(err)).toMatch(/cellpipe_jupyterlab server extension/);
   });
 
   it('an API 404 with a code is an ordinary error', async () => {
     const { fetcher } = fakeFetch(() => json(404, { error: { code: 'not_found', message: 'job not found' } }));
-    const err = (await new CellpipeClient(fetcher).getJob('abc123def').catch((e: unknown) => e)) as ResponseError;
+    const err = (await new CellpipeClient(fetcher).getJob('abc123def').catch((e: unknown) => e)) as ApiError;
     expect([err.noApi, describeError(err)]).toEqual([false, 'job not found']);
   });
 });

@@ -140,10 +140,6 @@ export const MeSchema = z.object({ user: z.string(), admin: z.boolean() });
 /** Server-sent events on GET /api/events: `event: job` carries a JobSummary, `event: task` a TaskEvent. */
 export const TaskEventSchema = z.object({ jobId: JobIdSchema, task: TaskRunSchema });
 
-export const ErrorBodySchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
-});
-
 export type JobState = z.infer<typeof JobStateSchema>;
 export type TaskState = z.infer<typeof TaskStateSchema>;
 export type TaskError = z.infer<typeof TaskErrorSchema>;
@@ -157,7 +153,6 @@ export type Inventory = z.infer<typeof InventorySchema>;
 export type InventoryResource = z.infer<typeof InventoryResourceSchema>;
 export type Me = z.infer<typeof MeSchema>;
 export type TaskEvent = z.infer<typeof TaskEventSchema>;
-export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
 /** A compiler/loader message (see diagnostics.ts): where it is and what to do about it. */
 export const DiagnosticSchema = z.object({

@@ -1,5 +1,6 @@
 export * from './spec.js';
 export * from './api.js';
+export * from './errors.js';
 export * from './diagnostics.js';
 export {
   compileNotebook,

@@ -1,13 +1,15 @@
 /**
  * The one HTTP client of the extension. Every call goes through `requestAPI`, which sends the request
  * through an injected `Fetcher` (in JupyterLab: `ServerConnection.makeRequest`, which adds Jupyter's
- * auth and XSRF headers), turns a non-OK reply into a `ResponseError` carrying the server's message
+ * auth and XSRF headers), turns a non-OK reply into the shared `ApiError` (from @cellpipe/schema) carrying the server's message
+ * and field details
  * and parses every JSON body with the schema the server itself uses.
  *
  * No JupyterLab imports: the plugin wires the fetcher, tests pass a fake one.
  */
 import {
-  ErrorBodySchema,
+  ApiError,
+  apiErrorFromReply,
   InventorySchema,
   JobListSchema,
   JobSchema,
@@ -20,6 +22,8 @@ import {
   type SubmitJobRequest,
 } from '@cellpipe/schema';
 import { z } from 'zod';
+
+export { ApiError };
 
 /**
  * Sends one request. `path` is relative to the Cellpipe server root (`api/jobs`); the fetcher maps it
@@ -37,35 +41,6 @@ export class NetworkError extends Error {
   }
 }
 
-/** The Cellpipe server (or the proxy in front of it) answered with a non-OK status. */
-export class ResponseError extends Error {
-  override readonly name = 'ResponseError';
-  constructor(
-    readonly status: number,
-    /** The server's error code (`unreachable`, `not_found`, `validation`, ...), when it sent one. */
-    readonly code: string | undefined,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-
-  /** The proxy could not reach the companion server. */
-  get unreachable(): boolean {
-    return this.status === 502 || this.code === 'unreachable';
-  }
-
-  /** The token was refused. */
-  get unauthorized(): boolean {
-    return this.status === 401;
-  }
-
-  /** No Cellpipe API answers at this address (a plain 404 page, not the API's JSON error). */
-  get noApi(): boolean {
-    return this.status === 404 && this.code === undefined;
-  }
-}
-
 /** A reply that does not have the shape the API promises (version skew between extension and server). */
 export class InvalidResponseError extends Error {
   override readonly name = 'InvalidResponseError';
@@ -79,7 +54,7 @@ export class InvalidResponseError extends Error {
 
 /** Human-readable text for any error the client throws, for dialogs and the monitor's banner. */
 export function describeError(err: unknown): string {
-  if (err instanceof ResponseError) {
+  if (err instanceof ApiError) {
     if (err.unauthorized) return `The Cellpipe server refused the token (401): ${err.message}`;
     if (err.unreachable) return `The Cellpipe server is unreachable: ${err.message}`;
     if (err.noApi) {
@@ -99,26 +74,10 @@ function formatIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-/** Builds a ResponseError from a reply, using the `{error:{code,message,details}}` body when present. */
-async function responseError(response: Response): Promise<ResponseError> {
+/** The shared ApiError for a non-OK reply (the server's code, message and field details when it sent them). */
+async function responseError(response: Response): Promise<ApiError> {
   const text = await response.text().catch(() => '');
-  let body: unknown = undefined;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    // Not JSON (an HTML error page from a proxy): fall back to the status text.
-  }
-  const parsed = ErrorBodySchema.safeParse(body);
-  if (parsed.success) {
-    const { code, message, details } = parsed.data.error;
-    return new ResponseError(response.status, code, message, details);
-  }
-  const fallback = text && text.length < 300 && !text.trimStart().startsWith('<') ? text.trim() : '';
-  return new ResponseError(
-    response.status,
-    undefined,
-    fallback || `${response.status} ${response.statusText || 'error'}`.trim(),
-  );
+  return apiErrorFromReply(response.status, response.statusText, text);
 }
 
 export interface RequestOptions {
@@ -152,7 +111,7 @@ export class CellpipeClient {
   /**
    * A JSON request whose reply is parsed with `schema` (`null` for replies without a body, 204).
    *
-   * @throws {ResponseError} on a non-OK reply, with the server's message and code.
+   * @throws {ApiError} on a non-OK reply, with the server's message and code.
    * @throws {NetworkError} when no reply came.
    * @throws {InvalidResponseError} when the reply does not match `schema`.
    */

@@ -7,7 +7,7 @@
 import type { Job, JobSummary } from '@cellpipe/schema';
 import type { IDisposable } from '@lumino/disposable';
 import { Signal, type ISignal } from '@lumino/signaling';
-import { describeError, ResponseError } from '../api/client.js';
+import { describeError, ApiError } from '../api/client.js';
 import type { ConnectionStatus, ICellpipeAPI, ICellpipeJobs } from '../tokens.js';
 import { actionFromEvent, EMPTY_STATE, jobsReducer, type JobsAction, type JobsState } from './state.js';
 
@@ -141,9 +141,9 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
     this._setConnection({
       kind: 'error',
       message: describeError(err),
-      unreachable: !(err instanceof ResponseError) || err.unreachable,
-      unauthorized: err instanceof ResponseError && err.unauthorized,
-      noApi: err instanceof ResponseError && err.noApi,
+      unreachable: !(err instanceof ApiError) || err.unreachable,
+      unauthorized: err instanceof ApiError && err.unauthorized,
+      noApi: err instanceof ApiError && err.noApi,
     });
   }
 

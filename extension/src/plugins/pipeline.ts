@@ -1,29 +1,15 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
-import { describeError, ResponseError } from '../api/client.js';
+import { ApiError, describeError } from '../api/client.js';
 import { cellpipeIcon } from '../icons.js';
 import { CommandIDs, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor, PLUGIN_PREFIX } from '../tokens.js';
 import { PipelinePanel } from '../widgets/pipelinePanel.js';
 
-/** The server's 400 details (field paths, compile diagnostics) as lines under the message. */
+/** The error's text with the server's field details (path or cell, and message) as lines under it. */
 export function errorDetails(err: unknown): string {
   const text = describeError(err);
-  if (!(err instanceof ResponseError) || err.details === undefined) return text;
-  const details = err.details;
-  const lines: string[] = [];
-  const visit = (d: unknown): void => {
-    if (Array.isArray(d)) d.forEach(visit);
-    else if (d && typeof d === 'object') {
-      const o = d as Record<string, unknown>;
-      const msg = typeof o['message'] === 'string' ? o['message'] : undefined;
-      if (msg) {
-        const where = Array.isArray(o['path']) ? `${o['path'].map(String).join('.')}: ` : '';
-        lines.push(`${where}${msg}`);
-      } else Object.values(o).forEach(visit);
-    }
-  };
-  visit(details);
+  const lines = err instanceof ApiError ? err.detailLines() : [];
   return lines.length ? `${text}\n${lines.map((l) => `• ${l}`).join('\n')}` : text;
 }
 

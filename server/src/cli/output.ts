@@ -53,15 +53,7 @@ export function taskError(t: TaskRun): string {
 export function reportError(e: unknown): number {
   if (e instanceof ApiError) {
     err(`error: ${printable(e.message)}`);
-    if (Array.isArray(e.details)) {
-      for (const d of e.details as unknown[]) {
-        if (d && typeof d === 'object' && 'message' in d) {
-          const detail = d as { path?: unknown; message: unknown };
-          const path = typeof detail.path === 'string' && detail.path ? `${detail.path}: ` : '';
-          err(`  ${printable(`${path}${String(detail.message)}`)}`);
-        }
-      }
-    }
+    for (const line of e.detailLines()) err(`  ${printable(line)}`);
     return e.status === 400 || e.status === 413 ? 2 : 1;
   }
   if (e instanceof ConfigError) {

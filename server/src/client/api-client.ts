@@ -3,7 +3,8 @@
  * schemas from @cellpipe/schema, so a mismatched server fails loudly here rather than deep in a caller.
  */
 import {
-  ErrorBodySchema,
+  ApiError,
+  apiErrorFromReply,
   InventorySchema,
   JobListSchema,
   JobSchema,
@@ -21,17 +22,7 @@ import {
 } from '@cellpipe/schema';
 import { z } from 'zod';
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
+export { ApiError };
 
 export type ServerEvent = { type: 'job'; job: JobSummary } | { type: 'task'; event: TaskEvent };
 
@@ -179,11 +170,5 @@ function parseEventBlock(block: string): ServerEvent | undefined {
 }
 
 async function toApiError(res: Response): Promise<ApiError> {
-  const text = await res.text();
-  try {
-    const body = ErrorBodySchema.parse(JSON.parse(text));
-    return new ApiError(res.status, body.error.code, body.error.message, body.error.details);
-  } catch {
-    return new ApiError(res.status, 'http_error', `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
-  }
+  return apiErrorFromReply(res.status, res.statusText, await res.text().catch(() => ''));
 }

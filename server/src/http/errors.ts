@@ -2,27 +2,18 @@
  * HTTP error classes and the one place that maps any thrown error to a status and an ErrorBody.
  * Handlers throw; they never write error responses themselves.
  */
-import type { ErrorBody } from '@cellpipe/schema';
+import type { ErrorBody, ErrorDetail } from '@cellpipe/schema';
 import { ZodError } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../jobs/errors.js';
 
-export interface ErrorDetail {
-  /** Dotted field path ("pipeline.spec.tasks.0.resources.gpu"); "" for the whole body. */
-  path: string;
-  message: string;
-  file?: string;
-  line?: number;
-  column?: number;
-  cell?: number;
-  task?: string;
-}
+export type { ErrorDetail };
 
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details?: unknown,
+    readonly details?: ErrorDetail[],
     /** Extra response headers (WWW-Authenticate on 401). */
     readonly headers?: Record<string, string>,
   ) {
