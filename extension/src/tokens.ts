@@ -1,9 +1,13 @@
 /** Tokens other plugins (and other extensions) depend on. */
 import type { Job, JobSummary } from '@cellpipe/schema';
 import { Token } from '@lumino/coreutils';
+import type { IDisposable } from '@lumino/disposable';
 import type { ISignal } from '@lumino/signaling';
 import type { CellpipeClient } from './api/client.js';
 import type { JobsState } from './jobs/state.js';
+import type { IMonitorTab } from './monitor/tabs.js';
+
+export type { IMonitorTab };
 
 /** The Cellpipe HTTP API (through the Jupyter server proxy, or a configured server URL). */
 export interface ICellpipeAPI {
@@ -51,9 +55,17 @@ export const ICellpipeJobs = new Token<ICellpipeJobs>(
   'Live list of Cellpipe jobs and their tasks.',
 );
 
-/** Opens the job monitor (optionally on one job). */
+/** Opens the job monitor (optionally on one job), and takes the tabs other plugins add to it. */
 export interface ICellpipeMonitor {
+  /** Shows the monitor's Jobs tab, with `jobId` selected when given. */
   open(jobId?: string): Promise<void>;
+  /** Shows the monitor on one of its tabs (`jobs`, `resources`, or a tab another plugin added). */
+  openTab(tabId: string): Promise<void>;
+  /**
+   * Adds a tab (e.g. schedules, pipelines). Tabs are ordered by rank: Jobs is 100, Resources 200.
+   * Dispose the result to remove the tab.
+   */
+  addTab(tab: IMonitorTab): IDisposable;
 }
 
 export const ICellpipeMonitor = new Token<ICellpipeMonitor>(

@@ -204,6 +204,17 @@ export function formatDuration(ms: number | undefined): string {
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }
 
+/**
+ * How long a task ran, the one number every view shows: the runner's own measure once the task
+ * finished (it excludes start-up), else the time since it started.
+ */
+export function taskDurationMs(
+  t: Pick<TaskRun, 'durationMs' | 'startedAt' | 'finishedAt'>,
+  now: number,
+): number | undefined {
+  return t.durationMs ?? elapsedMs(t.startedAt, t.finishedAt, now);
+}
+
 /** Duration of a task or job: finished − started, or now − started while it runs. */
 export function elapsedMs(
   startedAt: string | undefined,

@@ -3,12 +3,18 @@ import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/appu
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import type { Contents } from '@jupyterlab/services';
 import { NotebookPanel } from '@jupyterlab/notebook';
+import { ITranslator } from '@jupyterlab/translation';
 import { cellpipeIcon } from '../icons.js';
 import { revealCell } from '../notebookWatch.js';
+import { JobsView } from '../monitor/jobsView.js';
+import { JobsViewModel, type MonitorActions } from '../monitor/jobsViewModel.js';
+import { MonitorPanel } from '../monitor/panel.js';
+import { MonitorTabRegistry } from '../monitor/tabs.js';
 import { CommandIDs, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor, PLUGIN_PREFIX } from '../tokens.js';
-import { MonitorWidget, type MonitorActions } from '../widgets/monitor.js';
+import { cellpipeTrans } from '../translation.js';
 
 const MONITOR_ID = 'cellpipe-monitor';
+export const JOBS_TAB = 'jobs';
 /** Executed notebooks are saved here (a hidden folder), or in the fallback when hidden files are refused. */
 const EXECUTED_DIRS = ['.cellpipe', 'cellpipe-runs'];
 
@@ -20,12 +26,6 @@ async function ensureDirectory(contents: Contents.IManager, path: string): Promi
   }
 }
 
-function jobIdArg(args: Record<string, unknown>, monitor: MonitorWidget | null): string | null {
-  const id = args['jobId'];
-  if (typeof id === 'string' && id) return id;
-  return monitor?.selected ?? null;
-}
-
 function activateMonitor(
   app: JupyterFrontEnd,
   api: ICellpipeAPI,
@@ -33,16 +33,19 @@ function activateMonitor(
   docManager: IDocumentManager,
   restorer: ILayoutRestorer | null,
   palette: ICommandPalette | null,
+  translator: ITranslator | null,
 ): ICellpipeMonitor {
-  const tracker = new WidgetTracker<MainAreaWidget<MonitorWidget>>({ namespace: MONITOR_ID });
-  let main: MainAreaWidget<MonitorWidget> | null = null;
+  const trans = cellpipeTrans(translator);
+  const tracker = new WidgetTracker<MainAreaWidget<MonitorPanel>>({ namespace: MONITOR_ID });
+  const tabs = new MonitorTabRegistry();
+  let main: MainAreaWidget<MonitorPanel> | null = null;
 
   const openAtCell = async (jobId: string, cell: number): Promise<void> => {
     const job = jobs.state.details[jobId] ?? (await jobs.loadJob(jobId));
     const path = jobs.sourceOf(jobId) ?? job.pipeline.spec.source?.notebook;
-    if (!path) throw new Error(`job ${jobId} does not say which notebook it came from`);
+    if (!path) throw new Error(trans.__('job %1 does not say which notebook it came from', jobId));
     const widget = docManager.openOrReveal(path);
-    if (!widget) throw new Error(`cannot open ${path}`);
+    if (!widget) throw new Error(trans.__('cannot open %1', path));
     await widget.context.ready;
     if (widget instanceof NotebookPanel) await revealCell(widget.content, cell - 1);
   };
@@ -63,7 +66,7 @@ function activateMonitor(
         lastError = err;
       }
     }
-    throw lastError instanceof Error ? lastError : new Error('cannot save the executed notebook');
+    throw lastError instanceof Error ? lastError : new Error(trans.__('cannot save the executed notebook'));
   };
 
   const downloadArtifact = async (jobId: string, task: string, path: string): Promise<void> => {
@@ -89,27 +92,38 @@ function activateMonitor(
     openExecuted,
     downloadArtifact,
   };
+  const jobsView = new JobsViewModel(jobs, api, actions);
+  tabs.add({ id: JOBS_TAB, label: trans.__('Jobs'), rank: 100, create: () => new JobsView(jobsView, trans) });
 
-  const open = async (jobId?: string): Promise<void> => {
+  const show = (tabId: string): MonitorPanel => {
     if (!main || main.isDisposed) {
-      const content = new MonitorWidget(jobs, api, actions);
+      const content = new MonitorPanel(tabs);
       main = new MainAreaWidget({ content });
       main.id = MONITOR_ID;
-      main.title.label = 'Cellpipe Jobs';
+      main.title.label = trans.__('Cellpipe Jobs');
       main.title.icon = cellpipeIcon;
       main.title.closable = true;
       void tracker.add(main);
     }
     if (!main.isAttached) app.shell.add(main, 'main');
     app.shell.activateById(main.id);
-    if (jobId) main.content.select(jobId);
-    else if (!main.content.selected && jobs.state.jobs[0]) main.content.select(jobs.state.jobs[0].id);
+    main.content.showTab(tabId);
+    return main.content;
   };
 
-  const monitorContent = (): MonitorWidget | null => (main && !main.isDisposed ? main.content : null);
+  const open = async (jobId?: string): Promise<void> => {
+    show(JOBS_TAB);
+    if (jobId) jobsView.select(jobId);
+    else if (!jobsView.selected && jobs.state.jobs[0]) jobsView.select(jobs.state.jobs[0].id);
+  };
+
+  const jobIdArg = (args: Record<string, unknown>): string | null => {
+    const id = args['jobId'];
+    return typeof id === 'string' && id ? id : jobsView.selected;
+  };
 
   const rerun = async (args: Record<string, unknown>, mode: 'all' | 'failed'): Promise<void> => {
-    const id = jobIdArg(args, monitorContent());
+    const id = jobIdArg(args);
     if (!id) return;
     const job = await api.client.rerunJob(id, mode);
     jobs.add(job);
@@ -119,31 +133,35 @@ function activateMonitor(
   };
 
   app.commands.addCommand(CommandIDs.openMonitor, {
-    label: 'Cellpipe Jobs',
-    caption: 'Open the Cellpipe job monitor',
+    label: trans.__('Cellpipe Jobs'),
+    caption: trans.__('Open the Cellpipe job monitor'),
     icon: cellpipeIcon,
-    execute: (args) => open(typeof args['jobId'] === 'string' ? args['jobId'] : undefined),
+    execute: async (args) => {
+      const tab = typeof args['tab'] === 'string' ? args['tab'] : undefined;
+      if (tab && tab !== JOBS_TAB) show(tab);
+      else await open(typeof args['jobId'] === 'string' ? args['jobId'] : undefined);
+    },
   });
   app.commands.addCommand(CommandIDs.cancelJob, {
-    label: 'Cancel Cellpipe Job',
+    label: trans.__('Cancel Cellpipe Job'),
     execute: async (args) => {
-      const id = jobIdArg(args, monitorContent());
+      const id = jobIdArg(args);
       if (!id) return;
       jobs.add(await api.client.cancelJob(id));
     },
   });
   app.commands.addCommand(CommandIDs.rerunJob, {
-    label: 'Re-run Cellpipe Job',
+    label: trans.__('Re-run Cellpipe Job'),
     execute: (args) => rerun(args, 'all'),
   });
   app.commands.addCommand(CommandIDs.rerunFailed, {
-    label: 'Re-run Failed Tasks of Cellpipe Job',
+    label: trans.__('Re-run Failed Tasks of Cellpipe Job'),
     execute: (args) => rerun(args, 'failed'),
   });
   app.commands.addCommand(CommandIDs.openAtCell, {
-    label: 'Open Source Notebook at Cell',
+    label: trans.__('Open Source Notebook at Cell'),
     execute: (args) => {
-      const id = jobIdArg(args, monitorContent());
+      const id = jobIdArg(args);
       const cell = Number(args['cell']);
       if (!id || !Number.isInteger(cell) || cell < 1) return;
       return openAtCell(id, cell);
@@ -156,15 +174,22 @@ function activateMonitor(
   if (restorer) {
     void restorer.restore(tracker, { command: CommandIDs.openMonitor, name: () => MONITOR_ID });
   }
-  return { open };
+  return {
+    open,
+    openTab: async (tabId) => {
+      if (tabId === JOBS_TAB) await open();
+      else show(tabId);
+    },
+    addTab: (tab) => tabs.add(tab),
+  };
 }
 
 export const monitorPlugin: JupyterFrontEndPlugin<ICellpipeMonitor> = {
   id: `${PLUGIN_PREFIX}:monitor`,
-  description: 'Main-area Cellpipe job monitor: jobs, task graph, logs, results, cancel and re-run.',
+  description: 'Main-area Cellpipe job monitor: tabs for jobs and resources (other plugins add more).',
   autoStart: true,
   requires: [ICellpipeAPI, ICellpipeJobs, IDocumentManager],
-  optional: [ILayoutRestorer, ICommandPalette],
+  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
   provides: ICellpipeMonitor,
   activate: activateMonitor,
 };

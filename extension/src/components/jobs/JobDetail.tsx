@@ -1,0 +1,122 @@
+/** One job: its actions, facts, task graph, task table and the open log. */
+import type { Job } from '@cellpipe/schema';
+import * as React from 'react';
+import { Dag, type DagTask } from '../Dag.js';
+import { elapsedMs, formatDuration, isJobFinished, taskDurationMs } from '../../jobs/state.js';
+import type { JobsViewModel } from '../../monitor/jobsViewModel.js';
+import { useTrans } from '../../translation.js';
+import { LogView } from './LogView.js';
+import { TaskTable } from './TaskTable.js';
+import { dateTime, MONITOR_CLASS, StatePill } from './format.js';
+
+const CLASS = MONITOR_CLASS;
+
+function JobActions(props: { job: Job; model: JobsViewModel }): React.ReactElement {
+  const trans = useTrans();
+  const { job, model } = props;
+  const finished = isJobFinished(job.state);
+  const hasFailed = job.tasks.some((t) => t.state === 'failed' || t.state === 'cancelled' || t.state === 'skipped');
+  return (
+    <div className={`${CLASS}-actions`}>
+      <button
+        type="button"
+        className="jp-mod-styled jp-mod-warn"
+        disabled={finished || model.busy}
+        onClick={() => void model.run(() => model.actions.cancel(job.id))}
+      >
+        {trans.__('Cancel')}
+      </button>
+      <button
+        type="button"
+        className="jp-mod-styled"
+        disabled={!finished || model.busy}
+        onClick={() => void model.run(() => model.actions.rerun(job.id, 'all'))}
+      >
+        {trans.__('Re-run')}
+      </button>
+      <button
+        type="button"
+        className="jp-mod-styled"
+        disabled={!finished || !hasFailed || model.busy}
+        onClick={() => void model.run(() => model.actions.rerun(job.id, 'failed'))}
+      >
+        {trans.__('Re-run failed')}
+      </button>
+    </div>
+  );
+}
+
+function JobFacts(props: { job: Job; model: JobsViewModel; now: number }): React.ReactElement {
+  const trans = useTrans();
+  const { job, model, now } = props;
+  return (
+    <dl className={`${CLASS}-facts`}>
+      <dt>{trans.__('Job')}</dt>
+      <dd>{job.id}</dd>
+      <dt>{trans.__('Owner')}</dt>
+      <dd>{job.owner}</dd>
+      <dt>{trans.__('Executor')}</dt>
+      <dd>{job.executor}</dd>
+      <dt>{trans.__('Created')}</dt>
+      <dd>{dateTime(job.createdAt)}</dd>
+      <dt>{trans.__('Started')}</dt>
+      <dd>{dateTime(job.startedAt)}</dd>
+      <dt>{trans.__('Finished')}</dt>
+      <dd>{dateTime(job.finishedAt)}</dd>
+      <dt>{trans.__('Duration')}</dt>
+      <dd>{formatDuration(elapsedMs(job.startedAt, job.finishedAt, now))}</dd>
+      {job.parentJobId ? (
+        <>
+          <dt>{trans.__('Re-run of')}</dt>
+          <dd>
+            <button type="button" className={`${CLASS}-link`} onClick={() => model.select(job.parentJobId ?? null)}>
+              {job.parentJobId}
+            </button>
+          </dd>
+        </>
+      ) : null}
+      {Object.keys(job.parameters).length > 0 ? (
+        <>
+          <dt>{trans.__('Parameters')}</dt>
+          <dd>{JSON.stringify(job.parameters)}</dd>
+        </>
+      ) : null}
+    </dl>
+  );
+}
+
+export function JobDetail(props: { job: Job; model: JobsViewModel }): React.ReactElement {
+  const trans = useTrans();
+  const { job, model } = props;
+  const now = Date.now();
+  const dagTasks: DagTask[] = job.tasks.map((t) => ({
+    name: t.name,
+    dependsOn: t.dependsOn,
+    state: t.state,
+    detail: t.reused ? trans.__('reused') : formatDuration(taskDurationMs(t, now)) || undefined,
+  }));
+  const log = model.log && model.log.jobId === job.id ? model.log : null;
+  return (
+    <div className={`${CLASS}-job`}>
+      <div className={`${CLASS}-jobHeader`}>
+        <h2>
+          {job.name} <StatePill state={job.state} trans={trans} />
+        </h2>
+        <JobActions job={job} model={model} />
+      </div>
+      <JobFacts job={job} model={model} now={now} />
+      {job.error ? (
+        <div className={`${CLASS}-error`} role="alert">
+          {job.error}
+        </div>
+      ) : null}
+      <Dag
+        tasks={dagTasks}
+        label={trans.__('Tasks of job %1', job.id)}
+        onSelect={(task) => model.showLogs(job.id, task)}
+      />
+      <TaskTable job={job} model={model} now={now} />
+      {log ? <LogView log={log} onClose={() => model.closeLog()} /> : null}
+    </div>
+  );
+}

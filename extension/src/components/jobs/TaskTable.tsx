@@ -1,0 +1,146 @@
+/** The task table of a job: one row per task, with its waiting reason, error and artifacts under it. */
+import type { Job, TaskRun } from '@cellpipe/schema';
+import * as React from 'react';
+import { formatDuration, isTaskFinished, taskDurationMs } from '../../jobs/state.js';
+import type { JobsViewModel } from '../../monitor/jobsViewModel.js';
+import { useTrans } from '../../translation.js';
+import {
+  clock,
+  errorText,
+  MONITOR_CLASS,
+  resourcesText,
+  StatePill,
+  stripAnsi,
+  taskRan,
+  waitingText,
+} from './format.js';
+
+const CLASS = MONITOR_CLASS;
+const COLUMNS = 8;
+
+function TaskErrorRow(props: { job: Job; task: TaskRun; model: JobsViewModel }): React.ReactElement | null {
+  const trans = useTrans();
+  const { job, task, model } = props;
+  const err = task.error;
+  if (!err) return null;
+  return (
+    <tr className={`${CLASS}-taskError`}>
+      <td colSpan={COLUMNS} role="alert">
+        <div className={`${CLASS}-errorText`}>{errorText(err)}</div>
+        {err.cell !== undefined ? (
+          <button
+            type="button"
+            className={`${CLASS}-link`}
+            onClick={() => void model.run(() => model.actions.openAtCell(job.id, err.cell ?? 1))}
+          >
+            {trans.__('Open the notebook at cell %1', err.cell)}
+          </button>
+        ) : null}
+        {err.traceback ? <pre className={`${CLASS}-traceback`}>{stripAnsi(err.traceback)}</pre> : null}
+      </td>
+    </tr>
+  );
+}
+
+function TaskRow(props: { job: Job; task: TaskRun; model: JobsViewModel; now: number }): React.ReactElement {
+  const trans = useTrans();
+  const { job, task: t, model, now } = props;
+  const waiting = t.waitingReason && !isTaskFinished(t.state) && t.state !== 'running';
+  return (
+    <React.Fragment>
+      <tr data-task-row={t.name} data-state={t.state} className={`${CLASS}-task jp-mod-${t.state}`}>
+        <td>{t.name}</td>
+        <td>
+          <StatePill state={t.state} trans={trans} />
+          {t.reused ? <span className={`${CLASS}-reused`}> {trans.__('(reused)')}</span> : null}
+        </td>
+        <td title={trans.__('attempt / attempts allowed (retries + 1)')}>
+          {t.attempt}/{t.maxAttempts}
+        </td>
+        <td>
+          {resourcesText(t, trans)}
+          {t.placement ? <div className={`${CLASS}-placement`}>{t.placement}</div> : null}
+        </td>
+        <td title={t.startedAt}>{clock(t.startedAt)}</td>
+        <td title={t.finishedAt}>{clock(t.finishedAt)}</td>
+        <td>{formatDuration(taskDurationMs(t, now))}</td>
+        <td className={`${CLASS}-taskActions`}>
+          <button
+            type="button"
+            className="jp-mod-styled"
+            disabled={!taskRan(t)}
+            title={taskRan(t) ? undefined : trans.__('The task has not run')}
+            onClick={() => model.showLogs(job.id, t.name)}
+          >
+            {trans.__('Logs')}
+          </button>
+          <button
+            type="button"
+            className="jp-mod-styled"
+            disabled={!taskRan(t) || !isTaskFinished(t.state)}
+            title={
+              !taskRan(t)
+                ? trans.__('The task has not run')
+                : isTaskFinished(t.state)
+                  ? undefined
+                  : trans.__('Available once the task has finished')
+            }
+            onClick={() => void model.run(() => model.actions.openExecuted(job.id, t.name))}
+          >
+            {trans.__('Executed notebook')}
+          </button>
+        </td>
+      </tr>
+      {waiting ? (
+        <tr className={`${CLASS}-waiting`}>
+          <td colSpan={COLUMNS}>{waitingText(t.waitingReason ?? '', trans)}</td>
+        </tr>
+      ) : null}
+      <TaskErrorRow job={job} task={t} model={model} />
+      {t.artifacts.length > 0 ? (
+        <tr className={`${CLASS}-artifacts`}>
+          <td colSpan={COLUMNS}>
+            {trans.__('Artifacts:')}{' '}
+            {t.artifacts.map((a) => (
+              <button
+                key={a}
+                type="button"
+                className={`${CLASS}-link`}
+                onClick={() => void model.run(() => model.actions.downloadArtifact(job.id, t.name, a))}
+              >
+                {a}
+              </button>
+            ))}
+          </td>
+        </tr>
+      ) : null}
+    </React.Fragment>
+  );
+}
+
+export function TaskTable(props: { job: Job; model: JobsViewModel; now: number }): React.ReactElement {
+  const trans = useTrans();
+  return (
+    <table className={`${CLASS}-tasks`}>
+      <thead>
+        <tr>
+          <th>{trans.__('Task')}</th>
+          <th>{trans.__('State')}</th>
+          <th>{trans.__('Attempt')}</th>
+          <th>{trans.__('Resources')}</th>
+          <th>{trans.__('Started')}</th>
+          <th>{trans.__('Finished')}</th>
+          <th>{trans.__('Duration')}</th>
+          <th>
+            <span className="jp-cellpipe-visuallyHidden">{trans.__('Actions')}</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.job.tasks.map((t) => (
+          <TaskRow key={t.name} job={props.job} task={t} model={props.model} now={props.now} />
+        ))}
+      </tbody>
+    </table>
+  );
+}

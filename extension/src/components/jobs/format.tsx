@@ -1,0 +1,87 @@
+/** Small formatting helpers shared by the Jobs tab's components. */
+import * as React from 'react';
+import type { TaskError, TaskRun } from '@cellpipe/schema';
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+export const MONITOR_CLASS = 'jp-cellpipe-Monitor';
+
+export function dateTime(iso: string | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+/** Task rows show the clock time only; the job's date is in its facts. */
+export function clock(iso: string | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleTimeString();
+}
+
+/** Python tracebacks carry terminal colour codes. */
+export function stripAnsi(text: string): string {
+  return text.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '');
+}
+
+export function resourcesText(t: Pick<TaskRun, 'resources'>, trans: TranslationBundle): string {
+  const r = t.resources;
+  const parts: string[] = [];
+  if (r.mig) parts.push(trans.__('MIG %1', r.mig));
+  if (r.gpu) parts.push(trans._n('%1 GPU', '%1 GPUs', r.gpu));
+  if (r.cpu) parts.push(trans.__('%1 CPU', r.cpu));
+  if (r.memory) parts.push(r.memory);
+  return parts.join(', ');
+}
+
+/**
+ * A task error in one line: the exception class when the message does not already start with it,
+ * then the message. The machine reason is left out when the message already says it
+ * ("the job was cancelled", not "the job was cancelled (cancelled)").
+ */
+export function errorText(err: TaskError): string {
+  const kind = err.ename && !err.message.startsWith(err.ename) ? `${err.ename}: ` : '';
+  const reason =
+    err.reason && !['error', 'exit', 'upstream'].includes(err.reason) && !err.message.toLowerCase().includes(err.reason)
+      ? ` (${err.reason})`
+      : '';
+  return `${kind}${err.message}${reason}`;
+}
+
+/** A waiting reason as a sentence on its own ("Waiting for a free nvidia.com/gpu (0 of 2 free)"). */
+export function waitingText(reason: string, trans: TranslationBundle): string {
+  const text = reason.trim();
+  if (/^waiting\b/i.test(text)) return text.charAt(0).toUpperCase() + text.slice(1);
+  return trans.__('Waiting: %1', text);
+}
+
+/** True once a task actually started an attempt (only then can it have logs and an executed notebook). */
+export function taskRan(t: Pick<TaskRun, 'startedAt' | 'reused'>): boolean {
+  return t.startedAt !== undefined;
+}
+
+/** A job or task state as shown to people (the attribute `data-state` keeps the API's word). */
+export function stateLabel(state: string, trans: TranslationBundle): string {
+  switch (state) {
+    case 'pending':
+      return trans.__('pending');
+    case 'queued':
+      return trans.__('queued');
+    case 'running':
+      return trans.__('running');
+    case 'succeeded':
+      return trans.__('succeeded');
+    case 'failed':
+      return trans.__('failed');
+    case 'cancelled':
+      return trans.__('cancelled');
+    case 'skipped':
+      return trans.__('skipped');
+    default:
+      return state;
+  }
+}
+
+/** The state pill used in the list, the detail and the task table. */
+export function StatePill(props: { state: string; trans: TranslationBundle }): React.ReactElement {
+  return <span className={`${MONITOR_CLASS}-state jp-mod-${props.state}`}>{stateLabel(props.state, props.trans)}</span>;
+}

@@ -1,0 +1,159 @@
+/**
+ * What the Jobs tab shows besides the jobs themselves: the selected job, the open log, an action in
+ * progress and the last error. The components render it; they never hold this state themselves, so a
+ * re-opened monitor comes back as it was left.
+ */
+import { Signal, type ISignal } from '@lumino/signaling';
+import type { IDisposable } from '@lumino/disposable';
+import { describeError } from '../api/client.js';
+import { isJobFinished, isTaskFinished } from '../jobs/state.js';
+import type { ICellpipeAPI, ICellpipeJobs } from '../tokens.js';
+
+/** What the job detail's buttons do; the plugin routes each through a command. */
+export interface MonitorActions {
+  cancel(jobId: string): Promise<void>;
+  rerun(jobId: string, mode: 'all' | 'failed'): Promise<void>;
+  openAtCell(jobId: string, cell: number): Promise<void>;
+  openExecuted(jobId: string, task: string): Promise<void>;
+  downloadArtifact(jobId: string, task: string, path: string): Promise<void>;
+}
+
+export interface LogView {
+  jobId: string;
+  task: string;
+  text: string;
+  live: boolean;
+  error?: string;
+}
+
+export class JobsViewModel implements IDisposable {
+  private readonly _changed = new Signal<this, void>(this);
+  private _selected: string | null = null;
+  private _error: string | null = null;
+  private _log: LogView | null = null;
+  private _logAbort: AbortController | null = null;
+  private _busy = false;
+  private _ticker: number | undefined;
+  private _disposed = false;
+
+  constructor(
+    readonly jobs: ICellpipeJobs,
+    private readonly api: ICellpipeAPI,
+    readonly actions: MonitorActions,
+  ) {
+    jobs.changed.connect(this._onJobs, this);
+    this._onJobs();
+  }
+
+  /** Emitted on every change, and once a second while a job runs (durations tick). */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get selected(): string | null {
+    return this._selected;
+  }
+
+  get error(): string | null {
+    return this._error;
+  }
+
+  get busy(): boolean {
+    return this._busy;
+  }
+
+  get log(): LogView | null {
+    return this._log;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  select(jobId: string | null): void {
+    if (jobId !== this._selected) this.closeLog();
+    this._selected = jobId;
+    this._error = null;
+    this._changed.emit();
+    if (jobId) {
+      this.jobs.loadJob(jobId).catch((err: unknown) => {
+        this._error = describeError(err);
+        this._changed.emit();
+      });
+    }
+  }
+
+  /** Runs an action, showing its failure inline instead of losing it. */
+  async run(action: () => Promise<void>): Promise<void> {
+    this._busy = true;
+    this._changed.emit();
+    try {
+      await action();
+      this._error = null;
+    } catch (err) {
+      this._error = describeError(err);
+    } finally {
+      this._busy = false;
+      this._changed.emit();
+    }
+  }
+
+  showLogs(jobId: string, task: string): void {
+    this.closeLog();
+    const run = this.jobs.state.details[jobId]?.tasks.find((t) => t.name === task);
+    const live = !run || !isTaskFinished(run.state);
+    const view: LogView = { jobId, task, text: '', live };
+    this._log = view;
+    const abort = new AbortController();
+    this._logAbort = abort;
+    this._changed.emit();
+    this.api.client
+      .streamLogs(jobId, task, {
+        follow: live,
+        signal: abort.signal,
+        onText: (text) => {
+          view.text += text;
+          this._changed.emit();
+        },
+      })
+      .then(
+        () => {
+          view.live = false;
+          this._changed.emit();
+        },
+        (err: unknown) => {
+          if (abort.signal.aborted) return;
+          view.live = false;
+          view.error = describeError(err);
+          this._changed.emit();
+        },
+      );
+  }
+
+  closeLog(): void {
+    this._logAbort?.abort();
+    this._logAbort = null;
+    this._log = null;
+    this._changed.emit();
+  }
+
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    this._logAbort?.abort();
+    if (this._ticker !== undefined) window.clearInterval(this._ticker);
+    this.jobs.changed.disconnect(this._onJobs, this);
+    Signal.clearData(this);
+  }
+
+  private _onJobs(): void {
+    const anyRunning = this.jobs.state.jobs.some((j) => !isJobFinished(j.state));
+    if (anyRunning && this._ticker === undefined) {
+      this._ticker = window.setInterval(() => this._changed.emit(), 1000);
+    } else if (!anyRunning && this._ticker !== undefined) {
+      window.clearInterval(this._ticker);
+      this._ticker = undefined;
+    }
+    this._changed.emit();
+  }
+}
