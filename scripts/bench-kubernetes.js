@@ -21,7 +21,7 @@ import vm from 'node:vm';
 const here = dirname(fileURLToPath(import.meta.url));
 const script = join(here, 'k8s-testbed.sh');
 const dist = join(here, '..', 'server', 'dist');
-const runnerPath = join(here, '..', 'server', 'runner', 'cellpipe_runner.py');
+const runnerPath = join(here, '..', 'server', 'dist', 'cellpipe_runner.pyz');
 const CONCURRENCY = 32;
 /** The nodeSelector of pods that must stay Pending, and of the bench's own kwok nodes. */
 const BENCH_LABEL = 'bench.cellpipe.io/pool';
@@ -164,7 +164,7 @@ async function benchSubmit(kc, tasks) {
   const executor = new KubernetesExecutor({
     kubeConfig: kc,
     config: { namespace: execNs, nodeSelector: nowhere, checkNodeCapacity: false },
-    runnerSource: readFileSync(runnerPath, 'utf8'),
+    runnerArchive: readFileSync(runnerPath),
     warn: () => undefined,
   });
   try {
@@ -254,7 +254,7 @@ async function liveChild() {
   const executor = new KubernetesExecutor({
     kubeConfig: kc,
     config: { namespace, nodeSelector: { [BENCH_LABEL]: 'live' }, checkNodeCapacity: false },
-    runnerSource: readFileSync(runnerPath, 'utf8'),
+    runnerArchive: readFileSync(runnerPath),
     podAnnotations: () => ({ 'testbed.cellpipe.io/delay': '3600s' }),
     warn: () => undefined,
   });

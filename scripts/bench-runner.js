@@ -1,9 +1,11 @@
-// Task runner overhead: what server/runner/cellpipe_runner.py adds to every task.
+// Task runner overhead: what the runner (server/runner/, built into a zipapp here) adds to every task.
 //
 // Baselines measured in the same run: `python3 -c pass` (interpreter start) and `python3 code.py`
 // running the same code the task's cell runs. The runner is timed on one-cell tasks without and with
-// a passed variable, and for how quickly SIGTERM turns into a cancelled result.json (during a sleep
-// and during a long native call that holds no GIL).
+// a passed variable, as the zipapp the build makes (bytecode for this Python inside) and as one
+// without bytecode (what any other Python version reads), and for how quickly SIGTERM turns into a
+// cancelled result.json (during a sleep and during a long native call that holds no GIL). The cost of
+// fingerprinting a read-only input is measured against pickling the same value.
 //
 //   node scripts/bench-runner.js          prints the JSON on its own
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const RUNNER = join(here, '..', 'server', 'runner', 'cellpipe_runner.py');
+const RUNNER_SOURCES = join(here, '..', 'server', 'runner');
 const PYTHON = process.env.CELLPIPE_BENCH_PYTHON || 'python3';
 // The optional kernel engine is timed where the project venv (scripts/python-env.sh) has ipykernel.
 const KERNEL_PYTHON = process.env.CELLPIPE_BENCH_KERNEL_PYTHON || join(here, '..', '.venv', 'bin', 'python');
@@ -88,10 +90,10 @@ function taskJson(dir, name, fields) {
 }
 
 /** Milliseconds from SIGTERM to the runner's exit with a cancelled result.json. */
-function cancelLatencyMs(dir, name, source) {
+function cancelLatencyMs(runner, dir, name, source) {
   const { path, task } = taskJson(dir, name, { cells: [{ index: 0, source }] });
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [RUNNER, path], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(PYTHON, [runner, path], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let sentAt = 0n;
     child.stdout.setEncoding('utf8').on('data', (chunk) => {
@@ -115,9 +117,50 @@ function cancelLatencyMs(dir, name, source) {
   });
 }
 
+// Fingerprint of a read-only input vs pickling it (what the upstream task paid to save it), in ms.
+const FINGERPRINT = `
+import json, pickle, sys, time
+sys.path.insert(0, sys.argv[1])
+from cellpipe_runner.fingerprint import fingerprint
+values = {
+    "bytes100MB": lambda: bytes(range(256)) * (100 * 4096),
+    "dict1M": lambda: {"key%d" % i: [i, float(i), str(i)] for i in range(1000000)},
+    "list10kSmallDicts": lambda: [{"a": i, "b": "x" * 20} for i in range(10000)],
+}
+out = {}
+for name, make in values.items():
+    value = make()
+    fp, pk = [], []
+    for _ in range(3):
+        t = time.process_time(); fingerprint(value); fp.append((time.process_time() - t) * 1000)
+        t = time.process_time(); pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL); pk.append((time.process_time() - t) * 1000)
+    out[name] = {"fingerprintCpuMs": sorted(fp)[1], "pickleCpuMs": sorted(pk)[1]}
+    del value
+print(json.dumps(out))
+`;
+
+function buildRunner(out, extra = []) {
+  const r = spawnSync(PYTHON, [join(RUNNER_SOURCES, 'build.py'), out, ...extra], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`building the runner failed: ${r.stderr}`);
+  return out;
+}
+
+function fingerprintCost() {
+  const r = spawnSync(PYTHON, ['-c', FINGERPRINT, RUNNER_SOURCES], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fingerprint bench failed: ${r.stderr}`);
+  const raw = JSON.parse(r.stdout);
+  const out = {};
+  for (const [name, m] of Object.entries(raw)) {
+    out[name] = { ...m, fingerprintVsPickle: round(m.fingerprintCpuMs / m.pickleCpuMs) };
+  }
+  return out;
+}
+
 export async function benchRunner({ runs = 15 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'cellpipe-bench-runner-'));
   try {
+    const RUNNER = buildRunner(join(dir, 'cellpipe_runner.pyz'));
+    const RUNNER_NO_BYTECODE = buildRunner(join(dir, 'sources.pyz'), ['--no-bytecode']);
     const script = join(dir, 'code.py');
     writeFileSync(script, CELL);
     const plainTask = taskJson(dir, 'plain', { cells: [{ index: 0, source: CELL }] });
@@ -136,21 +179,13 @@ export async function benchRunner({ runs = 15 } = {}) {
       parameters: { p: 1 },
     });
 
-    // Python never caches the bytecode of the file it is started with, so every task compiles the
-    // runner's source. An executor can compile it once and start the .pyc instead (same python3).
-    const pyc = join(dir, 'cellpipe_runner.pyc');
-    const compiled = spawnSync(
-      PYTHON,
-      ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', RUNNER, pyc],
-      { encoding: 'utf8' },
-    );
-    if (compiled.status !== 0) throw new Error(`py_compile failed: ${compiled.stderr}`);
+    // What a Python other than the build's pays at every start: compiling the runner's modules.
     const compileMs = spawnSync(
       PYTHON,
       [
         '-c',
-        'import sys, time\nsrc = open(sys.argv[1]).read()\nfor _ in range(7):\n    t = time.process_time(); compile(src, "r", "exec"); print((time.process_time() - t) * 1000)',
-        RUNNER,
+        'import glob, os, sys, time\nsrcs = [open(p).read() for p in glob.glob(os.path.join(sys.argv[1], "cellpipe_runner", "*.py"))]\nfor _ in range(7):\n    t = time.process_time()\n    for s in srcs: compile(s, "r", "exec")\n    print((time.process_time() - t) * 1000)',
+        RUNNER_SOURCES,
       ],
       { encoding: 'utf8' },
     );
@@ -158,7 +193,7 @@ export async function benchRunner({ runs = 15 } = {}) {
       pythonPass: [[PYTHON, '-c', 'pass']],
       plainScript: [[PYTHON, script]],
       runnerOneCell: [[PYTHON, RUNNER, plainTask.path]],
-      runnerPrecompiledOneCell: [[PYTHON, pyc, plainTask.path]],
+      runnerNoBytecodeOneCell: [[PYTHON, RUNNER_NO_BYTECODE, plainTask.path]],
       runnerTwoTasksPassingVariables: [
         [PYTHON, RUNNER, ioUp.path],
         [PYTHON, RUNNER, ioDown.path],
@@ -178,17 +213,18 @@ export async function benchRunner({ runs = 15 } = {}) {
       vsPlainScript: round(t.runnerOneCell.median - t.plainScript.median),
       perTaskPassingVariables: round(t.runnerTwoTasksPassingVariables.median / 2 - t.plainScript.median),
       twentyCellsVsOneCell: round(t.runnerTwentyCellsSetupParameters.median - t.runnerOneCell.median),
-      precompiledVsPlainScript: round(t.runnerPrecompiledOneCell.median - t.plainScript.median),
+      noBytecodeVsPlainScript: round(t.runnerNoBytecodeOneCell.median - t.plainScript.median),
     });
 
     const cancelSleep = [];
     const cancelNative = [];
     for (let i = 0; i < 3; i++) {
       cancelSleep.push(
-        await cancelLatencyMs(dir, `sleep${i}`, 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n'),
+        await cancelLatencyMs(RUNNER, dir, `sleep${i}`, 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n'),
       );
       cancelNative.push(
         await cancelLatencyMs(
+          RUNNER,
           dir,
           `native${i}`,
           // zlib releases the GIL while it compresses: only the runner's wakeup-fd thread can act.
@@ -230,14 +266,16 @@ export async function benchRunner({ runs = 15 } = {}) {
       wallMs: wall,
       cpuMs: cpu,
       overheadMs: { wall: overhead(wall), cpu: overhead(cpu) },
-      // CPU time Python spends compiling the runner's source at every start (what a .pyc saves).
-      compileRunnerSourceCpuMs: stats(compileMs.stdout.trim().split('\n').map(Number)),
+      // CPU time compiling all of the runner's modules (what the zipapp's bytecode saves; a task
+      // imports only some of them).
+      compileRunnerSourcesCpuMs: stats(compileMs.stdout.trim().split('\n').map(Number)),
       ratio: {
         runnerVsPythonPassWall: round(wall.runnerOneCell.median / wall.pythonPass.median),
         runnerVsPlainScriptWall: round(wall.runnerOneCell.median / wall.plainScript.median),
         runnerVsPlainScriptCpu: round(cpu.runnerOneCell.median / cpu.plainScript.median),
       },
       cancelLatencyMs: { duringSleep: stats(cancelSleep), duringNativeCall: stats(cancelNative) },
+      fingerprint: fingerprintCost(),
       ...(kernelEngine ? { kernelEngine } : {}),
     };
   } finally {

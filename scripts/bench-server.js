@@ -111,7 +111,7 @@ async function perTaskOverhead(tasks = 10, rounds = 3) {
     await waitDone(warm.id);
     const code = join(home, 'code.py');
     writeFileSync(code, 'pass\n');
-    const runnerPath = join(here, '..', 'server', 'runner', 'cellpipe_runner.py');
+    const runnerPath = join(here, '..', 'server', 'dist', 'cellpipe_runner.pyz');
     const m = { engineWall: [], engineCpu: [], plainWall: [], plainCpu: [], runnerWall: [], runnerCpu: [] };
     // Rounds interleave the three so load from elsewhere on the machine hits them alike.
     for (let r = 0; r < rounds; r++) {

@@ -1,3 +1,4 @@
 import base from '../jest.config.base.js';
 
-export default base;
+// The runner's zipapp is built from server/runner/ before the tests, so they never run a stale one.
+export default { ...base, globalSetup: '<rootDir>/test/build-runner.js' };

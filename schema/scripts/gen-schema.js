@@ -1,8 +1,15 @@
-// Writes pipeline.schema.json from the zod schemas (run `npm run gen -w schema`; a test checks it is in sync).
+// Writes pipeline.schema.json and runner-contract.schema.json from the zod schemas (run `npm run gen -w schema`;
+// tests check both are in sync).
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pipelineJsonSchema, formatJsonSchema } from '../dist/jsonschema.js';
+import { runnerContractJsonSchema } from '../dist/runner-contract.js';
 
-const out = fileURLToPath(new URL('../pipeline.schema.json', import.meta.url));
-writeFileSync(out, formatJsonSchema(pipelineJsonSchema()));
-console.log(`wrote ${out}`);
+for (const [file, schema] of [
+  ['pipeline.schema.json', pipelineJsonSchema()],
+  ['runner-contract.schema.json', runnerContractJsonSchema()],
+]) {
+  const out = fileURLToPath(new URL(`../${file}`, import.meta.url));
+  writeFileSync(out, formatJsonSchema(schema));
+  console.log(`wrote ${out}`);
+}

@@ -43,3 +43,4 @@ export {
 export { parseParameters } from './python/parameters.js';
 export { PYTHON_BUILTINS } from './python/builtins.js';
 export { pipelineJsonSchema, formatJsonSchema, PIPELINE_SCHEMA_ID } from './jsonschema.js';
+export * from './runner-contract.js';

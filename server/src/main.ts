@@ -129,7 +129,7 @@ async function executorFor(config: ServerConfig, runnerPath?: string): Promise<E
   const executor = new KubernetesExecutor({
     kubeConfig,
     config: config.kubernetes,
-    runnerSource: readFileSync(runnerPath ?? defaultRunnerPath(), 'utf8'),
+    runnerArchive: readFileSync(runnerPath ?? defaultRunnerPath()),
     notebookImage: process.env.JUPYTER_IMAGE || undefined,
     passedEnv: passedEnv(config.passEnv),
   });

@@ -14,9 +14,8 @@ import * as k8s from '@kubernetes/client-node';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const script = join(repoRoot, 'scripts', 'k8s-testbed.sh');
 
-/** cellpipe_runner.py, which the executor ships in each job's owner ConfigMap. */
-export const runnerSource = (): string =>
-  readFileSync(join(repoRoot, 'server', 'runner', 'cellpipe_runner.py'), 'utf8');
+/** The runner's zipapp (built by jest's global setup), which the executor ships in each job's owner ConfigMap. */
+export const runnerArchive = (): Buffer => readFileSync(join(repoRoot, 'server', 'dist', 'cellpipe_runner.pyz'));
 
 /** Enough for a cold build on a small shared machine. */
 export const BUILD_TIMEOUT_MS = 90 * 60 * 1000;

@@ -19,7 +19,7 @@ import { BUILD_TIMEOUT_MS, eventually, startTestbed, type Testbed } from './kube
 jest.setTimeout(180_000);
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const runnerSource = readFileSync(join(root, 'server', 'runner', 'cellpipe_runner.py'), 'utf8');
+const runnerArchive = readFileSync(join(root, 'server', 'dist', 'cellpipe_runner.pyz'));
 const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
 const serverNs = `cp-srv-${suffix}`;
 const tasksNs = `cp-tasks-${suffix}`;
@@ -66,7 +66,7 @@ async function serviceAccountKubeConfig(): Promise<k8s.KubeConfig> {
 function newExecutor(config: Record<string, unknown> = {}, notebookImage?: string): KubernetesExecutor {
   const ex = new KubernetesExecutor({
     kubeConfig: saKubeConfig,
-    runnerSource,
+    runnerArchive,
     // Kept unless a test says otherwise: most tests look at the Jobs after the attempts ended.
     config: { namespace: tasksNs, keepFinishedJobs: true, ...config },
     notebookImage,

@@ -24,7 +24,7 @@ import {
   createNamespace,
   eventually,
   restartApiserver,
-  runnerSource,
+  runnerArchive,
   startTestbed,
   type Testbed,
 } from './kubernetes-bed.js';
@@ -33,7 +33,7 @@ jest.setTimeout(180_000);
 
 const serverDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(serverDir, 'dist');
-const runnerPath = join(serverDir, 'runner', 'cellpipe_runner.py');
+const runnerPath = join(serverDir, 'dist', 'cellpipe_runner.pyz');
 
 const delay = (d: string): Record<string, string> => ({ 'testbed.cellpipe.io/delay': d });
 
@@ -94,7 +94,7 @@ kubeConfig.loadFromFile(cfg.kubeconfig);
 const executor = new KubernetesExecutor({
   kubeConfig,
   config: { namespace: cfg.namespace, keepFinishedJobs: true },
-  runnerSource: readFileSync(cfg.runner, 'utf8'),
+  runnerArchive: readFileSync(cfg.runner),
   podAnnotations: (spec) => cfg.steer[spec.taskName] ?? {},
   warn: () => undefined,
 });
@@ -225,7 +225,7 @@ test('a kube-apiserver restart mid-job: the watches recover and the job ends wit
     kubeConfig: bed.kc,
     // Kept, so the end can show one Job and one pod per task.
     config: { namespace: ns, keepFinishedJobs: true },
-    runnerSource: runnerSource(),
+    runnerArchive: runnerArchive(),
     podAnnotations: (spec) =>
       ({
         long_a: delay('10s'),

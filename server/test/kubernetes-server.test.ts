@@ -15,7 +15,7 @@ import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
 import { createApp, type CellpipeApp } from '../src/http/app.js';
 import { JobService } from '../src/jobs/job-service.js';
 import { request as pipelineRequest, taskOf, waitForJob } from './jobs-fixtures.js';
-import { BUILD_TIMEOUT_MS, createNamespace, runnerSource, startTestbed, type Testbed } from './kubernetes-bed.js';
+import { BUILD_TIMEOUT_MS, createNamespace, runnerArchive, startTestbed, type Testbed } from './kubernetes-bed.js';
 
 jest.setTimeout(120_000);
 
@@ -42,7 +42,7 @@ beforeAll(async () => {
     kubeConfig: bed.kc,
     // The tests look at each task's Job after the job ended.
     config: { namespace: ns, keepFinishedJobs: true },
-    runnerSource: runnerSource(),
+    runnerArchive: runnerArchive(),
     podAnnotations: (spec) => steer[spec.taskName] ?? {},
     warn: () => undefined,
   });

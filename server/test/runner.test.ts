@@ -1,6 +1,7 @@
 /**
- * The task runner (server/runner/cellpipe_runner.py) run as a real python3 process on real task.json
- * files in a temp dir: what the local and Kubernetes executors rely on.
+ * The task runner (server/runner/cellpipe_runner/, the zipapp jest's global setup builds from it) run as
+ * a real python3 process on real task.json files in a temp dir: what the local and Kubernetes
+ * executors rely on.
  */
 import { jest } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
@@ -8,8 +9,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RunnerResultSchema, TaskJsonSchema } from '@cellpipe/schema';
 
-const RUNNER = fileURLToPath(new URL('../runner/cellpipe_runner.py', import.meta.url));
+const RUNNER = fileURLToPath(new URL('../dist/cellpipe_runner.pyz', import.meta.url));
+const BUILD = fileURLToPath(new URL('../runner/build.py', import.meta.url));
 /** The project venv (scripts/python-env.sh) has nbformat: executed notebooks are checked with its validator. */
 const VENV_PYTHON = fileURLToPath(new URL('../../.venv/bin/python', import.meta.url));
 const venvHas = (modules: string): boolean =>
@@ -185,9 +188,12 @@ async function runTask(
   t: TaskJson,
   opts: SpawnOptions = {},
 ): Promise<Run & { result: RunnerResult; notebook: Notebook }> {
+  // Every task.json these tests write and every result.json the runner writes is the contract's.
+  expect(TaskJsonSchema.safeParse(t).error).toBeUndefined();
   const path = writeTask(t, join(t.resultPath, '..', 'task.json'));
   const run = await collect(spawnRunner(path, opts.cwd ?? join(t.resultPath, '..'), opts));
   const result = JSON.parse(readFileSync(t.resultPath, 'utf8')) as RunnerResult;
+  expect(RunnerResultSchema.safeParse(result).error).toBeUndefined();
   const notebook = JSON.parse(readFileSync(t.notebookPath, 'utf8')) as Notebook;
   notebooksWritten.push(t.notebookPath);
   return { ...run, result, notebook };
@@ -496,7 +502,9 @@ describe('errors', () => {
     expect(run.code).toBe(1);
     expect(run.result.status).toBe('failed');
     expect(run.result.error?.reason).toBe('serialization');
-    expect(run.result.error?.message).toMatch(/^output 'gen' \(type generator\) cannot be pickled: TypeError: /);
+    expect(run.result.error?.message).toMatch(
+      /^output 'gen' \(type generator\) of task 'prep' cannot be pickled, so it cannot pass to other tasks: TypeError: /,
+    );
     expect(existsSync(join(job, 'artifacts', 'prep', 'vars', 'gen.pkl'))).toBe(false);
   });
 
@@ -504,7 +512,7 @@ describe('errors', () => {
     const job = newJob();
     const run = await runTask(task(job, 'prep', { cells: [code(0, 'f = lambda x: x')], outputs: ['f'] }));
     expect(run.result.error?.reason).toBe('serialization');
-    expect(run.result.error?.message).toMatch(/^output 'f' \(type function\) cannot be pickled/);
+    expect(run.result.error?.message).toMatch(/^output 'f' \(type function\) of task 'prep' cannot be pickled/);
   });
 
   test('a declared output the cells never assigned fails with a clear message', async () => {
@@ -667,38 +675,38 @@ describe('files, environment and the executed notebook', () => {
     );
   });
 
-  test('imports resolve from the working directory, as in Jupyter, not from the runner folder', async () => {
+  test('imports resolve from the working directory, as in Jupyter, not from the runner zipapp', async () => {
     const job = newJob();
     writeFileSync(join(job, 'helpers.py'), 'def answer():\n    return 42\n');
+    // Named like modules of the runner's package: the user's own files win.
+    writeFileSync(join(job, 'engine.py'), 'WHO = "user"\n');
+    writeFileSync(join(job, 'contract.py'), 'WHO = "user"\n');
     const run = await runTask(
       task(job, 'prep', {
         cells: [
           code(
             0,
-            'import sys, helpers',
-            'print(helpers.answer(), "cellpipe_runner" in sys.modules, sys.path[0] == "")',
+            'import sys, helpers, engine, contract',
+            'print(helpers.answer(), engine.WHO, contract.WHO, sys.path[0] == "", sys.path[-1].endswith(".pyz"))',
           ),
         ],
       }),
       { cwd: job },
     );
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('42 False True\n');
+    expect(run.stdout).toContain('42 user user True True\n');
   });
 
-  test('a precompiled runner (.pyc, what an executor may start to skip compiling) behaves the same', async () => {
+  test('a zipapp without bytecode (what a Python other than the one that built it reads) behaves the same', async () => {
     const job = newJob();
-    const pyc = join(job, 'cellpipe_runner.pyc');
-    const compiled = spawnSync(
-      'python3',
-      ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', RUNNER, pyc],
-      {
-        encoding: 'utf8',
-      },
-    );
-    expect(compiled.stderr).toBe('');
+    const pyz = join(job, 'cellpipe_runner.pyz');
+    const built = spawnSync('python3', [BUILD, pyz, '--no-bytecode'], { encoding: 'utf8' });
+    expect(built.stderr).toBe('');
+    const listing = spawnSync('python3', ['-m', 'zipfile', '-l', pyz], { encoding: 'utf8' }).stdout;
+    expect(listing).toContain('cellpipe_runner/engine.py');
+    expect(listing).not.toContain('.pyc');
     const run = await runTask(task(job, 'prep', { cells: [code(0, 'x = [1]'), code(1, 'x[3]')], outputs: ['x'] }), {
-      runner: pyc,
+      runner: pyz,
     });
     expect(run.code).toBe(1);
     expect(run.result.error).toMatchObject({ cell: 2, ename: 'IndexError', reason: 'exception' });
@@ -985,7 +993,9 @@ describe('bad task.json', () => {
       kernel,
     );
     expect(bad.result.error?.reason).toBe('serialization');
-    expect(bad.result.error?.message).toMatch(/^output 'gen' \(type generator\) cannot be pickled: TypeError: /);
+    expect(bad.result.error?.message).toMatch(
+      /^output 'gen' \(type generator\) of task 'a' cannot be pickled.*: TypeError: /,
+    );
     const missing = await runTask(
       task(job, 'b', { engine: 'kernel', cells: [code(0, 'modle = 1')], outputs: ['model'] }),
       kernel,

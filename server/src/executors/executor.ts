@@ -25,7 +25,7 @@ export interface LaunchSpec {
   timeoutMs?: number;
   /**
    * Absolute directory prepared for this attempt; it holds `task.json` and the payload files. Local
-   * executors run the runner as `python3 cellpipe_runner.py <taskDir>/task.json`.
+   * executors run the runner as `python3 cellpipe_runner.pyz <taskDir>/task.json`.
    */
   taskDir: string;
   /**

@@ -51,7 +51,7 @@ export interface JobServiceOptions {
   store?: Store;
   /** Python interpreter for the local executor (default `python3`). */
   python?: string;
-  /** The task runner script (default: the package's runner/cellpipe_runner.py). */
+  /** The task runner's zipapp (default: the package's dist/cellpipe_runner.pyz). */
   runnerPath?: string;
   /**
    * GPU inventory declaration for the local executor, e.g. "gpu:2,mig-3g.20gb:1" (see gpu/inventory.ts).

@@ -29,8 +29,8 @@ import { attemptStatus, type AttemptStatus } from './status.js';
 export interface KubernetesExecutorDeps {
   kubeConfig: k8s.KubeConfig;
   config?: KubernetesExecutorConfigInput;
-  /** Source of cellpipe_runner.py, shipped in each Cellpipe job's owner ConfigMap. */
-  runnerSource: string;
+  /** The runner's zipapp (cellpipe_runner.pyz), shipped in each Cellpipe job's owner ConfigMap. */
+  runnerArchive: Buffer;
   /** The researcher's notebook image (JUPYTER_IMAGE): the default for tasks that name none. */
   notebookImage?: string;
   /** Extra pod annotations per attempt (e.g. a test cluster's steering annotations). */
@@ -188,10 +188,10 @@ export class KubernetesExecutor implements Executor {
 
   /** Reads the runner from disk; the usual way to build one for the server. */
   static async create(
-    deps: Omit<KubernetesExecutorDeps, 'runnerSource'> & { runnerPath: string },
+    deps: Omit<KubernetesExecutorDeps, 'runnerArchive'> & { runnerPath: string },
   ): Promise<KubernetesExecutor> {
-    const runnerSource = await readFile(deps.runnerPath, 'utf8');
-    return new KubernetesExecutor({ ...deps, runnerSource });
+    const runnerArchive = await readFile(deps.runnerPath);
+    return new KubernetesExecutor({ ...deps, runnerArchive });
   }
 
   /** Starts the watches once; every public method waits for the first lists. */
@@ -371,7 +371,7 @@ export class KubernetesExecutor implements Executor {
   private async ensureOwner(spec: LaunchSpec): Promise<string> {
     const known = this.ownerUids.get(spec.jobId);
     if (known) return known;
-    const body = ownerConfigMap(spec, this.deps.runnerSource, this.config);
+    const body = ownerConfigMap(spec, this.deps.runnerArchive, this.config);
     let cm: k8s.V1ConfigMap;
     try {
       cm = await this.core.createNamespacedConfigMap({ namespace: this.config.namespace, body });

@@ -36,7 +36,7 @@ import type { KubernetesExecutorConfig } from './options.js';
 import type { Placement } from './resources.js';
 
 export const CONTAINER_NAME = 'task';
-export const RUNNER_FILE = 'cellpipe_runner.py';
+export const RUNNER_FILE = 'cellpipe_runner.pyz';
 const RUNNER_DIR = '/cellpipe/runner';
 const TASK_DIR = '/cellpipe/task';
 /** One annotation per payload file; the file name must be a valid annotation name (<= 63 chars). */
@@ -55,10 +55,13 @@ function annotationBytes(annotations: Record<string, string>): number {
   return Object.entries(annotations).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
 }
 
-export function ownerConfigMap(spec: LaunchSpec, runnerSource: string, cfg: KubernetesExecutorConfig): V1ConfigMap {
-  const size = Buffer.byteLength(runnerSource);
-  if (size > CONFIG_MAP_LIMIT_BYTES)
-    throw new PayloadError(`the task runner is ${size} bytes, over the ${CONFIG_MAP_LIMIT_BYTES} byte ConfigMap limit`);
+/** The owner ConfigMap holds the runner's zipapp (binary, so base64 in binaryData). */
+export function ownerConfigMap(spec: LaunchSpec, runnerArchive: Buffer, cfg: KubernetesExecutorConfig): V1ConfigMap {
+  const encoded = runnerArchive.toString('base64');
+  if (encoded.length > CONFIG_MAP_LIMIT_BYTES)
+    throw new PayloadError(
+      `the task runner is ${encoded.length} bytes in base64, over the ${CONFIG_MAP_LIMIT_BYTES} byte ConfigMap limit`,
+    );
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -73,7 +76,7 @@ export function ownerConfigMap(spec: LaunchSpec, runnerSource: string, cfg: Kube
       },
       annotations: { [USER_ANNOTATION]: spec.owner },
     },
-    data: { [RUNNER_FILE]: runnerSource },
+    binaryData: { [RUNNER_FILE]: encoded },
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * Runs each task attempt as `python3 cellpipe_runner.py <taskDir>/task.json`, detached in its own
+ * Runs each task attempt as `python3 cellpipe_runner.pyz <taskDir>/task.json`, detached in its own
  * process group, with stdout/stderr written straight to the attempt's log file by the kernel (file
  * descriptors, not pipes): a task neither dies nor loses output when the server is killed, and a
  * restarted server finds it again by pid + start time.
@@ -52,9 +52,10 @@ function localBaseEnv(from: NodeJS.ProcessEnv = process.env): Record<string, str
   return base;
 }
 
+/** The runner's zipapp, built from runner/ by `npm run build` (and by the tests' global setup). */
 export function defaultRunnerPath(): string {
   // src/executors/local/ and dist/executors/local/ both sit three levels below the package root.
-  return fileURLToPath(new URL('../../../runner/cellpipe_runner.py', import.meta.url));
+  return fileURLToPath(new URL('../../../dist/cellpipe_runner.pyz', import.meta.url));
 }
 
 interface Waiter {

@@ -1,0 +1,174 @@
+/**
+ * The task runner's contract: the `task.json` it reads and the `result.json` it writes (one attempt of
+ * one task). The server writes task.json (server/src/jobs/freeze.ts → task.base.json, completed per
+ * attempt by the orchestrator) and reads result.json (server/src/orchestrator/result.ts); the runner
+ * (server/runner/) mirrors these schemas as dataclasses in `cellpipe_runner/contract.py`, checked against
+ * the JSON Schema generated from this module (server/test/runner-contract.test.ts). The generated
+ * JSON Schema is committed as `schema/runner-contract.schema.json`.
+ *
+ * Every field added after the first release is optional, so a runner reads older task.json files.
+ */
+import { z } from 'zod';
+import { PythonNameSchema, TaskNameSchema } from './spec.js';
+
+const AbsolutePathSchema = z
+  .string()
+  .regex(/^\//, { message: 'expected an absolute path' })
+  .refine((s) => !s.includes('\0'), { message: 'no NUL characters' });
+
+export const RunnerCellSchema = z.object({
+  /** 0-based index of the cell in the notebook (its position is index + cellOffset). */
+  index: z.number().int().min(0),
+  source: z.string(),
+});
+
+export const RunnerInputSchema = z.object({
+  name: PythonNameSchema,
+  /** The upstream task whose output it is: read from <artifactRoot>/<from>/vars/<name>.pkl. */
+  from: TaskNameSchema,
+  /**
+   * The analysis decided this task does not change the input in place (so no later task waits for
+   * it). The runner fingerprints such inputs before and after the task's cells and reports an
+   * `input-mutated` warning when one changed.
+   */
+  readOnly: z.boolean().optional(),
+});
+
+/**
+ * An import, function or class bound in another task that this task needs: it crosses the task
+ * boundary by source, not by pickle. Run in notebook order after the setup cells and the parameters,
+ * before the task's cells, compiled as `<cell N>` (N = cell + cellOffset) with its lines at `line`.
+ */
+export const RunnerDefinitionSchema = z.object({
+  kind: z.enum(['import', 'function', 'class']),
+  /** The top-level names the statement binds. */
+  names: z.array(PythonNameSchema),
+  /** 0-based notebook cell index it comes from. */
+  cell: z.number().int().min(0),
+  /** 1-based line in that (dedented) cell where the statement starts. */
+  line: z.number().int().min(1),
+  /** The statement's exact source, decorators included, at column 0. */
+  source: z.string(),
+});
+
+export const TaskJsonSchema = z
+  .object({
+    jobId: z.string().min(1),
+    taskId: z.string().min(1),
+    taskName: TaskNameSchema,
+    /** Upstream outputs are read from <artifactRoot>/<task>/vars/<name>.pkl. */
+    artifactRoot: AbsolutePathSchema,
+    /** This task's outputs: <outputDir>/vars/<name>.pkl and files under <outputDir>/files. */
+    outputDir: AbsolutePathSchema,
+    resultPath: AbsolutePathSchema,
+    /** The executed notebook (nbformat 4.5). */
+    notebookPath: AbsolutePathSchema,
+    attempt: z.number().int().optional(),
+    /** Added to a cell's 0-based index to give its 1-based notebook position (default 1). */
+    cellOffset: z.number().int().optional(),
+    kind: z.enum(['cells', 'notebook', 'script']).optional(),
+    setup: z.array(RunnerCellSchema).optional(),
+    /** Required unless a notebook or script task names its sourcePath (the runner reads the file then). */
+    cells: z.array(RunnerCellSchema).optional(),
+    inputs: z.array(RunnerInputSchema).optional(),
+    outputs: z.array(PythonNameSchema).optional(),
+    parameters: z.record(PythonNameSchema, z.unknown()).optional(),
+    /** 0-based index of the parameters cell; overrides are injected right after it. */
+    parametersCell: z.number().int().min(0).nullable().optional(),
+    sourcePath: z.string().optional(),
+    /** Absent: the CELLPIPE_RUNNER_ENGINE environment variable, else stdlib. */
+    engine: z.enum(['stdlib', 'kernel', 'auto']).optional(),
+    definitions: z.array(RunnerDefinitionSchema).optional(),
+    /** Output name → 0-based cell where the task last binds it (named when it cannot be passed on). */
+    outputOrigins: z.record(PythonNameSchema, z.number().int().min(0)).optional(),
+  })
+  .refine((t) => t.cells !== undefined || ((t.kind === 'notebook' || t.kind === 'script') && t.sourcePath), {
+    message: 'is required',
+    path: ['cells'],
+  });
+
+export const RunnerCellTimingSchema = z.object({
+  index: z.number().int(),
+  /** 1-based notebook position. */
+  position: z.number().int(),
+  role: z.enum(['setup', 'task']),
+  durationMs: z.number().int(),
+});
+
+export const RunnerOutputDetailSchema = z.object({
+  name: z.string(),
+  /** Qualified type name (`__main__.Model`, `pandas.core.frame.DataFrame`). */
+  type: z.string(),
+  bytes: z.number().int(),
+});
+
+export const RunnerNoteSchema = z.object({
+  /** 1-based notebook position; null for the injected parameters. */
+  cell: z.number().int().nullable(),
+  message: z.string(),
+});
+
+/** A non-fatal finding of the run. `input-mutated`: an input marked readOnly was changed in place. */
+export const RunnerWarningSchema = z.object({
+  kind: z.string(),
+  message: z.string(),
+  variable: z.string().optional(),
+  task: z.string().optional(),
+  /** 0-based notebook cell index where it was noticed. */
+  cell: z.number().int().min(0).optional(),
+  /** The same cell's 1-based notebook position. */
+  position: z.number().int().min(1).optional(),
+});
+
+export const RunnerErrorSchema = z.object({
+  message: z.string(),
+  /** exception, syntax, oom, exit, input, missing-output, serialization, io, kernel, runner, cancelled, bad-task. */
+  reason: z.string(),
+  ename: z.string().optional(),
+  /** User frames only (the runner's own are left out), except for reason `runner`. */
+  traceback: z.string().optional(),
+  /** 1-based notebook position of the cell concerned. */
+  cell: z.number().int().optional(),
+});
+
+export const RunnerResultSchema = z.object({
+  status: z.enum(['succeeded', 'failed', 'cancelled']),
+  /** ISO 8601 UTC with milliseconds. */
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationMs: z.number().int(),
+  /** The cells that ran. */
+  cells: z.array(RunnerCellTimingSchema),
+  /** Names saved. */
+  outputs: z.array(z.string()),
+  outputDetails: z.array(RunnerOutputDetailSchema),
+  /** Files under CELLPIPE_OUTPUT_DIR, relative, sorted. */
+  artifacts: z.array(z.string()),
+  notes: z.array(RunnerNoteSchema),
+  warnings: z.array(RunnerWarningSchema),
+  runner: z.object({ version: z.string(), engine: z.enum(['stdlib', 'kernel']), python: z.string() }),
+  /** Present when the status is not succeeded. */
+  error: RunnerErrorSchema.optional(),
+});
+
+export type RunnerCell = z.infer<typeof RunnerCellSchema>;
+export type RunnerInput = z.infer<typeof RunnerInputSchema>;
+export type RunnerDefinition = z.infer<typeof RunnerDefinitionSchema>;
+export type TaskJson = z.infer<typeof TaskJsonSchema>;
+export type RunnerWarning = z.infer<typeof RunnerWarningSchema>;
+export type RunnerResult = z.infer<typeof RunnerResultSchema>;
+
+export const RUNNER_CONTRACT_SCHEMA_ID = 'https://cellpipe.io/schemas/runner-contract.v1.json';
+
+/** JSON Schema of task.json and result.json (`$defs`: TaskJson, RunnerResult), generated from the zod schemas. */
+export function runnerContractJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(z.object({ taskJson: TaskJsonSchema, result: RunnerResultSchema }), {
+    unrepresentable: 'any',
+  }) as { properties: Record<string, unknown> };
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: RUNNER_CONTRACT_SCHEMA_ID,
+    title: 'Cellpipe task runner contract: task.json (TaskJson) and result.json (RunnerResult)',
+    $defs: { TaskJson: schema.properties.taskJson, RunnerResult: schema.properties.result },
+  };
+}

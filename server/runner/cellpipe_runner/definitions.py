@@ -1,0 +1,53 @@
+"""Imports, functions and classes that cross task boundaries by source.
+
+The compiler lists, in task.json ``definitions``, the statements bound in another task that this
+task needs (``import numpy as np``, ``def f(...)``, ``class Model``). Each runs in the task
+namespace compiled as ``<cell N>`` with its lines at their place in that cell, so tracebacks and
+inspect.getsource() show the original cell and line; linecache gets each cell's statements at their
+lines (the rest of the cell stays blank).
+"""
+
+from .failures import safe_str
+
+
+def cell_filename(cell, cell_offset):
+    return "<cell %d>" % (cell + cell_offset)
+
+
+def sources_by_cell(definitions, cell_offset):
+    """{"<cell N>": text} holding every definition of cell N at its lines."""
+    cells = {}
+    for d in definitions:
+        lines = cells.setdefault(cell_filename(d.cell, cell_offset), [])
+        statement = d.source.split("\n")
+        end = d.line - 1 + len(statement)
+        if len(lines) < end:
+            lines.extend([""] * (end - len(lines)))
+        lines[d.line - 1 : end] = statement
+    return {name: "\n".join(lines) + "\n" for name, lines in cells.items()}
+
+
+def run_definitions(namespace, definitions, cell_offset, is_user_file):
+    """Runs each definition in order. None when all ran, else {"cell", "position", "statement",
+    "ename", "message", "traceback", "syntax"} for the first that failed."""
+    from .tracebacks import format_user_traceback, register_sources
+
+    register_sources(sources_by_cell(definitions, cell_offset))
+    for d in definitions:
+        filename = cell_filename(d.cell, cell_offset)
+        try:
+            # Blank lines in front put the statement at its line in the cell.
+            code = compile("\n" * (d.line - 1) + d.source, filename, "exec", dont_inherit=True)
+            exec(code, namespace)
+        except Exception as e:
+            first = d.source.strip().split("\n", 1)[0]
+            return {
+                "cell": d.cell,
+                "position": d.cell + cell_offset,
+                "statement": first if len(first) <= 80 else first[:77] + "...",
+                "ename": type(e).__name__,
+                "message": safe_str(e),
+                "traceback": format_user_traceback(e, is_user_file),
+                "syntax": isinstance(e, SyntaxError),
+            }
+    return None

@@ -1,0 +1,36 @@
+"""How a run ends: exit codes, and the exceptions that carry a failure to result.json."""
+
+EXIT_OK = 0
+EXIT_TASK_FAILED = 1
+EXIT_BAD_TASK = 2
+EXIT_INTERRUPTED = 130
+EXIT_CANCELLED = 143
+
+
+class TaskFailure(Exception):
+    """A task error that ends the run: reported in result.json, exit code 1."""
+
+    def __init__(self, message, reason, ename=None, traceback=None, cell=None):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.ename = ename
+        self.traceback = traceback
+        self.cell = cell
+
+
+class StopTask(Exception):
+    """sys.exit(0) in a cell: the remaining cells are skipped and the task succeeds."""
+
+
+class KernelDied(TaskFailure):
+    def __init__(self, cell=None):
+        where = " while running cell %d" % cell if cell is not None else ""
+        TaskFailure.__init__(self, "the kernel died%s" % where, "kernel", cell=cell)
+
+
+def safe_str(e):
+    try:
+        return str(e)
+    except Exception:
+        return "<unprintable %s>" % type(e).__name__
