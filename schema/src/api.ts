@@ -34,6 +34,22 @@ export const TaskErrorSchema = z.object({
   reason: z.string().optional(),
 });
 
+/**
+ * A non-fatal finding of a task's run (from its runner's result.json `warnings`). `input-mutated`: the
+ * task changed an input in place that the pipeline was built on it only reading.
+ */
+export const TaskWarningSchema = z.object({
+  kind: z.string(),
+  message: z.string(),
+  /** The variable concerned. */
+  variable: z.string().optional(),
+  /** 1-based position of the cell concerned in the source notebook. */
+  cell: z.number().int().min(1).optional(),
+});
+
+/** A task's warning in the job's summary of them. */
+export const JobWarningSchema = TaskWarningSchema.extend({ task: TaskNameSchema });
+
 export const TaskRunSchema = z.object({
   name: TaskNameSchema,
   state: TaskStateSchema,
@@ -50,6 +66,8 @@ export const TaskRunSchema = z.object({
   durationMs: z.number().optional(),
   exitCode: z.number().int().optional(),
   error: TaskErrorSchema.optional(),
+  /** Warnings of the current (or last) attempt. */
+  warnings: z.array(TaskWarningSchema).optional(),
   outputs: z.array(z.string()),
   artifacts: z.array(z.string()),
   /** True when a re-run reused this task's results from the job it was re-run from. */
@@ -78,6 +96,8 @@ export const JobSchema = JobSummarySchema.extend({
   pipeline: PipelineSchema,
   parameters: z.record(z.string(), z.unknown()),
   tasks: z.array(TaskRunSchema),
+  /** Every task's warnings, in task order (the job-level summary; each task has its own too). */
+  warnings: z.array(JobWarningSchema).optional(),
 });
 
 export const JobListSchema = z.object({
@@ -143,6 +163,8 @@ export const TaskEventSchema = z.object({ jobId: JobIdSchema, task: TaskRunSchem
 export type JobState = z.infer<typeof JobStateSchema>;
 export type TaskState = z.infer<typeof TaskStateSchema>;
 export type TaskError = z.infer<typeof TaskErrorSchema>;
+export type TaskWarning = z.infer<typeof TaskWarningSchema>;
+export type JobWarning = z.infer<typeof JobWarningSchema>;
 export type TaskRun = z.infer<typeof TaskRunSchema>;
 export type JobSummary = z.infer<typeof JobSummarySchema>;
 export type Job = z.infer<typeof JobSchema>;

@@ -23,6 +23,26 @@ describe('parseRunnerResult', () => {
     expect(parseRunnerResult(raw)).toBeUndefined();
   });
 
+  it('keeps warnings, with the cell as its 1-based position, and drops malformed ones', () => {
+    expect(
+      parseRunnerResult({
+        status: 'succeeded',
+        warnings: [
+          { kind: 'input-mutated', message: 'm', variable: 'xs', task: 't', cell: 4, position: 5 },
+          { kind: 'other', message: 'n' },
+          { kind: 'input-mutated' },
+          'text',
+        ],
+      }),
+    ).toEqual({
+      status: 'succeeded',
+      warnings: [
+        { kind: 'input-mutated', message: 'm', variable: 'xs', cell: 5 },
+        { kind: 'other', message: 'n' },
+      ],
+    });
+  });
+
   it('drops fields of the wrong type instead of trusting them', () => {
     expect(
       parseRunnerResult({ status: 'failed', durationMs: 'long', outputs: [1], error: { message: 5, cell: 0 } }),

@@ -44,13 +44,13 @@ def _meta(json=None, check=None, choices=None, items=None, keys=None):
 # ---- task.json -------------------------------------------------------------------------------------
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Cell:
     index: int = field(metadata=_meta(check="min0"))
     source: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Input:
     name: str = field(metadata=_meta(check="identifier"))
     from_: str = field(metadata=_meta(json="from", check="task-name"))
@@ -58,7 +58,7 @@ class Input:
     readOnly: bool = False
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Definition:
     """An import, function or class bound in another task, run here from its source."""
 
@@ -70,7 +70,7 @@ class Definition:
     source: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Task:
     jobId: str = field(metadata=_meta(check="id"))
     taskId: str = field(metadata=_meta(check="id"))
@@ -100,7 +100,7 @@ class Task:
 # ---- result.json -----------------------------------------------------------------------------------
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class CellTiming:
     index: int
     position: int
@@ -108,21 +108,21 @@ class CellTiming:
     durationMs: int
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class OutputDetail:
     name: str
     type: str
     bytes: int
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Note:
     # 1-based notebook position; null for the injected parameters.
     cell: int | None
     message: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ResultWarning:
     """A non-fatal finding; ``kind`` "input-mutated": a read-only input changed in place."""
 
@@ -135,14 +135,14 @@ class ResultWarning:
     position: int | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class RunnerInfo:
     version: str
     engine: str = field(metadata=_meta(choices=("stdlib", "kernel")))
     python: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ResultError:
     message: str
     reason: str
@@ -152,7 +152,7 @@ class ResultError:
     cell: int | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Result:
     status: str = field(metadata=_meta(choices=STATUSES))
     startedAt: str

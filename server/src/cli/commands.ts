@@ -220,6 +220,11 @@ export async function statusCommand(id: string, flags: TargetFlags & { json?: bo
       rows.push([t.name, t.state, `${t.attempt}/${t.maxAttempts}`, duration(t.durationMs), details]);
     }
     for (const line of table(rows)) out(line);
+    const warnings = job.warnings ?? [];
+    if (warnings.length) {
+      out(`${warnings.length} warning${warnings.length > 1 ? 's' : ''}:`);
+      for (const w of warnings) out(`  ${w.task}${w.cell !== undefined ? ` (cell ${w.cell})` : ''}: ${w.message}`);
+    }
     return 0;
   });
 }

@@ -273,6 +273,7 @@ export class JobService implements JobServiceApi {
       pipeline: job.pipeline,
       parameters: job.parameters,
       tasks: tasks.map(toTaskRun),
+      warnings: tasks.flatMap((t) => (t.warnings ?? []).map((w) => ({ task: t.name, ...w }))),
     };
   }
 

@@ -628,6 +628,8 @@ export class Orchestrator {
         next = { state: cancelled ? 'cancelled' : 'failed', error };
       }
     }
+    // The warnings of this attempt replace the previous attempt's.
+    next.warnings = result?.warnings?.length ? result.warnings : undefined;
     if (!retrying) next.finishedAt = now.toISOString();
     if (durationMs !== undefined) next.durationMs = durationMs;
     if (exitCode !== undefined) next.exitCode = exitCode;

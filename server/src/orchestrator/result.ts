@@ -1,5 +1,8 @@
-/** The runner's result.json, checked field by field: it is written by a process running user code. */
-import type { TaskError } from '@cellpipe/schema';
+/**
+ * The runner's result.json (RunnerResultSchema in @cellpipe/schema), read field by field: it is written by
+ * a process running user code, so a bad field is dropped rather than failing the whole result.
+ */
+import { RunnerWarningSchema, type TaskError, type TaskWarning } from '@cellpipe/schema';
 
 export interface RunnerResult {
   /** `cancelled`: the runner got SIGTERM (a cancel, an eviction or a preemption) and stopped cleanly. */
@@ -7,6 +10,7 @@ export interface RunnerResult {
   durationMs?: number;
   outputs?: string[];
   error?: TaskError;
+  warnings?: TaskWarning[];
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -26,6 +30,17 @@ export function parseRunnerResult(raw: unknown): RunnerResult | undefined {
     if (typeof e.cell === 'number' && Number.isInteger(e.cell) && e.cell >= 1) error.cell = e.cell;
     if (typeof e.reason === 'string') error.reason = e.reason;
     out.error = error;
+  }
+  if (Array.isArray(raw.warnings)) {
+    out.warnings = [];
+    for (const item of raw.warnings) {
+      const w = RunnerWarningSchema.safeParse(item);
+      if (!w.success) continue;
+      const warning: TaskWarning = { kind: w.data.kind, message: w.data.message };
+      if (w.data.variable !== undefined) warning.variable = w.data.variable;
+      if (w.data.position !== undefined) warning.cell = w.data.position;
+      out.warnings.push(warning);
+    }
   }
   return out;
 }
