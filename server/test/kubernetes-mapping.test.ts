@@ -2,9 +2,16 @@
  * The pure parts of the Kubernetes executor: names, resource mapping, status and inventory. The
  * behaviour against a real apiserver is proven in kubernetes-executor.test.ts.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { V1Job, V1JobCondition, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { LaunchSpec } from '../src/executors/executor.js';
 import { cachedJob, cachedPod } from '../src/executors/kubernetes/cached.js';
 import { pinnedImage } from '../src/executors/kubernetes/image.js';
+import { ownerConfigMap, RUNNER_FILE } from '../src/executors/kubernetes/job-spec.js';
 import { computeInventory } from '../src/executors/kubernetes/inventory.js';
 import { jobName, labelValue, ownerName } from '../src/executors/kubernetes/names.js';
 import { KubernetesExecutorConfigSchema } from '../src/executors/kubernetes/options.js';
@@ -287,5 +294,46 @@ describe('pinnedImage', () => {
       pinnedImage('registry.example.org/ml/notebook:2.1', [running('registry.example.org/ml/notebook:2.1', digest)]),
     ).toBeUndefined();
     expect(pinnedImage(`registry.example.org/ml/notebook@${digest}`, pods)).toBeUndefined();
+  });
+});
+
+describe('ownerConfigMap', () => {
+  test('carries the runner zipapp in binaryData; decoded as the kubelet mounts it, it runs a task', () => {
+    const archive = readFileSync(fileURLToPath(new URL('../dist/cellpipe_runner.pyz', import.meta.url)));
+    const spec = { jobId: 'abc123', owner: 'alice' } as LaunchSpec;
+    const cm = ownerConfigMap(spec, archive, KubernetesExecutorConfigSchema.parse({ namespace: 'tasks' }));
+    expect(cm.data).toBeUndefined();
+    const encoded = cm.binaryData![RUNNER_FILE]!;
+    expect(encoded.length).toBeLessThan(512 * 1024);
+    const dir = mkdtempSync(join(tmpdir(), 'cellpipe-cm-'));
+    try {
+      const runner = join(dir, RUNNER_FILE);
+      writeFileSync(runner, Buffer.from(encoded, 'base64'));
+      mkdirSync(join(dir, 'art'));
+      const task = {
+        jobId: 'abc123',
+        taskId: 'abc123.a',
+        taskName: 'a',
+        artifactRoot: join(dir, 'art'),
+        outputDir: join(dir, 'art', 'a'),
+        resultPath: join(dir, 'result.json'),
+        notebookPath: join(dir, 'executed.ipynb'),
+        cells: [{ index: 0, source: 'print(6 * 7)' }],
+      };
+      writeFileSync(join(dir, 'task.json'), JSON.stringify(task));
+      const r = spawnSync('python3', [runner, join(dir, 'task.json')], { cwd: dir, encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain('\n42\n');
+      expect(JSON.parse(readFileSync(task.resultPath, 'utf8'))).toMatchObject({ status: 'succeeded' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('refuses a runner over the ConfigMap limit, naming its size', () => {
+    const spec = { jobId: 'abc123', owner: 'alice' } as LaunchSpec;
+    expect(() =>
+      ownerConfigMap(spec, Buffer.alloc(800 * 1024), KubernetesExecutorConfigSchema.parse({ namespace: 'tasks' })),
+    ).toThrow(/the task runner is 1092268 bytes in base64, over the 1048576 byte ConfigMap limit/);
   });
 });
