@@ -1110,6 +1110,30 @@ describe('tasks see what a top-to-bottom run sees', () => {
     expect(run.stdout).toContain("[cellpipe] warning: task 'report' changed input 'xs'");
   });
 
+  test('a read-only input too costly to check after every cell is checked once the cells are done', async () => {
+    const job = newJob();
+    await runTask(
+      task(job, 'load', { cells: [code(0, 'big = {i: str(i) for i in range(400000)}')], outputs: ['big'] }),
+    );
+    const run = await runTask(
+      task(job, 'use', {
+        inputs: [{ name: 'big', from: 'load', readOnly: true }],
+        cells: [code(1, 'big[-1] = "changed"'), code(2, 'print(len(big))')],
+      }),
+    );
+    expect(run.code).toBe(0);
+    expect(run.result.warnings).toEqual([
+      {
+        kind: 'input-mutated',
+        variable: 'big',
+        task: 'use',
+        message: expect.stringContaining(
+          "changed input 'big' (from 'load') in place (noticed once the cells were done)",
+        ),
+      },
+    ]);
+  });
+
   test('an output that cannot cross a task boundary names the variable, its type, the task and the cell', async () => {
     const job = newJob();
     const run = await runTask(

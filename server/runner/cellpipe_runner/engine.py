@@ -24,6 +24,9 @@ from .failures import (
 )
 from .streams import MARKER_PREFIX, Capture, Tee, flush_quietly, line_buffered
 
+# Read-only inputs whose fingerprint takes at most this long are checked after every task cell.
+EACH_CELL_FINGERPRINT_S = 0.05
+
 
 class Step(object):
     """One notebook cell the run executes (setup, injected parameters or task cell)."""
@@ -287,7 +290,12 @@ class Runner(object):
         self.load_inputs(deferred, final=True)
         for item in t.inputs:
             if item.readOnly:
-                self._fingerprints[item.name] = [self._fingerprint(item.name), False]
+                started = time.perf_counter()
+                fp = self._fingerprint(item.name)
+                # A value this cheap to fingerprint is checked after every cell, so the warning names
+                # the cell; a costlier one only once the cells are done.
+                each_cell = time.perf_counter() - started <= EACH_CELL_FINGERPRINT_S
+                self._fingerprints[item.name] = {"fp": fp, "reported": False, "each_cell": each_cell}
 
     def _run_definitions(self):  # engine hook
         from .definitions import run_definitions
@@ -314,17 +322,24 @@ class Runner(object):
 
         return fingerprint(self._loaded[name])
 
-    def check_inputs(self, step):
-        """Reports read-only inputs that the cells changed in place (step: the cell just run)."""
+    def check_inputs(self, step=None):
+        """Reports read-only inputs that the cells changed in place: after `step` (the cell just run)
+        those cheap to fingerprint, at the end (step None) all the others."""
         t = self.task
+        if step is None:
+            ran = [s for s in self.steps if s.role == "task" and s.started is not None]
+            step = ran[0] if len(ran) == 1 else None  # with one cell, it is the one
+            at_end = True
+        else:
+            at_end = False
         for item in t.inputs:
             state = self._fingerprints.get(item.name)
-            if state is None or state[1]:
+            if state is None or state["reported"] or (not at_end and not state["each_cell"]):
                 continue
-            if self._fingerprint(item.name) == state[0]:
+            if self._fingerprint(item.name) == state["fp"]:
                 continue
-            state[1] = True
-            where = " in cell %d" % step.position if step is not None else ""
+            state["reported"] = True
+            where = " in cell %d" % step.position if step is not None else " (noticed once the cells were done)"
             message = (
                 "task '%s' changed input '%s' (from '%s') in place%s, but the pipeline was built on "
                 "this task reading it only: tasks that also read '%s' may see either value. Tag the "
@@ -589,6 +604,8 @@ class Runner(object):
                     self.before_task_cells(deferred)
             except StopTask:
                 pass
+            if self._fingerprints:
+                self.check_inputs()
             self.save_outputs()
         except TaskFailure as failure:
             status, code, error = "failed", EXIT_TASK_FAILED, self._report_failure(failure)
