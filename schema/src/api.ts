@@ -104,6 +104,44 @@ export const JobListSchema = z.object({
   items: z.array(JobSummarySchema),
   /** Opaque cursor for the next page; absent on the last page. */
   nextCursor: z.string().optional(),
+  /** How many jobs match the query over all pages. */
+  total: z.number().int().min(0).optional(),
+});
+
+/** `state=running,pending`: one or more job states, comma-separated. */
+const JobStatesParamSchema = z
+  .string()
+  .transform((s) => s.split(',').filter(Boolean))
+  .pipe(z.array(JobStateSchema).min(1, { message: 'name at least one job state' }));
+
+/** An ISO 8601 date or date-time, as a bound of a job's creation time. */
+const IsoDateParamSchema = z
+  .string()
+  .refine((s) => /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
+    message: 'use an ISO 8601 date such as 2024-05-01 or 2024-05-01T12:00:00Z',
+  })
+  .transform((s) => new Date(s).toISOString());
+
+/** `GET /api/jobs` query: filters, newest first, paged by an opaque cursor. */
+export const JobListQuerySchema = z.object({
+  /** Only jobs in these states. */
+  state: JobStatesParamSchema.optional(),
+  /** Only this user's jobs (admins only, for other users). */
+  user: z.string().min(1).max(128).optional(),
+  /** Words every matching job's name, id or owner contains (case-insensitive). */
+  q: z.string().max(200).optional(),
+  /** Created at or after this time. */
+  since: IsoDateParamSchema.optional(),
+  /** Created before this time. */
+  until: IsoDateParamSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().min(1).max(512).optional(),
+});
+
+/** What is going on for one user right now: tasks that hold a slot, and tasks waiting for one. */
+export const ActivitySchema = z.object({
+  tasks: z.object({ running: z.number().int(), waiting: z.number().int() }),
+  jobs: z.object({ running: z.number().int(), pending: z.number().int() }),
 });
 
 /** Raw nbformat JSON; the compiler validates its structure and reports cell positions. */
@@ -141,6 +179,19 @@ export const InventoryHolderSchema = z.object({
   count: z.number().int(),
 });
 
+/** A task waiting for a resource: queued, not running yet. */
+export const InventoryWaiterSchema = z.object({
+  user: z.string(),
+  jobId: z.string(),
+  task: z.string(),
+  /** How many of the resource it asks for. */
+  count: z.number().int(),
+  /** When it was queued. */
+  since: z.string().optional(),
+  /** Why it has not started, as the executor says it ("waiting for a free nvidia.com/gpu (0 of 2 free)"). */
+  reason: z.string().optional(),
+});
+
 export const InventoryResourceSchema = z.object({
   /** nvidia.com/gpu or nvidia.com/mig-<profile>. */
   resource: z.string(),
@@ -148,6 +199,8 @@ export const InventoryResourceSchema = z.object({
   used: z.number().int(),
   free: z.number().int(),
   holders: z.array(InventoryHolderSchema),
+  /** Tasks queued for this resource, longest-waiting first. */
+  waiting: z.array(InventoryWaiterSchema).optional(),
 });
 
 export const InventorySchema = z.object({
@@ -173,6 +226,10 @@ export type SubmitJobRequest = z.infer<typeof SubmitJobRequestSchema>;
 export type RerunRequest = z.infer<typeof RerunRequestSchema>;
 export type Inventory = z.infer<typeof InventorySchema>;
 export type InventoryResource = z.infer<typeof InventoryResourceSchema>;
+export type InventoryWaiter = z.infer<typeof InventoryWaiterSchema>;
+export type JobListQuery = z.infer<typeof JobListQuerySchema>;
+export type JobListQueryInput = z.input<typeof JobListQuerySchema>;
+export type Activity = z.infer<typeof ActivitySchema>;
 export type Me = z.infer<typeof MeSchema>;
 export type TaskEvent = z.infer<typeof TaskEventSchema>;
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TokenAuthenticator } from '../src/auth/token-authenticator.js';
 import { createApp, type AppOptions, type CellpipeApp } from '../src/http/app.js';
-import { JobService } from '../src/jobs/job-service.js';
+import { JobService, type JobServiceOptions } from '../src/jobs/job-service.js';
 
 export const TOKENS = { alice: 'alice-token-0001', bob: 'bob-token-00002', root: 'root-token-0003' };
 export const auth = (who: keyof typeof TOKENS) => ({ Authorization: `Bearer ${TOKENS[who]}` });
@@ -19,9 +19,12 @@ export interface TestApp {
   cleanup(): Promise<void>;
 }
 
-export async function startApp(options: Partial<AppOptions> = {}): Promise<TestApp> {
+export async function startApp(
+  options: Partial<AppOptions> = {},
+  serviceOptions: Partial<JobServiceOptions> = {},
+): Promise<TestApp> {
   const home = mkdtempSync(join(tmpdir(), 'cellpipe-http-'));
-  const service = new JobService({ home, gpus: '', retryBackoffMs: 50, killGraceMs: 1000 });
+  const service = new JobService({ home, gpus: '', retryBackoffMs: 50, killGraceMs: 1000, ...serviceOptions });
   await service.start();
   const authenticator = new TokenAuthenticator([
     { token: TOKENS.alice, user: 'alice', admin: false },

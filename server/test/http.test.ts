@@ -211,7 +211,7 @@ describe('jobs and ownership', () => {
     const forbidden = await request(t.app).get('/api/jobs?user=alice').set(auth('bob')).expect(403);
     expect(forbidden.body).toEqual({ error: { code: 'forbidden', message: "only admins can list other users' jobs" } });
     const badState = await request(t.app).get('/api/jobs?state=done').set(auth('alice')).expect(400);
-    expect(badState.body.error.details[0].path).toBe('query.state');
+    expect(badState.body.error.details[0].path).toBe('query.state.0');
   });
 
   test('pagination walks every job once, newest first', async () => {

@@ -137,6 +137,64 @@ test('lists newest first with cursor pagination and owner/state filters', () => 
   store.close();
 });
 
+test('filters by several states, words of the name, id or owner, and creation time; counts all matches', () => {
+  const store = new SqliteStore(join(dir, 'cellpipe.db'));
+  const rows: [string, string, string, JobRecord['state'], string][] = [
+    ['job0001', 'train-resnet', 'alice', 'succeeded', '2024-05-01T10:00:00.000Z'],
+    ['job0002', 'train-vit', 'bob', 'failed', '2024-05-02T10:00:00.000Z'],
+    ['job0003', 'eval_50%', 'alice', 'running', '2024-05-03T10:00:00.000Z'],
+    ['job0004', 'evalX50', 'carol', 'pending', '2024-05-04T10:00:00.000Z'],
+  ];
+  for (const [id, name, owner, state, createdAt] of rows) {
+    store.insertJob({ ...job(id, owner, state), name, createdAt }, [task('a')]);
+  }
+  const ids = (q: Omit<Parameters<SqliteStore['listJobs']>[0], 'limit'>) => {
+    const page = store.listJobs({ limit: 10, ...q });
+    return { ids: page.items.map((j) => j.id), total: page.total };
+  };
+  expect(ids({ states: ['running', 'pending'] })).toEqual({ ids: ['job0004', 'job0003'], total: 2 });
+  expect(ids({ search: 'TRAIN' })).toEqual({ ids: ['job0002', 'job0001'], total: 2 });
+  expect(ids({ search: 'train alice' })).toEqual({ ids: ['job0001'], total: 1 });
+  expect(ids({ search: '0003' })).toEqual({ ids: ['job0003'], total: 1 });
+  // % and _ are the characters typed, not LIKE wildcards.
+  expect(ids({ search: '50%' })).toEqual({ ids: ['job0003'], total: 1 });
+  expect(ids({ search: 'eval_' })).toEqual({ ids: ['job0003'], total: 1 });
+  expect(ids({ createdFrom: '2024-05-02T00:00:00.000Z', createdBefore: '2024-05-04T00:00:00.000Z' })).toEqual({
+    ids: ['job0003', 'job0002'],
+    total: 2,
+  });
+  // The total counts every page, not just this one.
+  const first = store.listJobs({ limit: 1, owner: 'alice' });
+  expect({ ids: first.items.map((j) => j.id), total: first.total }).toEqual({ ids: ['job0003'], total: 2 });
+  expect(store.listJobs({ limit: 1, owner: 'alice', cursor: first.nextCursor! }).total).toBe(2);
+  store.close();
+});
+
+test('counts the tasks and jobs of unfinished jobs, and lists queued tasks oldest job first', () => {
+  const store = new SqliteStore(join(dir, 'cellpipe.db'));
+  const queued = (name: string, extra: Partial<TaskRecord> = {}): TaskRecord => ({
+    ...task(name),
+    state: 'queued',
+    ...extra,
+  });
+  store.insertJob(job('job0001', 'alice', 'running'), [
+    { ...task('a'), state: 'running' },
+    queued('b', { resources: { gpu: 1 }, waitingReason: 'waiting for a free nvidia.com/gpu (0 of 1 free)' }),
+  ]);
+  store.insertJob(job('job0002', 'bob', 'pending'), [queued('c'), task('d')]);
+  store.insertJob(job('job0003', 'alice', 'succeeded'), [{ ...task('e'), state: 'succeeded' }, queued('f')]);
+  expect(store.activeTaskCounts()).toEqual({ running: 1, queued: 2, pending: 1 });
+  expect(store.activeTaskCounts('alice')).toEqual({ running: 1, queued: 1 });
+  expect(store.activeJobCounts()).toEqual({ running: 1, pending: 1 });
+  expect(store.activeJobCounts('carol')).toEqual({});
+  expect(store.queuedTasks().map((q) => `${q.jobId}/${q.owner}/${q.task.name}`)).toEqual([
+    'job0001/alice/b',
+    'job0002/bob/c',
+  ]);
+  expect(store.queuedTasks()[0]!.task.waitingReason).toBe('waiting for a free nvidia.com/gpu (0 of 1 free)');
+  store.close();
+});
+
 test('a failing change is rolled back as a whole', () => {
   const store = new SqliteStore(join(dir, 'cellpipe.db'));
   store.insertJob(job('job0001', 'alice'), [task('a')]);

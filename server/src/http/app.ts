@@ -3,7 +3,7 @@
  * middleware turns anything thrown into a status and an ErrorBody.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { compileNotebook, type CompileResult, type Me } from '@cellpipe/schema';
+import { compileNotebook, type Activity, type CompileResult, type Me } from '@cellpipe/schema';
 import { z } from 'zod';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { JobServiceApi } from '../jobs/job-service.js';
@@ -66,7 +66,7 @@ export function createApp(options: AppOptions): CellpipeApp {
     '/events',
     authenticate(authenticator, { allowQueryToken: true }),
     validate(EventsSchemas),
-    eventsHandler(service, { heartbeatMs: options.heartbeatMs ?? 15_000, shutdown: options.shutdown }),
+    eventsHandler(service, { heartbeatMs: options.heartbeatMs ?? 15_000, shutdown: options.shutdown, logError }),
   );
   // Authenticate before reading a (possibly large) body.
   api.use(authenticate(authenticator));
@@ -84,6 +84,10 @@ export function createApp(options: AppOptions): CellpipeApp {
   });
   api.get('/inventory', async (_req, res) => {
     res.json(await service.inventory());
+  });
+  api.get('/activity', (_req, res) => {
+    const activity: Activity = service.activity(principal(res).user);
+    res.json(activity);
   });
   api.use('/jobs', jobsRouter({ service, metrics, shutdown: options.shutdown }));
   app.use('/api', api);

@@ -2,7 +2,8 @@
  * GET /api/events: server-sent events of job and task changes. A stream filtered to one job starts
  * with a snapshot (the job, then each task) so a client that subscribes after submitting misses
  * nothing; the snapshot is taken in the same tick the listeners are attached, so no change falls in
- * between. Non-admins only receive events of their own jobs.
+ * between. Non-admins only receive events of their own jobs. With `inventory=1` the stream also
+ * carries the GPU/MIG inventory (holders and waiting queues) whenever it changes.
  */
 import type { Request, Response } from 'express';
 import { JobIdSchema, JobSummarySchema, type JobSummary, type TaskEvent } from '@cellpipe/schema';
@@ -10,15 +11,22 @@ import { z } from 'zod';
 import type { JobServiceApi } from '../jobs/job-service.js';
 import { principal } from './auth-middleware.js';
 import { canSee, visibleJob } from './access.js';
+import { InventoryFeed } from './inventory-feed.js';
 import { input } from './validate.js';
 
 export const EventsSchemas = {
-  query: z.object({ job: JobIdSchema.optional(), token: z.string().optional() }),
+  query: z.object({
+    job: JobIdSchema.optional(),
+    token: z.string().optional(),
+    /** `inventory=1`: also `event: inventory` with the whole inventory, at once and on every change. */
+    inventory: z.enum(['1', 'true']).optional(),
+  }),
 };
 
 export interface EventsOptions {
   heartbeatMs: number;
   shutdown?: AbortSignal;
+  logError?: (message: string, err: unknown) => void;
 }
 
 /** Job owners by id, so task events (which carry only the job id) can be filtered without a store read. */
@@ -44,6 +52,7 @@ class OwnerCache {
 
 export function eventsHandler(service: JobServiceApi, options: EventsOptions) {
   const owners = new OwnerCache(service);
+  const inventory = new InventoryFeed(service, undefined, options.logError);
   service.events.on('job', (job) => owners.remember(job.id, job.owner));
 
   return async (req: Request, res: Response): Promise<void> => {
@@ -62,7 +71,7 @@ export function eventsHandler(service: JobServiceApi, options: EventsOptions) {
     res.flushHeaders();
 
     let seq = 0;
-    const send = (event: 'job' | 'task', data: unknown) => {
+    const send = (event: 'job' | 'task' | 'inventory', data: unknown) => {
       seq += 1;
       res.write(`id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
@@ -89,6 +98,8 @@ export function eventsHandler(service: JobServiceApi, options: EventsOptions) {
       for (const task of first.tasks) send('task', { jobId: first.id, task });
     }
 
+    const unsubscribeInventory = query.inventory ? inventory.subscribe((inv) => send('inventory', inv)) : undefined;
+
     const heartbeat = setInterval(() => res.write(': ping\n\n'), options.heartbeatMs);
     heartbeat.unref();
 
@@ -97,6 +108,7 @@ export function eventsHandler(service: JobServiceApi, options: EventsOptions) {
         clearInterval(heartbeat);
         service.events.off('job', onJob);
         service.events.off('task', onTask);
+        unsubscribeInventory?.();
         options.shutdown?.removeEventListener('abort', done);
         if (!res.writableEnded) res.end();
         resolve();

@@ -2,7 +2,7 @@
 import { Router, type Request, type Response } from 'express';
 import {
   JobIdSchema,
-  JobStateSchema,
+  JobListQuerySchema,
   RerunRequestSchema,
   SubmitJobRequestSchema,
   TaskNameSchema,
@@ -26,14 +26,7 @@ const Flag = z
 
 const Schemas = {
   submit: { body: SubmitJobRequestSchema },
-  list: {
-    query: z.object({
-      state: JobStateSchema.optional(),
-      user: z.string().min(1).max(128).optional(),
-      limit: z.coerce.number().int().min(1).max(500).default(50),
-      cursor: z.string().min(1).max(512).optional(),
-    }),
-  },
+  list: { query: JobListQuerySchema },
   job: { params: JobParams },
   rerun: { params: JobParams, body: RerunRequestSchema },
   logs: {
@@ -84,7 +77,16 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
     const owner = p.admin ? query.user : p.user;
     let list: JobList;
     try {
-      list = service.list({ owner, state: query.state, limit: query.limit, cursor: query.cursor, viewer: p.user });
+      list = service.list({
+        owner,
+        states: query.state,
+        search: query.q,
+        createdFrom: query.since,
+        createdBefore: query.until,
+        limit: query.limit,
+        cursor: query.cursor,
+        viewer: p.user,
+      });
     } catch (err) {
       if (err instanceof ValidationError)
         throw new BadRequestError(err.message, [{ path: 'query.cursor', message: err.message }]);

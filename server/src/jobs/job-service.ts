@@ -21,6 +21,7 @@ import {
   effectiveTask,
   isTerminalJobState,
   isTerminalTaskState,
+  type Activity,
   type Inventory,
   type Job,
   type JobList,
@@ -41,6 +42,7 @@ import type { JobRecord, Store, TaskRecord } from '../store/store.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { freezeJob, type Compiler } from './freeze.js';
 import { JobLayout } from './layout.js';
+import { withWaitingQueues } from './resource-queue.js';
 
 export interface JobServiceOptions {
   /** CELLPIPE_HOME: holds cellpipe.db and jobs/<jobId>/... */
@@ -74,6 +76,13 @@ export interface ListJobsQuery {
   /** Only this user's jobs (the HTTP layer sets it for non-admins). */
   owner?: string;
   state?: JobState;
+  /** Any of these states. */
+  states?: JobState[];
+  /** Words the name, id or owner must contain. */
+  search?: string;
+  /** ISO times bounding the creation time: from (inclusive), before (exclusive). */
+  createdFrom?: string;
+  createdBefore?: string;
   limit?: number;
   cursor?: string;
   /** Who is asking (for audit; filtering is by `owner`). */
@@ -122,7 +131,10 @@ export interface JobServiceApi {
   readLogs(jobId: string, task: string, options?: ReadLogsOptions): AsyncIterable<string>;
   /** Absolute, traversal-checked path of an existing task file; NotFoundError otherwise. */
   taskFile(jobId: string, task: string, which: TaskFileKind): Promise<string>;
+  /** Who holds each GPU/MIG resource (the executor's view) and which queued tasks wait for it. */
   inventory(): Promise<Inventory>;
+  /** Running and waiting tasks, running and pending jobs (of one owner when given). */
+  activity(owner?: string): Activity;
 }
 
 /** Time-ordered, unguessable enough to not collide: base36 milliseconds + 6 random base36 characters. */
@@ -254,6 +266,10 @@ export class JobService implements JobServiceApi {
     const q: Parameters<Store['listJobs']>[0] = { limit: query.limit ?? 50 };
     if (query.owner !== undefined) q.owner = query.owner;
     if (query.state !== undefined) q.state = query.state;
+    if (query.states !== undefined) q.states = query.states;
+    if (query.search) q.search = query.search;
+    if (query.createdFrom !== undefined) q.createdFrom = query.createdFrom;
+    if (query.createdBefore !== undefined) q.createdBefore = query.createdBefore;
     if (query.cursor !== undefined) q.cursor = query.cursor;
     const page = this.store.listJobs(q);
     const items = page.items.map(({ taskCounts: counts, ...row }) => {
@@ -261,7 +277,7 @@ export class JobService implements JobServiceApi {
       for (const [k, v] of Object.entries(counts)) full[k as TaskState] = v;
       return toSummary({ ...row, pipeline: undefined as never, parameters: {} }, full);
     });
-    return page.nextCursor ? { items, nextCursor: page.nextCursor } : { items };
+    return page.nextCursor ? { items, nextCursor: page.nextCursor, total: page.total } : { items, total: page.total };
   }
 
   get(id: string): Job | undefined {
@@ -463,8 +479,17 @@ export class JobService implements JobServiceApi {
     return real;
   }
 
-  inventory(): Promise<Inventory> {
-    return this.executor.inventory();
+  async inventory(): Promise<Inventory> {
+    return withWaitingQueues(await this.executor.inventory(), this.store.queuedTasks());
+  }
+
+  activity(owner?: string): Activity {
+    const tasks = this.store.activeTaskCounts(owner);
+    const jobs = this.store.activeJobCounts(owner);
+    return {
+      tasks: { running: tasks.running ?? 0, waiting: tasks.queued ?? 0 },
+      jobs: { running: jobs.running ?? 0, pending: jobs.pending ?? 0 },
+    };
   }
 }
 

@@ -9,6 +9,7 @@ import type {
   JobListQuery,
   JobListRow,
   JobRecord,
+  QueuedTaskRow,
   Store,
   TaskRecord,
   Transition,
@@ -42,6 +43,11 @@ interface AttemptRow {
   finished_at: string | null;
   exit_code: number | null;
   reason: string | null;
+}
+
+/** The condition for jobs that are not finished; `alias` is the jobs table's alias in a join. */
+function unfinished(alias = ''): string {
+  return `${alias ? `${alias}.` : ''}state NOT IN (${TERMINAL_JOB_STATES.map((s) => `'${s}'`).join(', ')})`;
 }
 
 const JOB_COLUMNS: Record<string, string> = {
@@ -147,9 +153,19 @@ export class SqliteStore implements Store {
       getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       getTasks: db.prepare('SELECT data FROM tasks WHERE job_id = ? ORDER BY position'),
       taskCounts: db.prepare('SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state'),
-      active: db.prepare(
-        `SELECT id FROM jobs WHERE state NOT IN (${TERMINAL_JOB_STATES.map((s) => `'${s}'`).join(', ')}) ORDER BY seq`,
+      active: db.prepare(`SELECT id FROM jobs WHERE ${unfinished()} ORDER BY seq`),
+      activeTaskCounts: db.prepare(
+        `SELECT t.state, count(*) AS n FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE ${unfinished('j')} GROUP BY t.state`,
       ),
+      activeTaskCountsOf: db.prepare(
+        `SELECT t.state, count(*) AS n FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE ${unfinished('j')} AND j.owner = ? GROUP BY t.state`,
+      ),
+      activeJobCounts: db.prepare(`SELECT state, count(*) AS n FROM jobs WHERE ${unfinished()} GROUP BY state`),
+      activeJobCountsOf: db.prepare(
+        `SELECT state, count(*) AS n FROM jobs WHERE ${unfinished()} AND owner = ? GROUP BY state`,
+      ),
+      queuedTasks: db.prepare(`SELECT j.id AS job_id, j.owner, t.data FROM tasks t JOIN jobs j ON j.id = t.job_id
+        WHERE ${unfinished('j')} AND t.state = 'queued' ORDER BY j.seq, t.position`),
       attemptsOfJob: db.prepare('SELECT * FROM attempts WHERE job_id = ? ORDER BY task, attempt'),
       attemptsOfTask: db.prepare('SELECT * FROM attempts WHERE job_id = ? AND task = ? ORDER BY attempt'),
       openAttempts: db.prepare("SELECT * FROM attempts WHERE state != 'finished' ORDER BY created_at"),
@@ -204,7 +220,7 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  listJobs(q: JobListQuery): { items: JobListRow[]; nextCursor?: string } {
+  listJobs(q: JobListQuery): { items: JobListRow[]; nextCursor?: string; total: number } {
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (q.owner !== undefined) {
@@ -215,6 +231,26 @@ export class SqliteStore implements Store {
       where.push('state = ?');
       args.push(q.state);
     }
+    if (q.states?.length) {
+      where.push(`state IN (${q.states.map(() => '?').join(', ')})`);
+      args.push(...q.states);
+    }
+    for (const word of (q.search ?? '').toLowerCase().split(/\s+/).filter(Boolean)) {
+      // LIKE with an escape character, so a search for "50%" or "a_b" means those characters.
+      const pattern = `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where.push("(lower(name) LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\' OR lower(owner) LIKE ? ESCAPE '\\')");
+      args.push(pattern, pattern, pattern);
+    }
+    if (q.createdFrom !== undefined) {
+      where.push('created_at >= ?');
+      args.push(q.createdFrom);
+    }
+    if (q.createdBefore !== undefined) {
+      where.push('created_at < ?');
+      args.push(q.createdBefore);
+    }
+    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM jobs ${filter}`).get(...args) as { n: number }).n;
     if (q.cursor !== undefined) {
       const seq = decodeCursor(q.cursor);
       if (seq === undefined) throw new ValidationError('not a cursor from a previous page', ['cursor']);
@@ -229,7 +265,30 @@ export class SqliteStore implements Store {
     const page = rows.slice(0, limit);
     const items = page.map((r) => ({ ...rowToSummary(r), taskCounts: this.taskCounts(r.id) }));
     const last = page[page.length - 1];
-    return rows.length > limit && last ? { items, nextCursor: encodeCursor(last.seq) } : { items };
+    return rows.length > limit && last ? { items, nextCursor: encodeCursor(last.seq), total } : { items, total };
+  }
+
+  activeTaskCounts(owner?: string): Partial<Record<TaskState, number>> {
+    const rows = (
+      owner === undefined ? this.stmts.activeTaskCounts.all() : this.stmts.activeTaskCountsOf.all(owner)
+    ) as { state: TaskState; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  activeJobCounts(owner?: string): Partial<Record<JobState, number>> {
+    const rows = (owner === undefined ? this.stmts.activeJobCounts.all() : this.stmts.activeJobCountsOf.all(owner)) as {
+      state: JobState;
+      n: number;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  queuedTasks(): QueuedTaskRow[] {
+    return (this.stmts.queuedTasks.all() as { job_id: string; owner: string; data: string }[]).map((r) => ({
+      jobId: r.job_id,
+      owner: r.owner,
+      task: JSON.parse(r.data) as TaskRecord,
+    }));
   }
 
   activeJobIds(): string[] {

@@ -69,6 +69,14 @@ export interface Transition {
 export interface JobListQuery {
   owner?: string;
   state?: JobState;
+  /** Any of these states (combined with `state` when both are given). */
+  states?: JobState[];
+  /** Case-insensitive words that the job's name, id or owner must each contain. */
+  search?: string;
+  /** ISO time: created at or after it. */
+  createdFrom?: string;
+  /** ISO time: created before it. */
+  createdBefore?: string;
   limit: number;
   /** Opaque, from a previous page's `nextCursor`. */
   cursor?: string;
@@ -78,11 +86,25 @@ export interface JobListRow extends Omit<JobRecord, 'pipeline' | 'parameters'> {
   taskCounts: Partial<Record<TaskState, number>>;
 }
 
+/** A task queued (not running yet) in an unfinished job: what the inventory's waiting queues list. */
+export interface QueuedTaskRow {
+  jobId: string;
+  owner: string;
+  task: TaskRecord;
+}
+
 export interface Store {
   insertJob(job: JobRecord, tasks: TaskRecord[]): void;
   getJob(id: string): JobRecord | undefined;
   getTasks(jobId: string): TaskRecord[];
-  listJobs(query: JobListQuery): { items: JobListRow[]; nextCursor?: string };
+  /** A page of jobs, newest first, and how many jobs match over all pages (`total`). */
+  listJobs(query: JobListQuery): { items: JobListRow[]; nextCursor?: string; total: number };
+  /** Tasks by state across the unfinished jobs (of one owner when given). */
+  activeTaskCounts(owner?: string): Partial<Record<TaskState, number>>;
+  /** Unfinished jobs by state (of one owner when given). */
+  activeJobCounts(owner?: string): Partial<Record<JobState, number>>;
+  /** Queued tasks of unfinished jobs, oldest job first. */
+  queuedTasks(): QueuedTaskRow[];
   /** Ids of jobs not in a terminal state, oldest first (restart recovery). */
   activeJobIds(): string[];
   attempts(jobId: string, task?: string): AttemptRecord[];
