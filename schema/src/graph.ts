@@ -127,13 +127,22 @@ export interface FlowNode extends GraphNode {
   outputs: readonly string[];
 }
 
+/** The nearest task upstream that a query matched, and how many dependency steps away it is. */
+interface Nearest {
+  name: string;
+  distance: number;
+}
+
 /**
- * Upstream queries over one pipeline's tasks, indexed once. Each query walks only as far up as it
- * must (breadth-first, nearest first), so a long chain whose tasks read from their parents stays
- * linear in the number of tasks.
+ * Upstream queries over one pipeline's tasks, indexed once. "Nearest" counts dependency steps; among
+ * tasks equally near, the one reached through the dependency listed first wins. Answers are
+ * memoized per query and task, so a 20,000-task chain whose every task reads from its root costs one
+ * pass, not one walk up the chain per task.
  */
 export class TaskGraph<T extends FlowNode = FlowNode> {
   private readonly byName = new Map<string, T>();
+  /** query key → task name → its nearest match (null: none upstream). */
+  private readonly memo = new Map<string, Map<string, Nearest | null>>();
 
   constructor(nodes: readonly T[]) {
     // The first task of a name wins, as in the duplicate-name check.
@@ -144,35 +153,59 @@ export class TaskGraph<T extends FlowNode = FlowNode> {
     return this.byName.get(name);
   }
 
-  /** The nearest task upstream of `task` (breadth-first) that satisfies `match`. */
-  private nearest(task: T, match: (up: T) => boolean): T | undefined {
-    const seen = new Set<string>([task.name]);
-    let frontier: readonly string[] = task.dependsOn;
-    while (frontier.length) {
-      const next: string[] = [];
-      for (const name of frontier) {
-        if (seen.has(name)) continue;
-        seen.add(name);
-        const up = this.byName.get(name);
-        if (!up) continue;
-        if (match(up)) return up;
-        next.push(...up.dependsOn);
+  /**
+   * The nearest task strictly upstream of `task` that satisfies `match`, computed bottom-up over the
+   * task's ancestors that this query has not seen yet (iteratively: chains are deep). On a cycle
+   * (reported elsewhere) the edge that closes it is ignored.
+   */
+  private nearest(task: T, key: string, match: (up: T) => boolean): Nearest | undefined {
+    let memo = this.memo.get(key);
+    if (!memo) this.memo.set(key, (memo = new Map()));
+    const known = memo;
+    const inProgress = new Set<string>();
+    const stack: T[] = [task];
+    while (stack.length) {
+      const t = stack[stack.length - 1]!;
+      if (known.has(t.name)) {
+        stack.pop();
+        continue;
       }
-      frontier = next;
+      inProgress.add(t.name);
+      const pending = t.dependsOn
+        .map((d) => this.byName.get(d))
+        .filter((up): up is T => up !== undefined && !match(up) && !known.has(up.name) && !inProgress.has(up.name));
+      if (pending.length) {
+        stack.push(...pending.reverse());
+        continue;
+      }
+      stack.pop();
+      inProgress.delete(t.name);
+      let best: Nearest | null = null;
+      for (const d of t.dependsOn) {
+        const up = this.byName.get(d);
+        if (!up) continue;
+        const via = match(up) ? { name: up.name, distance: 1 } : plusOne(known.get(up.name));
+        if (via && (!best || via.distance < best.distance)) best = via;
+      }
+      known.set(t.name, best);
     }
-    return undefined;
+    return known.get(task.name) ?? undefined;
   }
 
   /** True when `ancestor` is upstream of `task`: reachable along dependsOn, directly or not. */
   isUpstream(task: T, ancestor: string): boolean {
-    return this.nearest(task, (up) => up.name === ancestor) !== undefined;
+    return this.nearest(task, `task:${ancestor}`, (up) => up.name === ancestor) !== undefined;
   }
 
   /** The task `task` reads `input` from: its `inputsFrom` entry, else the nearest upstream task that outputs it. */
   sourceOf(task: T, input: string): string | undefined {
     if (Object.hasOwn(task.inputsFrom, input)) return task.inputsFrom[input];
-    return this.nearest(task, (up) => up.outputs.includes(input))?.name;
+    return this.nearest(task, `output:${input}`, (up) => up.outputs.includes(input))?.name;
   }
+}
+
+function plusOne(n: Nearest | null | undefined): Nearest | undefined {
+  return n ? { name: n.name, distance: n.distance + 1 } : undefined;
 }
 
 /** Each task's inputs with the task each is read from (for a pipeline `checkPipeline` accepted). */
