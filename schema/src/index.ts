@@ -11,7 +11,7 @@ export {
   type NotebookCompileResult,
 } from './compile.js';
 export { parsePipelineYaml, pipelineToYaml, type ParseYamlOptions } from './yaml.js';
-export { taskCode, type CellCode, type TaskCode } from './taskcode.js';
+export { taskCode, TaskCodeReader, type CellCode, type TaskCode } from './taskcode.js';
 export { checkPipeline, checkRelativePath, normalizeRelativePath } from './validate.js';
 export {
   findCycles,

@@ -1,6 +1,6 @@
 /**
  * Turns a submit request into a frozen job: the compiled pipeline, the effective parameters and,
- * per task, the exact code and wiring it will run (task.base.json). Nothing a job runs is read from
+ * per task, the exact code and wiring it will run (its base, stored with the job). Nothing a job runs is read from
  * the user's files after submit.
  */
 import {
@@ -8,7 +8,7 @@ import {
   compileNotebook,
   inputSources,
   formatDiagnostic,
-  taskCode,
+  TaskCodeReader,
   type Diagnostic,
   type Parameter,
   type Pipeline,
@@ -36,10 +36,11 @@ export interface FrozenJob {
 /** Injectable for tests that exercise the engine without the compiler. */
 export interface Compiler {
   compileNotebook: typeof compileNotebook;
-  taskCode: typeof taskCode;
+  /** Reads the code of each task of one pipeline (TaskCodeReader.code). */
+  taskCodeReader: (pipeline: Pipeline) => Pick<TaskCodeReader, 'code'>;
 }
 
-const defaultCompiler: Compiler = { compileNotebook, taskCode };
+const defaultCompiler: Compiler = { compileNotebook, taskCodeReader: (p) => new TaskCodeReader(p) };
 
 function diagnosticIssue(d: Diagnostic, prefix: (string | number)[]): ValidationIssue {
   const issue: ValidationIssue = { message: formatDiagnostic(d), path: [...prefix, ...(d.path ?? [])] };
@@ -131,6 +132,7 @@ export function freezeJob(request: SubmitJobRequest, compiler: Compiler = defaul
   checkGraph(pipeline);
   const parameters = resolveParameters(pipeline, request.parameters);
   const sources = inputSources(pipeline.spec.tasks);
+  const reader = compiler.taskCodeReader(pipeline);
   const bases = new Map<string, TaskBase>();
   pipeline.spec.tasks.forEach((task, i) => {
     const at = ['pipeline', 'spec', 'tasks', i];
@@ -153,7 +155,7 @@ export function freezeJob(request: SubmitJobRequest, compiler: Compiler = defaul
     }
     let code;
     try {
-      code = compiler.taskCode(content, pipeline, task.name);
+      code = reader.code(content, task.name);
     } catch (err) {
       fail(`task '${task.name}': ${err instanceof Error ? err.message : String(err)}`, [...at, 'source']);
     }
