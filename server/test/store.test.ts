@@ -52,13 +52,14 @@ test('migrations run once, in order, and are recorded; WAL is on', () => {
   store.close();
   const db = new Database(file);
   expect(migrate(db)).toEqual([]);
-  expect(migrate(db, [...MIGRATIONS, { version: 2, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }])).toEqual([
-    2,
-  ]);
+  const next = MIGRATIONS.length + 1;
+  expect(migrate(db, [...MIGRATIONS, { version: next, name: 'extra', sql: 'CREATE TABLE extra (x INTEGER)' }])).toEqual(
+    [next],
+  );
   const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
   expect(rows).toEqual([
-    { version: 1, name: MIGRATIONS[0]!.name },
-    { version: 2, name: 'extra' },
+    ...MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+    { version: next, name: 'extra' },
   ]);
   db.close();
 });
@@ -66,7 +67,11 @@ test('migrations run once, in order, and are recorded; WAL is on', () => {
 test('jobs, tasks, attempts and transitions round-trip and survive reopening', () => {
   const file = join(dir, 'cellpipe.db');
   let store = new SqliteStore(file);
-  store.insertJob(job('job0001', 'alice'), [task('a'), task('b')]);
+  store.insertJob(
+    job('job0001', 'alice'),
+    [task('a'), task('b')],
+    new Map([['a', { cells: [{ index: 0, source: 'x = 1' }] }]]),
+  );
   store.apply({
     job: { id: 'job0001', state: 'running', startedAt: '2026-01-01T00:00:00.000Z' },
     tasks: [{ jobId: 'job0001', task: { ...task('b'), state: 'running', attempt: 1, placement: 'local' } }],
@@ -90,6 +95,8 @@ test('jobs, tasks, attempts and transitions round-trip and survive reopening', (
     parameters: { lr: 0.1 },
     pipeline,
   });
+  expect(store.taskBase('job0001', 'a')).toEqual({ cells: [{ index: 0, source: 'x = 1' }] });
+  expect(store.taskBase('job0001', 'b')).toBeUndefined();
   // Task order is the pipeline's, even after updates.
   expect(store.getTasks('job0001').map((t) => [t.name, t.state, t.placement])).toEqual([
     ['a', 'pending', undefined],

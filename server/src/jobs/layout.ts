@@ -2,7 +2,6 @@
  * Where a job's files live under CELLPIPE_HOME. Job ids and task names are validated by pattern
  * before they get here, so they are safe path segments.
  *
- *   jobs/<jobId>/tasks/<task>/task.base.json        frozen code + wiring of the task (written at submit)
  *   jobs/<jobId>/tasks/<task>/attempt-<n>/task.json the runner's input for attempt n
  *   jobs/<jobId>/tasks/<task>/attempt-<n>/result.json, executed.ipynb
  *   jobs/<jobId>/tasks/<task>/attempt-<n>.log       stdout+stderr of attempt n
@@ -24,9 +23,6 @@ export class JobLayout {
   }
   taskDir(jobId: string, task: string): string {
     return join(this.jobDir(jobId), 'tasks', task);
-  }
-  baseFile(jobId: string, task: string): string {
-    return join(this.taskDir(jobId, task), 'task.base.json');
   }
   attemptDir(jobId: string, task: string, attempt: number): string {
     return join(this.taskDir(jobId, task), `attempt-${attempt}`);

@@ -428,10 +428,11 @@ export class Orchestrator {
     return spec;
   }
 
-  /** Write the attempt's task.json from the frozen task.base.json. */
+  /** Write the attempt's task.json from the task's frozen base. */
   private prepareAttempt(aj: ActiveJob, name: string, attempt: number): void {
     const id = aj.job.id;
-    const base = JSON.parse(readFileSync(this.layout.baseFile(id, name), 'utf8')) as Record<string, unknown>;
+    const base = this.store.taskBase(id, name);
+    if (typeof base !== 'object' || base === null) throw new Error(`the job has no frozen code for task '${name}'`);
     const dir = this.layout.attemptDir(id, name, attempt);
     mkdirSync(dir, { recursive: true });
     // A retry starts from a clean output folder so nothing of a failed attempt is mistaken for output.

@@ -68,4 +68,16 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX transitions_job ON transitions(job_id, id);
     `,
   },
+  {
+    version: 2,
+    name: 'task bases: the frozen code and wiring of each task, written with the job in one transaction',
+    sql: `
+      CREATE TABLE task_bases (
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        task TEXT NOT NULL,
+        base TEXT NOT NULL,
+        PRIMARY KEY (job_id, task)
+      );
+    `,
+  },
 ];

@@ -179,10 +179,12 @@ export class SqliteStore implements Store {
       ),
       transitions: db.prepare('SELECT * FROM transitions WHERE job_id = ? ORDER BY id'),
       deleteJob: db.prepare('DELETE FROM jobs WHERE id = ?'),
+      insertBase: db.prepare('INSERT INTO task_bases (job_id, task, base) VALUES (?, ?, ?)'),
+      taskBase: db.prepare('SELECT base FROM task_bases WHERE job_id = ? AND task = ?'),
     };
   }
 
-  insertJob(job: JobRecord, tasks: TaskRecord[]): void {
+  insertJob(job: JobRecord, tasks: TaskRecord[], bases: ReadonlyMap<string, unknown> = new Map()): void {
     this.db.transaction(() => {
       this.stmts.insertJob.run({
         id: job.id,
@@ -200,6 +202,7 @@ export class SqliteStore implements Store {
         parameters: JSON.stringify(job.parameters),
       });
       tasks.forEach((t, i) => this.stmts.upsertTask.run(job.id, t.name, i, t.state, JSON.stringify(t)));
+      for (const [task, base] of bases) this.stmts.insertBase.run(job.id, task, JSON.stringify(base));
       this.stmts.insertTransition.run(job.id, null, null, job.state, job.createdAt, 'submitted');
     })();
   }
@@ -208,6 +211,11 @@ export class SqliteStore implements Store {
     const r = this.stmts.getJob.get(id) as JobRow | undefined;
     if (!r) return undefined;
     return { ...rowToSummary(r), pipeline: JSON.parse(r.pipeline), parameters: JSON.parse(r.parameters) };
+  }
+
+  taskBase(jobId: string, task: string): unknown {
+    const row = this.stmts.taskBase.get(jobId, task) as { base: string } | undefined;
+    return row ? (JSON.parse(row.base) as unknown) : undefined;
   }
 
   getTasks(jobId: string): TaskRecord[] {

@@ -94,7 +94,13 @@ export interface QueuedTaskRow {
 }
 
 export interface Store {
-  insertJob(job: JobRecord, tasks: TaskRecord[]): void;
+  /**
+   * A new job, its tasks and each task's frozen base (the code and wiring its attempts run, opaque
+   * JSON), in one transaction: a submit is stored whole or not at all.
+   */
+  insertJob(job: JobRecord, tasks: TaskRecord[], bases?: ReadonlyMap<string, unknown>): void;
+  /** The frozen base of a task, as insertJob stored it. */
+  taskBase(jobId: string, task: string): unknown;
   getJob(id: string): JobRecord | undefined;
   getTasks(jobId: string): TaskRecord[];
   /** A page of jobs, newest first, and how many jobs match over all pages (`total`). */
