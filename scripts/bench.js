@@ -9,6 +9,7 @@ const suites = [
   ['compile', './bench-compile.js', 'benchCompile'],
   ['runner', './bench-runner.js', 'benchRunner'],
   ['server', './bench-server.js', 'benchServer'],
+  ['requests', './bench-requests.js', 'benchRequests'],
   ['kubernetes', './bench-kubernetes.js', 'benchKubernetes'],
 ];
 const only = process.argv.slice(2);

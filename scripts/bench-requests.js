@@ -1,0 +1,101 @@
+// What one request can cost the server (uses the built server/dist; run `npm run build` first).
+//  - submitting a long chain: 2,000 and 20,000 tasks, each reading a variable from its parent, and
+//    20,000 tasks all reading from the root; wall time of the POST and the longest event-loop stall,
+//    per task, with the 2,000-task chain as the baseline (a ratio near 1 means linear).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, '..', 'server', 'dist');
+
+function notebook(cells) {
+  return JSON.stringify({
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {},
+    cells: cells.map((source, i) => ({
+      cell_type: 'code',
+      id: `c${i}`,
+      metadata: {},
+      source,
+      outputs: [],
+      execution_count: null,
+    })),
+  });
+}
+
+/** A chain t0 → t1 → ... where task i reads `x0` (from: 'root') or `x{i-1}` (from: 'parent'). */
+function chainRequest(n, from) {
+  const tasks = Array.from({ length: n }, (_, i) => ({
+    name: `t${i}`,
+    source: { kind: 'cells' },
+    cells: [i],
+    dependsOn: i ? [`t${i - 1}`] : [],
+    inputs: i ? [from === 'root' ? 'x0' : `x${i - 1}`] : [],
+    outputs: [`x${i}`],
+    resources: {},
+    env: {},
+  }));
+  return {
+    pipeline: {
+      apiVersion: 'cellpipe.io/v1',
+      kind: 'Pipeline',
+      metadata: { name: `chain-${n}` },
+      spec: { source: { notebook: 'chain.ipynb' }, tasks },
+    },
+    files: { 'chain.ipynb': notebook(tasks.map((_, i) => `x${i} = ${i}`)) },
+  };
+}
+
+async function submitChain(server, n, from) {
+  const body = JSON.stringify(chainRequest(n, from));
+  const headers = { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json' };
+  const stall = monitorEventLoopDelay({ resolution: 10 });
+  stall.enable();
+  const t0 = performance.now();
+  const res = await fetch(`${server.url}/api/jobs`, { method: 'POST', headers, body });
+  const wallMs = performance.now() - t0;
+  stall.disable();
+  const job = await res.json();
+  if (res.status !== 201) throw new Error(`submit ${n}: ${res.status} ${JSON.stringify(job).slice(0, 300)}`);
+  await fetch(`${server.url}/api/jobs/${job.id}/cancel`, { method: 'POST', headers });
+  return {
+    tasks: n,
+    readsFrom: from,
+    bodyMiB: +(body.length / 2 ** 20).toFixed(1),
+    submitMs: Math.round(wallMs),
+    perTaskUs: +((wallMs * 1000) / n).toFixed(1),
+    longestStallMs: Math.round(stall.max / 1e6),
+  };
+}
+
+export async function benchRequests() {
+  const { startServer } = await import(join(dist, 'main.js'));
+  const home = mkdtempSync(join(tmpdir(), 'cellpipe-bench-req-'));
+  const server = await startServer({ home, port: 0, gpus: '' });
+  try {
+    await submitChain(server, 200, 'parent'); // warm-up
+    const base = await submitChain(server, 2000, 'parent');
+    const parent = await submitChain(server, 20000, 'parent');
+    const root = await submitChain(server, 20000, 'root');
+    return {
+      chain: { baseline: base, parent, root },
+      // Per-task cost of the 20,000-task chains over the 2,000-task one: near 1 when linear, near 10 when quadratic.
+      perTaskRatio: {
+        parent: +(parent.perTaskUs / base.perTaskUs).toFixed(2),
+        root: +(root.perTaskUs / base.perTaskUs).toFixed(2),
+      },
+      loadAverage1m: +loadavg()[0].toFixed(2),
+    };
+  } finally {
+    await server.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  console.log(JSON.stringify(await benchRequests(), null, 2));
+}
