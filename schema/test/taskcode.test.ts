@@ -1,4 +1,4 @@
-import { compileNotebook, parsePipelineYaml, taskCode } from '../src/index.js';
+import { compileNotebook, parsePipelineYaml, taskCode, TaskCodeReader } from '../src/index.js';
 import { notebook } from './helpers.js';
 
 describe('taskCode', () => {
@@ -39,5 +39,22 @@ describe('taskCode', () => {
 
   it('throws for a task the pipeline does not have', () => {
     expect(() => taskCode(nb, pipeline, 'zz')).toThrow("has no task 'zz'");
+  });
+
+  it('a reader parses the notebook once for all the tasks of a pipeline', () => {
+    const cells = Array.from({ length: 300 }, (_, i): [string[], string] => [[`task:t${i}`], `x${i} = ${i}`]);
+    const big = compileNotebook(notebook(cells), { path: 'big.ipynb' }).pipeline!;
+    let reads = 0;
+    const content = new Proxy(notebook(cells), {
+      get(target, prop, receiver) {
+        if (prop === 'cells') reads++;
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const reader = new TaskCodeReader(big);
+    for (const t of big.spec.tasks) expect(reader.code(content, t.name).cells).toHaveLength(1);
+    expect(reader.code(content, 't299').cells).toEqual([{ index: 299, source: 'x299 = 299' }]);
+    // Parsing per task would read the cells 300 times over.
+    expect(reads).toBeLessThan(10);
   });
 });
