@@ -7,25 +7,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { notebook } from './bench-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'server', 'dist');
-
-function notebook(cells) {
-  return JSON.stringify({
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {},
-    cells: cells.map((source, i) => ({
-      cell_type: 'code',
-      id: `c${i}`,
-      metadata: {},
-      source,
-      outputs: [],
-      execution_count: null,
-    })),
-  });
-}
 
 /** A chain t0 → t1 → ... where task i reads `x0` (from: 'root') or `x{i-1}` (from: 'parent'). */
 function chainRequest(n, from) {

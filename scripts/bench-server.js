@@ -13,7 +13,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'server', 'dist');
 const API = 'cellpipe.io/v1';
 
-function notebook(cells) {
+/** A notebook of code cells (also used by the other server-side benchmarks). */
+export function notebook(cells) {
   return JSON.stringify({
     nbformat: 4,
     nbformat_minor: 5,
