@@ -702,17 +702,35 @@ describe('files, environment and the executed notebook', () => {
     expect(run.stdout).toContain('42 user user True True\n');
   });
 
-  test('a zipapp without bytecode (what a Python other than the one that built it reads) behaves the same', async () => {
+  /** The zipapp of the build rewritten so its bytecode carries another Python version's magic number. */
+  function foreignBytecode(pyz: string): void {
+    const rewrite = [
+      'import sys, zipfile',
+      'src, dst = sys.argv[1], sys.argv[2]',
+      'with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:',
+      '    for info in zin.infolist():',
+      '        data = zin.read(info)',
+      '        if info.filename.endswith(".pyc"):',
+      '            data = (int.from_bytes(data[:2], "little") ^ 0x5A5A).to_bytes(2, "little") + data[2:]',
+      '        zout.writestr(info, data)',
+    ].join('\n');
+    const r = spawnSync('python3', ['-c', rewrite, RUNNER, pyz], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+  }
+
+  test.each([
+    ['without bytecode', (pyz: string) => spawnSync('python3', [BUILD, pyz, '--no-bytecode'], { encoding: 'utf8' })],
+    ["with another Python version's bytecode", foreignBytecode],
+  ])('a zipapp %s (what a Python other than the one that built it reads) behaves the same', async (_what, make) => {
     const job = newJob();
     const pyz = join(job, 'cellpipe_runner.pyz');
-    const built = spawnSync('python3', [BUILD, pyz, '--no-bytecode'], { encoding: 'utf8' });
-    expect(built.stderr).toBe('');
+    make(pyz);
     const listing = spawnSync('python3', ['-m', 'zipfile', '-l', pyz], { encoding: 'utf8' }).stdout;
     expect(listing).toContain('cellpipe_runner/engine.py');
-    expect(listing).not.toContain('.pyc');
     const run = await runTask(task(job, 'prep', { cells: [code(0, 'x = [1]'), code(1, 'x[3]')], outputs: ['x'] }), {
       runner: pyz,
     });
+    expect(run.stderr).toContain('IndexError');
     expect(run.code).toBe(1);
     expect(run.result.error).toMatchObject({ cell: 2, ename: 'IndexError', reason: 'exception' });
     expect(run.result.error?.traceback).toBe(

@@ -42,16 +42,21 @@ def _meta(json=None, check=None, choices=None, items=None, keys=None):
 
 
 # ---- task.json -------------------------------------------------------------------------------------
+# Every class has a docstring: dataclasses would otherwise compute one from the signature (inspect).
 
 
 @dataclass(eq=False, repr=False)
 class Cell:
+    """A notebook cell: its 0-based index and its source."""
+
     index: int = field(metadata=_meta(check="min0"))
     source: str
 
 
 @dataclass(eq=False, repr=False)
 class Input:
+    """An upstream task's output this task reads."""
+
     name: str = field(metadata=_meta(check="identifier"))
     from_: str = field(metadata=_meta(json="from", check="task-name"))
     # The analysis decided the task does not change this input in place; the runner checks it.
@@ -72,6 +77,8 @@ class Definition:
 
 @dataclass(eq=False, repr=False)
 class Task:
+    """task.json: one attempt of one task."""
+
     jobId: str = field(metadata=_meta(check="id"))
     taskId: str = field(metadata=_meta(check="id"))
     taskName: str = field(metadata=_meta(check="task-name"))
@@ -102,6 +109,8 @@ class Task:
 
 @dataclass(eq=False, repr=False)
 class CellTiming:
+    """A cell that ran and how long it took."""
+
     index: int
     position: int
     role: str = field(metadata=_meta(choices=ROLES))
@@ -110,6 +119,8 @@ class CellTiming:
 
 @dataclass(eq=False, repr=False)
 class OutputDetail:
+    """An output saved: its type and size."""
+
     name: str
     type: str
     bytes: int
@@ -117,6 +128,8 @@ class OutputDetail:
 
 @dataclass(eq=False, repr=False)
 class Note:
+    """Something the stdlib engine skipped or emulated."""
+
     # 1-based notebook position; null for the injected parameters.
     cell: int | None
     message: str
@@ -137,6 +150,8 @@ class ResultWarning:
 
 @dataclass(eq=False, repr=False)
 class RunnerInfo:
+    """Which runner, engine and Python ran the task."""
+
     version: str
     engine: str = field(metadata=_meta(choices=("stdlib", "kernel")))
     python: str
@@ -144,6 +159,8 @@ class RunnerInfo:
 
 @dataclass(eq=False, repr=False)
 class ResultError:
+    """Why a run did not succeed."""
+
     message: str
     reason: str
     ename: str | None = None
@@ -154,6 +171,8 @@ class ResultError:
 
 @dataclass(eq=False, repr=False)
 class Result:
+    """result.json."""
+
     status: str = field(metadata=_meta(choices=STATUSES))
     startedAt: str
     finishedAt: str
