@@ -7,6 +7,7 @@ the companion server with a per-attempt token) implements the same methods (``wh
 ``open_input``, ``save_output``, ``output_where``, ``config``) and ``store_from_config`` learns its
 kind; nothing else changes. The kernel engine rebuilds the store inside the kernel from ``config()``,
 so variables never travel through the runner process.
+Every store passes the contract in tests/test_data.py (StoreContract).
 """
 
 import os
