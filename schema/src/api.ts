@@ -170,6 +170,39 @@ export const SubmitJobRequestSchema = z
 
 export const RerunRequestSchema = z.object({ mode: z.enum(['all', 'failed']).default('all') }).strict();
 
+/** Why a task of a "re-run with my changes" runs again (or, `unchanged`, why it is reused). */
+export const RerunReasonKindSchema = z.enum([
+  'unchanged',
+  'new',
+  'not-succeeded',
+  'code',
+  'setup',
+  'parameters',
+  'image',
+  'env',
+  'inputs',
+  'outputs',
+  'upstream',
+]);
+
+export const RerunPlanTaskSchema = z.object({
+  name: TaskNameSchema,
+  /** True: its results are taken from the earlier job; false: it runs again. */
+  reuse: z.boolean(),
+  /** Content hash of what decides its results: code, setup, parameters, image, environment and inputs (with their upstream hashes). */
+  hash: z.string(),
+  reasons: z.array(z.object({ kind: RerunReasonKindSchema, message: z.string() })),
+});
+
+/** `POST /api/jobs/:id/rerun-plan`: what a re-run with the current notebook would reuse and run. */
+export const RerunPlanSchema = z.object({
+  /** The job the plan compares against. */
+  jobId: JobIdSchema,
+  tasks: z.array(RerunPlanTaskSchema),
+  /** True when no task's code, setup, parameters, image, environment or inputs differ from the job's. */
+  unchanged: z.boolean(),
+});
+
 export const InventoryHolderSchema = z.object({
   user: z.string(),
   jobId: z.string(),
@@ -224,6 +257,9 @@ export type Job = z.infer<typeof JobSchema>;
 export type JobList = z.infer<typeof JobListSchema>;
 export type SubmitJobRequest = z.infer<typeof SubmitJobRequestSchema>;
 export type RerunRequest = z.infer<typeof RerunRequestSchema>;
+export type RerunReasonKind = z.infer<typeof RerunReasonKindSchema>;
+export type RerunPlanTask = z.infer<typeof RerunPlanTaskSchema>;
+export type RerunPlan = z.infer<typeof RerunPlanSchema>;
 export type Inventory = z.infer<typeof InventorySchema>;
 export type InventoryResource = z.infer<typeof InventoryResourceSchema>;
 export type InventoryWaiter = z.infer<typeof InventoryWaiterSchema>;

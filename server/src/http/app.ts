@@ -11,6 +11,7 @@ import { authenticate, principal } from './auth-middleware.js';
 import { HttpNotFoundError, mapError } from './errors.js';
 import { EventsSchemas, eventsHandler } from './events.js';
 import { jobsRouter } from './jobs-routes.js';
+import { rerunRouter } from './rerun-routes.js';
 import { createMetrics, type HttpMetrics } from './metrics.js';
 import { input, validate } from './validate.js';
 import { serverVersion } from './version.js';
@@ -90,6 +91,7 @@ export function createApp(options: AppOptions): CellpipeApp {
     res.json(activity);
   });
   api.use('/jobs', jobsRouter({ service, metrics, shutdown: options.shutdown }));
+  api.use('/jobs', rerunRouter({ service, metrics }));
   app.use('/api', api);
 
   app.use((req: Request) => {

@@ -49,17 +49,21 @@ function sendFile(res: Response, path: string, headers: Record<string, string>):
   });
 }
 
-export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): Router {
-  const r = Router();
-
-  // Counted when the response is sent, so schema rejections (400 before the handler) count too.
-  const countSubmission = (_req: Request, res: Response, next: () => void) => {
+/** Counts a submission when the response is sent, so schema rejections (400 before the handler) count too. */
+export function submissionCounter(metrics: HttpMetrics) {
+  return (_req: Request, res: Response, next: () => void): void => {
     res.on('finish', () => {
       if (res.statusCode === 201) metrics.submissions.inc({ result: 'accepted' });
       else if (res.statusCode === 400) metrics.submissions.inc({ result: 'rejected' });
     });
     next();
   };
+}
+
+export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): Router {
+  const r = Router();
+
+  const countSubmission = submissionCounter(metrics);
 
   r.post('/', countSubmission, validate(Schemas.submit), async (_req: Request, res: Response) => {
     const p = principal(res);

@@ -18,6 +18,7 @@ import {
   type JobState,
   type JobSummary,
   type Pipeline,
+  type RerunPlan,
   type SubmitJobRequest,
   type Task,
   type TaskEvent,
@@ -30,8 +31,9 @@ import { Orchestrator, taskCounts, toSummary, toTaskRun } from '../orchestrator/
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { JobRecord, Store, TaskRecord } from '../store/store.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
-import { freezeJob, type Compiler } from './freeze.js';
+import { freezeJob, type Compiler, type FrozenJob, type TaskBase } from './freeze.js';
 import { JobLayout } from './layout.js';
+import { planRerun } from './rerun-plan.js';
 import { withWaitingQueues } from './resource-queue.js';
 
 export interface JobServiceOptions {
@@ -114,6 +116,10 @@ export interface JobServiceApi {
   cancel(id: string): Promise<Job>;
   /** A new job with parentJobId = id. 'failed' re-runs failed/cancelled/skipped tasks and their downstream. */
   rerun(id: string, mode: 'all' | 'failed', owner?: string): Promise<Job>;
+  /** What a re-run of job `id` with this (changed) notebook or pipeline would reuse, and why the rest runs. */
+  rerunPlan(id: string, request: SubmitJobRequest): Promise<RerunPlan>;
+  /** A new job from the request with parentJobId = id, reusing the tasks the plan says are unchanged. */
+  rerunWithChanges(id: string, request: SubmitJobRequest, owner?: string): Promise<Job>;
   /** Only finished jobs (ConflictError otherwise); deletes its files. */
   remove(id: string): Promise<void>;
   /** Absolute path of an attempt's log file (default: the latest attempt); NotFoundError for an unknown job/task. */
@@ -312,37 +318,89 @@ export class JobService implements JobServiceApi {
       }
       for (const t of parentTasks) if (!rerunSet.has(t.name)) reuse.add(t.name);
     }
+    return this.startRerun(parent, { pipeline: parent.pipeline, parameters: parent.parameters }, reuse, owner);
+  }
+
+  async rerunPlan(id: string, request: SubmitJobRequest): Promise<RerunPlan> {
+    const parent = this.store.getJob(id);
+    if (!parent) throw new NotFoundError(`job ${id} not found`);
+    return this.planAgainst(parent, freezeJob(request, this.compiler));
+  }
+
+  async rerunWithChanges(id: string, request: SubmitJobRequest, owner?: string): Promise<Job> {
+    if (!this.started) throw new Error('JobService.start() must be called before rerunWithChanges');
+    const parent = this.store.getJob(id);
+    if (!parent) throw new NotFoundError(`job ${id} not found`);
+    if (!isTerminalJobState(parent.state))
+      throw new ConflictError(`job ${id} is still ${parent.state}: re-run it with changes once it has finished`);
+    const frozen = freezeJob(request, this.compiler);
+    const plan = this.planAgainst(parent, frozen);
+    const reuse = new Set(plan.tasks.filter((t) => t.reuse).map((t) => t.name));
+    return this.startRerun(parent, frozen, reuse, owner, request.name);
+  }
+
+  private planAgainst(parent: JobRecord, frozen: FrozenJob): RerunPlan {
+    const bases = new Map<string, TaskBase>();
+    for (const t of parent.pipeline.spec.tasks) {
+      // Stored by insertJob exactly as freezeJob made it.
+      const base = this.store.taskBase(parent.id, t.name) as TaskBase | undefined;
+      if (base) bases.set(t.name, base);
+    }
+    const states = new Map(this.store.getTasks(parent.id).map((t) => [t.name, t.state]));
+    return planRerun(
+      { jobId: parent.id, pipeline: parent.pipeline, bases, states },
+      { jobId: '', pipeline: frozen.pipeline, bases: frozen.bases },
+    );
+  }
+
+  /**
+   * A new job that re-runs `parent`: tasks in `reuse` keep the parent's results (record, logs,
+   * executed notebook and outputs); the others start from their frozen base, the new one when `next`
+   * brings bases (a re-run with changes), else the parent's.
+   */
+  private startRerun(
+    parent: JobRecord,
+    next: { pipeline: Pipeline; parameters: Record<string, unknown>; bases?: ReadonlyMap<string, TaskBase> },
+    reuse: ReadonlySet<string>,
+    owner?: string,
+    name?: string,
+  ): Job {
+    const id = parent.id;
+    const parentTasks = new Map(this.store.getTasks(id).map((t) => [t.name, t]));
     const newId = newJobId();
     const job: JobRecord = {
       id: newId,
-      name: parent.name,
+      name: name ?? parent.name,
       owner: owner ?? parent.owner,
       state: 'pending',
       executor: this.executor.name,
       createdAt: new Date().toISOString(),
-      pipeline: parent.pipeline,
-      parameters: parent.parameters,
+      pipeline: next.pipeline,
+      parameters: next.parameters,
       parentJobId: id,
     };
-    const tasks: TaskRecord[] = parentTasks.map((t) => {
-      if (reuse.has(t.name)) {
+    const tasks: TaskRecord[] = next.pipeline.spec.tasks.map((spec) => {
+      const t = parentTasks.get(spec.name);
+      if (t && reuse.has(spec.name)) {
         const { notBefore: _n, queuedAt: _q, waitingReason: _w, placement: _p, ...kept } = t;
         return { ...kept, reused: true };
       }
-      return pendingTask(
-        parent.pipeline,
-        parent.pipeline.spec.tasks.find((s) => s.name === t.name)!,
-      );
+      return pendingTask(next.pipeline, spec);
     });
-    const bases = new Map(parentTasks.map((t) => [t.name, this.store.taskBase(id, t.name)]));
+    const bases = new Map(
+      next.pipeline.spec.tasks.map((spec) => [
+        spec.name,
+        next.bases?.get(spec.name) ?? this.store.taskBase(id, spec.name),
+      ]),
+    );
     try {
-      for (const t of parentTasks) {
-        if (!reuse.has(t.name)) continue;
+      for (const { name: task } of next.pipeline.spec.tasks) {
+        if (!reuse.has(task)) continue;
         // Logs, result and executed notebook of the reused attempt, and its outputs for downstream tasks.
-        const from = this.layout.taskDir(id, t.name);
-        if (existsSync(from)) cpSync(from, this.layout.taskDir(newId, t.name), { recursive: true });
-        const artifacts = this.layout.outputDir(id, t.name);
-        if (existsSync(artifacts)) linkTree(artifacts, this.layout.outputDir(newId, t.name));
+        const from = this.layout.taskDir(id, task);
+        if (existsSync(from)) cpSync(from, this.layout.taskDir(newId, task), { recursive: true });
+        const artifacts = this.layout.outputDir(id, task);
+        if (existsSync(artifacts)) linkTree(artifacts, this.layout.outputDir(newId, task));
       }
       this.store.insertJob(job, tasks, bases);
     } catch (err) {

@@ -1,0 +1,36 @@
+/**
+ * "Re-run with my changes": POST /api/jobs/:id/rerun-plan says which tasks a run of the current
+ * notebook (or pipeline) would take from job :id and why the others run again; POST
+ * /api/jobs/:id/rerun-changes starts that run. Both take the body of a submission.
+ */
+import { Router, type Request, type Response } from 'express';
+import { JobIdSchema, SubmitJobRequestSchema } from '@cellpipe/schema';
+import { z } from 'zod';
+import type { JobServiceApi } from '../jobs/job-service.js';
+import { principal } from './auth-middleware.js';
+import { visibleJob } from './access.js';
+import { submissionCounter } from './jobs-routes.js';
+import type { HttpMetrics } from './metrics.js';
+import { input, validate } from './validate.js';
+
+const Schemas = { params: z.object({ id: JobIdSchema }), body: SubmitJobRequestSchema };
+
+export function rerunRouter({ service, metrics }: { service: JobServiceApi; metrics: HttpMetrics }): Router {
+  const r = Router();
+
+  r.post('/:id/rerun-plan', validate(Schemas), async (_req: Request, res: Response) => {
+    const { params, body } = input(res, Schemas);
+    visibleJob(service, principal(res), params.id);
+    res.json(await service.rerunPlan(params.id, body));
+  });
+
+  r.post('/:id/rerun-changes', submissionCounter(metrics), validate(Schemas), async (_req: Request, res: Response) => {
+    const p = principal(res);
+    const { params, body } = input(res, Schemas);
+    visibleJob(service, p, params.id);
+    const job = await service.rerunWithChanges(params.id, body, p.user);
+    res.status(201).location(`/api/jobs/${job.id}`).json(job);
+  });
+
+  return r;
+}
