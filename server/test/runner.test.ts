@@ -1128,6 +1128,29 @@ describe('tasks see what a top-to-bottom run sees', () => {
     expect(run.stdout).toContain("[cellpipe] warning: task 'report' changed input 'xs'");
   });
 
+  test('the runner keeps no reference to an input it does not check: deleting it frees it', async () => {
+    const job = newJob();
+    await runTask(
+      task(job, 'a', { cells: [code(0, 'import array', 'buf = array.array("d", range(10))')], outputs: ['buf'] }),
+    );
+    const run = await runTask(
+      task(job, 'b', {
+        inputs: [{ name: 'buf', from: 'a' }],
+        cells: [
+          code(
+            1,
+            'import gc, weakref',
+            'ref = weakref.ref(buf)',
+            'del buf',
+            'gc.collect()',
+            'print("freed", ref() is None)',
+          ),
+        ],
+      }),
+    );
+    expect(run.stdout).toContain('freed True\n');
+  });
+
   test('a read-only input too costly to check after every cell is checked once the cells are done', async () => {
     const job = newJob();
     await runTask(

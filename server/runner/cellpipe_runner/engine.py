@@ -83,6 +83,8 @@ class Runner(object):
         self._sources = {}
         # Read-only inputs: fingerprint before the task's cells, and whether a change was reported.
         self._fingerprints = {}
+        # The objects read-only inputs were loaded as (the task may rebind the names): only those are
+        # kept, so a task that deletes an input to free its memory still frees it.
         self._loaded = {}
         self.sigterm = None
         # The cell whose sys.exit() ended the run, if one did.
@@ -258,7 +260,8 @@ class Runner(object):
     def _load_variable(self, item, final):  # engine hook
         from .data import load_variable
 
-        return load_variable(self.namespace, self.store, item.from_, item.name, final, self._loaded)
+        loaded = self._loaded if item.readOnly else None
+        return load_variable(self.namespace, self.store, item.from_, item.name, final, loaded)
 
     def _input_failure(self, item, problem):
         if problem.get("missing"):

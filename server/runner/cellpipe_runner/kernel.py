@@ -181,7 +181,7 @@ class KernelRunner(Runner):
     # ---- engine hooks -----------------------------------------------------------------------------
 
     def _load_variable(self, item, final):
-        return self._expr("kernel_load(%r, %r, %r)" % (item.from_, item.name, final))
+        return self._expr("kernel_load(%r, %r, %r, %r)" % (item.from_, item.name, final, item.readOnly))
 
     def _save_variable(self, name):
         return self._expr("kernel_save(%r)" % (name,))

@@ -25,10 +25,11 @@ def kernel_prepare(argv, file, path0, store_config):
     return json.dumps(True)
 
 
-def kernel_load(source, name, final):
+def kernel_load(source, name, final, keep):
     from .data import load_variable
 
-    return json.dumps(load_variable(_user_ns(), _STATE["store"], source, name, final, _STATE["loaded"]))
+    loaded = _STATE["loaded"] if keep else None
+    return json.dumps(load_variable(_user_ns(), _STATE["store"], source, name, final, loaded))
 
 
 def kernel_save(name):
