@@ -174,7 +174,7 @@ function peakRssMiB(pid) {
 
 async function bigDag(total = 1000, width = 100, maxParallel = 4) {
   const home = mkdtempSync(join(tmpdir(), 'cellpipe-bench-dag-'));
-  const child = fork(join(dist, 'jobs', 'engine-process.js'), ['--home', home, '--gpus', ''], {
+  const child = fork(join(dist, 'engine-process.js'), ['--home', home, '--gpus', ''], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   try {

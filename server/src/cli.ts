@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `cellpipe` command line: compile/validate pipelines, serve the API, run and inspect jobs. */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { EXECUTOR_NAMES } from './executors/registry.js';
 import { serverVersion } from './http/version.js';
 
 import type { RunFlags, ServeFlags } from './cli/commands.js';
@@ -67,7 +68,7 @@ export function buildProgram(): Command {
     .option('--home <dir>', 'Cellpipe home (default: CELLPIPE_HOME or ~/.cellpipe)')
     .option('--host <host>', 'address to bind (default 127.0.0.1)')
     .option('-p, --port <port>', 'port to listen on, 0 for any free one (default 8765)', integer('--port', 0))
-    .addOption(new Option('--executor <name>', 'where tasks run (default local)').choices(['local', 'kubernetes']))
+    .addOption(new Option('--executor <name>', 'where tasks run (default local)').choices(EXECUTOR_NAMES))
     .option('--python <path>', 'Python interpreter for local tasks (default python3)')
     .option('--gpus <spec>', 'local GPU inventory, e.g. "gpu:2,mig-3g.20gb:1" (default: nvidia-smi)')
     .option('--max-parallel-per-user <n>', 'most tasks one user runs at once', integer('--max-parallel-per-user', 1))

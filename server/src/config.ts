@@ -9,6 +9,7 @@ import { extname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseTokenList, USER_NAME_PATTERN } from './auth/token-authenticator.js';
+import { EXECUTOR_NAMES, type ExecutorName } from './executors/registry.js';
 
 export const DEFAULT_PORT = 8765;
 
@@ -20,12 +21,19 @@ const TokenEntrySchema = z
   })
   .strict();
 
+/** Each executor's own section (`kubernetes:`, `local:`), checked by that executor when it is built. */
+const ExecutorSection = z.record(z.string(), z.unknown());
+const executorSections = Object.fromEntries(EXECUTOR_NAMES.map((name) => [name, ExecutorSection])) as Record<
+  ExecutorName,
+  typeof ExecutorSection
+>;
+
 const ConfigFields = {
   /** CELLPIPE_HOME: database, job files, token, server.json. */
   home: z.string().min(1),
   host: z.string().min(1),
   port: z.number().int().min(0).max(65535),
-  executor: z.enum(['local', 'kubernetes']),
+  executor: z.enum(EXECUTOR_NAMES),
   /** Python interpreter for the local executor. */
   python: z.string().min(1),
   /** Local GPU inventory declaration ("gpu:2,mig-3g.20gb:1"). */
@@ -36,8 +44,7 @@ const ConfigFields = {
   tokens: z.array(TokenEntrySchema),
   /** Accept the generated `$home/token` as the OS user (admin). */
   homeToken: z.boolean(),
-  /** Kubernetes executor settings, validated by that executor. */
-  kubernetes: z.record(z.string(), z.unknown()),
+  ...executorSections,
   /**
    * Server environment variables passed on to every task, by name (proxies, licence servers). Nothing
    * else of the server's environment reaches a task; its own CELLPIPE_* variables never do.
@@ -69,8 +76,11 @@ export const ServerConfigSchema = z
     bodyLimit: ConfigFields.bodyLimit.default('20mb'),
     tokens: ConfigFields.tokens.default([]),
     homeToken: ConfigFields.homeToken.default(true),
-    kubernetes: ConfigFields.kubernetes.optional(),
     passEnv: ConfigFields.passEnv.default([]),
+    ...(Object.fromEntries(EXECUTOR_NAMES.map((name) => [name, ExecutorSection.optional()])) as Record<
+      ExecutorName,
+      z.ZodOptional<typeof ExecutorSection>
+    >),
   })
   .strict();
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;

@@ -1,5 +1,6 @@
 /**
- * Composes a server: store + executor (inside JobService) + HTTP app, bound to one CELLPIPE_HOME.
+ * Composes a server: the executor (from the registry), the engine (engine.ts) and the HTTP app, bound
+ * to one CELLPIPE_HOME.
  * `cellpipe serve` and the embedded server of `cellpipe run` both start here.
  */
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
@@ -11,18 +12,20 @@ import { ensureHomeToken, osUserName } from './auth/home-token.js';
 import { TokenAuthenticator, type TokenEntry } from './auth/token-authenticator.js';
 import { readServerFile, removeServerFile, pidAlive, writeServerFile } from './client/server-file.js';
 import { ConfigError, ServerConfigSchema, type ServerConfig, type ServerConfigInput } from './config.js';
-import type { Executor } from './executors/executor.js';
+import { createJobService, type EngineOptions } from './engine.js';
+import { defaultRunnerPath } from './executors/local/local-executor.js';
+import { createExecutor } from './executors/registry.js';
 import { createApp } from './http/app.js';
 import { serverVersion } from './http/version.js';
-import { JobService, type JobServiceOptions } from './jobs/job-service.js';
+import type { JobService } from './jobs/job-service.js';
 
 export interface StartServerOptions {
   /** Marks server.json as belonging to a `cellpipe run` for its own duration. */
   embedded?: boolean;
   /** SSE heartbeat interval (tests shorten it). */
   heartbeatMs?: number;
-  /** Engine tuning passed through to JobService. */
-  engine?: Pick<JobServiceOptions, 'killGraceMs' | 'retryBackoffMs' | 'runnerPath'>;
+  /** Engine tuning (tests shorten the retry backoff). */
+  engine?: Pick<EngineOptions, 'retryBackoffMs'> & { runnerPath?: string };
   logError?: (message: string, err: unknown) => void;
 }
 
@@ -110,48 +113,6 @@ function authenticatorFor(config: ServerConfig): { authenticator: Authenticator;
   return { authenticator: new TokenAuthenticator(entries), token };
 }
 
-async function executorFor(config: ServerConfig, runnerPath?: string): Promise<Executor | undefined> {
-  if (config.executor !== 'kubernetes') return undefined;
-  const [{ KubernetesExecutor, KubernetesExecutorConfigSchema }, k8s, { defaultRunnerPath }, { passedEnv }] =
-    await Promise.all([
-      import('./executors/kubernetes/index.js'),
-      import('@kubernetes/client-node'),
-      import('./executors/local/local-executor.js'),
-      import('./executors/task-env.js'),
-    ]);
-  const checked = KubernetesExecutorConfigSchema.safeParse(config.kubernetes ?? {});
-  if (!checked.success) {
-    const lines = checked.error.issues.map((i) => `  ${['kubernetes', ...i.path].join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid kubernetes executor configuration:\n${lines.join('\n')}`);
-  }
-  const kubeConfig = new k8s.KubeConfig();
-  kubeConfig.loadFromDefault();
-  const executor = new KubernetesExecutor({
-    kubeConfig,
-    config: config.kubernetes,
-    runnerArchive: readFileSync(runnerPath ?? defaultRunnerPath()),
-    notebookImage: process.env.JUPYTER_IMAGE || undefined,
-    passedEnv: passedEnv(config.passEnv),
-  });
-  let missing: string[];
-  try {
-    missing = await executor.checkAccess();
-  } catch (err) {
-    await executor.close();
-    throw new ConfigError(err instanceof Error ? err.message : String(err));
-  }
-  if (missing.length) {
-    await executor.close();
-    const user = kubeConfig.getCurrentUser()?.name ?? 'the current kubeconfig user';
-    throw new ConfigError(
-      `the Kubernetes executor's identity (${user}) lacks rights it needs:\n` +
-        missing.map((m) => `  - ${m}`).join('\n') +
-        `\napply deploy/rbac.yaml (with your namespaces) to the server's ServiceAccount`,
-    );
-  }
-  return executor;
-}
-
 function urlHost(host: string): string {
   // A wildcard bind is reached locally through loopback.
   if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
@@ -185,14 +146,21 @@ export async function startServer(input: ServerConfigInput, options: StartServer
   };
   try {
     const { authenticator, token } = authenticatorFor(config);
-    const executor = await executorFor(config, options.engine?.runnerPath);
-    const serviceOptions: JobServiceOptions = { home: config.home, ...options.engine };
-    if (executor) serviceOptions.executor = executor;
-    if (config.python) serviceOptions.python = config.python;
-    if (config.gpus !== undefined) serviceOptions.gpus = config.gpus;
-    if (config.maxParallelPerUser !== undefined) serviceOptions.maxParallelPerUser = config.maxParallelPerUser;
-    serviceOptions.passEnv = config.passEnv;
-    const service = new JobService(serviceOptions);
+    const executor = await createExecutor(config.executor, {
+      config,
+      runnerPath: options.engine?.runnerPath ?? defaultRunnerPath(),
+      warn: (message) => console.warn(`cellpipe: ${message}`),
+    });
+    const engineOptions: EngineOptions = { home: config.home, executor };
+    if (config.maxParallelPerUser !== undefined) engineOptions.maxParallelPerUser = config.maxParallelPerUser;
+    if (options.engine?.retryBackoffMs !== undefined) engineOptions.retryBackoffMs = options.engine.retryBackoffMs;
+    let service: JobService;
+    try {
+      service = createJobService(engineOptions);
+    } catch (err) {
+      await executor.close();
+      throw err;
+    }
     cleanups.push(() => service.close());
     await service.start();
 

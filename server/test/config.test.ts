@@ -2,7 +2,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config.js';
+import { ConfigError, ServerConfigSchema, loadConfig } from '../src/config.js';
+import { defaultRunnerPath } from '../src/executors/local/local-executor.js';
+import { EXECUTOR_NAMES, createExecutor } from '../src/executors/registry.js';
 
 let dir: string;
 beforeEach(() => {
@@ -72,4 +74,42 @@ test('unknown keys and bad values fail fast, naming where they came from', () =>
   );
   writeFileSync(file, 'port: [1\n');
   expect(() => loadConfig({ env: { CELLPIPE_HOME: dir }, configFile: file })).toThrow(/is not valid YAML/);
+});
+
+describe('the executor registry builds executors from the configuration', () => {
+  const context = (input: Record<string, unknown>) => ({
+    config: ServerConfigSchema.parse({ home: dir, ...input }),
+    runnerPath: defaultRunnerPath(),
+    warn: () => undefined,
+  });
+
+  test('every registered executor is a valid `executor:` value and nothing else is', () => {
+    expect(EXECUTOR_NAMES).toEqual(['local', 'kubernetes']);
+    for (const name of EXECUTOR_NAMES)
+      expect(ServerConfigSchema.parse({ home: dir, executor: name }).executor).toBe(name);
+    expect(ServerConfigSchema.safeParse({ home: dir, executor: 'docker' }).success).toBe(false);
+  });
+
+  test('local: the declared GPUs and its own section', async () => {
+    const ex = await createExecutor('local', context({ gpus: 'gpu:2', local: { maxTasks: 3, killGraceMs: 100 } }));
+    try {
+      expect(ex.name).toBe('local');
+      expect((await ex.inventory()).resources).toEqual([
+        expect.objectContaining({ resource: 'nvidia.com/gpu', allocatable: 2, free: 2 }),
+      ]);
+    } finally {
+      await ex.close();
+    }
+  });
+
+  test("a bad section is refused with the field's path", async () => {
+    await expect(createExecutor('local', context({ local: { maxTasks: 0 } }))).rejects.toThrow(
+      /invalid local executor configuration:\n {2}local\.maxTasks: /,
+    );
+    await expect(createExecutor('local', context({ local: { killGrace: 1 } }))).rejects.toThrow(ConfigError);
+    await expect(createExecutor('local', context({ gpus: 'tpu:1' }))).rejects.toThrow(/bad GPU declaration "tpu:1"/);
+    await expect(createExecutor('kubernetes', context({ kubernetes: { namespace: 'Not_A_Label' } }))).rejects.toThrow(
+      /invalid kubernetes executor configuration:\n {2}kubernetes\.namespace: must be a DNS label/,
+    );
+  });
 });

@@ -16,7 +16,7 @@ import { appendLine, processAlive, request, until } from './jobs-fixtures.js';
 jest.setTimeout(120_000);
 
 const here = dirname(fileURLToPath(import.meta.url));
-const entry = join(here, '..', 'dist', 'jobs', 'engine-process.js');
+const entry = join(here, '..', 'dist', 'engine-process.js');
 
 function startEngine(home: string): Promise<Engine> {
   return attachEngine(

@@ -1,12 +1,10 @@
 /** A real app (real JobService, SQLite file, python3 tasks) behind token auth, for the HTTP tests. */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, get, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TokenAuthenticator } from '../src/auth/token-authenticator.js';
 import { createApp, type AppOptions, type CellpipeApp } from '../src/http/app.js';
-import { JobService, type JobServiceOptions } from '../src/jobs/job-service.js';
+import type { JobService } from '../src/jobs/job-service.js';
+import { startService, type ServiceOptions } from './jobs-fixtures.js';
 
 export const TOKENS = { alice: 'alice-token-0001', bob: 'bob-token-00002', root: 'root-token-0003' };
 export const auth = (who: keyof typeof TOKENS) => ({ Authorization: `Bearer ${TOKENS[who]}` });
@@ -21,11 +19,9 @@ export interface TestApp {
 
 export async function startApp(
   options: Partial<AppOptions> = {},
-  serviceOptions: Partial<JobServiceOptions> = {},
+  serviceOptions: ServiceOptions = {},
 ): Promise<TestApp> {
-  const home = mkdtempSync(join(tmpdir(), 'cellpipe-http-'));
-  const service = new JobService({ home, gpus: '', retryBackoffMs: 50, killGraceMs: 1000, ...serviceOptions });
-  await service.start();
+  const { home, service, cleanup } = await startService(serviceOptions);
   const authenticator = new TokenAuthenticator([
     { token: TOKENS.alice, user: 'alice', admin: false },
     { token: TOKENS.bob, user: 'bob', admin: false },
@@ -40,8 +36,7 @@ export async function startApp(
     shutdown,
     async cleanup() {
       shutdown.abort();
-      await service.close();
-      rmSync(home, { recursive: true, force: true });
+      await cleanup();
     },
   };
 }

@@ -11,7 +11,11 @@ import {
   type SubmitJobRequest,
   type TaskInput,
 } from '@cellpipe/schema';
-import { JobService, type JobServiceOptions } from '../src/jobs/job-service.js';
+import { createJobService, type EngineOptions } from '../src/engine.js';
+import type { Executor } from '../src/executors/executor.js';
+import { LocalExecutor } from '../src/executors/local/local-executor.js';
+import { parseDeclaredGpus } from '../src/gpu/inventory.js';
+import type { JobService } from '../src/jobs/job-service.js';
 
 export function notebook(cells: string[]): Record<string, unknown> {
   return {
@@ -60,9 +64,26 @@ export interface TestHome {
   cleanup(): Promise<void>;
 }
 
-export async function startService(options: Partial<JobServiceOptions> = {}): Promise<TestHome> {
+/** A local executor as tests use it: a declared GPU inventory (none by default), a short kill grace. */
+export function testExecutor(gpus = ''): LocalExecutor {
+  return new LocalExecutor({ devices: parseDeclaredGpus(gpus), killGraceMs: 1000 });
+}
+
+export interface ServiceOptions extends Partial<Omit<EngineOptions, 'home' | 'executor'>> {
+  executor?: Executor;
+  /** Declared GPUs of the default local executor. */
+  gpus?: string;
+}
+
+export async function startService(options: ServiceOptions = {}): Promise<TestHome> {
   const home = mkdtempSync(join(tmpdir(), 'cellpipe-test-'));
-  const service = new JobService({ home, retryBackoffMs: 50, killGraceMs: 1000, gpus: '', ...options });
+  const { gpus, executor, ...engine } = options;
+  const service = createJobService({
+    home,
+    retryBackoffMs: 50,
+    ...engine,
+    executor: executor ?? testExecutor(gpus),
+  });
   await service.start();
   return {
     home,

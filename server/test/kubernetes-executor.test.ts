@@ -446,7 +446,7 @@ test('a MIG request waits with the scheduler reason until a slice frees; cancel 
   expect(waiting.reason).toMatch(/^0\/\d+ nodes are available: /);
   expect(waiter.events.some((e) => e.type === 'running')).toBe(false);
 
-  await ex.cancel(`${jobId}.hold_a`, 1, 'cancelled');
+  await ex.cancel({ jobId, taskName: 'hold_a', taskId: `${jobId}.hold_a`, attempt: 1, reason: 'cancelled' });
   const cancelled = await holders[0]!.rec.exited();
   expect(cancelled.error).toEqual({ reason: 'cancelled', message: 'the attempt was cancelled' });
   const left = await core.listNamespacedPod({
@@ -458,7 +458,7 @@ test('a MIG request waits with the scheduler reason until a slice frees; cancel 
   const running = await waiter.until('running');
   expect(running.placement).toMatch(/^mig-a100-mixed-0\//);
   expect((await waiter.exited()).error).toBeUndefined();
-  await ex.cancel(`${jobId}.hold_b`, 1, 'cancelled');
+  await ex.cancel({ jobId, taskName: 'hold_b', taskId: `${jobId}.hold_b`, attempt: 1, reason: 'cancelled' });
   await holders[1]!.rec.exited();
 });
 

@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import type { Job } from '@cellpipe/schema';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
-import { JobService } from '../src/jobs/job-service.js';
+import { createJobService } from '../src/engine.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { attachEngine, kill9, type Engine } from './engine-child.js';
 import { request as pipelineRequest, taskOf, until, waitForJob } from './jobs-fixtures.js';
@@ -81,12 +81,12 @@ async function objectsPerTask(jobId: string): Promise<{ jobs: Record<string, num
 
 /**
  * The engine as the server runs it (JobService with the KubernetesExecutor), built from server/dist,
- * in a child process driven over IPC like crash.test.ts drives dist/jobs/engine-process.js.
+ * in a child process driven over IPC like crash.test.ts drives dist/engine-process.js.
  */
 const ENGINE_SOURCE = `
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import { JobService } from ${JSON.stringify(pathToFileURL(join(dist, 'jobs', 'job-service.js')).href)};
+import { createJobService } from ${JSON.stringify(pathToFileURL(join(dist, 'engine.js')).href)};
 import { KubernetesExecutor } from ${JSON.stringify(pathToFileURL(join(dist, 'executors', 'kubernetes', 'executor.js')).href)};
 const cfg = JSON.parse(process.env.CELLPIPE_TEST_ENGINE);
 const kubeConfig = new k8s.KubeConfig();
@@ -98,7 +98,7 @@ const executor = new KubernetesExecutor({
   podAnnotations: (spec) => cfg.steer[spec.taskName] ?? {},
   warn: () => undefined,
 });
-const service = new JobService({ home: cfg.home, executor, retryBackoffMs: 50 });
+const service = createJobService({ home: cfg.home, executor, retryBackoffMs: 50 });
 const send = (msg) => { if (process.connected) process.send(msg); };
 service.events.on('job', (job) => send({ type: 'job', job }));
 service.events.on('task', (event) => send({ type: 'task', event }));
@@ -234,7 +234,7 @@ test('a kube-apiserver restart mid-job: the watches recover and the job ends wit
       })[spec.taskName] ?? {},
     warn: (m) => warnings.push(m),
   });
-  const service = new JobService({ home: newHome(), executor, retryBackoffMs: 50 });
+  const service = createJobService({ home: newHome(), executor, retryBackoffMs: 50 });
   await service.start();
   try {
     const submitted = await service.submit(

@@ -13,7 +13,8 @@ import { InventorySchema, JobSchema } from '@cellpipe/schema';
 import { TokenAuthenticator } from '../src/auth/token-authenticator.js';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
 import { createApp, type CellpipeApp } from '../src/http/app.js';
-import { JobService } from '../src/jobs/job-service.js';
+import { createJobService } from '../src/engine.js';
+import type { JobService } from '../src/jobs/job-service.js';
 import { request as pipelineRequest, taskOf, waitForJob } from './jobs-fixtures.js';
 import { BUILD_TIMEOUT_MS, createNamespace, runnerArchive, startTestbed, type Testbed } from './kubernetes-bed.js';
 
@@ -46,7 +47,7 @@ beforeAll(async () => {
     podAnnotations: (spec) => steer[spec.taskName] ?? {},
     warn: () => undefined,
   });
-  service = new JobService({ home, executor, retryBackoffMs: 50 });
+  service = createJobService({ home, executor, retryBackoffMs: 50 });
   await service.start();
   shutdown = new AbortController();
   app = createApp({

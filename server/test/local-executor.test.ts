@@ -143,11 +143,17 @@ test('a waiting attempt can be cancelled, and a held GPU passes to the next wait
   await ex.start(launch('waiter', 'pass\n', { resources: { gpu: 1 } }), b.report);
   await ex.start(launch('cancelme', 'pass\n', { resources: { gpu: 1 } }), w.report);
   await until(() => w.events.some((e) => e.type === 'waiting'), 'the third attempt to wait');
-  await ex.cancel('job123.cancelme', 1, 'cancelled');
+  await ex.cancel({
+    jobId: 'job123',
+    taskName: 'cancelme',
+    taskId: 'job123.cancelme',
+    attempt: 1,
+    reason: 'cancelled',
+  });
   expect(await w.exited()).toMatchObject({ error: { reason: 'cancelled' } });
   const holderPid = (a.events.find((e) => e.type === 'running') as Extract<ExecutorEvent, { type: 'running' }>).handle
     .pid as number;
-  await ex.cancel('job123.holder', 1, 'timeout');
+  await ex.cancel({ jobId: 'job123', taskName: 'holder', taskId: 'job123.holder', attempt: 1, reason: 'timeout' });
   expect(await a.exited()).toMatchObject({ error: { reason: 'timeout' } });
   expect(processAlive(holderPid)).toBe(false);
   expect(await b.exited()).toMatchObject({ exitCode: 0 });

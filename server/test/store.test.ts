@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PipelineSchema } from '@cellpipe/schema';
-import { ValidationError } from '../src/jobs/errors.js';
+import { StoreError } from '../src/store/errors.js';
 import { migrate, SqliteStore } from '../src/store/sqlite-store.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
 import type { JobRecord, TaskRecord } from '../src/store/store.js';
@@ -138,7 +138,7 @@ test('lists newest first with cursor pagination and owner/state filters', () => 
   const page3 = store.listJobs({ limit: 3, cursor: page2.nextCursor! });
   expect(page3.items.map((j) => j.id)).toEqual(['job0000']);
   expect(page3.nextCursor).toBeUndefined();
-  expect(() => store.listJobs({ limit: 3, cursor: 'garbage' })).toThrow(ValidationError);
+  expect(() => store.listJobs({ limit: 3, cursor: 'garbage' })).toThrow(StoreError);
   expect(store.listJobs({ limit: 10, owner: 'bob' }).items.map((j) => j.id)).toEqual(['job0005', 'job0003', 'job0001']);
   expect(store.listJobs({ limit: 10, owner: 'bob', state: 'failed' }).items.map((j) => j.id)).toEqual(['job0003']);
   store.close();

@@ -13,7 +13,7 @@ import { readHomeToken } from '../auth/home-token.js';
 import { CellpipeClient } from '../client/api-client.js';
 import { pidAlive, readServerFile } from '../client/server-file.js';
 import { defaultHome, loadConfig } from '../config.js';
-import { JobLayout } from '../jobs/layout.js';
+import { JobLayout } from '../store/layout.js';
 import { HomeLockedError, startServer, type RunningServer } from '../main.js';
 import { CliError } from './errors.js';
 

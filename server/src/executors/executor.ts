@@ -47,6 +47,37 @@ export interface LaunchSpec {
  */
 export type AttemptHandle = Record<string, string | number | boolean | null>;
 
+/** Why the orchestrator stops an attempt: a cancel, its timeout, or its job stopping as a whole. */
+export type StopReason = 'cancelled' | 'timeout' | 'aborted';
+
+/**
+ * Why an attempt ended without a result of its own (the runner's result.json, when there is one,
+ * carries its own reason). New executors add their reasons here, so every reason the monitor may
+ * show is listed in one place.
+ */
+export type FailureReason =
+  | StopReason
+  /** Ended non-zero (or by a signal) and left no result. */
+  | 'exit'
+  /** Gone while nobody watched: the server was down, or its object was deleted outside Cellpipe. */
+  | 'lost'
+  /** Killed for using more memory than it asked for. */
+  | 'oom'
+  /** Evicted or preempted by the cluster. */
+  | 'evicted'
+  /** Its image cannot be pulled. */
+  | 'image-pull'
+  /** Its pod spec cannot run (a missing ConfigMap or Secret, ...). */
+  | 'config'
+  /** Asks for more than this executor could ever give. */
+  | 'unschedulable'
+  /** Its payload (task.json) is larger than the executor can ship. */
+  | 'payload-too-large'
+  /** The process could not be started. */
+  | 'spawn'
+  /** `start()` itself failed (set by the orchestrator). */
+  | 'executor';
+
 export type ExecutorEvent =
   /** Accepted but not started yet, with a plain-language reason ("waiting for a free nvidia.com/gpu (0 of 2 free)"). */
   | { type: 'waiting'; reason: string }
@@ -56,12 +87,22 @@ export type ExecutorEvent =
   | { type: 'log'; chunk: string }
   /**
    * The attempt ended. `result` is the runner's parsed result.json when the executor could read it (it
-   * is the truth about success); `error` describes an end without one (reason: exit, lost, oom, evicted,
-   * image-pull, unschedulable, cancelled, ...).
+   * is the truth about success); `error` describes an end without one.
    */
-  | { type: 'exited'; exitCode?: number; result?: unknown; error?: { message: string; reason: string } };
+  | { type: 'exited'; exitCode?: number; result?: unknown; error?: { message: string; reason: FailureReason } };
 
 export type ReportFn = (event: ExecutorEvent) => void;
+
+/** Which attempt to stop, and why. */
+export interface CancelRequest {
+  jobId: string;
+  taskName: string;
+  /** `<jobId>.<taskName>`, as in its LaunchSpec. */
+  taskId: string;
+  attempt: number;
+  /** Ends up as the error reason of the attempt's `exited` event. */
+  reason: StopReason;
+}
 
 export interface Executor {
   /** "local", "kubernetes": stored on each job. */
@@ -75,16 +116,20 @@ export interface Executor {
    */
   start(spec: LaunchSpec, report: ReportFn): Promise<void>;
   /**
-   * Stop an attempt (waiting or running). `reason` ends up as the error reason of its `exited` event
-   * ("cancelled", "timeout"). Resolves once the kill has been issued; `exited` follows via `report`.
+   * Stop an attempt (waiting or running). Resolves once the kill has been issued; `exited` follows
+   * via `report`. Idempotent: stopping an attempt twice, or one that already ended, resolves.
+   * Rejects when the kill could not be issued (an API that does not answer): the orchestrator
+   * retries with backoff until it resolves.
    */
-  cancel(taskId: string, attempt: number, reason: string): Promise<void>;
+  cancel(request: CancelRequest): Promise<void>;
   /**
    * After a restart: find an attempt started by a previous server process and follow it again.
    * `handle` is what its `running` event carried, or null when it may have been handed over but no
    * `running` was recorded (the executor must then look for it and must NOT start it again if found).
    * Returns 'following' when the executor is following it (events come through `report`, including an
-   * immediate `exited` when it ended while the server was down), 'not-found' when it never started.
+   * immediate `exited` when it ended while the server was down), 'not-found' only when it is sure the
+   * attempt never started. Throws when it cannot tell (an API that does not answer): the attempt stays
+   * open and the orchestrator asks again.
    */
   reattach(spec: LaunchSpec, handle: AttemptHandle | null, report: ReportFn): Promise<'following' | 'not-found'>;
   /** Stop following (tasks keep running; a later `reattach` picks them up). */

@@ -10,7 +10,7 @@ import {
 } from '@cellpipe/schema';
 import { z } from 'zod';
 import type { JobServiceApi, TaskFileKind } from '../jobs/job-service.js';
-import { ValidationError } from '../jobs/errors.js';
+import { StoreError } from '../store/errors.js';
 import { principal } from './auth-middleware.js';
 import { visibleJob, visibleTask } from './access.js';
 import { BadRequestError, ForbiddenError } from './errors.js';
@@ -92,7 +92,7 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
         viewer: p.user,
       });
     } catch (err) {
-      if (err instanceof ValidationError)
+      if (err instanceof StoreError && err.code === 'invalid-cursor')
         throw new BadRequestError(err.message, [{ path: 'query.cursor', message: err.message }]);
       throw err;
     }

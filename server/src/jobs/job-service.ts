@@ -1,6 +1,7 @@
 /**
- * JobService: the one entry point the HTTP API, the CLI and the scheduler use to run jobs.
- * It owns the store, the orchestrator and the executor; callers pass already-validated wire data.
+ * JobService: the one entry point the HTTP API, the CLI and the scheduler use to run jobs. It is
+ * handed a ready store, executor and orchestrator (see engine.ts) and closes them; callers pass
+ * already-validated wire data.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -25,43 +26,39 @@ import {
   type TaskState,
 } from '@cellpipe/schema';
 import type { Executor } from '../executors/executor.js';
-import { LocalExecutor } from '../executors/local/local-executor.js';
-import { loadInventory, parseDeclaredGpus } from '../gpu/inventory.js';
-import { Orchestrator, taskCounts, toSummary, toTaskRun } from '../orchestrator/orchestrator.js';
-import { SqliteStore } from '../store/sqlite-store.js';
+import type { JobLayout } from '../store/layout.js';
 import type { JobRecord, Store, TaskRecord } from '../store/store.js';
+import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { freezeJob, type Compiler, type FrozenJob, type TaskBase } from './freeze.js';
-import { JobLayout } from './layout.js';
 import { planRerun } from './rerun-plan.js';
 import { withWaitingQueues } from './resource-queue.js';
 
-export interface JobServiceOptions {
-  /** CELLPIPE_HOME: holds cellpipe.db and jobs/<jobId>/... */
-  home: string;
-  /** Defaults to the local executor. */
-  executor?: Executor;
-  /** Defaults to the SQLite store at `<home>/cellpipe.db`. */
-  store?: Store;
-  /** Python interpreter for the local executor (default `python3`). */
-  python?: string;
-  /** The task runner's zipapp (default: the package's dist/cellpipe_runner.pyz). */
-  runnerPath?: string;
-  /**
-   * GPU inventory declaration for the local executor, e.g. "gpu:2,mig-3g.20gb:1" (see gpu/inventory.ts).
-   * Default: CELLPIPE_GPUS, else `nvidia-smi -L`, else none.
-   */
-  gpus?: string;
-  /** Most tasks one user may have running at once across their jobs (default unlimited). */
-  maxParallelPerUser?: number;
-  /** SIGTERM → SIGKILL grace for cancelled/timed-out local tasks (default 5000 ms). */
-  killGraceMs?: number;
-  /** Most local task processes at once on this machine (default 2 × CPUs, at least 4). */
-  maxLocalTasks?: number;
-  /** Base of the exponential retry backoff (default 1000 ms: 1 s, 2 s, 4 s ...). */
-  retryBackoffMs?: number;
-  /** Server environment variables the local executor passes on to every task. */
-  passEnv?: readonly string[];
+/**
+ * What JobService needs from the orchestrator. The engine composition (engine.ts) hands in a ready
+ * one; jobs/ never builds or imports it.
+ */
+export interface JobEngine {
+  /** A freshly stored job: announce it and start scheduling it. */
+  add(job: JobRecord, tasks: TaskRecord[]): void;
+  /** False when the job is not active. */
+  cancel(jobId: string): boolean;
+  isActive(jobId: string): boolean;
+  /** Restart recovery: re-attach to attempts that survived a restart and resume unfinished jobs. */
+  recover(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The parts a JobService works with, built and owned by the engine composition (engine.ts). */
+export interface JobServiceDeps {
+  layout: JobLayout;
+  store: Store;
+  /** Closed by `JobService.close()`. */
+  executor: Executor;
+  engine: JobEngine;
+  /** The engine announces every persisted change here. */
+  events: EventEmitter<JobServiceEvents>;
+  compiler?: Compiler;
 }
 
 export interface ListJobsQuery {
@@ -168,43 +165,22 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   });
 
 export class JobService implements JobServiceApi {
-  readonly events = new EventEmitter<JobServiceEvents>();
+  readonly events: EventEmitter<JobServiceEvents>;
   readonly layout: JobLayout;
   readonly store: Store;
   readonly executor: Executor;
-  private readonly orchestrator: Orchestrator;
-  private readonly declaredGpus: string | undefined;
+  private readonly engine: JobEngine;
+  private readonly compiler: Compiler | undefined;
   private started = false;
   private closed = false;
 
-  constructor(
-    private readonly options: JobServiceOptions,
-    private readonly compiler?: Compiler,
-  ) {
-    this.layout = new JobLayout(options.home);
-    mkdirSync(this.layout.jobsRoot, { recursive: true });
-    this.store = options.store ?? new SqliteStore(this.layout.dbPath);
-    this.declaredGpus = options.gpus ?? process.env.CELLPIPE_GPUS;
-    const localOptions: ConstructorParameters<typeof LocalExecutor>[0] = {
-      devices: this.declaredGpus !== undefined ? parseDeclaredGpus(this.declaredGpus) : [],
-    };
-    if (options.python) localOptions.python = options.python;
-    if (options.runnerPath) localOptions.runnerPath = options.runnerPath;
-    if (options.killGraceMs !== undefined) localOptions.killGraceMs = options.killGraceMs;
-    if (options.maxLocalTasks !== undefined) localOptions.maxTasks = options.maxLocalTasks;
-    if (options.passEnv) localOptions.passEnv = options.passEnv;
-    this.executor = options.executor ?? new LocalExecutor(localOptions);
-    // Listeners (SSE clients) come and go; the default limit of 10 would only produce warnings.
-    this.events.setMaxListeners(0);
-    const orchestratorOptions: ConstructorParameters<typeof Orchestrator>[0] = {
-      store: this.store,
-      executor: this.executor,
-      layout: this.layout,
-      events: this.events,
-    };
-    if (options.maxParallelPerUser !== undefined) orchestratorOptions.maxParallelPerUser = options.maxParallelPerUser;
-    if (options.retryBackoffMs !== undefined) orchestratorOptions.retryBackoffMs = options.retryBackoffMs;
-    this.orchestrator = new Orchestrator(orchestratorOptions);
+  constructor(deps: JobServiceDeps) {
+    this.layout = deps.layout;
+    this.store = deps.store;
+    this.executor = deps.executor;
+    this.engine = deps.engine;
+    this.events = deps.events;
+    this.compiler = deps.compiler;
   }
 
   get executorName(): string {
@@ -214,16 +190,13 @@ export class JobService implements JobServiceApi {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    if (this.executor instanceof LocalExecutor && this.declaredGpus === undefined) {
-      this.executor.allocator.setDevices(await loadInventory(undefined, {}));
-    }
-    await this.orchestrator.recover();
+    await this.engine.recover();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.orchestrator.close();
+    await this.engine.close();
     await this.executor.close();
     this.store.close();
   }
@@ -246,7 +219,7 @@ export class JobService implements JobServiceApi {
     const tasks: TaskRecord[] = frozen.pipeline.spec.tasks.map((t) => pendingTask(frozen.pipeline, t));
     // One transaction, no file per task: a 20,000-task pipeline is stored in milliseconds, whole or not at all.
     this.store.insertJob(job, tasks, frozen.bases);
-    this.orchestrator.add(job, tasks);
+    this.engine.add(job, tasks);
     return this.get(id)!;
   }
 
@@ -290,7 +263,7 @@ export class JobService implements JobServiceApi {
   async cancel(id: string): Promise<Job> {
     const job = this.mustGet(id);
     if (isTerminalJobState(job.state)) return job;
-    this.orchestrator.cancel(id);
+    this.engine.cancel(id);
     return this.mustGet(id);
   }
 
@@ -407,13 +380,13 @@ export class JobService implements JobServiceApi {
       rmSync(this.layout.jobDir(newId), { recursive: true, force: true });
       throw err;
     }
-    this.orchestrator.add(job, tasks);
+    this.engine.add(job, tasks);
     return this.get(newId)!;
   }
 
   async remove(id: string): Promise<void> {
     const job = this.mustGet(id);
-    if (!isTerminalJobState(job.state) || this.orchestrator.isActive(id)) {
+    if (!isTerminalJobState(job.state) || this.engine.isActive(id)) {
       throw new ConflictError(`job ${id} is ${job.state}: cancel it and wait for it to finish before deleting it`);
     }
     await this.executor.deleteJobObjects?.(id);

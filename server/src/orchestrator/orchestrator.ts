@@ -10,7 +10,6 @@ import type { EventEmitter } from 'node:events';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
-  TaskStateSchema,
   effectiveTask,
   isTerminalTaskState,
   parseDuration,
@@ -20,9 +19,11 @@ import {
   type TaskRun,
   type TaskState,
 } from '@cellpipe/schema';
-import type { Executor, ExecutorEvent, LaunchSpec } from '../executors/executor.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { CancelRequest, Executor, ExecutorEvent, LaunchSpec, StopReason } from '../executors/executor.js';
 import type { AttemptRecord, Change, JobRecord, Store, TaskRecord, Transition } from '../store/store.js';
-import type { JobLayout } from '../jobs/layout.js';
+import type { JobLayout } from '../store/layout.js';
+import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
 import { parseRunnerResult } from './result.js';
 
 export interface OrchestratorEvents {
@@ -35,6 +36,8 @@ export interface OrchestratorOptions {
   executor: Executor;
   layout: JobLayout;
   events: EventEmitter<OrchestratorEvents>;
+  /** Default: the system clock. */
+  clock?: Clock;
   maxParallelPerUser?: number;
   retryBackoffMs?: number;
 }
@@ -47,8 +50,9 @@ interface Inflight {
   attempt: number;
   record: AttemptRecord;
   /** Why the orchestrator asked the executor to stop it (cancelled, timeout). */
-  stopReason?: string;
-  timer?: NodeJS.Timeout;
+  stopReason?: StopReason;
+  /** Cancels the attempt's timeout. */
+  disarm?: () => void;
 }
 
 interface ActiveJob {
@@ -56,11 +60,12 @@ interface ActiveJob {
   tasks: Map<string, TaskRecord>;
   specs: Map<string, Task>;
   inflight: Map<string, Inflight>;
-  timers: Set<NodeJS.Timeout>;
+  /** Cancel functions of the job's armed timers (job timeout, retry wake-ups). */
+  timers: Set<() => void>;
   /** When the earliest armed retry wake-up fires. */
   wakeAt?: number;
   /** Set while the job is being cancelled or failed as a whole. */
-  abort?: { cancel: boolean; message: string; taskReason: string };
+  abort?: { cancel: boolean; message: string; taskReason: StopReason };
 }
 
 /** Collects one atomic change; reads see its own pending writes. */
@@ -102,22 +107,6 @@ class Batch {
   }
 }
 
-export function toTaskRun(t: TaskRecord): TaskRun {
-  const { notBefore: _notBefore, ...run } = t;
-  return run;
-}
-
-export function taskCounts(tasks: Iterable<{ state: TaskState }>): Record<TaskState, number> {
-  const counts = Object.fromEntries(TaskStateSchema.options.map((s) => [s, 0])) as Record<TaskState, number>;
-  for (const t of tasks) counts[t.state]++;
-  return counts;
-}
-
-export function toSummary(job: JobRecord, counts: Record<TaskState, number>): JobSummary {
-  const { pipeline: _p, parameters: _q, ...summary } = job;
-  return { ...summary, taskCounts: counts };
-}
-
 function listFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
@@ -147,14 +136,30 @@ export class Orchestrator {
   private readonly events: EventEmitter<OrchestratorEvents>;
   private readonly maxPerUser: number;
   private readonly backoffMs: number;
+  private readonly clock: Clock;
 
   constructor(o: OrchestratorOptions) {
+    this.clock = o.clock ?? systemClock;
     this.store = o.store;
     this.executor = o.executor;
     this.layout = o.layout;
     this.events = o.events;
     this.maxPerUser = o.maxParallelPerUser ?? Number.POSITIVE_INFINITY;
     this.backoffMs = o.retryBackoffMs ?? 1000;
+  }
+
+  private isoNow(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  private cancelRequest(aj: ActiveJob, name: string, inf: Inflight): CancelRequest {
+    return {
+      jobId: aj.job.id,
+      taskName: name,
+      taskId: `${aj.job.id}.${name}`,
+      attempt: inf.attempt,
+      reason: inf.stopReason ?? 'cancelled',
+    };
   }
 
   /** Tasks of an active job as held in memory (same as the store). */
@@ -244,8 +249,8 @@ export class Orchestrator {
   async close(): Promise<void> {
     this.closed = true;
     for (const aj of this.jobs.values()) {
-      for (const t of aj.timers) clearTimeout(t);
-      for (const inf of aj.inflight.values()) clearTimeout(inf.timer);
+      for (const disarm of aj.timers) disarm();
+      for (const inf of aj.inflight.values()) inf.disarm?.();
     }
     this.jobs.clear();
   }
@@ -253,7 +258,7 @@ export class Orchestrator {
   // ---- the one place state changes ---------------------------------------------------------------
 
   private commit(aj: ActiveJob, fn: (b: Batch) => void): void {
-    const b = new Batch(aj, new Date().toISOString());
+    const b = new Batch(aj, this.isoNow());
     fn(b);
     if (!b.tasks.size && !b.job && !b.attempts.length) return;
     const change: Change = {
@@ -346,7 +351,7 @@ export class Orchestrator {
       });
     } else {
       const maxParallel = aj.job.pipeline.spec.maxParallel ?? Number.POSITIVE_INFINITY;
-      const now = Date.now();
+      const now = this.clock.now();
       let wake = Number.POSITIVE_INFINITY;
       for (const [name, t] of aj.tasks) {
         if (t.state !== 'queued' || aj.inflight.has(name)) continue;
@@ -359,19 +364,16 @@ export class Orchestrator {
         this.launch(aj, name);
       }
       // A retry waiting out its backoff (also one restored after a restart) needs a wake-up.
-      // (Timers and Date.now() use different clocks: a timer may fire a little early, so the wake-up
+      // (Timers and the wall clock may disagree: a timer may fire a little early, so the wake-up
       // is forgotten when it fires, and the next step arms another one if the backoff is not over.)
       if (wake !== Number.POSITIVE_INFINITY && (aj.wakeAt === undefined || wake < aj.wakeAt)) {
         aj.wakeAt = wake;
-        const timer = setTimeout(
-          () => {
-            aj.timers.delete(timer);
-            if (aj.wakeAt === wake) aj.wakeAt = undefined;
-            this.schedule();
-          },
-          wake - now + 1,
-        );
-        aj.timers.add(timer);
+        const disarm = this.clock.after(wake - now + 1, () => {
+          aj.timers.delete(disarm);
+          if (aj.wakeAt === wake) aj.wakeAt = undefined;
+          this.schedule();
+        });
+        aj.timers.add(disarm);
       }
     }
     this.maybeFinish(aj);
@@ -392,7 +394,7 @@ export class Orchestrator {
     else if (aj.abort) error = aj.abort.message;
     else if (failed.length) error = `${failed.length} task${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')}`;
     this.commit(aj, (b) => b.jobPatch({ state, finishedAt: b.now, error }, 'finished'));
-    for (const t of aj.timers) clearTimeout(t);
+    for (const disarm of aj.timers) disarm();
     this.jobs.delete(aj.job.id);
   }
 
@@ -471,7 +473,7 @@ export class Orchestrator {
       attempt,
       state: 'starting',
       handle: null,
-      createdAt: new Date().toISOString(),
+      createdAt: this.isoNow(),
     };
     const inf: Inflight = { attempt, record };
     // Persisted as 'starting' BEFORE the executor sees it: after a crash it is either found or started, never twice.
@@ -511,7 +513,7 @@ export class Orchestrator {
       return;
     }
     if (e.type === 'running') {
-      const startedAt = new Date().toISOString();
+      const startedAt = this.isoNow();
       this.commit(aj, (b) => {
         b.attempts.push({ ...inf.record, state: 'running', handle: e.handle, startedAt });
         const patch: Partial<TaskRecord> = {
@@ -531,15 +533,12 @@ export class Orchestrator {
   private armTaskTimeout(aj: ActiveJob, name: string, inf: Inflight, startedMs: number): void {
     const eff = effectiveTask(aj.job.pipeline, aj.specs.get(name)!);
     if (eff.timeoutMs === undefined) return;
-    clearTimeout(inf.timer);
-    inf.timer = setTimeout(
-      () => {
-        if (aj.inflight.get(name) !== inf) return;
-        inf.stopReason ??= 'timeout';
-        void this.executor.cancel(`${aj.job.id}.${name}`, inf.attempt, 'timeout');
-      },
-      Math.max(0, startedMs + eff.timeoutMs - Date.now()),
-    );
+    inf.disarm?.();
+    inf.disarm = this.clock.after(startedMs + eff.timeoutMs - this.clock.now(), () => {
+      if (aj.inflight.get(name) !== inf) return;
+      inf.stopReason ??= 'timeout';
+      void this.executor.cancel(this.cancelRequest(aj, name, inf));
+    });
   }
 
   private armJobTimeout(aj: ActiveJob): void {
@@ -547,14 +546,11 @@ export class Orchestrator {
     if (!timeout || aj.abort) return;
     const ms = parseDuration(timeout);
     const start = Date.parse(aj.job.startedAt ?? aj.job.createdAt);
-    const timer = setTimeout(
-      () => {
-        if (this.jobs.get(aj.job.id) !== aj || aj.abort) return;
-        this.abort(aj, { cancel: false, message: `the job exceeded its timeout of ${timeout}`, taskReason: 'timeout' });
-      },
-      Math.max(0, start + ms - Date.now()),
-    );
-    aj.timers.add(timer);
+    const disarm = this.clock.after(start + ms - this.clock.now(), () => {
+      if (this.jobs.get(aj.job.id) !== aj || aj.abort) return;
+      this.abort(aj, { cancel: false, message: `the job exceeded its timeout of ${timeout}`, taskReason: 'timeout' });
+    });
+    aj.timers.add(disarm);
   }
 
   /** Stop a whole job (cancel, fail-fast, job timeout). Persisted first so a restart finishes the abort. */
@@ -563,18 +559,18 @@ export class Orchestrator {
     if (aj.job.error !== abort.message) this.commit(aj, (b) => b.jobPatch({ error: abort.message }));
     for (const [name, inf] of aj.inflight) {
       inf.stopReason ??= abort.taskReason;
-      void this.executor.cancel(`${aj.job.id}.${name}`, inf.attempt, inf.stopReason);
+      void this.executor.cancel(this.cancelRequest(aj, name, inf));
     }
     this.schedule();
   }
 
   private onExit(aj: ActiveJob, name: string, inf: Inflight, e: Extract<ExecutorEvent, { type: 'exited' }>): void {
-    clearTimeout(inf.timer);
+    inf.disarm?.();
     aj.inflight.delete(name);
     const spec = aj.specs.get(name)!;
     const eff = effectiveTask(aj.job.pipeline, spec);
     const result = parseRunnerResult(e.result);
-    const now = new Date();
+    const now = new Date(this.clock.now());
     const startedMs = inf.record.startedAt ? Date.parse(inf.record.startedAt) : undefined;
     const durationMs = result?.durationMs ?? (startedMs !== undefined ? now.getTime() - startedMs : undefined);
     // result.json is the truth; executors that cannot read it (no shared volume) only have the exit code.

@@ -1,7 +1,7 @@
 /** SQLite store (better-sqlite3, WAL): one file `<home>/cellpipe.db`. */
 import Database from 'better-sqlite3';
 import { TERMINAL_JOB_STATES, type JobState, type TaskState } from '@cellpipe/schema';
-import { ValidationError } from '../jobs/errors.js';
+import { StoreError } from './errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import type {
   AttemptRecord,
@@ -261,7 +261,7 @@ export class SqliteStore implements Store {
     const total = (this.db.prepare(`SELECT count(*) AS n FROM jobs ${filter}`).get(...args) as { n: number }).n;
     if (q.cursor !== undefined) {
       const seq = decodeCursor(q.cursor);
-      if (seq === undefined) throw new ValidationError('not a cursor from a previous page', ['cursor']);
+      if (seq === undefined) throw new StoreError('not a cursor from a previous page', 'invalid-cursor');
       where.push('seq < ?');
       args.push(seq);
     }

@@ -9,7 +9,15 @@ import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import * as k8s from '@kubernetes/client-node';
 import type { Inventory } from '@cellpipe/schema';
-import type { AttemptHandle, Executor, ExecutorEvent, LaunchSpec, ReportFn } from '../executor.js';
+import type {
+  AttemptHandle,
+  CancelRequest,
+  Executor,
+  ExecutorEvent,
+  LaunchSpec,
+  ReportFn,
+  StopReason,
+} from '../executor.js';
 import { missingAccess } from './access.js';
 import { pooledApiClients, type ApiClients } from './api-clients.js';
 import { cachedJob, cachedPod } from './cached.js';
@@ -50,7 +58,7 @@ interface Tracked {
   /** The Job has been seen in the cache: its later absence means it was deleted. */
   seen: boolean;
   lastKey: string;
-  cancelReason?: string;
+  cancelReason?: StopReason;
   finishing: boolean;
   /** Its deletion has been issued already (an image that cannot be pulled). */
   deleting: boolean;
@@ -115,13 +123,6 @@ function describe(err: unknown): string {
 function podJobName(pod: k8s.V1Pod): string | undefined {
   const labels = pod.metadata?.labels;
   return labels?.[JOB_NAME_LABEL] ?? labels?.['job-name'];
-}
-
-/** taskId is `<jobId>.<taskName>`; job ids hold no '.', task names hold none either. */
-function splitTaskId(taskId: string): { jobId: string; taskName: string } {
-  const dot = taskId.indexOf('.');
-  if (dot <= 0) throw new Error(`not a task id: ${taskId}`);
-  return { jobId: taskId.slice(0, dot), taskName: taskId.slice(dot + 1) };
 }
 
 export class KubernetesExecutor implements Executor {
@@ -292,9 +293,8 @@ export class KubernetesExecutor implements Executor {
     this.evaluate(t);
   }
 
-  async cancel(taskId: string, attempt: number, reason: string): Promise<void> {
+  async cancel({ jobId, taskName, attempt, reason }: CancelRequest): Promise<void> {
     await this.ensureStarted();
-    const { jobId, taskName } = splitTaskId(taskId);
     const name = jobName(jobId, taskName, attempt);
     const t = this.tracked.get(name);
     if (t) t.cancelReason = reason;

@@ -3,12 +3,13 @@
  * it the informer's current objects after every change and reports only when the answer changes.
  */
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { FailureReason } from '../executor.js';
 
 export type AttemptStatus =
   | { kind: 'waiting'; reason: string }
   | { kind: 'running'; pod: string; node: string }
   | { kind: 'succeeded'; pod?: string; exitCode: number }
-  | { kind: 'failed'; pod?: string; exitCode?: number; reason: string; message: string };
+  | { kind: 'failed'; pod?: string; exitCode?: number; reason: FailureReason; message: string };
 
 /** Waiting reasons of a container that mean the image will not come without a change. */
 const IMAGE_PULL_FAILURES = new Set(['ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
@@ -30,7 +31,7 @@ function terminatedOf(pod: V1Pod | undefined) {
 }
 
 /** Classify a failed pod: OOM, eviction/preemption, or a plain non-zero exit. */
-function podFailure(pod: V1Pod | undefined): { reason: string; message: string; exitCode?: number } {
+function podFailure(pod: V1Pod | undefined): { reason: FailureReason; message: string; exitCode?: number } {
   const term = terminatedOf(pod);
   const exitCode = term?.exitCode;
   if (term?.reason === 'OOMKilled') {

@@ -10,7 +10,15 @@ import { availableParallelism, homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Inventory } from '@cellpipe/schema';
-import type { AttemptHandle, Executor, ExecutorEvent, LaunchSpec, ReportFn } from '../executor.js';
+import type {
+  AttemptHandle,
+  CancelRequest,
+  Executor,
+  ExecutorEvent,
+  LaunchSpec,
+  ReportFn,
+  StopReason,
+} from '../executor.js';
 import { GpuAllocator, gpuNeed } from '../../gpu/allocator.js';
 import type { Device } from '../../gpu/inventory.js';
 import { passedEnv, taskEnvironment } from '../task-env.js';
@@ -71,7 +79,7 @@ interface Running {
   pid: number;
   startTime: number;
   /** Set by cancel(): the reason wins over whatever the process reports. */
-  stopReason?: string;
+  stopReason?: StopReason;
   killTimer?: NodeJS.Timeout;
   pollTimer?: NodeJS.Timeout;
   /** Our own child (not one found again after a restart). */
@@ -253,7 +261,7 @@ export class LocalExecutor implements Executor {
     }
   }
 
-  async cancel(taskId: string, attempt: number, reason: string): Promise<void> {
+  async cancel({ taskId, attempt, reason }: CancelRequest): Promise<void> {
     const key = keyOf(taskId, attempt);
     const idx = this.waiting.findIndex((w) => w.key === key);
     if (idx >= 0) {

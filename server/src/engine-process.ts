@@ -1,5 +1,5 @@
 /**
- * A bare engine process (no HTTP): `node dist/jobs/engine-process.js --home DIR [--gpus SPEC]`,
+ * A bare engine process (no HTTP): `node dist/engine-process.js --home DIR [--gpus SPEC]`,
  * driven over the Node IPC channel. Used to prove crash safety (the test SIGKILLs it mid-job and
  * starts it again) and by the benchmarks.
  *
@@ -7,7 +7,10 @@
  * Out: {type:'ready'} · {type:'reply', id, job?|error?} · {type:'job', job: JobSummary} · {type:'task', event}
  */
 import { SubmitJobRequestSchema } from '@cellpipe/schema';
-import { JobService } from './job-service.js';
+import { ServerConfigSchema } from './config.js';
+import { createJobService, type EngineOptions } from './engine.js';
+import { defaultRunnerPath } from './executors/local/local-executor.js';
+import { createExecutor } from './executors/registry.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,12 +23,17 @@ async function main(): Promise<void> {
     process.stderr.write('usage: engine-process --home DIR [--gpus SPEC] (spawned with an IPC channel)\n');
     process.exit(2);
   }
-  const options: ConstructorParameters<typeof JobService>[0] = { home };
   const gpus = arg('gpus');
-  if (gpus !== undefined) options.gpus = gpus;
+  const config = ServerConfigSchema.parse({ home, ...(gpus !== undefined ? { gpus } : {}) });
+  const executor = await createExecutor(config.executor, {
+    config,
+    runnerPath: defaultRunnerPath(),
+    warn: (message) => process.stderr.write(`${message}\n`),
+  });
+  const options: EngineOptions = { home, executor };
   const backoff = arg('retry-backoff-ms');
   if (backoff !== undefined) options.retryBackoffMs = Number(backoff);
-  const service = new JobService(options);
+  const service = createJobService(options);
   const send = (msg: unknown): void => {
     if (process.connected) process.send!(msg);
   };

@@ -1,0 +1,54 @@
+/**
+ * The engine composition: a store, the orchestrator and a ready executor, wired into the JobService
+ * the HTTP API, the CLI and the scheduler use. The one place jobs/ and orchestrator/ meet.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import type { Clock } from './clock.js';
+import type { Executor } from './executors/executor.js';
+import type { Compiler } from './jobs/freeze.js';
+import { JobService, type JobServiceEvents } from './jobs/job-service.js';
+import { Orchestrator, type OrchestratorOptions } from './orchestrator/orchestrator.js';
+import { JobLayout } from './store/layout.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import type { Store } from './store/store.js';
+
+export interface EngineOptions {
+  /** CELLPIPE_HOME: holds cellpipe.db and jobs/<jobId>/... */
+  home: string;
+  /** A ready executor (see executors/registry.ts); the service closes it. */
+  executor: Executor;
+  /** Default: the SQLite store at `<home>/cellpipe.db`. */
+  store?: Store;
+  /** Most tasks one user may have running at once across their jobs (default unlimited). */
+  maxParallelPerUser?: number;
+  /** Base of the exponential retry backoff (default 1000 ms: 1 s, 2 s, 4 s ...). */
+  retryBackoffMs?: number;
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Tests that exercise the engine without the compiler. */
+  compiler?: Compiler;
+}
+
+export function createJobService(options: EngineOptions): JobService {
+  const layout = new JobLayout(options.home);
+  mkdirSync(layout.jobsRoot, { recursive: true });
+  const store = options.store ?? new SqliteStore(layout.dbPath);
+  const events = new EventEmitter<JobServiceEvents>();
+  // Listeners (SSE clients) come and go; the default limit of 10 would only produce warnings.
+  events.setMaxListeners(0);
+  const orchestratorOptions: OrchestratorOptions = { store, executor: options.executor, layout, events };
+  if (options.clock) orchestratorOptions.clock = options.clock;
+  if (options.maxParallelPerUser !== undefined) orchestratorOptions.maxParallelPerUser = options.maxParallelPerUser;
+  if (options.retryBackoffMs !== undefined) orchestratorOptions.retryBackoffMs = options.retryBackoffMs;
+  const engine = new Orchestrator(orchestratorOptions);
+  const deps: ConstructorParameters<typeof JobService>[0] = {
+    layout,
+    store,
+    executor: options.executor,
+    engine,
+    events,
+  };
+  if (options.compiler) deps.compiler = options.compiler;
+  return new JobService(deps);
+}

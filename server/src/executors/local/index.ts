@@ -1,0 +1,34 @@
+/** The local executor as the registry builds it: GPUs declared (`gpus`, CELLPIPE_GPUS) or found by nvidia-smi. */
+import { z } from 'zod';
+import { ConfigError } from '../../config.js';
+import { loadInventory } from '../../gpu/inventory.js';
+import type { Executor } from '../executor.js';
+import type { ExecutorContext } from '../registry.js';
+import { executorSettings } from '../settings.js';
+import { LocalExecutor, type LocalExecutorOptions } from './local-executor.js';
+
+export { LocalExecutor, defaultRunnerPath, type LocalExecutorOptions } from './local-executor.js';
+
+/** The `local:` section of the server configuration. */
+export const LocalExecutorConfigSchema = z
+  .object({
+    /** SIGTERM → SIGKILL grace for cancelled and timed-out tasks, in ms (default 5000). */
+    killGraceMs: z.number().int().min(0).optional(),
+    /** Most task processes at once on this machine (default 2 × CPUs, at least 4). */
+    maxTasks: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+export async function createExecutor(context: ExecutorContext): Promise<Executor> {
+  const settings = executorSettings(context, 'local', LocalExecutorConfigSchema);
+  const options: LocalExecutorOptions = { runnerPath: context.runnerPath, passEnv: context.config.passEnv };
+  try {
+    options.devices = await loadInventory(context.config.gpus);
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+  if (context.config.python) options.python = context.config.python;
+  if (settings.killGraceMs !== undefined) options.killGraceMs = settings.killGraceMs;
+  if (settings.maxTasks !== undefined) options.maxTasks = settings.maxTasks;
+  return new LocalExecutor(options);
+}
