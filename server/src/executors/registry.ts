@@ -9,7 +9,7 @@ import type { Executor } from './executor.js';
 export interface ExecutorContext {
   /** The server's configuration: an executor reads its own section (`config[name]`) and shared settings. */
   config: ServerConfig;
-  /** The task runner, cellpipe_runner.py. */
+  /** The task runner's zipapp, cellpipe_runner.pyz. */
   runnerPath: string;
   /** Problems the executor works around by itself. */
   warn(message: string): void;
