@@ -92,9 +92,10 @@ function timeSpawns(argv, runs) {
 }
 
 async function perTaskOverhead(tasks = 10, rounds = 3) {
-  const { JobService } = await import(join(dist, 'jobs', 'job-service.js'));
+  const { createJobService } = await import(join(dist, 'engine.js'));
+  const { LocalExecutor } = await import(join(dist, 'executors', 'local', 'local-executor.js'));
   const home = mkdtempSync(join(tmpdir(), 'cellpipe-bench-'));
-  const service = new JobService({ home, gpus: '' });
+  const service = createJobService({ home, executor: new LocalExecutor() });
   await service.start();
   try {
     const waitDone = (id) =>
