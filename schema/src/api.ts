@@ -90,6 +90,8 @@ export const JobSummarySchema = z.object({
   scheduleId: z.string().optional(),
   taskCounts: z.record(TaskStateSchema, z.number().int()),
   error: z.string().optional(),
+  /** The run's parameter values (in job lists, so rows of one pipeline can show what differs). */
+  parameters: z.record(z.string(), z.unknown()).optional(),
 });
 
 export const JobSchema = JobSummarySchema.extend({

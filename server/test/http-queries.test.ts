@@ -60,6 +60,23 @@ describe('GET /api/jobs filters', () => {
     expect(await list('root', '?q=train&user=bob')).toEqual({ ids: [ids.bobs], total: 1 });
   });
 
+  test('rows carry the run parameters, so runs of one pipeline can be told apart', async () => {
+    const bob = await submit(
+      'bob',
+      pipelineRequest(
+        [{ name: 'a', code: 'pass\n' }],
+        { parameters: { lr: { default: 0.1 } } },
+        {
+          name: 'sweep',
+          parameters: { lr: 0.5 },
+        },
+      ),
+    );
+    const page = JobListSchema.parse((await request(t.app).get('/api/jobs?q=sweep').set(auth('bob')).expect(200)).body);
+    expect(page.items.map((j) => [j.id, j.parameters])).toEqual([[bob, { lr: 0.5 }]]);
+    await waitForJob(t.service, bob);
+  });
+
   test('creation time bounds: since is inclusive, until exclusive', async () => {
     const created = JobSchema.parse(
       (await request(t.app).get(`/api/jobs/${ids.other}`).set(auth('alice'))).body,

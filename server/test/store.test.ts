@@ -133,6 +133,7 @@ test('lists newest first with cursor pagination and owner/state filters', () => 
   const page1 = store.listJobs({ limit: 3 });
   expect(page1.items.map((j) => j.id)).toEqual(['job0006', 'job0005', 'job0004']);
   expect(page1.items[0]!.taskCounts).toEqual({ pending: 1 });
+  expect(page1.items[0]!.parameters).toEqual({ lr: 0.1 });
   const page2 = store.listJobs({ limit: 3, cursor: page1.nextCursor! });
   expect(page2.items.map((j) => j.id)).toEqual(['job0003', 'job0002', 'job0001']);
   const page3 = store.listJobs({ limit: 3, cursor: page2.nextCursor! });

@@ -233,10 +233,10 @@ export class JobService implements JobServiceApi {
     if (query.createdBefore !== undefined) q.createdBefore = query.createdBefore;
     if (query.cursor !== undefined) q.cursor = query.cursor;
     const page = this.store.listJobs(q);
-    const items = page.items.map(({ taskCounts: counts, ...row }) => {
+    const items = page.items.map(({ taskCounts: counts, parameters, ...row }) => {
       const full = taskCounts([]);
       for (const [k, v] of Object.entries(counts)) full[k as TaskState] = v;
-      return toSummary({ ...row, pipeline: undefined as never, parameters: {} }, full);
+      return { ...toSummary({ ...row, pipeline: undefined as never, parameters }, full), parameters };
     });
     return page.nextCursor ? { items, nextCursor: page.nextCursor, total: page.total } : { items, total: page.total };
   }

@@ -267,11 +267,15 @@ export class SqliteStore implements Store {
     }
     const limit = Math.max(1, Math.min(q.limit, 1000));
     const sql = `SELECT seq, id, name, owner, state, executor, created_at, started_at, finished_at, parent_job_id,
-      schedule_id, error, '' AS pipeline, '' AS parameters FROM jobs
+      schedule_id, error, '' AS pipeline, parameters FROM jobs
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, limit + 1) as JobRow[];
     const page = rows.slice(0, limit);
-    const items = page.map((r) => ({ ...rowToSummary(r), taskCounts: this.taskCounts(r.id) }));
+    const items = page.map((r) => ({
+      ...rowToSummary(r),
+      parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+      taskCounts: this.taskCounts(r.id),
+    }));
     const last = page[page.length - 1];
     return rows.length > limit && last ? { items, nextCursor: encodeCursor(last.seq), total } : { items, total };
   }

@@ -82,7 +82,7 @@ export interface JobListQuery {
   cursor?: string;
 }
 
-export interface JobListRow extends Omit<JobRecord, 'pipeline' | 'parameters'> {
+export interface JobListRow extends Omit<JobRecord, 'pipeline'> {
   taskCounts: Partial<Record<TaskState, number>>;
 }
 
