@@ -10,6 +10,7 @@ export {
   type CellRole,
   type NotebookCompileResult,
 } from './compile.js';
+export { splitAtHeadings, markdownHeadings, taskNameFromHeading, type SplitAtHeadingsOptions } from './headings.js';
 export { parsePipelineYaml, pipelineToYaml, type ParseYamlOptions } from './yaml.js';
 export { taskCode, TaskCodeReader, type CellCode, type TaskCode } from './taskcode.js';
 export { checkPipeline, checkRelativePath, normalizeRelativePath } from './validate.js';

@@ -7,7 +7,13 @@ import { API_VERSION, PipelineSchema } from './spec.js';
 import { checkRelativePath, normalizeRelativePath } from './validate.js';
 import { parsePipelineYamlDocument } from './yaml.js';
 import { analyzePython } from './python/analyze.js';
-import { NotebookSchema, notebookJson } from './notebook.js';
+import { NotebookSchema, notebookJson, parseNotebook } from './notebook.js';
+import { splitAtHeadings, type SplitAtHeadingsOptions } from './headings.js';
+
+export interface LoadPipelineOptions {
+  /** Notebooks only: start a task at each markdown heading (see headings.ts). */
+  splitAtHeadings?: SplitAtHeadingsOptions;
+}
 
 export interface LoadedPipeline extends CompileResult {
   /** Every source file the pipeline names, by its path relative to the pipeline's directory, as text. */
@@ -49,17 +55,29 @@ function scriptPipeline(path: string, text: string): CompileResult {
 }
 
 /**
+ * The notebook as the compiler should see it: split at its headings when asked. Only metadata
+ * changes, so the submitted file (the user's own text) has the same cells at the same indices.
+ */
+function notebookToCompile(text: string, options: LoadPipelineOptions): unknown {
+  if (!options.splitAtHeadings) return text;
+  const json = notebookJson(text);
+  const nb = 'error' in json ? undefined : parseNotebook(json.value);
+  // A broken notebook goes to the compiler as it is, which reports it.
+  return nb?.success ? splitAtHeadings(nb.data, options.splitAtHeadings) : text;
+}
+
+/**
  * Loads a `.ipynb`, `.py`, `.yaml` or `.yml` pipeline. Problems come back as diagnostics, not
  * exceptions. For YAML, every path the pipeline names must stay inside the YAML's directory (also
  * after following symlinks) and exist; their texts come back in `files`.
  */
-export async function loadPipelineFile(path: string): Promise<LoadedPipeline> {
+export async function loadPipelineFile(path: string, options: LoadPipelineOptions = {}): Promise<LoadedPipeline> {
   const ext = extname(path).toLowerCase();
   const read = await readText(path);
   if ('error' in read) return { diagnostics: [{ severity: 'error', message: read.error, file: path }], files: {} };
   const key = basename(path);
   if (ext === '.ipynb') {
-    const { pipeline, diagnostics } = compileNotebook(read.text, { path });
+    const { pipeline, diagnostics } = compileNotebook(notebookToCompile(read.text, options), { path });
     return pipeline ? { pipeline, diagnostics, files: { [key]: read.text } } : { diagnostics, files: {} };
   }
   if (ext === '.py') {

@@ -5,6 +5,7 @@ import { EXECUTOR_NAMES } from './executors/registry.js';
 import { serverVersion } from './http/version.js';
 
 import type { RunFlags, ServeFlags } from './cli/commands.js';
+import type { CompileFlags } from './cli/compile.js';
 import type { TargetFlags } from './cli/target.js';
 
 /** Loaded on use: `compile --help` should not pay for the server's modules. */
@@ -20,6 +21,24 @@ function integer(name: string, min: number) {
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** --split-at-headings [level]: a notebook without tags becomes one task per section. */
+function splitOption(cmd: Command): Command {
+  return cmd.option(
+    '--split-at-headings [level]',
+    'notebooks: start a task at each markdown heading of this level or higher (default: every heading)',
+    integerIn('--split-at-headings', 1, 6),
+  );
+}
+
+function integerIn(name: string, min: number, max: number) {
+  const parse = integer(name, min);
+  return (value: string): number => {
+    const n = parse(value);
+    if (n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
 
 /** --url/--token/--home: which server a command talks to. */
 function targetOptions(cmd: Command): Command {
@@ -46,20 +65,24 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
-  program
-    .command('compile')
-    .description('compile a notebook (.ipynb), script (.py) or pipeline (.yaml) and print the pipeline spec')
-    .argument('<file>', 'notebook, script or pipeline YAML')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action(
-      action((file: string, opts: { output: string }) => compileCommands().then((c) => c.compileCommand(file, opts))),
-    );
+  splitOption(
+    program
+      .command('compile')
+      .description('compile a notebook (.ipynb), script (.py) or pipeline (.yaml) and print the pipeline spec')
+      .argument('<file>', 'notebook, script or pipeline YAML')
+      .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml')),
+  ).action(
+    action((file: string, opts: CompileFlags & { output: string }) =>
+      compileCommands().then((c) => c.compileCommand(file, opts)),
+    ),
+  );
 
-  program
-    .command('validate')
-    .description('check a notebook, script or pipeline YAML; prints every problem (exit 2) or "ok"')
-    .argument('<file>', 'notebook, script or pipeline YAML')
-    .action(action((file: string) => compileCommands().then((c) => c.validateCommand(file))));
+  splitOption(
+    program
+      .command('validate')
+      .description('check a notebook, script or pipeline YAML; prints every problem (exit 2) or "ok"')
+      .argument('<file>', 'notebook, script or pipeline YAML'),
+  ).action(action((file: string, opts: CompileFlags) => compileCommands().then((c) => c.validateCommand(file, opts))));
 
   program
     .command('serve')
@@ -76,8 +99,7 @@ export function buildProgram(): Command {
     .action(action((opts: ServeFlags) => commands().then((c) => c.serveCommand(opts))));
 
   targetOptions(
-    program
-      .command('run')
+    splitOption(program.command('run'))
       .description('submit a notebook, script or pipeline YAML as a job and follow it to the end')
       .argument('<file>', 'notebook, script or pipeline YAML')
       .option(

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { formatDiagnostic, hasErrors, sortDiagnostics, type Job, type JobState } from '@cellpipe/schema';
 import { loadPipelineFile } from '@cellpipe/schema/node';
 import { loadConfig } from '../config.js';
+import { loadOptions, type CompileFlags } from './compile.js';
 import { startServer } from '../main.js';
 import { followJob } from './follow.js';
 import { duration, err, jobDurationMs, out, table, taskError } from './output.js';
@@ -53,7 +54,7 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
 
 // ---------------------------------------------------------------- run / rerun
 
-export interface RunFlags extends TargetFlags {
+export interface RunFlags extends TargetFlags, CompileFlags {
   param?: string[];
   detach?: boolean;
   name?: string;
@@ -161,7 +162,7 @@ function printDaemon(target: Target): void {
 
 export async function runCommand(file: string, flags: RunFlags): Promise<number> {
   const parameters = parseParams(flags.param ?? []);
-  const loaded = await loadPipelineFile(file);
+  const loaded = await loadPipelineFile(file, loadOptions(flags));
   const diagnostics = sortDiagnostics([...loaded.diagnostics]);
   for (const d of diagnostics) err(formatDiagnostic(d));
   if (hasErrors(diagnostics) || !loaded.pipeline) return 2;

@@ -1,13 +1,25 @@
 /** `cellpipe compile` and `cellpipe validate`: no server involved. */
 import { formatDiagnostic, hasErrors, pipelineToYaml, sortDiagnostics } from '@cellpipe/schema';
-import { loadPipelineFile } from '@cellpipe/schema/node';
+import { loadPipelineFile, type LoadPipelineOptions } from '@cellpipe/schema/node';
 import { err, out } from './output.js';
 import { CliError } from './errors.js';
 
-export async function compileCommand(file: string, opts: { output: string }): Promise<number> {
+export interface CompileFlags {
+  /** --split-at-headings: true without a level. */
+  splitAtHeadings?: number | boolean;
+}
+
+/** How the CLI flags ask for a file to be loaded. */
+export function loadOptions(flags: CompileFlags): LoadPipelineOptions {
+  const split = flags.splitAtHeadings;
+  if (split === undefined || split === false) return {};
+  return { splitAtHeadings: typeof split === 'number' ? { maxLevel: split } : {} };
+}
+
+export async function compileCommand(file: string, opts: CompileFlags & { output: string }): Promise<number> {
   if (opts.output !== 'yaml' && opts.output !== 'json')
     throw new CliError(`--output must be yaml or json, not "${opts.output}"`, 2);
-  const loaded = await loadPipelineFile(file);
+  const loaded = await loadPipelineFile(file, loadOptions(opts));
   const diagnostics = sortDiagnostics([...loaded.diagnostics]);
   for (const d of diagnostics) err(formatDiagnostic(d));
   if (hasErrors(diagnostics) || !loaded.pipeline) return 2;
@@ -17,8 +29,8 @@ export async function compileCommand(file: string, opts: { output: string }): Pr
   return 0;
 }
 
-export async function validateCommand(file: string): Promise<number> {
-  const loaded = await loadPipelineFile(file);
+export async function validateCommand(file: string, opts: CompileFlags = {}): Promise<number> {
+  const loaded = await loadPipelineFile(file, loadOptions(opts));
   const diagnostics = sortDiagnostics([...loaded.diagnostics]);
   for (const d of diagnostics) {
     if (d.severity === 'error') out(formatDiagnostic(d));
