@@ -11,6 +11,7 @@ const suites = [
   ['server', './bench-server.js', 'benchServer'],
   ['requests', './bench-requests.js', 'benchRequests'],
   ['kubernetes', './bench-kubernetes.js', 'benchKubernetes'],
+  ['corpus', './bench-corpus.js', 'benchCorpus'],
 ];
 const only = process.argv.slice(2);
 

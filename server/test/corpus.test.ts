@@ -1,0 +1,69 @@
+/**
+ * The promise, measured on real notebooks (issue 9): a notebook that runs top to bottom also runs as
+ * a pipeline split at its markdown headings, and every code cell whose outputs are the same in two
+ * top-to-bottom runs has the same outputs in the pipeline (or the runner reported the input change
+ * that explains the difference). scripts/corpus.js does the work: the real CLI, the embedded server,
+ * SQLite, the local executor and the runner against nbclient in the same Python environment.
+ *
+ * Runs when CELLPIPE_CORPUS=1 (`CELLPIPE_CORPUS=1 npm test`, or this file alone): it is the
+ * acceptance test of work in progress and fails until that work lands, which would stop every
+ * merge if it ran in the default suite. It takes minutes (the report says how many).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..');
+const enabled = process.env.CELLPIPE_CORPUS === '1';
+
+interface Row {
+  id: string;
+  topToBottom: string;
+  pipeline?: string;
+  pipelineMessage?: string;
+  failedTasks?: Record<string, { status: string; error?: { message: string } }>;
+  cells?: { matched: number; differed: number; nondeterministic: number; reported: number };
+  firstDifference?: Record<string, unknown>;
+}
+
+function runCorpus(out: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repo, 'scripts', 'corpus.js'), '--out', out], {
+      cwd: repo,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+}
+
+(enabled ? describe : describe.skip)('notebook corpus (CELLPIPE_CORPUS=1)', () => {
+  let scratch: string;
+  beforeAll(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'cellpipe-corpus-test-'));
+  });
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('every notebook that runs top to bottom runs as a pipeline with the same outputs', async () => {
+    const out = join(scratch, 'report.json');
+    expect(await runCorpus(out)).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as { results: Row[]; runTopToBottom: number };
+    const runnable = report.results.filter((r) => r.topToBottom === 'ok');
+    // A corpus that no longer runs top to bottom (environment, downloads) proves nothing.
+    expect(runnable.length).toBeGreaterThanOrEqual(20);
+    const problems = runnable
+      .filter((r) => r.pipeline !== 'succeeded' || (r.cells?.differed ?? 0) > 0)
+      .map((r) => ({
+        id: r.id,
+        pipeline: r.pipeline,
+        ...(r.pipelineMessage ? { message: r.pipelineMessage } : {}),
+        ...(r.failedTasks ? { failedTasks: r.failedTasks } : {}),
+        cells: r.cells,
+        firstDifference: r.firstDifference,
+      }));
+    expect(problems).toEqual([]);
+  }, 3_600_000);
+});
