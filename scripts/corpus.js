@@ -64,28 +64,36 @@ const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest(
 function sdist(python, source) {
   const dir = join(cacheRoot(), 'sdists');
   mkdirSync(dir, { recursive: true });
-  const known = readdirSync(dir).find((f) => f.startsWith(`${source.archive}`));
-  if (known && sha256(join(dir, known)) === source.sha256) return join(dir, known);
+  const cached = join(dir, source.archive);
+  if (existsSync(cached) && sha256(cached) === source.sha256) return cached;
   const tmp = mkdtempSync(join(dir, '.download-'));
   try {
     log(`downloading ${source.package}==${source.version} (sdist)`);
-    const r = spawnSync(
-      python,
-      [
-        '-m',
-        'pip',
-        'download',
-        '--quiet',
-        '--disable-pip-version-check',
-        '--no-deps',
-        '--no-binary',
-        ':all:',
-        `${source.package}==${source.version}`,
-        '-d',
-        tmp,
-      ],
-      { encoding: 'utf8' },
-    );
+    // pip reads the sdist's metadata, which means running its build backend: the venv's own
+    // backends first (no download; hatchling's projects need JupyterLab to build), else pip's
+    // isolated build environment.
+    const pipDownload = (...extra) =>
+      spawnSync(
+        python,
+        [
+          '-m',
+          'pip',
+          'download',
+          '--quiet',
+          '--disable-pip-version-check',
+          '--no-deps',
+          // The sdist of this package only: its build dependencies come as wheels.
+          '--no-binary',
+          source.package,
+          ...extra,
+          `${source.package}==${source.version}`,
+          '-d',
+          tmp,
+        ],
+        { encoding: 'utf8' },
+      );
+    let r = pipDownload('--no-build-isolation');
+    if (r.status !== 0) r = pipDownload();
     const file = readdirSync(tmp).find((f) => f === source.archive);
     if (r.status !== 0 || !file)
       throw new Error(`pip download ${source.package}==${source.version} failed:\n${r.stderr}`);
@@ -333,8 +341,7 @@ function mapValues(o, fn) {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'string' ? fn(v) : v]));
 }
 
-async function checkNotebook(python, manifest, entry) {
-  const { dir, notebook } = materialize(python, manifest, entry);
+async function checkNotebook(python, entry, { dir, notebook }) {
   const scratch = mkdtempSync(join(tmpdir(), `cellpipe-corpus-${entry.id}-`));
   try {
     const started = Date.now();
@@ -376,13 +383,23 @@ export async function runCorpus({ only, jobs } = {}) {
   const entries = manifest.notebooks.filter((e) => !only?.length || only.includes(e.id));
   const started = Date.now();
   const rows = new Array(entries.length);
+  // Downloads and extraction first, one at a time: pip runs synchronously.
+  const folders = entries.map((entry, i) => {
+    try {
+      return materialize(python, manifest, entry);
+    } catch (e) {
+      rows[i] = { id: entry.id, topToBottom: 'harness-error', message: String(e?.message ?? e) };
+      return undefined;
+    }
+  });
   let next = 0;
   const worker = async () => {
     while (next < entries.length) {
       const i = next++;
       const entry = entries[i];
+      if (!folders[i]) continue;
       try {
-        rows[i] = await checkNotebook(python, manifest, entry);
+        rows[i] = await checkNotebook(python, entry, folders[i]);
       } catch (e) {
         rows[i] = { id: entry.id, topToBottom: 'harness-error', message: String(e?.message ?? e) };
       }

@@ -56,6 +56,23 @@ function writeNotebook(name: string, cells: { tags?: string[]; source: string }[
   return path;
 }
 
+/** A notebook without tags: three sections (#, ##, #) with code, markdown in between. */
+function writeSections(name: string): string {
+  const path = join(scratch, name);
+  const md = (source: string) => ({ cell_type: 'markdown', metadata: {}, source });
+  const code = (source: string) => ({ cell_type: 'code', metadata: {}, source, outputs: [], execution_count: null });
+  const cells = [
+    md('# Load'),
+    code('xs = [1, 2, 3]'),
+    md('## Details'),
+    code('total = sum(xs)'),
+    md('# Report'),
+    code('print("total", total)'),
+  ];
+  writeFileSync(path, JSON.stringify({ nbformat: 4, nbformat_minor: 4, metadata: {}, cells }));
+  return path;
+}
+
 /** The id from the `job <id>` line a run prints first; throws when that line is missing. */
 function jobIdOf(stdout: string): string {
   const id = /^job ([a-z0-9]+)$/.exec(stdout.split('\n')[0] ?? '')?.[1];
@@ -150,6 +167,32 @@ describe('compile and validate', () => {
     expect(missing.code).toBe(2);
   });
 
+  test('--split-at-headings [level]: one task per markdown section, no tags needed', () => {
+    const nb = writeSections('sections.ipynb');
+    const tasksOf = (args: string[]) => {
+      const r = cli(['compile', nb, '--output', 'json', ...args]);
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout).spec.tasks.map((t: { name: string; cells: number[] }) => [t.name, t.cells]);
+    };
+    expect(tasksOf(['--split-at-headings'])).toEqual([
+      ['load', [1]],
+      ['details', [3]],
+      ['report', [5]],
+    ]);
+    expect(tasksOf(['--split-at-headings', '1'])).toEqual([
+      ['load', [1, 3]],
+      ['report', [5]],
+    ]);
+    // Without the flag the notebook has no tasks at all.
+    const untagged = cli(['compile', nb]);
+    expect(untagged.code).toBe(2);
+    expect(untagged.stderr).toContain('the notebook has no tasks');
+    expect(cli(['validate', nb, '--split-at-headings'])).toMatchObject({ code: 0, stdout: 'ok\n' });
+    const bad = cli(['compile', nb, '--split-at-headings', '9']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--split-at-headings must be an integer from 1 to 6');
+  });
+
   test('usage errors exit 2 and every command has help', () => {
     expect(cli(['run']).code).toBe(2);
     expect(cli(['frobnicate']).code).toBe(2);
@@ -203,6 +246,19 @@ describe('run with an embedded server', () => {
     const jobs = cli(['jobs', '--json']);
     expect(JobListSchema.parse(JSON.parse(jobs.stdout)).items.map((j) => j.id)).toEqual([id]);
     expect(cli(['status', 'zzzzzzzz']).code).toBe(1);
+  });
+
+  test('run --split-at-headings runs each section as a task, values flowing between them', () => {
+    const r = cli(['run', writeSections('sections.ipynb'), '--split-at-headings']);
+    expect(r.code).toBe(0);
+    const id = jobIdOf(r.stdout);
+    const job = JSON.parse(cli(['status', id, '--json']).stdout);
+    expect(job.tasks.map((t: { name: string; state: string }) => [t.name, t.state])).toEqual([
+      ['load', 'succeeded'],
+      ['details', 'succeeded'],
+      ['report', 'succeeded'],
+    ]);
+    expect(cli(['logs', id, 'report']).stdout).toContain('total 6');
   });
 
   test('a failing notebook exits 1 and says which cell failed', () => {
