@@ -76,6 +76,12 @@ export const TaskRunSchema = z.object({
   placement: z.string().optional(),
 });
 
+export const PipelineRefSchema = z.object({
+  name: z.string(),
+  version: z.number().int().min(1).optional(),
+  hash: z.string(),
+});
+
 export const JobSummarySchema = z.object({
   id: JobIdSchema,
   name: z.string(),
@@ -87,7 +93,14 @@ export const JobSummarySchema = z.object({
   finishedAt: z.string().optional(),
   /** The job this one was re-run from. */
   parentJobId: JobIdSchema.optional(),
+  /** The schedule that started the job, and the slot (UTC) it fired for. */
   scheduleId: z.string().optional(),
+  scheduleSlot: z.string().optional(),
+  /**
+   * What the job ran: the pipeline name and its bundle hash, and the saved version with that content
+   * (absent for an ad-hoc run of content never saved).
+   */
+  pipelineRef: PipelineRefSchema.optional(),
   taskCounts: z.record(TaskStateSchema, z.number().int()),
   error: z.string().optional(),
   /** The run's parameter values (in job lists, so rows of one pipeline can show what differs). */
@@ -249,6 +262,7 @@ export const MeSchema = z.object({ user: z.string(), admin: z.boolean() });
 export const TaskEventSchema = z.object({ jobId: JobIdSchema, task: TaskRunSchema });
 
 export type JobState = z.infer<typeof JobStateSchema>;
+export type PipelineRef = z.infer<typeof PipelineRefSchema>;
 export type TaskState = z.infer<typeof TaskStateSchema>;
 export type TaskError = z.infer<typeof TaskErrorSchema>;
 export type TaskWarning = z.infer<typeof TaskWarningSchema>;

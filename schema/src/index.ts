@@ -1,6 +1,8 @@
 export * from './spec.js';
 export * from './api.js';
 export * from './errors.js';
+export * from './pipelines-api.js';
+export * from './schedules-api.js';
 export * from './diagnostics.js';
 export {
   compileNotebook,

@@ -107,7 +107,7 @@ export const ParameterSchema = z
   .strict();
 
 /** IANA time zone names are checked by Intl so a typo is caught at submit time, not at the first fire. */
-const TimeZoneSchema = z.string().refine(
+export const TimeZoneSchema = z.string().refine(
   (tz) => {
     try {
       new Intl.DateTimeFormat('en-US', { timeZone: tz });

@@ -20,6 +20,7 @@ import {
   type JobSummary,
   type Pipeline,
   type RerunPlan,
+  type PipelineRef,
   type SubmitJobRequest,
   type Task,
   type TaskEvent,
@@ -29,6 +30,7 @@ import type { Executor } from '../executors/executor.js';
 import type { JobLayout } from '../store/layout.js';
 import type { JobRecord, Store, TaskRecord } from '../store/store.js';
 import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
+import { bundleHash, bundleOfRequest } from '../pipelines/bundle.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { freezeJob, type Compiler, type FrozenJob, type TaskBase } from './freeze.js';
 import { planRerun } from './rerun-plan.js';
@@ -59,6 +61,21 @@ export interface JobServiceDeps {
   /** The engine announces every persisted change here. */
   events: EventEmitter<JobServiceEvents>;
   compiler?: Compiler;
+  /** Saved pipeline versions: an ad-hoc job whose content was saved records that version. */
+  versions?: { findByHash(owner: string, name: string, hash: string): { version: number } | undefined };
+}
+
+export interface SubmitExtra {
+  scheduleId?: string;
+  /** The slot (ISO, UTC) a schedule fires the job for. */
+  scheduleSlot?: string;
+  /** Given when a saved version runs; otherwise derived from the submitted content. */
+  pipelineRef?: PipelineRef;
+  /**
+   * Runs inside the store transaction that inserts the job, with the job's id: what it writes
+   * commits with the job, and when it throws no job is stored (the error propagates).
+   */
+  inTransaction?: (jobId: string) => void;
 }
 
 export interface ListJobsQuery {
@@ -106,7 +123,7 @@ export interface JobServiceApi {
   start(): Promise<void>;
   close(): Promise<void>;
   /** Compile/resolve and freeze a job. Throws ValidationError (with field path) on bad input. */
-  submit(owner: string, request: SubmitJobRequest, extra?: { scheduleId?: string }): Promise<Job>;
+  submit(owner: string, request: SubmitJobRequest, extra?: SubmitExtra): Promise<Job>;
   list(query: ListJobsQuery): JobList;
   get(id: string): Job | undefined;
   /** Throws NotFoundError. Cancelling a finished job returns it unchanged. */
@@ -174,6 +191,8 @@ export class JobService implements JobServiceApi {
   private started = false;
   private closed = false;
 
+  private readonly versions: JobServiceDeps['versions'];
+
   constructor(deps: JobServiceDeps) {
     this.layout = deps.layout;
     this.store = deps.store;
@@ -181,6 +200,7 @@ export class JobService implements JobServiceApi {
     this.engine = deps.engine;
     this.events = deps.events;
     this.compiler = deps.compiler;
+    this.versions = deps.versions;
   }
 
   get executorName(): string {
@@ -201,10 +221,11 @@ export class JobService implements JobServiceApi {
     this.store.close();
   }
 
-  async submit(owner: string, request: SubmitJobRequest, extra: { scheduleId?: string } = {}): Promise<Job> {
+  async submit(owner: string, request: SubmitJobRequest, extra: SubmitExtra = {}): Promise<Job> {
     if (!this.started) throw new Error('JobService.start() must be called before submit');
     const frozen = freezeJob(request, this.compiler);
     const id = newJobId();
+    const pipelineRef = extra.pipelineRef ?? this.pipelineRefOf(owner, frozen.pipeline, request);
     const job: JobRecord = {
       id,
       name: request.name ?? frozen.pipeline.metadata.name,
@@ -214,13 +235,27 @@ export class JobService implements JobServiceApi {
       createdAt: new Date().toISOString(),
       pipeline: frozen.pipeline,
       parameters: frozen.parameters,
+      pipelineRef,
     };
     if (extra.scheduleId) job.scheduleId = extra.scheduleId;
+    if (extra.scheduleSlot) job.scheduleSlot = extra.scheduleSlot;
     const tasks: TaskRecord[] = frozen.pipeline.spec.tasks.map((t) => pendingTask(frozen.pipeline, t));
     // One transaction, no file per task: a 20,000-task pipeline is stored in milliseconds, whole or not at all.
-    this.store.insertJob(job, tasks, frozen.bases);
+    // A caller's own writes (a schedule's fired slot) join that transaction.
+    this.store.transaction(() => {
+      extra.inTransaction?.(id);
+      this.store.insertJob(job, tasks, frozen.bases);
+    });
     this.engine.add(job, tasks);
     return this.get(id)!;
+  }
+
+  /** What an ad-hoc job runs: its bundle's hash, and the saved version with that content if any. */
+  private pipelineRefOf(owner: string, pipeline: Pipeline, request: SubmitJobRequest): PipelineRef {
+    const name = pipeline.metadata.name;
+    const hash = bundleHash(bundleOfRequest(pipeline, request));
+    const saved = this.versions?.findByHash(owner, name, hash);
+    return saved ? { name, version: saved.version, hash } : { name, hash };
   }
 
   list(query: ListJobsQuery): JobList {
@@ -291,7 +326,8 @@ export class JobService implements JobServiceApi {
       }
       for (const t of parentTasks) if (!rerunSet.has(t.name)) reuse.add(t.name);
     }
-    return this.startRerun(parent, { pipeline: parent.pipeline, parameters: parent.parameters }, reuse, owner);
+    const next = { pipeline: parent.pipeline, parameters: parent.parameters };
+    return this.startRerun(parent, next, reuse, owner, undefined, parent.pipelineRef);
   }
 
   async rerunPlan(id: string, request: SubmitJobRequest): Promise<RerunPlan> {
@@ -309,7 +345,8 @@ export class JobService implements JobServiceApi {
     const frozen = freezeJob(request, this.compiler);
     const plan = this.planAgainst(parent, frozen);
     const reuse = new Set(plan.tasks.filter((t) => t.reuse).map((t) => t.name));
-    return this.startRerun(parent, frozen, reuse, owner, request.name);
+    const ref = this.pipelineRefOf(owner ?? parent.owner, frozen.pipeline, request);
+    return this.startRerun(parent, frozen, reuse, owner, request.name, ref);
   }
 
   private planAgainst(parent: JobRecord, frozen: FrozenJob): RerunPlan {
@@ -337,6 +374,7 @@ export class JobService implements JobServiceApi {
     reuse: ReadonlySet<string>,
     owner?: string,
     name?: string,
+    pipelineRef?: PipelineRef,
   ): Job {
     const id = parent.id;
     const parentTasks = new Map(this.store.getTasks(id).map((t) => [t.name, t]));
@@ -352,6 +390,7 @@ export class JobService implements JobServiceApi {
       parameters: next.parameters,
       parentJobId: id,
     };
+    if (pipelineRef) job.pipelineRef = pipelineRef;
     const tasks: TaskRecord[] = next.pipeline.spec.tasks.map((spec) => {
       const t = parentTasks.get(spec.name);
       if (t && reuse.has(spec.name)) {

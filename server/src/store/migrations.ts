@@ -80,4 +80,76 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'saved pipelines, schedules, schedule history; the pipeline version and slot of each job',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN pipeline_name TEXT;
+      ALTER TABLE jobs ADD COLUMN pipeline_version INTEGER;
+      ALTER TABLE jobs ADD COLUMN pipeline_hash TEXT;
+      ALTER TABLE jobs ADD COLUMN schedule_slot TEXT;
+      CREATE INDEX jobs_schedule ON jobs(schedule_id, seq DESC) WHERE schedule_id IS NOT NULL;
+
+      CREATE TABLE pipelines (
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (owner, name)
+      );
+
+      -- Immutable: rows are only ever inserted. The same content saved again is found by its hash.
+      CREATE TABLE pipeline_versions (
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        author TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        message TEXT NOT NULL,
+        tasks TEXT NOT NULL,
+        bundle TEXT NOT NULL,
+        PRIMARY KEY (owner, name, version),
+        UNIQUE (owner, name, hash),
+        FOREIGN KEY (owner, name) REFERENCES pipelines(owner, name) ON DELETE CASCADE
+      );
+
+      CREATE TABLE schedules (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        state TEXT NOT NULL,
+        state_reason TEXT,
+        revision INTEGER NOT NULL,
+        -- Every slot up to this instant (ms, UTC) has been decided: fired or recorded as not run.
+        cursor INTEGER NOT NULL,
+        runs INTEGER NOT NULL DEFAULT 0,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (owner, name)
+      );
+      CREATE INDEX schedules_active ON schedules(state) WHERE state = 'active';
+
+      CREATE TABLE schedule_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        schedule_id TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+        slot INTEGER NOT NULL,
+        last_slot INTEGER NOT NULL,
+        count INTEGER NOT NULL DEFAULT 1,
+        fired_at TEXT,
+        job_id TEXT,
+        version INTEGER,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        message TEXT,
+        pruned INTEGER NOT NULL DEFAULT 0
+      );
+      -- A slot fires at most once, whatever happens to the process deciding it.
+      CREATE UNIQUE INDEX schedule_runs_fired ON schedule_runs(schedule_id, slot) WHERE job_id IS NOT NULL;
+      CREATE INDEX schedule_runs_history ON schedule_runs(schedule_id, id DESC);
+      CREATE INDEX schedule_runs_running ON schedule_runs(job_id) WHERE outcome = 'running';
+    `,
+  },
 ];

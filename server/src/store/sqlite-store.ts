@@ -27,6 +27,10 @@ interface JobRow {
   finished_at: string | null;
   parent_job_id: string | null;
   schedule_id: string | null;
+  schedule_slot: string | null;
+  pipeline_name: string | null;
+  pipeline_version: number | null;
+  pipeline_hash: string | null;
   error: string | null;
   pipeline: string;
   parameters: string;
@@ -79,6 +83,11 @@ function rowToSummary(r: JobRow): Omit<JobRecord, 'pipeline' | 'parameters'> {
   if (r.finished_at) out.finishedAt = r.finished_at;
   if (r.parent_job_id) out.parentJobId = r.parent_job_id;
   if (r.schedule_id) out.scheduleId = r.schedule_id;
+  if (r.schedule_slot) out.scheduleSlot = r.schedule_slot;
+  if (r.pipeline_name && r.pipeline_hash) {
+    out.pipelineRef = { name: r.pipeline_name, hash: r.pipeline_hash };
+    if (r.pipeline_version !== null) out.pipelineRef.version = r.pipeline_version;
+  }
   if (r.error) out.error = r.error;
   return out;
 }
@@ -146,8 +155,9 @@ export class SqliteStore implements Store {
     const db = this.db;
     this.stmts = {
       insertJob: db.prepare(`INSERT INTO jobs (id, name, owner, state, executor, created_at, started_at, finished_at,
-        parent_job_id, schedule_id, error, pipeline, parameters) VALUES (@id, @name, @owner, @state, @executor,
-        @createdAt, @startedAt, @finishedAt, @parentJobId, @scheduleId, @error, @pipeline, @parameters)`),
+        parent_job_id, schedule_id, schedule_slot, pipeline_name, pipeline_version, pipeline_hash, error, pipeline,
+        parameters) VALUES (@id, @name, @owner, @state, @executor, @createdAt, @startedAt, @finishedAt, @parentJobId,
+        @scheduleId, @scheduleSlot, @pipelineName, @pipelineVersion, @pipelineHash, @error, @pipeline, @parameters)`),
       upsertTask: db.prepare(`INSERT INTO tasks (job_id, name, position, state, data) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (job_id, name) DO UPDATE SET state = excluded.state, data = excluded.data`),
       getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
@@ -184,6 +194,10 @@ export class SqliteStore implements Store {
     };
   }
 
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
   insertJob(job: JobRecord, tasks: TaskRecord[], bases: ReadonlyMap<string, unknown> = new Map()): void {
     this.db.transaction(() => {
       this.stmts.insertJob.run({
@@ -197,6 +211,10 @@ export class SqliteStore implements Store {
         finishedAt: job.finishedAt ?? null,
         parentJobId: job.parentJobId ?? null,
         scheduleId: job.scheduleId ?? null,
+        scheduleSlot: job.scheduleSlot ?? null,
+        pipelineName: job.pipelineRef?.name ?? null,
+        pipelineVersion: job.pipelineRef?.version ?? null,
+        pipelineHash: job.pipelineRef?.hash ?? null,
         error: job.error ?? null,
         pipeline: JSON.stringify(job.pipeline),
         parameters: JSON.stringify(job.parameters),
@@ -267,7 +285,8 @@ export class SqliteStore implements Store {
     }
     const limit = Math.max(1, Math.min(q.limit, 1000));
     const sql = `SELECT seq, id, name, owner, state, executor, created_at, started_at, finished_at, parent_job_id,
-      schedule_id, error, '' AS pipeline, parameters FROM jobs
+      schedule_id, schedule_slot, pipeline_name, pipeline_version, pipeline_hash, error, '' AS pipeline,
+      parameters FROM jobs
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, limit + 1) as JobRow[];
     const page = rows.slice(0, limit);

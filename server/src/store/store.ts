@@ -3,7 +3,7 @@
  * call (one transaction) that completes before the change is announced. The interface is synchronous
  * because the SQLite backend is; a networked backend would put a queue in front of it.
  */
-import type { JobState, Pipeline, TaskRun, TaskState } from '@cellpipe/schema';
+import type { JobState, Pipeline, PipelineRef, TaskRun, TaskState } from '@cellpipe/schema';
 import type { AttemptHandle } from '../executors/executor.js';
 
 export interface JobRecord {
@@ -17,6 +17,10 @@ export interface JobRecord {
   finishedAt?: string;
   parentJobId?: string;
   scheduleId?: string;
+  /** The slot (ISO, UTC) the schedule fired this job for. */
+  scheduleSlot?: string;
+  /** The saved pipeline and version (or at least the bundle hash) the job runs. */
+  pipelineRef?: PipelineRef;
   error?: string;
   /** The frozen pipeline the job runs (compiled at submit). */
   pipeline: Pipeline;
@@ -94,6 +98,11 @@ export interface QueuedTaskRow {
 }
 
 export interface Store {
+  /**
+   * Run `fn` in one transaction: every store write inside it (this store's and those of the stores
+   * sharing its database, such as the schedules) commits together or not at all. Nests.
+   */
+  transaction<T>(fn: () => T): T;
   /**
    * A new job, its tasks and each task's frozen base (the code and wiring its attempts run, opaque
    * JSON), in one transaction: a submit is stored whole or not at all.

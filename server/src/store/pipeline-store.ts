@@ -1,0 +1,156 @@
+/**
+ * Saved pipelines: per owner and name, immutable numbered versions of a frozen bundle. A version is
+ * only ever inserted; saving content whose hash a version already has returns that version.
+ */
+import type Database from 'better-sqlite3';
+import type { Bundle } from '@cellpipe/schema';
+
+export interface StoredVersion {
+  owner: string;
+  name: string;
+  version: number;
+  hash: string;
+  author: string;
+  createdAt: string;
+  message: string;
+  tasks: string[];
+}
+
+export interface StoredVersionDetail extends StoredVersion {
+  bundle: Bundle;
+}
+
+export interface StoredPipeline {
+  owner: string;
+  name: string;
+  createdAt: string;
+  versions: number;
+  latest: StoredVersion;
+}
+
+export interface NewVersion {
+  hash: string;
+  author: string;
+  createdAt: string;
+  message: string;
+  tasks: string[];
+  bundle: Bundle;
+}
+
+export interface PipelineStore {
+  /** The version with this content, or a new one numbered after the newest. */
+  saveVersion(owner: string, name: string, v: NewVersion): { version: StoredVersion; created: boolean };
+  /** Every pipeline of `owner` (all owners when undefined), by name. */
+  listPipelines(owner?: string): StoredPipeline[];
+  /** Versions of one pipeline, newest first (empty when it does not exist). */
+  versions(owner: string, name: string): StoredVersion[];
+  getVersion(owner: string, name: string, version: number | 'latest'): StoredVersionDetail | undefined;
+  findByHash(owner: string, name: string, hash: string): StoredVersion | undefined;
+}
+
+interface VersionRow {
+  owner: string;
+  name: string;
+  version: number;
+  hash: string;
+  author: string;
+  created_at: string;
+  message: string;
+  tasks: string;
+  bundle?: string;
+}
+
+function toVersion(r: VersionRow): StoredVersion {
+  return {
+    owner: r.owner,
+    name: r.name,
+    version: r.version,
+    hash: r.hash,
+    author: r.author,
+    createdAt: r.created_at,
+    message: r.message,
+    tasks: JSON.parse(r.tasks) as string[],
+  };
+}
+
+const VERSION_COLUMNS = 'owner, name, version, hash, author, created_at, message, tasks';
+
+export class SqlitePipelineStore implements PipelineStore {
+  private readonly stmts;
+
+  /** `db` is the server's database (migrated by SqliteStore). */
+  constructor(private readonly db: Database.Database) {
+    this.stmts = {
+      insertPipeline: db.prepare('INSERT OR IGNORE INTO pipelines (owner, name, created_at) VALUES (?, ?, ?)'),
+      byHash: db.prepare(`SELECT ${VERSION_COLUMNS} FROM pipeline_versions WHERE owner = ? AND name = ? AND hash = ?`),
+      maxVersion: db.prepare('SELECT max(version) AS v FROM pipeline_versions WHERE owner = ? AND name = ?'),
+      insertVersion: db.prepare(`INSERT INTO pipeline_versions (owner, name, version, hash, author, created_at, message,
+        tasks, bundle) VALUES (@owner, @name, @version, @hash, @author, @createdAt, @message, @tasks, @bundle)`),
+      versions: db.prepare(
+        `SELECT ${VERSION_COLUMNS} FROM pipeline_versions WHERE owner = ? AND name = ? ORDER BY version DESC`,
+      ),
+      version: db.prepare(`SELECT * FROM pipeline_versions WHERE owner = ? AND name = ? AND version = ?`),
+      latest: db.prepare(`SELECT * FROM pipeline_versions WHERE owner = ? AND name = ? ORDER BY version DESC LIMIT 1`),
+    };
+  }
+
+  saveVersion(owner: string, name: string, v: NewVersion): { version: StoredVersion; created: boolean } {
+    return this.db.transaction(() => {
+      const existing = this.findByHash(owner, name, v.hash);
+      if (existing) return { version: existing, created: false };
+      this.stmts.insertPipeline.run(owner, name, v.createdAt);
+      const max = (this.stmts.maxVersion.get(owner, name) as { v: number | null }).v ?? 0;
+      const row = {
+        owner,
+        name,
+        version: max + 1,
+        hash: v.hash,
+        author: v.author,
+        createdAt: v.createdAt,
+        message: v.message,
+        tasks: JSON.stringify(v.tasks),
+        bundle: JSON.stringify(v.bundle),
+      };
+      this.stmts.insertVersion.run(row);
+      return {
+        version: toVersion({ ...row, created_at: row.createdAt }),
+        created: true,
+      };
+    })();
+  }
+
+  listPipelines(owner?: string): StoredPipeline[] {
+    const rows = this.db
+      .prepare(
+        `SELECT p.owner, p.name, p.created_at AS p_created, v.version, v.hash, v.author, v.created_at, v.message, v.tasks,
+           (SELECT count(*) FROM pipeline_versions c WHERE c.owner = p.owner AND c.name = p.name) AS n
+         FROM pipelines p JOIN pipeline_versions v ON v.owner = p.owner AND v.name = p.name
+         WHERE v.version = (SELECT max(version) FROM pipeline_versions m WHERE m.owner = p.owner AND m.name = p.name)
+         ${owner !== undefined ? 'AND p.owner = ?' : ''} ORDER BY p.name, p.owner`,
+      )
+      .all(...(owner !== undefined ? [owner] : [])) as (VersionRow & { p_created: string; n: number })[];
+    return rows.map((r) => ({
+      owner: r.owner,
+      name: r.name,
+      createdAt: r.p_created,
+      versions: r.n,
+      latest: toVersion(r),
+    }));
+  }
+
+  versions(owner: string, name: string): StoredVersion[] {
+    return (this.stmts.versions.all(owner, name) as VersionRow[]).map(toVersion);
+  }
+
+  getVersion(owner: string, name: string, version: number | 'latest'): StoredVersionDetail | undefined {
+    const r = (
+      version === 'latest' ? this.stmts.latest.get(owner, name) : this.stmts.version.get(owner, name, version)
+    ) as VersionRow | undefined;
+    return r ? { ...toVersion(r), bundle: JSON.parse(r.bundle!) as Bundle } : undefined;
+  }
+
+  findByHash(owner: string, name: string, hash: string): StoredVersion | undefined {
+    const r = this.stmts.byHash.get(owner, name, hash) as VersionRow | undefined;
+    return r ? toVersion(r) : undefined;
+  }
+}
