@@ -7,10 +7,13 @@ import { serverVersion } from './http/version.js';
 import type { RunFlags, ServeFlags } from './cli/commands.js';
 import type { CompileFlags } from './cli/compile.js';
 import type { TargetFlags } from './cli/target.js';
+import type { ScheduleFlags } from './cli/schedules.js';
 
 /** Loaded on use: `compile --help` should not pay for the server's modules. */
 const commands = () => import('./cli/commands.js');
 const compileCommands = () => import('./cli/compile.js');
+const pipelineCommands = () => import('./cli/pipelines.js');
+const scheduleCommands = () => import('./cli/schedules.js');
 
 function integer(name: string, min: number) {
   return (value: string): number => {
@@ -174,6 +177,9 @@ export function buildProgram(): Command {
     ),
   );
 
+  addPipelineCommands(program);
+  addScheduleCommands(program);
+
   program
     .command('stop')
     .description('stop the background server of a home (started by serve or run --detach)')
@@ -181,6 +187,247 @@ export function buildProgram(): Command {
     .action(action((opts: { home?: string }) => commands().then((c) => c.stopCommand(opts))));
 
   return program;
+}
+
+type Json = { json?: boolean };
+
+function addPipelineCommands(program: Command): void {
+  const pipelines = program
+    .command('pipelines')
+    .description('saved pipelines: immutable versions of a notebook, script or pipeline YAML with its files');
+  const json = (cmd: Command) => cmd.option('--json', 'print JSON');
+  targetOptions(
+    json(
+      pipelines
+        .command('save')
+        .description('save a notebook, script or pipeline YAML as a new version (identical content: no new version)')
+        .argument('<file>', 'notebook, script or pipeline YAML')
+        .option('--name <name>', 'save under this name (default: the pipeline name)')
+        .option('-m, --message <text>', 'what changed'),
+    ),
+  ).action(
+    action((file: string, opts: TargetFlags & Json & { name?: string; message?: string }) =>
+      pipelineCommands().then((c) => c.pipelinesSaveCommand(file, opts)),
+    ),
+  );
+  targetOptions(
+    json(
+      pipelines.command('list').description('list saved pipelines').option('--user <user>', "another user's (admins)"),
+    ),
+  ).action(
+    action((opts: TargetFlags & Json & { user?: string }) =>
+      pipelineCommands().then((c) => c.pipelinesListCommand(opts)),
+    ),
+  );
+  targetOptions(
+    json(pipelines.command('versions').description('list the versions of a pipeline').argument('<name>')),
+  ).action(
+    action((name: string, opts: TargetFlags & Json) =>
+      pipelineCommands().then((c) => c.pipelinesVersionsCommand(name, opts)),
+    ),
+  );
+  targetOptions(
+    json(
+      pipelines
+        .command('show')
+        .description('show one version')
+        .argument('<name>')
+        .argument('[version]', 'a version number or "latest"', 'latest'),
+    ),
+  ).action(
+    action((name: string, version: string, opts: TargetFlags & Json) =>
+      pipelineCommands().then((c) => c.pipelinesShowCommand(name, version, opts)),
+    ),
+  );
+  targetOptions(
+    json(
+      pipelines
+        .command('diff')
+        .description('what changed between two versions: tasks added, removed and changed (per field), files')
+        .argument('<name>')
+        .argument('<from>', 'a version number or "latest"')
+        .argument('[to]', 'a version number or "latest"', 'latest'),
+    ),
+  ).action(
+    action((name: string, from: string, to: string, opts: TargetFlags & Json) =>
+      pipelineCommands().then((c) => c.pipelinesDiffCommand(name, from, to, opts)),
+    ),
+  );
+  targetOptions(
+    pipelines
+      .command('export')
+      .description('print a version as one self-contained YAML document (spec and files)')
+      .argument('<name>')
+      .argument('[version]', 'a version number or "latest"', 'latest')
+      .option('-o, --output <file>', 'write it to a file'),
+  ).action(
+    action((name: string, version: string, opts: TargetFlags & { output?: string }) =>
+      pipelineCommands().then((c) => c.pipelinesExportCommand(name, version, opts)),
+    ),
+  );
+  targetOptions(
+    json(
+      pipelines
+        .command('import')
+        .description('save an exported YAML document as a version')
+        .argument('<file>', 'a document written by `cellpipe pipelines export`')
+        .option('--name <name>', 'save under this name (default: the exported name)')
+        .option('-m, --message <text>', 'version message'),
+    ),
+  ).action(
+    action((file: string, opts: TargetFlags & Json & { name?: string; message?: string }) =>
+      pipelineCommands().then((c) => c.pipelinesImportCommand(file, opts)),
+    ),
+  );
+  targetOptions(
+    pipelines
+      .command('run')
+      .description('run a saved version as a job')
+      .argument('<name>')
+      .argument('[version]', 'a version number or "latest"', 'latest')
+      .option('--param <name=value>', 'override a parameter; repeatable', collect)
+      .option('-d, --detach', 'submit and return'),
+  ).action(
+    action((name: string, version: string, opts: TargetFlags & { param?: string[]; detach?: boolean }) =>
+      pipelineCommands().then((c) => c.pipelinesRunCommand(name, version, opts)),
+    ),
+  );
+}
+
+/** Options of `schedule create` and `schedule update`. */
+function scheduleOptions(cmd: Command): Command {
+  return cmd
+    .option('--pipeline <name>', 'the saved pipeline to run')
+    .option(
+      '--pipeline-version <n|latest>',
+      'pin a version of the pipeline, or follow the latest at each fire (default latest)',
+    )
+    .option('--cron <expr>', '5 fields (minute hour day month weekday) or @hourly, @daily, @weekly, @monthly')
+    .option('--every <duration>', 'a fixed interval instead of a cron ("90s", "15m", "6h")')
+    .option('--tz <zone>', 'IANA time zone of the cron (default UTC)')
+    .option('--param <name=value>', 'override a parameter; repeatable', collect)
+    .option('--start <time>', 'first possible fire, ISO 8601 with Z or offset ("none" clears)')
+    .option('--end <time>', 'last possible fire, ISO 8601 with Z or offset ("none" clears)')
+    .option('--max-runs <n>', 'end after this many runs', integer('--max-runs', 1))
+    .option('--pause-after-failures <n>', 'pause after n failed runs in a row', integer('--pause-after-failures', 1))
+    .addOption(
+      new Option('--concurrency <policy>', 'when the previous run is still going (default forbid)').choices([
+        'allow',
+        'forbid',
+        'replace',
+      ]),
+    )
+    .addOption(
+      new Option('--catchup <policy>', 'slots missed while the server was down (default skip)').choices([
+        'skip',
+        'latest',
+        'all',
+      ]),
+    )
+    .option('--max-catchup <n>', 'most missed slots catch-up all runs (default 5)', integer('--max-catchup', 1))
+    .option('--keep-succeeded <n>', 'succeeded runs whose jobs are kept (default 20)', integer('--keep-succeeded', 0))
+    .option('--keep-failed <n>', 'failed runs whose jobs are kept (default 20)', integer('--keep-failed', 0))
+    .option('--json', 'print JSON');
+}
+
+function addScheduleCommands(program: Command): void {
+  const schedule = program
+    .command('schedule')
+    .description('server-side schedules: run a saved pipeline on a cron in a time zone, or at an interval');
+  const ref = '<schedule>';
+  const refHelp = 'a schedule name or id';
+  targetOptions(
+    scheduleOptions(
+      schedule
+        .command('create')
+        .description('create a schedule')
+        .argument('<name>', 'schedule name')
+        .option('--paused', 'create it paused'),
+    ),
+  ).action(
+    action((name: string, opts: ScheduleFlags) => scheduleCommands().then((c) => c.scheduleCreateCommand(name, opts))),
+  );
+  targetOptions(
+    scheduleOptions(
+      schedule
+        .command('update')
+        .description('change a schedule in place (only the options given)')
+        .argument(ref, refHelp)
+        .option('--name <name>', 'rename it'),
+    ),
+  ).action(
+    action((id: string, opts: ScheduleFlags) => scheduleCommands().then((c) => c.scheduleUpdateCommand(id, opts))),
+  );
+  targetOptions(
+    schedule
+      .command('list')
+      .description('list schedules with their next fire and last outcome')
+      .option('--json', 'print JSON')
+      .option('--user <user>', "another user's (admins)"),
+  ).action(
+    action((opts: TargetFlags & Json & { user?: string }) =>
+      scheduleCommands().then((c) => c.scheduleListCommand(opts)),
+    ),
+  );
+  targetOptions(
+    schedule
+      .command('show')
+      .description('a schedule and its next five fires')
+      .argument(ref, refHelp)
+      .option('--json', 'print JSON'),
+  ).action(
+    action((id: string, opts: TargetFlags & Json) => scheduleCommands().then((c) => c.scheduleShowCommand(id, opts))),
+  );
+  targetOptions(schedule.command('pause').description('pause a schedule').argument(ref, refHelp)).action(
+    action((id: string, opts: TargetFlags) => scheduleCommands().then((c) => c.schedulePauseCommand(id, opts))),
+  );
+  targetOptions(
+    schedule
+      .command('resume')
+      .description('resume a schedule; slots that passed while paused do not run unless --catch-up')
+      .argument(ref, refHelp)
+      .addOption(
+        new Option('--catch-up <which>', 'also run the newest paused slot, or all (up to maxCatchup)').choices([
+          'latest',
+          'all',
+        ]),
+      ),
+  ).action(
+    action((id: string, opts: TargetFlags & { catchUp?: 'latest' | 'all' }) =>
+      scheduleCommands().then((c) => c.scheduleResumeCommand(id, opts)),
+    ),
+  );
+  targetOptions(
+    schedule.command('delete').description('delete a schedule (its jobs stay)').argument(ref, refHelp),
+  ).action(
+    action((id: string, opts: TargetFlags) => scheduleCommands().then((c) => c.scheduleDeleteCommand(id, opts))),
+  );
+  targetOptions(
+    schedule
+      .command('history')
+      .description('every slot: fired (job, outcome) or why it did not run, newest first')
+      .argument(ref, refHelp)
+      .option('--limit <n>', 'at most this many rows (default 50)', integer('--limit', 1))
+      .option('--json', 'print JSON'),
+  ).action(
+    action((id: string, opts: TargetFlags & Json & { limit?: number }) =>
+      scheduleCommands().then((c) => c.scheduleHistoryCommand(id, opts)),
+    ),
+  );
+  targetOptions(
+    schedule
+      .command('preview')
+      .description('the next fire times of a cron or interval, from the scheduler itself')
+      .option('--cron <expr>', 'cron expression')
+      .option('--every <duration>', 'interval')
+      .option('--tz <zone>', 'IANA time zone (default UTC)')
+      .option('--count <n>', 'how many (default 5)', integer('--count', 1))
+      .option('--json', 'print JSON'),
+  ).action(
+    action((opts: TargetFlags & Json & { cron?: string; every?: string; tz?: string; count?: number }) =>
+      scheduleCommands().then((c) => c.schedulePreviewCommand(opts)),
+    ),
+  );
 }
 
 async function main(argv: string[]): Promise<number> {

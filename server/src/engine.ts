@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import type { Clock } from './clock.js';
 import type { Executor } from './executors/executor.js';
 import type { Compiler } from './jobs/freeze.js';
-import { JobService, type JobServiceEvents } from './jobs/job-service.js';
+import { JobService, type JobServiceDeps, type JobServiceEvents } from './jobs/job-service.js';
 import { Orchestrator, type OrchestratorOptions } from './orchestrator/orchestrator.js';
 import { JobLayout } from './store/layout.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -28,6 +28,8 @@ export interface EngineOptions {
   clock?: Clock;
   /** Tests that exercise the engine without the compiler. */
   compiler?: Compiler;
+  /** Saved pipeline versions, so an ad-hoc job records the version its content was saved as. */
+  versions?: JobServiceDeps['versions'];
 }
 
 export function createJobService(options: EngineOptions): JobService {
@@ -50,5 +52,6 @@ export function createJobService(options: EngineOptions): JobService {
     events,
   };
   if (options.compiler) deps.compiler = options.compiler;
+  if (options.versions) deps.versions = options.versions;
   return new JobService(deps);
 }

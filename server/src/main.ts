@@ -18,6 +18,10 @@ import { createExecutor } from './executors/registry.js';
 import { createApp } from './http/app.js';
 import { serverVersion } from './http/version.js';
 import type { JobService } from './jobs/job-service.js';
+import { createScheduling, type Scheduling } from './scheduling.js';
+import { JobLayout } from './store/layout.js';
+import { SqlitePipelineStore } from './store/pipeline-store.js';
+import { SqliteStore } from './store/sqlite-store.js';
 
 export interface StartServerOptions {
   /** Marks server.json as belonging to a `cellpipe run` for its own duration. */
@@ -37,6 +41,8 @@ export interface RunningServer {
   /** The home token (the OS user's admin token), when enabled. */
   token?: string;
   service: JobService;
+  /** Saved pipelines, schedules and the scheduler. */
+  scheduling: Scheduling;
   close(): Promise<void>;
 }
 
@@ -151,7 +157,10 @@ export async function startServer(input: ServerConfigInput, options: StartServer
       runnerPath: options.engine?.runnerPath ?? defaultRunnerPath(),
       warn: (message) => console.warn(`cellpipe: ${message}`),
     });
-    const engineOptions: EngineOptions = { home: config.home, executor };
+    // Jobs, saved pipelines and schedules share one database: a schedule's fire and its job commit together.
+    const store = new SqliteStore(new JobLayout(config.home).dbPath);
+    const pipelineStore = new SqlitePipelineStore(store.db);
+    const engineOptions: EngineOptions = { home: config.home, executor, store, versions: pipelineStore };
     if (config.maxParallelPerUser !== undefined) engineOptions.maxParallelPerUser = config.maxParallelPerUser;
     if (options.engine?.retryBackoffMs !== undefined) engineOptions.retryBackoffMs = options.engine.retryBackoffMs;
     let service: JobService;
@@ -163,10 +172,15 @@ export async function startServer(input: ServerConfigInput, options: StartServer
     }
     cleanups.push(() => service.close());
     await service.start();
+    const scheduling = createScheduling({ store, pipelineStore, jobs: service, log: options.logError });
+    cleanups.push(() => scheduling.close());
+    await scheduling.start();
 
     const shutdown = new AbortController();
     const app = createApp({
       service,
+      pipelines: scheduling.pipelines,
+      schedules: scheduling.schedules,
       authenticator,
       bodyLimit: config.bodyLimit,
       heartbeatMs: options.heartbeatMs,
@@ -202,6 +216,7 @@ export async function startServer(input: ServerConfigInput, options: StartServer
       home: config.home,
       token,
       service,
+      scheduling,
       close: () => (closing ??= cleanup()),
     };
   } catch (err) {

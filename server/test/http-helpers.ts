@@ -1,10 +1,16 @@
 /** A real app (real JobService, SQLite file, python3 tasks) behind token auth, for the HTTP tests. */
+import { mkdtempSync } from 'node:fs';
 import { createServer, get, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TokenAuthenticator } from '../src/auth/token-authenticator.js';
 import { createApp, type AppOptions, type CellpipeApp } from '../src/http/app.js';
 import type { JobService } from '../src/jobs/job-service.js';
 import { startService, type ServiceOptions } from './jobs-fixtures.js';
+import { createScheduling, type Scheduling } from '../src/scheduling.js';
+import { SqlitePipelineStore } from '../src/store/pipeline-store.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
 
 export const TOKENS = { alice: 'alice-token-0001', bob: 'bob-token-00002', root: 'root-token-0003' };
 export const auth = (who: keyof typeof TOKENS) => ({ Authorization: `Bearer ${TOKENS[who]}` });
@@ -12,6 +18,7 @@ export const auth = (who: keyof typeof TOKENS) => ({ Authorization: `Bearer ${TO
 export interface TestApp {
   home: string;
   service: JobService;
+  scheduling: Scheduling;
   app: CellpipeApp;
   shutdown: AbortController;
   cleanup(): Promise<void>;
@@ -21,21 +28,37 @@ export async function startApp(
   options: Partial<AppOptions> = {},
   serviceOptions: ServiceOptions = {},
 ): Promise<TestApp> {
-  const { home, service, cleanup } = await startService(serviceOptions);
+  // Jobs, saved pipelines and schedules in one database, as the server has them.
+  const home = mkdtempSync(join(tmpdir(), 'cellpipe-http-'));
+  const store = new SqliteStore(join(home, 'cellpipe.db'));
+  const pipelineStore = new SqlitePipelineStore(store.db);
+  const { service, cleanup } = await startService({ ...serviceOptions, home, store, versions: pipelineStore });
+  const scheduling = createScheduling({ store, pipelineStore, jobs: service, log: () => undefined });
+  await scheduling.start();
   const authenticator = new TokenAuthenticator([
     { token: TOKENS.alice, user: 'alice', admin: false },
     { token: TOKENS.bob, user: 'bob', admin: false },
     { token: TOKENS.root, user: 'root', admin: true },
   ]);
   const shutdown = new AbortController();
-  const app = createApp({ service, authenticator, shutdown: shutdown.signal, logError: () => undefined, ...options });
+  const app = createApp({
+    service,
+    pipelines: scheduling.pipelines,
+    schedules: scheduling.schedules,
+    authenticator,
+    shutdown: shutdown.signal,
+    logError: () => undefined,
+    ...options,
+  });
   return {
     home,
     service,
+    scheduling,
     app,
     shutdown,
     async cleanup() {
       shutdown.abort();
+      await scheduling.close();
       await cleanup();
     },
   };

@@ -69,15 +69,14 @@ export function testExecutor(gpus = ''): LocalExecutor {
   return new LocalExecutor({ devices: parseDeclaredGpus(gpus), killGraceMs: 1000 });
 }
 
-export interface ServiceOptions extends Partial<Omit<EngineOptions, 'home' | 'executor'>> {
+export interface ServiceOptions extends Partial<Omit<EngineOptions, 'executor'>> {
   executor?: Executor;
   /** Declared GPUs of the default local executor. */
   gpus?: string;
 }
 
 export async function startService(options: ServiceOptions = {}): Promise<TestHome> {
-  const home = mkdtempSync(join(tmpdir(), 'cellpipe-test-'));
-  const { gpus, executor, ...engine } = options;
+  const { gpus, executor, home = mkdtempSync(join(tmpdir(), 'cellpipe-test-')), ...engine } = options;
   const service = createJobService({
     home,
     retryBackoffMs: 50,

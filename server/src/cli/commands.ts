@@ -137,7 +137,7 @@ async function watchJob(target: Target, job: Job): Promise<number> {
   return final.state === 'succeeded' ? 0 : 1;
 }
 
-async function withTarget<T>(
+export async function withTarget<T>(
   flags: TargetFlags,
   options: { detach?: boolean },
   fn: (t: Target) => Promise<T>,
@@ -178,7 +178,7 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
 }
 
 /** `job <id>` comes first, always; then either the detached hints or live progress to the end. */
-function announce(target: Target, job: Job, detach: boolean | undefined): Promise<number> | number {
+export function announce(target: Target, job: Job, detach: boolean | undefined): Promise<number> | number {
   out(`job ${job.id}`);
   if (detach) {
     printDetached(job);

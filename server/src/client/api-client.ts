@@ -10,7 +10,31 @@ import {
   JobSchema,
   JobSummarySchema,
   MeSchema,
+  PipelineDiffSchema,
+  PipelineListSchema,
+  PipelineVersionDetailSchema,
+  PipelineVersionListSchema,
+  SavePipelineResultSchema,
+  ScheduleDetailSchema,
+  ScheduleHistorySchema,
+  ScheduleListSchema,
+  SchedulePreviewSchema,
   TaskEventSchema,
+  type CreateScheduleInput,
+  type ImportPipelineRequest,
+  type PipelineDiff,
+  type PipelineList,
+  type PipelineVersionDetail,
+  type PipelineVersionList,
+  type RunVersionRequest,
+  type SavePipelineRequest,
+  type SavePipelineResult,
+  type ScheduleDetail,
+  type ScheduleHistory,
+  type ScheduleList,
+  type SchedulePreview,
+  type SchedulePreviewRequest,
+  type UpdateScheduleRequest,
   type Inventory,
   type Job,
   type JobList,
@@ -81,11 +105,8 @@ export class CellpipeClient {
   submit(request: SubmitJobRequest): Promise<Job> {
     return this.json(JobSchema, 'POST', '/api/jobs', request);
   }
-  listJobs(query: { state?: JobState; user?: string; limit?: number; cursor?: string } = {}): Promise<JobList> {
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
-    const s = qs.toString();
-    return this.json(JobListSchema, 'GET', `/api/jobs${s ? `?${s}` : ''}`);
+  listJobs(params: { state?: JobState; user?: string; limit?: number; cursor?: string } = {}): Promise<JobList> {
+    return this.json(JobListSchema, 'GET', `/api/jobs${query(params)}`);
   }
   getJob(id: string): Promise<Job> {
     return this.json(JobSchema, 'GET', `/api/jobs/${encodeURIComponent(id)}`);
@@ -101,6 +122,66 @@ export class CellpipeClient {
   }
   inventory(): Promise<Inventory> {
     return this.json(InventorySchema, 'GET', '/api/inventory');
+  }
+
+  // ---- saved pipelines
+
+  savePipeline(request: SavePipelineRequest): Promise<SavePipelineResult> {
+    return this.json(SavePipelineResultSchema, 'POST', '/api/pipelines', request);
+  }
+  importPipeline(request: ImportPipelineRequest): Promise<SavePipelineResult> {
+    return this.json(SavePipelineResultSchema, 'POST', '/api/pipelines/import', request);
+  }
+  listPipelines(user?: string): Promise<PipelineList> {
+    return this.json(PipelineListSchema, 'GET', `/api/pipelines${query({ user })}`);
+  }
+  pipelineVersions(name: string): Promise<PipelineVersionList> {
+    return this.json(PipelineVersionListSchema, 'GET', `/api/pipelines/${encodeURIComponent(name)}/versions`);
+  }
+  pipelineVersion(name: string, version: number | 'latest'): Promise<PipelineVersionDetail> {
+    return this.json(PipelineVersionDetailSchema, 'GET', versionPath(name, version));
+  }
+  diffPipeline(name: string, from: number | 'latest', to: number | 'latest'): Promise<PipelineDiff> {
+    const path = `/api/pipelines/${encodeURIComponent(name)}/diff${query({ from, to })}`;
+    return this.json(PipelineDiffSchema, 'GET', path);
+  }
+  async exportPipeline(name: string, version: number | 'latest'): Promise<string> {
+    return (await this.request('GET', `${versionPath(name, version)}/export`)).text();
+  }
+  runVersion(name: string, version: number | 'latest', request: RunVersionRequest = {}): Promise<Job> {
+    return this.json(JobSchema, 'POST', `${versionPath(name, version)}/run`, request);
+  }
+
+  // ---- schedules (`ref`: an id, or the name of one of the caller's schedules)
+
+  createSchedule(request: CreateScheduleInput): Promise<ScheduleDetail> {
+    return this.json(ScheduleDetailSchema, 'POST', '/api/schedules', request);
+  }
+  previewSchedule(request: Partial<SchedulePreviewRequest>): Promise<SchedulePreview> {
+    return this.json(SchedulePreviewSchema, 'POST', '/api/schedules/preview', request);
+  }
+  listSchedules(user?: string): Promise<ScheduleList> {
+    return this.json(ScheduleListSchema, 'GET', `/api/schedules${query({ user })}`);
+  }
+  getSchedule(ref: string): Promise<ScheduleDetail> {
+    return this.json(ScheduleDetailSchema, 'GET', `/api/schedules/${encodeURIComponent(ref)}`);
+  }
+  updateSchedule(ref: string, patch: UpdateScheduleRequest): Promise<ScheduleDetail> {
+    return this.json(ScheduleDetailSchema, 'PATCH', `/api/schedules/${encodeURIComponent(ref)}`, patch);
+  }
+  pauseSchedule(ref: string): Promise<ScheduleDetail> {
+    return this.json(ScheduleDetailSchema, 'POST', `/api/schedules/${encodeURIComponent(ref)}/pause`, {});
+  }
+  resumeSchedule(ref: string, catchUp?: 'latest' | 'all'): Promise<ScheduleDetail> {
+    const body = catchUp ? { catchUp } : {};
+    return this.json(ScheduleDetailSchema, 'POST', `/api/schedules/${encodeURIComponent(ref)}/resume`, body);
+  }
+  async deleteSchedule(ref: string): Promise<void> {
+    await this.request('DELETE', `/api/schedules/${encodeURIComponent(ref)}`);
+  }
+  scheduleHistory(ref: string, options: { limit?: number; cursor?: string } = {}): Promise<ScheduleHistory> {
+    const path = `/api/schedules/${encodeURIComponent(ref)}/history${query(options)}`;
+    return this.json(ScheduleHistorySchema, 'GET', path);
   }
 
   /** Log text chunks of a task (until it ends with follow). */
@@ -149,6 +230,17 @@ export class CellpipeClient {
       throw err;
     }
   }
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) qs.set(k, String(v));
+  const s = qs.toString();
+  return s ? `?${s}` : '';
+}
+
+function versionPath(name: string, version: number | 'latest'): string {
+  return `/api/pipelines/${encodeURIComponent(name)}/versions/${version}`;
 }
 
 function parseEventBlock(block: string): ServerEvent | undefined {

@@ -12,12 +12,19 @@ import { HttpNotFoundError, mapError } from './errors.js';
 import { EventsSchemas, eventsHandler } from './events.js';
 import { jobsRouter } from './jobs-routes.js';
 import { rerunRouter } from './rerun-routes.js';
+import { pipelinesRouter } from './pipelines-routes.js';
+import { schedulesRouter } from './schedules-routes.js';
+import type { PipelineService } from '../pipelines/pipeline-service.js';
+import type { ScheduleService } from '../scheduler/schedule-service.js';
 import { createMetrics, type HttpMetrics } from './metrics.js';
 import { input, validate } from './validate.js';
 import { serverVersion } from './version.js';
 
 export interface AppOptions {
   service: JobServiceApi;
+  /** Saved pipelines (/api/pipelines) and schedules (/api/schedules), when the server has them. */
+  pipelines?: PipelineService;
+  schedules?: ScheduleService;
   authenticator: Authenticator;
   /** Largest JSON body (default "20mb"); larger ones get 413. */
   bodyLimit?: string;
@@ -92,6 +99,8 @@ export function createApp(options: AppOptions): CellpipeApp {
   });
   api.use('/jobs', jobsRouter({ service, metrics, shutdown: options.shutdown }));
   api.use('/jobs', rerunRouter({ service, metrics }));
+  if (options.pipelines) api.use('/pipelines', pipelinesRouter(options.pipelines));
+  if (options.schedules) api.use('/schedules', schedulesRouter(options.schedules));
   app.use('/api', api);
 
   app.use((req: Request) => {

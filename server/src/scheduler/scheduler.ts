@@ -13,7 +13,6 @@
  * - Every slot leaves a history row: fired (with its job and, later, the job's outcome) or not run
  *   with the reason (paused, concurrency, missed, catchup-limit, max-runs, ended, error).
  */
-import type { EventEmitter } from 'node:events';
 import {
   TERMINAL_JOB_STATES,
   type CatchupPolicy,
@@ -34,7 +33,10 @@ import { buildTrigger, countSlots, nextSlots, type Trigger } from './trigger.js'
 
 /** What the scheduler needs of the job service. */
 export interface ScheduledJobs {
-  readonly events: EventEmitter<{ job: [JobSummary] }>;
+  readonly events: {
+    on(event: 'job', listener: (job: JobSummary) => void): unknown;
+    off(event: 'job', listener: (job: JobSummary) => void): unknown;
+  };
   submit(owner: string, request: SubmitJobRequest, extra: SubmitExtra): Promise<Job>;
   get(id: string): Job | undefined;
   cancel(id: string): Promise<Job>;
