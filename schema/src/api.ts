@@ -162,26 +162,37 @@ export const ActivitySchema = z.object({
 /** Raw nbformat JSON; the compiler validates its structure and reports cell positions. */
 export const NotebookContentSchema = z.record(z.string(), z.unknown());
 
+/** What a job runs, as a submit (or a save of a pipeline version) sends it. */
+export const JobContentFields = {
+  /** A notebook to compile on the server (path is used for names, relative sources and messages). */
+  notebook: z
+    .object({ path: z.string().min(1).max(1024), content: NotebookContentSchema })
+    .strict()
+    .optional(),
+  /** An already compiled pipeline (from `cellpipe compile` or a pipeline YAML). */
+  pipeline: PipelineSchema.optional(),
+  /** Contents of the files the pipeline names (the source notebook, task notebooks and scripts), by path. */
+  files: z.record(z.string().max(1024), z.string()).optional(),
+};
+
+/** Exactly one of `notebook` and `pipeline`. */
+export const oneContent: [
+  (r: { notebook?: unknown; pipeline?: unknown }) => boolean,
+  { message: string; path: string[] },
+] = [
+  (r) => Boolean(r.notebook) !== Boolean(r.pipeline),
+  { message: 'send either a notebook to compile or a compiled pipeline', path: ['pipeline'] },
+];
+
 export const SubmitJobRequestSchema = z
   .object({
-    /** A notebook to compile on the server (path is used for names, relative sources and messages). */
-    notebook: z
-      .object({ path: z.string().min(1).max(1024), content: NotebookContentSchema })
-      .strict()
-      .optional(),
-    /** An already compiled pipeline (from `cellpipe compile` or a pipeline YAML). */
-    pipeline: PipelineSchema.optional(),
-    /** Contents of the files the pipeline names (the source notebook, task notebooks and scripts), by path. */
-    files: z.record(z.string().max(1024), z.string()).optional(),
+    ...JobContentFields,
     /** Overrides of the pipeline's parameters for this run. */
     parameters: z.record(z.string(), z.unknown()).optional(),
     name: z.string().max(200).optional(),
   })
   .strict()
-  .refine((r) => Boolean(r.notebook) !== Boolean(r.pipeline), {
-    message: 'send either a notebook to compile or a compiled pipeline',
-    path: ['pipeline'],
-  });
+  .refine(...oneContent);
 
 export const RerunRequestSchema = z.object({ mode: z.enum(['all', 'failed']).default('all') }).strict();
 

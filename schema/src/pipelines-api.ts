@@ -3,7 +3,7 @@
  * text of every notebook and script it names), their diff and their export format.
  */
 import { z } from 'zod';
-import { NotebookContentSchema } from './api.js';
+import { JobContentFields, oneContent } from './api.js';
 import { API_VERSION, PipelineSchema, TaskNameSchema } from './spec.js';
 
 /** Saved pipelines are named like the pipelines themselves (`metadata.name`). */
@@ -51,20 +51,12 @@ export const PipelineVersionListSchema = z.object({ items: z.array(PipelineVersi
  */
 export const SavePipelineRequestSchema = z
   .object({
-    notebook: z
-      .object({ path: z.string().min(1).max(1024), content: NotebookContentSchema })
-      .strict()
-      .optional(),
-    pipeline: PipelineSchema.optional(),
-    files: z.record(z.string().max(1024), z.string()).optional(),
+    ...JobContentFields,
     name: PipelineNameSchema.optional(),
     message: z.string().max(2000).optional(),
   })
   .strict()
-  .refine((r) => Boolean(r.notebook) !== Boolean(r.pipeline), {
-    message: 'send either a notebook to compile or a compiled pipeline',
-    path: ['pipeline'],
-  });
+  .refine(...oneContent);
 
 export const SavePipelineResultSchema = z.object({
   version: PipelineVersionSchema,

@@ -22,7 +22,7 @@ import { parseDocument, stringify } from 'yaml';
 import { NotFoundError, ValidationError } from '../jobs/errors.js';
 import { freezeJob, type Compiler } from '../jobs/freeze.js';
 import type { JobServiceApi } from '../jobs/job-service.js';
-import type { PipelineStore, StoredVersion, StoredVersionDetail } from '../store/pipeline-store.js';
+import type { PipelineStore, StoredVersionDetail } from '../store/pipeline-store.js';
 import { bundleHash, bundleOfRequest } from './bundle.js';
 import { diffBundles } from './diff.js';
 
@@ -38,19 +38,6 @@ export interface PipelineServiceOptions {
   jobs: Pick<JobServiceApi, 'submit'>;
   compiler?: Compiler;
   now?: () => Date;
-}
-
-function toWire(v: StoredVersion): PipelineVersion {
-  return {
-    name: v.name,
-    owner: v.owner,
-    version: v.version,
-    hash: v.hash,
-    author: v.author,
-    createdAt: v.createdAt,
-    message: v.message,
-    tasks: v.tasks,
-  };
 }
 
 export class PipelineService {
@@ -82,7 +69,7 @@ export class PipelineService {
       tasks: bundle.pipeline.spec.tasks.map((t) => t.name),
       bundle,
     });
-    const result: SavePipelineResult = { version: toWire(version), created };
+    const result: SavePipelineResult = { version, created };
     const schedule = bundle.pipeline.spec.schedule;
     if (schedule && this.specScheduleHook) result.schedule = await this.specScheduleHook(owner, name, schedule);
     return result;
@@ -93,7 +80,7 @@ export class PipelineService {
       name: p.name,
       owner: p.owner,
       versions: p.versions,
-      latest: toWire(p.latest),
+      latest: p.latest,
       createdAt: p.createdAt,
     }));
   }
@@ -101,13 +88,12 @@ export class PipelineService {
   versions(owner: string, name: string): PipelineVersion[] {
     const versions = this.store.versions(owner, name);
     if (!versions.length) throw new NotFoundError(`no saved pipeline '${name}'`);
-    return versions.map(toWire);
+    return versions;
   }
 
   /** NotFoundError naming the missing pipeline or version. */
   version(owner: string, name: string, version: number | 'latest'): PipelineVersionDetail {
-    const v = this.mustGet(owner, name, version);
-    return { ...toWire(v), bundle: v.bundle };
+    return this.mustGet(owner, name, version);
   }
 
   private mustGet(owner: string, name: string, version: number | 'latest'): StoredVersionDetail {

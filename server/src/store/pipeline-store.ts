@@ -3,18 +3,10 @@
  * only ever inserted; saving content whose hash a version already has returns that version.
  */
 import type Database from 'better-sqlite3';
-import type { Bundle } from '@cellpipe/schema';
+import type { Bundle, PipelineVersion } from '@cellpipe/schema';
 
-export interface StoredVersion {
-  owner: string;
-  name: string;
-  version: number;
-  hash: string;
-  author: string;
-  createdAt: string;
-  message: string;
-  tasks: string[];
-}
+/** A version as stored is what the API shows of it. */
+export type StoredVersion = PipelineVersion;
 
 export interface StoredVersionDetail extends StoredVersion {
   bundle: Bundle;
