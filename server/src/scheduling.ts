@@ -4,7 +4,7 @@
  */
 import type { JobService } from './jobs/job-service.js';
 import { PipelineService } from './pipelines/pipeline-service.js';
-import type { Clock } from './scheduler/clock.js';
+import type { Clock } from './clock.js';
 import { ScheduleService } from './scheduler/schedule-service.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { PipelineStore } from './store/pipeline-store.js';

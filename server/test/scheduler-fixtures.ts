@@ -10,7 +10,7 @@ import type { Job, JobState, JobSummary, SubmitJobRequest } from '@cellpipe/sche
 import { freezeJob } from '../src/jobs/freeze.js';
 import { newJobId, type SubmitExtra } from '../src/jobs/job-service.js';
 import { bundleHash, normalizeBundle } from '../src/pipelines/bundle.js';
-import type { Clock } from '../src/scheduler/clock.js';
+import type { Clock } from '../src/clock.js';
 import { ScheduleService } from '../src/scheduler/schedule-service.js';
 import { Scheduler, type ScheduledJobs } from '../src/scheduler/scheduler.js';
 import { SqlitePipelineStore } from '../src/store/pipeline-store.js';
@@ -29,13 +29,12 @@ export class FakeClock implements Clock {
   now(): number {
     return this.t;
   }
-  setTimer(fn: () => void, ms: number): unknown {
+  after(ms: number, fn: () => void): () => void {
     const timer = { at: this.t + ms, fn };
     this.timers.push(timer);
-    return timer;
-  }
-  clearTimer(handle: unknown): void {
-    this.timers = this.timers.filter((t) => t !== handle);
+    return () => {
+      this.timers = this.timers.filter((t) => t !== timer);
+    };
   }
   /** The earliest timer due by `until`, removed. */
   takeDue(until: number): Timer | undefined {

@@ -21,8 +21,7 @@ import { NotFoundError, ValidationError } from '../jobs/errors.js';
 import { resolveParameters } from '../jobs/freeze.js';
 import type { PipelineStore } from '../store/pipeline-store.js';
 import type { RunRecord, ScheduleRecord, ScheduleStore } from '../store/schedule-store.js';
-import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Scheduler } from './scheduler.js';
 import { buildTrigger, nextSlots } from './trigger.js';
 

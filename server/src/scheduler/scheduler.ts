@@ -27,7 +27,7 @@ import type { SubmitExtra } from '../jobs/job-service.js';
 import { runRequest } from '../pipelines/pipeline-service.js';
 import type { PipelineStore } from '../store/pipeline-store.js';
 import type { ScheduleRecord, ScheduleStore } from '../store/schedule-store.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { MinHeap } from './heap.js';
 import { buildTrigger, countSlots, nextSlots, type Trigger } from './trigger.js';
 
@@ -103,7 +103,7 @@ export class Scheduler {
   private readonly nextAt = new Map<string, number>();
   /** Schedules whose last decision failed unexpectedly: not looked at again before this time. */
   private readonly backoff = new Map<string, { until: number; failures: number }>();
-  private timer: unknown;
+  private cancelTimer: (() => void) | undefined;
   private timerAt = Infinity;
   private queue: Promise<void> = Promise.resolve();
   private started = false;
@@ -140,8 +140,8 @@ export class Scheduler {
   async close(): Promise<void> {
     this.closed = true;
     this.jobs.events.off('job', this.onJob);
-    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     await this.queue;
   }
 
@@ -224,18 +224,18 @@ export class Scheduler {
 
   private arm(): void {
     if (this.closed) return;
-    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     this.timerAt = Infinity;
     const top = this.heap.peek();
     if (!top) return;
     const delay = Math.max(0, Math.min(top.at - this.clock.now(), MAX_SLEEP_MS));
     this.timerAt = top.at;
-    this.timer = this.clock.setTimer(() => this.tick(), delay);
+    this.cancelTimer = this.clock.after(delay, () => this.tick());
   }
 
   private tick(): void {
-    this.timer = undefined;
+    this.cancelTimer = undefined;
     this.timerAt = Infinity;
     if (this.closed) return;
     const now = this.clock.now();
