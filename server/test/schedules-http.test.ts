@@ -97,6 +97,26 @@ describe('/api/schedules', () => {
     expect(resumed.body.nextFires).toHaveLength(5);
   });
 
+  it("spec.schedule declares the pipeline's schedule: created on save, updated in place by later saves", async () => {
+    const req = pipelineRequest([{ name: 'train', code: 'print(1)' }]);
+    const withSchedule = (cron: string) => ({
+      pipeline: {
+        ...req.pipeline!,
+        metadata: { name: 'declared' },
+        spec: { ...req.pipeline!.spec, schedule: { cron, timezone: 'Europe/Berlin', paused: false } },
+      },
+      files: req.files,
+    });
+    const first = await request(t.app).post('/api/pipelines').set(auth('alice')).send(withSchedule('0 6 * * *'));
+    expect(first.body.schedule).toMatchObject({ name: 'declared', action: 'created' });
+    const again = await request(t.app).post('/api/pipelines').set(auth('alice')).send(withSchedule('0 6 * * *'));
+    expect(again.body).toMatchObject({ created: false, schedule: { id: first.body.schedule.id, action: 'unchanged' } });
+    const moved = await request(t.app).post('/api/pipelines').set(auth('alice')).send(withSchedule('0 7 * * *'));
+    expect(moved.body).toMatchObject({ created: true, schedule: { id: first.body.schedule.id, action: 'updated' } });
+    const s = (await request(t.app).get('/api/schedules/declared').set(auth('alice'))).body;
+    expect(s).toMatchObject({ pipeline: 'declared', version: 'latest', cron: '0 7 * * *', timezone: 'Europe/Berlin' });
+  });
+
   it("keeps users apart: another user's schedule is not found", async () => {
     const s = (await create({ every: '1h' })).body;
     for (const [method, path] of [
