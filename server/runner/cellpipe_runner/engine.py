@@ -3,7 +3,8 @@
 A run: read inputs; run the setup cells, the parameters (an ``injected-parameters`` cell right after
 the parameters cell, or before the task's cells) and, before the task's first cell, the definitions
 passed by source and the inputs that needed them; then the task's cells, checking read-only inputs
-for in-place changes after each; save the outputs; write the executed notebook and result.json.
+for in-place changes (after each cell, or once at the end for values costly to fingerprint); save the
+outputs; write the executed notebook and result.json.
 ``KernelRunner`` (kernel.py) overrides the hooks marked "engine hook" to do the same in a kernel.
 """
 
