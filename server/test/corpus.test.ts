@@ -5,7 +5,7 @@
  * that explains the difference). scripts/corpus.js does the work: the real CLI, the embedded server,
  * SQLite, the local executor and the runner against nbclient in the same Python environment.
  *
- * Runs when CELLPIPE_CORPUS=1 (`CELLPIPE_CORPUS=1 npm test`, or this file alone): it is the
+ * The harness's own check always runs; the corpus runs when CELLPIPE_CORPUS=1 (`CELLPIPE_CORPUS=1 npm test`, or this file alone): it is the
  * acceptance test of work in progress and fails until that work lands, which would stop every
  * merge if it ran in the default suite. It takes minutes (the report says how many).
  */
@@ -29,9 +29,9 @@ interface Row {
   firstDifference?: Record<string, unknown>;
 }
 
-function runCorpus(out: string): Promise<number | null> {
+function runCorpus(out: string, args: string[] = []): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repo, 'scripts', 'corpus.js'), '--out', out], {
+    const child = spawn(process.execPath, [join(repo, 'scripts', 'corpus.js'), '--out', out, ...args], {
       cwd: repo,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -40,13 +40,40 @@ function runCorpus(out: string): Promise<number | null> {
   });
 }
 
-(enabled ? describe : describe.skip)('notebook corpus (CELLPIPE_CORPUS=1)', () => {
-  let scratch: string;
-  beforeAll(() => {
-    scratch = mkdtempSync(join(tmpdir(), 'cellpipe-corpus-test-'));
-  });
-  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+let scratch: string;
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'cellpipe-corpus-test-'));
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+describe('the corpus harness', () => {
+  it('tells matching, nondeterministic and different cells apart', async () => {
+    const out = join(scratch, 'selftest.json');
+    expect(await runCorpus(out, ['--manifest', join(here, 'corpus', 'selftest', 'manifest.json')])).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as { results: (Row & { tasks: number })[] };
+    expect(report.results).toEqual([
+      expect.objectContaining({
+        id: 'selftest',
+        topToBottom: 'ok',
+        pipeline: 'succeeded',
+        tasks: 4,
+        // sorted(values) and sum(range(10)) match; uuid4() differs between two top-to-bottom runs;
+        // only a pipeline task sees CELLPIPE_TASK_NAME.
+        cells: { matched: 2, nondeterministic: 1, differed: 1, reported: 0 },
+        firstDifference: {
+          cell: 5,
+          task: 'different-in-a-pipeline',
+          what: 'stdout',
+          line: 1,
+          expected: 'None',
+          got: 'different-in-a-pipeline',
+        },
+      }),
+    ]);
+  }, 600_000);
+});
+
+(enabled ? describe : describe.skip)('notebook corpus (CELLPIPE_CORPUS=1)', () => {
   it('every notebook that runs top to bottom runs as a pipeline with the same outputs', async () => {
     const out = join(scratch, 'report.json');
     expect(await runCorpus(out)).toBe(0);
