@@ -18,6 +18,9 @@ run_jest() { # workspace
 npm run build --silent || { echo "build failed"; exit 1; }
 echo "=== lint"
 npm run lint --silent || status=1
+# ts-jest only transpiles; the test files are type-checked here (the sources by the build).
+echo "=== type-check the tests"
+npm run typecheck --silent || status=1
 # The project venv (JupyterLab, ipykernel, nbformat, the extension) comes first: the runner's kernel
 # engine tests and nbformat checks use it, and so do the browser tests.
 echo "=== Python venv"
