@@ -32,6 +32,9 @@ export default defineConfig({
     ...baseConfig.use,
     baseURL,
     viewport: { width: 1366, height: 850 },
+    // galata's user mock answers every URL matching /.*\/api\/me.*/, the Cellpipe proxy's
+    // /cellpipe/api/me included: the tests need the companion server's real answer.
+    mockUser: false,
     trace: 'retain-on-failure',
     // Video needs Playwright's own ffmpeg download; screenshots are enough.
     video: 'off',

@@ -1,5 +1,5 @@
 /** Tokens other plugins (and other extensions) depend on. */
-import type { Job, JobSummary } from '@cellpipe/schema';
+import type { Activity, Inventory, Job, JobSummary, Me } from '@cellpipe/schema';
 import { Token } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import type { ISignal } from '@lumino/signaling';
@@ -32,16 +32,22 @@ export type ConnectionStatus =
 export interface ICellpipeJobs {
   readonly state: JobsState;
   readonly connection: ConnectionStatus;
-  /** Emitted on every change of `state` or `connection`. */
+  /** The user's running and waiting tasks and running and pending jobs (null until first loaded). */
+  readonly activity: Activity | null;
+  /** Who holds and who waits for each GPU/MIG resource, live (null until first loaded). */
+  readonly inventory: Inventory | null;
+  /** Who the server says this user is (null until connected). */
+  readonly me: Me | null;
+  /** Emitted on every change of `state`, `connection`, `activity` or `inventory`. */
   readonly changed: ISignal<ICellpipeJobs, void>;
+  /** Emitted when a job this page saw unfinished ends (succeeded, failed or cancelled). */
+  readonly jobEnded: ISignal<ICellpipeJobs, JobSummary>;
   /** Fetches (and from then on keeps live) one job's detail. */
   loadJob(id: string): Promise<Job>;
-  /** Refetches the job list. */
+  /** Refetches the newest jobs, the held details, the activity and the inventory. */
   refresh(): Promise<void>;
-  /** True when the server has older jobs than the ones listed. */
-  readonly hasMore: boolean;
-  /** Fetches the next page of older jobs. */
-  loadMore(): Promise<void>;
+  /** Refetches the inventory. */
+  refreshInventory(): Promise<void>;
   /** Records the notebook a job was submitted from, to open it at a failing cell later. */
   rememberSource(jobId: string, notebookPath: string): void;
   sourceOf(jobId: string): string | undefined;

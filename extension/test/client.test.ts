@@ -82,11 +82,32 @@ const json = (status: number, body: unknown): Response =>
 
 describe('CellpipeClient.requestAPI', () => {
   it('given a valid reply, when listing jobs, then it returns the parsed list and sends the query', async () => {
-    const { fetcher, calls } = fakeFetch(() => json(200, { items: [summary] }));
-    const list = await new CellpipeClient(fetcher).listJobs({ state: 'running', limit: 5 });
-    expect(list.items).toEqual([summary]);
+    const { fetcher, calls } = fakeFetch(() => json(200, { items: [summary], total: 7 }));
+    const list = await new CellpipeClient(fetcher).listJobs({ states: ['running'], limit: 5 });
+    expect(list).toEqual({ items: [summary], total: 7 });
     expect(calls[0]?.path).toBe('api/jobs?state=running&limit=5');
     expect(calls[0]?.init.method).toBe('GET');
+  });
+
+  it("sends the job list's filters under the API's names", async () => {
+    const { fetcher, calls } = fakeFetch(() => json(200, { items: [] }));
+    await new CellpipeClient(fetcher).listJobs({
+      states: ['failed', 'cancelled'],
+      q: '  resnet  ',
+      user: 'bob',
+      since: '2024-05-01T00:00:00.000Z',
+      limit: 50,
+      cursor: 'czEw',
+    });
+    const url = new URL(calls[0]!.path, 'http://x/');
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      state: 'failed,cancelled',
+      q: 'resnet',
+      user: 'bob',
+      since: '2024-05-01T00:00:00.000Z',
+      limit: '50',
+      cursor: 'czEw',
+    });
   });
 
   it('given a submit, then it POSTs JSON and parses the Job', async () => {

@@ -1,7 +1,7 @@
-import type { Job, JobSummary, TaskRun } from '@cellpipe/schema';
+import type { Activity, Job, JobSummary, TaskRun } from '@cellpipe/schema';
+import { trans } from './trans.js';
 import {
   actionFromEvent,
-  activeCounts,
   elapsedMs,
   EMPTY_STATE,
   formatDuration,
@@ -125,14 +125,18 @@ describe('actionFromEvent', () => {
   });
 });
 
-describe('status bar counts', () => {
-  it.each<[JobSummary['state'][], string]>([
-    [[], 'Cellpipe: 0 running, 0 queued'],
-    [['running', 'pending', 'pending', 'succeeded', 'failed'], 'Cellpipe: 1 running, 2 queued'],
-    [['cancelled', 'running', 'running'], 'Cellpipe: 2 running, 0 queued'],
-  ])('jobs in states %j read "%s"', (states, text) => {
-    const jobs = states.map((st, i) => summary(`aaaaa${i}x`, '2026-01-01T00:00:00Z', st));
-    expect(statusText(activeCounts(jobs))).toBe(text);
+describe('status bar text', () => {
+  it.each<[Activity | null, string]>([
+    [null, 'Cellpipe'],
+    [{ tasks: { running: 0, waiting: 0 }, jobs: { running: 0, pending: 0 } }, 'Cellpipe: idle'],
+    // 43 jobs "running" while 4 tasks hold a slot: the text counts tasks, as the server does.
+    [
+      { tasks: { running: 4, waiting: 39 }, jobs: { running: 43, pending: 0 } },
+      'Cellpipe: 4 tasks running, 39 waiting',
+    ],
+    [{ tasks: { running: 1, waiting: 0 }, jobs: { running: 1, pending: 0 } }, 'Cellpipe: 1 task running, 0 waiting'],
+  ])('activity %j reads "%s"', (activity, text) => {
+    expect(statusText(activity, trans)).toBe(text);
   });
 });
 

@@ -25,16 +25,23 @@ test.describe('cancel a running job', () => {
     await cellpipe.monitor.open();
     await cellpipe.monitor.select(job.id);
     await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'running', { timeout: 60_000 });
-    await expect(cellpipe.statusItem).toContainText('1 running');
+    // And the status bar counts the running task (the second one has not been queued yet)
+    await expect(cellpipe.statusItem).toHaveText('Cellpipe: 1 task running, 0 waiting');
 
-    // And the job is cancelled from the monitor
+    // When Cancel is clicked, it asks first; keeping the job changes nothing
     await cellpipe.monitor.button('Cancel').click();
+    await cellpipe.dialogButton('Keep').click();
+    await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'running');
+
+    // And when the cancel is confirmed
+    await cellpipe.monitor.button('Cancel').click();
+    await cellpipe.dialogButton('Cancel job').click();
 
     // Then the job and both of its tasks end cancelled
     await expect(cellpipe.monitor.job(job.id)).toHaveAttribute('data-state', 'cancelled', { timeout: 60_000 });
     await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'cancelled');
     await expect(cellpipe.monitor.graphTask('after')).toHaveAttribute('data-state', 'cancelled');
     await expect(cellpipe.monitor.button('Cancel')).toBeDisabled();
-    await expect(cellpipe.statusItem).toContainText('0 running');
+    await expect(cellpipe.statusItem).toHaveText('Cellpipe: idle');
   });
 });

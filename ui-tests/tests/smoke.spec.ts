@@ -29,8 +29,8 @@ test.describe('JupyterLab with the Cellpipe extension', () => {
     await cellpipe.pipeline.open();
     await cellpipe.taskEditor.open();
 
-    // Given the status bar counts running and queued jobs
-    await expect(cellpipe.statusItem).toHaveText(/^Cellpipe: \d+ running, \d+ queued$/);
+    // Given the status bar counts the user's running and waiting tasks (idle when there are none)
+    await expect(cellpipe.statusItem).toHaveText(/^Cellpipe: (idle|\d+ tasks? running, \d+ waiting)$/);
     // When it is clicked, the Cellpipe Jobs monitor opens
     await cellpipe.statusItem.click();
     await expect(cellpipe.monitor.widget).toBeVisible();

@@ -8,17 +8,21 @@
  * No JupyterLab imports: the plugin wires the fetcher, tests pass a fake one.
  */
 import {
+  ActivitySchema,
   ApiError,
   apiErrorFromReply,
+  RerunPlanSchema,
   InventorySchema,
   JobListSchema,
   JobSchema,
   MeSchema,
+  type Activity,
   type Inventory,
   type Job,
   type JobList,
   type JobState,
   type Me,
+  type RerunPlan,
   type SubmitJobRequest,
 } from '@cellpipe/schema';
 import { z } from 'zod';
@@ -87,6 +91,17 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** The job list's filters, in the API's terms (`state=a,b`, `q`, `user`, `since`/`until` ISO times). */
+export interface JobListFilter {
+  states?: readonly JobState[];
+  user?: string;
+  q?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+  cursor?: string;
+}
+
 export class CellpipeClient {
   constructor(private readonly fetcher: Fetcher) {}
 
@@ -140,13 +155,38 @@ export class CellpipeClient {
     return this.requestAPI('api/me', MeSchema);
   }
 
-  listJobs(query: { state?: JobState; limit?: number; cursor?: string } = {}): Promise<JobList> {
+  /** A page of jobs, newest first, filtered on the server (the query's names are the API's). */
+  listJobs(query: JobListFilter = {}): Promise<JobList> {
     const params = new URLSearchParams();
-    if (query.state) params.set('state', query.state);
+    if (query.states?.length) params.set('state', query.states.join(','));
+    if (query.user) params.set('user', query.user);
+    if (query.q?.trim()) params.set('q', query.q.trim());
+    if (query.since) params.set('since', query.since);
+    if (query.until) params.set('until', query.until);
     if (query.limit !== undefined) params.set('limit', String(query.limit));
     if (query.cursor) params.set('cursor', query.cursor);
     const qs = params.toString();
     return this.requestAPI(`api/jobs${qs ? `?${qs}` : ''}`, JobListSchema);
+  }
+
+  activity(): Promise<Activity> {
+    return this.requestAPI('api/activity', ActivitySchema);
+  }
+
+  /** What a re-run of `jobId` with this notebook would reuse, and why the other tasks run again. */
+  rerunPlan(jobId: string, request: SubmitJobRequest): Promise<RerunPlan> {
+    return this.requestAPI(`api/jobs/${encodeURIComponent(jobId)}/rerun-plan`, RerunPlanSchema, {
+      method: 'POST',
+      body: request,
+    });
+  }
+
+  /** Re-runs `jobId` with this notebook, reusing the tasks the plan says are unchanged. */
+  rerunWithChanges(jobId: string, request: SubmitJobRequest): Promise<Job> {
+    return this.requestAPI(`api/jobs/${encodeURIComponent(jobId)}/rerun-changes`, JobSchema, {
+      method: 'POST',
+      body: request,
+    });
   }
 
   getJob(id: string): Promise<Job> {

@@ -1,33 +1,40 @@
 /**
- * The browser's live view of Cellpipe jobs: one list fetch, then `/api/events` (EventSource) keeps it
- * current. EventSource retries by itself after a dropped stream but gives up for good on an HTTP
- * error reply (502 from the proxy, 401), so those are retried here with a backoff, and the reason is
- * shown (`connection`).
+ * The browser's live view of Cellpipe: the newest jobs, the details of the jobs someone looked at,
+ * the user's running and waiting task counts, and the GPU/MIG inventory, all kept current from the
+ * server-sent events at `/api/events`.
+ *
+ * EventSource retries by itself after a dropped stream but gives up for good on an HTTP error reply
+ * (502 from the proxy, 401). A JupyterLab `Poll` watches the stream: it reopens a closed one with a
+ * growing back-off, and the reason is shown (`connection`).
  */
-import type { Job, JobSummary } from '@cellpipe/schema';
+import { InventorySchema, type Activity, type Inventory, type Job, type JobSummary, type Me } from '@cellpipe/schema';
 import type { IDisposable } from '@lumino/disposable';
+import { Poll } from '@lumino/polling';
 import { Signal, type ISignal } from '@lumino/signaling';
-import { describeError, ApiError } from '../api/client.js';
+import { ApiError, describeError } from '../api/client.js';
 import type { ConnectionStatus, ICellpipeAPI, ICellpipeJobs } from '../tokens.js';
-import { actionFromEvent, EMPTY_STATE, jobsReducer, type JobsAction, type JobsState } from './state.js';
+import { actionFromEvent, EMPTY_STATE, isJobFinished, jobsReducer, type JobsAction, type JobsState } from './state.js';
 
 const SOURCES_KEY = 'cellpipe:job-sources';
 const MAX_SOURCES = 500;
-const RETRY_MIN_MS = 2000;
-const RETRY_MAX_MS = 30000;
 const PAGE_SIZE = 50;
+/** Activity counts change with every task event; one request per burst is enough. */
+const ACTIVITY_DELAY_MS = 400;
 
 export class JobsModel implements ICellpipeJobs, IDisposable {
   private _state: JobsState = EMPTY_STATE;
   private _connection: ConnectionStatus = { kind: 'connecting' };
+  private _activity: Activity | null = null;
+  private _inventory: Inventory | null = null;
+  private _me: Me | null = null;
   private readonly _changed = new Signal<this, void>(this);
+  private readonly _jobEnded = new Signal<this, JobSummary>(this);
   private _source: EventSource | null = null;
-  private _retryMs = RETRY_MIN_MS;
-  private _retryTimer: number | undefined;
+  private _opened: { resolve: () => void; reject: (err: Error) => void } | null = null;
+  private _activityTimer: number | undefined;
   private _disposed = false;
   private _sources: Record<string, string> = {};
-  private _nextCursor: string | undefined;
-  private _pagedFurther = false;
+  private readonly _poll: Poll;
 
   constructor(private readonly api: ICellpipeAPI) {
     try {
@@ -39,11 +46,23 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
     } catch {
       // Storage unavailable or corrupt: links to source notebooks fall back to the spec's name.
     }
+    this._poll = new Poll({
+      auto: false,
+      factory: () => this._ensureStream(),
+      // While the stream is open a tick only checks it; after a failure the wait grows to 30 s.
+      frequency: { interval: 2000, backoff: true, max: 30_000 },
+      name: '@cellpipe/jupyterlab:events',
+      standby: 'never',
+    });
     api.changed.connect(this._reconnect, this);
   }
 
   get changed(): ISignal<this, void> {
     return this._changed;
+  }
+
+  get jobEnded(): ISignal<this, JobSummary> {
+    return this._jobEnded;
   }
 
   get state(): JobsState {
@@ -54,6 +73,18 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
     return this._connection;
   }
 
+  get activity(): Activity | null {
+    return this._activity;
+  }
+
+  get inventory(): Inventory | null {
+    return this._inventory;
+  }
+
+  get me(): Me | null {
+    return this._me;
+  }
+
   get isDisposed(): boolean {
     return this._disposed;
   }
@@ -62,14 +93,20 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
     return this._state.jobs;
   }
 
-  /** Opens the event stream and fetches the list. */
+  /** Opens the event stream and fetches what it does not replay. */
   start(): void {
-    this._reconnect();
+    void this._poll.start();
   }
 
   dispatch(action: JobsAction): void {
+    const before = action.type === 'job' ? this._state.jobs.find((j) => j.id === action.job.id) : undefined;
     this._state = jobsReducer(this._state, action);
     this._changed.emit();
+    if (action.type === 'job' || action.type === 'task') this._scheduleActivity();
+    // Only an end this page saw happen: a job that was already over when the page loaded is not news.
+    if (action.type === 'job' && before && !isJobFinished(before.state) && isJobFinished(action.job.state)) {
+      this._jobEnded.emit(action.job);
+    }
   }
 
   add(job: Job): void {
@@ -78,28 +115,25 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
 
   async refresh(): Promise<void> {
     try {
-      const list = await this.api.client.listJobs({ limit: PAGE_SIZE });
-      // Keep the cursor of older pages once the user went there.
-      if (!this._pagedFurther) this._nextCursor = list.nextCursor;
+      const [list, me] = await Promise.all([this.api.client.listJobs({ limit: PAGE_SIZE }), this.api.client.me()]);
+      this._me = me;
       this.dispatch({ type: 'list', jobs: list.items });
       // Details we hold may have missed events while the stream was down.
       await Promise.all(Object.keys(this._state.details).map((id) => this.loadJob(id).catch(() => undefined)));
+      await Promise.all([this._loadActivity(), this.refreshInventory()]);
       this._setConnection({ kind: 'connected' });
     } catch (err) {
       this._setError(err);
     }
   }
 
-  get hasMore(): boolean {
-    return this._nextCursor !== undefined;
-  }
-
-  async loadMore(): Promise<void> {
-    if (!this._nextCursor) return;
-    const list = await this.api.client.listJobs({ limit: PAGE_SIZE, cursor: this._nextCursor });
-    this._pagedFurther = true;
-    this._nextCursor = list.nextCursor;
-    this.dispatch({ type: 'list', jobs: list.items });
+  async refreshInventory(): Promise<void> {
+    try {
+      this._inventory = await this.api.client.inventory();
+      this._changed.emit();
+    } catch {
+      // The connection status already says why; the last inventory stays shown.
+    }
   }
 
   async loadJob(id: string): Promise<Job> {
@@ -126,7 +160,9 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
   dispose(): void {
     if (this._disposed) return;
     this._disposed = true;
+    this._poll.dispose();
     this._close();
+    window.clearTimeout(this._activityTimer);
     this.api.changed.disconnect(this._reconnect, this);
     Signal.clearData(this);
   }
@@ -147,26 +183,62 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
     });
   }
 
+  private _scheduleActivity(): void {
+    if (this._activityTimer !== undefined) return;
+    this._activityTimer = window.setTimeout(() => {
+      this._activityTimer = undefined;
+      void this._loadActivity();
+    }, ACTIVITY_DELAY_MS);
+  }
+
+  private async _loadActivity(): Promise<void> {
+    try {
+      this._activity = await this.api.client.activity();
+      this._changed.emit();
+    } catch {
+      // Shown as unknown until the next event; the connection status says why.
+    }
+  }
+
   private _close(): void {
-    if (this._retryTimer !== undefined) window.clearTimeout(this._retryTimer);
-    this._retryTimer = undefined;
     this._source?.close();
     this._source = null;
+    this._opened?.reject(new Error('closed'));
+    this._opened = null;
   }
 
   private _reconnect(): void {
     if (this._disposed) return;
     this._close();
-    const source = new EventSource(this.api.eventsUrl(), { withCredentials: true });
+    void this._poll.refresh();
+  }
+
+  /**
+   * The poll's tick: nothing to do while the stream is open or the browser is re-opening it; a closed
+   * stream is opened again, and the tick fails (so the poll backs off) until it is open.
+   */
+  private _ensureStream(): Promise<void> {
+    const current = this._source;
+    if (current && current.readyState !== EventSource.CLOSED) return Promise.resolve();
+    this._close();
+    const source = new EventSource(this.api.eventsUrl({ inventory: '1' }), { withCredentials: true });
     this._source = source;
+    const opened = new Promise<void>((resolve, reject) => (this._opened = { resolve, reject }));
     const onEvent = (type: string) => (ev: MessageEvent) => {
       const action = actionFromEvent(type, String(ev.data));
       if (action) this.dispatch(action);
     };
     source.addEventListener('job', onEvent('job'));
     source.addEventListener('task', onEvent('task'));
+    source.addEventListener('inventory', (ev: MessageEvent) => {
+      const parsed = InventorySchema.safeParse(safeJson(String(ev.data)));
+      if (!parsed.success) return;
+      this._inventory = parsed.data;
+      this._changed.emit();
+    });
     source.onopen = () => {
-      this._retryMs = RETRY_MIN_MS;
+      this._opened?.resolve();
+      this._opened = null;
       void this.refresh();
     };
     source.onerror = () => {
@@ -177,10 +249,18 @@ export class JobsModel implements ICellpipeJobs, IDisposable {
         (err: unknown) => this._setError(err),
       );
       if (source.readyState === EventSource.CLOSED) {
-        this._retryTimer = window.setTimeout(() => this._reconnect(), this._retryMs);
-        this._retryMs = Math.min(RETRY_MAX_MS, this._retryMs * 2);
+        this._opened?.reject(new Error('the event stream closed'));
+        this._opened = null;
       }
     };
-    void this.refresh();
+    return opened;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

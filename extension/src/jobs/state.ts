@@ -2,12 +2,14 @@
  * Job state as the browser holds it, updated by the server's events. Pure reducers (no JupyterLab,
  * no I/O): the model applies them to what it fetched and what `/api/events` sends.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import {
   JobSummarySchema,
   TaskEventSchema,
   TaskStateSchema,
   TERMINAL_JOB_STATES,
   TERMINAL_TASK_STATES,
+  type Activity,
   type Job,
   type JobState,
   type JobSummary,
@@ -165,24 +167,16 @@ export function actionFromEvent(type: string, data: string): JobsAction | undefi
   return undefined;
 }
 
-export interface ActiveCounts {
-  running: number;
-  queued: number;
-}
-
-/** Running and queued (pending) jobs, for the status bar. */
-export function activeCounts(jobs: readonly JobSummary[]): ActiveCounts {
-  let running = 0;
-  let queued = 0;
-  for (const j of jobs) {
-    if (j.state === 'running') running++;
-    else if (j.state === 'pending') queued++;
-  }
-  return { running, queued };
-}
-
-export function statusText(counts: ActiveCounts): string {
-  return `Cellpipe: ${counts.running} running, ${counts.queued} queued`;
+/** The status bar's words: tasks that hold a slot and tasks waiting for one, as the server counts them. */
+export function statusText(activity: Activity | null, trans: TranslationBundle): string {
+  if (!activity) return trans.__('Cellpipe');
+  const { running, waiting } = activity.tasks;
+  if (!running && !waiting) return trans.__('Cellpipe: idle');
+  return trans.__(
+    'Cellpipe: %1, %2',
+    trans._n('%1 task running', '%1 tasks running', running),
+    trans._n('%1 waiting', '%1 waiting', waiting),
+  );
 }
 
 export function isJobFinished(state: JobState): boolean {

@@ -30,7 +30,9 @@ function DetailPane(props: { model: JobsViewModel }): React.ReactElement {
   const { model } = props;
   const id = model.selected;
   const detail = id ? model.jobs.state.details[id] : undefined;
-  const summary = id ? model.jobs.state.jobs.find((j) => j.id === id) : undefined;
+  const summary = id
+    ? (model.list.items.find((j) => j.id === id) ?? model.jobs.state.jobs.find((j) => j.id === id))
+    : undefined;
   return (
     <section className={`${CLASS}-detail`} aria-label={trans.__('Job detail')}>
       {model.error ? (
@@ -52,6 +54,9 @@ function DetailPane(props: { model: JobsViewModel }): React.ReactElement {
 export function JobsTab(props: { model: JobsViewModel }): React.ReactElement {
   return (
     <div className={`${CLASS}-body`}>
+      <div className="jp-cellpipe-visuallyHidden" aria-live="polite" role="status">
+        {props.model.announcement}
+      </div>
       <ConnectionBanner model={props.model} />
       <div className={`${CLASS}-layout`}>
         <JobList model={props.model} />
@@ -68,6 +73,10 @@ export class JobsView extends ReactWidget {
   ) {
     super();
     this.addClass(CLASS);
+  }
+
+  protected override onAfterShow(): void {
+    this.model.list.ensureLoaded();
   }
 
   protected render(): React.ReactElement {

@@ -3,15 +3,22 @@
  * progress and the last error. The components render it; they never hold this state themselves, so a
  * re-opened monitor comes back as it was left.
  */
-import { Signal, type ISignal } from '@lumino/signaling';
+import type { JobSummary } from '@cellpipe/schema';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import type { IDisposable } from '@lumino/disposable';
+import { Signal, type ISignal } from '@lumino/signaling';
 import { describeError } from '../api/client.js';
 import { isJobFinished, isTaskFinished } from '../jobs/state.js';
 import type { ICellpipeAPI, ICellpipeJobs } from '../tokens.js';
+import { JobListModel } from './jobListModel.js';
 
-/** What the job detail's buttons do; the plugin routes each through a command. */
+/** What the job detail's buttons do; the plugin routes each through a command (and asks first where it destroys). */
 export interface MonitorActions {
   cancel(jobId: string): Promise<void>;
+  /** Cancels several jobs after one confirmation. */
+  cancelJobs(jobIds: string[]): Promise<void>;
+  /** Deletes several finished jobs and their files after one confirmation. */
+  deleteJobs(jobIds: string[]): Promise<void>;
   rerun(jobId: string, mode: 'all' | 'failed'): Promise<void>;
   openAtCell(jobId: string, cell: number): Promise<void>;
   openExecuted(jobId: string, task: string): Promise<void>;
@@ -35,14 +42,27 @@ export class JobsViewModel implements IDisposable {
   private _busy = false;
   private _ticker: number | undefined;
   private _disposed = false;
+  private _announcement = '';
+  /** Task states of the selected job as last seen, to announce what changed. */
+  private _seen = new Map<string, string>();
+  readonly list: JobListModel;
 
   constructor(
     readonly jobs: ICellpipeJobs,
     private readonly api: ICellpipeAPI,
     readonly actions: MonitorActions,
+    private readonly trans: TranslationBundle,
   ) {
+    this.list = new JobListModel(jobs, api);
+    this.list.changed.connect(() => this._changed.emit(), this);
     jobs.changed.connect(this._onJobs, this);
+    jobs.jobEnded.connect(this._onJobEnded, this);
     this._onJobs();
+  }
+
+  /** The last state change worth telling a screen reader about (an `aria-live` region shows it). */
+  get announcement(): string {
+    return this._announcement;
   }
 
   /** Emitted on every change, and once a second while a job runs (durations tick). */
@@ -71,7 +91,10 @@ export class JobsViewModel implements IDisposable {
   }
 
   select(jobId: string | null): void {
-    if (jobId !== this._selected) this.closeLog();
+    if (jobId !== this._selected) {
+      this.closeLog();
+      this._seen = new Map();
+    }
     this._selected = jobId;
     this._error = null;
     this._changed.emit();
@@ -143,10 +166,33 @@ export class JobsViewModel implements IDisposable {
     this._logAbort?.abort();
     if (this._ticker !== undefined) window.clearInterval(this._ticker);
     this.jobs.changed.disconnect(this._onJobs, this);
+    this.jobs.jobEnded.disconnect(this._onJobEnded, this);
+    this.list.dispose();
     Signal.clearData(this);
   }
 
+  private _announce(text: string): void {
+    this._announcement = text;
+    this._changed.emit();
+  }
+
+  private _onJobEnded(_: ICellpipeJobs, job: JobSummary): void {
+    this._announce(this.trans.__('Job %1 (%2) %3', job.name, job.id, job.state));
+  }
+
+  /** Announces the selected job's tasks that changed state since the last look. */
+  private _announceTasks(): void {
+    const job = this._selected ? this.jobs.state.details[this._selected] : undefined;
+    if (!job) return;
+    const changed = job.tasks.filter((t) => this._seen.has(t.name) && this._seen.get(t.name) !== t.state);
+    const first = this._seen.size === 0;
+    this._seen = new Map(job.tasks.map((t) => [t.name, t.state]));
+    if (first || !changed.length) return;
+    this._announce(changed.map((t) => this.trans.__('Task %1 %2', t.name, t.state)).join('. '));
+  }
+
   private _onJobs(): void {
+    this._announceTasks();
     const anyRunning = this.jobs.state.jobs.some((j) => !isJobFinished(j.state));
     if (anyRunning && this._ticker === undefined) {
       this._ticker = window.setInterval(() => this._changed.emit(), 1000);

@@ -1,5 +1,5 @@
 import { ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import { Dialog, ICommandPalette, MainAreaWidget, showDialog, WidgetTracker } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import type { Contents } from '@jupyterlab/services';
 import { NotebookPanel } from '@jupyterlab/notebook';
@@ -24,6 +24,12 @@ async function ensureDirectory(contents: Contents.IManager, path: string): Promi
   } catch {
     await contents.save(path, { type: 'directory' });
   }
+}
+
+/** Rethrows the first failure of a bulk action (the others succeeded). */
+function throwFirst(results: PromiseSettledResult<unknown>[]): void {
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function activateMonitor(
@@ -81,9 +87,59 @@ function activateMonitor(
     window.setTimeout(() => URL.revokeObjectURL(url), 10000);
   };
 
+  /** True when the user confirmed; destructive buttons are red and named after what they do. */
+  const confirm = async (title: string, body: string, label: string): Promise<boolean> => {
+    const result = await showDialog({
+      title,
+      body,
+      buttons: [Dialog.cancelButton({ label: trans.__('Keep') }), Dialog.warnButton({ label })],
+    });
+    return result.button.accept;
+  };
+
   const actions: MonitorActions = {
     cancel: async (jobId) => {
-      await app.commands.execute(CommandIDs.cancelJob, { jobId });
+      const job = jobs.state.details[jobId];
+      const what = job ? `${job.name} (${jobId})` : jobId;
+      const ok = await confirm(
+        trans.__('Cancel job?'),
+        trans.__('Cancel %1? Its running tasks are stopped and the tasks that have not started will not run.', what),
+        trans.__('Cancel job'),
+      );
+      if (ok) await app.commands.execute(CommandIDs.cancelJob, { jobId });
+    },
+    cancelJobs: async (ids) => {
+      const ok = await confirm(
+        trans.__('Cancel jobs?'),
+        trans._n(
+          'Cancel %1 job? Its running tasks are stopped.',
+          'Cancel %1 jobs? Their running tasks are stopped.',
+          ids.length,
+        ),
+        trans._n('Cancel %1 job', 'Cancel %1 jobs', ids.length),
+      );
+      if (!ok) return;
+      const results = await Promise.allSettled(ids.map((id) => api.client.cancelJob(id)));
+      for (const r of results) if (r.status === 'fulfilled') jobs.add(r.value);
+      jobsView.list.checkAll(false);
+      throwFirst(results);
+    },
+    deleteJobs: async (ids) => {
+      const ok = await confirm(
+        trans.__('Delete jobs?'),
+        trans._n(
+          'Delete %1 finished job with its logs, executed notebooks and outputs? This cannot be undone.',
+          'Delete %1 finished jobs with their logs, executed notebooks and outputs? This cannot be undone.',
+          ids.length,
+        ),
+        trans._n('Delete %1 job', 'Delete %1 jobs', ids.length),
+      );
+      if (!ok) return;
+      const results = await Promise.allSettled(ids.map((id) => api.client.deleteJob(id)));
+      if (jobsView.selected && ids.includes(jobsView.selected)) jobsView.select(null);
+      jobsView.list.checkAll(false);
+      await jobsView.list.reload(jobsView.list.items.length);
+      throwFirst(results);
     },
     rerun: async (jobId, mode) => {
       await app.commands.execute(mode === 'failed' ? CommandIDs.rerunFailed : CommandIDs.rerunJob, { jobId });
@@ -92,7 +148,7 @@ function activateMonitor(
     openExecuted,
     downloadArtifact,
   };
-  const jobsView = new JobsViewModel(jobs, api, actions);
+  const jobsView = new JobsViewModel(jobs, api, actions, trans);
   tabs.add({ id: JOBS_TAB, label: trans.__('Jobs'), rank: 100, create: () => new JobsView(jobsView, trans) });
 
   const show = (tabId: string): MonitorPanel => {

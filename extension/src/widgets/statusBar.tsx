@@ -1,7 +1,8 @@
-/** Status bar item "Cellpipe: 1 running, 2 queued"; a click opens the job monitor. */
+/** Status bar item "Cellpipe: 4 tasks running, 39 waiting" (the server's task counts); a click opens the job monitor. */
 import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
-import { activeCounts, statusText } from '../jobs/state.js';
+import { statusText } from '../jobs/state.js';
 import type { ICellpipeJobs } from '../tokens.js';
 
 const CLASS = 'jp-cellpipe-StatusItem';
@@ -10,6 +11,7 @@ export class CellpipeStatusItem extends ReactWidget {
   constructor(
     private readonly jobs: ICellpipeJobs,
     private readonly onOpen: () => void,
+    private readonly trans: TranslationBundle,
   ) {
     super();
     this.addClass(CLASS);
@@ -19,10 +21,20 @@ export class CellpipeStatusItem extends ReactWidget {
     return (
       <UseSignal signal={this.jobs.changed}>
         {() => {
-          const offline = this.jobs.connection.kind === 'error';
-          const text = offline ? 'Cellpipe: offline' : statusText(activeCounts(this.jobs.summaries()));
+          const c = this.jobs.connection;
+          const offline = c.kind === 'error';
+          const text = offline ? this.trans.__('Cellpipe: offline') : statusText(this.jobs.activity, this.trans);
+          const a = this.jobs.activity;
           const title =
-            offline && this.jobs.connection.kind === 'error' ? this.jobs.connection.message : 'Open Cellpipe Jobs';
+            c.kind === 'error'
+              ? c.message
+              : a
+                ? this.trans.__(
+                    'Your Cellpipe jobs: %1 running, %2 pending. Click to open the job monitor.',
+                    a.jobs.running,
+                    a.jobs.pending,
+                  )
+                : this.trans.__('Open Cellpipe Jobs');
           return (
             <span
               className={`${CLASS}-text${offline ? ' jp-mod-offline' : ''}`}

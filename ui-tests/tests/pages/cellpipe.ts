@@ -233,7 +233,12 @@ export class Cellpipe {
     }, PLUGIN_PREFIX);
   }
 
-  /** The status bar item ("Cellpipe: 1 running, 2 queued"); a click opens the monitor. */
+  /** A button of the dialog on screen (a confirmation). */
+  dialogButton(name: string): Locator {
+    return this.page.getByRole('dialog').getByRole('button', { name, exact: true });
+  }
+
+  /** The status bar item ("Cellpipe: 1 task running, 2 waiting"); a click opens the monitor. */
   get statusItem(): Locator {
     return this.page.locator('#jp-main-statusbar').getByRole('button', { name: /^Cellpipe:/ });
   }
