@@ -1445,6 +1445,37 @@ describe('tasks see what a top-to-bottom run sees', () => {
     expect(run.result.warnings).toEqual([expect.objectContaining({ kind: 'input-mutated', variable: 'p', cell: 3 })]);
   });
 
+  test("a result's text/plain is the same in both engines (IPython's pretty printer)", async () => {
+    const job = newJob();
+    const cells = [
+      code(
+        0,
+        'import collections, types',
+        'class Model:',
+        '    pass',
+        'def fit(x, y=2, *a, **k):',
+        '    pass',
+        'Model',
+      ),
+      code(1, 'fit'),
+      code(2, '{"nested": {"z": [1, 2, 3] * 10, "a": 2}, "b": {"x", "a", "m"}}'),
+      code(3, '[("a" * 30, i) for i in range(4)] + [frozenset({"b", "a"}), (1,), set()]'),
+      code(4, 'collections.Counter("hello world"), collections.OrderedDict(a=1), ValueError("bad", 3)'),
+      code(5, 'types.SimpleNamespace(a=1, b=[1] * 40), len, list(range(1200))'),
+      code(6, 'display({"k": list(range(30))})'),
+    ];
+    const plain = (nb: Notebook) =>
+      nb.cells.map((c) =>
+        c.outputs.filter((o) => o.data?.['text/plain'] !== undefined).map((o) => o.data!['text/plain']),
+      );
+    const stdlib = await runTask(task(job, 'std', { cells }), kernel);
+    const inKernel = await runTask(task(job, 'ker', { engine: 'kernel', cells }), kernel);
+    expect(stdlib.code).toBe(0);
+    expect(inKernel.code).toBe(0);
+    expect(plain(stdlib.notebook)).toEqual(plain(inKernel.notebook));
+    expect(plain(stdlib.notebook)[0]).toEqual(['__main__.Model']);
+  });
+
   test('SIGTERM cancels the run and takes the kernel and its children with it', async () => {
     const job = newJob();
     const t = task(job, 'slow', {

@@ -15,6 +15,7 @@ Modules, one concern each:
 - ``definitions``  imports, functions and classes run from their source, placed at their cell's lines
 - ``ipython``      IPython syntax without IPython: dedent, magics, %time / %timeit
 - ``display``      rich output (MIME bundles) for execute_result / display_data
+- ``pretty``       text/plain as IPython's pretty printer makes it
 - ``streams``      stdout / stderr captured per cell
 - ``signals``      SIGTERM and the wakeup-fd watcher
 - ``results``      result.json and the executed notebook

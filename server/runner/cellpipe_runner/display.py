@@ -37,18 +37,13 @@ def mime_bundle(obj):
 
 
 def plain_repr(obj):
+    """What Jupyter shows as text/plain: IPython's pretty printer (see pretty.py)."""
+    from .pretty import pretty
+
     try:
-        text = repr(obj)
+        return pretty(obj)
     except Exception as e:
         return "<repr of %s failed: %s: %s>" % (type_name(obj), type(e).__name__, e)
-    if len(text) > 79 and isinstance(obj, (dict, list, tuple, set, frozenset)):
-        try:
-            import pprint
-
-            text = pprint.pformat(obj)
-        except Exception:
-            pass
-    return text
 
 
 def type_name(obj):

@@ -25,8 +25,9 @@ from .failures import (
 )
 from .streams import MARKER_PREFIX, Capture, Tee, flush_quietly, line_buffered
 
-# Read-only inputs whose fingerprint takes at most this long are checked after every task cell.
-EACH_CELL_FINGERPRINT_S = 0.05
+# Read-only inputs whose fingerprint hashes at most this many bytes of pickle stream (a few
+# milliseconds of work) are checked after every task cell; bigger ones once the cells are done.
+EACH_CELL_FINGERPRINT_BYTES = 2 << 20
 
 
 class Step(object):
@@ -294,11 +295,10 @@ class Runner(object):
         self.load_inputs(deferred, final=True)
         for item in t.inputs:
             if item.readOnly:
-                started = time.perf_counter()
-                fp = self._fingerprint(item.name)
+                fp, cost = self._measure(item.name)
                 # A value this cheap to fingerprint is checked after every cell, so the warning names
                 # the cell; a costlier one only once the cells are done.
-                each_cell = time.perf_counter() - started <= EACH_CELL_FINGERPRINT_S
+                each_cell = cost <= EACH_CELL_FINGERPRINT_BYTES
                 self._fingerprints[item.name] = {"fp": fp, "reported": False, "each_cell": each_cell}
 
     def _run_definitions(self):  # engine hook
@@ -320,6 +320,11 @@ class Runner(object):
             traceback=problem["traceback"],
             cell=problem["position"],
         )
+
+    def _measure(self, name):  # engine hook
+        from .fingerprint import measure
+
+        return measure(self._loaded[name])
 
     def _fingerprint(self, name):  # engine hook
         from .fingerprint import fingerprint

@@ -28,7 +28,7 @@ class _Enough(Exception):
 
 
 class _HashSink(object):
-    __slots__ = ("hash", "left", "truncated")
+    __slots__ = ("hash", "left", "truncated", "streamed")
 
     def __init__(self):
         import hashlib
@@ -36,6 +36,8 @@ class _HashSink(object):
         self.hash = hashlib.blake2b(digest_size=16)
         self.left = STREAM_BUDGET
         self.truncated = False
+        # Bytes hashed whole: what pickling walked through (the cost; sampled buffers cost little).
+        self.streamed = 0
 
     def write(self, data):
         n = len(data)
@@ -44,6 +46,7 @@ class _HashSink(object):
         else:
             self.hash.update(data)
             self.left -= n
+            self.streamed += n
         if self.left <= 0:
             self.truncated = True
             raise _Enough()
@@ -57,6 +60,7 @@ class _HashSink(object):
         else:
             self.hash.update(view)
             self.left -= view.nbytes
+            self.streamed += view.nbytes
         return False  # keep it out of band: nothing else reads the stream
 
     def _sample(self, view):
@@ -75,6 +79,12 @@ class _HashSink(object):
 
 def fingerprint(value):
     """A short text that changes when the value does (within the bounds above)."""
+    return measure(value)[0]
+
+
+def measure(value):
+    """(fingerprint, cost): cost is the number of bytes of pickle stream hashed whole, which grows
+    with the work pickling the value takes (not with the size of sampled buffers)."""
     import pickle
 
     sink = _HashSink()
@@ -84,5 +94,5 @@ def fingerprint(value):
         pass
     except Exception as e:
         # A value that no longer pickles has changed (a task attached an open file to it, say).
-        return "unpicklable:%s" % type(e).__name__
-    return sink.hash.hexdigest() + ("+" if sink.truncated else "")
+        return "unpicklable:%s" % type(e).__name__, sink.streamed
+    return sink.hash.hexdigest() + ("+" if sink.truncated else ""), sink.streamed

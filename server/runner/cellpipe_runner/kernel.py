@@ -186,6 +186,9 @@ class KernelRunner(Runner):
     def _save_variable(self, name):
         return self._expr("kernel_save(%r)" % (name,))
 
+    def _measure(self, name):
+        return tuple(self._expr("kernel_measure(%r)" % (name,)))
+
     def _fingerprint(self, name):
         return self._expr("kernel_fingerprint(%r)" % (name,))
 

@@ -38,6 +38,12 @@ def kernel_save(name):
     return json.dumps(save_variable(_user_ns(), _STATE["store"], name))
 
 
+def kernel_measure(name):
+    from .fingerprint import measure
+
+    return json.dumps(measure(_STATE["loaded"][name]))
+
+
 def kernel_fingerprint(name):
     from .fingerprint import fingerprint
 

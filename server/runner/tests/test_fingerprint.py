@@ -57,6 +57,14 @@ class FingerprintTest(unittest.TestCase):
         value[0] = "changed"
         self.assertNotEqual(before, fp.fingerprint(value))
 
+    def test_the_cost_counts_what_pickling_walks_not_sampled_buffers(self):
+        _, small = fp.measure(list(range(100)))
+        _, sampled = fp.measure(bytes(64 << 20))
+        _, walked = fp.measure({i: str(i) for i in range(200000)})
+        self.assertLess(small, 1000)
+        self.assertLess(sampled, 1000)
+        self.assertGreater(walked, 2 << 20)
+
     def test_a_value_that_no_longer_pickles_has_changed(self):
         value = {"ok": 1}
         before = fp.fingerprint(value)
