@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseTokenList, USER_NAME_PATTERN } from './auth/token-authenticator.js';
 import { EXECUTOR_NAMES, type ExecutorName } from './executors/registry.js';
+import { LIMIT_ENV, LimitsLayerSchema, resolveLimits } from './limits.js';
 
 export const DEFAULT_PORT = 8765;
 
@@ -49,6 +50,8 @@ const ConfigFields = {
    * Server environment variables passed on to every task, by name (proxies, licence servers). Nothing
    * else of the server's environment reaches a task; its own CELLPIPE_* variables never do.
    */
+  /** What one request, task or connection may cost (limits.ts: every limit and its default). */
+  limits: LimitsLayerSchema,
   passEnv: z.array(
     z
       .string()
@@ -77,6 +80,7 @@ export const ServerConfigSchema = z
     tokens: ConfigFields.tokens.default([]),
     homeToken: ConfigFields.homeToken.default(true),
     passEnv: ConfigFields.passEnv.default([]),
+    limits: ConfigFields.limits.default({}).transform(resolveLimits),
     ...(Object.fromEntries(EXECUTOR_NAMES.map((name) => [name, ExecutorSection.optional()])) as Record<
       ExecutorName,
       z.ZodOptional<typeof ExecutorSection>
@@ -163,6 +167,12 @@ export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
             .filter(Boolean)
         : value;
   }
+  const limits: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(LIMIT_ENV)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') limits[key] = toNumber(value);
+  }
+  if (Object.keys(limits).length) raw.limits = limits;
   if (env.CELLPIPE_TOKENS) {
     try {
       raw.tokens = parseTokenList(env.CELLPIPE_TOKENS, 'CELLPIPE_TOKENS');
@@ -172,11 +182,12 @@ export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
   }
   const r = ConfigLayerSchema.safeParse(raw);
   if (!r.success) {
-    const envName = (key: PropertyKey | undefined) =>
-      Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0] ?? String(key);
-    const lines = r.error.issues.map(
-      (i) => `  ${envName(i.path[0])}${i.path.length > 1 ? ` (item ${String(i.path[1])})` : ''}: ${i.message}`,
-    );
+    const envName = (path: readonly PropertyKey[]): string => {
+      if (path[0] === 'limits') return Object.entries(LIMIT_ENV).find(([, k]) => k === path[1])?.[0] ?? 'limits';
+      const name = Object.entries(ENV_KEYS).find(([, k]) => k === path[0])?.[0] ?? String(path[0]);
+      return path.length > 1 ? `${name} (item ${String(path[1])})` : name;
+    };
+    const lines = r.error.issues.map((i) => `  ${envName(i.path)}: ${i.message}`);
     throw new ConfigError(`invalid configuration in the environment:\n${lines.join('\n')}`);
   }
   return r.data;
@@ -209,6 +220,9 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     if (found) file = readConfigFile(found);
   }
   const merged = { ...file, ...fromEnv, ...flags };
+  // Limits merge one by one: setting one in the environment keeps the others the file sets.
+  if (file.limits || fromEnv.limits || flags.limits)
+    merged.limits = { ...file.limits, ...fromEnv.limits, ...flags.limits };
   const r = ServerConfigSchema.safeParse({ ...merged, home: resolve(merged.home ?? defaultHome(env)) });
   if (!r.success) throw layerError('the merged configuration', r.error);
   return r.data;

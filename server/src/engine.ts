@@ -12,6 +12,7 @@ import { Orchestrator, type OrchestratorOptions } from './orchestrator/orchestra
 import { JobLayout } from './store/layout.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
+import type { Limits } from './limits.js';
 
 export interface EngineOptions {
   /** CELLPIPE_HOME: holds cellpipe.db and jobs/<jobId>/... */
@@ -30,6 +31,8 @@ export interface EngineOptions {
   compiler?: Compiler;
   /** Saved pipeline versions, so an ad-hoc job records the version its content was saved as. */
   versions?: JobServiceDeps['versions'];
+  /** What a submission, a task or a stream may cost (default: limits.ts). */
+  limits?: Limits;
 }
 
 export function createJobService(options: EngineOptions): JobService {
@@ -53,5 +56,6 @@ export function createJobService(options: EngineOptions): JobService {
   };
   if (options.compiler) deps.compiler = options.compiler;
   if (options.versions) deps.versions = options.versions;
+  if (options.limits) deps.limits = options.limits;
   return new JobService(deps);
 }

@@ -162,6 +162,7 @@ export async function startServer(input: ServerConfigInput, options: StartServer
     const pipelineStore = new SqlitePipelineStore(store.db);
     const engineOptions: EngineOptions = { home: config.home, executor, store, versions: pipelineStore };
     if (config.maxParallelPerUser !== undefined) engineOptions.maxParallelPerUser = config.maxParallelPerUser;
+    engineOptions.limits = config.limits;
     if (options.engine?.retryBackoffMs !== undefined) engineOptions.retryBackoffMs = options.engine.retryBackoffMs;
     let service: JobService;
     try {

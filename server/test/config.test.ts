@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, ServerConfigSchema, loadConfig } from '../src/config.js';
+import { DEFAULT_LIMITS } from '../src/limits.js';
 import { defaultRunnerPath } from '../src/executors/local/local-executor.js';
 import { EXECUTOR_NAMES, createExecutor } from '../src/executors/registry.js';
 
@@ -23,6 +24,7 @@ test('defaults: loopback, port 8765, local executor, home from CELLPIPE_HOME', (
     tokens: [],
     homeToken: true,
     passEnv: [],
+    limits: DEFAULT_LIMITS,
   });
 });
 

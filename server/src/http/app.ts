@@ -11,6 +11,7 @@ import { authenticate, principal } from './auth-middleware.js';
 import { HttpNotFoundError, mapError } from './errors.js';
 import { EventsSchemas, eventsHandler } from './events.js';
 import { jobsRouter } from './jobs-routes.js';
+import { jsonDepthGuard } from './json-depth.js';
 import { rerunRouter } from './rerun-routes.js';
 import { pipelinesRouter } from './pipelines-routes.js';
 import { schedulesRouter } from './schedules-routes.js';
@@ -79,6 +80,8 @@ export function createApp(options: AppOptions): CellpipeApp {
   // Authenticate before reading a (possibly large) body.
   api.use(authenticate(authenticator));
   api.use(express.json({ limit: bodyLimit }));
+  // Before any schema sees the body: a deeply nested value would overflow their recursion (a 500).
+  api.use(jsonDepthGuard(service.limits.jsonDepth));
 
   api.get('/me', (_req, res) => {
     const p = principal(res);

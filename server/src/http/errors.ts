@@ -4,7 +4,7 @@
  */
 import type { ErrorBody, ErrorDetail } from '@cellpipe/schema';
 import { ZodError } from 'zod';
-import { ConflictError, NotFoundError, ValidationError } from '../jobs/errors.js';
+import { ConflictError, NotFoundError, TooLargeError, ValidationError } from '../jobs/errors.js';
 
 export type { ErrorDetail };
 
@@ -102,6 +102,10 @@ export function mapError(err: unknown, bodyLimit?: string): MappedError {
   if (err instanceof ValidationError) {
     const details: ErrorDetail[] = err.issues.map((i) => ({ ...i, path: dottedPath(i.path) }));
     return { status: 400, body: { error: { code: 'invalid', message: err.message, details } } };
+  }
+  if (err instanceof TooLargeError) {
+    const details: ErrorDetail[] = [{ path: dottedPath(err.path), message: err.message }];
+    return { status: 413, body: { error: { code: 'too_large', message: err.message, details } } };
   }
   if (err instanceof NotFoundError) {
     return { status: 404, body: { error: { code: 'not_found', message: err.message } } };

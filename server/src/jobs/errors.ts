@@ -1,4 +1,4 @@
-/** Typed errors of the job service; the HTTP layer maps them to statuses (404, 409, 400). */
+/** Typed errors of the job service; the HTTP layer maps them to statuses (404, 409, 400, 413, 507). */
 
 export class NotFoundError extends Error {
   readonly code = 'not_found';
@@ -38,5 +38,16 @@ export class ValidationError extends Error {
     this.name = 'ValidationError';
     this.path = path.join('.');
     this.issues = issues ?? [{ message, path }];
+  }
+}
+
+/** A submission over one of the configured limits (tasks, notebook size, cells): the request is refused whole. */
+export class TooLargeError extends Error {
+  readonly code = 'too_large';
+  readonly path: (string | number)[];
+  constructor(message: string, path: (string | number)[]) {
+    super(message);
+    this.name = 'TooLargeError';
+    this.path = path;
   }
 }

@@ -14,7 +14,11 @@ import {
   type Pipeline,
   type SubmitJobRequest,
 } from '@cellpipe/schema';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { ValidationError, type ValidationIssue } from './errors.js';
+import { checkBytes, checkJsonDepth, checkNotebook, checkPipelineSize } from './submit-limits.js';
+
+type Path = (string | number)[];
 
 export interface TaskBase {
   kind: 'cells' | 'notebook' | 'script';
@@ -104,12 +108,62 @@ export function checkGraph(pipeline: Pipeline): void {
   if (first) throw new ValidationError(first.message, first.path, issues);
 }
 
-export function freezeJob(request: SubmitJobRequest, compiler: Compiler = defaultCompiler): FrozenJob {
-  const files = request.files ?? {};
+/**
+ * The files of a submission as the tasks read them, each checked against the limits and parsed once:
+ * notebooks as parsed JSON (text that is not JSON is handed on as is, for the compiler to report),
+ * scripts as text.
+ */
+class SubmittedFiles {
+  private readonly parsed = new Map<string, unknown>();
+  constructor(
+    private readonly files: Record<string, string>,
+    private readonly limits: Limits,
+  ) {}
+
+  content(path: string, kind: 'notebook' | 'script', missing: () => never): unknown {
+    if (this.parsed.has(path)) return this.parsed.get(path);
+    if (!Object.hasOwn(this.files, path)) missing();
+    const text = this.files[path]!;
+    checkBytes(text, this.limits.notebookBytes, `file '${path}'`, 'notebookBytes', ['files', path]);
+    let content: unknown = text;
+    if (kind === 'notebook') {
+      try {
+        content = JSON.parse(text) as unknown;
+      } catch {
+        // Reported with the task that reads it.
+      }
+      checkJsonDepth(content, this.limits.jsonDepth, ['files', path]);
+      checkNotebook(content, this.limits, ['files', path]);
+    }
+    this.parsed.set(path, content);
+    return content;
+  }
+}
+
+function checkParameterDepth(pipeline: Pipeline, at: Path, overrides: Record<string, unknown>, limits: Limits): void {
+  for (const [name, p] of Object.entries(pipeline.spec.parameters)) {
+    checkJsonDepth(p.default, limits.jsonDepth, [...at, 'spec', 'parameters', name, 'default']);
+  }
+  for (const [name, value] of Object.entries(overrides)) checkJsonDepth(value, limits.jsonDepth, ['parameters', name]);
+}
+
+export interface FreezeOptions {
+  limits?: Limits;
+  compiler?: Compiler;
+}
+
+export function freezeJob(request: SubmitJobRequest, options: FreezeOptions = {}): FrozenJob {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const compiler = options.compiler ?? defaultCompiler;
+  const files = new SubmittedFiles(request.files ?? {}, limits);
   let pipeline: Pipeline;
   let notebookContent: unknown;
   if (request.notebook) {
-    const result = compiler.compileNotebook(request.notebook.content, { path: request.notebook.path });
+    const content = request.notebook.content;
+    checkJsonDepth(content, limits.jsonDepth, ['notebook', 'content']);
+    checkBytes(JSON.stringify(content), limits.notebookBytes, 'the notebook', 'notebookBytes', ['notebook', 'content']);
+    checkNotebook(content, limits, ['notebook', 'content']);
+    const result = compiler.compileNotebook(content, { path: request.notebook.path });
     const errors = result.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length || !result.pipeline) {
       const issues = errors.map((d) => diagnosticIssue(d, ['notebook', 'content']));
@@ -117,14 +171,18 @@ export function freezeJob(request: SubmitJobRequest, compiler: Compiler = defaul
       throw new ValidationError(first.message, first.path, issues);
     }
     pipeline = result.pipeline;
-    notebookContent = request.notebook.content;
+    checkPipelineSize(pipeline, limits, ['notebook']);
+    checkParameterDepth(pipeline, ['notebook'], request.parameters ?? {}, limits);
+    notebookContent = content;
   } else if (request.pipeline) {
     pipeline = request.pipeline;
+    checkPipelineSize(pipeline, limits, ['pipeline']);
+    checkParameterDepth(pipeline, ['pipeline'], request.parameters ?? {}, limits);
     const nbPath = pipeline.spec.source?.notebook;
     if (nbPath !== undefined) {
-      const text = files[nbPath];
-      if (text === undefined) fail(`files has no '${nbPath}' (the pipeline's source notebook)`, ['files', nbPath]);
-      notebookContent = text;
+      notebookContent = files.content(nbPath, 'notebook', () =>
+        fail(`files has no '${nbPath}' (the pipeline's source notebook)`, ['files', nbPath]),
+      );
     }
   } else {
     return fail('send either a notebook to compile or a compiled pipeline', ['pipeline']);
@@ -148,10 +206,10 @@ export function freezeJob(request: SubmitJobRequest, compiler: Compiler = defaul
       }
       content = notebookContent;
     } else {
-      const text = files[task.source.path];
-      if (text === undefined)
-        fail(`files has no '${task.source.path}' (task '${task.name}')`, ['files', task.source.path]);
-      content = text;
+      const path = task.source.path;
+      content = files.content(path, task.source.kind, () =>
+        fail(`files has no '${path}' (task '${task.name}')`, ['files', path]),
+      );
     }
     let code;
     try {

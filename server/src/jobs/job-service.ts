@@ -33,6 +33,7 @@ import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
 import { bundleHash, bundleOfRequest } from '../pipelines/bundle.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { freezeJob, type Compiler, type FrozenJob, type TaskBase } from './freeze.js';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { planRerun } from './rerun-plan.js';
 import { withWaitingQueues } from './resource-queue.js';
 
@@ -61,6 +62,8 @@ export interface JobServiceDeps {
   /** The engine announces every persisted change here. */
   events: EventEmitter<JobServiceEvents>;
   compiler?: Compiler;
+  /** What a submission, a task or a stream may cost (default: limits.ts). */
+  limits?: Limits;
   /** Saved pipeline versions: an ad-hoc job whose content was saved records that version. */
   versions?: { findByHash(owner: string, name: string, hash: string): { version: number } | undefined };
 }
@@ -119,6 +122,8 @@ export type { ValidationIssue } from './errors.js';
 export interface JobServiceApi {
   readonly events: EventEmitter<JobServiceEvents>;
   readonly executorName: string;
+  /** The configured limits (defaults merged in). */
+  readonly limits: Limits;
   /** Recover: re-attach to attempts that survived a restart and resume unfinished jobs. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -185,6 +190,7 @@ export class JobService implements JobServiceApi {
   readonly events: EventEmitter<JobServiceEvents>;
   readonly layout: JobLayout;
   readonly store: Store;
+  readonly limits: Limits;
   readonly executor: Executor;
   private readonly engine: JobEngine;
   private readonly compiler: Compiler | undefined;
@@ -201,6 +207,11 @@ export class JobService implements JobServiceApi {
     this.events = deps.events;
     this.compiler = deps.compiler;
     this.versions = deps.versions;
+    this.limits = deps.limits ?? DEFAULT_LIMITS;
+  }
+
+  private freeze(request: SubmitJobRequest): FrozenJob {
+    return freezeJob(request, { limits: this.limits, ...(this.compiler ? { compiler: this.compiler } : {}) });
   }
 
   get executorName(): string {
@@ -223,7 +234,7 @@ export class JobService implements JobServiceApi {
 
   async submit(owner: string, request: SubmitJobRequest, extra: SubmitExtra = {}): Promise<Job> {
     if (!this.started) throw new Error('JobService.start() must be called before submit');
-    const frozen = freezeJob(request, this.compiler);
+    const frozen = this.freeze(request);
     const id = newJobId();
     const pipelineRef = extra.pipelineRef ?? this.pipelineRefOf(owner, frozen.pipeline, request);
     const job: JobRecord = {
@@ -333,7 +344,7 @@ export class JobService implements JobServiceApi {
   async rerunPlan(id: string, request: SubmitJobRequest): Promise<RerunPlan> {
     const parent = this.store.getJob(id);
     if (!parent) throw new NotFoundError(`job ${id} not found`);
-    return this.planAgainst(parent, freezeJob(request, this.compiler));
+    return this.planAgainst(parent, this.freeze(request));
   }
 
   async rerunWithChanges(id: string, request: SubmitJobRequest, owner?: string): Promise<Job> {
@@ -342,7 +353,7 @@ export class JobService implements JobServiceApi {
     if (!parent) throw new NotFoundError(`job ${id} not found`);
     if (!isTerminalJobState(parent.state))
       throw new ConflictError(`job ${id} is still ${parent.state}: re-run it with changes once it has finished`);
-    const frozen = freezeJob(request, this.compiler);
+    const frozen = this.freeze(request);
     const plan = this.planAgainst(parent, frozen);
     const reuse = new Set(plan.tasks.filter((t) => t.reuse).map((t) => t.name));
     const ref = this.pipelineRefOf(owner ?? parent.owner, frozen.pipeline, request);

@@ -35,14 +35,14 @@ export type SpecScheduleHook = (
 
 export interface PipelineServiceOptions {
   store: PipelineStore;
-  jobs: Pick<JobServiceApi, 'submit'>;
+  jobs: Pick<JobServiceApi, 'submit' | 'limits'>;
   compiler?: Compiler;
   now?: () => Date;
 }
 
 export class PipelineService {
   private readonly store: PipelineStore;
-  private readonly jobs: Pick<JobServiceApi, 'submit'>;
+  private readonly jobs: Pick<JobServiceApi, 'submit' | 'limits'>;
   private readonly compiler?: Compiler;
   private readonly now: () => Date;
   /** Set by the schedule service once both exist. */
@@ -58,7 +58,10 @@ export class PipelineService {
   /** Checks the bundle the way a run would (compile, graph, task code) before storing it. */
   async save(owner: string, request: SavePipelineRequest): Promise<SavePipelineResult> {
     const { name: requested, message, ...content } = request;
-    const frozen = freezeJob(content, this.compiler);
+    const frozen = freezeJob(content, {
+      limits: this.jobs.limits,
+      ...(this.compiler ? { compiler: this.compiler } : {}),
+    });
     const bundle = bundleOfRequest(frozen.pipeline, content);
     const name = requested ?? bundle.pipeline.metadata.name;
     const { version, created } = this.store.saveVersion(owner, name, {
