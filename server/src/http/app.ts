@@ -37,6 +37,8 @@ export interface AppOptions {
   defaultMetrics?: boolean;
   /** Where 5xx errors are reported (default console.error). */
   logError?: (message: string, err: unknown) => void;
+  /** Where the server notes what it did to protect itself, such as dropping a slow stream (default console.warn). */
+  logWarn?: (message: string) => void;
 }
 
 const CompileSchemas = {
@@ -55,6 +57,7 @@ export function createApp(options: AppOptions): CellpipeApp {
   const { service, authenticator } = options;
   const bodyLimit = options.bodyLimit ?? '20mb';
   const logError = options.logError ?? ((message, err) => console.error(message, err));
+  const logWarn = options.logWarn ?? ((message) => console.warn(message));
   const metrics = createMetrics(service, { defaultMetrics: options.defaultMetrics });
 
   const app: CellpipeApp = Object.assign(express(), { metrics });
@@ -75,7 +78,13 @@ export function createApp(options: AppOptions): CellpipeApp {
     '/events',
     authenticate(authenticator, { allowQueryToken: true }),
     validate(EventsSchemas),
-    eventsHandler(service, { heartbeatMs: options.heartbeatMs ?? 15_000, shutdown: options.shutdown, logError }),
+    eventsHandler(service, {
+      heartbeatMs: options.heartbeatMs ?? 15_000,
+      shutdown: options.shutdown,
+      logError,
+      onDrop: (user, bytes) =>
+        logWarn(`cellpipe: dropped the event stream of ${user}: ${bytes} bytes unsent (it reconnects)`),
+    }),
   );
   // Authenticate before reading a (possibly large) body.
   api.use(authenticate(authenticator));

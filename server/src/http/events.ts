@@ -12,6 +12,7 @@ import type { JobServiceApi } from '../jobs/job-service.js';
 import { principal } from './auth-middleware.js';
 import { canSee, visibleJob } from './access.js';
 import { InventoryFeed } from './inventory-feed.js';
+import { SseWriter } from './sse-writer.js';
 import { input } from './validate.js';
 
 export const EventsSchemas = {
@@ -27,6 +28,8 @@ export interface EventsOptions {
   heartbeatMs: number;
   shutdown?: AbortSignal;
   logError?: (message: string, err: unknown) => void;
+  /** A slow reader's stream was dropped (it reconnects). */
+  onDrop?: (user: string, bufferedBytes: number) => void;
 }
 
 /** Job owners by id, so task events (which carry only the job id) can be filtered without a store read. */
@@ -70,10 +73,15 @@ export function eventsHandler(service: JobServiceApi, options: EventsOptions) {
     });
     res.flushHeaders();
 
+    const stream = new SseWriter(res, {
+      limit: service.limits.eventBufferBytes,
+      graceMs: options.heartbeatMs,
+      onDrop: (bytes) => options.onDrop?.(p.user, bytes),
+    });
     let seq = 0;
     const send = (event: 'job' | 'task' | 'inventory', data: unknown) => {
       seq += 1;
-      res.write(`id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      stream.write(`id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
 
     const onJob = (job: JobSummary) => {
@@ -92,7 +100,7 @@ export function eventsHandler(service: JobServiceApi, options: EventsOptions) {
     service.events.on('job', onJob);
     service.events.on('task', onTask);
 
-    res.write('retry: 3000\n\n');
+    stream.write('retry: 3000\n\n');
     if (first) {
       send('job', JobSummarySchema.parse(first));
       for (const task of first.tasks) send('task', { jobId: first.id, task });
@@ -100,7 +108,10 @@ export function eventsHandler(service: JobServiceApi, options: EventsOptions) {
 
     const unsubscribeInventory = query.inventory ? inventory.subscribe((inv) => send('inventory', inv)) : undefined;
 
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), options.heartbeatMs);
+    const heartbeat = setInterval(() => {
+      stream.check();
+      stream.write(': ping\n\n');
+    }, options.heartbeatMs);
     heartbeat.unref();
 
     await new Promise<void>((resolve) => {

@@ -15,6 +15,7 @@ import { principal } from './auth-middleware.js';
 import { visibleJob, visibleTask } from './access.js';
 import { BadRequestError, ForbiddenError } from './errors.js';
 import type { HttpMetrics } from './metrics.js';
+import { StreamSlots, writeWithBackpressure } from './streams.js';
 import { input, validate } from './validate.js';
 
 const JobParams = z.object({ id: JobIdSchema });
@@ -125,21 +126,24 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
     res.status(204).end();
   });
 
+  const logStreams = new StreamSlots(service.limits.logStreamsPerUser);
   r.get('/:id/tasks/:task/logs', validate(Schemas.logs), async (_req: Request, res: Response) => {
     const { params, query } = input(res, Schemas.logs);
-    visibleTask(service, principal(res), params.id, params.task);
+    const p = principal(res);
+    visibleTask(service, p, params.id, params.task);
+    const release = logStreams.take(p.user);
     const abort = new AbortController();
     const onClose = () => abort.abort();
     res.on('close', onClose);
     shutdown?.addEventListener('abort', onClose, { once: true });
+    const chunks = service
+      .readLogs(params.id, params.task, {
+        follow: query.follow,
+        attempt: query.attempt,
+        signal: abort.signal,
+      })
+      [Symbol.asyncIterator]();
     try {
-      const chunks = service
-        .readLogs(params.id, params.task, {
-          follow: query.follow,
-          attempt: query.attempt,
-          signal: abort.signal,
-        })
-        [Symbol.asyncIterator]();
       const headers = {
         'Content-Type': 'text/plain; charset=utf-8',
         'Cache-Control': 'no-cache',
@@ -152,7 +156,7 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
       if (!query.follow) res.status(200).set(headers);
       while (!next.done) {
         if (abort.signal.aborted) break;
-        res.write(next.value);
+        await writeWithBackpressure(res, next.value, abort.signal);
         next = await chunks.next();
       }
       if (!res.writableEnded) res.end();
@@ -163,6 +167,9 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
       }
       throw err;
     } finally {
+      // A reader that left mid-file: close the log file now, not when the generator is collected.
+      await chunks.return?.();
+      release();
       res.off('close', onClose);
       shutdown?.removeEventListener('abort', onClose);
     }
