@@ -69,7 +69,10 @@ export const TaskRunSchema = z.object({
   /** Warnings of the current (or last) attempt. */
   warnings: z.array(TaskWarningSchema).optional(),
   outputs: z.array(z.string()),
+  /** Files the task wrote to CELLPIPE_OUTPUT_DIR, relative, sorted (at most limits.artifactsPerTask of them). */
   artifacts: z.array(z.string()),
+  /** How many more files the task wrote than `artifacts` lists (they can still be downloaded by path). */
+  artifactsOmitted: z.number().int().min(1).optional(),
   /** True when a re-run reused this task's results from the job it was re-run from. */
   reused: z.boolean().optional(),
   /** Devices held while running, e.g. CUDA_VISIBLE_DEVICES values or node/pod names. */

@@ -75,6 +75,10 @@ export type FailureReason =
   | 'payload-too-large'
   /** The process could not be started. */
   | 'spawn'
+  /** Its result.json is over limits.resultBytes. */
+  | 'result-too-large'
+  /** Its result.json is not a regular file or not JSON. */
+  | 'result-unreadable'
   /** `start()` itself failed (set by the orchestrator). */
   | 'executor';
 

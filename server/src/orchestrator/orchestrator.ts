@@ -24,7 +24,8 @@ import type { CancelRequest, Executor, ExecutorEvent, LaunchSpec, StopReason } f
 import type { AttemptRecord, Change, JobRecord, Store, TaskRecord, Transition } from '../store/store.js';
 import type { JobLayout } from '../store/layout.js';
 import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
-import { parseRunnerResult } from './result.js';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
+import { capError, capWarnings, parseRunnerResult } from './result.js';
 
 export interface OrchestratorEvents {
   job: [JobSummary];
@@ -40,6 +41,8 @@ export interface OrchestratorOptions {
   clock?: Clock;
   maxParallelPerUser?: number;
   retryBackoffMs?: number;
+  /** What one attempt may put into the store (default: limits.ts). */
+  limits?: Pick<Limits, 'errorBytes' | 'artifactsPerTask'>;
 }
 
 const unsuccessful = (s: TaskState): boolean => isTerminalTaskState(s) && s !== 'succeeded';
@@ -123,7 +126,8 @@ function listFiles(dir: string): string[] {
     }
   };
   walk(dir);
-  return out.sort();
+  out.sort();
+  return { files: out.slice(0, max), omitted: Math.max(0, out.length - max) };
 }
 
 export class Orchestrator {
@@ -146,6 +150,7 @@ export class Orchestrator {
     this.events = o.events;
     this.maxPerUser = o.maxParallelPerUser ?? Number.POSITIVE_INFINITY;
     this.backoffMs = o.retryBackoffMs ?? 1000;
+    this.limits = o.limits ?? DEFAULT_LIMITS;
   }
 
   private isoNow(): string {
@@ -584,11 +589,13 @@ export class Orchestrator {
     let next: Partial<TaskRecord>;
     let retrying = false;
     if (succeeded) {
+      const listed = listFiles(this.layout.filesDir(aj.job.id, name), this.limits.artifactsPerTask);
       next = {
         state: 'succeeded',
         error: undefined,
         outputs: result?.outputs ?? spec.outputs,
-        artifacts: listFiles(this.layout.filesDir(aj.job.id, name)),
+        artifacts: listed.files,
+        artifactsOmitted: listed.omitted || undefined,
       };
     } else {
       let error: TaskError;
@@ -610,6 +617,8 @@ export class Orchestrator {
       } else {
         error = { message: `the task exited with code ${exitCode ?? 'unknown'}`, reason: 'exit' };
       }
+      // Written by user code (or passed on from the cluster): bounded before it reaches the store.
+      error = capError(error, this.limits.errorBytes);
       attemptRec.reason = error.reason ?? 'error';
       const cancelled = stop === 'cancelled' || stop === 'aborted';
       retrying = !cancelled && !aj.abort && error.reason !== 'unschedulable' && inf.attempt < eff.retries + 1;
@@ -626,7 +635,7 @@ export class Orchestrator {
       }
     }
     // The warnings of this attempt replace the previous attempt's.
-    next.warnings = result?.warnings?.length ? result.warnings : undefined;
+    next.warnings = result?.warnings?.length ? capWarnings(result.warnings, this.limits.errorBytes) : undefined;
     if (!retrying) next.finishedAt = now.toISOString();
     if (durationMs !== undefined) next.durationMs = durationMs;
     if (exitCode !== undefined) next.exitCode = exitCode;

@@ -3,6 +3,7 @@
  * a process running user code, so a bad field is dropped rather than failing the whole result.
  */
 import { RunnerWarningSchema, type TaskError, type TaskWarning } from '@cellpipe/schema';
+import { formatBytes } from '../limits.js';
 
 export interface RunnerResult {
   /** `cancelled`: the runner got SIGTERM (a cancel, an eviction or a preemption) and stopped cleanly. */
@@ -43,4 +44,38 @@ export function parseRunnerResult(raw: unknown): RunnerResult | undefined {
     }
   }
   return out;
+}
+
+/** Most warnings kept of one attempt. */
+const MAX_WARNINGS = 100;
+
+/**
+ * `text` cut to at most `maxBytes` of UTF-8 with a note saying so: the start kept for a message, the
+ * end for a traceback (where the exception and the innermost frames are).
+ */
+export function capText(text: string, maxBytes: number, keep: 'start' | 'end'): string {
+  if (text.length <= maxBytes / 3) return text;
+  const buf = Buffer.from(text);
+  if (buf.length <= maxBytes) return text;
+  const note = `[cellpipe: cut to ${formatBytes(maxBytes)} of ${formatBytes(buf.length)} (limits.errorBytes)]`;
+  // Decoding may end or start inside a character: the replacement character marks the cut.
+  return keep === 'start'
+    ? `${buf.subarray(0, maxBytes).toString()}… ${note}`
+    : `${note}\n…${buf.subarray(buf.length - maxBytes).toString()}`;
+}
+
+/** What a task can put into the store, bounded: error message and traceback, warnings. */
+export function capError(error: TaskError, maxBytes: number): TaskError {
+  const out: TaskError = { ...error, message: capText(error.message, maxBytes, 'start') };
+  if (error.traceback !== undefined) out.traceback = capText(error.traceback, maxBytes, 'end');
+  if (error.ename !== undefined) out.ename = capText(error.ename, 256, 'start');
+  return out;
+}
+
+export function capWarnings(warnings: TaskWarning[], maxBytes: number): TaskWarning[] {
+  const kept = warnings.slice(0, MAX_WARNINGS).map((w) => ({ ...w, message: capText(w.message, maxBytes, 'start') }));
+  if (warnings.length > MAX_WARNINGS) {
+    kept.push({ kind: 'truncated', message: `${warnings.length - MAX_WARNINGS} more warnings were left out` });
+  }
+  return kept;
 }

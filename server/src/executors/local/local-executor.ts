@@ -5,7 +5,7 @@
  * restarted server finds it again by pid + start time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { availableParallelism, homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,8 @@ import type {
 } from '../executor.js';
 import { GpuAllocator, gpuNeed } from '../../gpu/allocator.js';
 import type { Device } from '../../gpu/inventory.js';
+import { DEFAULT_LIMITS } from '../../limits.js';
+import { readResultFile } from '../result-file.js';
 import { passedEnv, taskEnvironment } from '../task-env.js';
 import { findByEnv, groupAlive, isAlive, killGroup, processStartTime } from './process.js';
 
@@ -41,6 +43,8 @@ export interface LocalExecutorOptions {
   maxTasks?: number;
   /** Names of server environment variables every task gets (the config's `passEnv`); read once, here. */
   passEnv?: readonly string[];
+  /** Largest result.json read (default: limits.ts). */
+  resultBytes?: number;
 }
 
 /** What a local task gets from the server's environment before anything else (see task-env.ts). */
@@ -89,14 +93,6 @@ interface Running {
 
 const keyOf = (taskId: string, attempt: number): string => `${taskId}#${attempt}`;
 
-function readResult(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
 export class LocalExecutor implements Executor {
   readonly name = 'local';
   readonly allocator: GpuAllocator;
@@ -106,6 +102,7 @@ export class LocalExecutor implements Executor {
   private readonly pollMs: number;
   private readonly maxTasks: number;
   private readonly passed: Record<string, string>;
+  private readonly resultBytes: number;
   private readonly waiting: { key: string; w: Waiter }[] = [];
   private readonly running = new Map<string, Running>();
   private closed = false;
@@ -118,6 +115,7 @@ export class LocalExecutor implements Executor {
     this.maxTasks = options.maxTasks ?? Math.max(4, 2 * availableParallelism());
     this.allocator = new GpuAllocator(options.devices ?? []);
     this.passed = passedEnv(options.passEnv ?? []);
+    this.resultBytes = options.resultBytes ?? DEFAULT_LIMITS.resultBytes;
   }
 
   async inventory(): Promise<Inventory> {
@@ -227,16 +225,18 @@ export class LocalExecutor implements Executor {
   private report(key: string, run: Running, exitCode?: number, signal?: string): void {
     this.running.delete(key);
     this.allocator.release(key);
-    const result = readResult(run.spec.resultPath);
+    const read = readResultFile(run.spec.resultPath, this.resultBytes);
     const event: ExecutorEvent = { type: 'exited' };
     if (exitCode !== undefined) event.exitCode = exitCode;
-    if (result !== undefined) event.result = result;
+    if ('result' in read) event.result = read.result;
     if (run.stopReason) {
       event.error = {
         reason: run.stopReason,
         message: run.stopReason === 'timeout' ? 'the task timed out and was killed' : 'the task was cancelled',
       };
-    } else if (result === undefined) {
+    } else if ('error' in read) {
+      event.error = read.error;
+    } else if ('missing' in read) {
       event.error =
         exitCode === undefined && !signal
           ? { reason: 'lost', message: 'the task process ended while the server was not watching and left no result' }
@@ -293,10 +293,12 @@ export class LocalExecutor implements Executor {
       // Handed over but never recorded as running: it may have been spawned just before a crash.
       const found = findByEnv(ATTEMPT_ENV, key);
       if (found) ({ pid, startTime } = found);
-      else if (existsSync(spec.resultPath)) {
-        this.later(report, { type: 'exited', result: readResult(spec.resultPath) });
+      else {
+        const read = readResultFile(spec.resultPath, this.resultBytes);
+        if ('missing' in read) return 'not-found';
+        this.later(report, { type: 'exited', ...('result' in read ? { result: read.result } : { error: read.error }) });
         return 'following';
-      } else return 'not-found';
+      }
     }
     const since = new Date().toISOString();
     this.allocator.claim(key, { user: spec.owner, jobId: spec.jobId, task: spec.taskName, since }, devices);
