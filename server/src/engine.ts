@@ -12,7 +12,7 @@ import { Orchestrator, type OrchestratorOptions } from './orchestrator/orchestra
 import { JobLayout } from './store/layout.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
-import type { Limits } from './limits.js';
+import { resolveLimits, type Limits } from './limits.js';
 
 export interface EngineOptions {
   /** CELLPIPE_HOME: holds cellpipe.db and jobs/<jobId>/... */
@@ -31,8 +31,8 @@ export interface EngineOptions {
   compiler?: Compiler;
   /** Saved pipeline versions, so an ad-hoc job records the version its content was saved as. */
   versions?: JobServiceDeps['versions'];
-  /** What a submission, a task or a stream may cost (default: limits.ts). */
-  limits?: Limits;
+  /** What a submission, a task or a stream may cost: the defaults of limits.ts with these on top. */
+  limits?: Partial<Limits>;
 }
 
 export function createJobService(options: EngineOptions): JobService {
@@ -46,6 +46,8 @@ export function createJobService(options: EngineOptions): JobService {
   if (options.clock) orchestratorOptions.clock = options.clock;
   if (options.maxParallelPerUser !== undefined) orchestratorOptions.maxParallelPerUser = options.maxParallelPerUser;
   if (options.retryBackoffMs !== undefined) orchestratorOptions.retryBackoffMs = options.retryBackoffMs;
+  const limits = resolveLimits(options.limits);
+  orchestratorOptions.limits = limits;
   const engine = new Orchestrator(orchestratorOptions);
   const deps: ConstructorParameters<typeof JobService>[0] = {
     layout,
@@ -56,6 +58,6 @@ export function createJobService(options: EngineOptions): JobService {
   };
   if (options.compiler) deps.compiler = options.compiler;
   if (options.versions) deps.versions = options.versions;
-  if (options.limits) deps.limits = options.limits;
+  deps.limits = limits;
   return new JobService(deps);
 }

@@ -54,7 +54,7 @@ export const DEFAULT_LIMITS: Limits = z.object(fields).strict().parse({
   logBytesPerAttempt: '100mb',
   logStreamsPerUser: 16,
   errorBytes: '64kb',
-  resultBytes: '1mb',
+  resultBytes: '8mb',
   artifactsPerTask: 10_000,
   eventBufferBytes: '1mb',
 });

@@ -110,7 +110,8 @@ class Batch {
   }
 }
 
-function listFiles(dir: string): string[] {
+/** The files under `dir`, relative and sorted: the first `max`, and how many more there are. */
+function listFiles(dir: string, max: number): { files: string[]; omitted: number } {
   const out: string[] = [];
   const walk = (d: string): void => {
     let entries;
@@ -141,6 +142,7 @@ export class Orchestrator {
   private readonly maxPerUser: number;
   private readonly backoffMs: number;
   private readonly clock: Clock;
+  private readonly limits: Pick<Limits, 'errorBytes' | 'artifactsPerTask'>;
 
   constructor(o: OrchestratorOptions) {
     this.clock = o.clock ?? systemClock;

@@ -18,6 +18,8 @@ import type {
   ReportFn,
   StopReason,
 } from '../executor.js';
+import { DEFAULT_LIMITS } from '../../limits.js';
+import { readResultFile } from '../result-file.js';
 import { missingAccess } from './access.js';
 import { pooledApiClients, type ApiClients } from './api-clients.js';
 import { cachedJob, cachedPod } from './cached.js';
@@ -45,6 +47,8 @@ export interface KubernetesExecutorDeps {
   podAnnotations?: (spec: LaunchSpec) => Record<string, string>;
   /** Server variables every task gets (the config's `passEnv`, resolved). */
   passedEnv?: Record<string, string>;
+  /** Largest result.json read from the data volume (default: limits.ts). */
+  resultBytes?: number;
   /** Problems the executor recovers from by itself (watch errors); default: console.warn. */
   warn?: (message: string) => void;
 }
@@ -536,17 +540,15 @@ export class KubernetesExecutor implements Executor {
         }
       }
     }
-    let result: unknown;
+    let ended = event;
     if (event.type === 'exited' && this.config.dataVolume) {
       // With the shared data volume the runner wrote result.json where the server reads it.
-      try {
-        result = JSON.parse(await readFile(t.resultPath, 'utf8'));
-      } catch {
-        result = undefined;
-      }
+      const read = readResultFile(t.resultPath, this.deps.resultBytes ?? DEFAULT_LIMITS.resultBytes);
+      if ('result' in read) ended = { ...event, result: read.result };
+      else if ('error' in read) ended = { ...event, error: read.error };
     }
     this.tracked.delete(t.name);
-    t.report(event.type === 'exited' && result !== undefined ? { ...event, result } : event);
+    t.report(ended);
     // The end is recorded (reports are persisted before they return) and the log is saved: the
     // Job and its pod have nothing more to give.
     if (!this.config.keepFinishedJobs && !t.deleting)

@@ -28,6 +28,7 @@ export async function createExecutor(context: ExecutorContext): Promise<Executor
     runnerArchive: await readFile(context.runnerPath),
     notebookImage: process.env.JUPYTER_IMAGE || undefined,
     passedEnv: passedEnv(context.config.passEnv),
+    resultBytes: context.config.limits.resultBytes,
     warn: context.warn,
   });
   let missing: string[];

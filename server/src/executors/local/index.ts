@@ -21,7 +21,11 @@ export const LocalExecutorConfigSchema = z
 
 export async function createExecutor(context: ExecutorContext): Promise<Executor> {
   const settings = executorSettings(context, 'local', LocalExecutorConfigSchema);
-  const options: LocalExecutorOptions = { runnerPath: context.runnerPath, passEnv: context.config.passEnv };
+  const options: LocalExecutorOptions = {
+    runnerPath: context.runnerPath,
+    passEnv: context.config.passEnv,
+    resultBytes: context.config.limits.resultBytes,
+  };
   try {
     options.devices = await loadInventory(context.config.gpus);
   } catch (err) {
