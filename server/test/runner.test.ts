@@ -1200,12 +1200,16 @@ describe('tasks see what a top-to-bottom run sees', () => {
           code(1, '%time total = sum(data)'),
           code(2, 'calls = []', '%timeit -n 2 -r 3 calls.append(len(data))', 'print(len(calls))'),
           code(3, '%%timeit -n 1 -r 1 seen = len(calls)', 'calls.append(seen)'),
+          code(4, 'print("x")', '%time sum(data) * 2'),
         ],
         outputs: ['total', 'calls'],
       }),
     );
     expect(b.stderr).toBe('');
     expect(b.result.outputs).toEqual(['total', 'calls']);
+    // %time of an expression: the value is the cell's result, as in IPython.
+    const timedValue = cellOf(b.notebook, 4).outputs.find((o) => o.output_type === 'execute_result');
+    expect(timedValue?.data?.['text/plain']).toBe('90');
     expect(b.stdout).toMatch(/Wall time: .*\n/);
     expect(b.stdout).toMatch(/ ± .* per loop \(mean ± std\. dev\. of 3 runs, 2 loops each\)\n6\n/);
     const check = await runTask(

@@ -181,6 +181,7 @@ class Runner(object):
 
         builtins = sys.modules["builtins"]
         builtins._cellpipe_time = ipython.Timer
+        builtins._cellpipe_time_eval = ipython.time_eval
         builtins._cellpipe_timeit = ipython.timeit
         if not hasattr(builtins, "display"):
             builtins.display = self.display

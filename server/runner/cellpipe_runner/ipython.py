@@ -90,8 +90,13 @@ def transform_magics(source):
         text = line.strip()
         continuation = text.endswith("\\")
         if what == "magic" and text.startswith("%time ") and not continuation:
-            # %time <statement>: run it and print the timing, as IPython does.
-            out.append("%swith _cellpipe_time(): %s" % (indent, text[len("%time ") :].strip()))
+            # %time <statement>: run it and print the timing, as IPython does; an expression's value
+            # is the line's value (shown when it ends the cell).
+            statement = text[len("%time ") :].strip()
+            if _is_expression(statement):
+                out.append("%s_cellpipe_time_eval(%r, globals())" % (indent, statement))
+            else:
+                out.append("%swith _cellpipe_time(): %s" % (indent, statement))
             continue
         if what == "magic" and text.startswith("%timeit ") and not continuation:
             # The statement runs in a function whose globals are the user namespace, as in IPython.
@@ -154,6 +159,14 @@ class _Scanner(object):
             self.quote = None  # an unterminated one-line string: the compiler will say so
 
 
+def _is_expression(source):
+    try:
+        compile(source, "<timed eval>", "eval", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
 def _env_assignment(args):
     """%env NAME=value / %env NAME value -> (NAME, value); reading forms are skipped."""
     if "=" in args:
@@ -202,6 +215,13 @@ class Timer(object):
             % (format_time(user), format_time(system), format_time(user + system), format_time(wall))
         )
         return False
+
+
+def time_eval(source, namespace):
+    """%time <expression>: evaluates it in the user namespace, prints the timing, returns the value."""
+    code = compile(source, "<timed eval>", "eval", dont_inherit=True)
+    with Timer():
+        return eval(code, namespace)
 
 
 def timeit(args, namespace, body=None):
