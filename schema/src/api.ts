@@ -77,6 +77,19 @@ export const TaskRunSchema = z.object({
   reused: z.boolean().optional(),
   /** Devices held while running, e.g. CUDA_VISIBLE_DEVICES values or node/pod names. */
   placement: z.string().optional(),
+  /**
+   * Set while the server waits for the executor to stop the running attempt (a cancel, a timeout).
+   * `error` is why the last request to stop it failed (an API that did not answer); it is retried.
+   */
+  stopping: z
+    .object({
+      reason: z.enum(['cancelled', 'timeout', 'aborted']),
+      since: z.string(),
+      error: z.string().optional(),
+      /** When the next try is due. */
+      retryAt: z.string().optional(),
+    })
+    .optional(),
 });
 
 export const PipelineRefSchema = z.object({

@@ -210,6 +210,16 @@ test('a task that exceeds its timeout is killed and fails with reason timeout', 
   expect(processAlive(Number(lines(pidFile)[0]))).toBe(false);
 });
 
+test('timeouts longer than a Node timer holds (25 and 30 days) do not fire early', async () => {
+  const job = await h.service.submit(
+    'alice',
+    request([{ name: 'patient', code: 'import time\ntime.sleep(0.5)\n', timeout: '25d' }], { timeout: '30d' }),
+  );
+  const done = await waitForJob(h.service, job.id);
+  expect(taskOf(done, 'patient').error).toBeUndefined();
+  expect(done.state).toBe('succeeded');
+});
+
 test('a job that exceeds its timeout fails and its tasks stop', async () => {
   const job = await h.service.submit(
     'alice',

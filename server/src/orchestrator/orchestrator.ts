@@ -45,6 +45,10 @@ export interface OrchestratorOptions {
   limits?: Pick<Limits, 'errorBytes' | 'artifactsPerTask'>;
 }
 
+/** A failed executor call (cancel, reattach) is tried again after 1 s, 2 s, 4 s ... at most a minute. */
+const EXECUTOR_RETRY_MS = 1000;
+const EXECUTOR_RETRY_MAX_MS = 60_000;
+
 const unsuccessful = (s: TaskState): boolean => isTerminalTaskState(s) && s !== 'succeeded';
 /** `job.error` of a job being cancelled; any other error on a non-terminal job means it is failing. */
 export const CANCELLED_MARK = 'cancelled';
@@ -56,6 +60,17 @@ interface Inflight {
   stopReason?: StopReason;
   /** Cancels the attempt's timeout. */
   disarm?: () => void;
+  /**
+   * False after a restart until the executor follows the attempt again (a reattach that threw is
+   * retried); a stop asked for meanwhile is sent once it does.
+   */
+  followed: boolean;
+  /** A cancel request is on its way to the executor or waits for its retry. */
+  stopping: boolean;
+  /** Failed executor calls in a row (cancel or reattach), for the retry backoff. */
+  failures: number;
+  /** Cancels a pending retry of an executor call. */
+  retry?: () => void;
 }
 
 interface ActiveJob {
@@ -209,40 +224,101 @@ export class Orchestrator {
     }
     for (const att of this.store.openAttempts()) {
       const aj = this.jobs.get(att.jobId);
-      const task = aj?.tasks.get(att.task);
-      if (!aj || !task) continue;
-      const spec = this.launchSpec(aj, att.task, att.attempt);
-      const inf: Inflight = { attempt: att.attempt, record: att };
+      if (!aj?.tasks.has(att.task)) continue;
+      const inf: Inflight = { attempt: att.attempt, record: att, followed: false, stopping: false, failures: 0 };
       aj.inflight.set(att.task, inf);
-      const report = (e: ExecutorEvent): void => this.onEvent(aj.job.id, att.task, att.attempt, e);
-      let found: 'following' | 'not-found';
-      try {
-        found = await this.executor.reattach(spec, att.state === 'running' ? att.handle : null, report);
-      } catch (err) {
-        found = 'not-found';
-        void err;
-      }
-      if (found === 'not-found') {
-        if (att.state === 'running') {
-          report({
-            type: 'exited',
-            error: { reason: 'lost', message: 'the task disappeared while the server was down' },
-          });
-        } else {
-          // Persisted as handed over, never spawned: it is safe (and necessary) to start it now.
-          await this.executor
-            .start(spec, report)
-            .catch((err: unknown) => this.startFailed(aj.job.id, att.task, att.attempt, err));
-        }
-      } else if (att.state === 'running' && att.startedAt) {
-        this.armTaskTimeout(aj, att.task, inf, Date.parse(att.startedAt));
-      }
+      await this.reattach(aj, att.task, inf);
     }
     for (const aj of this.jobs.values()) {
       this.armJobTimeout(aj);
       if (aj.abort) this.abort(aj, aj.abort);
     }
     this.schedule();
+  }
+
+  /**
+   * Follow an attempt a previous server process handed over. Only a definite 'not-found' ends it; an
+   * executor that cannot tell (it threw) is asked again later, and meanwhile the attempt stays open so
+   * nothing starts a second one.
+   */
+  private async reattach(aj: ActiveJob, name: string, inf: Inflight): Promise<void> {
+    const att = inf.record;
+    const spec = this.launchSpec(aj, name, att.attempt);
+    const report = (e: ExecutorEvent): void => this.onEvent(aj.job.id, name, att.attempt, e);
+    let found: 'following' | 'not-found';
+    try {
+      found = await this.executor.reattach(spec, att.state === 'running' ? att.handle : null, report);
+    } catch {
+      if (this.isCurrent(aj, name, inf)) this.retryLater(inf, () => void this.reattach(aj, name, inf));
+      return;
+    }
+    if (!this.isCurrent(aj, name, inf)) return;
+    inf.failures = 0;
+    inf.followed = true;
+    if (found === 'not-found') {
+      if (att.state === 'running') {
+        report({
+          type: 'exited',
+          error: { reason: 'lost', message: 'the task disappeared while the server was down' },
+        });
+      } else {
+        // Persisted as handed over, never spawned: it is safe (and necessary) to start it now.
+        this.executor.start(spec, report).catch((err: unknown) => this.startFailed(aj.job.id, name, att.attempt, err));
+      }
+      return;
+    }
+    if (att.state === 'running' && att.startedAt) this.armTaskTimeout(aj, name, inf, Date.parse(att.startedAt));
+    if (inf.stopReason) this.sendStop(aj, name, inf);
+  }
+
+  /** True while `inf` is still the attempt the orchestrator follows for this task. */
+  private isCurrent(aj: ActiveJob, name: string, inf: Inflight): boolean {
+    return !this.closed && this.jobs.get(aj.job.id) === aj && aj.inflight.get(name) === inf;
+  }
+
+  /** Arms the next try of a failed executor call; returns when it is due. */
+  private retryLater(inf: Inflight, fn: () => void): number {
+    const delay = Math.min(EXECUTOR_RETRY_MS * 2 ** inf.failures, EXECUTOR_RETRY_MAX_MS);
+    inf.failures++;
+    inf.retry?.();
+    inf.retry = this.clock.after(delay, () => {
+      inf.retry = undefined;
+      fn();
+    });
+    return this.clock.now() + delay;
+  }
+
+  /**
+   * Ask the executor to stop an attempt (cancel, timeout, the job stopping) until it confirms: a
+   * request that fails is retried with backoff, and the task shows the pending stop meanwhile.
+   */
+  private stop(aj: ActiveJob, name: string, inf: Inflight, reason: StopReason): void {
+    inf.stopReason ??= reason;
+    if (inf.stopping) return;
+    inf.stopping = true;
+    const stopReason = inf.stopReason;
+    if (aj.tasks.get(name)?.stopping?.reason !== stopReason) {
+      this.commit(aj, (b) => b.task(name, { stopping: { reason: stopReason, since: b.now } }));
+    }
+    if (inf.followed) this.sendStop(aj, name, inf);
+  }
+
+  private sendStop(aj: ActiveJob, name: string, inf: Inflight): void {
+    if (!this.isCurrent(aj, name, inf)) return;
+    this.executor.cancel(this.cancelRequest(aj, name, inf)).then(
+      () => {
+        inf.failures = 0;
+      },
+      (err: unknown) => {
+        if (!this.isCurrent(aj, name, inf)) return;
+        const retryAt = this.retryLater(inf, () => this.sendStop(aj, name, inf));
+        const error = err instanceof Error ? err.message : String(err);
+        this.commit(aj, (b) => {
+          const stopping = b.get(name).stopping;
+          if (stopping) b.task(name, { stopping: { ...stopping, error, retryAt: new Date(retryAt).toISOString() } });
+        });
+      },
+    );
   }
 
   /** Cancel a job: pending tasks are cancelled now, running ones are killed. */
@@ -257,7 +333,10 @@ export class Orchestrator {
     this.closed = true;
     for (const aj of this.jobs.values()) {
       for (const disarm of aj.timers) disarm();
-      for (const inf of aj.inflight.values()) inf.disarm?.();
+      for (const inf of aj.inflight.values()) {
+        inf.disarm?.();
+        inf.retry?.();
+      }
     }
     this.jobs.clear();
   }
@@ -482,7 +561,7 @@ export class Orchestrator {
       handle: null,
       createdAt: this.isoNow(),
     };
-    const inf: Inflight = { attempt, record };
+    const inf: Inflight = { attempt, record, followed: true, stopping: false, failures: 0 };
     // Persisted as 'starting' BEFORE the executor sees it: after a crash it is either found or started, never twice.
     this.commit(aj, (b) => {
       b.attempts.push(record);
@@ -542,9 +621,7 @@ export class Orchestrator {
     if (eff.timeoutMs === undefined) return;
     inf.disarm?.();
     inf.disarm = this.clock.after(startedMs + eff.timeoutMs - this.clock.now(), () => {
-      if (aj.inflight.get(name) !== inf) return;
-      inf.stopReason ??= 'timeout';
-      void this.executor.cancel(this.cancelRequest(aj, name, inf));
+      if (this.isCurrent(aj, name, inf)) this.stop(aj, name, inf, 'timeout');
     });
   }
 
@@ -564,15 +641,13 @@ export class Orchestrator {
   private abort(aj: ActiveJob, abort: NonNullable<ActiveJob['abort']>): void {
     aj.abort = abort;
     if (aj.job.error !== abort.message) this.commit(aj, (b) => b.jobPatch({ error: abort.message }));
-    for (const [name, inf] of aj.inflight) {
-      inf.stopReason ??= abort.taskReason;
-      void this.executor.cancel(this.cancelRequest(aj, name, inf));
-    }
+    for (const [name, inf] of aj.inflight) this.stop(aj, name, inf, abort.taskReason);
     this.schedule();
   }
 
   private onExit(aj: ActiveJob, name: string, inf: Inflight, e: Extract<ExecutorEvent, { type: 'exited' }>): void {
     inf.disarm?.();
+    inf.retry?.();
     aj.inflight.delete(name);
     const spec = aj.specs.get(name)!;
     const eff = effectiveTask(aj.job.pipeline, spec);
@@ -638,6 +713,7 @@ export class Orchestrator {
     }
     // The warnings of this attempt replace the previous attempt's.
     next.warnings = result?.warnings?.length ? capWarnings(result.warnings, this.limits.errorBytes) : undefined;
+    next.stopping = undefined;
     if (!retrying) next.finishedAt = now.toISOString();
     if (durationMs !== undefined) next.durationMs = durationMs;
     if (exitCode !== undefined) next.exitCode = exitCode;

@@ -1,0 +1,347 @@
+/**
+ * The orchestrator on its own: a scripted executor, a clock moved by hand, an in-memory SQLite store.
+ * What it decides (order, retries and their backoff, timeouts, stopping and finding attempts again)
+ * is checked without a process or a timer of the machine. orchestrator.test.ts runs the same engine
+ * against real runner processes.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { effectiveTask, PipelineSchema, type Pipeline, type PipelineInput } from '@cellpipe/schema';
+import type { Clock } from '../src/clock.js';
+import type {
+  AttemptHandle,
+  CancelRequest,
+  Executor,
+  ExecutorEvent,
+  LaunchSpec,
+  ReportFn,
+} from '../src/executors/executor.js';
+import { Orchestrator, type OrchestratorEvents } from '../src/orchestrator/orchestrator.js';
+import { JobLayout } from '../src/store/layout.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+import type { JobRecord, TaskRecord } from '../src/store/store.js';
+
+const DAY = 86_400_000;
+
+/** Timers fire only when the test moves time forward, in due order. */
+class FakeClock implements Clock {
+  private t = Date.parse('2026-01-01T00:00:00Z');
+  private timers: { due: number; fn: () => void; seq: number }[] = [];
+  private seq = 0;
+  now(): number {
+    return this.t;
+  }
+  after(ms: number, fn: () => void): () => void {
+    const timer = { due: this.t + Math.max(0, ms), fn, seq: this.seq++ };
+    this.timers.push(timer);
+    return () => {
+      this.timers = this.timers.filter((x) => x !== timer);
+    };
+  }
+  /** Moves time forward, firing every timer that falls due (and those they arm), then lets the engine settle. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      const next = this.timers.filter((x) => x.due <= end).sort((a, b) => a.due - b.due || a.seq - b.seq)[0];
+      if (!next) break;
+      this.timers = this.timers.filter((x) => x !== next);
+      this.t = next.due;
+      next.fn();
+      await settle();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+
+/** Lets promise callbacks and the orchestrator's setImmediate scheduling run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}
+
+interface Started {
+  spec: LaunchSpec;
+  report: ReportFn;
+}
+
+/** An executor the test drives: it records every call and reports only what the test tells it to. */
+class ScriptedExecutor implements Executor {
+  readonly name = 'scripted';
+  readonly starts: Started[] = [];
+  readonly cancels: CancelRequest[] = [];
+  readonly reattaches: { spec: LaunchSpec; handle: AttemptHandle | null }[] = [];
+  /** Answers cancel calls in order; once used up, cancel resolves. */
+  cancelAnswers: (Error | 'ok')[] = [];
+  /** Answers reattach calls in order; once used up, reattach says 'following'. */
+  reattachAnswers: (Error | 'following' | 'not-found')[] = [];
+  private readonly followers = new Map<string, ReportFn>();
+
+  inventory = async () => ({ executor: this.name, resources: [] });
+  async start(spec: LaunchSpec, report: ReportFn): Promise<void> {
+    this.starts.push({ spec, report });
+    this.followers.set(`${spec.taskName}#${spec.attempt}`, report);
+  }
+  async cancel(request: CancelRequest): Promise<void> {
+    this.cancels.push(request);
+    const answer = this.cancelAnswers.shift() ?? 'ok';
+    if (answer instanceof Error) throw answer;
+  }
+  async reattach(spec: LaunchSpec, handle: AttemptHandle | null, report: ReportFn): Promise<'following' | 'not-found'> {
+    this.reattaches.push({ spec, handle });
+    const answer = this.reattachAnswers.shift() ?? 'following';
+    if (answer instanceof Error) throw answer;
+    if (answer === 'following') this.followers.set(`${spec.taskName}#${spec.attempt}`, report);
+    return answer;
+  }
+  async close(): Promise<void> {}
+
+  /** Reports an event for a task's attempt (the latest one when none is named). */
+  emit(task: string, event: ExecutorEvent, attempt?: number): void {
+    const n = attempt ?? Math.max(...this.starts.filter((s) => s.spec.taskName === task).map((s) => s.spec.attempt));
+    const report = this.followers.get(`${task}#${n}`);
+    if (!report) throw new Error(`nobody follows ${task} attempt ${n}`);
+    report(event);
+  }
+  run(task: string, attempt?: number): void {
+    this.emit(task, { type: 'running', handle: { task, attempt: attempt ?? 0 } }, attempt);
+  }
+  exit(task: string, exitCode: number, attempt?: number): void {
+    this.emit(task, { type: 'exited', exitCode }, attempt);
+  }
+  startedNames(): string[] {
+    return this.starts.map((s) => `${s.spec.taskName}#${s.spec.attempt}`);
+  }
+}
+
+let home: string;
+let store: SqliteStore;
+let clock: FakeClock;
+let executor: ScriptedExecutor;
+let orchestrator: Orchestrator;
+let seq = 0;
+
+function makeOrchestrator(): Orchestrator {
+  return new Orchestrator({
+    store,
+    executor,
+    layout: new JobLayout(home),
+    events: new EventEmitter<OrchestratorEvents>(),
+    clock,
+    retryBackoffMs: 1000,
+  });
+}
+
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), 'cellpipe-orch-unit-'));
+  store = new SqliteStore(':memory:');
+  clock = new FakeClock();
+  executor = new ScriptedExecutor();
+  orchestrator = makeOrchestrator();
+});
+afterEach(async () => {
+  await orchestrator.close();
+  store.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+type TaskSpec = { name: string; dependsOn?: string[]; retries?: number; timeout?: string };
+
+/** Stores a job as JobService.submit would and hands it to the orchestrator. */
+async function submit(tasks: TaskSpec[], spec: Partial<PipelineInput['spec']> = {}): Promise<string> {
+  const pipeline: Pipeline = PipelineSchema.parse({
+    apiVersion: 'cellpipe.io/v1',
+    kind: 'Pipeline',
+    metadata: { name: 'unit' },
+    spec: { ...spec, tasks: tasks.map((t) => ({ ...t, source: { kind: 'script', path: `${t.name}.py` } })) },
+  });
+  const id = `job${String(++seq).padStart(4, '0')}`;
+  const job: JobRecord = {
+    id,
+    name: 'unit',
+    owner: 'alice',
+    state: 'pending',
+    executor: executor.name,
+    createdAt: new Date(clock.now()).toISOString(),
+    pipeline,
+    parameters: {},
+  };
+  const records: TaskRecord[] = pipeline.spec.tasks.map((t) => ({
+    name: t.name,
+    state: 'pending',
+    dependsOn: t.dependsOn,
+    resources: {},
+    attempt: 0,
+    maxAttempts: effectiveTask(pipeline, t).retries + 1,
+    outputs: [],
+    artifacts: [],
+  }));
+  store.insertJob(job, records, new Map(records.map((t) => [t.name, { kind: 'script' }])));
+  orchestrator.add(job, records);
+  await settle();
+  return id;
+}
+
+const task = (jobId: string, name: string): TaskRecord => store.getTasks(jobId).find((t) => t.name === name)!;
+const jobState = (jobId: string): string => store.getJob(jobId)!.state;
+
+test('runs tasks in dependency order: a dependent starts only once its upstream succeeded', async () => {
+  const id = await submit([{ name: 'a' }, { name: 'b', dependsOn: ['a'] }, { name: 'c' }]);
+  expect(executor.startedNames().sort()).toEqual(['a#1', 'c#1']);
+  executor.run('a');
+  executor.exit('a', 0);
+  await settle();
+  expect(executor.startedNames()).toContain('b#1');
+  executor.run('b');
+  executor.exit('b', 0);
+  executor.run('c');
+  executor.exit('c', 0);
+  await settle();
+  expect(jobState(id)).toBe('succeeded');
+});
+
+test('retries wait out an exponential backoff on the clock', async () => {
+  const id = await submit([{ name: 'flaky', retries: 2 }]);
+  executor.run('flaky');
+  executor.exit('flaky', 1);
+  await settle();
+  expect(task(id, 'flaky')).toMatchObject({ state: 'queued', attempt: 1 });
+  await clock.advance(999);
+  expect(executor.startedNames()).toEqual(['flaky#1']);
+  await clock.advance(2);
+  expect(executor.startedNames()).toEqual(['flaky#1', 'flaky#2']);
+  executor.run('flaky');
+  executor.exit('flaky', 1);
+  await settle();
+  await clock.advance(1999);
+  expect(executor.startedNames()).toHaveLength(2);
+  await clock.advance(2);
+  expect(executor.startedNames()).toEqual(['flaky#1', 'flaky#2', 'flaky#3']);
+  executor.run('flaky');
+  executor.exit('flaky', 0);
+  await settle();
+  expect(task(id, 'flaky')).toMatchObject({ state: 'succeeded', attempt: 3 });
+});
+
+test('a task timeout stops the attempt with reason timeout and fails the task', async () => {
+  const id = await submit([{ name: 'slow', timeout: '90s' }]);
+  executor.run('slow');
+  await clock.advance(89_999);
+  expect(executor.cancels).toEqual([]);
+  await clock.advance(1);
+  expect(executor.cancels).toEqual([
+    { jobId: id, taskName: 'slow', taskId: `${id}.slow`, attempt: 1, reason: 'timeout' },
+  ]);
+  executor.emit('slow', { type: 'exited', error: { reason: 'timeout', message: 'killed' } });
+  await settle();
+  expect(task(id, 'slow')).toMatchObject({ state: 'failed', error: { reason: 'timeout' } });
+  expect(task(id, 'slow').error?.message).toContain('90s');
+});
+
+test('timeouts longer than a Node timer can hold (25 days) fire on time, not at once', async () => {
+  const id = await submit([{ name: 'long', timeout: '25d' }], { timeout: '30d' });
+  executor.run('long');
+  await clock.advance(DAY);
+  expect(executor.cancels).toEqual([]);
+  expect(jobState(id)).toBe('running');
+  await clock.advance(24 * DAY);
+  expect(executor.cancels.map((c) => c.reason)).toEqual(['timeout']);
+});
+
+describe('a cancel the executor cannot carry out at once (the API answers 503)', () => {
+  test('is retried with backoff; the task shows the pending stop; it ends cancelled once the executor confirms', async () => {
+    const id = await submit([{ name: 'gpu' }, { name: 'after', dependsOn: ['gpu'] }]);
+    executor.run('gpu');
+    executor.cancelAnswers = [new Error('Kubernetes API error 503'), new Error('Kubernetes API error 503')];
+    orchestrator.cancel(id);
+    await settle();
+    expect(executor.cancels).toHaveLength(1);
+    expect(task(id, 'gpu')).toMatchObject({
+      state: 'running',
+      stopping: { reason: 'cancelled', error: 'Kubernetes API error 503' },
+    });
+    expect(task(id, 'after').state).toBe('cancelled');
+    expect(jobState(id)).toBe('running');
+
+    await clock.advance(1000);
+    expect(executor.cancels).toHaveLength(2);
+    await clock.advance(1999);
+    expect(executor.cancels).toHaveLength(2);
+    await clock.advance(1);
+    expect(executor.cancels).toHaveLength(3);
+    // The third request went through: no more are sent, and the executor reports the end.
+    await clock.advance(60_000);
+    expect(executor.cancels).toHaveLength(3);
+    executor.emit('gpu', { type: 'exited', error: { reason: 'cancelled', message: 'the attempt was cancelled' } });
+    await settle();
+    expect(task(id, 'gpu')).toMatchObject({ state: 'cancelled', error: { reason: 'cancelled' } });
+    expect(task(id, 'gpu').stopping).toBeUndefined();
+    expect(jobState(id)).toBe('cancelled');
+  });
+
+  test('an attempt that ends by itself meanwhile stops the retries', async () => {
+    const id = await submit([{ name: 'a', timeout: '1m' }]);
+    executor.run('a');
+    executor.cancelAnswers = [new Error('unreachable')];
+    await clock.advance(60_000);
+    expect(executor.cancels.map((c) => c.reason)).toEqual(['timeout']);
+    executor.exit('a', 0);
+    await settle();
+    await clock.advance(120_000);
+    expect(executor.cancels).toHaveLength(1);
+    expect(task(id, 'a').stopping).toBeUndefined();
+  });
+});
+
+describe('restart recovery', () => {
+  async function restartWithRunning(): Promise<string> {
+    const id = await submit([{ name: 'train' }, { name: 'report', dependsOn: ['train'] }]);
+    executor.run('train');
+    await settle();
+    await orchestrator.close();
+    executor = new ScriptedExecutor();
+    orchestrator = makeOrchestrator();
+    return id;
+  }
+
+  test('a reattach that throws keeps the attempt open and is retried; nothing starts twice', async () => {
+    const id = await restartWithRunning();
+    executor.reattachAnswers = [new Error('connect ECONNREFUSED'), new Error('timeout'), 'following'];
+    await orchestrator.recover();
+    await settle();
+    expect(executor.reattaches).toHaveLength(1);
+    expect(task(id, 'train')).toMatchObject({ state: 'running', attempt: 1 });
+    expect(store.attempts(id, 'train').map((a) => a.state)).toEqual(['running']);
+    await clock.advance(1000);
+    expect(executor.reattaches).toHaveLength(2);
+    await clock.advance(2000);
+    expect(executor.reattaches).toHaveLength(3);
+    expect(executor.reattaches[2]?.handle).toEqual({ task: 'train', attempt: 0 });
+    // Found still running, and followed to its end: no second attempt was ever started.
+    executor.exit('train', 0, 1);
+    await settle();
+    expect(executor.starts.map((s) => s.spec.taskName)).toEqual(['report']);
+    expect(task(id, 'train')).toMatchObject({ state: 'succeeded', attempt: 1 });
+  });
+
+  test('only a definite not-found ends a running attempt, as lost', async () => {
+    const id = await restartWithRunning();
+    executor.reattachAnswers = ['not-found'];
+    await orchestrator.recover();
+    await settle();
+    expect(task(id, 'train')).toMatchObject({ state: 'failed', error: { reason: 'lost' } });
+  });
+
+  test('a cancel during a reattach that keeps failing is sent once the attempt is found', async () => {
+    const id = await restartWithRunning();
+    executor.reattachAnswers = [new Error('timeout')];
+    await orchestrator.recover();
+    orchestrator.cancel(id);
+    await settle();
+    expect(executor.cancels).toEqual([]);
+    expect(task(id, 'train').stopping).toMatchObject({ reason: 'cancelled' });
+    await clock.advance(1000);
+    expect(executor.cancels.map((c) => c.reason)).toEqual(['cancelled']);
+  });
+});
