@@ -28,7 +28,7 @@ function run(id: string, name: string, parameters?: Record<string, unknown>): Jo
     state: 'succeeded',
     executor: 'local',
     createdAt: '2024-05-01T00:00:00Z',
-    taskCounts: {},
+    taskCounts: { pending: 0, queued: 0, running: 0, succeeded: 1, failed: 0, cancelled: 0, skipped: 0 },
     ...(parameters ? { parameters } : {}),
   };
 }
