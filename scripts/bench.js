@@ -12,6 +12,7 @@ const suites = [
   ['requests', './bench-requests.js', 'benchRequests'],
   ['kubernetes', './bench-kubernetes.js', 'benchKubernetes'],
   ['corpus', './bench-corpus.js', 'benchCorpus'],
+  ['schedules', './bench-schedules.js', 'benchSchedules'],
 ];
 const only = process.argv.slice(2);
 
