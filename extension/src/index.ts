@@ -6,6 +6,7 @@ import { fileBrowserPlugin } from './plugins/fileBrowser.js';
 import { jobsPlugin } from './plugins/jobs.js';
 import { monitorPlugin } from './plugins/monitor.js';
 import { pipelinePlugin } from './plugins/pipeline.js';
+import { schedulesPlugin } from './plugins/schedules.js';
 import { statusBarPlugin } from './plugins/statusBar.js';
 import { taskEditorPlugin } from './plugins/taskEditor.js';
 
@@ -16,6 +17,7 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   jobsPlugin,
   monitorPlugin,
   pipelinePlugin,
+  schedulesPlugin,
   taskEditorPlugin,
   badgesPlugin,
   statusBarPlugin,

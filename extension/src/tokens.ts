@@ -88,6 +88,7 @@ export const CommandIDs = {
   rerunFailed: 'cellpipe:rerun-failed',
   openTaskEditor: 'cellpipe:open-task-editor',
   openAtCell: 'cellpipe:open-notebook-at-cell',
+  scheduleNotebook: 'cellpipe:schedule-notebook',
 } as const;
 
 export const PLUGIN_PREFIX = '@cellpipe/jupyterlab';

@@ -42,7 +42,13 @@ function activatePipeline(
     }
   };
 
-  const panel = new PipelinePanel(tracker, api, jobs, () => app.commands.execute(CommandIDs.runPipeline));
+  const panel = new PipelinePanel(
+    tracker,
+    api,
+    jobs,
+    () => app.commands.execute(CommandIDs.runPipeline),
+    () => app.commands.execute(CommandIDs.scheduleNotebook),
+  );
   panel.id = 'cellpipe-pipeline';
   panel.title.icon = cellpipeIcon;
   panel.title.caption = 'Cellpipe Pipeline';

@@ -67,6 +67,8 @@ export class PipelinePanel extends ReactWidget {
     private readonly api: ICellpipeAPI,
     private readonly jobs: ICellpipeJobs,
     private readonly runPipeline: () => Promise<void>,
+    /** Opens "Schedule…" for the current notebook. */
+    private readonly schedulePipeline: () => Promise<void>,
   ) {
     super();
     this.addClass(CLASS);
@@ -307,6 +309,19 @@ export class PipelinePanel extends ReactWidget {
             onClick={() => void this.runPipeline()}
           >
             Run as Pipeline
+          </button>
+          <button
+            type="button"
+            className={`${CLASS}-scheduleButton jp-mod-styled`}
+            disabled={!pipeline}
+            title={
+              pipeline
+                ? 'Run this notebook on a schedule in the Cellpipe server'
+                : 'The notebook has no runnable pipeline yet'
+            }
+            onClick={() => void this.schedulePipeline()}
+          >
+            Schedule…
           </button>
           {lastSummary ? (
             <p className={`${CLASS}-last`}>

@@ -119,6 +119,60 @@ export class PipelinePanel {
   get run(): Locator {
     return this.panel.getByRole('button', { name: 'Run as Pipeline', exact: true });
   }
+
+  get schedule(): Locator {
+    return this.panel.getByRole('button', { name: 'Schedule…', exact: true });
+  }
+}
+
+/** The "Schedule…" dialog. */
+export class ScheduleDialog {
+  constructor(private readonly page: IJupyterLabPageFixture) {}
+
+  get dialog(): Locator {
+    return this.page.getByRole('dialog');
+  }
+
+  field(
+    name: 'Name' | 'Runs' | 'Cron' | 'Time zone' | 'Every' | 'Version' | 'Pause after failed runs in a row',
+  ): Locator {
+    return this.dialog.getByLabel(name, { exact: true });
+  }
+
+  /** The next fire times the server computed. */
+  get fires(): Locator {
+    return this.dialog.getByRole('region', { name: 'Next fire times', exact: true }).getByRole('listitem');
+  }
+
+  get reading(): Locator {
+    return this.dialog.getByLabel('In words', { exact: true });
+  }
+
+  get save(): Locator {
+    return this.dialog.getByRole('button', { name: 'Save schedule', exact: true });
+  }
+}
+
+/** The monitor's "Schedules" tab. */
+export class SchedulesTab {
+  constructor(private readonly page: IJupyterLabPageFixture) {}
+
+  get tab(): Locator {
+    return this.page.locator(`#${Ids.monitor} [data-tab="schedules"]`);
+  }
+
+  async open(): Promise<void> {
+    await this.page.locator(`#${Ids.monitor}`).getByRole('tab', { name: 'Schedules', exact: true }).click();
+    await this.tab.waitFor({ state: 'visible' });
+  }
+
+  row(name: string): Locator {
+    return this.tab.locator(`tr[data-schedule="${name}"]`);
+  }
+
+  button(name: string, action: 'Pause' | 'Resume' | 'Edit' | 'Delete'): Locator {
+    return this.row(name).getByRole('button', { name: action, exact: true });
+  }
 }
 
 /** The main-area "Cellpipe Jobs" monitor. */
@@ -143,6 +197,11 @@ export class Monitor {
   /** A job's row in the list (`data-state` carries its state). */
   job(id: string): Locator {
     return this.widget.locator(`[data-job-id="${id}"]`);
+  }
+
+  /** Rows of jobs a schedule started. */
+  scheduledJobs(scheduleId: string): Locator {
+    return this.widget.locator(`[data-schedule-id="${scheduleId}"]`);
   }
 
   /** Shows a job's detail. */
@@ -213,12 +272,16 @@ export class Cellpipe {
   readonly pipeline: PipelinePanel;
   readonly monitor: Monitor;
   readonly cells: NotebookCells;
+  readonly scheduleDialog: ScheduleDialog;
+  readonly schedules: SchedulesTab;
 
   constructor(readonly page: IJupyterLabPageFixture) {
     this.taskEditor = new TaskEditor(page);
     this.cells = new NotebookCells(page);
     this.pipeline = new PipelinePanel(page);
     this.monitor = new Monitor(page);
+    this.scheduleDialog = new ScheduleDialog(page);
+    this.schedules = new SchedulesTab(page);
   }
 
   /** Ids of the registered Cellpipe plugins and whether each is activated. */

@@ -65,6 +65,24 @@ function JobFacts(props: { job: Job; model: JobsViewModel; now: number }): React
       <dd>{dateTime(job.finishedAt)}</dd>
       <dt>{trans.__('Duration')}</dt>
       <dd>{formatDuration(elapsedMs(job.startedAt, job.finishedAt, now))}</dd>
+      {job.pipelineRef ? (
+        <>
+          <dt>{trans.__('Pipeline')}</dt>
+          <dd title={job.pipelineRef.hash}>
+            {job.pipelineRef.version !== undefined
+              ? trans.__('%1 version %2', job.pipelineRef.name, job.pipelineRef.version)
+              : trans.__('%1 (unsaved, %2)', job.pipelineRef.name, job.pipelineRef.hash.slice(0, 12))}
+          </dd>
+        </>
+      ) : null}
+      {job.scheduleId ? (
+        <>
+          <dt>{trans.__('Started by')}</dt>
+          <dd className={`${CLASS}-scheduled`}>
+            {trans.__('schedule %1, for the slot at %2', job.scheduleId, dateTime(job.scheduleSlot))}
+          </dd>
+        </>
+      ) : null}
       {job.parentJobId ? (
         <>
           <dt>{trans.__('Re-run of')}</dt>

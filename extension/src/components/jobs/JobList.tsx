@@ -153,6 +153,7 @@ function JobRow({ index, style, ariaAttributes, model, params, focusable }: RowC
       style={style}
       data-job-id={j.id}
       data-state={j.state}
+      data-schedule-id={j.scheduleId}
       className={`${CLASS}-row jp-mod-${j.state}${selected ? ' jp-mod-selected' : ''}`}
     >
       <input
@@ -174,6 +175,7 @@ function JobRow({ index, style, ariaAttributes, model, params, focusable }: RowC
         <StatePill state={j.state} trans={trans} />
         <span className={`${CLASS}-rowMeta`}>
           {j.id} · {j.owner} · {dateTime(j.createdAt)}
+          {j.scheduleId ? ` · ${trans.__('scheduled')}` : ''}
           {taskCounts ? ` · ${taskCounts}` : ''}
         </span>
         {differing.length ? <span className={`${CLASS}-rowParams`}>{differing.join(' · ')}</span> : null}
