@@ -99,6 +99,8 @@ export class Scheduler {
   private readonly lateAfterMs: number;
   private readonly log: (message: string, err?: unknown) => void;
   private readonly heap = new MinHeap();
+  /** Built triggers by schedule, valid for one revision (every change of the spec bumps it). */
+  private readonly triggers = new Map<string, { revision: number; trigger: Trigger }>();
   /** The one live heap entry of each schedule (older entries are skipped when popped). */
   private readonly nextAt = new Map<string, number>();
   /** Schedules whose last decision failed unexpectedly: not looked at again before this time. */
@@ -163,9 +165,13 @@ export class Scheduler {
     return run;
   }
 
-  /** The trigger of a schedule (its spec was validated when saved). */
+  /** The trigger of a schedule (its spec was validated when saved); reused while its revision stands. */
   trigger(rec: ScheduleRecord): Trigger {
-    return buildTrigger(rec.spec, Date.parse(rec.createdAt));
+    const cached = this.triggers.get(rec.id);
+    if (cached && cached.revision === rec.revision) return cached.trigger;
+    const trigger = buildTrigger(rec.spec, Date.parse(rec.createdAt));
+    this.triggers.set(rec.id, { revision: rec.revision, trigger });
+    return trigger;
   }
 
   /** The next fire times of a schedule, as the scheduler will fire them: none unless active. */
@@ -179,7 +185,10 @@ export class Scheduler {
   refresh(id: string): void {
     const rec = this.schedules.get(id);
     if (rec) this.plan(rec);
-    else this.nextAt.delete(id);
+    else {
+      this.nextAt.delete(id);
+      this.triggers.delete(id);
+    }
   }
 
   /** Decide the slots of `id` that are due now, as the timer would (before an edit; inside exclusive()). */

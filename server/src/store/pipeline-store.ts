@@ -67,8 +67,12 @@ function toVersion(r: VersionRow): StoredVersion {
 
 const VERSION_COLUMNS = 'owner, name, version, hash, author, created_at, message, tasks';
 
+/** Versions never change: parsed bundles are kept for the scheduler's next fire. */
+const VERSION_CACHE_MAX = 500;
+
 export class SqlitePipelineStore implements PipelineStore {
   private readonly stmts;
+  private readonly cache = new Map<string, StoredVersionDetail>();
 
   /** `db` is the server's database (migrated by SqliteStore). */
   constructor(private readonly db: Database.Database) {
@@ -135,10 +139,17 @@ export class SqlitePipelineStore implements PipelineStore {
   }
 
   getVersion(owner: string, name: string, version: number | 'latest'): StoredVersionDetail | undefined {
-    const r = (
-      version === 'latest' ? this.stmts.latest.get(owner, name) : this.stmts.version.get(owner, name, version)
-    ) as VersionRow | undefined;
-    return r ? { ...toVersion(r), bundle: JSON.parse(r.bundle!) as Bundle } : undefined;
+    const number = version === 'latest' ? (this.stmts.maxVersion.get(owner, name) as { v: number | null }).v : version;
+    if (number === null) return undefined;
+    const key = `${owner}\u0000${name}\u0000${number}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const r = this.stmts.version.get(owner, name, number) as VersionRow | undefined;
+    if (!r) return undefined;
+    const detail = { ...toVersion(r), bundle: JSON.parse(r.bundle!) as Bundle };
+    if (this.cache.size >= VERSION_CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, detail);
+    return detail;
   }
 
   findByHash(owner: string, name: string, hash: string): StoredVersion | undefined {
