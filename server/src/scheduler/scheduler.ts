@@ -391,9 +391,13 @@ export class Scheduler {
       this.commitSkip(rec, slot, slot, 1, 'error', `pipeline '${spec.pipeline}' has ${which}`);
       return;
     }
-    const running = this.schedules
-      .runningRuns(rec.id)
-      .filter((r) => r.jobId !== undefined && !TERMINAL.has(this.jobs.get(r.jobId)?.state ?? 'cancelled'));
+    // Under `allow` nothing depends on what still runs.
+    const running =
+      spec.concurrency === 'allow'
+        ? []
+        : this.schedules
+            .runningRuns(rec.id)
+            .filter((r) => r.jobId !== undefined && !TERMINAL.has(this.jobs.get(r.jobId)?.state ?? 'cancelled'));
     if (running.length && spec.concurrency === 'forbid') {
       const jobs = running.map((r) => r.jobId).join(', ');
       this.commitSkip(rec, slot, slot, 1, 'concurrency', `job ${jobs} was still running (concurrency forbid)`);
