@@ -291,12 +291,18 @@ const clip = (s, n = 300) => (s.length > n ? `${s.slice(0, n)}…` : s);
 export function compareRuns(first, second, pipeline) {
   const cells = { matched: 0, differed: 0, nondeterministic: 0, reported: 0 };
   const differences = [];
-  // "input-mutated" warnings: from the cell where the runtime check saw an input change on, a
-  // difference is one the pipeline reported rather than a silent one.
+  // "input-mutated" warnings: from the cell where the runtime check saw an input change on (the
+  // task's first cell when it could not tell the cell), a difference is reported, not silent.
+  const firstCellOf = (task) =>
+    Math.min(
+      ...Object.entries(pipeline.taskOf ?? {})
+        .filter(([, t]) => t === task)
+        .map(([c]) => Number(c)),
+    );
   const reportedFrom = Math.min(
     ...(pipeline.warnings ?? [])
-      .filter((w) => w.kind === 'input-mutated' && typeof w.cell === 'number')
-      .map((w) => w.cell),
+      .filter((w) => w.kind === 'input-mutated')
+      .map((w) => (typeof w.cell === 'number' ? w.cell : firstCellOf(w.task))),
   );
   for (const index of Object.keys(first.cells ?? {})
     .map(Number)
