@@ -4,10 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { API_VERSION, JobSchema, PipelineSchema, checkPipeline } from '@cellpipe/schema';
+import { API_VERSION, PipelineSchema, checkPipeline } from '@cellpipe/schema';
 import { loadPipelineFile } from '@cellpipe/schema/node';
 import type { Executor } from '../src/executors/executor.js';
-import { LocalExecutor } from '../src/executors/local/local-executor.js';
 import { ConflictError, NotFoundError, ValidationError } from '../src/jobs/job-service.js';
 import { notebook, request, startService, taskOf, until, waitForJob, type TestHome } from './jobs-fixtures.js';
 
@@ -249,52 +248,6 @@ test('an executor that only knows exit codes (no result.json) still drives the j
     expect(log).toBe('hello from good\n');
     await own.service.remove(job.id);
     expect(deleted).toEqual([job.id]);
-  } finally {
-    await own.cleanup();
-  }
-});
-
-test("a runner's warnings are kept on the task and summed up on the job", async () => {
-  // The compiler marks an input read-only when the analysis finds no change to it; here the task does
-  // change it, and task b's task.json is marked by hand on its way to the real local executor.
-  const local = new LocalExecutor({ killGraceMs: 1000 });
-  const executor: Executor = {
-    name: 'local',
-    inventory: () => local.inventory(),
-    start(spec, report) {
-      if (spec.taskName === 'b') {
-        const path = join(spec.taskDir, 'task.json');
-        const t = JSON.parse(readFileSync(path, 'utf8')) as { inputs: { readOnly?: boolean }[] };
-        for (const input of t.inputs) input.readOnly = true;
-        writeFileSync(path, JSON.stringify(t));
-      }
-      return local.start(spec, report);
-    },
-    cancel: (...a) => local.cancel(...a),
-    reattach: (...a) => local.reattach(...a),
-    close: () => local.close(),
-  };
-  const own = await startService({ executor });
-  try {
-    const job = await own.service.submit(
-      'alice',
-      request([
-        { name: 'a', code: 'xs = [3, 1, 2]\n', outputs: ['xs'] },
-        { name: 'b', code: 'xs.sort()\n', dependsOn: ['a'], inputs: ['xs'] },
-      ]),
-    );
-    const done = await waitForJob(own.service, job.id);
-    expect(done.state).toBe('succeeded');
-    const warning = {
-      kind: 'input-mutated',
-      variable: 'xs',
-      cell: 2,
-      message: expect.stringMatching(/^task 'b' changed input 'xs' \(from 'a'\) in place in cell 2/),
-    };
-    expect(taskOf(done, 'b').warnings).toEqual([warning]);
-    expect(taskOf(done, 'a').warnings).toBeUndefined();
-    expect(done.warnings).toEqual([{ task: 'b', ...warning }]);
-    expect(JobSchema.safeParse(done).error).toBeUndefined();
   } finally {
     await own.cleanup();
   }

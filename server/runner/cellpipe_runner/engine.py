@@ -351,10 +351,10 @@ class Runner(object):
             state["reported"] = True
             where = " in cell %d" % step.position if step is not None else " (noticed once the cells were done)"
             message = (
-                "task '%s' changed input '%s' (from '%s') in place%s, but the pipeline was built on "
-                "this task reading it only: tasks that also read '%s' may see either value. Tag the "
-                "use as changing it (or copy it first) so the tasks after it wait for this one."
-                % (t.taskName, item.name, item.from_, where, item.name)
+                "task '%s' changed input '%s' (from '%s') in place%s, though the pipeline treats this "
+                "task as only reading it: other tasks that read '%s' from '%s' may see the original or "
+                "the changed value. Copy it before changing it, or do not declare it read-only."
+                % (t.taskName, item.name, item.from_, where, item.name, item.from_)
             )
             self.warnings.append(
                 ResultWarning(
