@@ -7,13 +7,15 @@ import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/applica
 import { Dialog, ICommandPalette, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ITranslator, type TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
 import { CatalogClient } from '../api/catalog.js';
 import { cellpipeIcon } from '../icons.js';
 import { createRequest, defaultValues, updateRequest, valuesOf, type ScheduleFormValues } from '../schedules/form.js';
 import { SchedulesModel } from '../schedules/model.js';
-import { PipelinesView } from '../schedules/PipelinesTab.js';
+import { PIPELINES_CLASS, PipelinesTab } from '../schedules/PipelinesTab.js';
 import { ScheduleBody } from '../schedules/ScheduleDialog.js';
-import { SchedulesView, type ScheduleActions } from '../schedules/SchedulesTab.js';
+import { SCHEDULES_CLASS, SchedulesTab, type ScheduleActions } from '../schedules/SchedulesTab.js';
+import { CatalogView } from '../schedules/view.js';
 import { CommandIDs, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor, PLUGIN_PREFIX } from '../tokens.js';
 import { cellpipeTrans } from '../translation.js';
 import { errorDetails } from './pipeline.js';
@@ -103,13 +105,14 @@ function activateSchedules(
     id: SCHEDULES_TAB,
     label: trans.__('Schedules'),
     rank: 300,
-    create: () => new SchedulesView(model, actions, trans),
+    create: () =>
+      new CatalogView(model, trans, SCHEDULES_CLASS, () => React.createElement(SchedulesTab, { model, actions })),
   });
   monitor.addTab({
     id: PIPELINES_TAB,
     label: trans.__('Pipelines'),
     rank: 400,
-    create: () => new PipelinesView(model, trans),
+    create: () => new CatalogView(model, trans, PIPELINES_CLASS, () => React.createElement(PipelinesTab, { model })),
   });
 
   app.commands.addCommand(CommandIDs.scheduleNotebook, {

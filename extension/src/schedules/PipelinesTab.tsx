@@ -1,13 +1,11 @@
 /** The monitor's "Pipelines" tab: saved pipelines, their versions, and what changed between two. */
 import type { FieldChange, PipelineDiff } from '@cellpipe/schema';
-import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
-import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 import { dateTime } from '../components/jobs/format.js';
-import { TransContext, useTrans } from '../translation.js';
+import { useTrans } from '../translation.js';
 import type { SchedulesModel } from './model.js';
 
-const CLASS = 'jp-cellpipe-Pipelines';
+export const PIPELINES_CLASS = 'jp-cellpipe-Pipelines';
 
 const value = (v: unknown): string => (v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
 
@@ -16,15 +14,15 @@ function Change(props: { c: FieldChange }): React.ReactElement {
   if (c.field === 'code') {
     return (
       <li>
-        <span className={`${CLASS}-field`}>code</span>
-        <pre className={`${CLASS}-from`}>{value(c.from)}</pre>
-        <pre className={`${CLASS}-to`}>{value(c.to)}</pre>
+        <span className={`${PIPELINES_CLASS}-field`}>code</span>
+        <pre className={`${PIPELINES_CLASS}-from`}>{value(c.from)}</pre>
+        <pre className={`${PIPELINES_CLASS}-to`}>{value(c.to)}</pre>
       </li>
     );
   }
   return (
     <li>
-      <span className={`${CLASS}-field`}>{c.field}</span>: {value(c.from)} → {value(c.to)}
+      <span className={`${PIPELINES_CLASS}-field`}>{c.field}</span>: {value(c.from)} → {value(c.to)}
     </li>
   );
 }
@@ -33,7 +31,7 @@ function Diff(props: { diff: PipelineDiff }): React.ReactElement {
   const trans = useTrans();
   const d = props.diff;
   return (
-    <section className={`${CLASS}-diff`} aria-label={trans.__('Changes')}>
+    <section className={`${PIPELINES_CLASS}-diff`} aria-label={trans.__('Changes')}>
       <h3>{trans.__('Version %1 → %2', d.from, d.to)}</h3>
       {d.identical ? <p>{trans.__('No changes.')}</p> : null}
       <ul>
@@ -71,16 +69,20 @@ export function PipelinesTab(props: { model: SchedulesModel }): React.ReactEleme
   const [from, setFrom] = React.useState<number | null>(null);
   const [to, setTo] = React.useState<number | null>(null);
   return (
-    <div className={`${CLASS}-body`}>
+    <div className={`${PIPELINES_CLASS}-body`}>
       {model.error ? (
-        <div className={`${CLASS}-error`} role="alert">
+        <div className={`${PIPELINES_CLASS}-error`} role="alert">
           {model.error}
         </div>
       ) : null}
-      <ul className={`${CLASS}-list`} aria-label={trans.__('Saved pipelines')}>
+      <ul className={`${PIPELINES_CLASS}-list`} aria-label={trans.__('Saved pipelines')}>
         {model.pipelines.map((p) => (
           <li key={`${p.owner}/${p.name}`} className={model.pipeline === p.name ? 'jp-mod-selected' : ''}>
-            <button type="button" className={`${CLASS}-link`} onClick={() => void model.selectPipeline(p.name)}>
+            <button
+              type="button"
+              className={`${PIPELINES_CLASS}-link`}
+              onClick={() => void model.selectPipeline(p.name)}
+            >
               {p.name}
             </button>{' '}
             {trans._n('%1 version', '%1 versions', p.versions)} · {dateTime(p.latest.createdAt)}
@@ -90,7 +92,7 @@ export function PipelinesTab(props: { model: SchedulesModel }): React.ReactEleme
       {model.pipeline ? (
         <section aria-label={trans.__('Versions of %1', model.pipeline)}>
           <h3>{trans.__('Versions of %1', model.pipeline)}</h3>
-          <table className={`${CLASS}-table`}>
+          <table className={`${PIPELINES_CLASS}-table`}>
             <thead>
               <tr>
                 <th>{trans.__('From')}</th>
@@ -143,26 +145,4 @@ export function PipelinesTab(props: { model: SchedulesModel }): React.ReactEleme
       {model.diff ? <Diff diff={model.diff} /> : null}
     </div>
   );
-}
-
-export class PipelinesView extends ReactWidget {
-  constructor(
-    private readonly model: SchedulesModel,
-    private readonly trans: TranslationBundle,
-  ) {
-    super();
-    this.addClass(CLASS);
-  }
-
-  protected override onAfterShow(): void {
-    void this.model.refresh();
-  }
-
-  protected render(): React.ReactElement {
-    return (
-      <TransContext.Provider value={this.trans}>
-        <UseSignal signal={this.model.changed}>{() => <PipelinesTab model={this.model} />}</UseSignal>
-      </TransContext.Provider>
-    );
-  }
 }

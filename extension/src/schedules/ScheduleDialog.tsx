@@ -103,6 +103,32 @@ function Field(props: { id: string; label: string; children: React.ReactNode }):
   );
 }
 
+/** A labelled select over a fixed set of choices. */
+function Choice<T extends string>(props: {
+  id: string;
+  label: string;
+  value: T;
+  options: [T, string][];
+  onChange: (value: T) => void;
+}): React.ReactElement {
+  return (
+    <Field id={props.id} label={props.label}>
+      <select
+        id={props.id}
+        className="jp-mod-styled"
+        value={props.value}
+        onChange={(e) => props.onChange(props.options.find(([v]) => v === e.currentTarget.value)?.[0] ?? props.value)}
+      >
+        {props.options.map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </Field>
+  );
+}
+
 function ScheduleFields(props: {
   initial: ScheduleFormValues;
   parameters: Record<string, Parameter>;
@@ -134,17 +160,16 @@ function ScheduleFields(props: {
       <Field id="cellpipe-schedule-name" label={trans.__('Name')}>
         {text('name')}
       </Field>
-      <Field id="cellpipe-schedule-mode" label={trans.__('Runs')}>
-        <select
-          id="cellpipe-schedule-mode"
-          className="jp-mod-styled"
-          value={v.mode}
-          onChange={(e) => set({ mode: e.currentTarget.value === 'every' ? 'every' : 'cron' })}
-        >
-          <option value="cron">{trans.__('On a cron schedule')}</option>
-          <option value="every">{trans.__('At a fixed interval')}</option>
-        </select>
-      </Field>
+      <Choice
+        id="cellpipe-schedule-mode"
+        label={trans.__('Runs')}
+        value={v.mode}
+        options={[
+          ['cron', trans.__('On a cron schedule')],
+          ['every', trans.__('At a fixed interval')],
+        ]}
+        onChange={(mode) => set({ mode })}
+      />
       {v.mode === 'cron' ? (
         <>
           <Field id="cellpipe-schedule-cron" label={trans.__('Cron')}>
@@ -209,43 +234,38 @@ function ScheduleFields(props: {
           })}
         </section>
       ) : null}
-      <Field id="cellpipe-schedule-version" label={trans.__('Version')}>
-        <select
-          id="cellpipe-schedule-version"
-          className="jp-mod-styled"
-          value={v.pin ? 'pin' : 'latest'}
-          onChange={(e) => set({ pin: e.currentTarget.value === 'pin' })}
-        >
-          <option value="latest">{trans.__('The latest saved version at each run')}</option>
-          <option value="pin">
-            {props.editing ? trans.__('Keep the pinned version') : trans.__('Pin the version saved now')}
-          </option>
-        </select>
-      </Field>
-      <Field id="cellpipe-schedule-concurrency" label={trans.__('If the last run is still going')}>
-        <select
-          id="cellpipe-schedule-concurrency"
-          className="jp-mod-styled"
-          value={v.concurrency}
-          onChange={(e) => set({ concurrency: e.currentTarget.value as ScheduleFormValues['concurrency'] })}
-        >
-          <option value="forbid">{trans.__('Skip this run')}</option>
-          <option value="allow">{trans.__('Run anyway')}</option>
-          <option value="replace">{trans.__('Cancel it and run')}</option>
-        </select>
-      </Field>
-      <Field id="cellpipe-schedule-catchup" label={trans.__('Runs missed while the server was down')}>
-        <select
-          id="cellpipe-schedule-catchup"
-          className="jp-mod-styled"
-          value={v.catchup}
-          onChange={(e) => set({ catchup: e.currentTarget.value as ScheduleFormValues['catchup'] })}
-        >
-          <option value="skip">{trans.__('Skip them')}</option>
-          <option value="latest">{trans.__('Run the latest one')}</option>
-          <option value="all">{trans.__('Run them all (up to 5)')}</option>
-        </select>
-      </Field>
+      <Choice
+        id="cellpipe-schedule-version"
+        label={trans.__('Version')}
+        value={v.pin ? 'pin' : 'latest'}
+        options={[
+          ['latest', trans.__('The latest saved version at each run')],
+          ['pin', props.editing ? trans.__('Keep the pinned version') : trans.__('Pin the version saved now')],
+        ]}
+        onChange={(choice) => set({ pin: choice === 'pin' })}
+      />
+      <Choice
+        id="cellpipe-schedule-concurrency"
+        label={trans.__('If the last run is still going')}
+        value={v.concurrency}
+        options={[
+          ['forbid', trans.__('Skip this run')],
+          ['allow', trans.__('Run anyway')],
+          ['replace', trans.__('Cancel it and run')],
+        ]}
+        onChange={(concurrency) => set({ concurrency })}
+      />
+      <Choice
+        id="cellpipe-schedule-catchup"
+        label={trans.__('Runs missed while the server was down')}
+        value={v.catchup}
+        options={[
+          ['skip', trans.__('Skip them')],
+          ['latest', trans.__('Run the latest one')],
+          ['all', trans.__('Run them all (up to 5)')],
+        ]}
+        onChange={(catchup) => set({ catchup })}
+      />
       <Field id="cellpipe-schedule-pauseAfterFailures" label={trans.__('Pause after failed runs in a row')}>
         {text('pauseAfterFailures', trans.__('never'))}
       </Field>

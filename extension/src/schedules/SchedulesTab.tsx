@@ -3,15 +3,13 @@
  * pause/resume/edit/delete, and the selected schedule's history with links to its jobs.
  */
 import type { ScheduleDetail, ScheduleRun } from '@cellpipe/schema';
-import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
-import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 import { dateTime } from '../components/jobs/format.js';
-import { TransContext, useTrans } from '../translation.js';
+import { useTrans } from '../translation.js';
 import { describeTrigger } from './form.js';
 import type { SchedulesModel } from './model.js';
 
-const CLASS = 'jp-cellpipe-Schedules';
+export const SCHEDULES_CLASS = 'jp-cellpipe-Schedules';
 
 export interface ScheduleActions {
   edit(schedule: ScheduleDetail): Promise<void>;
@@ -42,19 +40,21 @@ function ScheduleRow(props: {
   return (
     <tr className={selected ? 'jp-mod-selected' : ''} data-schedule={s.name}>
       <td>
-        <button type="button" className={`${CLASS}-link`} onClick={() => void model.select(s.id)}>
+        <button type="button" className={`${SCHEDULES_CLASS}-link`} onClick={() => void model.select(s.id)}>
           {s.name}
         </button>
       </td>
       <td>{`${s.pipeline} · ${s.version === 'latest' ? trans.__('latest') : `v${s.version}`}`}</td>
       <td title={s.cron ?? s.every}>{trigger}</td>
-      <td className={`${CLASS}-state jp-mod-${s.state}`} title={s.stateReason}>
+      <td className={`${SCHEDULES_CLASS}-state jp-mod-${s.state}`} title={s.stateReason}>
         {s.state}
-        {s.stateReason && s.state !== 'active' ? <div className={`${CLASS}-reason`}>{s.stateReason}</div> : null}
+        {s.stateReason && s.state !== 'active' ? (
+          <div className={`${SCHEDULES_CLASS}-reason`}>{s.stateReason}</div>
+        ) : null}
       </td>
       <td>{s.nextFires[0] ? dateTime(s.nextFires[0]) : '—'}</td>
       <td>{lastText(s)}</td>
-      <td className={`${CLASS}-actions`}>
+      <td className={`${SCHEDULES_CLASS}-actions`}>
         {s.state === 'active' ? (
           <button
             type="button"
@@ -101,7 +101,7 @@ function HistoryRow(props: { r: ScheduleRun; actions: ScheduleActions }): React.
       <td>{r.firedAt ? dateTime(r.firedAt) : '—'}</td>
       <td>
         {r.jobId && !r.pruned ? (
-          <button type="button" className={`${CLASS}-link`} onClick={() => void actions.openJob(r.jobId!)}>
+          <button type="button" className={`${SCHEDULES_CLASS}-link`} onClick={() => void actions.openJob(r.jobId!)}>
             {r.jobId}
           </button>
         ) : (
@@ -119,20 +119,20 @@ export function SchedulesTab(props: { model: SchedulesModel; actions: ScheduleAc
   const { model, actions } = props;
   const selected = model.schedules.find((s) => s.id === model.selected);
   return (
-    <div className={`${CLASS}-body`}>
+    <div className={`${SCHEDULES_CLASS}-body`}>
       {model.error ? (
-        <div className={`${CLASS}-error`} role="alert">
+        <div className={`${SCHEDULES_CLASS}-error`} role="alert">
           {model.error}
         </div>
       ) : null}
       {model.schedules.length === 0 ? (
-        <p className={`${CLASS}-empty`}>
+        <p className={`${SCHEDULES_CLASS}-empty`}>
           {trans.__(
             'No schedules yet: use "Schedule…" in the Cellpipe Pipeline sidebar, or `cellpipe schedule create`.',
           )}
         </p>
       ) : (
-        <table className={`${CLASS}-table`} aria-label={trans.__('Schedules')}>
+        <table className={`${SCHEDULES_CLASS}-table`} aria-label={trans.__('Schedules')}>
           <thead>
             <tr>
               <th>{trans.__('Name')}</th>
@@ -152,9 +152,9 @@ export function SchedulesTab(props: { model: SchedulesModel; actions: ScheduleAc
         </table>
       )}
       {selected ? (
-        <section className={`${CLASS}-history`} aria-label={trans.__('History of %1', selected.name)}>
+        <section className={`${SCHEDULES_CLASS}-history`} aria-label={trans.__('History of %1', selected.name)}>
           <h3>{trans.__('History of %1', selected.name)}</h3>
-          <table className={`${CLASS}-table`}>
+          <table className={`${SCHEDULES_CLASS}-table`}>
             <thead>
               <tr>
                 <th>{trans.__('Slot')}</th>
@@ -174,29 +174,4 @@ export function SchedulesTab(props: { model: SchedulesModel; actions: ScheduleAc
       ) : null}
     </div>
   );
-}
-
-export class SchedulesView extends ReactWidget {
-  constructor(
-    private readonly model: SchedulesModel,
-    private readonly actions: ScheduleActions,
-    private readonly trans: TranslationBundle,
-  ) {
-    super();
-    this.addClass(CLASS);
-  }
-
-  protected override onAfterShow(): void {
-    void this.model.refresh();
-  }
-
-  protected render(): React.ReactElement {
-    return (
-      <TransContext.Provider value={this.trans}>
-        <UseSignal signal={this.model.changed}>
-          {() => <SchedulesTab model={this.model} actions={this.actions} />}
-        </UseSignal>
-      </TransContext.Provider>
-    );
-  }
 }
