@@ -50,6 +50,14 @@ export const TaskWarningSchema = z.object({
 /** A task's warning in the job's summary of them. */
 export const JobWarningSchema = TaskWarningSchema.extend({ task: TaskNameSchema });
 
+/** What one attempt used, as its executor measured it (the local executor, from the attempt's cgroup). */
+export const AttemptUsageSchema = z.object({
+  /** Most memory the attempt's processes held at once, in bytes. */
+  peakMemoryBytes: z.number().int().min(0).optional(),
+  /** CPU time of all the attempt's processes, in seconds. */
+  cpuSeconds: z.number().min(0).optional(),
+});
+
 export const TaskRunSchema = z.object({
   name: TaskNameSchema,
   state: TaskStateSchema,
@@ -73,6 +81,8 @@ export const TaskRunSchema = z.object({
   artifacts: z.array(z.string()),
   /** How many more files the task wrote than `artifacts` lists (they can still be downloaded by path). */
   artifactsOmitted: z.number().int().min(1).optional(),
+  /** What the current (or last) attempt used, when the executor measures it. */
+  usage: AttemptUsageSchema.optional(),
   /** True when a re-run reused this task's results from the job it was re-run from. */
   reused: z.boolean().optional(),
   /** Devices held while running, e.g. CUDA_VISIBLE_DEVICES values or node/pod names. */
@@ -295,6 +305,7 @@ export type TaskError = z.infer<typeof TaskErrorSchema>;
 export type TaskWarning = z.infer<typeof TaskWarningSchema>;
 export type JobWarning = z.infer<typeof JobWarningSchema>;
 export type TaskRun = z.infer<typeof TaskRunSchema>;
+export type AttemptUsage = z.infer<typeof AttemptUsageSchema>;
 export type JobSummary = z.infer<typeof JobSummarySchema>;
 export type Job = z.infer<typeof JobSchema>;
 export type JobList = z.infer<typeof JobListSchema>;

@@ -1,4 +1,5 @@
 export * from './spec.js';
+export { cpuMillicores, memoryBytes } from './quantity.js';
 export * from './api.js';
 export * from './errors.js';
 export * from './pipelines-api.js';

@@ -1,4 +1,5 @@
 import { PipelineSchema, PythonNameSchema, API_VERSION } from '../src/spec.js';
+import { cpuMillicores, memoryBytes } from '../src/quantity.js';
 
 describe('PipelineSchema', () => {
   const base = { apiVersion: API_VERSION, kind: 'Pipeline', metadata: { name: 'demo' } };
@@ -52,5 +53,27 @@ describe('PipelineSchema', () => {
   ])('rejects the name %j: %s', (name, message) => {
     const r = PythonNameSchema.safeParse(name);
     expect(r.error?.issues.map((i) => i.message)).toEqual([message]);
+  });
+});
+
+describe('quantities', () => {
+  it.each([
+    ['512Mi', 512 * 2 ** 20],
+    ['64Mi', 64 * 2 ** 20],
+    ['1.5Gi', 1.5 * 2 ** 30],
+    ['1G', 1e9],
+    ['500M', 5e8],
+    ['100k', 1e5],
+    ['123', 123],
+  ])('memory %s is %d bytes', (q, bytes) => expect(memoryBytes(q)).toBe(bytes));
+  it.each([
+    ['2', 2000],
+    ['0.5', 500],
+    ['250m', 250],
+    ['1.125', 1125],
+  ])('cpu %s is %d millicores', (q, m) => expect(cpuMillicores(q)).toBe(m));
+  it('anything else is not a quantity', () => {
+    expect(memoryBytes('12X')).toBeUndefined();
+    expect(cpuMillicores('1.2345')).toBeUndefined();
   });
 });

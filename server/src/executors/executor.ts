@@ -5,7 +5,7 @@
  * happens to it, kills it on request and finds it again after a server restart. Executors never touch
  * the store: everything they learn goes back through the `report` callback.
  */
-import type { Inventory, Resources } from '@cellpipe/schema';
+import type { AttemptUsage, Inventory, Resources } from '@cellpipe/schema';
 
 /** Everything an executor needs to start one attempt of one task. JSON-serialisable. */
 export interface LaunchSpec {
@@ -93,7 +93,14 @@ export type ExecutorEvent =
    * The attempt ended. `result` is the runner's parsed result.json when the executor could read it (it
    * is the truth about success); `error` describes an end without one.
    */
-  | { type: 'exited'; exitCode?: number; result?: unknown; error?: { message: string; reason: FailureReason } };
+  | {
+      type: 'exited';
+      exitCode?: number;
+      result?: unknown;
+      error?: { message: string; reason: FailureReason };
+      /** What the attempt used, when the executor measures it. */
+      usage?: AttemptUsage;
+    };
 
 export type ReportFn = (event: ExecutorEvent) => void;
 

@@ -662,6 +662,7 @@ export class Orchestrator {
     const exitCode = e.exitCode ?? (result ? (result.status === 'succeeded' ? 0 : 1) : undefined);
     const attemptRec: AttemptRecord = { ...inf.record, state: 'finished', finishedAt: now.toISOString() };
     if (exitCode !== undefined) attemptRec.exitCode = exitCode;
+    if (e.usage) attemptRec.usage = e.usage;
 
     let next: Partial<TaskRecord>;
     let retrying = false;
@@ -687,6 +688,9 @@ export class Orchestrator {
         };
       } else if (stop) {
         error = { message: aj.abort ? this.abortText(aj) : 'the task was cancelled', reason: stop };
+      } else if (e.error?.reason === 'oom') {
+        // The kernel's word wins: what the runner saw of it (a MemoryError, a dead child) stays as detail.
+        error = { ...result?.error, message: e.error.message, reason: 'oom' };
       } else if (result?.error) {
         error = { ...result.error, reason: result.error.reason ?? 'error' };
       } else if (e.error) {
@@ -714,6 +718,7 @@ export class Orchestrator {
     // The warnings of this attempt replace the previous attempt's.
     next.warnings = result?.warnings?.length ? capWarnings(result.warnings, this.limits.errorBytes) : undefined;
     next.stopping = undefined;
+    next.usage = e.usage;
     if (!retrying) next.finishedAt = now.toISOString();
     if (durationMs !== undefined) next.durationMs = durationMs;
     if (exitCode !== undefined) next.exitCode = exitCode;

@@ -152,4 +152,12 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX schedule_runs_running ON schedule_runs(job_id) WHERE outcome = 'running';
     `,
   },
+  {
+    version: 4,
+    name: "each attempt's peak memory and CPU time, as the local executor's cgroup measured them",
+    sql: `
+      ALTER TABLE attempts ADD COLUMN peak_memory_bytes INTEGER;
+      ALTER TABLE attempts ADD COLUMN cpu_seconds REAL;
+    `,
+  },
 ];

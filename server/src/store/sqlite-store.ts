@@ -46,6 +46,8 @@ interface AttemptRow {
   started_at: string | null;
   finished_at: string | null;
   exit_code: number | null;
+  peak_memory_bytes: number | null;
+  cpu_seconds: number | null;
   reason: string | null;
 }
 
@@ -106,6 +108,11 @@ function rowToAttempt(r: AttemptRow): AttemptRecord {
   const exit = opt(r.exit_code);
   if (exit !== undefined) a.exitCode = exit;
   if (r.reason) a.reason = r.reason;
+  if (r.peak_memory_bytes !== null || r.cpu_seconds !== null) {
+    a.usage = {};
+    if (r.peak_memory_bytes !== null) a.usage.peakMemoryBytes = r.peak_memory_bytes;
+    if (r.cpu_seconds !== null) a.usage.cpuSeconds = r.cpu_seconds;
+  }
   return a;
 }
 
@@ -180,10 +187,12 @@ export class SqliteStore implements Store {
       attemptsOfTask: db.prepare('SELECT * FROM attempts WHERE job_id = ? AND task = ? ORDER BY attempt'),
       openAttempts: db.prepare("SELECT * FROM attempts WHERE state != 'finished' ORDER BY created_at"),
       upsertAttempt: db.prepare(`INSERT INTO attempts (job_id, task, attempt, state, handle, created_at, started_at,
-        finished_at, exit_code, reason) VALUES (@jobId, @task, @attempt, @state, @handle, @createdAt, @startedAt,
-        @finishedAt, @exitCode, @reason) ON CONFLICT (job_id, task, attempt) DO UPDATE SET state = excluded.state,
+        finished_at, exit_code, reason, peak_memory_bytes, cpu_seconds) VALUES (@jobId, @task, @attempt, @state,
+        @handle, @createdAt, @startedAt, @finishedAt, @exitCode, @reason, @peakMemoryBytes, @cpuSeconds)
+        ON CONFLICT (job_id, task, attempt) DO UPDATE SET state = excluded.state,
         handle = excluded.handle, started_at = excluded.started_at, finished_at = excluded.finished_at,
-        exit_code = excluded.exit_code, reason = excluded.reason`),
+        exit_code = excluded.exit_code, reason = excluded.reason, peak_memory_bytes = excluded.peak_memory_bytes,
+        cpu_seconds = excluded.cpu_seconds`),
       insertTransition: db.prepare(
         'INSERT INTO transitions (job_id, task, from_state, to_state, at, note) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -383,6 +392,8 @@ export class SqliteStore implements Store {
           finishedAt: a.finishedAt ?? null,
           exitCode: a.exitCode ?? null,
           reason: a.reason ?? null,
+          peakMemoryBytes: a.usage?.peakMemoryBytes ?? null,
+          cpuSeconds: a.usage?.cpuSeconds ?? null,
         });
       }
       for (const t of change.transitions ?? []) {

@@ -4,6 +4,7 @@
  * because the SQLite backend is; a networked backend would put a queue in front of it.
  */
 import type { JobState, Pipeline, PipelineRef, TaskRun, TaskState } from '@cellpipe/schema';
+import type { AttemptUsage } from '@cellpipe/schema';
 import type { AttemptHandle } from '../executors/executor.js';
 
 export interface JobRecord {
@@ -49,6 +50,8 @@ export interface AttemptRecord {
   exitCode?: number;
   /** Error reason of a failed attempt (exit, timeout, lost, cancelled...). */
   reason?: string;
+  /** What the attempt used, when its executor measured it. */
+  usage?: AttemptUsage;
 }
 
 /** One atomic state change. */

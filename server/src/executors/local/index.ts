@@ -25,6 +25,8 @@ export async function createExecutor(context: ExecutorContext): Promise<Executor
     runnerPath: context.runnerPath,
     passEnv: context.config.passEnv,
     resultBytes: context.config.limits.resultBytes,
+    logBytesPerAttempt: context.config.limits.logBytesPerAttempt,
+    warn: context.warn,
   };
   try {
     options.devices = await loadInventory(context.config.gpus);

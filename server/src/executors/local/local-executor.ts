@@ -1,15 +1,17 @@
 /**
- * Runs each task attempt as `python3 cellpipe_runner.pyz <taskDir>/task.json`, detached in its own
- * process group, with stdout/stderr written straight to the attempt's log file by the kernel (file
- * descriptors, not pipes): a task neither dies nor loses output when the server is killed, and a
- * restarted server finds it again by pid + start time.
+ * Runs each task attempt as `python3 cellpipe_runner.pyz <taskDir>/task.json` under a small launcher
+ * (launcher/cellpipe_launch.py), detached in its own process group and, where the machine allows it,
+ * its own cgroup (cgroup.ts): everything the task starts is limited to its memory: and cpu:, measured,
+ * and killed with it on cancel and at its end. The launcher holds the attempt's log file (a file
+ * descriptor, not a pipe to the server), so a task neither dies nor loses output when the server is
+ * killed, and a restarted server finds it again by pid + start time and its cgroup by name.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { availableParallelism, homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Inventory } from '@cellpipe/schema';
+import { cpuMillicores, memoryBytes, type AttemptUsage, type Inventory } from '@cellpipe/schema';
 import type {
   AttemptHandle,
   CancelRequest,
@@ -24,6 +26,7 @@ import type { Device } from '../../gpu/inventory.js';
 import { DEFAULT_LIMITS } from '../../limits.js';
 import { readResultFile } from '../result-file.js';
 import { passedEnv, taskEnvironment } from '../task-env.js';
+import { CgroupManager, type AttemptCgroup, type CgroupLimits, type CgroupUsage } from './cgroup.js';
 import { findByEnv, groupAlive, isAlive, killGroup, processStartTime } from './process.js';
 
 export const ATTEMPT_ENV = 'CELLPIPE_ATTEMPT_KEY';
@@ -45,6 +48,15 @@ export interface LocalExecutorOptions {
   passEnv?: readonly string[];
   /** Largest result.json read (default: limits.ts). */
   resultBytes?: number;
+  /** Log bytes an attempt may write; the launcher drops the rest with a note (default: limits.ts). */
+  logBytesPerAttempt?: number;
+  /**
+   * Where attempts' cgroups are made: a manager, `false` for process groups only, or (default) the
+   * cgroup trees of this machine when the server may create folders in them.
+   */
+  cgroups?: CgroupManager | false;
+  /** What the executor works around by itself (no cgroups here, a limit it cannot enforce). */
+  warn?: (message: string) => void;
 }
 
 /** What a local task gets from the server's environment before anything else (see task-env.ts). */
@@ -62,6 +74,12 @@ function localBaseEnv(from: NodeJS.ProcessEnv = process.env): Record<string, str
   };
   if (user) Object.assign(base, { USER: user, LOGNAME: user });
   return base;
+}
+
+/** The launcher every attempt starts under. */
+export function launcherPath(): string {
+  // src/executors/local/ and dist/executors/local/ both sit three levels below the package root.
+  return fileURLToPath(new URL('../../../launcher/cellpipe_launch.py', import.meta.url));
 }
 
 /** The runner's zipapp, built from runner/ by `npm run build` (and by the tests' global setup). */
@@ -88,10 +106,14 @@ interface Running {
   pollTimer?: NodeJS.Timeout;
   /** Our own child (not one found again after a restart). */
   child?: ChildProcess;
+  /** The attempt's cgroup; without one, its process group is all that is known of it. */
+  cgroup?: AttemptCgroup;
   done: boolean;
 }
 
 const keyOf = (taskId: string, attempt: number): string => `${taskId}#${attempt}`;
+/** The attempt's cgroup folder: derived from the attempt, so a restarted server finds it by name. */
+const cgroupName = (taskId: string, attempt: number): string => `${taskId}.${attempt}`;
 
 export class LocalExecutor implements Executor {
   readonly name = 'local';
@@ -103,6 +125,9 @@ export class LocalExecutor implements Executor {
   private readonly maxTasks: number;
   private readonly passed: Record<string, string>;
   private readonly resultBytes: number;
+  private readonly logBytes: number;
+  private readonly cgroups: CgroupManager | undefined;
+  private readonly warn: (message: string) => void;
   private readonly waiting: { key: string; w: Waiter }[] = [];
   private readonly running = new Map<string, Running>();
   private closed = false;
@@ -116,6 +141,26 @@ export class LocalExecutor implements Executor {
     this.allocator = new GpuAllocator(options.devices ?? []);
     this.passed = passedEnv(options.passEnv ?? []);
     this.resultBytes = options.resultBytes ?? DEFAULT_LIMITS.resultBytes;
+    this.logBytes = options.logBytesPerAttempt ?? DEFAULT_LIMITS.logBytesPerAttempt;
+    this.warn = options.warn ?? ((message) => console.warn(`cellpipe: ${message}`));
+    if (options.cgroups === false) this.cgroups = undefined;
+    else if (options.cgroups) this.cgroups = options.cgroups;
+    else {
+      const found = CgroupManager.detect();
+      if (found instanceof CgroupManager) this.cgroups = found;
+      else {
+        this.cgroups = undefined;
+        this.warn(
+          `no cgroup can be made for tasks (${found.unavailable}): cancel stops a task's process group only, ` +
+            'and memory: and cpu: are not enforced',
+        );
+      }
+    }
+  }
+
+  /** How attempts are contained: the cgroup trees in use, or the fallback. */
+  get containment(): string {
+    return this.cgroups?.describe() ?? 'process groups (no cgroups)';
   }
 
   async inventory(): Promise<Inventory> {
@@ -169,14 +214,20 @@ export class LocalExecutor implements Executor {
     };
     // Tasks that asked for no GPU must not grab one another task holds.
     if (devices.length || this.allocator.devices.length) env.CUDA_VISIBLE_DEVICES = devices.map((d) => d.id).join(',');
-    let child;
+    let child: ChildProcess;
+    let cgroup: AttemptCgroup | undefined;
     try {
-      child = spawn(this.python, [this.runnerPath, join(spec.taskDir, 'task.json')], {
+      cgroup = this.makeCgroup(spec, (note) => writeSync(fd, `[cellpipe] ${note}\n`));
+      const runner = [this.python, this.runnerPath, join(spec.taskDir, 'task.json')];
+      child = spawn(this.python, ['-I', '-S', launcherPath(), '--log-limit', String(this.logBytes), '--', ...runner], {
         cwd: spec.taskDir,
         detached: true,
-        stdio: ['ignore', fd, fd],
+        stdio: ['pipe', fd, fd],
         env,
       });
+    } catch (err) {
+      void cgroup?.remove();
+      throw err;
     } finally {
       closeSync(fd);
     }
@@ -184,6 +235,7 @@ export class LocalExecutor implements Executor {
     if (pid === undefined) {
       // spawn reports ENOENT & co. asynchronously through 'error'.
       child.once('error', (err) => {
+        void cgroup?.remove();
         this.allocator.release(key);
         this.later(report, {
           type: 'exited',
@@ -192,13 +244,49 @@ export class LocalExecutor implements Executor {
       });
       return;
     }
+    if (cgroup) {
+      try {
+        cgroup.attach(pid);
+      } catch (err) {
+        this.warn(`could not put task ${spec.taskId} into its cgroup: ${(err as Error).message}`);
+        void cgroup.remove();
+        cgroup = undefined;
+      }
+    }
+    // The launcher waits for this line, so nothing of the task runs before it is in its cgroup.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end('go\n');
     // The child keeps the event loop alive while it runs; close() lets go of it (it keeps running).
     const startTime = processStartTime(pid) ?? 0;
     const run: Running = { spec, report, pid, startTime, child, done: false };
+    if (cgroup) run.cgroup = cgroup;
     this.running.set(key, run);
     child.once('exit', (code, signal) => this.finish(key, run, code ?? undefined, signal ?? undefined));
     const handle: AttemptHandle = { pid, startTime, devices: devices.map((d) => d.id).join(',') };
     report({ type: 'running', handle, placement: this.placement(devices) });
+  }
+
+  /** The attempt's cgroup with its limits; notes for the task's log say what is not enforced and why. */
+  private makeCgroup(spec: LaunchSpec, note: (text: string) => void): AttemptCgroup | undefined {
+    const limits: CgroupLimits = {};
+    const mem = spec.resources.memory;
+    const cpu = spec.resources.cpu;
+    if (mem) limits.memoryBytes = memoryBytes(mem);
+    if (cpu) limits.cpuMillicores = cpuMillicores(cpu);
+    if (!this.cgroups) {
+      if (mem || cpu) note(`memory: and cpu: are not enforced on this machine (no cgroup can be made for tasks)`);
+      return undefined;
+    }
+    if (mem && !this.cgroups.enforcesMemory) note(`memory: ${mem} is not enforced here (no memory cgroup controller)`);
+    if (cpu && !this.cgroups.enforcesCpu) note(`cpu: ${cpu} is not enforced here (no cpu cgroup controller)`);
+    try {
+      return this.cgroups.create(cgroupName(spec.taskId, spec.attempt), limits);
+    } catch (err) {
+      const message = `could not make a cgroup for the task (${(err as Error).message}): its process group is used instead`;
+      note(message);
+      this.warn(`task ${spec.taskId}: ${message}`);
+      return undefined;
+    }
   }
 
   private placement(devices: Device[]): string {
@@ -210,29 +298,52 @@ export class LocalExecutor implements Executor {
     run.done = true;
     clearTimeout(run.killTimer);
     clearTimeout(run.pollTimer);
-    // Leftover children of the task (background processes) go with it, before anyone hears it ended.
-    killGroup(run.pid, 'SIGKILL');
-    if (groupAlive(run.pid)) {
-      const deadline = Date.now() + 2000;
-      const wait = (): void => {
-        if (groupAlive(run.pid) && Date.now() < deadline) setTimeout(wait, 20);
-        else this.report(key, run, exitCode, signal);
-      };
-      wait();
-    } else this.report(key, run, exitCode, signal);
+    // Leftovers of the task (background processes, double forks) go with it, before anyone hears it ended.
+    this.killLeftovers(run).then(
+      (usage) => this.report(key, run, exitCode, signal, usage),
+      (err: unknown) => {
+        this.warn(`task ${run.spec.taskId}: could not clean up after it: ${String(err)}`);
+        this.report(key, run, exitCode, signal);
+      },
+    );
   }
 
-  private report(key: string, run: Running, exitCode?: number, signal?: string): void {
+  /** Kills what is left of an attempt; with a cgroup, reads what it used and removes it. */
+  private async killLeftovers(run: Running): Promise<CgroupUsage | undefined> {
+    killGroup(run.pid, 'SIGKILL');
+    if (run.cgroup) {
+      await run.cgroup.kill();
+      const usage = run.cgroup.usage();
+      await run.cgroup.remove();
+      return usage;
+    }
+    const deadline = Date.now() + 2000;
+    while (groupAlive(run.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return undefined;
+  }
+
+  private report(key: string, run: Running, exitCode?: number, signal?: string, usage?: CgroupUsage): void {
     this.running.delete(key);
     this.allocator.release(key);
     const read = readResultFile(run.spec.resultPath, this.resultBytes);
-    const event: ExecutorEvent = { type: 'exited' };
+    const event: Extract<ExecutorEvent, { type: 'exited' }> = { type: 'exited' };
     if (exitCode !== undefined) event.exitCode = exitCode;
     if ('result' in read) event.result = read.result;
+    const measured: AttemptUsage = {};
+    if (usage?.peakMemoryBytes !== undefined) measured.peakMemoryBytes = usage.peakMemoryBytes;
+    if (usage?.cpuSeconds !== undefined) measured.cpuSeconds = usage.cpuSeconds;
+    if (Object.keys(measured).length) event.usage = measured;
+    const succeeded = 'result' in read && (read.result as { status?: unknown } | null)?.status === 'succeeded';
     if (run.stopReason) {
       event.error = {
         reason: run.stopReason,
         message: run.stopReason === 'timeout' ? 'the task timed out and was killed' : 'the task was cancelled',
+      };
+    } else if (usage?.oomKills && !succeeded) {
+      const limit = run.spec.resources.memory;
+      event.error = {
+        reason: 'oom',
+        message: `the task ran out of memory: the kernel killed ${usage.oomKills === 1 ? 'a process' : `${usage.oomKills} processes`} of it for going over its memory: ${limit ?? 'limit'}`,
       };
     } else if ('error' in read) {
       event.error = read.error;
@@ -278,9 +389,14 @@ export class LocalExecutor implements Executor {
     const run = this.running.get(key);
     if (!run || run.done) return;
     run.stopReason ??= reason;
+    // The runner stops cleanly on SIGTERM (the launcher ignores it and carries its last words to the log).
     killGroup(run.pid, 'SIGTERM');
     clearTimeout(run.killTimer);
-    run.killTimer = setTimeout(() => killGroup(run.pid, 'SIGKILL'), this.killGraceMs);
+    run.killTimer = setTimeout(() => {
+      killGroup(run.pid, 'SIGKILL');
+      // Processes that left the group (new sessions) are still in the cgroup.
+      run.cgroup?.kill().catch((err: unknown) => this.warn(`task ${taskId}: ${String(err)}`));
+    }, this.killGraceMs);
     run.killTimer.unref();
   }
 
@@ -294,6 +410,8 @@ export class LocalExecutor implements Executor {
       const found = findByEnv(ATTEMPT_ENV, key);
       if (found) ({ pid, startTime } = found);
       else {
+        // A launcher that never got its "go" left an empty cgroup behind.
+        void this.cgroups?.find(cgroupName(spec.taskId, spec.attempt))?.remove();
         const read = readResultFile(spec.resultPath, this.resultBytes);
         if ('missing' in read) return 'not-found';
         this.later(report, { type: 'exited', ...('result' in read ? { result: read.result } : { error: read.error }) });
@@ -303,6 +421,8 @@ export class LocalExecutor implements Executor {
     const since = new Date().toISOString();
     this.allocator.claim(key, { user: spec.owner, jobId: spec.jobId, task: spec.taskName, since }, devices);
     const run: Running = { spec, report, pid, startTime, done: false };
+    const cgroup = this.cgroups?.find(cgroupName(spec.taskId, spec.attempt));
+    if (cgroup) run.cgroup = cgroup;
     this.running.set(key, run);
     if (!handle?.pid) {
       report({
