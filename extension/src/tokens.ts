@@ -87,6 +87,9 @@ export const CommandIDs = {
   rerunJob: 'cellpipe:rerun-job',
   rerunFailed: 'cellpipe:rerun-failed',
   openTaskEditor: 'cellpipe:open-task-editor',
+  makeCellTask: 'cellpipe:make-cell-task',
+  openPipelineGraph: 'cellpipe:open-pipeline-graph',
+  openInventory: 'cellpipe:open-inventory',
   openAtCell: 'cellpipe:open-notebook-at-cell',
   scheduleNotebook: 'cellpipe:schedule-notebook',
 } as const;

@@ -95,8 +95,12 @@ export function findCycles(nodes: readonly GraphNode[]): string[][] {
   return cycles.sort((a, b) => order.get(a[0]!)! - order.get(b[0]!)!);
 }
 
+/**
+ * A cycle as the task graph draws it, upstream first: in `cycle: a → b → c → a` b runs after a, c after
+ * b and a after c (the arrows of the drawing), the reverse of the dependsOn walk `findCycles` returns.
+ */
 export function formatCycle(cycle: readonly string[]): string {
-  return `cycle: ${cycle.join(' → ')}`;
+  return `cycle: ${[...cycle].reverse().join(' → ')}`;
 }
 
 /** Tasks in an order where every task comes after the tasks it depends on (input order kept otherwise). */

@@ -426,7 +426,8 @@ describe('errors name the cell and the task', () => {
       [['task:b'], 'y = x'],
       [['task:c'], 'z = y'],
     ]);
-    expect(errs).toEqual(["nb/demo.ipynb: cell 1, task 'a': cycle: a → c → b → a"]);
+    // As the graph's arrows run: b reads from a, c from b, and a runs after c.
+    expect(errs).toEqual(["nb/demo.ipynb: cell 1, task 'a': cycle: a → b → c → a"]);
   });
 
   it.each<[string, Record<string, unknown>, RegExp]>([

@@ -21,14 +21,14 @@ describe('graph', () => {
       ['cycle: a → b → a'],
     ],
     [
-      'three-cycle named from the first task',
+      'three-cycle named from the first task, in the direction the graph draws it (b runs after a)',
       [
         ['x', []],
         ['a', ['c']],
         ['b', ['a']],
         ['c', ['b']],
       ],
-      ['cycle: a → c → b → a'],
+      ['cycle: a → b → c → a'],
     ],
     [
       'two separate cycles',

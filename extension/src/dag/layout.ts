@@ -1,90 +1,111 @@
 /**
- * Layered layout of a task graph for the SVG drawings: each task sits one column right of its
- * deepest dependency; rows follow the order tasks appear in. Pure, so it is tested without a DOM.
+ * Positions for a task graph drawing, by dagre (layered layout: ranks, crossing reduction, edges routed
+ * through their own points between the ranks, so a skip-level edge goes around the nodes it passes
+ * instead of behind them). Top-to-bottom for the narrow sidebar, left-to-right in the main area.
+ * Pure: it takes sizes, not DOM measurements, and is tested on its own.
  */
+import dagre from '@dagrejs/dagre';
+import { edgeLabel, type GraphEdge, type TaskGraphData } from './graph.js';
 
-export interface DagNodeInput {
-  name: string;
-  dependsOn: readonly string[];
-}
+export type Direction = 'TB' | 'LR';
 
-export interface DagNode {
-  name: string;
-  layer: number;
-  row: number;
+export interface LaidNode {
+  id: string;
+  /** Top-left corner. */
   x: number;
   y: number;
-}
-
-export interface DagEdge {
-  from: string;
-  to: string;
-  /** SVG path from the right side of `from` to the left side of `to`. */
-  d: string;
-}
-
-export interface DagLayout {
-  nodes: DagNode[];
-  edges: DagEdge[];
   width: number;
   height: number;
 }
 
-export const NODE_WIDTH = 140;
-export const NODE_HEIGHT = 34;
-const GAP_X = 40;
-const GAP_Y = 14;
-const PAD = 8;
+export interface LaidEdge {
+  edge: GraphEdge;
+  label: string;
+  /** The route, from the upstream node's border to the downstream node's border. */
+  points: { x: number; y: number }[];
+  /** Centre of the label. */
+  labelX: number;
+  labelY: number;
+}
 
-export function layoutDag(tasks: readonly DagNodeInput[]): DagLayout {
-  const names = new Set(tasks.map((t) => t.name));
-  const byName = new Map(tasks.map((t) => [t.name, t]));
-  const layer = new Map<string, number>();
-  const visiting = new Set<string>();
+export interface GraphLayout {
+  nodes: LaidNode[];
+  edges: LaidEdge[];
+  width: number;
+  height: number;
+}
 
-  // Longest path from a root; a cycle (reported elsewhere as a problem) is cut where it is found.
-  const depth = (name: string): number => {
-    const known = layer.get(name);
-    if (known !== undefined) return known;
-    if (visiting.has(name)) return 0;
-    visiting.add(name);
-    let d = 0;
-    for (const dep of byName.get(name)?.dependsOn ?? []) {
-      if (names.has(dep)) d = Math.max(d, depth(dep) + 1);
-    }
-    visiting.delete(name);
-    layer.set(name, d);
-    return d;
-  };
+/** Narrower nodes top to bottom, so two tasks side by side fit a sidebar at its default width. */
+export const NODE_WIDTHS: Record<Direction, number> = { TB: 112, LR: 150 };
+export const NODE_HEIGHT = 38;
+/** Font sizes the drawing uses (px at 100% zoom); the label sizes below are estimated from them. */
+export const NAME_FONT_PX = 12;
+export const LABEL_FONT_PX = 11;
+const LABEL_CHAR_PX = LABEL_FONT_PX * 0.62;
+const MARGIN = 6;
 
-  const rows = new Map<number, number>();
-  const nodes: DagNode[] = tasks.map((t) => {
-    const l = depth(t.name);
-    const row = rows.get(l) ?? 0;
-    rows.set(l, row + 1);
-    return { name: t.name, layer: l, row, x: PAD + l * (NODE_WIDTH + GAP_X), y: PAD + row * (NODE_HEIGHT + GAP_Y) };
+export function layoutGraph(graph: TaskGraphData, direction: Direction): GraphLayout {
+  const g = new dagre.graphlib.Graph({ multigraph: false });
+  g.setGraph({
+    rankdir: direction,
+    nodesep: direction === 'TB' ? 10 : 20,
+    ranksep: direction === 'TB' ? 28 : 48,
+    edgesep: 10,
+    marginx: MARGIN,
+    marginy: MARGIN,
   });
-  const pos = new Map(nodes.map((n) => [n.name, n]));
-  const edges: DagEdge[] = [];
-  for (const t of tasks) {
-    const to = pos.get(t.name);
-    for (const dep of t.dependsOn) {
-      const from = pos.get(dep);
-      if (!from || !to) continue;
-      const x1 = from.x + NODE_WIDTH;
-      const y1 = from.y + NODE_HEIGHT / 2;
-      const x2 = to.x;
-      const y2 = to.y + NODE_HEIGHT / 2;
-      const mid = (x1 + x2) / 2;
-      edges.push({ from: dep, to: t.name, d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}` });
-    }
+  g.setDefaultEdgeLabel(() => ({}));
+  const width = NODE_WIDTHS[direction];
+  for (const n of graph.nodes) g.setNode(n.id, { width, height: NODE_HEIGHT });
+  const labels = new Map<string, string>();
+  for (const e of graph.edges) {
+    const label = edgeLabel(e);
+    labels.set(`${e.from}\u0000${e.to}`, label);
+    // Labels take space in the layout, so dagre keeps them off nodes and other edges.
+    g.setEdge(e.from, e.to, {
+      width: Math.ceil(label.length * LABEL_CHAR_PX) + 8,
+      height: LABEL_FONT_PX + 6,
+      labelpos: 'c',
+    });
   }
-  const layers = Math.max(0, ...nodes.map((n) => n.layer + 1));
-  const maxRows = Math.max(0, ...rows.values());
-  return {
-    nodes,
-    edges,
-    width: PAD * 2 + Math.max(0, layers * NODE_WIDTH + (layers - 1) * GAP_X),
-    height: PAD * 2 + Math.max(0, maxRows * NODE_HEIGHT + (maxRows - 1) * GAP_Y),
-  };
+  dagre.layout(g);
+  const nodes: LaidNode[] = graph.nodes.map((n) => {
+    const p = g.node(n.id);
+    return {
+      id: n.id,
+      x: (p.x ?? 0) - width / 2,
+      y: (p.y ?? 0) - NODE_HEIGHT / 2,
+      width,
+      height: NODE_HEIGHT,
+    };
+  });
+  const edges: LaidEdge[] = graph.edges.map((e) => {
+    const p = g.edge(e.from, e.to);
+    const points = (p?.points ?? []).map((pt: { x: number; y: number }) => ({ x: pt.x, y: pt.y }));
+    const mid = points[Math.floor(points.length / 2)] ?? { x: 0, y: 0 };
+    return {
+      edge: e,
+      label: labels.get(`${e.from}\u0000${e.to}`) ?? '',
+      points,
+      labelX: p?.x ?? mid.x,
+      labelY: p?.y ?? mid.y,
+    };
+  });
+  const size = g.graph();
+  return { nodes, edges, width: Math.ceil(size.width ?? 0), height: Math.ceil(size.height ?? 0) };
+}
+
+/** An SVG path through the route's points, with the corners rounded (quadratic curves through midpoints). */
+export function edgePath(points: readonly { x: number; y: number }[]): string {
+  const [first, ...rest] = points;
+  if (!first) return '';
+  if (rest.length < 2) return `M${first.x},${first.y}${rest.map((p) => ` L${p.x},${p.y}`).join('')}`;
+  let d = `M${first.x},${first.y}`;
+  for (let i = 0; i < rest.length - 1; i++) {
+    const c = rest[i]!;
+    const n = rest[i + 1]!;
+    d += ` Q${c.x},${c.y} ${(c.x + n.x) / 2},${(c.y + n.y) / 2}`;
+  }
+  const last = rest[rest.length - 1]!;
+  return `${d} L${last.x},${last.y}`;
 }

@@ -1,10 +1,24 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  MainAreaWidget,
+  Notification,
+  showDialog,
+  showErrorMessage,
+} from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator } from '@jupyterlab/translation';
 import { ApiError, describeError } from '../api/client.js';
 import { cellpipeIcon } from '../icons.js';
+import { PipelineModel, type ResourceProblem } from '../pipeline/model.js';
 import { CommandIDs, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor, PLUGIN_PREFIX } from '../tokens.js';
+import { cellpipeTrans } from '../translation.js';
+import { PipelineGraphWidget } from '../widgets/pipelineGraph.js';
 import { PipelinePanel } from '../widgets/pipelinePanel.js';
+
+const PLUGIN_ID = `${PLUGIN_PREFIX}:pipeline`;
 
 /** The error's text with the server's field details (path or cell, and message) as lines under it. */
 export function errorDetails(err: unknown): string {
@@ -20,55 +34,116 @@ function activatePipeline(
   jobs: ICellpipeJobs,
   monitor: ICellpipeMonitor,
   palette: ICommandPalette | null,
+  settingRegistry: ISettingRegistry | null,
+  translator: ITranslator | null,
 ): void {
+  const trans = cellpipeTrans(translator);
+  const model = new PipelineModel(tracker, jobs, trans);
+  let saveStay = (value: boolean): void => void (model.stayInNotebook = value);
+  if (settingRegistry) {
+    void settingRegistry
+      .load(PLUGIN_ID)
+      .then((settings) => {
+        const apply = (): void => void (model.stayInNotebook = settings.get('stayInNotebookOnRun').composite === true);
+        apply();
+        settings.changed.connect(apply);
+        saveStay = (value) => void settings.set('stayInNotebookOnRun', value);
+      })
+      .catch((reason: unknown) => console.error(`${PLUGIN_ID}: cannot load settings`, reason));
+  }
+
+  /** Runs anyway when the user says so, after listing the requests nothing can satisfy. */
+  const confirmUnsatisfiable = async (problems: ResourceProblem[]): Promise<boolean> => {
+    if (!problems.length) return true;
+    const lines = problems.map((p) => `• ${p.task}: ${p.message}`).join('\n');
+    const result = await showDialog({
+      title: trans.__('Some tasks can never start'),
+      body: trans.__('%1\n\nThese tasks would fail at once. Run the pipeline anyway?', lines),
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: trans.__('Run anyway') })],
+    });
+    return result.button.accept;
+  };
+
   const run = async (): Promise<void> => {
-    const notebook = tracker.currentWidget;
-    if (!notebook?.model) return;
+    const notebook = model.notebook;
+    if (!notebook?.model || !model.result?.pipeline) return;
+    if (!(await confirmUnsatisfiable(model.resourceProblems))) return;
     const path = notebook.context.path;
-    panel.running = true;
+    model.running = true;
     try {
       const job = await api.client.submitJob({
         notebook: { path, content: notebook.model.toJSON() as Record<string, unknown> },
-        parameters: panel.parameters(),
+        parameters: model.parameters(),
       });
       jobs.add(job);
       jobs.rememberSource(job.id, path);
-      panel.setLastJob(path, job.id);
-      await monitor.open(job.id);
+      model.setLastJob(path, job.id);
+      if (model.stayInNotebook) {
+        Notification.info(trans.__('Cellpipe job %1 (%2) submitted', job.name, job.id), {
+          autoClose: 5000,
+          actions: [{ label: trans.__('Open'), callback: () => void monitor.open(job.id) }],
+        });
+      } else await monitor.open(job.id);
     } catch (err) {
-      await showErrorMessage('Run as Pipeline failed', errorDetails(err));
+      await showErrorMessage(trans.__('Run as Pipeline failed'), errorDetails(err));
     } finally {
-      panel.running = false;
+      model.running = false;
     }
   };
 
+  let graphWidget: MainAreaWidget<PipelineGraphWidget> | null = null;
+  const openGraph = (): void => {
+    if (!graphWidget || graphWidget.isDisposed) {
+      graphWidget = new MainAreaWidget({ content: new PipelineGraphWidget(model, trans) });
+      graphWidget.id = 'cellpipe-pipeline-graph';
+      graphWidget.title.label = trans.__('Pipeline Graph');
+      graphWidget.title.icon = cellpipeIcon;
+      graphWidget.title.closable = true;
+    }
+    if (!graphWidget.isAttached) app.shell.add(graphWidget, 'main', { mode: 'split-right' });
+    app.shell.activateById(graphWidget.id);
+  };
+
   const panel = new PipelinePanel(
-    tracker,
-    api,
-    jobs,
-    () => app.commands.execute(CommandIDs.runPipeline),
-    () => app.commands.execute(CommandIDs.scheduleNotebook),
+    model,
+    {
+      run: () => app.commands.execute(CommandIDs.runPipeline) as Promise<void>,
+      schedule: () => app.commands.execute(CommandIDs.scheduleNotebook) as Promise<void>,
+      openTaskEditor: () => void app.commands.execute(CommandIDs.openTaskEditor),
+      openGraphInMain: () => void app.commands.execute(CommandIDs.openPipelineGraph),
+      setStayInNotebook: (value) => saveStay(value),
+    },
+    trans,
   );
   panel.id = 'cellpipe-pipeline';
   panel.title.icon = cellpipeIcon;
-  panel.title.caption = 'Cellpipe Pipeline';
+  panel.title.caption = trans.__('Cellpipe Pipeline');
   app.shell.add(panel, 'left', { rank: 650 });
 
   app.commands.addCommand(CommandIDs.runPipeline, {
-    label: 'Run as Pipeline',
-    caption: 'Submit the current notebook to Cellpipe as a pipeline job',
+    label: trans.__('Run as Pipeline'),
+    caption: trans.__('Submit the current notebook to Cellpipe as a pipeline job'),
     icon: cellpipeIcon,
-    isEnabled: () => tracker.currentWidget !== null && !panel.running,
+    isEnabled: () => tracker.currentWidget !== null && !model.running,
     execute: run,
   });
+  app.commands.addCommand(CommandIDs.openPipelineGraph, {
+    label: trans.__('Open Pipeline Graph'),
+    caption: trans.__("Show the current notebook's task graph in the main area"),
+    icon: cellpipeIcon,
+    execute: openGraph,
+  });
+  model.changed.connect(() => app.commands.notifyCommandChanged(CommandIDs.runPipeline));
   palette?.addItem({ command: CommandIDs.runPipeline, category: 'Cellpipe' });
+  palette?.addItem({ command: CommandIDs.openPipelineGraph, category: 'Cellpipe' });
 }
 
 export const pipelinePlugin: JupyterFrontEndPlugin<void> = {
-  id: `${PLUGIN_PREFIX}:pipeline`,
-  description: "Left sidebar with the current notebook's pipeline graph, problems, parameters and Run as Pipeline.",
+  id: PLUGIN_ID,
+  description:
+    "Left sidebar with the current notebook's pipeline graph, problems, parameters and Run as Pipeline; the graph in the main area.",
   autoStart: true,
   requires: [INotebookTracker, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor],
-  optional: [ICommandPalette],
+  optional: [ICommandPalette, ISettingRegistry, ITranslator],
   activate: activatePipeline,
 };

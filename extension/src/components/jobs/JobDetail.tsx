@@ -1,13 +1,14 @@
 /** One job: its actions, facts, task graph, task table and the open log. */
 import type { Job } from '@cellpipe/schema';
 import * as React from 'react';
-import { Dag, type DagTask } from '../Dag.js';
+import { buildGraph } from '../../dag/graph.js';
+import { TaskGraph } from '../TaskGraph.js';
 import { elapsedMs, formatDuration, isJobFinished, taskDurationMs } from '../../jobs/state.js';
 import type { JobsViewModel } from '../../monitor/jobsViewModel.js';
 import { useTrans } from '../../translation.js';
 import { LogView } from './LogView.js';
 import { TaskTable } from './TaskTable.js';
-import { dateTime, MONITOR_CLASS, StatePill } from './format.js';
+import { dateTime, MONITOR_CLASS, StatePill, stateLabel } from './format.js';
 
 const CLASS = MONITOR_CLASS;
 
@@ -107,12 +108,16 @@ export function JobDetail(props: { job: Job; model: JobsViewModel }): React.Reac
   const trans = useTrans();
   const { job, model } = props;
   const now = Date.now();
-  const dagTasks: DagTask[] = job.tasks.map((t) => ({
-    name: t.name,
-    dependsOn: t.dependsOn,
-    state: t.state,
-    detail: t.reused ? trans.__('reused') : formatDuration(taskDurationMs(t, now)) || undefined,
-  }));
+  const specs = new Map(job.pipeline.spec.tasks.map((t) => [t.name, t]));
+  const graph = buildGraph(
+    job.tasks.map((t) => ({
+      name: t.name,
+      dependsOn: t.dependsOn,
+      inputsFrom: specs.get(t.name)?.inputsFrom,
+      state: t.state,
+      detail: t.reused ? trans.__('reused') : formatDuration(taskDurationMs(t, now)) || undefined,
+    })),
+  );
   const log = model.log && model.log.jobId === job.id ? model.log : null;
   return (
     <div className={`${CLASS}-job`}>
@@ -128,10 +133,13 @@ export function JobDetail(props: { job: Job; model: JobsViewModel }): React.Reac
           {job.error}
         </div>
       ) : null}
-      <Dag
-        tasks={dagTasks}
+      <TaskGraph
+        graph={graph}
+        direction="LR"
         label={trans.__('Tasks of job %1', job.id)}
-        onSelect={(task) => model.showLogs(job.id, task)}
+        selected={model.log?.jobId === job.id ? model.log.task : undefined}
+        onActivate={(node) => model.showLogs(job.id, node.id)}
+        stateText={(s) => stateLabel(s, trans)}
       />
       <TaskTable job={job} model={model} now={now} />
       {log ? <LogView log={log} onClose={() => model.closeLog()} /> : null}

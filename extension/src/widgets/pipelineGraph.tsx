@@ -1,0 +1,53 @@
+/** The current notebook's task graph in the main area: left to right, with room to read it whole. */
+import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+import { TaskGraph } from '../components/TaskGraph.js';
+import { stateLabel } from '../components/jobs/format.js';
+import type { PipelineModel } from '../pipeline/model.js';
+import { TransContext, useTrans } from '../translation.js';
+
+const CLASS = 'jp-cellpipe-PipelineGraph';
+
+function GraphView(props: { model: PipelineModel }): React.ReactElement {
+  const trans = useTrans();
+  const { model } = props;
+  const graph = model.graph;
+  const name = model.result?.pipeline?.metadata.name ?? model.path ?? '';
+  return (
+    <section className={`${CLASS}-body`} aria-label={trans.__('Pipeline graph of %1', name)}>
+      <h2 className={`${CLASS}-title`}>{model.path ?? trans.__('No notebook')}</h2>
+      {graph ? (
+        <TaskGraph
+          graph={graph}
+          direction="LR"
+          label={trans.__('Tasks of %1', name)}
+          onActivate={(node) => {
+            if (node.cell !== undefined) void model.revealCell(node.cell);
+          }}
+          stateText={(s) => (s === 'planned' ? trans.__('not run yet') : stateLabel(s, trans))}
+        />
+      ) : (
+        <p className={`${CLASS}-empty`}>{trans.__('Open a notebook with tasks to see its graph.')}</p>
+      )}
+    </section>
+  );
+}
+
+export class PipelineGraphWidget extends ReactWidget {
+  constructor(
+    private readonly model: PipelineModel,
+    private readonly trans: TranslationBundle,
+  ) {
+    super();
+    this.addClass(CLASS);
+  }
+
+  protected render(): React.ReactElement {
+    return (
+      <TransContext.Provider value={this.trans}>
+        <UseSignal signal={this.model.changed}>{() => <GraphView model={this.model} />}</UseSignal>
+      </TransContext.Provider>
+    );
+  }
+}
