@@ -2,31 +2,21 @@
 import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
-import { TaskGraph } from '../components/TaskGraph.js';
-import { stateLabel } from '../components/jobs/format.js';
 import type { PipelineModel } from '../pipeline/model.js';
 import { TransContext, useTrans } from '../translation.js';
+import { NotebookGraph } from './pipelinePanel.js';
 
 const CLASS = 'jp-cellpipe-PipelineGraph';
 
 function GraphView(props: { model: PipelineModel }): React.ReactElement {
   const trans = useTrans();
   const { model } = props;
-  const graph = model.graph;
   const name = model.result?.pipeline?.metadata.name ?? model.path ?? '';
   return (
     <section className={`${CLASS}-body`} aria-label={trans.__('Pipeline graph of %1', name)}>
       <h2 className={`${CLASS}-title`}>{model.path ?? trans.__('No notebook')}</h2>
-      {graph ? (
-        <TaskGraph
-          graph={graph}
-          direction="LR"
-          label={trans.__('Tasks of %1', name)}
-          onActivate={(node) => {
-            if (node.cell !== undefined) void model.revealCell(node.cell);
-          }}
-          stateText={(s) => (s === 'planned' ? trans.__('not run yet') : stateLabel(s, trans))}
-        />
+      {model.graph ? (
+        <NotebookGraph model={model} direction="LR" />
       ) : (
         <p className={`${CLASS}-empty`}>{trans.__('Open a notebook with tasks to see its graph.')}</p>
       )}

@@ -24,28 +24,40 @@ export interface PipelinePanelActions {
   setStayInNotebook(value: boolean): void;
 }
 
-function GraphSection(props: { model: PipelineModel; actions: PipelinePanelActions }): React.ReactElement {
+/** The notebook's graph wired to the model: a click on a task shows its first cell. */
+export function NotebookGraph(props: {
+  model: PipelineModel;
+  direction: 'TB' | 'LR';
+  onOpenInMain?: () => void;
+}): React.ReactElement | null {
   const trans = useTrans();
   const { model } = props;
   const graph = model.graph;
-  const result = model.result;
-  const name = result?.pipeline?.metadata.name ?? model.path ?? '';
+  if (!graph) return null;
+  const name = model.result?.pipeline?.metadata.name ?? model.path ?? '';
+  return (
+    <TaskGraph
+      graph={graph}
+      direction={props.direction}
+      label={trans.__('Tasks of %1', name)}
+      onActivate={(node) => {
+        if (node.cell !== undefined) void model.revealCell(node.cell);
+      }}
+      onOpenInMain={props.onOpenInMain}
+      stateText={(s) => (s === 'planned' ? trans.__('not run yet') : stateLabel(s, trans))}
+    />
+  );
+}
+
+function GraphSection(props: { model: PipelineModel; actions: PipelinePanelActions }): React.ReactElement {
+  const trans = useTrans();
   return (
     <section className={`${CLASS}-graph`} aria-label={trans.__('Pipeline graph')}>
-      {result === null ? (
+      {props.model.result === null ? (
         <p className={`${CLASS}-empty`}>{trans.__('Compiling…')}</p>
-      ) : graph ? (
-        <TaskGraph
-          graph={graph}
-          direction="TB"
-          label={trans.__('Tasks of %1', name)}
-          onActivate={(node) => {
-            if (node.cell !== undefined) void model.revealCell(node.cell);
-          }}
-          onOpenInMain={props.actions.openGraphInMain}
-          stateText={(s) => (s === 'planned' ? trans.__('not run yet') : stateLabel(s, trans))}
-        />
-      ) : null}
+      ) : (
+        <NotebookGraph model={props.model} direction="TB" onOpenInMain={props.actions.openGraphInMain} />
+      )}
     </section>
   );
 }
