@@ -88,6 +88,12 @@ describe('placeResources', () => {
       new UnsatisfiableError('no node has 9 nvidia.com/gpu (the largest has 8)'),
     );
     expect(() => placeResources({ mig: '7g.80gb' }, nodes, opts)).toThrow(/nvidia.com\/mig-7g.80gb/);
+    // A node the executor's pods do not tolerate cannot hold them either.
+    const tainted = nodes.map((n) => ({ ...n, spec: { taints: [{ key: 'gpu', effect: 'NoSchedule' }] } }));
+    expect(() => placeResources({ gpu: 1 }, tainted, opts)).toThrow(/no node advertises nvidia.com\/gpu/);
+    expect(
+      placeResources({ gpu: 1 }, tainted, { ...opts, tolerations: [{ key: 'gpu', operator: 'Exists' }] }).limits,
+    ).toEqual({ 'nvidia.com/gpu': '1' });
     expect(() => placeResources({ gpu: 1 }, nodes, { ...opts, nodeSelector: { pool: 'none' } })).toThrow(
       UnsatisfiableError,
     );
@@ -186,6 +192,41 @@ describe('attemptStatus', () => {
     });
   });
 
+  test("start and end are the container's own, from a list (Date) or a watch (string) alike", () => {
+    const status = (state: NonNullable<NonNullable<V1Pod['status']>['containerStatuses']>[number]['state']) => ({
+      phase: state?.terminated ? 'Succeeded' : 'Running',
+      containerStatuses: [{ name: 'task', image: 'i', imageID: '', ready: true, restartCount: 0, state }],
+    });
+    const running = attemptStatus(job(), [
+      pod(status({ running: { startedAt: new Date('2026-01-02T03:04:05Z') } }), 'n'),
+    ]);
+    expect(running).toEqual({
+      kind: 'running',
+      pod: 'j-abcde',
+      node: 'n',
+      startedAt: '2026-01-02T03:04:05.000Z',
+    });
+    const ended = attemptStatus(job([{ type: 'Complete', status: 'True' }]), [
+      pod(
+        status({
+          terminated: {
+            exitCode: 0,
+            startedAt: '2026-01-02T03:04:05Z' as unknown as Date,
+            finishedAt: '2026-01-02T03:04:25Z' as unknown as Date,
+          },
+        }),
+        'n',
+      ),
+    ]);
+    expect(ended).toEqual({
+      kind: 'succeeded',
+      pod: 'j-abcde',
+      exitCode: 0,
+      startedAt: '2026-01-02T03:04:05.000Z',
+      finishedAt: '2026-01-02T03:04:25.000Z',
+    });
+  });
+
   test('the cache keeps only what is read: no pod template, pod command or foreign annotations', () => {
     const full = job();
     expect(cachedJob(full).spec?.template).toEqual({});
@@ -248,9 +289,40 @@ describe('computeInventory', () => {
       node: 'h100',
       count: 3,
     });
-    // Single-strategy slices are listed under their profile, next to the mixed node's.
-    expect(by['nvidia.com/mig-3g.20gb']).toMatchObject({ allocatable: 4, used: 2, free: 2 });
+    // Single-strategy slices are listed under their profile, next to the mixed node's; with
+    // migStrategy auto a task asking for the profile goes to the mixed node, so only its slice is free.
+    expect(by['nvidia.com/mig-3g.20gb']).toMatchObject({ allocatable: 4, used: 2, free: 1 });
     expect(by['nvidia.com/mig-1g.10gb']).toMatchObject({ allocatable: 7, used: 0, free: 7 });
+  });
+
+  test('free counts only what a task asking for it could get', () => {
+    const pods = [holder('eval', 'mixed', 'nvidia.com/mig-3g.20gb', 1), holder('slice', 'single', 'nvidia.com/gpu', 1)];
+    const free = (placement: Parameters<typeof computeInventory>[2]) =>
+      Object.fromEntries(computeInventory(nodes, pods, placement).resources.map((r) => [r.resource, r.free]));
+    const auto = { migStrategy: 'auto' as const, nodeSelector: {} };
+    // auto: the mixed node's profile resource; the single node's slices are never asked for.
+    expect(free(auto)['nvidia.com/mig-3g.20gb']).toBe(1);
+    // single: only the single-strategy node's slices.
+    expect(free({ ...auto, migStrategy: 'single' })['nvidia.com/mig-3g.20gb']).toBe(1);
+    // auto where the executor's selector leaves only the single node: its slices.
+    expect(free({ ...auto, nodeSelector: { 'nvidia.com/mig.strategy': 'single' } })).toEqual({
+      'nvidia.com/gpu': 0,
+      'nvidia.com/mig-1g.10gb': 0,
+      'nvidia.com/mig-3g.20gb': 1,
+    });
+    // A tainted node counts only for an executor that tolerates the taint.
+    const tainted = nodes.map((n) =>
+      n.metadata?.name === 'h100'
+        ? { ...n, spec: { taints: [{ key: 'dedicated', value: 'ml', effect: 'NoSchedule' }] } }
+        : n,
+    );
+    const gpuFree = (tolerations: { key?: string; operator?: string; value?: string; effect?: string }[]) =>
+      computeInventory(tainted, [], { ...auto, tolerations }).resources.find((r) => r.resource === 'nvidia.com/gpu')
+        ?.free;
+    expect(gpuFree([])).toBe(0);
+    expect(gpuFree([{ key: 'dedicated', operator: 'Equal', value: 'ml', effect: 'NoSchedule' }])).toBe(8);
+    expect(gpuFree([{ key: 'dedicated', operator: 'Equal', value: 'other' }])).toBe(0);
+    expect(gpuFree([{ operator: 'Exists' }])).toBe(8);
   });
 });
 

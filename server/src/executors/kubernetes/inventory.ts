@@ -1,15 +1,25 @@
 /**
  * GET /api/inventory for the Kubernetes executor: per nvidia.com/* resource, what the nodes can
- * hold (allocatable), what bound, unfinished pods request (used), what is left (free), and who holds
- * it. Pure: computed from the node and pod informers' current objects.
+ * hold (allocatable), what bound, unfinished pods request (used), what a task asking for it could
+ * still get (free), and who holds it. Pure: computed from the node and pod informers' current objects.
  *
  * Single-strategy MIG nodes advertise their slices as nvidia.com/gpu; they are listed under the
- * profile's name (nvidia.com/mig-<profile>), which is what users ask for.
+ * profile's name (nvidia.com/mig-<profile>), which is what users ask for. allocatable and used count
+ * every node; free counts only the nodes the executor would place such a task on (its node selector
+ * and tolerations, and for a MIG profile the strategy placeResources picks), so slices that
+ * `migStrategy: auto` never uses are not offered as free.
  */
 import type { Inventory, InventoryResource } from '@cellpipe/schema';
 import type { V1Container, V1Node, V1Pod } from '@kubernetes/client-node';
 import { JOB_LABEL, MANAGED_BY, MANAGED_BY_LABEL, TASK_ANNOTATION, USER_ANNOTATION } from './names.js';
-import { GPU_RESOURCE, migResource, singleStrategyProfile } from './resources.js';
+import {
+  GPU_RESOURCE,
+  migResource,
+  migStrategyFor,
+  singleStrategyProfile,
+  usableNodes,
+  type PlacementOptions,
+} from './resources.js';
 
 const ACCELERATOR_PREFIX = 'nvidia.com/';
 
@@ -40,7 +50,23 @@ function isAccelerator(resource: string): boolean {
   return resource.startsWith(ACCELERATOR_PREFIX);
 }
 
-export function computeInventory(nodes: readonly V1Node[], pods: readonly V1Pod[]): Inventory {
+/** Nodes whose free devices of a listed resource a task asking for it could use. */
+function servingNodes(listed: string, usable: readonly V1Node[], opts: PlacementOptions): V1Node[] {
+  const profile = /^nvidia\.com\/mig-(.+)$/.exec(listed)?.[1];
+  if (!profile) return usable.filter((n) => !singleStrategyProfile(n));
+  const strategy = migStrategyFor(profile, usable, opts.migStrategy);
+  return usable.filter((n) =>
+    strategy === 'single' ? singleStrategyProfile(n) === profile.toLowerCase() : !singleStrategyProfile(n),
+  );
+}
+
+const ANYWHERE: PlacementOptions = { migStrategy: 'auto', nodeSelector: {} };
+
+export function computeInventory(
+  nodes: readonly V1Node[],
+  pods: readonly V1Pod[],
+  placement: PlacementOptions = ANYWHERE,
+): Inventory {
   const byName = new Map<string, InventoryResource>();
   const entry = (name: string): InventoryResource => {
     let e = byName.get(name);
@@ -51,13 +77,23 @@ export function computeInventory(nodes: readonly V1Node[], pods: readonly V1Pod[
     return e;
   };
   const nodeByName = new Map<string, V1Node>();
+  /** `<node>\0<listed resource>` → allocatable and used on that node. */
+  const perNode = new Map<string, { allocatable: number; used: number }>();
+  const onNode = (node: string, listed: string) => {
+    const key = `${node}\0${listed}`;
+    let e = perNode.get(key);
+    if (!e) perNode.set(key, (e = { allocatable: 0, used: 0 }));
+    return e;
+  };
   for (const node of nodes) {
     const name = node.metadata?.name;
     if (!name) continue;
     nodeByName.set(name, node);
     for (const [resource, q] of Object.entries(node.status?.allocatable ?? {})) {
       if (!isAccelerator(resource)) continue;
-      entry(listedName(node, resource)).allocatable += toCount(q);
+      const listed = listedName(node, resource);
+      entry(listed).allocatable += toCount(q);
+      onNode(name, listed).allocatable += toCount(q);
     }
   }
 
@@ -76,8 +112,10 @@ export function computeInventory(nodes: readonly V1Node[], pods: readonly V1Pod[
     for (const resource of resources) {
       const count = podRequest(pod, resource);
       if (count <= 0) continue;
-      const e = entry(listedName(node, resource));
+      const listed = listedName(node, resource);
+      const e = entry(listed);
       e.used += count;
+      onNode(nodeName, listed).used += count;
       const labels = pod.metadata?.labels ?? {};
       const annotations = pod.metadata?.annotations ?? {};
       const ours = labels[MANAGED_BY_LABEL] === MANAGED_BY;
@@ -92,8 +130,14 @@ export function computeInventory(nodes: readonly V1Node[], pods: readonly V1Pod[
     }
   }
 
+  const usable = usableNodes(nodes, placement);
+  const free = (listed: string): number =>
+    servingNodes(listed, usable, placement).reduce((sum, n) => {
+      const e = perNode.get(`${n.metadata?.name ?? ''}\0${listed}`);
+      return sum + (e ? Math.max(0, e.allocatable - e.used) : 0);
+    }, 0);
   const resources = [...byName.values()]
-    .map((e) => ({ ...e, free: Math.max(0, e.allocatable - e.used) }))
+    .map((e) => ({ ...e, free: free(e.resource) }))
     .sort((a, b) => a.resource.localeCompare(b.resource));
   for (const r of resources)
     r.holders.sort((a, b) => (a.node ?? '').localeCompare(b.node ?? '') || a.task.localeCompare(b.task));

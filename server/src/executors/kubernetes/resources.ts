@@ -4,7 +4,7 @@
  * advertises is refused with a message naming the resource.
  */
 import type { Resources } from '@cellpipe/schema';
-import type { V1Node, V1NodeSelectorRequirement } from '@kubernetes/client-node';
+import type { V1Node, V1NodeSelectorRequirement, V1Taint, V1Toleration } from '@kubernetes/client-node';
 
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 export const MIG_STRATEGY_LABEL = 'nvidia.com/mig.strategy';
@@ -50,25 +50,63 @@ function quantityToNumber(q: string | undefined): number {
   return Number.isFinite(n) ? n : 0;
 }
 
-function nodeMatches(node: V1Node, nodeSelector: Record<string, string>): boolean {
-  const labels = node.metadata?.labels ?? {};
-  return Object.entries(nodeSelector).every(([k, v]) => labels[k] === v) && !node.spec?.unschedulable;
+/** Where the executor's pods may go: its node selector and tolerations, and how MIG is advertised. */
+export interface PlacementOptions {
+  migStrategy: MigStrategy;
+  nodeSelector: Record<string, string>;
+  tolerations?: readonly V1Toleration[];
+}
+
+/** The scheduler's rule: a toleration matches a taint by key (or any key with Exists), value and effect. */
+function tolerates(taint: V1Taint, tolerations: readonly V1Toleration[]): boolean {
+  return tolerations.some((t) => {
+    if (t.effect && t.effect !== taint.effect) return false;
+    if (!t.key) return t.operator === 'Exists';
+    if (t.key !== taint.key) return false;
+    return t.operator === 'Exists' || (t.value ?? '') === (taint.value ?? '');
+  });
+}
+
+/** Nodes the executor's pods could be scheduled on at all (resources aside). */
+export function usableNodes(nodes: readonly V1Node[], opts: PlacementOptions): V1Node[] {
+  return nodes.filter((node) => {
+    const labels = node.metadata?.labels ?? {};
+    if (node.spec?.unschedulable) return false;
+    if (!Object.entries(opts.nodeSelector).every(([k, v]) => labels[k] === v)) return false;
+    return (node.spec?.taints ?? []).every(
+      (taint) => taint.effect === 'PreferNoSchedule' || tolerates(taint, opts.tolerations ?? []),
+    );
+  });
+}
+
+/**
+ * Which way a MIG profile is asked for. `auto` prefers mixed (the profile's own resource) wherever a
+ * usable node advertises it, else single (slices as nvidia.com/gpu on nodes labelled with the profile).
+ */
+export function migStrategyFor(
+  profile: string,
+  candidates: readonly V1Node[],
+  strategy: MigStrategy,
+): 'mixed' | 'single' {
+  if (strategy !== 'auto') return strategy;
+  const mixed = candidates.some((n) => quantityToNumber(n.status?.allocatable?.[migResource(profile)]) > 0);
+  const single = candidates.some(
+    (n) =>
+      singleStrategyProfile(n) === profile.toLowerCase() && quantityToNumber(n.status?.allocatable?.[GPU_RESOURCE]) > 0,
+  );
+  return mixed || !single ? 'mixed' : 'single';
 }
 
 /**
  * Map resources onto what the cluster advertises. `nodes` is the current node list (from the
  * informer); an empty list means "unknown" and only the static mapping is done.
  */
-export function placeResources(
-  resources: Resources,
-  nodes: readonly V1Node[],
-  opts: { migStrategy: MigStrategy; nodeSelector: Record<string, string> },
-): Placement {
+export function placeResources(resources: Resources, nodes: readonly V1Node[], opts: PlacementOptions): Placement {
   const requests: Record<string, string> = {};
   const limits: Record<string, string> = {};
   const affinity: V1NodeSelectorRequirement[] = [];
   let accelerator: Placement['accelerator'];
-  const candidates = nodes.filter((n) => nodeMatches(n, opts.nodeSelector));
+  const candidates = usableNodes(nodes, opts);
 
   if (resources.cpu) requests.cpu = resources.cpu;
   if (resources.memory) {
@@ -107,9 +145,7 @@ export function placeResources(
         singleStrategyProfile(n) === profile.toLowerCase() &&
         quantityToNumber(n.status?.allocatable?.[GPU_RESOURCE]) > 0,
     );
-    let strategy = opts.migStrategy;
-    if (strategy === 'auto') strategy = mixed.length > 0 || single.length === 0 ? 'mixed' : 'single';
-    if (strategy === 'mixed') {
+    if (migStrategyFor(profile, candidates, opts.migStrategy) === 'mixed') {
       accelerator = { resource, count: 1 };
       if (nodes.length > 0 && mixed.length === 0) {
         throw new UnsatisfiableError(`no node advertises ${resource} (MIG profile ${profile})`);
