@@ -206,7 +206,24 @@ test('a GPU + MIG pipeline runs its tasks in dependency order on the right nodes
   expect(log).toBe(
     'cellpipe testbed: container started\ncellpipe testbed: simulated work done\ncellpipe testbed: a line on stderr\n',
   );
-  expect(trainEvents.at(-1)).toEqual({ type: 'exited', exitCode: 0 });
+  expect(trainEvents.at(-1)).toMatchObject({ type: 'exited', exitCode: 0 });
+  // Start and end are the container's, as the pod reports them.
+  const trainPod = (
+    await core.listNamespacedPod({
+      namespace: tasksNs,
+      labelSelector: `cellpipe.io/job=${jobId},cellpipe.io/task=train`,
+    })
+  ).items[0];
+  const terminated = trainPod?.status?.containerStatuses?.[0]?.state?.terminated;
+  expect(trainEvents.at(-1)).toEqual({
+    type: 'exited',
+    exitCode: 0,
+    startedAt: new Date(terminated!.startedAt!).toISOString(),
+    finishedAt: new Date(terminated!.finishedAt!).toISOString(),
+  });
+  expect(trainEvents.find((e) => e.type === 'running')).toMatchObject({
+    startedAt: new Date(terminated!.startedAt!).toISOString(),
+  });
 
   // Every Job is owned by the job's ConfigMap: deleting it cascades.
   const jobs = (await batch.listNamespacedJob({ namespace: tasksNs, labelSelector: `cellpipe.io/job=${jobId}` })).items;
@@ -334,7 +351,7 @@ test("by default an attempt's Job and pod are deleted once its end and log are s
   const rec = new Recorder();
   await ex.start(spec, rec.report);
   const exited = await rec.exited();
-  expect(exited).toEqual({ type: 'exited', exitCode: 0 });
+  expect(exited).toMatchObject({ type: 'exited', exitCode: 0 });
   const log = rec.events.map((e) => (e.type === 'log' ? e.chunk : '')).join('');
   expect(log).toContain('cellpipe testbed: simulated work done');
   const selector = `cellpipe.io/job=${spec.jobId}`;
@@ -343,6 +360,24 @@ test("by default an attempt's Job and pod are deleted once its end and log are s
     const pods = await core.listNamespacedPod({ namespace: tasksNs, labelSelector: selector });
     return jobs.items.length === 0 && pods.items.length === 0 ? true : undefined;
   });
+  // Once the job has ended, its owner ConfigMap (the runner's copy) goes too.
+  const owners = () => core.listNamespacedConfigMap({ namespace: tasksNs, labelSelector: selector });
+  expect((await owners()).items.map((c) => c.metadata?.name)).toEqual([`cp-${spec.jobId}`]);
+  await ex.jobEnded(spec.jobId);
+  await ex.jobEnded(spec.jobId); // idempotent
+  await eventually('the owner ConfigMap deleted', async () => ((await owners()).items.length === 0 ? true : undefined));
+});
+
+test('with keepFinishedJobs the ended job keeps its owner ConfigMap (and so its Jobs) until it is deleted', async () => {
+  const ex = newExecutor({ keepFinishedJobs: true });
+  const spec = launch(`keep${suffix}`, 'kept', { cpu: '100m' });
+  const rec = new Recorder();
+  await ex.start(spec, rec.report);
+  await rec.exited();
+  await ex.jobEnded(spec.jobId);
+  const selector = `cellpipe.io/job=${spec.jobId}`;
+  expect((await core.listNamespacedConfigMap({ namespace: tasksNs, labelSelector: selector })).items).toHaveLength(1);
+  expect((await batch.listNamespacedJob({ namespace: tasksNs, labelSelector: selector })).items).toHaveLength(1);
 });
 
 test('the server refuses to start, naming each missing right, when its identity lacks the RBAC it needs', async () => {
@@ -381,6 +416,23 @@ test('the server refuses to start, naming each missing right, when its identity 
     if (previous === undefined) delete process.env.KUBECONFIG;
     else process.env.KUBECONFIG = previous;
   }
+
+  // The same identity chosen by the kubernetes.kubeconfig and kubernetes.context options instead.
+  const home = mkdtempSync(join(workDir, 'home-'));
+  await expect(
+    startServer({
+      home,
+      port: 0,
+      executor: 'kubernetes',
+      kubernetes: { namespace: tasksNs, kubeconfig, context: 'bed' },
+    }),
+  ).rejects.toThrow(/lacks rights it needs:\n  - create jobs\.batch/);
+  await expect(
+    startServer({ home, port: 0, executor: 'kubernetes', kubernetes: { kubeconfig, context: 'elsewhere' } }),
+  ).rejects.toThrow(`kubernetes.context: ${kubeconfig} has no context "elsewhere" (it has: bed)`);
+  await expect(
+    startServer({ home, port: 0, executor: 'kubernetes', kubernetes: { kubeconfig: join(workDir, 'missing') } }),
+  ).rejects.toThrow(`kubernetes.kubeconfig: ${join(workDir, 'missing')} does not exist`);
 });
 
 test('a payload over the budget ends the attempt with a clear reason and creates no Job', async () => {

@@ -8,7 +8,7 @@
  */
 import { jest } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -215,6 +215,45 @@ test('kill -9 of the engine mid-job: the restarted engine finishes the job and c
   // The apiserver's view: one Job and one pod per task, none created again by the second engine.
   const once = { prep: 1, ends_while_down: 1, still_running: 1, final: 1 };
   expect(await objectsPerTask(job.id)).toEqual({ jobs: once, pods: once });
+
+  // Every task's log holds its container's log once, also for the two the restarted engine followed
+  // again from the start of the container's log.
+  const containerLog = readFileSync(join(bed.dir, 'kwok', 'container.log'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' ').slice(3).join(' ') + '\n')
+    .join('');
+  for (const task of Object.keys(once)) {
+    expect([task, readFileSync(join(home, 'jobs', job.id, 'tasks', task, 'attempt-1.log'), 'utf8')]).toEqual([
+      task,
+      containerLog,
+    ]);
+  }
+  // Start and end are the container's, not when the restarted engine learnt of them.
+  const store2 = new SqliteStore(join(home, 'cellpipe.db'));
+  try {
+    for (const task of ['ends_while_down', 'still_running']) {
+      const pod = (
+        await core.listNamespacedPod({
+          namespace: ns,
+          labelSelector: `cellpipe.io/job=${job.id},cellpipe.io/task=${task}`,
+        })
+      ).items[0];
+      const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
+      const t = store2.getTasks(job.id).find((x) => x.name === task);
+      expect([task, t?.startedAt, t?.finishedAt]).toEqual([
+        task,
+        new Date(terminated!.startedAt!).toISOString(),
+        new Date(terminated!.finishedAt!).toISOString(),
+      ]);
+      expect(store2.attempts(job.id, task)[0]).toMatchObject({
+        startedAt: t?.startedAt,
+        finishedAt: t?.finishedAt,
+      });
+    }
+  } finally {
+    store2.close();
+  }
 });
 
 // ------------------------------------------------------------------ apiserver restart

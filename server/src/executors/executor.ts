@@ -85,13 +85,19 @@ export type FailureReason =
 export type ExecutorEvent =
   /** Accepted but not started yet, with a plain-language reason ("waiting for a free nvidia.com/gpu (0 of 2 free)"). */
   | { type: 'waiting'; reason: string }
-  /** The attempt is running. `handle` must be enough for `reattach`; `placement` is shown to users. */
-  | { type: 'running'; handle: AttemptHandle; placement?: string }
+  /**
+   * The attempt is running. `handle` must be enough for `reattach`; `placement` is shown to users.
+   * `startedAt` (ISO 8601): when it really started, where the executor knows better than the moment
+   * the event arrives (a container's start time, reported again after a server restart).
+   */
+  | { type: 'running'; handle: AttemptHandle; placement?: string; startedAt?: string }
   /** Output, for executors that cannot write straight to `logPath` (the orchestrator appends it there). */
   | { type: 'log'; chunk: string }
   /**
    * The attempt ended. `result` is the runner's parsed result.json when the executor could read it (it
-   * is the truth about success); `error` describes an end without one.
+   * is the truth about success); `error` describes an end without one. `startedAt`/`finishedAt` (ISO
+   * 8601): when it really ran, where the executor knows (a container's status), e.g. for an attempt
+   * that ended while the server was down.
    */
   | {
       type: 'exited';
@@ -100,6 +106,8 @@ export type ExecutorEvent =
       error?: { message: string; reason: FailureReason };
       /** What the attempt used, when the executor measures it. */
       usage?: AttemptUsage;
+      startedAt?: string;
+      finishedAt?: string;
     };
 
 export type ReportFn = (event: ExecutorEvent) => void;
@@ -147,4 +155,10 @@ export interface Executor {
   close(): Promise<void>;
   /** Optional: remove what the executor keeps for a deleted job (Kubernetes objects). Called by JobService.remove. */
   deleteJobObjects?(jobId: string): Promise<void>;
+  /**
+   * Optional: the job has ended (every attempt has exited and no more will start); release what the
+   * executor kept for it while it ran (the Kubernetes owner ConfigMap). Idempotent; never rejects
+   * (the executor reports its own trouble).
+   */
+  jobEnded?(jobId: string): Promise<void>;
 }

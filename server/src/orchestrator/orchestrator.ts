@@ -482,6 +482,8 @@ export class Orchestrator {
     this.commit(aj, (b) => b.jobPatch({ state, finishedAt: b.now, error }, 'finished'));
     for (const disarm of aj.timers) disarm();
     this.jobs.delete(aj.job.id);
+    // Never rejects: the executor reports its own trouble.
+    void this.executor.jobEnded?.(aj.job.id);
   }
 
   // ---- attempts ------------------------------------------------------------------------------
@@ -599,7 +601,8 @@ export class Orchestrator {
       return;
     }
     if (e.type === 'running') {
-      const startedAt = this.isoNow();
+      // The executor's own time when it has one; else the first report (a reattached attempt keeps it).
+      const startedAt = e.startedAt ?? inf.record.startedAt ?? this.isoNow();
       this.commit(aj, (b) => {
         b.attempts.push({ ...inf.record, state: 'running', handle: e.handle, startedAt });
         const patch: Partial<TaskRecord> = {
@@ -652,15 +655,20 @@ export class Orchestrator {
     const spec = aj.specs.get(name)!;
     const eff = effectiveTask(aj.job.pipeline, spec);
     const result = parseRunnerResult(e.result);
+    // When it ended and began: the executor's times when it knows them (a container's status), else
+    // when the server learnt of them.
     const now = new Date(this.clock.now());
-    const startedMs = inf.record.startedAt ? Date.parse(inf.record.startedAt) : undefined;
-    const durationMs = result?.durationMs ?? (startedMs !== undefined ? now.getTime() - startedMs : undefined);
+    const ended = e.finishedAt ? new Date(e.finishedAt) : now;
+    const started = e.startedAt ?? inf.record.startedAt;
+    const startedMs = started ? Date.parse(started) : undefined;
+    const durationMs = result?.durationMs ?? (startedMs !== undefined ? ended.getTime() - startedMs : undefined);
     // result.json is the truth; executors that cannot read it (no shared volume) only have the exit code.
     const succeeded = result
       ? result.status === 'succeeded' && (e.exitCode === undefined || e.exitCode === 0)
       : e.exitCode === 0 && !e.error && !inf.stopReason;
     const exitCode = e.exitCode ?? (result ? (result.status === 'succeeded' ? 0 : 1) : undefined);
-    const attemptRec: AttemptRecord = { ...inf.record, state: 'finished', finishedAt: now.toISOString() };
+    const attemptRec: AttemptRecord = { ...inf.record, state: 'finished', finishedAt: ended.toISOString() };
+    if (e.startedAt) attemptRec.startedAt = e.startedAt;
     if (exitCode !== undefined) attemptRec.exitCode = exitCode;
     if (e.usage) attemptRec.usage = e.usage;
 
@@ -719,7 +727,8 @@ export class Orchestrator {
     next.warnings = result?.warnings?.length ? capWarnings(result.warnings, this.limits.errorBytes) : undefined;
     next.stopping = undefined;
     next.usage = e.usage;
-    if (!retrying) next.finishedAt = now.toISOString();
+    if (!retrying) next.finishedAt = ended.toISOString();
+    if (e.startedAt && !retrying) next.startedAt = e.startedAt;
     if (durationMs !== undefined) next.durationMs = durationMs;
     if (exitCode !== undefined) next.exitCode = exitCode;
     this.commit(aj, (b) => {

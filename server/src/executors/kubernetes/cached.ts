@@ -82,7 +82,13 @@ function state(s: V1ContainerState | undefined): V1ContainerState | undefined {
   return {
     running: s.running,
     waiting: w && { reason: intern(w.reason), message: intern(w.message) },
-    terminated: t && { exitCode: t.exitCode, reason: intern(t.reason), message: t.message },
+    terminated: t && {
+      exitCode: t.exitCode,
+      reason: intern(t.reason),
+      message: t.message,
+      startedAt: t.startedAt,
+      finishedAt: t.finishedAt,
+    },
   };
 }
 

@@ -4,7 +4,7 @@
  * finds its Jobs again by label. Cancel deletes the Job with Foreground propagation, so `exited`
  * arrives only after the pod is gone.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import * as k8s from '@kubernetes/client-node';
@@ -34,7 +34,7 @@ import {
 } from './options.js';
 import { Reflector } from './reflector.js';
 import { UnsatisfiableError, placeResources } from './resources.js';
-import { attemptStatus, type AttemptStatus } from './status.js';
+import { attemptStatus, type AttemptStatus, type RunTimes } from './status.js';
 
 export interface KubernetesExecutorDeps {
   kubeConfig: k8s.KubeConfig;
@@ -66,13 +66,17 @@ interface Tracked {
   finishing: boolean;
   /** Its deletion has been issued already (an image that cannot be pulled). */
   deleting: boolean;
-  /** Live log stream while the pod runs, and how many bytes of the log it has reported. */
+  /** Live log stream while the pod runs. */
   follow?: AbortController;
-  followBytes: number;
+  /**
+   * How many bytes of the container's log are saved already: reported by this process, or (after a
+   * restart) found in the attempt's log file. A log read again from its start skips them.
+   */
+  savedBytes: number;
   followClosed: boolean;
 }
 
-function tracked(spec: LaunchSpec, report: ReportFn, name: string, seen: boolean): Tracked {
+function tracked(spec: LaunchSpec, report: ReportFn, name: string, seen: boolean, savedBytes = 0): Tracked {
   return {
     resultPath: spec.resultPath,
     report,
@@ -81,9 +85,18 @@ function tracked(spec: LaunchSpec, report: ReportFn, name: string, seen: boolean
     lastKey: '',
     finishing: false,
     deleting: false,
-    followBytes: 0,
+    savedBytes,
     followClosed: false,
   };
+}
+
+/** Size of what an earlier server process saved of an attempt's log (0 when nothing). */
+async function savedLogBytes(logPath: string): Promise<number> {
+  try {
+    return (await stat(logPath)).size;
+  } catch {
+    return 0;
+  }
 }
 
 const LOG_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -127,6 +140,14 @@ function describe(err: unknown): string {
 function podJobName(pod: k8s.V1Pod): string | undefined {
   const labels = pod.metadata?.labels;
   return labels?.[JOB_NAME_LABEL] ?? labels?.['job-name'];
+}
+
+/** The container's start and end, for events (only the fields it has). */
+function runTimes(status: RunTimes): RunTimes {
+  const out: RunTimes = {};
+  if (status.startedAt) out.startedAt = status.startedAt;
+  if (status.finishedAt) out.finishedAt = status.finishedAt;
+  return out;
 }
 
 export class KubernetesExecutor implements Executor {
@@ -235,7 +256,19 @@ export class KubernetesExecutor implements Executor {
 
   async inventory(): Promise<Inventory> {
     await this.ensureStarted();
-    return computeInventory(this.nodes.list(), this.clusterPods ? this.clusterPods.list() : this.pods.list());
+    return computeInventory(
+      this.nodes.list(),
+      this.clusterPods ? this.clusterPods.list() : this.pods.list(),
+      this.placementOptions(),
+    );
+  }
+
+  private placementOptions() {
+    return {
+      migStrategy: this.config.migStrategy,
+      nodeSelector: this.config.nodeSelector,
+      tolerations: this.config.tolerations,
+    };
   }
 
   async start(spec: LaunchSpec, report: ReportFn): Promise<void> {
@@ -256,10 +289,11 @@ export class KubernetesExecutor implements Executor {
     let placement;
     try {
       // An empty node list only maps the request, without judging it.
-      placement = placeResources(spec.resources, this.config.checkNodeCapacity ? this.nodes.list() : [], {
-        migStrategy: this.config.migStrategy,
-        nodeSelector: this.config.nodeSelector,
-      });
+      placement = placeResources(
+        spec.resources,
+        this.config.checkNodeCapacity ? this.nodes.list() : [],
+        this.placementOptions(),
+      );
     } catch (err) {
       if (err instanceof UnsatisfiableError) {
         report({ type: 'exited', error: { reason: 'unschedulable', message: err.message } });
@@ -325,7 +359,8 @@ export class KubernetesExecutor implements Executor {
       });
       return 'following';
     }
-    const t = tracked(spec, report, name, true);
+    // The log saved before the restart is not reported again.
+    const t = tracked(spec, report, name, true, await savedLogBytes(spec.logPath));
     this.tracked.set(name, t);
     this.evaluate(t);
     return 'following';
@@ -341,6 +376,19 @@ export class KubernetesExecutor implements Executor {
     this.tracked.clear();
     // Idle keep-alive sockets would hold the process open.
     this.clients.close();
+  }
+
+  /**
+   * The job has ended: its attempts' Jobs are deleted as each ends, so only the owner ConfigMap (the
+   * runner's copy) is left. Kept with keepFinishedJobs, whose Jobs it owns; deleted with the job then.
+   */
+  async jobEnded(jobId: string): Promise<void> {
+    if (this.config.keepFinishedJobs) return;
+    try {
+      await this.deleteJobObjects(jobId);
+    } catch (err) {
+      this.warn(`kubernetes executor: ${describe(err)}`);
+    }
   }
 
   /** Deletes a Cellpipe job's owner ConfigMap; Kubernetes garbage-collects its Jobs and pods. */
@@ -460,18 +508,25 @@ export class KubernetesExecutor implements Executor {
           pod: status.pod,
           node: status.node,
         };
-        t.report({ type: 'running', handle, placement: `${status.node}/${status.pod}` });
+        const running: ExecutorEvent = { type: 'running', handle, placement: `${status.node}/${status.pod}` };
+        if (status.startedAt) running.startedAt = status.startedAt;
+        t.report(running);
         this.followLog(t, status.pod);
         return;
       }
       case 'succeeded':
-        void this.finishWithLogs(t, status.pod, { type: 'exited', exitCode: status.exitCode });
+        void this.finishWithLogs(t, status.pod, {
+          type: 'exited',
+          exitCode: status.exitCode,
+          ...runTimes(status),
+        });
         return;
       case 'failed': {
         const event: ExecutorEvent = {
           type: 'exited',
           exitCode: status.exitCode,
           error: { reason: status.reason, message: status.message },
+          ...runTimes(status),
         };
         // A pod stuck on its image still holds its node's devices: remove it now, kept Jobs too.
         if (status.reason === 'image-pull' || status.reason === 'config') {
@@ -484,16 +539,20 @@ export class KubernetesExecutor implements Executor {
     }
   }
 
-  /** Streams the running container's output as `log` events. */
+  /** Streams the running container's output as `log` events, from where the saved log ends. */
   private followLog(t: Tracked, pod: string): void {
     const decoder = new StringDecoder('utf8');
+    /** Bytes of the log this stream has delivered (it starts at the log's beginning). */
+    let streamed = 0;
     const sink = new Writable({
       write: (chunk: Buffer, _encoding, done) => {
-        if (!t.followClosed) {
-          const text = decoder.write(chunk);
+        const skip = Math.max(0, t.savedBytes - streamed);
+        streamed += chunk.length;
+        if (!t.followClosed && skip < chunk.length) {
+          const text = decoder.write(skip ? chunk.subarray(skip) : chunk);
           if (text) {
             // Count only what was reported: a character split across chunks is reported (and counted) whole.
-            t.followBytes += Buffer.byteLength(text);
+            t.savedBytes += Buffer.byteLength(text);
             t.report({ type: 'log', chunk: text });
           }
         }
@@ -531,7 +590,7 @@ export class KubernetesExecutor implements Executor {
           container: CONTAINER_NAME,
           limitBytes: LOG_LIMIT_BYTES,
         });
-        const rest = text ? Buffer.from(text, 'utf8').subarray(t.followBytes).toString('utf8') : '';
+        const rest = text ? Buffer.from(text, 'utf8').subarray(t.savedBytes).toString('utf8') : '';
         if (rest) t.report({ type: 'log', chunk: rest });
       } catch (err) {
         // A pod that never started has no log; anything else is worth a line in the task log.
@@ -548,6 +607,16 @@ export class KubernetesExecutor implements Executor {
       else if ('error' in read) ended = { ...event, error: read.error };
     }
     this.tracked.delete(t.name);
+    if (ended.type === 'exited' && !this.config.dataVolume && ended.error?.reason === 'exit') {
+      // Only the exit code came back: say where the real reason is.
+      ended = {
+        ...ended,
+        error: {
+          ...ended.error,
+          message: `${ended.error.message}; the server cannot read the task's result without kubernetes.dataVolume: the task log has its error`,
+        },
+      };
+    }
     t.report(ended);
     // The end is recorded (reports are persisted before they return) and the log is saved: the
     // Job and its pod have nothing more to give.

@@ -5,11 +5,17 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { FailureReason } from '../executor.js';
 
+/** When the task's container ran, as its status tells (ISO 8601); absent where it never started. */
+export interface RunTimes {
+  startedAt?: string;
+  finishedAt?: string;
+}
+
 export type AttemptStatus =
   | { kind: 'waiting'; reason: string }
-  | { kind: 'running'; pod: string; node: string }
-  | { kind: 'succeeded'; pod?: string; exitCode: number }
-  | { kind: 'failed'; pod?: string; exitCode?: number; reason: FailureReason; message: string };
+  | ({ kind: 'running'; pod: string; node: string } & RunTimes)
+  | ({ kind: 'succeeded'; pod?: string; exitCode: number } & RunTimes)
+  | ({ kind: 'failed'; pod?: string; exitCode?: number; reason: FailureReason; message: string } & RunTimes);
 
 /** Waiting reasons of a container that mean the image will not come without a change. */
 const IMAGE_PULL_FAILURES = new Set(['ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
@@ -28,6 +34,28 @@ function newestPod(pods: readonly V1Pod[]): V1Pod | undefined {
 
 function terminatedOf(pod: V1Pod | undefined) {
   return pod?.status?.containerStatuses?.find((c) => c.state?.terminated)?.state?.terminated;
+}
+
+/** Timestamps are Date objects from a list and strings from a watch. */
+function iso(t: Date | string | undefined): string | undefined {
+  if (!t) return undefined;
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/**
+ * The container's own start and end: the truth about when the task ran, however late the server
+ * learns of it (after a restart, a slow watch). Before the container starts, nothing.
+ */
+function runTimes(pod: V1Pod | undefined): RunTimes {
+  const state = pod?.status?.containerStatuses?.[0]?.state;
+  const terminated = state?.terminated;
+  const out: RunTimes = {};
+  const startedAt = iso(terminated?.startedAt ?? state?.running?.startedAt);
+  const finishedAt = iso(terminated?.finishedAt);
+  if (startedAt) out.startedAt = startedAt;
+  if (finishedAt) out.finishedAt = finishedAt;
+  return out;
 }
 
 /** Classify a failed pod: OOM, eviction/preemption, or a plain non-zero exit. */
@@ -65,8 +93,9 @@ export function attemptStatus(job: V1Job | undefined, pods: readonly V1Pod[]): A
   const pod = newestPod(pods);
   const podName = pod?.metadata?.name;
 
+  const times = runTimes(pod);
   if (jobCondition(job, 'Complete') || jobCondition(job, 'SuccessCriteriaMet')) {
-    return { kind: 'succeeded', pod: podName, exitCode: terminatedOf(pod)?.exitCode ?? 0 };
+    return { kind: 'succeeded', pod: podName, exitCode: terminatedOf(pod)?.exitCode ?? 0, ...times };
   }
   const failed = jobCondition(job, 'Failed') ?? jobCondition(job, 'FailureTarget');
   if (failed) {
@@ -76,10 +105,11 @@ export function attemptStatus(job: V1Job | undefined, pods: readonly V1Pod[]): A
         pod: podName,
         reason: 'timeout',
         message: failed.message ?? 'the Job ran past its deadline',
+        ...times,
       };
     }
     const f = podFailure(pod);
-    return { kind: 'failed', pod: podName, ...f };
+    return { kind: 'failed', pod: podName, ...f, ...times };
   }
   if (job.spec?.suspend) {
     const queue = job.metadata?.labels?.['kueue.x-k8s.io/queue-name'];
@@ -88,9 +118,9 @@ export function attemptStatus(job: V1Job | undefined, pods: readonly V1Pod[]): A
   if (!pod) return { kind: 'waiting', reason: 'waiting for the Job controller to create the pod' };
 
   const phase = pod.status?.phase;
-  if (phase === 'Failed') return { kind: 'failed', pod: podName, ...podFailure(pod) };
-  if (phase === 'Running') return { kind: 'running', pod: podName ?? '', node: pod.spec?.nodeName ?? '' };
-  if (phase === 'Succeeded') return { kind: 'running', pod: podName ?? '', node: pod.spec?.nodeName ?? '' };
+  if (phase === 'Failed') return { kind: 'failed', pod: podName, ...podFailure(pod), ...times };
+  if (phase === 'Running' || phase === 'Succeeded')
+    return { kind: 'running', pod: podName ?? '', node: pod.spec?.nodeName ?? '', ...times };
 
   // Pending: unschedulable (scheduler's words, verbatim), image trouble, or starting.
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
