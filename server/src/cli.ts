@@ -99,6 +99,11 @@ export function buildProgram(): Command {
     .option('--gpus <spec>', 'local GPU inventory, e.g. "gpu:2,mig-3g.20gb:1" (default: nvidia-smi)')
     .option('--max-parallel-per-user <n>', 'most tasks one user runs at once', integer('--max-parallel-per-user', 1))
     .option('--body-limit <size>', 'largest accepted request body (default 20mb)')
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig for --executor kubernetes (default: KUBECONFIG, ~/.kube/config, in-cluster)',
+    )
+    .option('--context <name>', 'kubeconfig context for --executor kubernetes (default: its current-context)')
     .action(action((opts: ServeFlags) => commands().then((c) => c.serveCommand(opts))));
 
   targetOptions(

@@ -205,6 +205,10 @@ function defined(obj: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined));
 }
 
+function mergeByKey<T extends object>(...layers: (T | undefined)[]): T | undefined {
+  return layers.some(Boolean) ? (Object.assign({}, ...layers) as T) : undefined;
+}
+
 export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   const env = options.env ?? process.env;
   const flags = parseLayer('command-line flags', defined(options.flags ?? {}));
@@ -220,9 +224,12 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     if (found) file = readConfigFile(found);
   }
   const merged = { ...file, ...fromEnv, ...flags };
-  // Limits merge one by one: setting one in the environment keeps the others the file sets.
-  if (file.limits || fromEnv.limits || flags.limits)
-    merged.limits = { ...file.limits, ...fromEnv.limits, ...flags.limits };
+  // Sections merge key by key: a limit set in the environment, or --kubeconfig on the command line,
+  // keeps the others the file sets.
+  const limits = mergeByKey(file.limits, fromEnv.limits, flags.limits);
+  if (limits) merged.limits = limits;
+  const kubernetes = mergeByKey(file.kubernetes, fromEnv.kubernetes, flags.kubernetes);
+  if (kubernetes) merged.kubernetes = kubernetes;
   const r = ServerConfigSchema.safeParse({ ...merged, home: resolve(merged.home ?? defaultHome(env)) });
   if (!r.success) throw layerError('the merged configuration', r.error);
   return r.data;

@@ -367,6 +367,38 @@ describe('background server', () => {
     expect(cli(['stop']).stdout).toBe(`no cellpipe server is running for ${home}\n`);
   });
 
+  test('cancel waits for the running tasks to stop and prints the job as cancelled', async () => {
+    const started = join(scratch, 'started');
+    const nb = writeNotebook('long.ipynb', [
+      { tags: ['task:long'], source: `import time\nopen(${JSON.stringify(started)}, 'w').close()\ntime.sleep(120)` },
+    ]);
+    const r = cli(['run', nb, '--detach']);
+    expect(r.code).toBe(0);
+    const id = jobIdOf(r.stdout);
+    await until(() => existsSync(started), 'the task to start');
+    const cancelled = cli(['cancel', id]);
+    expect(cancelled).toMatchObject({ code: 0, stdout: `job ${id} cancelled\n` });
+    const job = JSON.parse(cli(['status', id, '--json']).stdout) as { state: string; tasks: { state: string }[] };
+    expect([job.state, job.tasks[0]?.state]).toEqual(['cancelled', 'cancelled']);
+  });
+
+  test('run against a remote server names executed notebooks only for tasks that wrote one', async () => {
+    const first = cli(['run', writeNotebook('warm.ipynb', [{ tags: ['task:warm'], source: 'x = 1' }]), '--detach']);
+    expect(first.code).toBe(0);
+    const info = JSON.parse(readFileSync(join(home, 'server.json'), 'utf8')) as { url: string };
+    const token = readFileSync(join(home, 'token'), 'utf8').trim();
+    // No GPU here: the gpu task is refused (attempt 1, never ran), the other one runs.
+    const nb = writeNotebook('mixed.ipynb', [
+      { tags: ['task:ran'], source: 'y = 2' },
+      { tags: ['task:never', 'gpu:1'], source: 'z = 3' },
+    ]);
+    const r = cli(['run', nb, '--url', info.url, '--token', token]);
+    expect(r.code).toBe(1);
+    const id = jobIdOf(r.stdout);
+    expect(r.stdout).toContain(`notebook ran: ${info.url}/api/jobs/${id}/tasks/ran/notebook\n`);
+    expect(r.stdout).not.toContain('notebook never');
+  });
+
   test('serve killed mid-job and restarted finishes the job, running nothing twice', async () => {
     const count = join(scratch, 'runs.txt');
     const nb = writeNotebook('slow.ipynb', [
@@ -410,5 +442,37 @@ describe('background server', () => {
       await new Promise((r) => second.once('exit', r));
     }
     expect(existsSync(join(home, 'server.json'))).toBe(false);
+  });
+});
+
+describe('serve --executor kubernetes', () => {
+  test('uses --kubeconfig/--context, naming the setting it cannot use; warns that no data path is set', () => {
+    const missing = join(scratch, 'no-such-kubeconfig');
+    const r = cli(['serve', '--port', '0', '--executor', 'kubernetes', '--kubeconfig', missing]);
+    // A configuration that cannot work is bad input: exit 2.
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`kubernetes.kubeconfig: ${missing} does not exist`);
+    expect(r.stderr).toMatch(/WARNING: the Kubernetes executor has no way to pass data between tasks/);
+
+    const kubeconfig = join(scratch, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\n' +
+        'users: [{name: u, user: {token: t}}]\ncontexts: [{name: here, context: {cluster: c, user: u}}]\n' +
+        'current-context: here\n',
+    );
+    const wrong = cli([
+      'serve',
+      '--port',
+      '0',
+      '--executor',
+      'kubernetes',
+      '--kubeconfig',
+      kubeconfig,
+      '--context',
+      'there',
+    ]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain(`kubernetes.context: ${kubeconfig} has no context "there" (it has: here)`);
   });
 });

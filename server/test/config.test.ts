@@ -48,6 +48,21 @@ test('flags beat the environment, which beats the file', () => {
   expect(config.tokens).toEqual([{ token: 'env-token-1', user: 'dave', admin: true }]);
 });
 
+test("the kubernetes section merges by key: --kubeconfig and --context keep the file's other settings", () => {
+  const file = join(dir, 'c.yaml');
+  writeFileSync(file, 'executor: kubernetes\nkubernetes:\n  namespace: tasks\n  context: from-file\n');
+  const config = loadConfig({
+    env: { CELLPIPE_HOME: dir },
+    configFile: file,
+    flags: { kubernetes: { kubeconfig: '/etc/kube/config', context: 'prod' } },
+  });
+  expect(config.kubernetes).toEqual({ namespace: 'tasks', kubeconfig: '/etc/kube/config', context: 'prod' });
+  expect(loadConfig({ env: { CELLPIPE_HOME: dir }, configFile: file }).kubernetes).toEqual({
+    namespace: 'tasks',
+    context: 'from-file',
+  });
+});
+
 test('JSON files, and $home/config.yaml found without --config', () => {
   const json = join(dir, 'c.json');
   writeFileSync(json, JSON.stringify({ executor: 'kubernetes', kubernetes: { namespace: 'jobs' } }));

@@ -1,6 +1,13 @@
 /** The `cellpipe` commands; cli.ts wires them to the command line. Each returns its exit code. */
 import { existsSync } from 'node:fs';
-import { formatDiagnostic, hasErrors, sortDiagnostics, type Job, type JobState } from '@cellpipe/schema';
+import {
+  TERMINAL_JOB_STATES,
+  formatDiagnostic,
+  hasErrors,
+  sortDiagnostics,
+  type Job,
+  type JobState,
+} from '@cellpipe/schema';
 import { loadPipelineFile } from '@cellpipe/schema/node';
 import { loadConfig } from '../config.js';
 import { loadOptions, type CompileFlags } from './compile.js';
@@ -24,11 +31,17 @@ export interface ServeFlags {
   gpus?: string;
   maxParallelPerUser?: number;
   bodyLimit?: string;
+  kubeconfig?: string;
+  context?: string;
 }
 
 export async function serveCommand(flags: ServeFlags): Promise<number> {
-  const { config: configFile, ...rest } = flags;
-  const config = loadConfig({ flags: { ...rest }, configFile });
+  const { config: configFile, kubeconfig, context, ...rest } = flags;
+  const kubernetes = Object.fromEntries(Object.entries({ kubeconfig, context }).filter(([, v]) => v !== undefined));
+  const config = loadConfig({
+    flags: { ...rest, ...(Object.keys(kubernetes).length ? { kubernetes } : {}) },
+    configFile,
+  });
   const server = await startServer(config);
   out(`cellpipe listening on ${server.url}`);
   err(
@@ -83,7 +96,7 @@ function progressSink(jobId: string): ProgressSink {
   return process.stdout.isTTY ? new TtyProgress(process.stdout, jobId) : new PlainProgress(out);
 }
 
-function printWhereToLook(target: Target, job: Job): void {
+async function printWhereToLook(target: Target, job: Job): Promise<void> {
   const ran = job.tasks.filter((t) => t.attempt > 0 || t.reused);
   const failed = job.tasks.find((t) => t.state === 'failed');
   const example = failed ?? ran[0] ?? job.tasks[0];
@@ -99,7 +112,11 @@ function printWhereToLook(target: Target, job: Job): void {
     }
     out(`job files: ${layout.jobDir(job.id)}`);
   } else {
-    for (const t of ran) out(`notebook ${t.name}: ${target.client.url}/api/jobs/${job.id}/tasks/${t.name}/notebook`);
+    // Only notebooks that exist: a task that never ran (unschedulable, skipped upstream) wrote none.
+    const has = await Promise.all(ran.map((t) => target.client.hasTaskFile(job.id, t.name, 'notebook')));
+    ran.forEach((t, i) => {
+      if (has[i]) out(`notebook ${t.name}: ${target.client.url}/api/jobs/${job.id}/tasks/${t.name}/notebook`);
+    });
   }
 }
 
@@ -132,7 +149,7 @@ async function watchJob(target: Target, job: Job): Promise<number> {
   for (const t of final.tasks.filter((t) => t.state === 'failed')) {
     out(`  task ${t.name} failed: ${taskError(t) || 'no details'}`);
   }
-  printWhereToLook(target, final);
+  await printWhereToLook(target, final);
   if (interrupted) return 130;
   return final.state === 'succeeded' ? 0 : 1;
 }
@@ -256,10 +273,24 @@ export async function logsCommand(
   });
 }
 
+/** How long `cancel` waits for the job's tasks to stop before it reports the job as still cancelling. */
+const CANCEL_WAIT_MS = 60_000;
+
+const quietSink: ProgressSink = { task: () => undefined, job: () => undefined, finish: () => undefined };
+
 export async function cancelCommand(id: string, flags: TargetFlags): Promise<number> {
   return withTarget(flags, {}, async (target) => {
-    const job = await target.client.cancel(id);
-    out(`job ${job.id} ${job.state}`);
+    let job = await target.client.cancel(id);
+    // Running tasks stop asynchronously (a pod's deletion, a process's grace period): the job is
+    // cancelled only once they have.
+    if (!(TERMINAL_JOB_STATES as readonly string[]).includes(job.state)) {
+      job = await followJob(target, id, quietSink, AbortSignal.timeout(CANCEL_WAIT_MS));
+    }
+    if ((TERMINAL_JOB_STATES as readonly string[]).includes(job.state)) out(`job ${job.id} ${job.state}`);
+    else {
+      const stopping = job.tasks.filter((t) => t.state === 'running').map((t) => t.name);
+      out(`job ${job.id} cancelling (still stopping: ${stopping.join(', ') || 'none'})`);
+    }
     return 0;
   });
 }

@@ -120,6 +120,16 @@ export class CellpipeClient {
   async remove(id: string): Promise<void> {
     await this.request('DELETE', `/api/jobs/${encodeURIComponent(id)}`);
   }
+  /** Whether a task's executed notebook (or result) exists: false when the task never wrote one. */
+  async hasTaskFile(id: string, task: string, which: 'notebook' | 'result'): Promise<boolean> {
+    try {
+      await this.request('HEAD', `/api/jobs/${encodeURIComponent(id)}/tasks/${encodeURIComponent(task)}/${which}`);
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return false;
+      throw e;
+    }
+  }
   inventory(): Promise<Inventory> {
     return this.json(InventorySchema, 'GET', '/api/inventory');
   }

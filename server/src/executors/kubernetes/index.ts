@@ -6,8 +6,10 @@ import type { Executor } from '../executor.js';
 import type { ExecutorContext } from '../registry.js';
 import { executorSettings } from '../settings.js';
 import { passedEnv } from '../task-env.js';
+import { JobLayout } from '../../store/layout.js';
 import { KubernetesExecutor } from './executor.js';
-import { KubernetesExecutorConfigSchema } from './options.js';
+import { loadKubeConfig } from './kubeconfig.js';
+import { KubernetesExecutorConfigSchema, type KubernetesExecutorConfig } from './options.js';
 
 export { KubernetesExecutor, type KubernetesExecutorDeps } from './executor.js';
 export { computeInventory } from './inventory.js';
@@ -18,10 +20,40 @@ export {
 } from './options.js';
 export { placeResources, UnsatisfiableError, type MigStrategy } from './resources.js';
 
+/**
+ * The data path between pods and the server: a dataVolume must hold the server's job files at the
+ * same path; without one, say loudly what cannot work.
+ */
+function checkDataPath(context: ExecutorContext, config: KubernetesExecutorConfig): void {
+  const jobsRoot = new JobLayout(context.config.home).jobsRoot;
+  const data = config.dataVolume;
+  if (!data) {
+    context.warn(
+      `WARNING: the Kubernetes executor has no way to pass data between tasks: kubernetes.dataVolume ` +
+        `is not set. A task that reads a variable another task produced fails ("input ... not found"), and ` +
+        `results, executed notebooks and artifacts stay inside the pods. Set kubernetes.dataVolume to a ` +
+        `ReadWriteMany claim mounted at ${jobsRoot} (or a parent) in the server and the pods.`,
+    );
+    return;
+  }
+  const mount = data.mountPath.replace(/\/+$/, '');
+  if (jobsRoot !== mount && !jobsRoot.startsWith(`${mount}/`)) {
+    throw new ConfigError(
+      `kubernetes.dataVolume.mountPath: ${data.mountPath} does not hold this server's job files (${jobsRoot}); ` +
+        `mount the claim at the same path in the server and give that path here`,
+    );
+  }
+}
+
 export async function createExecutor(context: ExecutorContext): Promise<Executor> {
   const config = executorSettings(context, 'kubernetes', KubernetesExecutorConfigSchema);
-  const kubeConfig = new k8s.KubeConfig();
-  kubeConfig.loadFromDefault();
+  checkDataPath(context, config);
+  let kubeConfig: k8s.KubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(config);
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
   const executor = new KubernetesExecutor({
     kubeConfig,
     config,

@@ -43,6 +43,13 @@ export const TolerationSchema = z
 
 export const KubernetesExecutorConfigSchema = z
   .object({
+    /**
+     * The kubeconfig file to use. Unset: KUBECONFIG, else ~/.kube/config, else the pod's own
+     * ServiceAccount when the server runs in the cluster.
+     */
+    kubeconfig: z.string().min(1).optional(),
+    /** The kubeconfig context to use (default: its current-context). */
+    context: z.string().min(1).optional(),
     /** Namespace the Jobs, pods and ConfigMaps live in. */
     namespace: dnsLabel.default('default'),
     /**
