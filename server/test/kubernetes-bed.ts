@@ -24,7 +24,26 @@ export interface Testbed {
   dir: string;
   kubeconfigPath: string;
   kc: k8s.KubeConfig;
+  /** The real node, when the bed was started with one. */
+  realNode?: RealNode;
   stop(): void;
+}
+
+/** A real kubelet + containerd node in the bed (scripts/k8s-testbed.sh real-node up). */
+export interface RealNode {
+  name: string;
+  /** The node's address on its pod bridge: pods reach the host there. */
+  ip: string;
+  /** The imported task image (python3, standard library only). */
+  image: string;
+  /** The taint only pods that ask for the real node tolerate. */
+  taint: string;
+  /** The cgroup subtree (under every hierarchy root) holding the node's pods. */
+  cgroup: string;
+  /** The network bridge of its pods. */
+  bridge: string;
+  /** Kubernetes executor settings that put every task on this node, in its image. */
+  executorConfig: { nodeSelector: Record<string, string>; tolerations: k8s.V1Toleration[]; defaultImage: string };
 }
 
 function runScript(args: string[], timeoutMs: number): void {
@@ -42,17 +61,74 @@ function runScript(args: string[], timeoutMs: number): void {
 }
 
 /**
- * Starts a testbed in a fresh directory (or reuses CELLPIPE_K8S_TESTBED_DIR when set,
- * leaving it running on stop, so a developer can keep one bed across test runs).
+ * Why this machine cannot run the bed's real node (not root, no overlayfs, ...), or undefined when it
+ * can. Asked once per test file, at load, so real-node suites can be skipped with the reason printed.
  */
-export function startTestbed(): Testbed {
+export function realNodeUnsupported(): string | undefined {
+  const result = spawnSync('bash', [script, 'real-node', 'check'], { encoding: 'utf8', timeout: 60_000 });
+  if (result.status === 0) return undefined;
+  return (result.stdout + result.stderr).trim() || `real-node check exited ${String(result.status)}`;
+}
+
+/**
+ * `describe` for suites that need the real node: skipped, with the reason printed, where the machine
+ * cannot run one; everything else still runs.
+ */
+export function describeOnRealNode(name: string, fn: () => void): void {
+  const reason = realNodeUnsupported();
+  if (reason) {
+    console.warn(`skipping "${name}": this machine cannot run the test bed's real node: ${reason}`);
+    describe.skip(name, fn);
+  } else {
+    describe(name, fn);
+  }
+}
+
+function readEnvFile(path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out;
+}
+
+function realNodeOf(dir: string): RealNode {
+  const env = readEnvFile(join(dir, 'real-node', 'env'));
+  const name = env.REAL_NODE_NAME!;
+  const taint = env.REAL_NODE_TAINT!;
+  return {
+    name,
+    ip: env.REAL_NODE_IP!,
+    image: env.REAL_NODE_IMAGE!,
+    taint,
+    cgroup: env.REAL_NODE_CGROUP!,
+    bridge: env.REAL_NODE_BRIDGE!,
+    executorConfig: {
+      nodeSelector: { [taint]: 'true' },
+      tolerations: [{ key: taint, operator: 'Exists', effect: 'NoSchedule' }],
+      defaultImage: env.REAL_NODE_IMAGE!,
+    },
+  };
+}
+
+/**
+ * Starts a testbed in a fresh directory (or reuses CELLPIPE_K8S_TESTBED_DIR when set,
+ * leaving it running on stop, so a developer can keep one bed across test runs). With
+ * `realNode`, the bed also gets its real node (callers check realNodeUnsupported first).
+ */
+export function startTestbed(options: { realNode?: boolean } = {}): Testbed {
   runScript(['build'], BUILD_TIMEOUT_MS);
+  if (options.realNode) runScript(['real-node', 'build'], BUILD_TIMEOUT_MS);
   const shared = process.env.CELLPIPE_K8S_TESTBED_DIR;
   const dir = shared ?? mkdtempSync(join(tmpdir(), 'cellpipe-k8s-'));
   try {
-    runScript(['up', dir], 5 * 60 * 1000);
+    runScript(options.realNode ? ['up', dir, '--real-node'] : ['up', dir], 5 * 60 * 1000);
   } catch (err) {
-    if (!shared) rmSync(dir, { recursive: true, force: true });
+    if (!shared) {
+      spawnSync('bash', [script, 'down', dir], { stdio: 'ignore', timeout: 120_000 });
+      rmSync(dir, { recursive: true, force: true });
+    }
     throw err;
   }
   const kubeconfigPath = join(dir, 'kubeconfig');
@@ -63,10 +139,11 @@ export function startTestbed(): Testbed {
     dir,
     kubeconfigPath,
     kc,
+    realNode: options.realNode ? realNodeOf(dir) : undefined,
     stop() {
       if (shared || stopped) return;
       stopped = true;
-      runScript(['down', dir], 60 * 1000);
+      runScript(['down', dir], 120 * 1000);
       rmSync(dir, { recursive: true, force: true });
     },
   };

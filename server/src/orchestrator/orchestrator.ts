@@ -146,6 +146,14 @@ function listFiles(dir: string, max: number): { files: string[]; omitted: number
   return { files: out.slice(0, max), omitted: Math.max(0, out.length - max) };
 }
 
+/**
+ * An executor's time, but never before the server handed the attempt over: Kubernetes reports
+ * container times in whole seconds, which can fall just before that moment.
+ */
+function notBefore(time: string, earliest: string): string {
+  return Date.parse(time) < Date.parse(earliest) ? earliest : time;
+}
+
 export class Orchestrator {
   private readonly jobs = new Map<string, ActiveJob>();
   private scheduled = false;
@@ -602,7 +610,9 @@ export class Orchestrator {
     }
     if (e.type === 'running') {
       // The executor's own time when it has one; else the first report (a reattached attempt keeps it).
-      const startedAt = e.startedAt ?? inf.record.startedAt ?? this.isoNow();
+      const startedAt = e.startedAt
+        ? notBefore(e.startedAt, inf.record.createdAt)
+        : (inf.record.startedAt ?? this.isoNow());
       this.commit(aj, (b) => {
         b.attempts.push({ ...inf.record, state: 'running', handle: e.handle, startedAt });
         const patch: Partial<TaskRecord> = {
@@ -659,7 +669,7 @@ export class Orchestrator {
     // when the server learnt of them.
     const now = new Date(this.clock.now());
     const ended = e.finishedAt ? new Date(e.finishedAt) : now;
-    const started = e.startedAt ?? inf.record.startedAt;
+    const started = e.startedAt ? notBefore(e.startedAt, inf.record.createdAt) : inf.record.startedAt;
     const startedMs = started ? Date.parse(started) : undefined;
     const durationMs = result?.durationMs ?? (startedMs !== undefined ? ended.getTime() - startedMs : undefined);
     // result.json is the truth; executors that cannot read it (no shared volume) only have the exit code.
@@ -668,7 +678,7 @@ export class Orchestrator {
       : e.exitCode === 0 && !e.error && !inf.stopReason;
     const exitCode = e.exitCode ?? (result ? (result.status === 'succeeded' ? 0 : 1) : undefined);
     const attemptRec: AttemptRecord = { ...inf.record, state: 'finished', finishedAt: ended.toISOString() };
-    if (e.startedAt) attemptRec.startedAt = e.startedAt;
+    if (e.startedAt) attemptRec.startedAt = started;
     if (exitCode !== undefined) attemptRec.exitCode = exitCode;
     if (e.usage) attemptRec.usage = e.usage;
 
@@ -728,7 +738,7 @@ export class Orchestrator {
     next.stopping = undefined;
     next.usage = e.usage;
     if (!retrying) next.finishedAt = ended.toISOString();
-    if (e.startedAt && !retrying) next.startedAt = e.startedAt;
+    if (e.startedAt && !retrying) next.startedAt = started;
     if (durationMs !== undefined) next.durationMs = durationMs;
     if (exitCode !== undefined) next.exitCode = exitCode;
     this.commit(aj, (b) => {
