@@ -11,6 +11,7 @@ const suites = [
   ['server', './bench-server.js', 'benchServer'],
   ['requests', './bench-requests.js', 'benchRequests'],
   ['kubernetes', './bench-kubernetes.js', 'benchKubernetes'],
+  ['kubernetes-real', './bench-kubernetes-real.js', 'benchKubernetesReal'],
   ['corpus', './bench-corpus.js', 'benchCorpus'],
   ['schedules', './bench-schedules.js', 'benchSchedules'],
 ];
