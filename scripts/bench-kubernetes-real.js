@@ -18,10 +18,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const script = join(here, 'k8s-testbed.sh');
 const dist = join(here, '..', 'server', 'dist');
-const runnerPath = join(here, '..', 'server', 'runner', 'cellpipe_runner.py');
+const runnerPath = join(here, '..', 'server', 'dist', 'cellpipe_runner.pyz');
 const k8s = await import('@kubernetes/client-node');
 const { PipelineSchema } = await import('@cellpipe/schema');
 const dmod = (file) => import(pathToFileURL(join(dist, file)).href);
+const { hostPathClaim } = await import('./testbed-volume.js');
+const { notebook } = await import('./bench-server.js');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -63,40 +65,6 @@ async function createNamespace(core) {
   return name;
 }
 
-/** A hostPath PersistentVolume of `home` bound to a claim in `ns`: the tasks' data volume. */
-async function sharedClaim(core, ns, home) {
-  const name = `bench-${Date.now().toString(36)}`;
-  await core.createPersistentVolume({
-    body: {
-      metadata: { name },
-      spec: {
-        capacity: { storage: '1Gi' },
-        accessModes: ['ReadWriteMany'],
-        storageClassName: '',
-        hostPath: { path: home, type: 'Directory' },
-        claimRef: { namespace: ns, name },
-      },
-    },
-  });
-  await core.createNamespacedPersistentVolumeClaim({
-    namespace: ns,
-    body: {
-      metadata: { name },
-      spec: {
-        accessModes: ['ReadWriteMany'],
-        storageClassName: '',
-        volumeName: name,
-        resources: { requests: { storage: '1Gi' } },
-      },
-    },
-  });
-  await until('the claim to bind', async () => {
-    const pvc = await core.readNamespacedPersistentVolumeClaim({ name, namespace: ns });
-    return pvc.status?.phase === 'Bound' ? true : undefined;
-  });
-  return name;
-}
-
 /** One notebook cell per task; `tasks` as the pipeline spec's tasks plus `code`. */
 function request(tasks) {
   const pipeline = PipelineSchema.parse({
@@ -108,20 +76,7 @@ function request(tasks) {
       tasks: tasks.map(({ code: _c, ...t }, i) => ({ ...t, cells: [i] })),
     },
   });
-  const nb = {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {},
-    cells: tasks.map((t, i) => ({
-      cell_type: 'code',
-      id: `c${i}`,
-      metadata: {},
-      source: t.code,
-      outputs: [],
-      execution_count: null,
-    })),
-  };
-  return { pipeline, files: { 'bench.ipynb': JSON.stringify(nb) } };
+  return { pipeline, files: { 'bench.ipynb': notebook(tasks.map((t) => t.code)) } };
 }
 
 function diamond() {
@@ -233,7 +188,7 @@ export async function benchKubernetesReal() {
       return h;
     };
     const home = newHome();
-    const claimName = await sharedClaim(core, ns, home);
+    const claimName = await hostPathClaim(kc, ns, home, `bench-${Date.now().toString(36)}`);
     const executor = new KubernetesExecutor({
       kubeConfig: kc,
       config: {
@@ -243,7 +198,7 @@ export async function benchKubernetesReal() {
         defaultImage: node.image,
         dataVolume: { claimName, mountPath: home },
       },
-      runnerSource: readFileSync(runnerPath, 'utf8'),
+      runnerArchive: readFileSync(runnerPath),
       warn: () => undefined,
     });
     const real = new JobService({ home, executor });

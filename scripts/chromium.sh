@@ -12,6 +12,6 @@ if [ "$(id -u)" != 0 ]; then
   sudo=sudo
 fi
 echo "chromium.sh: installing Debian's chromium" >&2
-$sudo apt-get update -qq >&2
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-liberation >&2
+$sudo apt-get -o DPkg::Lock::Timeout=900 update -qq >&2
+DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends chromium fonts-liberation >&2
 [ -x "$browser" ] || { echo "chromium.sh: apt installed chromium but $browser is missing" >&2; exit 1; }

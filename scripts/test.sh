@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: every workspace's jest tests (unit and integration against real parts:
-# SQLite files, python3 task runs, the Kubernetes test bed), then the galata tests in JupyterLab and
-# Chromium. Everything these need (test bed binaries, the Python venv, Chromium) is built or
+# SQLite files, python3 task runs, the Kubernetes test bed and its real node), then the galata tests in
+# JupyterLab and Chromium. Everything these need (test bed binaries and images, the Python venv, Chromium) is built or
 # installed on first use and cached under ~/.cache/cellpipe. Prints one closing summary line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,16 @@ run_jest() { # workspace
 }
 
 npm run build --silent || { echo "build failed"; exit 1; }
+# The test bed's real node needs Debian packages and a Debian python3 image: mostly downloads, so
+# they come in the background while lint, the venv and the schema tests use the CPUs. Where the
+# machine cannot run a real node, its tests are skipped (with this reason) and nothing is built.
+realnode_images=
+if realnode_reason=$(bash scripts/k8s-testbed.sh real-node check); then
+  (bash scripts/k8s-testbed.sh real-node build images >"$out/real-node-images.log" 2>&1) &
+  realnode_images=$!
+else
+  echo "=== the test bed's real node is skipped: $realnode_reason"
+fi
 echo "=== lint"
 npm run lint --silent || status=1
 # ts-jest only transpiles; the test files are type-checked here (the sources by the build).
@@ -30,6 +40,11 @@ run_jest schema
 # Built (or found in the cache) here rather than inside a jest hook, so a cold build shows in the log.
 echo "=== Kubernetes test bed binaries"
 bash scripts/k8s-testbed.sh build || status=1
+if [[ -n $realnode_images ]]; then
+  echo "=== the test bed's real node (kubelet built after the control plane: it reuses its Go build cache)"
+  wait "$realnode_images" || { echo "real node images failed:"; tail -20 "$out/real-node-images.log"; status=1; }
+  bash scripts/k8s-testbed.sh real-node build || status=1
+fi
 # Integration suites share real processes (SQLite files, python3 tasks, the Kubernetes test bed):
 # one file at a time keeps a 2-core machine from starving them.
 run_jest server --runInBand

@@ -225,6 +225,12 @@ describe('attemptStatus', () => {
       startedAt: '2026-01-02T03:04:05.000Z',
       finishedAt: '2026-01-02T03:04:25.000Z',
     });
+    // The pod's success ends the attempt before the Job controller gets round to marking the Job.
+    expect(attemptStatus(job(), [pod(status({ terminated: { exitCode: 0 } }), 'n')])).toEqual({
+      kind: 'succeeded',
+      pod: 'j-abcde',
+      exitCode: 0,
+    });
   });
 
   test('the cache keeps only what is read: no pod template, pod command or foreign annotations', () => {

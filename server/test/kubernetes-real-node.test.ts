@@ -16,13 +16,14 @@ import * as k8s from '@kubernetes/client-node';
 import type { Job } from '@cellpipe/schema';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
 import { JobService } from '../src/jobs/job-service.js';
+import { hostPathClaim } from '../../scripts/testbed-volume.js';
 import { processAlive, request as pipelineRequest, taskOf, waitForJob } from './jobs-fixtures.js';
 import {
   BUILD_TIMEOUT_MS,
   createNamespace,
   describeOnRealNode,
   eventually,
-  runnerSource,
+  runnerArchive,
   startTestbed,
   type RealNode,
   type Testbed,
@@ -62,41 +63,9 @@ describeOnRealNode('the Kubernetes executor on a real node', () => {
   async function sharedHome(): Promise<{ home: string; claimName: string }> {
     const home = mkdtempSync(join(tmpdir(), 'cellpipe-real-'));
     homes.push(home);
-    const name = `cellpipe-${home
-      .split('-')
-      .at(-1)!
-      .toLowerCase()
-      .replace(/[^a-z0-9]/g, '')}`;
+    const name = `cellpipe-${volumes.length}-${Date.now().toString(36)}`;
     volumes.push(name);
-    await core.createPersistentVolume({
-      body: {
-        metadata: { name },
-        spec: {
-          capacity: { storage: '1Gi' },
-          accessModes: ['ReadWriteMany'],
-          persistentVolumeReclaimPolicy: 'Retain',
-          storageClassName: '',
-          hostPath: { path: home, type: 'Directory' },
-          claimRef: { namespace: ns, name },
-        },
-      },
-    });
-    await core.createNamespacedPersistentVolumeClaim({
-      namespace: ns,
-      body: {
-        metadata: { name },
-        spec: {
-          accessModes: ['ReadWriteMany'],
-          storageClassName: '',
-          volumeName: name,
-          resources: { requests: { storage: '1Gi' } },
-        },
-      },
-    });
-    await eventually(`claim ${name} bound`, async () => {
-      const pvc = await core.readNamespacedPersistentVolumeClaim({ name, namespace: ns });
-      return pvc.status?.phase === 'Bound' ? true : undefined;
-    });
+    await hostPathClaim(bed.kc, ns, home, name);
     return { home, claimName: name };
   }
 
@@ -113,7 +82,7 @@ describeOnRealNode('the Kubernetes executor on a real node', () => {
     const executor = new KubernetesExecutor({
       kubeConfig: bed.kc,
       config: executorConfig(home, claimName),
-      runnerSource: runnerSource(),
+      runnerArchive: runnerArchive(),
       warn: () => undefined,
     });
     const svc = new JobService({ home, executor, retryBackoffMs: 50 });

@@ -119,8 +119,11 @@ export function attemptStatus(job: V1Job | undefined, pods: readonly V1Pod[]): A
 
   const phase = pod.status?.phase;
   if (phase === 'Failed') return { kind: 'failed', pod: podName, ...podFailure(pod), ...times };
-  if (phase === 'Running' || phase === 'Succeeded')
-    return { kind: 'running', pod: podName ?? '', node: pod.spec?.nodeName ?? '', ...times };
+  // A succeeded pod is the attempt's end (restartPolicy Never, one completion): the Job controller
+  // batches pod updates for up to a second before it marks the Job Complete, and that is not waited for.
+  if (phase === 'Succeeded')
+    return { kind: 'succeeded', pod: podName, exitCode: terminatedOf(pod)?.exitCode ?? 0, ...times };
+  if (phase === 'Running') return { kind: 'running', pod: podName ?? '', node: pod.spec?.nodeName ?? '', ...times };
 
   // Pending: unschedulable (scheduler's words, verbatim), image trouble, or starting.
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
