@@ -165,7 +165,8 @@ export async function benchKubernetesReal() {
   const homes = [];
   const started = Date.now();
   const { KubernetesExecutor } = await dmod('executors/kubernetes/executor.js');
-  const { JobService } = await dmod('jobs/job-service.js');
+  const { createJobService } = await dmod('engine.js');
+  const { LocalExecutor } = await dmod('executors/local/local-executor.js');
   bed(['build'], 90 * 60 * 1000);
   bed(['real-node', 'build'], 90 * 60 * 1000);
   bed(['up', dir, '--real-node'], 5 * 60 * 1000);
@@ -201,10 +202,10 @@ export async function benchKubernetesReal() {
       runnerArchive: readFileSync(runnerPath),
       warn: () => undefined,
     });
-    const real = new JobService({ home, executor });
+    const real = createJobService({ home, executor });
     services.push(real);
     await real.start();
-    const local = new JobService({ home: newHome(), gpus: '' });
+    const local = createJobService({ home: newHome(), executor: new LocalExecutor() });
     services.push(local);
     await local.start();
 

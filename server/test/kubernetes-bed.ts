@@ -43,7 +43,11 @@ export interface RealNode {
   /** The network bridge of its pods. */
   bridge: string;
   /** Kubernetes executor settings that put every task on this node, in its image. */
-  executorConfig: { nodeSelector: Record<string, string>; tolerations: k8s.V1Toleration[]; defaultImage: string };
+  executorConfig: {
+    nodeSelector: Record<string, string>;
+    tolerations: { key: string; operator: 'Exists'; effect: 'NoSchedule' }[];
+    defaultImage: string;
+  };
 }
 
 function runScript(args: string[], timeoutMs: number): void {

@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import type { Job } from '@cellpipe/schema';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
-import { JobService } from '../src/jobs/job-service.js';
+import { createJobService } from '../src/engine.js';
+import type { JobService } from '../src/jobs/job-service.js';
 import { hostPathClaim } from '../../scripts/testbed-volume.js';
 import { processAlive, request as pipelineRequest, taskOf, waitForJob } from './jobs-fixtures.js';
 import {
@@ -85,7 +86,7 @@ describeOnRealNode('the Kubernetes executor on a real node', () => {
       runnerArchive: runnerArchive(),
       warn: () => undefined,
     });
-    const svc = new JobService({ home, executor, retryBackoffMs: 50 });
+    const svc = createJobService({ home, executor, retryBackoffMs: 50 });
     await svc.start();
     return { service: svc, home };
   }
