@@ -153,7 +153,6 @@ export const SkipReasonSchema = z.enum([
   'missed',
   'catchup-limit',
   'max-runs',
-  'ended',
   'error',
 ]);
 

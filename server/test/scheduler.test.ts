@@ -290,6 +290,17 @@ describe('policies and limits', () => {
     expect(after.stateReason).toMatch(/maxRuns 2/);
   });
 
+  it('max runs lowered below the runs made: the next slot does not run and the schedule ends', async () => {
+    await open('2026-05-01T00:00:00Z');
+    const s = await create({ every: '1h', maxRuns: 5, concurrency: 'allow' });
+    await bed.advanceTo('2026-05-01T03:30:00Z');
+    await bed.service.update(s.id, { maxRuns: 2 }, OWNER);
+    await bed.advanceTo('2026-05-01T06:00:00Z');
+    expect(bed.jobs.slots(s.id)).toHaveLength(3);
+    expect(history(s.id)[3]).toMatchObject({ outcome: 'skipped', reason: 'max-runs', slot: iso('2026-05-01T04:00Z') });
+    expect(bed.service.detail(s.id)).toMatchObject({ state: 'ended', nextFires: [] });
+  });
+
   it('end date: no slot after endAt fires and the schedule ends', async () => {
     await open('2026-05-01T00:00:00Z');
     const s = await create({ cron: '0 * * * *', endAt: '2026-05-01T02:00:00Z', concurrency: 'allow' });

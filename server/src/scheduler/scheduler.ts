@@ -379,12 +379,18 @@ export class Scheduler {
       this.schedules.addSkip(rec.id, first, count, last, reason, message);
       cur.cursor = last;
       if (reason === 'error') this.countFailure(cur, message);
+      if (reason === 'max-runs') this.endRuns(cur);
       this.schedules.save(cur);
     });
   }
 
   private async fire(rec: ScheduleRecord, slot: number, note: string): Promise<void> {
     const spec = rec.spec;
+    // Only an edit that lowered maxRuns gets here: the last allowed run ends the schedule itself.
+    if (spec.maxRuns !== undefined && rec.runs >= spec.maxRuns) {
+      this.commitSkip(rec, slot, slot, 1, 'max-runs', `maxRuns ${spec.maxRuns} reached (${rec.runs} runs)`);
+      return;
+    }
     const version = this.pipelines.getVersion(rec.owner, spec.pipeline, spec.version);
     if (!version) {
       const which = spec.version === 'latest' ? 'no saved version' : `no version ${spec.version}`;
@@ -424,11 +430,7 @@ export class Scheduler {
           });
           cur.cursor = slot;
           cur.runs += 1;
-          if (spec.maxRuns !== undefined && cur.runs >= spec.maxRuns) {
-            cur.state = 'ended';
-            cur.stateReason = `ended after ${cur.runs} run${cur.runs === 1 ? '' : 's'} (maxRuns ${spec.maxRuns})`;
-            cur.revision += 1;
-          }
+          if (spec.maxRuns !== undefined && cur.runs >= spec.maxRuns) this.endRuns(cur);
           this.schedules.save(cur);
         },
       });
@@ -451,6 +453,13 @@ export class Scheduler {
         }
       }
     }
+  }
+
+  /** No run is left under maxRuns: the schedule ends (saved by the caller's transaction). */
+  private endRuns(cur: ScheduleRecord): void {
+    cur.state = 'ended';
+    cur.stateReason = `ended after ${cur.runs} run${cur.runs === 1 ? '' : 's'} (maxRuns ${cur.spec.maxRuns})`;
+    cur.revision += 1;
   }
 
   /** A failed slot or run: count it, and pause the schedule after pauseAfterFailures in a row. */
