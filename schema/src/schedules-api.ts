@@ -147,14 +147,7 @@ export const ResumeScheduleRequestSchema = z.object({ catchUp: z.enum(['latest',
 export const ScheduleStateSchema = z.enum(['active', 'paused', 'ended']);
 
 /** Why a slot did not run. */
-export const SkipReasonSchema = z.enum([
-  'paused',
-  'concurrency',
-  'missed',
-  'catchup-limit',
-  'max-runs',
-  'error',
-]);
+export const SkipReasonSchema = z.enum(['paused', 'concurrency', 'missed', 'catchup-limit', 'max-runs', 'error']);
 
 export const ScheduleRunOutcomeSchema = z.enum(['running', 'succeeded', 'failed', 'cancelled', 'skipped']);
 
