@@ -196,7 +196,20 @@ describe('compile and validate', () => {
   test('usage errors exit 2 and every command has help', () => {
     expect(cli(['run']).code).toBe(2);
     expect(cli(['frobnicate']).code).toBe(2);
-    for (const cmd of ['compile', 'validate', 'serve', 'run', 'status', 'logs', 'cancel', 'jobs', 'rerun', 'stop']) {
+    for (const cmd of [
+      'compile',
+      'validate',
+      'serve',
+      'run',
+      'status',
+      'logs',
+      'cancel',
+      'jobs',
+      'rerun',
+      'stop',
+      'pipelines',
+      'schedule',
+    ]) {
       const help = cli([cmd, '--help']);
       expect([cmd, help.code]).toEqual([cmd, 0]);
       expect(help.stdout).toContain(`Usage: cellpipe ${cmd}`);
@@ -344,6 +357,69 @@ describe('run with an embedded server', () => {
     const unknown = cli(['run', quickstart, '--param', 'nope=1']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('nope');
+  });
+});
+
+describe('pipelines and schedules', () => {
+  test('save, versions, diff, export/import; a schedule with its next fires; bad input names the field', () => {
+    const first = cli(['pipelines', 'save', quickstart, '-m', 'first']);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^saved quickstart version 1 \([0-9a-f]{12}\)\n$/);
+    expect(cli(['pipelines', 'save', quickstart]).stdout).toMatch(/version 1 has identical content/);
+    const versions = JSON.parse(cli(['pipelines', 'versions', 'quickstart', '--json']).stdout) as {
+      items: { version: number; message: string }[];
+    };
+    expect(versions.items.map((v) => [v.version, v.message])).toEqual([[1, 'first']]);
+    const exported = join(scratch, 'quickstart.export.yaml');
+    expect(cli(['pipelines', 'export', 'quickstart', '1', '-o', exported]).code).toBe(0);
+    const imported = cli(['pipelines', 'import', exported, '--name', 'copy', '--json']);
+    expect(JSON.parse(imported.stdout)).toMatchObject({ created: true, version: { name: 'copy', version: 1 } });
+    expect(cli(['pipelines', 'diff', 'quickstart', '1', '1']).stdout).toBe('quickstart: version 1 → 1: identical\n');
+
+    const created = cli([
+      'schedule',
+      'create',
+      'nightly',
+      '--pipeline',
+      'quickstart',
+      '--cron',
+      '30 2 * * *',
+      '--tz',
+      'Europe/Berlin',
+      '--param',
+      'n_samples=500',
+      '--json',
+    ]);
+    expect(created.code).toBe(0);
+    const s = JSON.parse(created.stdout) as { nextFires: string[]; parameters: unknown };
+    expect(s.nextFires).toHaveLength(5);
+    expect(s.parameters).toEqual({ n_samples: 500 });
+    const shown = cli(['schedule', 'show', 'nightly']);
+    expect(shown.stdout).toContain('cron "30 2 * * *" in Europe/Berlin');
+    expect(shown.stdout).toMatch(/02:30:00 (CET|CEST)/);
+    const list = JSON.parse(cli(['schedule', 'list', '--json']).stdout) as { items: { name: string }[] };
+    expect(list.items.map((i) => i.name)).toEqual(['nightly']);
+    expect(cli(['schedule', 'pause', 'nightly']).stdout).toBe('schedule nightly paused\n');
+
+    for (const [args, message] of [
+      [['--cron', '61 * * * *'], "  cron: cron '61 * * * *': Invalid value for minute: 61"],
+      [['--cron', '0 2 * * *', '--tz', 'Mars/Olympus'], '  timezone: unknown IANA time zone'],
+      [
+        ['--every', '1h', '--pipeline-version', '9'],
+        "  version: pipeline 'quickstart' has no version 9 (versions 1 to 1)",
+      ],
+      [
+        ['--every', '1h', '--start', '2030-01-02T00:00:00Z', '--end', '2030-01-01T00:00:00Z'],
+        '  endAt: endAt (2030-01-01T00:00:00Z) must be after startAt (2030-01-02T00:00:00Z)',
+      ],
+    ] as const) {
+      const r = cli(['schedule', 'create', 'bad', '--pipeline', 'quickstart', ...args]);
+      expect([args, r.code]).toEqual([args, 2]);
+      expect(r.stderr.split('\n')).toContain(message);
+    }
+    const zero = cli(['schedule', 'create', 'bad', '--pipeline', 'quickstart', '--every', '1h', '--max-runs', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('--max-runs must be an integer ≥ 1');
   });
 });
 
