@@ -79,6 +79,8 @@ export type FailureReason =
   | 'result-too-large'
   /** Its result.json is not a regular file or not JSON. */
   | 'result-unreadable'
+  /** It could not write its result: the disk is full. */
+  | 'disk-full'
   /** `start()` itself failed (set by the orchestrator). */
   | 'executor';
 

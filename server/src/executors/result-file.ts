@@ -3,7 +3,7 @@
  * process can write: the server opens it without following a symlink and without blocking on a FIFO,
  * reads only a regular file, and only up to the configured size.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statfsSync } from 'node:fs';
 import { formatBytes } from '../limits.js';
 
 export type ResultRead =
@@ -51,5 +51,18 @@ export function readResultFile(path: string, maxBytes: number): ResultRead {
     };
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Free space under which a missing or broken result is put down to a full disk. */
+const NEARLY_FULL_BYTES = 1024 * 1024;
+
+/** True when the file system holding `dir` has (nearly) no space left. */
+export function diskNearlyFull(dir: string): boolean {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize < NEARLY_FULL_BYTES;
+  } catch {
+    return false;
   }
 }

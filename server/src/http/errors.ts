@@ -5,6 +5,7 @@
 import type { ErrorBody, ErrorDetail } from '@cellpipe/schema';
 import { ZodError } from 'zod';
 import { ConflictError, NotFoundError, TooLargeError, ValidationError } from '../jobs/errors.js';
+import { isStorageFull } from '../store/errors.js';
 
 export type { ErrorDetail };
 
@@ -102,6 +103,18 @@ export function mapError(err: unknown, bodyLimit?: string): MappedError {
   if (err instanceof ValidationError) {
     const details: ErrorDetail[] = err.issues.map((i) => ({ ...i, path: dottedPath(i.path) }));
     return { status: 400, body: { error: { code: 'invalid', message: err.message, details } } };
+  }
+  if (isStorageFull(err)) {
+    return {
+      status: 507,
+      body: {
+        error: {
+          code: 'insufficient_storage',
+          message:
+            "the server's disk is full, so nothing new can be stored; jobs resume once space is freed (ask the server's administrator)",
+        },
+      },
+    };
   }
   if (err instanceof TooLargeError) {
     const details: ErrorDetail[] = [{ path: dottedPath(err.path), message: err.message }];

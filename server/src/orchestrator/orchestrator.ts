@@ -25,6 +25,7 @@ import type { AttemptRecord, Change, JobRecord, Store, TaskRecord, Transition } 
 import type { JobLayout } from '../store/layout.js';
 import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
+import { StorageFullError, isStorageFull } from '../store/errors.js';
 import { capError, capWarnings, parseRunnerResult } from './result.js';
 
 export interface OrchestratorEvents {
@@ -41,6 +42,8 @@ export interface OrchestratorOptions {
   clock?: Clock;
   maxParallelPerUser?: number;
   retryBackoffMs?: number;
+  /** Problems the orchestrator waits out by itself (a full disk); default console.warn. */
+  warn?: (message: string) => void;
   /** What one attempt may put into the store (default: limits.ts). */
   limits?: Pick<Limits, 'errorBytes' | 'artifactsPerTask'>;
 }
@@ -48,6 +51,9 @@ export interface OrchestratorOptions {
 /** A failed executor call (cancel, reattach) is tried again after 1 s, 2 s, 4 s ... at most a minute. */
 const EXECUTOR_RETRY_MS = 1000;
 const EXECUTOR_RETRY_MAX_MS = 60_000;
+/** While the disk is full, stored work is tried again this often (doubling up to the maximum). */
+const STALL_RETRY_MS = 1000;
+const STALL_RETRY_MAX_MS = 30_000;
 
 const unsuccessful = (s: TaskState): boolean => isTerminalTaskState(s) && s !== 'succeeded';
 /** `job.error` of a job being cancelled; any other error on a non-terminal job means it is failing. */
@@ -166,6 +172,14 @@ export class Orchestrator {
   private readonly backoffMs: number;
   private readonly clock: Clock;
   private readonly limits: Pick<Limits, 'errorBytes' | 'artifactsPerTask'>;
+  private readonly warn: (message: string) => void;
+  /**
+   * Work that could not be stored because the disk is full, in arrival order. It runs again, in
+   * order, until it can; later events wait behind it, so nothing is lost, reordered or crashes.
+   */
+  private readonly stalled: (() => void)[] = [];
+  private stallRetry?: () => void;
+  private stallDelay = STALL_RETRY_MS;
 
   constructor(o: OrchestratorOptions) {
     this.clock = o.clock ?? systemClock;
@@ -176,6 +190,56 @@ export class Orchestrator {
     this.maxPerUser = o.maxParallelPerUser ?? Number.POSITIVE_INFINITY;
     this.backoffMs = o.retryBackoffMs ?? 1000;
     this.limits = o.limits ?? DEFAULT_LIMITS;
+    this.warn = o.warn ?? ((message) => console.warn(`cellpipe: ${message}`));
+  }
+
+  // ---- a full disk -------------------------------------------------------------------------------
+
+  /** Runs work that stores changes; on a full disk keeps it to run again once space is back. */
+  private guard(fn: () => void): void {
+    if (this.stalled.length) {
+      this.stalled.push(fn);
+      return;
+    }
+    try {
+      fn();
+    } catch (err) {
+      if (!isStorageFull(err)) throw err;
+      this.stall(err, fn);
+    }
+  }
+
+  private stall(err: unknown, fn?: () => void): void {
+    if (!this.stalled.length && !this.stallRetry) {
+      const where = err instanceof StorageFullError ? err.path : ((err as Error).message ?? String(err));
+      this.warn(`the disk is full (${where}): job changes wait until space is freed`);
+    }
+    if (fn) this.stalled.push(fn);
+    if (this.stallRetry || this.closed) return;
+    this.stallRetry = this.clock.after(this.stallDelay, () => {
+      this.stallRetry = undefined;
+      this.retryStalled();
+    });
+  }
+
+  private retryStalled(): void {
+    while (this.stalled.length) {
+      try {
+        this.stalled[0]!();
+      } catch (err) {
+        if (!isStorageFull(err)) {
+          this.stalled.shift();
+          throw err;
+        }
+        this.stallDelay = Math.min(this.stallDelay * 2, STALL_RETRY_MAX_MS);
+        this.stall(err);
+        return;
+      }
+      this.stalled.shift();
+    }
+    if (this.stallDelay !== STALL_RETRY_MS) this.warn('there is space on the disk again: jobs go on');
+    this.stallDelay = STALL_RETRY_MS;
+    this.schedule();
   }
 
   private isoNow(): string {
@@ -321,10 +385,12 @@ export class Orchestrator {
         if (!this.isCurrent(aj, name, inf)) return;
         const retryAt = this.retryLater(inf, () => this.sendStop(aj, name, inf));
         const error = err instanceof Error ? err.message : String(err);
-        this.commit(aj, (b) => {
-          const stopping = b.get(name).stopping;
-          if (stopping) b.task(name, { stopping: { ...stopping, error, retryAt: new Date(retryAt).toISOString() } });
-        });
+        this.guard(() =>
+          this.commit(aj, (b) => {
+            const stopping = b.get(name).stopping;
+            if (stopping) b.task(name, { stopping: { ...stopping, error, retryAt: new Date(retryAt).toISOString() } });
+          }),
+        );
       },
     );
   }
@@ -383,7 +449,16 @@ export class Orchestrator {
     setImmediate(() => {
       this.scheduled = false;
       if (this.closed) return;
-      for (const aj of [...this.jobs.values()]) this.step(aj);
+      for (const aj of [...this.jobs.values()]) {
+        try {
+          this.step(aj);
+        } catch (err) {
+          // step() works from what is stored, so running it again later is safe.
+          if (!isStorageFull(err)) throw err;
+          this.stall(err);
+          return;
+        }
+      }
     });
   }
 
@@ -557,6 +632,8 @@ export class Orchestrator {
     try {
       this.prepareAttempt(aj, name, attempt);
     } catch (err) {
+      // A full disk is waited out (the attempt is prepared again later), not a reason to fail the task.
+      if (isStorageFull(err)) throw new StorageFullError(this.layout.attemptDir(aj.job.id, name, attempt));
       const message = `could not prepare the task: ${err instanceof Error ? err.message : String(err)}`;
       this.commit(aj, (b) =>
         b.task(name, { state: 'failed', attempt, finishedAt: b.now, error: { message, reason: 'prepare' } }),
@@ -591,6 +668,10 @@ export class Orchestrator {
   }
 
   private onEvent(jobId: string, name: string, attempt: number, e: ExecutorEvent): void {
+    this.guard(() => this.handleEvent(jobId, name, attempt, e));
+  }
+
+  private handleEvent(jobId: string, name: string, attempt: number, e: ExecutorEvent): void {
     const aj = this.jobs.get(jobId);
     if (e.type === 'log') {
       // Executors without direct file output: the log file is the single place logs live.
@@ -633,9 +714,11 @@ export class Orchestrator {
     const eff = effectiveTask(aj.job.pipeline, aj.specs.get(name)!);
     if (eff.timeoutMs === undefined) return;
     inf.disarm?.();
-    inf.disarm = this.clock.after(startedMs + eff.timeoutMs - this.clock.now(), () => {
-      if (this.isCurrent(aj, name, inf)) this.stop(aj, name, inf, 'timeout');
-    });
+    inf.disarm = this.clock.after(startedMs + eff.timeoutMs - this.clock.now(), () =>
+      this.guard(() => {
+        if (this.isCurrent(aj, name, inf)) this.stop(aj, name, inf, 'timeout');
+      }),
+    );
   }
 
   private armJobTimeout(aj: ActiveJob): void {
@@ -643,17 +726,20 @@ export class Orchestrator {
     if (!timeout || aj.abort) return;
     const ms = parseDuration(timeout);
     const start = Date.parse(aj.job.startedAt ?? aj.job.createdAt);
-    const disarm = this.clock.after(start + ms - this.clock.now(), () => {
-      if (this.jobs.get(aj.job.id) !== aj || aj.abort) return;
-      this.abort(aj, { cancel: false, message: `the job exceeded its timeout of ${timeout}`, taskReason: 'timeout' });
-    });
+    const disarm = this.clock.after(start + ms - this.clock.now(), () =>
+      this.guard(() => {
+        if (this.jobs.get(aj.job.id) !== aj || aj.abort) return;
+        this.abort(aj, { cancel: false, message: `the job exceeded its timeout of ${timeout}`, taskReason: 'timeout' });
+      }),
+    );
     aj.timers.add(disarm);
   }
 
   /** Stop a whole job (cancel, fail-fast, job timeout). Persisted first so a restart finishes the abort. */
   private abort(aj: ActiveJob, abort: NonNullable<ActiveJob['abort']>): void {
-    aj.abort = abort;
+    // Stored before memory changes: when the store refuses (a full disk), the abort is not half done.
     if (aj.job.error !== abort.message) this.commit(aj, (b) => b.jobPatch({ error: abort.message }));
+    aj.abort = abort;
     for (const [name, inf] of aj.inflight) this.stop(aj, name, inf, abort.taskReason);
     this.schedule();
   }
@@ -661,7 +747,6 @@ export class Orchestrator {
   private onExit(aj: ActiveJob, name: string, inf: Inflight, e: Extract<ExecutorEvent, { type: 'exited' }>): void {
     inf.disarm?.();
     inf.retry?.();
-    aj.inflight.delete(name);
     const spec = aj.specs.get(name)!;
     const eff = effectiveTask(aj.job.pipeline, spec);
     const result = parseRunnerResult(e.result);
@@ -745,8 +830,13 @@ export class Orchestrator {
       b.attempts.push(attemptRec);
       b.task(name, next, `attempt ${inf.attempt} ${attemptRec.reason ?? 'ok'}`);
     });
+    // Only once the end is stored: on a full disk the whole exit is handled again later.
+    aj.inflight.delete(name);
     if (next.state === 'failed' && aj.job.pipeline.spec.failurePolicy === 'fail-fast' && !aj.abort) {
-      this.abort(aj, { cancel: false, message: `task '${name}' failed (fail-fast)`, taskReason: 'aborted' });
+      this.guard(() => {
+        if (!aj.abort)
+          this.abort(aj, { cancel: false, message: `task '${name}' failed (fail-fast)`, taskReason: 'aborted' });
+      });
     }
     this.schedule();
   }

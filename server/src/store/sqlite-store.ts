@@ -1,7 +1,7 @@
 /** SQLite store (better-sqlite3, WAL): one file `<home>/cellpipe.db`. */
 import Database from 'better-sqlite3';
 import { TERMINAL_JOB_STATES, type JobState, type TaskState } from '@cellpipe/schema';
-import { StoreError } from './errors.js';
+import { StorageFullError, StoreError, isStorageFull } from './errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import type {
   AttemptRecord,
@@ -203,12 +203,18 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** One write transaction; a full disk surfaces as StorageFullError (nothing was written). */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      if (isStorageFull(err)) throw new StorageFullError(this.db.name);
+      throw err;
+    }
   }
 
   insertJob(job: JobRecord, tasks: TaskRecord[], bases: ReadonlyMap<string, unknown> = new Map()): void {
-    this.db.transaction(() => {
+    this.transaction(() => {
       this.stmts.insertJob.run({
         id: job.id,
         name: job.name,
@@ -231,7 +237,7 @@ export class SqliteStore implements Store {
       tasks.forEach((t, i) => this.stmts.upsertTask.run(job.id, t.name, i, t.state, JSON.stringify(t)));
       for (const [task, base] of bases) this.stmts.insertBase.run(job.id, task, JSON.stringify(base));
       this.stmts.insertTransition.run(job.id, null, null, job.state, job.createdAt, 'submitted');
-    })();
+    });
   }
 
   getJob(id: string): JobRecord | undefined {
@@ -364,7 +370,7 @@ export class SqliteStore implements Store {
   }
 
   apply(change: Change): void {
-    this.db.transaction(() => {
+    this.transaction(() => {
       if (change.job) {
         const sets: string[] = [];
         const args: (string | null)[] = [];
@@ -399,11 +405,11 @@ export class SqliteStore implements Store {
       for (const t of change.transitions ?? []) {
         this.stmts.insertTransition.run(t.jobId, t.task, t.from, t.to, t.at, t.note ?? null);
       }
-    })();
+    });
   }
 
   deleteJob(id: string): void {
-    this.stmts.deleteJob.run(id);
+    this.transaction(() => this.stmts.deleteJob.run(id));
   }
 
   close(): void {

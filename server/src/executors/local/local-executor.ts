@@ -24,7 +24,7 @@ import type {
 import { GpuAllocator, gpuNeed } from '../../gpu/allocator.js';
 import type { Device } from '../../gpu/inventory.js';
 import { DEFAULT_LIMITS } from '../../limits.js';
-import { readResultFile } from '../result-file.js';
+import { diskNearlyFull, readResultFile } from '../result-file.js';
 import { passedEnv, taskEnvironment } from '../task-env.js';
 import { CgroupManager, type AttemptCgroup, type CgroupLimits, type CgroupUsage } from './cgroup.js';
 import { findByEnv, groupAlive, isAlive, killGroup, processStartTime } from './process.js';
@@ -344,6 +344,11 @@ export class LocalExecutor implements Executor {
       event.error = {
         reason: 'oom',
         message: `the task ran out of memory: the kernel killed ${usage.oomKills === 1 ? 'a process' : `${usage.oomKills} processes`} of it for going over its memory: ${limit ?? 'limit'}`,
+      };
+    } else if (!('result' in read) && diskNearlyFull(dirname(run.spec.resultPath))) {
+      event.error = {
+        reason: 'disk-full',
+        message: `the task could not write its result: the disk holding ${dirname(run.spec.resultPath)} is full`,
       };
     } else if ('error' in read) {
       event.error = read.error;
