@@ -78,7 +78,7 @@ onTmpfs('on a full disk', () => {
       ...request([{ name: 'big', code: 'pass' }]),
       files: { 'test.ipynb': JSON.stringify(notebook(['pass', ...bulky])) },
     };
-    (big.pipeline.spec.tasks[0] as { cells: number[] }).cells = [0, ...bulky.map((_, i) => i + 1)];
+    (big.pipeline!.spec.tasks[0] as { cells: number[] }).cells = [0, ...bulky.map((_, i) => i + 1)];
     const refused = await api('POST', '/api/jobs', big);
     expect(refused).toEqual({
       status: 507,
