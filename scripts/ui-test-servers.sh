@@ -25,6 +25,9 @@ unset CELLPIPE_URL CELLPIPE_TOKEN CELLPIPE_TOKENS CELLPIPE_CONFIG
 export CELLPIPE_HOME="$work/home"
 # Tasks run with the venv's Python (nbformat/nbclient for notebook tasks and executed notebooks).
 export CELLPIPE_PYTHON="$venv/bin/python"
+# Declared GPUs (no GPU here): one whole GPU and one MIG 3g.20gb slice, so the tests can see who holds
+# and who waits for a device, and a request for another profile can never be satisfied.
+export CELLPIPE_GPUS="gpu:1,mig-3g.20gb:1"
 export PATH="$venv/bin:$PATH"
 # Jupyter's runtime files and user config of this run only (a ~/.jupyter could change what is tested).
 export JUPYTER_RUNTIME_DIR="$work/runtime" JUPYTER_CONFIG_DIR="$work/config"

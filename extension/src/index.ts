@@ -3,6 +3,7 @@ import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { apiPlugin } from './plugins/api.js';
 import { badgesPlugin } from './plugins/badges.js';
 import { fileBrowserPlugin } from './plugins/fileBrowser.js';
+import { inventoryPlugin } from './plugins/inventory.js';
 import { jobsPlugin } from './plugins/jobs.js';
 import { monitorPlugin } from './plugins/monitor.js';
 import { pipelinePlugin } from './plugins/pipeline.js';
@@ -16,6 +17,7 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   apiPlugin,
   jobsPlugin,
   monitorPlugin,
+  inventoryPlugin,
   pipelinePlugin,
   schedulesPlugin,
   taskEditorPlugin,

@@ -317,6 +317,7 @@ export type RerunPlan = z.infer<typeof RerunPlanSchema>;
 export type Inventory = z.infer<typeof InventorySchema>;
 export type InventoryResource = z.infer<typeof InventoryResourceSchema>;
 export type InventoryWaiter = z.infer<typeof InventoryWaiterSchema>;
+export type InventoryHolder = z.infer<typeof InventoryHolderSchema>;
 export type JobListQuery = z.infer<typeof JobListQuerySchema>;
 export type JobListQueryInput = z.input<typeof JobListQuerySchema>;
 export type Activity = z.infer<typeof ActivitySchema>;

@@ -78,3 +78,23 @@ export async function cellTags(page: IJupyterLabPageFixture, index: number): Pro
     return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
   }, index);
 }
+
+/**
+ * Submits a notebook as a job through the Jupyter server's proxy (as the extension does), without the
+ * UI: for tests that need jobs in the server, not the act of submitting them.
+ */
+export async function submitJob(
+  page: IJupyterLabPageFixture,
+  nb: NotebookJson,
+  options: { path?: string; name?: string; parameters?: Record<string, unknown> } = {},
+): Promise<{ id: string; name: string }> {
+  const res = await page.request.post('/cellpipe/api/jobs', {
+    data: {
+      notebook: { path: options.path ?? 'submitted.ipynb', content: nb },
+      ...(options.name ? { name: options.name } : {}),
+      ...(options.parameters ? { parameters: options.parameters } : {}),
+    },
+  });
+  if (res.status() !== 201) throw new Error(`submit failed: ${res.status()} ${await res.text()}`);
+  return (await res.json()) as { id: string; name: string };
+}

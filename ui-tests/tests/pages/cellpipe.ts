@@ -18,6 +18,7 @@ export const Commands = {
   runPipeline: 'cellpipe:run-pipeline',
   openMonitor: 'cellpipe:open-monitor',
   runFileAsTask: 'cellpipe:run-file-as-task',
+  openInventory: 'cellpipe:open-inventory',
   cancelJob: 'cellpipe:cancel-job',
   rerunJob: 'cellpipe:rerun-job',
   rerunFailed: 'cellpipe:rerun-failed',
@@ -175,6 +176,35 @@ export class SchedulesTab {
   }
 }
 
+/** The monitor's "Resources" tab: who holds each GPU/MIG resource and who waits for one. */
+export class ResourcesTab {
+  constructor(private readonly page: IJupyterLabPageFixture) {}
+
+  get tab(): Locator {
+    return this.page.locator(`#${Ids.monitor} [data-tab="resources"]`);
+  }
+
+  async open(): Promise<void> {
+    await this.page.evaluate(async (id) => {
+      await window.jupyterapp.commands.execute(id);
+    }, Commands.openInventory);
+    await this.tab.waitFor({ state: 'visible' });
+  }
+
+  /** One resource's card, by its API name (`nvidia.com/mig-3g.20gb`). */
+  resource(name: string): Locator {
+    return this.tab.locator(`section[data-resource="${name}"]`);
+  }
+
+  holder(resource: string, jobId: string, task: string): Locator {
+    return this.resource(resource).locator(`tr[data-holder="${jobId}/${task}"]`);
+  }
+
+  waiter(resource: string, jobId: string, task: string): Locator {
+    return this.resource(resource).locator(`tr[data-waiter="${jobId}/${task}"]`);
+  }
+}
+
 /** The main-area "Cellpipe Jobs" monitor. */
 export class Monitor {
   constructor(private readonly page: IJupyterLabPageFixture) {}
@@ -274,8 +304,10 @@ export class Cellpipe {
   readonly cells: NotebookCells;
   readonly scheduleDialog: ScheduleDialog;
   readonly schedules: SchedulesTab;
+  readonly resources: ResourcesTab;
 
   constructor(readonly page: IJupyterLabPageFixture) {
+    this.resources = new ResourcesTab(page);
     this.taskEditor = new TaskEditor(page);
     this.cells = new NotebookCells(page);
     this.pipeline = new PipelinePanel(page);
