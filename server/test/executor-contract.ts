@@ -7,6 +7,8 @@
  * stopped) on that backend.
  */
 import { jest } from '@jest/globals';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Resources } from '@cellpipe/schema';
 import type { CancelRequest, Executor, ExecutorEvent, LaunchSpec } from '../src/executors/executor.js';
 
@@ -39,6 +41,65 @@ export interface ContractHarness {
 }
 
 type Exited = Extract<ExecutorEvent, { type: 'exited' }>;
+
+/** Python that behaves as asked, for harnesses whose attempts run the real task runner. */
+function behaviourCode(b: Behaviour): string {
+  if (b.kind === 'succeed') return 'x = 1\n';
+  if (b.kind === 'fail') return 'raise RuntimeError("the task failed on purpose")\n';
+  return `import time\ntime.sleep(${b.seconds})\n`;
+}
+
+/**
+ * A launch spec whose task.json makes the real task runner behave as asked, with every path under
+ * `root` (where the runner must be able to write, on whichever side it runs).
+ */
+export function runnerLaunch(
+  root: string,
+  taskName: string,
+  behaviour: Behaviour,
+  options: { resources?: Resources; payloadBytes?: number } = {},
+): LaunchSpec {
+  const jobId = 'contract';
+  const taskDir = join(root, taskName, 'attempt-1');
+  const artifactRoot = join(root, 'artifacts');
+  mkdirSync(taskDir, { recursive: true });
+  mkdirSync(join(artifactRoot, taskName, 'files'), { recursive: true });
+  const padding = options.payloadBytes ? `pad = ${JSON.stringify('x'.repeat(options.payloadBytes))}\n` : '';
+  const taskJson = {
+    jobId,
+    taskId: `${jobId}.${taskName}`,
+    taskName,
+    attempt: 1,
+    kind: 'cells',
+    setup: [],
+    cells: [{ index: 0, source: padding + behaviourCode(behaviour) }],
+    cellOffset: 1,
+    inputs: [],
+    outputs: [],
+    parameters: {},
+    parametersCell: null,
+    artifactRoot,
+    outputDir: join(artifactRoot, taskName),
+    resultPath: join(taskDir, 'result.json'),
+    notebookPath: join(taskDir, 'executed.ipynb'),
+  };
+  const payload = JSON.stringify(taskJson);
+  writeFileSync(join(taskDir, 'task.json'), payload);
+  return {
+    jobId,
+    taskName,
+    taskId: `${jobId}.${taskName}`,
+    attempt: 1,
+    owner: 'alice',
+    resources: options.resources ?? {},
+    env: {},
+    taskDir,
+    payload: { 'task.json': payload },
+    logPath: join(root, taskName, 'attempt-1.log'),
+    resultPath: taskJson.resultPath,
+    artifactRoot,
+  };
+}
 
 /** Collects one attempt's events; `until` resolves on the first event that matches. */
 export class Recorder {

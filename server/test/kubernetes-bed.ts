@@ -75,17 +75,22 @@ export function realNodeUnsupported(): string | undefined {
 }
 
 /**
- * `describe` for suites that need the real node: skipped, with the reason printed, where the machine
- * cannot run one; everything else still runs.
+ * For suites that need the real node: where the machine cannot run one, prints why, registers `name`
+ * as a skipped suite and returns true; everything else still runs.
  */
-export function describeOnRealNode(name: string, fn: () => void): void {
+export function skipWithoutRealNode(name: string): boolean {
   const reason = realNodeUnsupported();
-  if (reason) {
-    console.warn(`skipping "${name}": this machine cannot run the test bed's real node: ${reason}`);
-    describe.skip(name, fn);
-  } else {
-    describe(name, fn);
-  }
+  if (!reason) return false;
+  console.warn(`skipping "${name}": this machine cannot run the test bed's real node: ${reason}`);
+  describe.skip(name, () => {
+    test('needs the real node', () => undefined);
+  });
+  return true;
+}
+
+/** `describe` for suites that need the real node (see skipWithoutRealNode). */
+export function describeOnRealNode(name: string, fn: () => void): void {
+  if (!skipWithoutRealNode(name)) describe(name, fn);
 }
 
 function readEnvFile(path: string): Record<string, string> {

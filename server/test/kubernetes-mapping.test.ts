@@ -224,6 +224,7 @@ describe('attemptStatus', () => {
       exitCode: 0,
       startedAt: '2026-01-02T03:04:05.000Z',
       finishedAt: '2026-01-02T03:04:25.000Z',
+      node: 'n',
     });
     // The pod's success ends the attempt before the Job controller gets round to marking the Job.
     expect(attemptStatus(job(), [pod(status({ terminated: { exitCode: 0 } }), 'n')])).toEqual({

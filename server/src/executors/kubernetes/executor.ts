@@ -499,22 +499,12 @@ export class KubernetesExecutor implements Executor {
         return;
       }
       case 'running': {
-        if (t.lastKey === 'running') return;
-        t.lastKey = 'running';
-        const handle: AttemptHandle = {
-          namespace: this.config.namespace,
-          job: t.name,
-          jobUid: job.metadata?.uid ?? null,
-          pod: status.pod,
-          node: status.node,
-        };
-        const running: ExecutorEvent = { type: 'running', handle, placement: `${status.node}/${status.pod}` };
-        if (status.startedAt) running.startedAt = status.startedAt;
-        t.report(running);
-        this.followLog(t, status.pod);
+        if (this.reportRunning(t, job, status.pod, status.node, status.startedAt)) this.followLog(t, status.pod);
         return;
       }
       case 'succeeded':
+        // A pod can end before any Running status was seen (or posted): it did run, so say so first.
+        if (status.pod && status.node) this.reportRunning(t, job, status.pod, status.node, status.startedAt);
         void this.finishWithLogs(t, status.pod, {
           type: 'exited',
           exitCode: status.exitCode,
@@ -522,6 +512,7 @@ export class KubernetesExecutor implements Executor {
         });
         return;
       case 'failed': {
+        if (status.pod && status.node) this.reportRunning(t, job, status.pod, status.node, status.startedAt);
         const event: ExecutorEvent = {
           type: 'exited',
           exitCode: status.exitCode,
@@ -537,6 +528,23 @@ export class KubernetesExecutor implements Executor {
         return;
       }
     }
+  }
+
+  /** Reports the attempt as running, once; true when this call reported it. */
+  private reportRunning(t: Tracked, job: k8s.V1Job, pod: string, node: string, startedAt?: string): boolean {
+    if (t.lastKey === 'running') return false;
+    t.lastKey = 'running';
+    const handle: AttemptHandle = {
+      namespace: this.config.namespace,
+      job: t.name,
+      jobUid: job.metadata?.uid ?? null,
+      pod,
+      node,
+    };
+    const running: ExecutorEvent = { type: 'running', handle, placement: `${node}/${pod}` };
+    if (startedAt) running.startedAt = startedAt;
+    t.report(running);
+    return true;
   }
 
   /** Streams the running container's output as `log` events, from where the saved log ends. */

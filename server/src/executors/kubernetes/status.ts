@@ -5,15 +5,19 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { FailureReason } from '../executor.js';
 
-/** When the task's container ran, as its status tells (ISO 8601); absent where it never started. */
+/**
+ * When the task's container ran, as its status tells (ISO 8601), and on which node; absent where it
+ * never started.
+ */
 export interface RunTimes {
   startedAt?: string;
   finishedAt?: string;
+  node?: string;
 }
 
 export type AttemptStatus =
   | { kind: 'waiting'; reason: string }
-  | ({ kind: 'running'; pod: string; node: string } & RunTimes)
+  | ({ kind: 'running'; pod: string; node: string } & Omit<RunTimes, 'node'>)
   | ({ kind: 'succeeded'; pod?: string; exitCode: number } & RunTimes)
   | ({ kind: 'failed'; pod?: string; exitCode?: number; reason: FailureReason; message: string } & RunTimes);
 
@@ -55,6 +59,7 @@ function runTimes(pod: V1Pod | undefined): RunTimes {
   const finishedAt = iso(terminated?.finishedAt);
   if (startedAt) out.startedAt = startedAt;
   if (finishedAt) out.finishedAt = finishedAt;
+  if (startedAt && pod?.spec?.nodeName) out.node = pod.spec.nodeName;
   return out;
 }
 
@@ -123,7 +128,7 @@ export function attemptStatus(job: V1Job | undefined, pods: readonly V1Pod[]): A
   // batches pod updates for up to a second before it marks the Job Complete, and that is not waited for.
   if (phase === 'Succeeded')
     return { kind: 'succeeded', pod: podName, exitCode: terminatedOf(pod)?.exitCode ?? 0, ...times };
-  if (phase === 'Running') return { kind: 'running', pod: podName ?? '', node: pod.spec?.nodeName ?? '', ...times };
+  if (phase === 'Running') return { ...times, kind: 'running', pod: podName ?? '', node: pod.spec?.nodeName ?? '' };
 
   // Pending: unschedulable (scheduler's words, verbatim), image trouble, or starting.
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
