@@ -171,6 +171,21 @@ describe('pause, delete and update against a due slot', () => {
     expect(bed.store.listJobs({ limit: 10 }).items).toEqual([]);
     expect(history(s.id)).toEqual([]);
   });
+
+  it('an edit that lands between the decision and the commit is the one that fires', async () => {
+    await open('2026-05-01T00:00:00Z');
+    const s = await create({ cron: '0 * * * *', parameters: { lr: 0.5 } });
+    bed.jobs.beforeCommit = () => {
+      bed.jobs.beforeCommit = undefined;
+      bed.store.transaction(() => {
+        const cur = bed.schedules.get(s.id)!;
+        bed.schedules.save({ ...cur, spec: { ...cur.spec, parameters: { lr: 0.9 } }, revision: cur.revision + 1 });
+      });
+    };
+    await bed.advanceTo('2026-05-01T01:30:00Z');
+    const jobs = bed.store.listJobs({ limit: 10 }).items;
+    expect(jobs.map((j) => [j.scheduleSlot, j.parameters])).toEqual([[iso('2026-05-01T01:00Z'), { lr: 0.9 }]]);
+  });
 });
 
 describe('restarts', () => {

@@ -78,6 +78,8 @@ class StaleDecision extends Error {
 const TERMINAL: ReadonlySet<JobState> = new Set(TERMINAL_JOB_STATES);
 /** At most this many missed slots are counted one by one; the count of a longer gap says "more than". */
 const COUNT_CAP = 10_000;
+/** Longest stretch of back-to-back fires before requests and job events get a turn. */
+const BURST_SLICE_MS = 200;
 /** The timer never sleeps longer than this, so a changed wall clock is noticed. */
 const MAX_SLEEP_MS = 60_000;
 
@@ -257,10 +259,15 @@ export class Scheduler {
     }
     if (due.length) {
       void this.exclusive(async () => {
-        for (let i = 0; i < due.length; i++) {
-          await this.processNow(due[i]!);
-          // Let requests and job events through during a burst of fires.
-          if (i % 100 === 99) await new Promise<void>((r) => setImmediate(r));
+        let slice = performance.now();
+        for (const id of due) {
+          await this.processNow(id);
+          // A burst of fires goes first (starting their tasks can wait a moment), but never holds
+          // requests and job events back for more than a slice.
+          if (performance.now() - slice > BURST_SLICE_MS) {
+            await new Promise<void>((r) => setImmediate(r));
+            slice = performance.now();
+          }
         }
       });
     }
