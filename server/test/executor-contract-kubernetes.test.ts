@@ -6,13 +6,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LaunchSpec } from '../src/executors/executor.js';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
-import { describeExecutorContract, type Behaviour } from './executor-contract.js';
+import { describeExecutorContract, runnerLaunch, type Behaviour } from './executor-contract.js';
 import { createNamespace, runnerArchive, startTestbed, type Testbed } from './kubernetes-bed.js';
 
 const PAYLOAD_LIMIT = 50_000;
-const jobId = `ct${Date.now().toString(36)}`;
 let bed: Testbed | undefined;
 let namespace = '';
 let workDir = '';
@@ -47,24 +45,10 @@ describeExecutorContract('kubernetes (kwok test bed)', {
   readsResults: false,
   payloadLimit: PAYLOAD_LIMIT,
   attemptTimeoutMs: 120_000,
-  launch(behaviour, options = {}): LaunchSpec {
+  launch(behaviour, options) {
     const taskName = `t${++seq}`;
     steer.set(taskName, annotations(behaviour));
-    const taskDir = join(workDir, taskName, 'attempt-1');
-    const padding = 'x'.repeat(options.payloadBytes ?? 0);
-    return {
-      jobId,
-      taskName,
-      taskId: `${jobId}.${taskName}`,
-      attempt: 1,
-      owner: 'alice',
-      resources: options.resources ?? {},
-      env: {},
-      taskDir,
-      payload: { 'task.json': JSON.stringify({ taskName, cells: [{ index: 0, source: `pad = '${padding}'` }] }) },
-      logPath: join(taskDir, 'log.txt'),
-      resultPath: join(taskDir, 'result.json'),
-      artifactRoot: join(workDir, 'artifacts'),
-    };
+    // kwok runs no code: the annotations steer the pod, and the runner's task.json only travels.
+    return runnerLaunch(workDir, taskName, behaviour, options);
   },
 });
