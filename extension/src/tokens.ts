@@ -86,6 +86,7 @@ export const CommandIDs = {
   cancelJob: 'cellpipe:cancel-job',
   rerunJob: 'cellpipe:rerun-job',
   rerunFailed: 'cellpipe:rerun-failed',
+  rerunWithChanges: 'cellpipe:rerun-with-changes',
   openTaskEditor: 'cellpipe:open-task-editor',
   makeCellTask: 'cellpipe:make-cell-task',
   openPipelineGraph: 'cellpipe:open-pipeline-graph',

@@ -77,6 +77,8 @@ export class JobsView extends ReactWidget {
 
   protected override onAfterShow(): void {
     this.model.list.ensureLoaded();
+    // Back from the notebook: it may have changed since the selected job ran.
+    void this.model.checkChanges();
   }
 
   protected render(): React.ReactElement {

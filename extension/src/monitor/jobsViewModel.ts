@@ -3,7 +3,7 @@
  * progress and the last error. The components render it; they never hold this state themselves, so a
  * re-opened monitor comes back as it was left.
  */
-import type { JobSummary } from '@cellpipe/schema';
+import type { JobSummary, RerunPlan } from '@cellpipe/schema';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { IDisposable } from '@lumino/disposable';
 import { Signal, type ISignal } from '@lumino/signaling';
@@ -23,6 +23,18 @@ export interface MonitorActions {
   openAtCell(jobId: string, cell: number): Promise<void>;
   openExecuted(jobId: string, task: string): Promise<void>;
   downloadArtifact(jobId: string, task: string, path: string): Promise<void>;
+  /** The job's source notebook as it is now (unsaved edits included), or null when it cannot be found. */
+  notebookOf(jobId: string): Promise<{ path: string; content: Record<string, unknown> } | null>;
+  /** Shows what a re-run with the current notebook reuses and runs, and starts it when confirmed. */
+  rerunWithChanges(jobId: string): Promise<void>;
+}
+
+/** How the job's notebook compares with what the job ran (null: not asked, or no notebook to compare). */
+export interface ChangeCheck {
+  jobId: string;
+  source: string;
+  plan?: RerunPlan;
+  error?: string;
 }
 
 export interface LogView {
@@ -43,6 +55,8 @@ export class JobsViewModel implements IDisposable {
   private _ticker: number | undefined;
   private _disposed = false;
   private _announcement = '';
+  private _changes: ChangeCheck | null = null;
+  private _checking: string | null = null;
   /** Task states of the selected job as last seen, to announce what changed. */
   private _seen = new Map<string, string>();
   readonly list: JobListModel;
@@ -58,6 +72,39 @@ export class JobsViewModel implements IDisposable {
     jobs.changed.connect(this._onJobs, this);
     jobs.jobEnded.connect(this._onJobEnded, this);
     this._onJobs();
+  }
+
+  /** How the selected job's notebook compares with what it ran (for "Re-run with my changes"). */
+  get changes(): ChangeCheck | null {
+    return this._changes && this._changes.jobId === this._selected ? this._changes : null;
+  }
+
+  /**
+   * Compares the selected (finished) job with its notebook as it is now: the server says which tasks a
+   * re-run would reuse and why the others would run. Called on selection, when the Jobs tab shows
+   * again (the user may have edited the notebook meanwhile) and when the job ends.
+   */
+  async checkChanges(): Promise<void> {
+    const id = this._selected;
+    const job = id ? this.jobs.state.details[id] : undefined;
+    if (!id || !job || !isJobFinished(job.state) || this._checking === id) return;
+    this._checking = id;
+    try {
+      const nb = await this.actions.notebookOf(id);
+      if (!nb) {
+        this._changes = null;
+        return;
+      }
+      try {
+        const plan = await this.api.client.rerunPlan(id, { notebook: nb });
+        this._changes = { jobId: id, source: nb.path, plan };
+      } catch (err) {
+        this._changes = { jobId: id, source: nb.path, error: describeError(err) };
+      }
+    } finally {
+      this._checking = null;
+      this._changed.emit();
+    }
   }
 
   /** The last state change worth telling a screen reader about (an `aria-live` region shows it). */
@@ -99,10 +146,13 @@ export class JobsViewModel implements IDisposable {
     this._error = null;
     this._changed.emit();
     if (jobId) {
-      this.jobs.loadJob(jobId).catch((err: unknown) => {
-        this._error = describeError(err);
-        this._changed.emit();
-      });
+      this.jobs.loadJob(jobId).then(
+        () => this.checkChanges(),
+        (err: unknown) => {
+          this._error = describeError(err);
+          this._changed.emit();
+        },
+      );
     }
   }
 
@@ -177,6 +227,7 @@ export class JobsViewModel implements IDisposable {
   }
 
   private _onJobEnded(_: ICellpipeJobs, job: JobSummary): void {
+    if (job.id === this._selected) void this.checkChanges();
     this._announce(this.trans.__('Job %1 (%2) %3', job.name, job.id, job.state));
   }
 

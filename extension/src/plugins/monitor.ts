@@ -4,6 +4,7 @@ import { IDocumentManager } from '@jupyterlab/docmanager';
 import type { Contents } from '@jupyterlab/services';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { ITranslator } from '@jupyterlab/translation';
+import { RerunPlanBody } from '../components/jobs/RerunPlanView.js';
 import { cellpipeIcon } from '../icons.js';
 import { revealCell } from '../notebookWatch.js';
 import { JobsView } from '../monitor/jobsView.js';
@@ -97,7 +98,43 @@ function activateMonitor(
     return result.button.accept;
   };
 
+  /** The notebook a job came from, as it is now: the open widget's model (unsaved edits included), else the file. */
+  const notebookOf = async (jobId: string): Promise<{ path: string; content: Record<string, unknown> } | null> => {
+    const job = jobs.state.details[jobId] ?? (await jobs.loadJob(jobId));
+    const path = jobs.sourceOf(jobId) ?? job.pipeline.spec.source?.notebook;
+    if (!path) return null;
+    const widget = docManager.findWidget(path);
+    if (widget instanceof NotebookPanel && widget.model) {
+      return { path, content: widget.model.toJSON() as Record<string, unknown> };
+    }
+    try {
+      const model = await app.serviceManager.contents.get(path, { content: true, type: 'notebook' });
+      return model.content && typeof model.content === 'object' ? { path, content: model.content } : null;
+    } catch {
+      return null;
+    }
+  };
+
+  const rerunWithChanges = async (jobId: string): Promise<void> => {
+    const nb = await notebookOf(jobId);
+    if (!nb) throw new Error(trans.__('the notebook job %1 ran from is not open and cannot be read', jobId));
+    const plan = await api.client.rerunPlan(jobId, { notebook: nb });
+    const runs = plan.tasks.filter((t) => !t.reuse).length;
+    const result = await showDialog({
+      title: trans.__('Re-run with my changes'),
+      body: new RerunPlanBody(plan, nb.path, trans),
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: trans._n('Run %1 task', 'Run %1 tasks', runs) })],
+    });
+    if (!result.button.accept) return;
+    const job = await api.client.rerunWithChanges(jobId, { notebook: nb });
+    jobs.add(job);
+    jobs.rememberSource(job.id, nb.path);
+    await open(job.id);
+  };
+
   const actions: MonitorActions = {
+    notebookOf,
+    rerunWithChanges: (jobId) => app.commands.execute(CommandIDs.rerunWithChanges, { jobId }) as Promise<void>,
     cancel: async (jobId) => {
       const job = jobs.state.details[jobId];
       const what = job ? `${job.name} (${jobId})` : jobId;
@@ -207,12 +244,20 @@ function activateMonitor(
     },
   });
   app.commands.addCommand(CommandIDs.rerunJob, {
-    label: trans.__('Re-run Cellpipe Job'),
+    label: trans.__('Re-run Cellpipe Job as Submitted'),
     execute: (args) => rerun(args, 'all'),
   });
   app.commands.addCommand(CommandIDs.rerunFailed, {
-    label: trans.__('Re-run Failed Tasks of Cellpipe Job'),
+    label: trans.__('Re-run Failed Tasks of Cellpipe Job as Submitted'),
     execute: (args) => rerun(args, 'failed'),
+  });
+  app.commands.addCommand(CommandIDs.rerunWithChanges, {
+    label: trans.__('Re-run Cellpipe Job with My Changes…'),
+    caption: trans.__('Run the notebook as it is now, reusing the tasks that did not change since the job'),
+    execute: (args) => {
+      const id = jobIdArg(args);
+      return id ? rerunWithChanges(id) : undefined;
+    },
   });
   app.commands.addCommand(CommandIDs.openAtCell, {
     label: trans.__('Open Source Notebook at Cell'),
@@ -223,7 +268,13 @@ function activateMonitor(
       return openAtCell(id, cell);
     },
   });
-  for (const command of [CommandIDs.openMonitor, CommandIDs.cancelJob, CommandIDs.rerunJob, CommandIDs.rerunFailed]) {
+  for (const command of [
+    CommandIDs.openMonitor,
+    CommandIDs.cancelJob,
+    CommandIDs.rerunJob,
+    CommandIDs.rerunFailed,
+    CommandIDs.rerunWithChanges,
+  ]) {
     palette?.addItem({ command, category: 'Cellpipe' });
   }
 

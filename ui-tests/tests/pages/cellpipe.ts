@@ -244,6 +244,11 @@ export class Monitor {
     return this.widget.getByRole('region', { name: 'Job detail', exact: true });
   }
 
+  /** The banner saying the job's notebook changed since it ran. */
+  get changes(): Locator {
+    return this.detail.locator('[data-changed="true"]');
+  }
+
   /** A task node in the detail's task graph (`data-state` carries its state). */
   graphTask(name: string): Locator {
     return this.detail.locator(`svg g[data-task="${name}"]`);
@@ -254,7 +259,7 @@ export class Monitor {
     return this.detail.getByRole('row').filter({ has: this.page.getByRole('cell', { name, exact: true }) });
   }
 
-  button(name: 'Cancel' | 'Re-run' | 'Re-run failed'): Locator {
+  button(name: 'Cancel' | 'Re-run as submitted' | 'Re-run failed' | 'Re-run with my changes…'): Locator {
     return this.detail.getByRole('button', { name, exact: true });
   }
 

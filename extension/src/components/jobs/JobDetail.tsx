@@ -17,32 +17,99 @@ function JobActions(props: { job: Job; model: JobsViewModel }): React.ReactEleme
   const { job, model } = props;
   const finished = isJobFinished(job.state);
   const hasFailed = job.tasks.some((t) => t.state === 'failed' || t.state === 'cancelled' || t.state === 'skipped');
+  const changes = model.changes;
+  const canRerunChanged = finished && Boolean(changes?.plan) && !model.busy;
   return (
     <div className={`${CLASS}-actions`}>
       <button
         type="button"
         className="jp-mod-styled jp-mod-warn"
         disabled={finished || model.busy}
+        title={finished ? trans.__('The job has finished') : trans.__('Stop every task of this job')}
         onClick={() => void model.run(() => model.actions.cancel(job.id))}
       >
         {trans.__('Cancel')}
       </button>
       <button
         type="button"
+        className="jp-mod-styled jp-mod-accept"
+        disabled={!canRerunChanged}
+        title={
+          !finished
+            ? trans.__('Available once the job has finished')
+            : changes?.plan
+              ? trans.__('Run the notebook as it is now, reusing the tasks that did not change')
+              : trans.__('The notebook this job ran is not open or cannot be read')
+        }
+        onClick={() => void model.run(() => model.actions.rerunWithChanges(job.id))}
+      >
+        {trans.__('Re-run with my changes…')}
+      </button>
+      <button
+        type="button"
         className="jp-mod-styled"
         disabled={!finished || model.busy}
+        title={trans.__('Run exactly what this job ran again (the code and parameters it was submitted with)')}
         onClick={() => void model.run(() => model.actions.rerun(job.id, 'all'))}
       >
-        {trans.__('Re-run')}
+        {trans.__('Re-run as submitted')}
       </button>
       <button
         type="button"
         className="jp-mod-styled"
         disabled={!finished || !hasFailed || model.busy}
+        title={trans.__('Run the failed, cancelled and skipped tasks again as submitted, reusing what succeeded')}
         onClick={() => void model.run(() => model.actions.rerun(job.id, 'failed'))}
       >
         {trans.__('Re-run failed')}
       </button>
+    </div>
+  );
+}
+
+/** Says when the notebook changed since the job ran, and what a re-run with the changes would do. */
+function ChangeBanner(props: { model: JobsViewModel }): React.ReactElement | null {
+  const trans = useTrans();
+  const changes = props.model.changes;
+  if (!changes) return null;
+  if (changes.error) {
+    return (
+      <div className={`${CLASS}-changes jp-mod-warn`} role="status">
+        {trans.__('%1 cannot be compared with this job: %2', changes.source, changes.error)}
+      </div>
+    );
+  }
+  const plan = changes.plan;
+  if (!plan || plan.unchanged) return null;
+  const runs = plan.tasks.filter((t) => !t.reuse);
+  return (
+    <div className={`${CLASS}-changes`} role="status" data-changed="true">
+      {trans.__(
+        '%1 changed since this job ran: a re-run with your changes runs %2 and reuses %3.',
+        changes.source,
+        trans._n('%1 task', '%1 tasks', runs.length),
+        trans._n('%1 task', '%1 tasks', plan.tasks.length - runs.length),
+      )}
+    </div>
+  );
+}
+
+/** Warnings the tasks' runs reported (an input a task changed in place although it was read-only...). */
+function JobWarnings(props: { job: Job }): React.ReactElement | null {
+  const trans = useTrans();
+  const warnings = props.job.warnings ?? [];
+  if (!warnings.length) return null;
+  return (
+    <div className={`${CLASS}-warnings`} role="status" aria-label={trans.__('Warnings')}>
+      <strong>{trans._n('%1 warning', '%1 warnings', warnings.length)}</strong>
+      <ul>
+        {warnings.map((w, i) => (
+          <li key={i}>
+            {trans.__('task %1', w.task)}
+            {w.cell !== undefined ? `, ${trans.__('cell %1', w.cell)}` : ''}: {w.message}
+          </li>
+        ))}
+      </ul>
     </div>
   );
 }
@@ -127,7 +194,9 @@ export function JobDetail(props: { job: Job; model: JobsViewModel }): React.Reac
         </h2>
         <JobActions job={job} model={model} />
       </div>
+      <ChangeBanner model={model} />
       <JobFacts job={job} model={model} now={now} />
+      <JobWarnings job={job} />
       {job.error ? (
         <div className={`${CLASS}-error`} role="alert">
           {job.error}

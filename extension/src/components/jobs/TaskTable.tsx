@@ -12,17 +12,21 @@ import {
   StatePill,
   stripAnsi,
   taskRan,
+  usageText,
   waitingText,
 } from './format.js';
 
 const CLASS = MONITOR_CLASS;
-const COLUMNS = 8;
+const COLUMNS = 7;
 
 function TaskErrorRow(props: { job: Job; task: TaskRun; model: JobsViewModel }): React.ReactElement | null {
   const trans = useTrans();
   const { job, task, model } = props;
   const err = task.error;
   if (!err) return null;
+  const changed = model.changes?.plan?.tasks
+    .find((t) => t.name === task.name)
+    ?.reasons.some((r) => r.kind === 'code' || r.kind === 'setup');
   return (
     <tr className={`${CLASS}-taskError`}>
       <td colSpan={COLUMNS} role="alert">
@@ -35,6 +39,12 @@ function TaskErrorRow(props: { job: Job; task: TaskRun; model: JobsViewModel }):
           >
             {trans.__('Open the notebook at cell %1', err.cell)}
           </button>
+        ) : null}
+        {changed && err.cell !== undefined ? (
+          <span className={`${CLASS}-stale`}>
+            {' '}
+            {trans.__('(the code has changed since this run: the cell may differ from what failed)')}
+          </span>
         ) : null}
         {err.traceback ? <pre className={`${CLASS}-traceback`}>{stripAnsi(err.traceback)}</pre> : null}
       </td>
@@ -61,9 +71,20 @@ function TaskRow(props: { job: Job; task: TaskRun; model: JobsViewModel; now: nu
           {resourcesText(t, trans)}
           {t.placement ? <div className={`${CLASS}-placement`}>{t.placement}</div> : null}
         </td>
-        <td title={t.startedAt}>{clock(t.startedAt)}</td>
-        <td title={t.finishedAt}>{clock(t.finishedAt)}</td>
-        <td>{formatDuration(taskDurationMs(t, now))}</td>
+        <td
+          title={
+            t.startedAt
+              ? trans.__(
+                  'started %1%2',
+                  clock(t.startedAt),
+                  t.finishedAt ? trans.__(', finished %1', clock(t.finishedAt)) : '',
+                )
+              : undefined
+          }
+        >
+          {formatDuration(taskDurationMs(t, now))}
+        </td>
+        <td>{usageText(t, trans)}</td>
         <td className={`${CLASS}-taskActions`}>
           <button
             type="button"
@@ -96,7 +117,27 @@ function TaskRow(props: { job: Job; task: TaskRun; model: JobsViewModel; now: nu
           <td colSpan={COLUMNS}>{waitingText(t.waitingReason ?? '', trans)}</td>
         </tr>
       ) : null}
+      {t.stopping ? (
+        <tr className={`${CLASS}-waiting`}>
+          <td colSpan={COLUMNS}>
+            {trans.__('Stopping (%1) since %2', t.stopping.reason, clock(t.stopping.since))}
+            {t.stopping.error ? ` — ${trans.__('the last try failed: %1; trying again', t.stopping.error)}` : ''}
+          </td>
+        </tr>
+      ) : null}
       <TaskErrorRow job={job} task={t} model={model} />
+      {t.warnings?.length ? (
+        <tr className={`${CLASS}-taskWarnings`}>
+          <td colSpan={COLUMNS}>
+            {t.warnings.map((w, i) => (
+              <div key={i}>
+                {trans.__('Warning')}
+                {w.cell !== undefined ? ` (${trans.__('cell %1', w.cell)})` : ''}: {w.message}
+              </div>
+            ))}
+          </td>
+        </tr>
+      ) : null}
       {t.artifacts.length > 0 ? (
         <tr className={`${CLASS}-artifacts`}>
           <td colSpan={COLUMNS}>
@@ -128,9 +169,10 @@ export function TaskTable(props: { job: Job; model: JobsViewModel; now: number }
           <th>{trans.__('State')}</th>
           <th>{trans.__('Attempt')}</th>
           <th>{trans.__('Resources')}</th>
-          <th>{trans.__('Started')}</th>
-          <th>{trans.__('Finished')}</th>
           <th>{trans.__('Duration')}</th>
+          <th title={trans.__('Peak memory and CPU time of the attempt, where the executor measures them')}>
+            {trans.__('Used')}
+          </th>
           <th>
             <span className="jp-cellpipe-visuallyHidden">{trans.__('Actions')}</span>
           </th>

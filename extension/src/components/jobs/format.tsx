@@ -54,6 +54,29 @@ export function waitingText(reason: string, trans: TranslationBundle): string {
   return trans.__('Waiting: %1', text);
 }
 
+/** "1.2 GiB", "340 MiB", "12 KiB" */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v >= 10 || u === 0 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
+}
+
+/** What a task's attempt used, as its executor measured it: "peak 1.2 GiB · 3.4 s CPU". */
+export function usageText(t: Pick<TaskRun, 'usage'>, trans: TranslationBundle): string {
+  const u = t.usage;
+  if (!u) return '';
+  const parts: string[] = [];
+  if (u.peakMemoryBytes !== undefined) parts.push(trans.__('peak %1', formatBytes(u.peakMemoryBytes)));
+  if (u.cpuSeconds !== undefined)
+    parts.push(trans.__('%1 s CPU', u.cpuSeconds < 10 ? u.cpuSeconds.toFixed(1) : Math.round(u.cpuSeconds)));
+  return parts.join(' · ');
+}
+
 /** True once a task actually started an attempt (only then can it have logs and an executed notebook). */
 export function taskRan(t: Pick<TaskRun, 'startedAt' | 'reused'>): boolean {
   return t.startedAt !== undefined;
