@@ -506,6 +506,7 @@ cmd_status() {
     if component_alive "$dir" "$c"; then echo "$c running (pid $(<"$dir/pids/$c.pid"))"; else echo "$c stopped"; fi
   done
   bed_running "$dir" && echo "apiserver ready: $dir/kubeconfig"
+  if [[ -d $dir/real-node ]]; then real_node_status "$dir"; fi
 }
 
 main() {

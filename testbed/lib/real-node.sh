@@ -29,7 +29,7 @@ REAL_NODE_NET_PREFIX=10.88
 REAL_NODE_RUNTIME_SIZE=${CELLPIPE_REAL_NODE_RUNTIME_SIZE:-4g}
 # Paths the kubelet, containerd 1.6 and libcni hard-code; each node binds its own directory there.
 REAL_NODE_BINDS=(/var/lib/kubelet /run/containerd /var/log/pods /var/log/containers /var/lib/cni)
-REAL_NODE_APT=(containerd runc containernetworking-plugins mmdebstrap)
+REAL_NODE_APT=(containerd runc containernetworking-plugins mmdebstrap iproute2)
 NODE_MOD=$TESTBED/node
 # Machine-wide: held while picking a free pod network, and by apt.
 REAL_NODE_NET_LOCK=/run/lock/cellpipe-real-node-net.lock
@@ -48,28 +48,31 @@ real_node_check() {
   grep -qw overlay /proc/filesystems || { echo "the kernel has no overlay filesystem (containerd's snapshotter)"; return 1; }
   [[ -d /sys/fs/cgroup ]] && cgroup_hierarchies >/dev/null || { echo "no cgroup hierarchy under /sys/fs/cgroup"; return 1; }
   local c
-  for c in unshare nsenter ip mount umount; do
+  for c in unshare nsenter mount umount flock curl; do
     command -v "$c" >/dev/null || { echo "'$c' is missing"; return 1; }
   done
-  local probe=cpprobe$$
-  if ! ip link add "$probe" type bridge 2>/dev/null; then
-    echo "cannot create a network bridge (ip link add type bridge)"
-    return 1
+  # `ip` comes with the packages the build installs; where it is here, bridges are probed now.
+  if command -v ip >/dev/null; then
+    local probe=cpprobe$$
+    if ! ip link add "$probe" type bridge 2>/dev/null; then
+      echo "cannot create a network bridge (ip link add type bridge)"
+      return 1
+    fi
+    ip link del "$probe" 2>/dev/null || true
   fi
-  ip link del "$probe" 2>/dev/null || true
   if ! unshare --mount --propagation private true 2>/dev/null; then
     echo "cannot create a mount namespace (unshare --mount)"
     return 1
   fi
-  if ((${#REAL_NODE_APT[@]})) && ! real_node_have_packages && ! command -v apt-get >/dev/null; then
-    echo "containerd, runc, the CNI plugins and mmdebstrap are missing and there is no apt-get to install them"
+  if ! real_node_have_packages && ! command -v apt-get >/dev/null; then
+    echo "some of ${REAL_NODE_APT[*]} are missing and there is no apt-get to install them"
     return 1
   fi
   return 0
 }
 
 real_node_have_packages() {
-  command -v containerd >/dev/null && command -v ctr >/dev/null && command -v runc >/dev/null &&
+  command -v containerd >/dev/null && command -v ctr >/dev/null && command -v runc >/dev/null && command -v ip >/dev/null &&
     [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] &&
     command -v mmdebstrap >/dev/null
 }
