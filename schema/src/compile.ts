@@ -13,7 +13,8 @@ import { API_VERSION, PipelineSchema, TaskNameSchema } from './spec.js';
 import { hasErrors, sortDiagnostics, type CompileResult, type Diagnostic } from './diagnostics.js';
 import { cellSource, notebookJson, parseNotebook, type NotebookCell } from './notebook.js';
 import { cellSettings, hasTaskSettings, notebookSettings, type CellResources, type CellSettings } from './tags.js';
-import { analyzePythonCached, type CellAnalysis, type FnInfo } from './python/analyze.js';
+import { analyzePythonCached, type CellAnalysis } from './python/analyze.js';
+import { inferFlow, type TaskFlow, type VersionKind } from './flow.js';
 import { parseParameters } from './python/parameters.js';
 import { findCycles, formatCycle } from './graph.js';
 import { mergeDefaults } from './defaults.js';
@@ -33,6 +34,8 @@ export interface CellRole {
 
 export interface NotebookCompileResult extends CompileResult {
   cells: CellRole[];
+  /** With the pipeline: every dependency and why it exists (for the DAG view's edge labels). */
+  edges?: DagEdge[];
 }
 
 interface TaskBuild {
@@ -48,15 +51,36 @@ interface TaskBuild {
   env: Record<string, string>;
   retries?: number;
   timeout?: string;
+  /** Names declared read-only for the task (`readonly:` tags and metadata of its cells). */
+  readonly: Set<string>;
   /** Where each setting came from, to report conflicts between cells of one task. */
   setAt: Map<string, { value: unknown; cell: number }>;
 }
 
-interface Binding {
-  /** null: bound by setup (available everywhere, never passed). */
-  task: string | null;
-  fn?: FnInfo;
-  deleted?: boolean;
+/** Why task `to` runs after task `from`: the names it reads from there, or an `after:` tag. */
+export interface DagEdge {
+  from: string;
+  to: string;
+  /** Each name `to` reads from `from`: `bound` there (assigned, imported, defined) or `changed` there in place. */
+  variables: { name: string; kind: VersionKind }[];
+  /** An `after:` tag asks for the edge (it may also carry variables). */
+  after: boolean;
+}
+
+/** The dependencies of task `t`, ordered by upstream task, with their reasons (`inputs` sorted). */
+function dagEdges(t: TaskBuild, inputs: readonly string[], flow: TaskFlow, edges: DagEdge[]): void {
+  const byFrom = new Map<string, DagEdge>();
+  const edge = (from: string) => {
+    let e = byFrom.get(from);
+    if (!e) byFrom.set(from, (e = { from, to: t.name, variables: [], after: false }));
+    return e;
+  };
+  for (const name of inputs) {
+    const i = flow.inputs.get(name)!;
+    edge(i.from).variables.push({ name, kind: i.kind });
+  }
+  for (const a of t.after) if (a.name !== t.name) edge(a.name).after = true;
+  edges.push(...[...byFrom.values()].sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0)));
 }
 
 function basename(p: string): string {
@@ -170,6 +194,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     if (s.retries !== undefined && setTaskValue(t, 'retries', s.retries, cell)) t.retries = s.retries;
     if (s.timeout !== undefined && setTaskValue(t, 'timeout', s.timeout, cell)) t.timeout = s.timeout;
     for (const [k, v] of Object.entries(s.env)) if (setTaskValue(t, `env ${k}`, v, cell)) t.env[k] = v;
+    for (const n of s.readonly) t.readonly.add(n);
     s.after.forEach((a) => {
       if (!t.after.some((x) => x.name === a)) t.after.push({ name: a, cell, path: ['cells', cell, 'metadata'] });
     });
@@ -223,6 +248,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
           after: [],
           resources: {},
           env: {},
+          readonly: new Set(),
           setAt: new Map(),
         };
         tasks.push(current);
@@ -235,7 +261,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
         roles.push({ index, role: 'skipped' });
         return;
       }
-      if (hasTaskSettings(s) || s.after.length) {
+      if (hasTaskSettings(s) || s.after.length || s.readonly.length) {
         cellDiag(index, 'warning', 'task settings on a setup cell have no effect (setup cells run inside every task)');
       }
       setupCells.push(index);
@@ -295,141 +321,18 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     }
   }
 
-  /** First task (in notebook order) that binds each name: for "bound later" hints. */
-  const firstBinder = new Map<string, { task: string; cell: number }>();
-  for (const t of tasks) {
-    for (const c of t.cells)
-      for (const n of analysis(c).binds) if (!firstBinder.has(n)) firstBinder.set(n, { task: t.name, cell: c });
-  }
-
-  const global = new Map<string, Binding>();
-  for (const index of setupCells) {
-    for (const e of analysis(index).events) {
-      if (e.kind === 'bind') global.set(e.name, e.fn ? { task: null, fn: e.fn } : { task: null });
-      else if (e.kind === 'del') global.delete(e.name);
-    }
-  }
-
-  const inputsOf = new Map<string, Map<string, string>>();
-  const outputsOf = new Map<string, Set<string>>(tasks.map((t) => [t.name, new Set<string>()]));
-  const orderOf = new Map(tasks.map((t, i) => [t.name, i]));
-
-  for (const t of tasks) {
-    const local = new Map<string, Binding>();
-    const inputs = new Map<string, string>();
-    const deferred: { fn: FnInfo; cell: number; at: number }[] = [];
-    const hinted = new Set<string>();
-    // Where the current event is, for messages (two numbers, not an object per event).
-    let whereCell = t.first;
-    let whereAt = 0;
-
-    const read = (name: string, visiting?: Set<FnInfo>): void => {
-      const own = local.get(name);
-      if (own) {
-        // Bound earlier in this task: its functions' free reads are deferred to the end of the task,
-        // but using one that assigns globals writes them here and now.
-        if (own.fn && own.fn.globalWrites.size && !visiting?.has(own.fn)) {
-          visiting = visiting ?? new Set();
-          visiting.add(own.fn);
-          for (const w of own.fn.globalWrites) {
-            read(w, visiting);
-            local.set(w, { task: t.name });
-          }
-        }
-        return;
-      }
-      const g = global.get(name);
-      if (!g) {
-        const later = firstBinder.get(name);
-        if (
-          later &&
-          later.task !== t.name &&
-          (orderOf.get(later.task) ?? 0) > (orderOf.get(t.name) ?? 0) &&
-          !hinted.has(name)
-        ) {
-          hinted.add(name);
-          const src = sources.get(whereCell) ?? '';
-          cellDiag(
-            whereCell,
-            'warning',
-            `'${name}' is read before any earlier task binds it; task '${later.task}' binds it later (cell ${later.cell + 1}): move the cells or add after:${later.task}`,
-            { task: t.name, ...lineCol(src, whereAt) },
-          );
-        }
-        return;
-      }
-      if (g.deleted) return;
-      if (g.task !== null && g.task !== t.name) {
-        inputs.set(name, g.task);
-        outputsOf.get(g.task)?.add(name);
-        if (g.fn && !hinted.has(name)) {
-          // Task outputs travel pickled, and pickle saves functions and classes by reference.
-          hinted.add(name);
-          cellDiag(
-            whereCell,
-            'warning',
-            `${g.fn.kind} '${name}' comes from task '${g.task}': functions and classes pass between tasks by reference, so define it in a setup cell (or a module) to use it in other tasks`,
-            { task: t.name, ...lineCol(sources.get(whereCell) ?? '', whereAt) },
-          );
-        }
-      }
-      if (g.fn && !visiting?.has(g.fn)) {
-        // Using a function reads, when it is called, what its body reads (followed transitively).
-        visiting = visiting ?? new Set();
-        visiting.add(g.fn);
-        for (const f of g.fn.free) read(f, visiting);
-        for (const w of g.fn.globalWrites) {
-          read(w, visiting);
-          local.set(w, { task: t.name });
-        }
-      }
-    };
-
-    for (const c of t.cells) {
-      for (const e of analysis(c).events) {
-        whereCell = c;
-        whereAt = e.at;
-        switch (e.kind) {
-          case 'read':
-            read(e.name);
-            break;
-          case 'bind':
-            local.set(e.name, e.fn ? { task: t.name, fn: e.fn } : { task: t.name });
-            break;
-          case 'mutate': {
-            read(e.name);
-            const prev = local.get(e.name) ?? global.get(e.name);
-            local.set(e.name, prev?.fn ? { task: t.name, fn: prev.fn } : { task: t.name });
-            break;
-          }
-          case 'del':
-            // `del x` needs x to exist in this task's namespace.
-            if (!local.has(e.name) || local.get(e.name)?.deleted) read(e.name);
-            local.set(e.name, { task: t.name, deleted: true });
-            break;
-          case 'deferred':
-            deferred.push({ fn: e.fn, cell: c, at: e.at });
-            break;
-        }
-      }
-    }
-    // Functions, lambdas and methods defined here read their free names when called: a free name
-    // this task binds anywhere is its own; any other one is read from upstream.
-    // Defining a function that assigns a global writes nothing until the function is used.
-    for (const { fn, cell, at } of deferred) {
-      whereCell = cell;
-      whereAt = at;
-      const visiting = new Set<FnInfo>([fn]);
-      for (const f of fn.free) if (!local.has(f)) read(f, visiting);
-    }
-    for (const [n, b] of local) global.set(n, b);
-    inputsOf.set(t.name, inputs);
-  }
+  const readonlyEverywhere = meta.readonly ?? [];
+  const flows = inferFlow(
+    tasks.map((t) => ({ ...t, readonly: new Set([...readonlyEverywhere, ...t.readonly]) })),
+    setupCells,
+    analysis,
+    (cell, message, task, at) => cellDiag(cell, 'warning', message, { task, ...lineCol(sources.get(cell) ?? '', at) }),
+  );
 
   // ---- after: edges and cycles -------------------------------------------------------------------
   const dependsOn = new Map<string, Set<string>>();
   for (const t of tasks) {
-    const deps = new Set(inputsOf.get(t.name)?.values() ?? []);
+    const deps = new Set([...flows.get(t.name)!.inputs.values()].map((i) => i.from));
     for (const a of t.after) {
       if (a.name === t.name) cellDiag(a.cell, 'error', `task '${t.name}' cannot run after itself`, { task: t.name });
       else if (!taskByName.has(a.name)) {
@@ -439,7 +342,11 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     }
     dependsOn.set(t.name, deps);
   }
-  for (const cycle of findCycles(tasks.map((t) => ({ name: t.name, dependsOn: [...(dependsOn.get(t.name) ?? [])] })))) {
+  // Variable flow only points from earlier tasks to later ones: only `after:` edges can close a cycle.
+  const cycles = tasks.some((t) => t.after.length)
+    ? findCycles(tasks.map((t) => ({ name: t.name, dependsOn: [...(dependsOn.get(t.name) ?? [])] })))
+    : [];
+  for (const cycle of cycles) {
     const t = taskByName.get(cycle[0]!)!;
     const afterCell = t.after.find((a) => a.name === cycle[1])?.cell;
     cellDiag(afterCell ?? t.first, 'error', formatCycle(cycle), { task: t.name });
@@ -449,20 +356,23 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
 
   // ---- assemble ----------------------------------------------------------------------------------
   const defaults = meta.defaults ?? {};
+  const edges: DagEdge[] = [];
   const taskObjects = tasks.map((t) => {
     const { resources, env, image, retries, timeout } = mergeDefaults(defaults, t);
+    const flow = flows.get(t.name)!;
+    const inputs = sorted(flow.inputs.keys());
+    dagEdges(t, inputs, flow, edges);
     return {
       name: t.name,
       source: { kind: 'cells' as const },
       cells: t.cells,
       dependsOn: sorted(dependsOn.get(t.name) ?? []),
-      inputs: sorted(inputsOf.get(t.name)?.keys() ?? []),
+      inputs,
       // Two upstream tasks may both output a name (an earlier binder still feeds some other task):
       // the consumer needs the most recent one, so say which.
-      inputsFrom: Object.fromEntries(
-        sorted(inputsOf.get(t.name)?.keys() ?? []).map((n) => [n, inputsOf.get(t.name)!.get(n)!]),
-      ),
-      outputs: sorted(outputsOf.get(t.name) ?? []),
+      inputsFrom: Object.fromEntries(inputs.map((n) => [n, flow.inputs.get(n)!.from])),
+      readOnlyInputs: sorted(flow.readOnly),
+      outputs: sorted(flow.outputs),
       resources,
       ...(image !== undefined ? { image } : {}),
       env,
@@ -509,7 +419,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     }
     return fail();
   }
-  return { pipeline: parsed.data, diagnostics: sortDiagnostics(diags), cells: roles };
+  return { pipeline: parsed.data, diagnostics: sortDiagnostics(diags), cells: roles, edges };
 }
 
 /** Re-exported for callers that want to check a name before tagging a cell with it. */

@@ -12,8 +12,10 @@ export {
   type CompileOptions,
   type CellRole,
   type NotebookCompileResult,
+  type DagEdge,
 } from './compile.js';
 export { splitAtHeadings, markdownHeadings, taskNameFromHeading, type SplitAtHeadingsOptions } from './headings.js';
+export type { VersionKind } from './flow.js';
 export { parsePipelineYaml, pipelineToYaml, type ParseYamlOptions } from './yaml.js';
 export { taskCode, TaskCodeReader, type CellCode, type TaskCode } from './taskcode.js';
 export { checkPipeline, checkRelativePath, normalizeRelativePath } from './validate.js';

@@ -4,6 +4,7 @@
  * every other shape is derived from these zod schemas.
  */
 import { z } from 'zod';
+import { normalizeName } from './python/tokenize.js';
 import { MAX_RETRIES } from './defaults.js';
 import { DURATION_PATTERN, MAX_DURATION_MS, MAX_DURATION_TEXT, durationMs } from './duration.js';
 
@@ -75,6 +76,9 @@ export const ResourcesSchema = z
   .refine((r) => !(r.gpu && r.mig), { message: 'ask for whole GPUs or one MIG slice, not both', path: ['mig'] })
   .describe('Compute resources a task holds while it runs');
 
+const ASCII_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PYTHON_NAME = /^[\p{XID_Start}_]\p{XID_Continue}*$/u;
+
 /**
  * Python identifier: parameter, input and output names are bound in the task's namespace. Python
  * allows Unicode letters (PEP 3131) and reads every name in NFKC normal form (`𝜋` is `π`), so a
@@ -82,10 +86,16 @@ export const ResourcesSchema = z
  */
 export const PythonNameSchema = z
   .string()
-  .regex(/^[\p{XID_Start}_]\p{XID_Continue}*$/u, { message: 'not a Python identifier' })
-  .refine((s) => s === s.normalize('NFKC'), {
-    error: (issue) => `Python reads this name as '${String(issue.input).normalize('NFKC')}': write it that way`,
-  });
+  // One check for both rules (names are checked often: every compile validates all inputs and outputs).
+  .refine((s) => ASCII_NAME.test(s) || (PYTHON_NAME.test(s) && normalizeName(s) === s), {
+    error: (issue) => {
+      const s = String(issue.input);
+      return PYTHON_NAME.test(s)
+        ? `Python reads this name as '${s.normalize('NFKC')}': write it that way`
+        : 'not a Python identifier';
+    },
+  })
+  .meta({ pattern: PYTHON_NAME.source });
 
 const JsonValueSchema: z.ZodType<unknown> = z.lazy(() =>
   z.union([
@@ -157,6 +167,12 @@ export const TaskSchema = z
       .default({})
       .describe(
         'the upstream task each input is read from (the most recent binder); an input missing here comes from the nearest upstream task that outputs it',
+      ),
+    readOnlyInputs: z
+      .array(PythonNameSchema)
+      .default([])
+      .describe(
+        'inputs the task does not change in place (the analysis found only reads, or a readonly: declaration says so): no later task waits for it to read them; the runner checks them and warns when one changed',
       ),
     outputs: z.array(PythonNameSchema).default([]).describe('names later tasks read'),
     resources: ResourcesSchema.default({}),

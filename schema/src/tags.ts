@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import {
   CpuQuantitySchema,
+  PythonNameSchema,
   DefaultsSchema,
   DurationSchema,
   EnvNameSchema,
@@ -33,6 +34,8 @@ export interface CellSettings {
   skip?: boolean;
   parameters?: boolean;
   after: string[];
+  /** Names the task's code is declared not to change in place (`readonly:x,y`). */
+  readonly: string[];
   resources: CellResources;
   image?: string;
   env: Record<string, string>;
@@ -47,13 +50,26 @@ export interface SettingError {
 }
 
 /** Tags with a value, `key:value`. */
-const VALUE_TAGS = ['task', 'after', 'gpu', 'mig', 'cpu', 'memory', 'image', 'retries', 'timeout', 'env'] as const;
+const VALUE_TAGS = [
+  'task',
+  'after',
+  'gpu',
+  'mig',
+  'cpu',
+  'memory',
+  'image',
+  'retries',
+  'timeout',
+  'env',
+  'readonly',
+] as const;
 /** Tags that stand alone. */
 const FLAG_TAGS = ['setup', 'skip', 'parameters'] as const;
 
 export const TAG_HELP: Record<string, string> = {
   task: 'task:NAME',
   after: 'after:NAME',
+  readonly: 'readonly:NAME,NAME (names the task does not change in place)',
   gpu: 'gpu:N (whole GPUs)',
   mig: 'mig:PROFILE (e.g. mig:3g.20gb)',
   cpu: 'cpu:QUANTITY (e.g. cpu:2, cpu:500m)',
@@ -68,7 +84,7 @@ export const TAG_HELP: Record<string, string> = {
 };
 
 function emptySettings(): CellSettings {
-  return { after: [], resources: {}, env: {} };
+  return { after: [], readonly: [], resources: {}, env: {} };
 }
 
 function firstMessage(r: { success: boolean; error?: z.ZodError }): string {
@@ -147,6 +163,14 @@ function applyTag(tag: string, s: CellSettings): string | undefined {
       s.timeout = value;
       return undefined;
     }
+    case 'readonly': {
+      for (const name of value.split(',').map((n) => n.trim())) {
+        const r = PythonNameSchema.safeParse(name);
+        if (!r.success) return `invalid name '${name}' in '${tag}': ${firstMessage(r)}`;
+        if (!s.readonly.includes(name)) s.readonly.push(name);
+      }
+      return undefined;
+    }
     case 'env': {
       const eq = value.indexOf('=');
       const name = eq < 0 ? value : value.slice(0, eq);
@@ -163,6 +187,7 @@ export const CellMetadataSchema = z
   .object({
     task: TaskNameSchema.optional(),
     after: z.union([TaskNameSchema, z.array(TaskNameSchema)]).optional(),
+    readonly: z.union([PythonNameSchema, z.array(PythonNameSchema)]).optional(),
     resources: ResourcesSchema.optional(),
     image: ImageRefSchema.optional(),
     env: EnvSchema.optional(),
@@ -215,6 +240,8 @@ export function cellSettings(metadata: Record<string, unknown>): { settings: Cel
       if (m.task !== undefined) s.task = m.task;
       for (const a of typeof m.after === 'string' ? [m.after] : (m.after ?? []))
         if (!s.after.includes(a)) s.after.push(a);
+      for (const n of typeof m.readonly === 'string' ? [m.readonly] : (m.readonly ?? []))
+        if (!s.readonly.includes(n)) s.readonly.push(n);
       if (m.resources) s.resources = { ...s.resources, ...m.resources };
       if (m.image !== undefined) s.image = m.image;
       if (m.env) s.env = { ...s.env, ...m.env };
@@ -257,6 +284,7 @@ export const NotebookMetadataSchema = z
     maxParallel: z.number().int().min(1).max(10000).optional(),
     timeout: DurationSchema.optional(),
     schedule: ScheduleSchema.optional(),
+    readonly: z.array(PythonNameSchema).optional(),
   })
   .strict();
 

@@ -64,7 +64,7 @@ describe('analysis of cells with syntax errors', () => {
   });
 
   it('a syntax error inside a function keeps the function', () => {
-    expect(events('def f():\n    a = = 1\n    return b\nf()')).toEqual(['deferred(a,b)', 'bind:f', 'read:f']);
+    expect(events('def f():\n    a = = 1\n    return b\nf()')).toEqual(['deferred(a,b)', 'bind:f', 'mutate:f']);
   });
 
   it('warns once per cell', () => {

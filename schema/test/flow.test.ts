@@ -1,23 +1,6 @@
 /** Dependency inference from variable flow: Python scoping rules, one table row per rule. */
-import { compileNotebook, formatDiagnostic, type Pipeline } from '../src/index.js';
-import { notebook } from './helpers.js';
-
-type Flow = Record<string, { dependsOn: string[]; inputs: string[]; outputs: string[] }>;
-
-/** Each source becomes task t0, t1, ...; `setup` sources come first, untagged. */
-function flow(sources: string[], setup: string[] = []): { flow: Flow; warnings: string[]; pipeline: Pipeline } {
-  const nb = notebook([...setup, ...sources.map((s, i) => [[`task:t${i}`], s] as [string[], string])]);
-  const r = compileNotebook(nb, { path: 'flow.ipynb' });
-  const errors = r.diagnostics.filter((d) => d.severity === 'error');
-  if (!r.pipeline) throw new Error(errors.map(formatDiagnostic).join('\n'));
-  const out: Flow = {};
-  for (const t of r.pipeline.spec.tasks) out[t.name] = { dependsOn: t.dependsOn, inputs: t.inputs, outputs: t.outputs };
-  return {
-    flow: out,
-    warnings: r.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic),
-    pipeline: r.pipeline,
-  };
-}
+import { compileNotebook } from '../src/index.js';
+import { flow, notebook } from './helpers.js';
 
 describe('variable flow between tasks', () => {
   it.each<[string, string[], string, string[], string[]]>([

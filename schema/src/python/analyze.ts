@@ -10,28 +10,25 @@
  * annotations and decorators are evaluated where the `def` is.
  */
 import type { Comprehension, Expr, FormattedValue, Keyword, Param, Pattern, Stmt, TypeParam } from './ast.js';
+import { PURE_BUILTINS, PYTHON_BUILTINS, READ_ONLY_METHODS } from './builtins.js';
 import { prepareCell, type Embedded } from './magics.js';
 import { parseModule } from './parse.js';
+import { rootsOf } from './values.js';
+import {
+  ClassSink,
+  ComprehensionSink,
+  FunctionSink,
+  ModuleSink,
+  Positions,
+  TypeParamSink,
+  type Change,
+  type FnInfo,
+  type PyEvent,
+  type Sink,
+} from './scopes.js';
 
-/** What a function (or class, through its methods) reads and writes at module level when called. */
-export interface FnInfo {
-  /** Free names: module-level names the body reads (nested functions included). */
-  free: ReadonlySet<string>;
-  /** Module-level names it assigns through `global`. */
-  globalWrites: ReadonlySet<string>;
-  /** Its name where it was defined, for messages. */
-  name: string;
-  kind: 'function' | 'class';
-}
-
-export type PyEvent =
-  | { kind: 'read'; name: string; at: number }
-  | { kind: 'bind'; name: string; at: number; fn?: FnInfo }
-  /** `x[k] = v`, `x.a = v`, `x += ...` on an attribute/item: x is read and a new version of x is bound. */
-  | { kind: 'mutate'; name: string; at: number }
-  | { kind: 'del'; name: string; at: number }
-  /** Free names of a function/lambda/class defined here: read whenever it is called. */
-  | { kind: 'deferred'; fn: FnInfo; at: number };
+export type { Arg, BindInfo, Change, ChangeHow, FnChange, FnInfo, FnParam, PyEvent } from './scopes.js';
+export { DEFINITE_CHANGES } from './scopes.js';
 
 export interface PyWarning {
   message: string;
@@ -51,197 +48,38 @@ export interface CellAnalysis {
   syntaxError: boolean;
 }
 
-interface Sink {
-  read(name: string, at: number): void;
-  bind(name: string, at: number, fn?: FnInfo): void;
-  mutate(name: string, at: number): void;
-  del(name: string, at: number): void;
-  nested(fn: FnInfo, at: number): void;
-  declare(kind: string, name: string): void;
-  /** Where `:=` binds: a comprehension passes it to the scope around it (PEP 572). */
-  walrus(): Sink;
-}
-
-/**
- * Maps positions in the parsed code to offsets in the cell's source: the analysis parses the cell
- * dedented and with IPython syntax replaced, and Python embedded in magics on its own.
- */
-class Positions {
-  map: ((at: number) => number) | null = null;
-  at(at: number): number {
-    return this.map ? this.map(at) : at;
-  }
-}
-
-class ModuleSink implements Sink {
-  readonly events: PyEvent[] = [];
-  constructor(readonly pos: Positions) {}
-  read(name: string, at: number) {
-    this.events.push({ kind: 'read', name, at: this.pos.at(at) });
-  }
-  bind(name: string, at: number, fn?: FnInfo) {
-    at = this.pos.at(at);
-    this.events.push(fn ? { kind: 'bind', name, at, fn } : { kind: 'bind', name, at });
-  }
-  mutate(name: string, at: number) {
-    this.events.push({ kind: 'mutate', name, at: this.pos.at(at) });
-  }
-  del(name: string, at: number) {
-    this.events.push({ kind: 'del', name, at: this.pos.at(at) });
-  }
-  nested(fn: FnInfo, at: number) {
-    this.events.push({ kind: 'deferred', fn, at: this.pos.at(at) });
-  }
-  declare() {
-    // `global x` at module level changes nothing.
-  }
-  walrus(): Sink {
-    return this;
-  }
-}
-
-class FunctionSink implements Sink {
-  readonly reads = new Set<string>();
-  readonly binds = new Set<string>();
-  readonly globals = new Set<string>();
-  readonly nonlocals = new Set<string>();
-  readonly nestedFree = new Set<string>();
-  readonly nestedGlobalWrites = new Set<string>();
-  constructor(readonly name: string) {}
-  read(name: string) {
-    this.reads.add(name);
-  }
-  bind(name: string) {
-    this.binds.add(name);
-  }
-  mutate(name: string) {
-    // Mutating an object does not make its name local.
-    this.reads.add(name);
-  }
-  del(name: string) {
-    this.binds.add(name);
-  }
-  nested(fn: FnInfo) {
-    for (const n of fn.free) this.nestedFree.add(n);
-    for (const n of fn.globalWrites) this.nestedGlobalWrites.add(n);
-  }
-  declare(kind: string, name: string) {
-    (kind === 'global' ? this.globals : this.nonlocals).add(name);
-  }
-  walrus(): Sink {
-    return this;
-  }
-  finish(): FnInfo {
-    const local = (n: string) => (this.binds.has(n) && !this.globals.has(n)) || this.nonlocals.has(n);
-    const free = new Set<string>();
-    for (const n of this.reads) if (!local(n)) free.add(n);
-    for (const n of this.nestedFree) if (!local(n)) free.add(n);
-    const globalWrites = new Set<string>();
-    for (const n of this.binds) if (this.globals.has(n)) globalWrites.add(n);
-    for (const n of this.nestedGlobalWrites) if (!local(n)) globalWrites.add(n);
-    return { free, globalWrites, name: this.name, kind: 'function' };
-  }
-}
-
-/** Class bodies run top to bottom at definition time; their names are invisible to methods. */
-class ClassSink implements Sink {
-  readonly local = new Set<string>();
-  readonly methodFree = new Set<string>();
-  readonly methodGlobalWrites = new Set<string>();
-  constructor(
-    readonly parent: Sink,
-    readonly name: string,
-  ) {}
-  read(name: string, at: number) {
-    if (!this.local.has(name)) this.parent.read(name, at);
-  }
-  bind(name: string) {
-    this.local.add(name);
-  }
-  mutate(name: string, at: number) {
-    this.read(name, at);
-  }
-  del(name: string) {
-    this.local.delete(name);
-  }
-  nested(fn: FnInfo) {
-    for (const n of fn.free) this.methodFree.add(n);
-    for (const n of fn.globalWrites) this.methodGlobalWrites.add(n);
-  }
-  declare() {}
-  walrus(): Sink {
-    return this;
-  }
-  finish(): FnInfo {
-    return { free: this.methodFree, globalWrites: this.methodGlobalWrites, name: this.name, kind: 'class' };
-  }
-}
-
-class ComprehensionSink implements Sink {
-  readonly local = new Set<string>();
-  /** Like a function, a comprehension in a class body does not see the class's names. */
-  private readonly lookup: Sink;
-  constructor(readonly parent: Sink) {
-    this.lookup = parent instanceof ClassSink ? parent.parent : parent;
-  }
-  read(name: string, at: number) {
-    if (!this.local.has(name)) this.lookup.read(name, at);
-  }
-  bind(name: string) {
-    this.local.add(name);
-  }
-  mutate(name: string, at: number) {
-    this.read(name, at);
-  }
-  del() {}
-  nested(fn: FnInfo, at: number) {
-    // A lambda inside a comprehension may read the comprehension's variables: those are not free.
-    const free = new Set([...fn.free].filter((n) => !this.local.has(n)));
-    this.parent.nested({ ...fn, free }, at);
-  }
-  declare() {}
-  walrus(): Sink {
-    return this.parent.walrus();
-  }
-}
-
-/**
- * PEP 695 type parameters (`def f[T]`, `class C[T]`, `type A[T]`): visible to annotations, base
- * classes, the alias value and the body, but not outside them.
- */
-class TypeParamSink implements Sink {
-  constructor(
-    readonly parent: Sink,
-    readonly names: ReadonlySet<string>,
-  ) {}
-  read(name: string, at: number) {
-    if (!this.names.has(name)) this.parent.read(name, at);
-  }
-  bind(name: string, at: number, fn?: FnInfo) {
-    this.parent.bind(name, at, fn);
-  }
-  mutate(name: string, at: number) {
-    this.read(name, at);
-  }
-  del(name: string, at: number) {
-    this.parent.del(name, at);
-  }
-  nested(fn: FnInfo, at: number) {
-    this.parent.nested(this.own(fn), at);
-  }
-  declare() {}
-  walrus(): Sink {
-    return this.parent.walrus();
-  }
-  /** The function or class without the type parameters among its free names. */
-  own(fn: FnInfo): FnInfo {
-    return { ...fn, free: new Set([...fn.free].filter((n) => !this.names.has(n))) };
-  }
-}
-
 /** The scope where a definition's annotations (and a class's bases) are evaluated. */
 function annotationScope(sink: Sink, params: readonly TypeParam[]): Sink {
   return params.length ? new TypeParamSink(sink, new Set(params.map((p) => p.name))) : sink;
+}
+
+const AUGASSIGN: Change = Object.freeze({ how: 'augassign' });
+const ASSIGN: Change = Object.freeze({ how: 'assign' });
+const DEL: Change = Object.freeze({ how: 'del' });
+const CALL: Change = Object.freeze({ how: 'call' });
+const ENTER: Change = Object.freeze({ how: 'method', attrs: '__enter__' });
+/** Arguments passed to a call nothing is known about. */
+const UNKNOWN_CALLEE: Change = Object.freeze({ how: 'arg' });
+
+/** The attributes of a call's function after its base name: `np.random.seed` → random.seed. */
+function chainAttrs(e: Expr & { k: 'Attribute' }): string {
+  let attrs = e.attr;
+  for (let v = e.value; v.k === 'Attribute' || v.k === 'Subscript'; v = v.value)
+    if (v.k === 'Attribute') attrs = `${v.attr}.${attrs}`;
+  return attrs;
+}
+
+/**
+ * `inplace=` other than a literal False (pandas), `copy=False` (scikit-learn, NumPy): the call
+ * changes its object or its arguments in place.
+ */
+function changesInPlace(args: readonly (Expr | Keyword)[]): boolean {
+  return args.some(
+    (a) =>
+      a.k === 'keyword' &&
+      ((a.arg === 'inplace' && !(a.value.k === 'Constant' && a.value.kind === 'False')) ||
+        (a.arg === 'copy' && a.value.k === 'Constant' && a.value.kind === 'False')),
+  );
 }
 
 /** Names whose use makes the analysis blind: warned about, never guessed. */
@@ -288,6 +126,7 @@ class Walker {
   /** A function called where it is defined: its free names are read now, its globals written now. */
   callNow(fn: FnInfo, sink: Sink, at: number) {
     for (const n of fn.free) sink.read(n, at);
+    for (const c of fn.changes) sink.mutate(c.name, at, c.change, c.arg);
     for (const n of fn.globalWrites) sink.bind(n, at);
   }
 
@@ -311,20 +150,23 @@ class Walker {
         if (s.value) this.assign([s.target], s.value, sink);
         return;
       case 'AugAssign':
-        // `x += 1` reads x and binds it again; `a[i] += 1` reads a and mutates it.
+        // `x += v` changes a list or an array in place and binds x again; `a[i] += 1` changes a.
         this.expr(s.value, sink);
         if (s.target.k === 'Name') {
-          sink.read(s.target.id, s.target.at);
-          sink.bind(s.target.id, s.target.at);
-        } else this.target(s.target, sink);
+          sink.mutate(s.target.id, s.target.at, AUGASSIGN);
+          // The new value shares what v shares (a list extended by v), and it is no literal (`a += 1` may be an array).
+          sink.bind(s.target.id, s.target.at, undefined, undefined, s.value, true);
+        } else this.changeChain(s.target, sink, AUGASSIGN);
         return;
       case 'Delete':
         for (const t of s.targets) this.delTarget(t, sink);
         return;
       case 'Import':
         for (const a of s.names) {
+          // `import a.b` binds a (the package); `import a.b as c` binds c to a.b.
           const dot = a.name.indexOf('.');
-          sink.bind(a.asname ?? (dot < 0 ? a.name : a.name.slice(0, dot)), a.asAt);
+          const bound = a.asname ? a.name : dot < 0 ? a.name : a.name.slice(0, dot);
+          sink.bind(a.asname ?? bound, a.asAt, undefined, { imported: bound });
         }
         return;
       case 'ImportFrom':
@@ -334,7 +176,10 @@ class Walker {
             `'from ${'.'.repeat(s.level)}${s.module} import *' binds names the dependency analysis cannot see; import them by name`,
             s.at,
           );
-        for (const a of s.names) sink.bind(a.asname ?? a.name, a.asAt);
+        for (const a of s.names)
+          sink.bind(a.asname ?? a.name, a.asAt, undefined, {
+            imported: `${'.'.repeat(s.level)}${s.module}${s.module && !s.module.endsWith('.') ? '.' : ''}${a.name}`,
+          });
         return;
       case 'Global':
       case 'Nonlocal':
@@ -342,7 +187,8 @@ class Walker {
         return;
       case 'For':
         this.expr(s.iter, sink);
-        this.target(s.target, sink);
+        // The loop variable holds the iterable's elements: changing it changes them.
+        this.target(s.target, sink, undefined, s.iter, true);
         this.statements(s.body, sink);
         this.statements(s.orelse, sink);
         return;
@@ -354,8 +200,10 @@ class Walker {
         return;
       case 'With':
         for (const item of s.items) {
-          this.expr(item.context, sink);
-          if (item.vars) this.target(item.vars, sink);
+          // `with lock:` calls the object's __enter__ and __exit__.
+          if (item.context.k === 'Name') sink.mutate(item.context.id, item.context.at, ENTER);
+          else this.expr(item.context, sink);
+          if (item.vars) this.target(item.vars, sink, undefined, item.context, true);
         }
         this.statements(s.body, sink);
         return;
@@ -375,14 +223,15 @@ class Walker {
         return this.funcDef(s, sink);
       case 'ClassDef':
         return this.classDef(s, sink);
-      case 'Match':
+      case 'Match': {
         this.expr(s.subject, sink);
         for (const c of s.cases) {
-          this.pattern(c.pattern, sink);
+          this.pattern(c.pattern, sink, s.subject);
           if (c.guard) this.expr(c.guard, sink);
           this.statements(c.body, sink);
         }
         return;
+      }
       case 'TypeAlias':
         this.expr(s.value, annotationScope(sink, s.typeParams));
         sink.bind(s.name.id, s.name.at);
@@ -417,30 +266,51 @@ class Walker {
     let fn: FnInfo | undefined;
     if (value.k === 'Lambda' && targets.length === 1 && t0.k === 'Name') fn = this.lambda(value, sink, t0.id);
     else this.expr(value, sink);
-    for (const t of targets) this.target(t, sink, fn);
+    for (const t of targets) this.target(t, sink, fn, fn ? undefined : value, false);
   }
 
-  target(node: Expr, sink: Sink, fn?: FnInfo): void {
+  /**
+   * Binds an assignment target. `from`: the expression the bound value comes from; `part`: the value
+   * is a part of it (an element it yields or holds), not the value itself.
+   */
+  target(node: Expr, sink: Sink, fn?: FnInfo, from?: Expr, part = false): void {
     switch (node.k) {
       case 'Name':
-        return sink.bind(node.id, node.at, fn);
+        return sink.bind(node.id, node.at, fn, undefined, from, part);
       case 'Tuple':
       case 'List':
-        for (const e of node.elts) this.target(e, sink);
+        for (const e of node.elts) this.target(e, sink, undefined, from, true);
         return;
       case 'Starred':
-        return this.target(node.value, sink);
+        return this.target(node.value, sink, undefined, from, true);
       case 'Attribute':
-      case 'Subscript': {
-        this.expr(node, sink);
-        let base: Expr = node;
-        while (base.k === 'Attribute' || base.k === 'Subscript') base = base.value;
-        if (base.k === 'Name') sink.mutate(base.id, base.at);
-        return;
-      }
+      case 'Subscript':
+        return this.changeChain(node, sink, ASSIGN);
       default:
         this.expr(node, sink);
     }
+  }
+
+  /**
+   * `x.a.b`, `x[i]`: the sub-expressions of the chain are read, and the object at its base changes
+   * (`x.a = v`, `del x[k]`, `x[i] += 1`, `x.fit()`). A chain that does not start at a name changes
+   * nothing the analysis follows.
+   */
+  changeChain(node: Expr, sink: Sink, change: Change) {
+    const base = this.chain(node, sink);
+    if (base) sink.mutate(base.id, base.at, change);
+  }
+
+  /** Reads the parts of `x.a[i].b` other than its base name, which it returns (null when not a name). */
+  chain(node: Expr, sink: Sink): (Expr & { k: 'Name' }) | null {
+    let e = node;
+    while (e.k === 'Attribute' || e.k === 'Subscript') {
+      if (e.k === 'Subscript') this.expr(e.slice, sink);
+      e = e.value;
+    }
+    if (e.k === 'Name') return e;
+    this.expr(e, sink);
+    return null;
   }
 
   delTarget(node: Expr, sink: Sink): void {
@@ -451,13 +321,17 @@ class Walker {
       case 'List':
         for (const e of node.elts) this.delTarget(e, sink);
         return;
+      case 'Attribute':
+      case 'Subscript':
+        return this.changeChain(node, sink, DEL);
       default:
-        this.target(node, sink);
+        this.expr(node, sink);
     }
   }
 
   /** Parameters bind in the function; defaults and annotations are read where the def is. */
   params(params: readonly Param[], outer: Sink, inner: FunctionSink, annotations = outer) {
+    inner.params = params;
     for (const p of params) {
       inner.bind(p.name);
       if (p.annotation) this.expr(p.annotation, annotations);
@@ -469,6 +343,7 @@ class Walker {
     for (const d of node.decorators) this.expr(d, sink);
     const name = node.name;
     const inner = new FunctionSink(name);
+    inner.decorated = node.decorators.length > 0;
     const scope = annotationScope(sink, node.typeParams);
     this.params(node.params, sink, inner, scope);
     if (node.returns) this.expr(node.returns, scope);
@@ -476,7 +351,7 @@ class Walker {
     this.statements(node.body, inner);
     const fn = inner.finish();
     for (const g of fn.globalWrites) {
-      if (inner.globals.has(g)) {
+      if (inner.globals?.has(g)) {
         this.warn(
           `function '${name}' assigns the global '${g}': a task that uses '${name}' is treated as reading and writing '${g}'`,
           node.at,
@@ -500,21 +375,22 @@ class Walker {
     for (const d of node.decorators) this.expr(d, sink);
     const scope = annotationScope(sink, node.typeParams);
     this.args(node.args, scope);
-    const inner = new ClassSink(scope, node.name);
+    const inner = new ClassSink(scope, node.name, node.decorators.length > 0);
     this.statements(node.body, inner);
     const fn = scope instanceof TypeParamSink ? scope.own(inner.finish()) : inner.finish();
     sink.nested(fn, node.at);
     sink.bind(node.name, node.nameAt, fn);
   }
 
-  pattern(node: Pattern, sink: Sink): void {
+  /** Match captures hold parts of the subject. */
+  pattern(node: Pattern, sink: Sink, subject: Expr): void {
     switch (node.k) {
       case 'MatchAs':
-        if (node.pattern) this.pattern(node.pattern, sink);
-        if (node.name !== null) sink.bind(node.name, node.nameAt);
+        if (node.pattern) this.pattern(node.pattern, sink, subject);
+        if (node.name !== null) sink.bind(node.name, node.nameAt, undefined, undefined, subject, true);
         return;
       case 'MatchStar':
-        if (node.name !== null) sink.bind(node.name, node.at);
+        if (node.name !== null) sink.bind(node.name, node.at, undefined, undefined, subject, true);
         return;
       case 'MatchValue':
         return this.expr(node.value, sink);
@@ -522,25 +398,102 @@ class Walker {
         return;
       case 'MatchSequence':
       case 'MatchOr':
-        for (const p of node.patterns) this.pattern(p, sink);
+        for (const p of node.patterns) this.pattern(p, sink, subject);
         return;
       case 'MatchMapping':
         node.keys.forEach((k, i) => {
           this.expr(k, sink);
-          this.pattern(node.patterns[i]!, sink);
+          this.pattern(node.patterns[i]!, sink, subject);
         });
-        if (node.rest !== null) sink.bind(node.rest, node.restAt);
+        if (node.rest !== null) sink.bind(node.rest, node.restAt, undefined, undefined, subject, true);
         return;
       case 'MatchClass':
         this.expr(node.cls, sink);
-        for (const p of node.patterns) this.pattern(p, sink);
-        for (const p of node.kwdPatterns) this.pattern(p, sink);
+        for (const p of node.patterns) this.pattern(p, sink, subject);
+        for (const p of node.kwdPatterns) this.pattern(p, sink, subject);
     }
   }
 
-  /** Call arguments: `name=` is a keyword, not a read. */
+  /** Class bases and keywords: `name=` is a keyword, not a read. */
   args(args: readonly (Expr | Keyword)[], sink: Sink) {
     for (const a of args) this.expr(a.k === 'keyword' ? a.value : a, sink);
+  }
+
+  /**
+   * A call's arguments. `callee` null: the call only reads them (a read-only method). Otherwise
+   * each argument is passed to the call, which may change it: `callee` (one `arg` change for the
+   * whole call) says what is called, as far as the code shows. `out=` (NumPy) and `file=` (print)
+   * are written to.
+   */
+  callArgs(args: readonly (Expr | Keyword)[], sink: Sink, callee: Change | null) {
+    let position = 0;
+    for (const a of args) {
+      let value: Expr;
+      let param: number | string;
+      if (a.k === 'keyword') {
+        value = a.value;
+        param = a.arg ?? '**';
+      } else if (a.k === 'Starred') {
+        value = a.value;
+        param = '*';
+      } else {
+        value = a;
+        param = position++;
+      }
+      if (callee === null && param !== 'out' && param !== 'file') this.expr(value, sink);
+      else this.passArg(value, sink, callee ?? UNKNOWN_CALLEE, param);
+    }
+  }
+
+  /** An argument passed to a call: the names its value shares are changed (or only read, the compiler decides). */
+  passArg(value: Expr, sink: Sink, change: Change, arg: number | string) {
+    if (value.k === 'Name') return sink.mutate(value.id, value.at, change, arg);
+    if (value.k === 'Attribute' || value.k === 'Subscript') {
+      const base = this.chain(value, sink);
+      if (base) sink.mutate(base.id, base.at, change, arg);
+      return;
+    }
+    this.expr(value, sink);
+    for (const r of rootsOf(value) ?? []) sink.mutate(r, value.at, change, arg);
+  }
+
+  /** `f(x)`, `x.fit(X)`, `"{}".format(x)`: what the call may change (see callArgs). */
+  call(node: Expr & { k: 'Call' }, sink: Sink) {
+    const f = node.func;
+    if (f.k === 'Name') {
+      if (DYNAMIC_CALLS.has(f.id)) {
+        this.warn(`'${f.id}()' can read and bind any name: dependencies through it are not inferred`, f.at);
+      }
+      // A builtin reads its arguments or changes them as the Python documentation says; the
+      // analysis does not follow a notebook that rebinds one (analyzePython warns about it).
+      if (PYTHON_BUILTINS.has(f.id)) {
+        sink.read(f.id, f.at);
+        return this.callArgs(node.args, sink, PURE_BUILTINS.has(f.id) ? null : { how: 'arg', callee: f.id });
+      }
+      // Calling an object may change it (`model(x)` updates a network's running statistics).
+      sink.mutate(f.id, f.at, CALL);
+      return this.callArgs(node.args, sink, { how: 'arg', callee: f.id });
+    }
+    if (f.k !== 'Attribute') {
+      this.expr(f, sink);
+      return this.callArgs(node.args, sink, UNKNOWN_CALLEE);
+    }
+    const readOnly = READ_ONLY_METHODS.has(f.attr) && !changesInPlace(node.args);
+    const base = this.chain(f.value, sink);
+    const attrs = chainAttrs(f);
+    if (base) {
+      if (readOnly) sink.read(base.id, base.at);
+      else sink.mutate(base.id, base.at, { how: 'method', attrs });
+    }
+    // Methods of string literals (`", ".join(xs)`, `"{}".format(x)`) only read their arguments.
+    const literal = f.value.k === 'Constant' || f.value.k === 'JoinedStr';
+    if (readOnly || literal) this.callArgs(node.args, sink, null);
+    else
+      this.callArgs(
+        node.args,
+        sink,
+        base ? { how: 'arg', callee: base.id, attrs, inPlace: changesInPlace(node.args) } : UNKNOWN_CALLEE,
+      );
   }
 
   /**
@@ -551,7 +504,7 @@ class Walker {
     const inner = new ComprehensionSink(sink);
     generators.forEach((g, i) => {
       this.expr(g.iter, i === 0 ? sink : inner);
-      this.target(g.target, inner);
+      this.target(g.target, inner, undefined, g.iter, true);
       for (const c of g.ifs) this.expr(c, inner);
     });
     for (const e of elements) this.expr(e, inner);
@@ -574,20 +527,13 @@ class Walker {
         return this.formatted(node.values, sink);
       case 'NamedExpr':
         this.expr(node.value, sink);
-        sink.walrus().bind(node.target.id, node.target.at);
+        sink.walrus().bind(node.target.id, node.target.at, undefined, undefined, node.value);
         return;
       case 'Lambda':
         this.lambda(node, sink);
         return;
       case 'Call':
-        if (node.func.k === 'Name' && DYNAMIC_CALLS.has(node.func.id)) {
-          this.warn(
-            `'${node.func.id}()' can read and bind any name: dependencies through it are not inferred`,
-            node.func.at,
-          );
-        }
-        this.expr(node.func, sink);
-        return this.args(node.args, sink);
+        return this.call(node, sink);
       case 'ListComp':
       case 'SetComp':
       case 'GeneratorExp':
@@ -688,6 +634,11 @@ export function analyzePython(source: string): CellAnalysis {
     if (e.kind === 'bind' && !seen.has(e.name)) {
       seen.add(e.name);
       binds.push(e.name);
+      if (PYTHON_BUILTINS.has(e.name) && e.imported === undefined)
+        walker.warnings.push({
+          message: `'${e.name}' rebinds a Python builtin: the dependency analysis still treats calls of '${e.name}' as the builtin's`,
+          at: e.at,
+        });
     }
   }
   return {
@@ -703,24 +654,28 @@ export function analyzePython(source: string): CellAnalysis {
  * Analyses by cell source. The editor recompiles on every keystroke; unchanged cells (nearly all
  * of them) are then looked up instead of parsed again. Results are never mutated by callers.
  */
-const cache = new Map<string, CellAnalysis>();
+const cache = new Map<string, { analysis: CellAnalysis; used: number }>();
 const CACHE_LIMIT = 8192;
 const MAX_CACHED_SOURCE = 64 * 1024;
+/** Counts lookups: an entry's `used` is when it was last looked up. */
+let tick = 0;
 
 export function analyzePythonCached(source: string): CellAnalysis {
   const hit = cache.get(source);
   if (hit) {
-    // Refresh its place in the least-recently-used order.
-    cache.delete(source);
-    cache.set(source, hit);
-    return hit;
+    hit.used = ++tick;
+    return hit.analysis;
   }
-  const result = analyzePython(source);
+  const analysis = analyzePython(source);
   // Huge generated cells are rare and would crowd out everything else.
-  if (source.length > MAX_CACHED_SOURCE) return result;
-  cache.set(source, result);
-  if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
-  return result;
+  if (source.length > MAX_CACHED_SOURCE) return analysis;
+  cache.set(source, { analysis, used: ++tick });
+  if (cache.size > CACHE_LIMIT) {
+    // Drop the least recently used quarter at once, so a hit costs one lookup and no reordering.
+    const oldest = [...cache].sort((a, b) => a[1].used - b[1].used).slice(0, CACHE_LIMIT / 4);
+    for (const [key] of oldest) cache.delete(key);
+  }
+  return analysis;
 }
 
 export function clearAnalysisCache(): void {

@@ -32,6 +32,8 @@ export interface FormattedValue {
 export interface Param {
   name: string;
   at: number;
+  /** How a call fills it: by position (or keyword), by keyword only, `*args`, `**kwargs`. */
+  kind: 'positional' | 'keyword' | 'vararg' | 'kwarg';
   annotation: Expr | null;
   default: Expr | null;
 }
@@ -115,6 +117,8 @@ export type Stmt = Span &
   (
     | {
         k: 'FunctionDef';
+        /** Where the statement starts: its first decorator's `@`, or `def`/`async`. */
+        start: number;
         name: string;
         nameAt: number;
         params: Param[];
@@ -125,6 +129,8 @@ export type Stmt = Span &
       }
     | {
         k: 'ClassDef';
+        /** Where the statement starts: its first decorator's `@`, or `class`. */
+        start: number;
         name: string;
         nameAt: number;
         args: (Expr | Keyword)[];

@@ -22,3 +22,78 @@ export const PYTHON_BUILTINS: ReadonlySet<string> = new Set(
     'get_ipython display In Out _ __ ___ _i _ii _iii _oh _dh'
   ).split(' '),
 );
+
+/**
+ * Builtins that do not change their arguments: they read them through protocols that by Python's
+ * conventions change nothing (`__len__`, `__iter__`, `__repr__`, `__format__`, `__eq__`, ...) and
+ * return new objects. Passing a value to one of these is a read. Not here: `next` (advances an
+ * iterator), `setattr`/`delattr`, `open`, `exec`/`eval`, `super`, `memoryview`. Callbacks they call
+ * (`key=`, `map`'s function) are assumed not to change the elements; the runner's check of
+ * read-only inputs reports it when one does.
+ */
+export const PURE_BUILTINS: ReadonlySet<string> = new Set(
+  (
+    'abs all any ascii bin bool bytearray bytes callable chr complex dict dir divmod enumerate filter ' +
+    'float format frozenset getattr hasattr hash hex id int isinstance issubclass iter len list map max min ' +
+    'oct ord pow print range repr reversed round set slice sorted str sum tuple type vars zip display'
+  ).split(' '),
+);
+
+/** Builtins whose result is a new immutable value (a number, string or bool): it shares nothing with the arguments. */
+export const IMMUTABLE_RESULT_BUILTINS: ReadonlySet<string> = new Set(
+  'ascii bin bool callable chr float format hasattr hash hex id int isinstance issubclass len oct ord repr str'.split(
+    ' ',
+  ),
+);
+
+/**
+ * Methods that do not change the object they are called on, nor their arguments, on every type
+ * that defines them among Python's built-in types, NumPy arrays, pandas objects, PyTorch tensors
+ * and modules, scikit-learn estimators and `logging` loggers. A call with `inplace=` (pandas) is a
+ * change all the same. The list is short on purpose: any other method call is taken to change its
+ * object, and the runner checks every input this list leaves read-only.
+ */
+export const READ_ONLY_METHODS: ReadonlySet<string> = new Set(
+  // mappings, sequences, sets, strings
+  (
+    'copy keys values items get count index startswith endswith format join split rsplit splitlines strip ' +
+    'lstrip rstrip lower upper title replace find rfind encode decode isdigit isalpha isalnum isspace ' +
+    'issubset issuperset isdisjoint union intersection difference symmetric_difference ' +
+    // NumPy, pandas, PyTorch: reductions, conversions and the pandas methods that return a new object
+    'head tail describe info mean sum std var min max median prod argmin argmax any all cumsum cumprod ' +
+    'isna isnull notna notnull nunique unique value_counts corr cov tolist to_list to_dict to_numpy item ' +
+    'astype reshape transpose flatten ravel squeeze groupby agg aggregate sort_values sort_index drop ' +
+    'dropna drop_duplicates duplicated fillna rename reset_index set_index merge query select_dtypes ' +
+    'nlargest nsmallest isin between equals pivot_table melt explode diff pct_change rolling ' +
+    'size dim numel detach clone numpy ' +
+    'to_csv to_json to_parquet to_pickle to_excel to_string to_markdown to_html savefig ' +
+    // fitted estimators and modules
+    'predict predict_proba predict_log_proba decision_function score transform get_params state_dict ' +
+    'parameters named_parameters modules named_modules children ' +
+    // loggers
+    'debug warning error exception critical'
+  ).split(' '),
+);
+
+/**
+ * Library functions that change an argument in place by their library's own convention: PyTorch's
+ * trailing underscore (`add_`, `xavier_uniform_`, `clip_grad_norm_`), and these names from the
+ * standard library and NumPy. Any other function of an imported module is taken to read its
+ * arguments (unless called with `inplace=`, `copy=False` or `out=`); the runner checks the inputs
+ * this leaves read-only.
+ */
+const IN_PLACE_FUNCTIONS: ReadonlySet<string> = new Set(
+  (
+    'shuffle heappush heappop heapify heapreplace heappushpop insort insort_left insort_right ' +
+    'copyto fill_diagonal put place putmask put_along_axis'
+  ).split(' '),
+);
+
+/**
+ * Whether library function `functionName` changes the argument passed at `param` (a position or a
+ * keyword). `dump` (json, pickle, yaml, joblib) writes to its file argument only.
+ */
+export function libraryChangesArgument(functionName: string, param: number | string): boolean {
+  if (functionName === 'dump') return param === 1 || param === 'fp' || param === 'file' || param === '*';
+  return (functionName.endsWith('_') && !functionName.endsWith('__')) || IN_PLACE_FUNCTIONS.has(functionName);
+}

@@ -244,10 +244,10 @@ class Parser {
     if (t.type === T.Name) {
       switch (t.value) {
         case 'def':
-          out.push(this.funcDef([], t.at));
+          out.push(this.funcDef([], t.at, t.at));
           return;
         case 'class':
-          out.push(this.classDef([], t.at));
+          out.push(this.classDef([], t.at, t.at));
           return;
         case 'if':
           out.push(this.ifStmt());
@@ -271,7 +271,7 @@ class Parser {
         case 'async': {
           const n = this.peek().value;
           this.next();
-          if (n === 'def') out.push(this.funcDef([], t.at));
+          if (n === 'def') out.push(this.funcDef([], t.at, t.at));
           else if (n === 'for') out.push(this.forStmt(t.at));
           else if (n === 'with') out.push(this.withStmt(t.at));
           else this.fail();
@@ -287,6 +287,7 @@ class Parser {
         }
       }
     } else if (t.value === '@') {
+      const start = t.at;
       const decorators: Expr[] = [];
       while (this.eat('@')) {
         decorators.push(this.namedExpression());
@@ -294,10 +295,10 @@ class Parser {
         this.next();
       }
       const at = this.t.at;
-      if (this.t.value === 'class') out.push(this.classDef(decorators, at));
+      if (this.t.value === 'class') out.push(this.classDef(decorators, at, start));
       else if (this.t.value === 'def' || (this.t.value === 'async' && this.peek().value === 'def')) {
         this.eat('async');
-        out.push(this.funcDef(decorators, at));
+        out.push(this.funcDef(decorators, at, start));
       } else this.fail();
       return;
     }
@@ -566,7 +567,7 @@ class Parser {
     return params;
   }
 
-  private funcDef(decorators: Expr[], at: number): Stmt {
+  private funcDef(decorators: Expr[], at: number, start: number): Stmt {
     this.expect('def');
     const n = this.name();
     const typeParams = this.typeParams();
@@ -577,6 +578,7 @@ class Parser {
     const body = this.block();
     return {
       k: 'FunctionDef',
+      start,
       name: n.value,
       nameAt: n.at,
       params,
@@ -592,36 +594,50 @@ class Parser {
   /** Parameters up to `close`: `/` and a bare `*` are markers; annotations only in a def. */
   private params(annotations: boolean, close: string): Param[] {
     const params: Param[] = [];
+    // After `*` or `*args`, parameters are keyword-only.
+    let keywordOnly = false;
     while (this.t.value !== close) {
       if (this.eat('/')) {
         if (!this.eat(',')) break;
         continue;
       }
-      let star = false;
+      let kind: Param['kind'] = keywordOnly ? 'keyword' : 'positional';
       if (this.eat('*')) {
-        star = true;
+        kind = 'vararg';
+        keywordOnly = true;
         if (this.t.value === ',' || this.t.value === close) {
           if (!this.eat(',')) break;
           continue;
         }
-      } else this.eat('**');
+      } else if (this.eat('**')) kind = 'kwarg';
       const n = this.name();
       let annotation: Expr | null = null;
-      if (annotations && this.eat(':')) annotation = star ? this.starExpression() : this.expression();
+      if (annotations && this.eat(':')) annotation = kind === 'vararg' ? this.starExpression() : this.expression();
       const def = this.eat('=') ? this.expression() : null;
-      params.push({ name: n.value, at: n.at, annotation, default: def });
+      params.push({ name: n.value, at: n.at, kind, annotation, default: def });
       if (!this.eat(',')) break;
     }
     return params;
   }
 
-  private classDef(decorators: Expr[], at: number): Stmt {
+  private classDef(decorators: Expr[], at: number, start: number): Stmt {
     this.expect('class');
     const n = this.name();
     const typeParams = this.typeParams();
     const args = this.eat('(') ? this.callArgs() : [];
     const body = this.block();
-    return { k: 'ClassDef', name: n.value, nameAt: n.at, args, body, decorators, typeParams, at, end: this.last.end };
+    return {
+      k: 'ClassDef',
+      start,
+      name: n.value,
+      nameAt: n.at,
+      args,
+      body,
+      decorators,
+      typeParams,
+      at,
+      end: this.last.end,
+    };
   }
 
   /** `match` is a keyword only where a match statement parses: otherwise it is a name. */

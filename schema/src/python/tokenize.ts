@@ -61,7 +61,10 @@ const OPS2 = new Set([
   '^=',
   '@=',
 ]);
-const OPS1 = '+-*/%@&|^~<>()[]{},:;.=';
+/** Single-character operators and delimiters, by character code. */
+const OPS1: readonly boolean[] = Array.from({ length: 128 }, (_, c) =>
+  '+-*/%@&|^~<>()[]{},:;.='.includes(String.fromCharCode(c)),
+);
 
 const ID_START = /[\p{ID_Start}_]/u;
 const ID_CONTINUE = /\p{ID_Continue}/u;
@@ -304,12 +307,13 @@ export function tokenize(src: string, from = 0, to = src.length, options: Tokeni
     } else if (ch === '"' || ch === "'") {
       i = stringToken('', i, i);
     } else {
-      const three = src.slice(i, i + 3);
-      const two = src.slice(i, i + 2);
+      // Every operator of two or three characters has one of these second characters.
+      const c1 = src[i + 1];
+      const longer = c1 === '=' || c1 === '*' || c1 === '/' || c1 === '>' || c1 === '<' || c1 === '.';
       let op: string;
-      if (OPS3.has(three)) op = three;
-      else if (OPS2.has(two)) op = two;
-      else if (OPS1.includes(ch)) op = ch;
+      if (longer && OPS3.has(src.slice(i, i + 3))) op = src.slice(i, i + 3);
+      else if (longer && OPS2.has(src.slice(i, i + 2))) op = src.slice(i, i + 2);
+      else if (code < 128 && OPS1[code]) op = ch;
       else {
         const whole = charAt(src, i);
         const hex = whole.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
