@@ -38,6 +38,7 @@ const job: Job = {
           dependsOn: [],
           inputs: [],
           inputsFrom: {},
+          readOnlyInputs: [],
           outputs: [],
           resources: {},
           env: {},

@@ -25,7 +25,8 @@ export interface TaskBase {
   setup: { index: number; source: string }[];
   cells: { index: number; source: string }[];
   cellOffset: number;
-  inputs: { name: string; from: string }[];
+  /** readOnly: the task's analysis found it does not change the input in place (the runner checks). */
+  inputs: { name: string; from: string; readOnly?: true }[];
   outputs: string[];
   parameters: Record<string, unknown>;
   parametersCell: number | null;
@@ -222,7 +223,9 @@ export function freezeJob(request: SubmitJobRequest, options: FreezeOptions = {}
       setup: code.setup,
       cells: code.cells,
       cellOffset: 1,
-      inputs: sources.get(task.name) ?? [],
+      inputs: (sources.get(task.name) ?? []).map((input) =>
+        task.readOnlyInputs.includes(input.name) ? { ...input, readOnly: true as const } : input,
+      ),
       outputs: task.outputs,
       parameters,
       // Overrides go right after the parameters cell: the pipeline notebook's for cell tasks, the task
