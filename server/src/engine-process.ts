@@ -42,23 +42,28 @@ async function main(): Promise<void> {
   await service.start();
   process.on('message', (raw: unknown) => {
     const msg = raw as { type?: string; id?: number; owner?: string; request?: unknown; jobId?: string };
-    void (async () => {
-      try {
-        if (msg.type === 'submit') {
-          const request = SubmitJobRequestSchema.parse(msg.request);
-          send({ type: 'reply', id: msg.id, job: await service.submit(msg.owner ?? 'user', request) });
-        } else if (msg.type === 'cancel' && msg.jobId) {
-          send({ type: 'reply', id: msg.id, job: await service.cancel(msg.jobId) });
-        }
-      } catch (err) {
-        send({ type: 'reply', id: msg.id, error: err instanceof Error ? err.message : String(err) });
-      }
-    })();
+    const reply = async (): Promise<unknown> => {
+      if (msg.type === 'submit') return service.submit(msg.owner ?? 'user', SubmitJobRequestSchema.parse(msg.request));
+      if (msg.type === 'cancel' && msg.jobId) return service.cancel(msg.jobId);
+      return undefined;
+    };
+    reply().then(
+      (job) => job && send({ type: 'reply', id: msg.id, job }),
+      (err: unknown) => send({ type: 'reply', id: msg.id, error: err instanceof Error ? err.message : String(err) }),
+    );
   });
   process.on('disconnect', () => {
-    void service.close().then(() => process.exit(0));
+    service.close().then(
+      () => process.exit(0),
+      (err: unknown) => fail(err),
+    );
   });
   send({ type: 'ready' });
 }
 
-void main();
+function fail(err: unknown): never {
+  process.stderr.write(`engine-process: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}
+
+main().catch(fail);

@@ -311,19 +311,25 @@ export class Orchestrator {
   /**
    * Follow an attempt a previous server process handed over. Only a definite 'not-found' ends it; an
    * executor that cannot tell (it threw) is asked again later, and meanwhile the attempt stays open so
-   * nothing starts a second one.
+   * nothing starts a second one. Never rejects.
    */
   private async reattach(aj: ActiveJob, name: string, inf: Inflight): Promise<void> {
+    try {
+      await this.follow(aj, name, inf);
+    } catch {
+      if (!this.isCurrent(aj, name, inf)) return;
+      this.retryLater(inf, () => {
+        // reattach handles its own failures; the catch only satisfies the type of a timer callback.
+        this.reattach(aj, name, inf).catch(() => undefined);
+      });
+    }
+  }
+
+  private async follow(aj: ActiveJob, name: string, inf: Inflight): Promise<void> {
     const att = inf.record;
     const spec = this.launchSpec(aj, name, att.attempt);
     const report = (e: ExecutorEvent): void => this.onEvent(aj.job.id, name, att.attempt, e);
-    let found: 'following' | 'not-found';
-    try {
-      found = await this.executor.reattach(spec, att.state === 'running' ? att.handle : null, report);
-    } catch {
-      if (this.isCurrent(aj, name, inf)) this.retryLater(inf, () => void this.reattach(aj, name, inf));
-      return;
-    }
+    const found = await this.executor.reattach(spec, att.state === 'running' ? att.handle : null, report);
     if (!this.isCurrent(aj, name, inf)) return;
     inf.failures = 0;
     inf.followed = true;

@@ -113,7 +113,11 @@ export class Scheduler {
   private started = false;
   private closed = false;
   private readonly onJob = (job: JobSummary): void => {
-    if (job.scheduleId && TERMINAL.has(job.state)) void this.exclusive(() => this.finish(job.id, job.state, job.error));
+    if (job.scheduleId && TERMINAL.has(job.state)) {
+      this.exclusive(() => this.finish(job.id, job.state, job.error)).catch((err: unknown) =>
+        this.log(`cellpipe scheduler: could not record the end of job ${job.id}`, err),
+      );
+    }
   };
 
   constructor(options: SchedulerOptions) {
@@ -224,7 +228,9 @@ export class Scheduler {
     if (next === null) {
       // Past its end: nothing will ever fire again.
       this.nextAt.delete(rec.id);
-      void this.exclusive(() => this.end(rec.id, rec.revision));
+      this.exclusive(() => this.end(rec.id, rec.revision)).catch((err: unknown) =>
+        this.log(`cellpipe scheduler: could not end schedule ${rec.id}`, err),
+      );
       return;
     }
     if (this.nextAt.get(rec.id) === next) return;
@@ -258,7 +264,7 @@ export class Scheduler {
       due.push(top.id);
     }
     if (due.length) {
-      void this.exclusive(async () => {
+      this.exclusive(async () => {
         let slice = performance.now();
         for (const id of due) {
           await this.processNow(id);
@@ -269,7 +275,7 @@ export class Scheduler {
             slice = performance.now();
           }
         }
-      });
+      }).catch((err: unknown) => this.log('cellpipe scheduler: could not fire due schedules', err));
     }
     this.arm();
   }

@@ -505,11 +505,11 @@ export class KubernetesExecutor implements Executor {
       case 'succeeded':
         // A pod can end before any Running status was seen (or posted): it did run, so say so first.
         if (status.pod && status.node) this.reportRunning(t, job, status.pod, status.node, status.startedAt);
-        void this.finishWithLogs(t, status.pod, {
+        this.finishWithLogs(t, status.pod, {
           type: 'exited',
           exitCode: status.exitCode,
           ...runTimes(status),
-        });
+        }).catch((e: unknown) => this.warn(describe(e)));
         return;
       case 'failed': {
         if (status.pod && status.node) this.reportRunning(t, job, status.pod, status.node, status.startedAt);
@@ -524,7 +524,7 @@ export class KubernetesExecutor implements Executor {
           t.deleting = true;
           void this.deleteJob(t.name).catch((e: unknown) => this.warn(describe(e)));
         }
-        void this.finishWithLogs(t, status.pod, event);
+        this.finishWithLogs(t, status.pod, event).catch((e: unknown) => this.warn(describe(e)));
         return;
       }
     }

@@ -76,7 +76,7 @@ export class Reflector<T extends KubernetesObject> {
   async start(): Promise<void> {
     this.stopped = false;
     await this.relist();
-    void this.openWatch();
+    this.openWatch().catch((err: unknown) => this.watchFailed(err));
     if (this.opts.resyncMs && !this.resyncTimer) {
       this.resyncTimer = setInterval(() => {
         for (const obj of [...this.objects.values()]) this.opts.onChange?.('update', obj);
@@ -161,18 +161,17 @@ export class Reflector<T extends KubernetesObject> {
     if (this.retryTimer) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      void (async () => {
-        if (this.stopped) return;
-        try {
-          if (relist) await this.relist();
-          await this.openWatch();
-        } catch (err) {
-          this.opts.onError?.(err);
-          this.scheduleRetry(true);
-        }
-      })();
+      if (this.stopped) return;
+      (relist ? this.relist() : Promise.resolve())
+        .then(() => this.openWatch())
+        .catch((err: unknown) => this.watchFailed(err));
     }, 1000);
     this.retryTimer.unref();
+  }
+
+  private watchFailed(err: unknown): void {
+    this.opts.onError?.(err);
+    this.scheduleRetry(true);
   }
 
   private async openWatch(): Promise<void> {
