@@ -226,7 +226,7 @@ export class LocalExecutor implements Executor {
         env,
       });
     } catch (err) {
-      void cgroup?.remove();
+      cgroup?.remove().catch((e: unknown) => this.cgroupLeft(e));
       throw err;
     } finally {
       closeSync(fd);
@@ -235,7 +235,7 @@ export class LocalExecutor implements Executor {
     if (pid === undefined) {
       // spawn reports ENOENT & co. asynchronously through 'error'.
       child.once('error', (err) => {
-        void cgroup?.remove();
+        cgroup?.remove().catch((e: unknown) => this.cgroupLeft(e));
         this.allocator.release(key);
         this.later(report, {
           type: 'exited',
@@ -249,7 +249,7 @@ export class LocalExecutor implements Executor {
         cgroup.attach(pid);
       } catch (err) {
         this.warn(`could not put task ${spec.taskId} into its cgroup: ${(err as Error).message}`);
-        void cgroup.remove();
+        cgroup.remove().catch((e: unknown) => this.cgroupLeft(e));
         cgroup = undefined;
       }
     }
@@ -405,6 +405,10 @@ export class LocalExecutor implements Executor {
     run.killTimer.unref();
   }
 
+  private cgroupLeft(err: unknown): void {
+    this.warn(`could not remove a task's cgroup: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
   async reattach(spec: LaunchSpec, handle: AttemptHandle | null, report: ReportFn): Promise<'following' | 'not-found'> {
     const key = keyOf(spec.taskId, spec.attempt);
     let pid = typeof handle?.pid === 'number' ? handle.pid : undefined;
@@ -416,7 +420,10 @@ export class LocalExecutor implements Executor {
       if (found) ({ pid, startTime } = found);
       else {
         // A launcher that never got its "go" left an empty cgroup behind.
-        void this.cgroups?.find(cgroupName(spec.taskId, spec.attempt))?.remove();
+        this.cgroups
+          ?.find(cgroupName(spec.taskId, spec.attempt))
+          ?.remove()
+          .catch((e: unknown) => this.cgroupLeft(e));
         const read = readResultFile(spec.resultPath, this.resultBytes);
         if ('missing' in read) return 'not-found';
         this.later(report, { type: 'exited', ...('result' in read ? { result: read.result } : { error: read.error }) });
