@@ -571,8 +571,8 @@ export class Orchestrator {
     this.commit(aj, (b) => b.jobPatch({ state, finishedAt: b.now, error }, 'finished'));
     for (const disarm of aj.timers) disarm();
     this.jobs.delete(aj.job.id);
-    // Never rejects: the executor reports its own trouble.
-    void this.executor.jobEnded?.(aj.job.id);
+    // The executor reports its own trouble; a rejection that slipped through must not end the server.
+    this.executor.jobEnded?.(aj.job.id).catch(() => undefined);
   }
 
   // ---- attempts ------------------------------------------------------------------------------
