@@ -46,12 +46,17 @@ const ConfigFields = {
   /** Accept the generated `$home/token` as the OS user (admin). */
   homeToken: z.boolean(),
   ...executorSections,
+  /** What one request, task or connection may cost (limits.ts: every limit and its default). */
+  limits: LimitsLayerSchema,
+  /**
+   * Where job files live (default `<home>/jobs`). Tasks run as other OS users (`local.runAs`) need it
+   * outside the home, which stays readable by the server only.
+   */
+  jobsDir: z.string().min(1),
   /**
    * Server environment variables passed on to every task, by name (proxies, licence servers). Nothing
    * else of the server's environment reaches a task; its own CELLPIPE_* variables never do.
    */
-  /** What one request, task or connection may cost (limits.ts: every limit and its default). */
-  limits: LimitsLayerSchema,
   passEnv: z.array(
     z
       .string()
@@ -81,6 +86,7 @@ export const ServerConfigSchema = z
     homeToken: ConfigFields.homeToken.default(true),
     passEnv: ConfigFields.passEnv.default([]),
     limits: ConfigFields.limits.default({}).transform(resolveLimits),
+    jobsDir: ConfigFields.jobsDir.optional(),
     ...(Object.fromEntries(EXECUTOR_NAMES.map((name) => [name, ExecutorSection.optional()])) as Record<
       ExecutorName,
       z.ZodOptional<typeof ExecutorSection>
@@ -142,6 +148,7 @@ const ENV_KEYS: Record<string, keyof ConfigLayer> = {
   CELLPIPE_MAX_PARALLEL_PER_USER: 'maxParallelPerUser',
   CELLPIPE_BODY_LIMIT: 'bodyLimit',
   CELLPIPE_PASS_ENV: 'passEnv',
+  CELLPIPE_JOBS_DIR: 'jobsDir',
 };
 const NUMERIC_KEYS = new Set<keyof ConfigLayer>(['port', 'maxParallelPerUser']);
 /** Lists given in the environment as comma-separated values. */
@@ -230,7 +237,12 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (limits) merged.limits = limits;
   const kubernetes = mergeByKey(file.kubernetes, fromEnv.kubernetes, flags.kubernetes);
   if (kubernetes) merged.kubernetes = kubernetes;
-  const r = ServerConfigSchema.safeParse({ ...merged, home: resolve(merged.home ?? defaultHome(env)) });
+  const home = resolve(merged.home ?? defaultHome(env));
+  const r = ServerConfigSchema.safeParse({
+    ...merged,
+    home,
+    ...(merged.jobsDir !== undefined ? { jobsDir: resolve(merged.jobsDir) } : {}),
+  });
   if (!r.success) throw layerError('the merged configuration', r.error);
   return r.data;
 }

@@ -17,6 +17,8 @@ import { resolveLimits, type Limits } from './limits.js';
 export interface EngineOptions {
   /** CELLPIPE_HOME: holds cellpipe.db and jobs/<jobId>/... */
   home: string;
+  /** Where job folders live (default `<home>/jobs`). */
+  jobsDir?: string;
   /** A ready executor (see executors/registry.ts); the service closes it. */
   executor: Executor;
   /** Default: the SQLite store at `<home>/cellpipe.db`. */
@@ -36,7 +38,7 @@ export interface EngineOptions {
 }
 
 export function createJobService(options: EngineOptions): JobService {
-  const layout = new JobLayout(options.home);
+  const layout = new JobLayout(options.home, options.jobsDir);
   mkdirSync(layout.jobsRoot, { recursive: true });
   const store = options.store ?? new SqliteStore(layout.dbPath);
   const events = new EventEmitter<JobServiceEvents>();

@@ -3,7 +3,7 @@
  * to one CELLPIPE_HOME.
  * `cellpipe serve` and the embedded server of `cellpipe run` both start here.
  */
-import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -139,6 +139,9 @@ function listen(server: Server, host: string, port: number): Promise<AddressInfo
 export async function startServer(input: ServerConfigInput, options: StartServerOptions = {}): Promise<RunningServer> {
   const config = ServerConfigSchema.parse(input);
   mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  // Readable by the server only, also when the folder was made beforehand: it holds the database
+  // (every user's code and parameters) and the admin token.
+  chmodSync(config.home, 0o700);
   const release = acquireHomeLock(config.home);
   const cleanups: (() => Promise<void> | void)[] = [release];
   const cleanup = async () => {
@@ -161,6 +164,7 @@ export async function startServer(input: ServerConfigInput, options: StartServer
     const store = new SqliteStore(new JobLayout(config.home).dbPath);
     const pipelineStore = new SqlitePipelineStore(store.db);
     const engineOptions: EngineOptions = { home: config.home, executor, store, versions: pipelineStore };
+    if (config.jobsDir) engineOptions.jobsDir = config.jobsDir;
     if (config.maxParallelPerUser !== undefined) engineOptions.maxParallelPerUser = config.maxParallelPerUser;
     engineOptions.limits = config.limits;
     if (options.engine?.retryBackoffMs !== undefined) engineOptions.retryBackoffMs = options.engine.retryBackoffMs;

@@ -134,6 +134,15 @@ async function connectLocal(
   }
 }
 
+/** The home's configured jobsDir, for printing local paths (the default when the config cannot be read). */
+function configuredJobsDir(home: string, env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    return loadConfig({ flags: { home }, env }).jobsDir;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function resolveTarget(
   flags: TargetFlags,
   options: { detach?: boolean; env?: NodeJS.ProcessEnv } = {},
@@ -150,7 +159,7 @@ export async function resolveTarget(
     client: conn.client,
     kind: conn.kind,
     home,
-    layout: new JobLayout(home),
+    layout: new JobLayout(home, configuredJobsDir(home, env)),
     embedded: conn.embedded,
     close: async () => {
       await conn.embedded?.close();

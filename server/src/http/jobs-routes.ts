@@ -1,4 +1,6 @@
 /** /api/jobs...: submit, list, read, cancel, re-run, delete, logs and task files. */
+import type { FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import {
   JobIdSchema,
@@ -44,10 +46,21 @@ export interface JobsRoutesOptions {
   shutdown?: AbortSignal;
 }
 
-function sendFile(res: Response, path: string, headers: Record<string, string>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    res.sendFile(path, { dotfiles: 'allow', headers }, (err) => (err ? reject(err) : resolve()));
-  });
+/** Streams a file the service opened (and checked) at the pace the reader reads it. */
+async function sendOpened(
+  res: Response,
+  file: { handle: FileHandle; size: number },
+  headers: Record<string, string>,
+): Promise<void> {
+  res.status(200).set({ ...headers, 'Content-Length': String(file.size) });
+  try {
+    await pipeline(file.handle.createReadStream({ autoClose: false }), res);
+  } catch (err) {
+    // A reader that went away mid-file is not an error of the server.
+    if (!res.destroyed) throw err;
+  } finally {
+    await file.handle.close();
+  }
 }
 
 /** Counts a submission when the response is sent, so schema rejections (400 before the handler) count too. */
@@ -178,8 +191,8 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
   const fileRoute = (which: 'notebook' | 'result', type: string) => async (_req: Request, res: Response) => {
     const { params } = input(res, Schemas.file);
     visibleTask(service, principal(res), params.id, params.task);
-    const path = await service.taskFile(params.id, params.task, which satisfies TaskFileKind);
-    await sendFile(res, path, { 'Content-Type': type, 'Cache-Control': 'no-cache' });
+    const file = await service.openTaskFile(params.id, params.task, which satisfies TaskFileKind);
+    await sendOpened(res, file, { 'Content-Type': type, 'Cache-Control': 'no-cache' });
   };
   r.get('/:id/tasks/:task/notebook', validate(Schemas.file), fileRoute('notebook', 'application/x-ipynb+json'));
   r.get('/:id/tasks/:task/result', validate(Schemas.file), fileRoute('result', 'application/json'));
@@ -192,9 +205,10 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
         { path: 'params.path', message: 'relative segments are not allowed' },
       ]);
     }
-    const path = await service.taskFile(params.id, params.task, { artifact: params.path.join('/') });
+    const file = await service.openTaskFile(params.id, params.task, { artifact: params.path.join('/') });
     // Files written by user code: never let a browser run them in the API's origin.
-    await sendFile(res, path, {
+    res.type(params.path[params.path.length - 1]!);
+    await sendOpened(res, file, {
       'Cache-Control': 'no-cache',
       'X-Content-Type-Options': 'nosniff',
       'Content-Security-Policy': "sandbox; default-src 'none'",

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { cpSync, existsSync, linkSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { constants, cpSync, existsSync, linkSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { open, readlink, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import {
   effectiveTask,
@@ -30,6 +30,7 @@ import type { Executor } from '../executors/executor.js';
 import type { JobLayout } from '../store/layout.js';
 import type { JobRecord, Store, TaskRecord } from '../store/store.js';
 import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
+import { removeTree } from '../store/remove-tree.js';
 import { bundleHash, bundleOfRequest } from '../pipelines/bundle.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
 import { freezeJob, type Compiler, type FrozenJob, type TaskBase } from './freeze.js';
@@ -146,6 +147,8 @@ export interface JobServiceApi {
   readLogs(jobId: string, task: string, options?: ReadLogsOptions): AsyncIterable<string>;
   /** Absolute, traversal-checked path of an existing task file; NotFoundError otherwise. */
   taskFile(jobId: string, task: string, which: TaskFileKind): Promise<string>;
+  /** The task file opened for serving, checked after opening (no link, no FIFO, inside its folder); NotFoundError otherwise. */
+  openTaskFile(jobId: string, task: string, which: TaskFileKind): Promise<{ handle: FileHandle; size: number }>;
   /** Who holds each GPU/MIG resource (the executor's view) and which queued tasks wait for it. */
   inventory(): Promise<Inventory>;
   /** Running and waiting tasks, running and pending jobs (of one owner when given). */
@@ -427,7 +430,7 @@ export class JobService implements JobServiceApi {
       }
       this.store.insertJob(job, tasks, bases);
     } catch (err) {
-      rmSync(this.layout.jobDir(newId), { recursive: true, force: true });
+      removeTree(this.layout.jobDir(newId));
       throw err;
     }
     this.engine.add(job, tasks);
@@ -441,7 +444,7 @@ export class JobService implements JobServiceApi {
     }
     await this.executor.deleteJobObjects?.(id);
     this.store.deleteJob(id);
-    rmSync(this.layout.jobDir(id), { recursive: true, force: true });
+    removeTree(this.layout.jobDir(id));
   }
 
   private task(jobId: string, task: string): { job: Job; run: Job['tasks'][number] } {
@@ -503,25 +506,35 @@ export class JobService implements JobServiceApi {
     }
   }
 
-  async taskFile(jobId: string, task: string, which: TaskFileKind): Promise<string> {
+  /** Where a task file should be, and the folder it must really be inside. */
+  private locate(jobId: string, task: string, which: TaskFileKind): { path: string; root: string } {
     const { run } = this.task(jobId, task);
     const attempt = Math.max(1, run.attempt);
-    let path: string;
-    let root: string;
     if (which === 'notebook' || which === 'result') {
-      path =
+      const path =
         which === 'notebook'
           ? this.layout.notebookPath(jobId, task, attempt)
           : this.layout.resultPath(jobId, task, attempt);
-      root = this.layout.taskDir(jobId, task);
-    } else {
-      const rel = which.artifact;
-      if (!rel || rel.includes('\0') || isAbsolute(rel) || rel.split(/[\\/]/).some((seg) => seg === '..')) {
-        throw new ValidationError(`bad artifact path '${rel}'`, ['path']);
-      }
-      root = this.layout.filesDir(jobId, task);
-      path = resolve(root, rel);
+      return { path, root: this.layout.taskDir(jobId, task) };
     }
+    const rel = which.artifact;
+    if (!rel || rel.includes('\0') || isAbsolute(rel) || rel.split(/[\\/]/).some((seg) => seg === '..')) {
+      throw new ValidationError(`bad artifact path '${rel}'`, ['path']);
+    }
+    const root = this.layout.filesDir(jobId, task);
+    return { path: resolve(root, rel), root };
+  }
+
+  private missing(jobId: string, task: string, which: TaskFileKind): NotFoundError {
+    const what =
+      typeof which === 'string'
+        ? `${which === 'notebook' ? 'an executed notebook' : 'a result'}`
+        : `an artifact '${which.artifact}'`;
+    return new NotFoundError(`task '${task}' of job ${jobId} has no ${what}`);
+  }
+
+  async taskFile(jobId: string, task: string, which: TaskFileKind): Promise<string> {
+    const { path, root } = this.locate(jobId, task, which);
     let real: string;
     try {
       real = realpathSync(path);
@@ -529,13 +542,27 @@ export class JobService implements JobServiceApi {
       // A task may leave symlinks in its output folder: only files that really live inside it are served.
       if (!real.startsWith(realRoot + sep) || !statSync(real).isFile()) throw new Error('outside');
     } catch {
-      const what =
-        typeof which === 'string'
-          ? `${which === 'notebook' ? 'an executed notebook' : 'a result'}`
-          : `an artifact '${which.artifact}'`;
-      throw new NotFoundError(`task '${task}' of job ${jobId} has no ${what}`);
+      throw this.missing(jobId, task, which);
     }
     return real;
+  }
+
+  async openTaskFile(jobId: string, task: string, which: TaskFileKind): Promise<{ handle: FileHandle; size: number }> {
+    const { path, root } = this.locate(jobId, task, which);
+    let handle: FileHandle | undefined;
+    try {
+      const realRoot = realpathSync(root);
+      // Opened first, checked after: what is checked is the very file that is served, even if the
+      // task swaps a folder on the way for a link in between. No link at the end, no FIFO to hang on.
+      handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const opened = await openedPath(handle, path);
+      const stat = await handle.stat();
+      if (!opened.startsWith(realRoot + sep) || !stat.isFile()) throw new Error('outside');
+      return { handle, size: stat.size };
+    } catch {
+      await handle?.close();
+      throw this.missing(jobId, task, which);
+    }
   }
 
   async inventory(): Promise<Inventory> {
@@ -565,4 +592,13 @@ function pendingTask(pipeline: Pipeline, task: Task): TaskRecord {
     outputs: [],
     artifacts: [],
   };
+}
+
+/** The path of what a handle really has open (Linux: /proc/self/fd); elsewhere, its real path now. */
+async function openedPath(handle: FileHandle, path: string): Promise<string> {
+  try {
+    return await readlink(`/proc/self/fd/${handle.fd}`);
+  } catch {
+    return realpathSync(path);
+  }
 }

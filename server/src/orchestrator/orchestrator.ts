@@ -7,7 +7,7 @@
  * server resumes from exactly what was announced.
  */
 import type { EventEmitter } from 'node:events';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   effectiveTask,
@@ -26,6 +26,7 @@ import type { JobLayout } from '../store/layout.js';
 import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { StorageFullError, isStorageFull } from '../store/errors.js';
+import { removeTree } from '../store/remove-tree.js';
 import { capError, capWarnings, parseRunnerResult } from './result.js';
 
 export interface OrchestratorEvents {
@@ -615,7 +616,7 @@ export class Orchestrator {
     const dir = this.layout.attemptDir(id, name, attempt);
     mkdirSync(dir, { recursive: true });
     // A retry starts from a clean output folder so nothing of a failed attempt is mistaken for output.
-    rmSync(this.layout.outputDir(id, name), { recursive: true, force: true });
+    removeTree(this.layout.outputDir(id, name));
     mkdirSync(this.layout.filesDir(id, name), { recursive: true });
     mkdirSync(join(this.layout.outputDir(id, name), 'vars'), { recursive: true });
     const taskJson = {

@@ -1,6 +1,6 @@
 /**
- * Where a job's files live under CELLPIPE_HOME. Job ids and task names are validated by pattern
- * before they get here, so they are safe path segments.
+ * Where a job's files live: under CELLPIPE_HOME, or the configured jobsDir. Job ids and task names are
+ * validated by pattern before they get here, so they are safe path segments.
  *
  *   jobs/<jobId>/tasks/<task>/attempt-<n>/task.json the runner's input for attempt n
  *   jobs/<jobId>/tasks/<task>/attempt-<n>/result.json, executed.ipynb
@@ -10,13 +10,18 @@
 import { join } from 'node:path';
 
 export class JobLayout {
-  constructor(readonly home: string) {}
+  /** Where job folders live: `<home>/jobs` unless the configuration's `jobsDir` says otherwise. */
+  readonly jobsRoot: string;
+
+  constructor(
+    readonly home: string,
+    jobsDir?: string,
+  ) {
+    this.jobsRoot = jobsDir ?? join(home, 'jobs');
+  }
 
   get dbPath(): string {
     return join(this.home, 'cellpipe.db');
-  }
-  get jobsRoot(): string {
-    return join(this.home, 'jobs');
   }
   jobDir(jobId: string): string {
     return join(this.jobsRoot, jobId);

@@ -1,4 +1,5 @@
 /** SQLite store (better-sqlite3, WAL): one file `<home>/cellpipe.db`. */
+import { chmodSync, closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { TERMINAL_JOB_STATES, type JobState, type TaskState } from '@cellpipe/schema';
 import { StorageFullError, StoreError, isStorageFull } from './errors.js';
@@ -152,6 +153,12 @@ export class SqliteStore implements Store {
   private readonly stmts;
 
   constructor(file: string) {
+    if (file !== ':memory:') {
+      // Readable by the server only (it holds every user's code and parameters), also when it existed
+      // before; SQLite gives its -wal and -shm files the same mode.
+      closeSync(openSync(file, 'a', 0o600));
+      chmodSync(file, 0o600);
+    }
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     // NORMAL is durable across process crashes in WAL mode (only power loss can drop the last commits).

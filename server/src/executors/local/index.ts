@@ -6,6 +6,8 @@ import type { Executor } from '../executor.js';
 import type { ExecutorContext } from '../registry.js';
 import { executorSettings } from '../settings.js';
 import { LocalExecutor, type LocalExecutorOptions } from './local-executor.js';
+import { checkMultiUser } from './multi-user.js';
+import { RunAsSchema } from './run-as.js';
 
 export { LocalExecutor, defaultRunnerPath, type LocalExecutorOptions } from './local-executor.js';
 
@@ -16,11 +18,14 @@ export const LocalExecutorConfigSchema = z
     killGraceMs: z.number().int().min(0).optional(),
     /** Most task processes at once on this machine (default 2 × CPUs, at least 4). */
     maxTasks: z.number().int().min(1).optional(),
+    /** Cellpipe user → OS user each one's tasks run as (multi-user.ts); needed with more than one user. */
+    runAs: RunAsSchema.optional(),
   })
   .strict();
 
 export async function createExecutor(context: ExecutorContext): Promise<Executor> {
   const settings = executorSettings(context, 'local', LocalExecutorConfigSchema);
+  const multiUser = checkMultiUser(context.config, settings.runAs, context.runnerPath);
   const options: LocalExecutorOptions = {
     runnerPath: context.runnerPath,
     passEnv: context.config.passEnv,
@@ -28,6 +33,10 @@ export async function createExecutor(context: ExecutorContext): Promise<Executor
     logBytesPerAttempt: context.config.limits.logBytesPerAttempt,
     warn: context.warn,
   };
+  if (multiUser) {
+    options.runAs = { map: multiUser.runAs, jobsRoot: multiUser.jobsRoot };
+    options.runnerPath = multiUser.runnerPath;
+  }
   try {
     options.devices = await loadInventory(context.config.gpus);
   } catch (err) {

@@ -26,6 +26,7 @@ import type { Device } from '../../gpu/inventory.js';
 import { DEFAULT_LIMITS } from '../../limits.js';
 import { diskNearlyFull, readResultFile } from '../result-file.js';
 import { passedEnv, taskEnvironment } from '../task-env.js';
+import { prepareWorkspace, type OsUser, type RunAs } from './run-as.js';
 import { CgroupManager, type AttemptCgroup, type CgroupLimits, type CgroupUsage } from './cgroup.js';
 import { findByEnv, groupAlive, isAlive, killGroup, processStartTime } from './process.js';
 
@@ -57,19 +58,27 @@ export interface LocalExecutorOptions {
   cgroups?: CgroupManager | false;
   /** What the executor works around by itself (no cgroups here, a limit it cannot enforce). */
   warn?: (message: string) => void;
+  /**
+   * Run each task as the OS user its owner is mapped to (the server must be root), with its files
+   * made reachable for that user under `jobsRoot` (run-as.ts).
+   */
+  runAs?: { map: RunAs; jobsRoot: string };
 }
 
-/** What a local task gets from the server's environment before anything else (see task-env.ts). */
-function localBaseEnv(from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+/**
+ * What a local task gets before anything else (see task-env.ts): PATH and LANG of the server, HOME,
+ * USER and LOGNAME of the OS user it runs as.
+ */
+function localBaseEnv(runAs?: OsUser, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
   let user: string;
   try {
-    user = userInfo().username;
+    user = runAs?.name ?? userInfo().username;
   } catch {
     user = from.USER ?? '';
   }
   const base: Record<string, string> = {
     PATH: from.PATH || '/usr/local/bin:/usr/bin:/bin',
-    HOME: homedir(),
+    HOME: runAs?.home ?? homedir(),
     LANG: from.LANG || 'C.UTF-8',
   };
   if (user) Object.assign(base, { USER: user, LOGNAME: user });
@@ -128,6 +137,7 @@ export class LocalExecutor implements Executor {
   private readonly logBytes: number;
   private readonly cgroups: CgroupManager | undefined;
   private readonly warn: (message: string) => void;
+  private readonly runAs: LocalExecutorOptions['runAs'];
   private readonly waiting: { key: string; w: Waiter }[] = [];
   private readonly running = new Map<string, Running>();
   private closed = false;
@@ -143,6 +153,7 @@ export class LocalExecutor implements Executor {
     this.resultBytes = options.resultBytes ?? DEFAULT_LIMITS.resultBytes;
     this.logBytes = options.logBytesPerAttempt ?? DEFAULT_LIMITS.logBytesPerAttempt;
     this.warn = options.warn ?? ((message) => console.warn(`cellpipe: ${message}`));
+    this.runAs = options.runAs;
     if (options.cgroups === false) this.cgroups = undefined;
     else if (options.cgroups) this.cgroups = options.cgroups;
     else {
@@ -206,10 +217,22 @@ export class LocalExecutor implements Executor {
   }
 
   private spawnAttempt(key: string, spec: LaunchSpec, report: ReportFn, devices: Device[]): void {
+    let user: OsUser | undefined;
+    if (this.runAs) {
+      user = this.runAs.map.resolve(spec.owner);
+      const outputDir = join(spec.artifactRoot, spec.taskName);
+      const paths = {
+        jobsRoot: this.runAs.jobsRoot,
+        attemptDir: spec.taskDir,
+        artifactRoot: spec.artifactRoot,
+        outputDir,
+      };
+      prepareWorkspace(paths, user);
+    }
     mkdirSync(dirname(spec.logPath), { recursive: true });
     const fd = openSync(spec.logPath, 'a');
     const env: NodeJS.ProcessEnv = {
-      ...taskEnvironment(spec, { base: localBaseEnv(), passed: this.passed }),
+      ...taskEnvironment(spec, { base: localBaseEnv(user), passed: this.passed }),
       [ATTEMPT_ENV]: key,
     };
     // Tasks that asked for no GPU must not grab one another task holds.
@@ -219,7 +242,9 @@ export class LocalExecutor implements Executor {
     try {
       cgroup = this.makeCgroup(spec, (note) => writeSync(fd, `[cellpipe] ${note}\n`));
       const runner = [this.python, this.runnerPath, join(spec.taskDir, 'task.json')];
-      child = spawn(this.python, ['-I', '-S', launcherPath(), '--log-limit', String(this.logBytes), '--', ...runner], {
+      const launcher = [launcherPath(), '--log-limit', String(this.logBytes)];
+      if (user) launcher.push('--user', `${user.name}:${user.uid}:${user.gid}`);
+      child = spawn(this.python, ['-I', '-S', ...launcher, '--', ...runner], {
         cwd: spec.taskDir,
         detached: true,
         stdio: ['pipe', fd, fd],
