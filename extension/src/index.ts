@@ -6,6 +6,7 @@ import { fileBrowserPlugin } from './plugins/fileBrowser.js';
 import { inventoryPlugin } from './plugins/inventory.js';
 import { jobsPlugin } from './plugins/jobs.js';
 import { monitorPlugin } from './plugins/monitor.js';
+import { notificationsPlugin } from './plugins/notifications.js';
 import { pipelinePlugin } from './plugins/pipeline.js';
 import { schedulesPlugin } from './plugins/schedules.js';
 import { statusBarPlugin } from './plugins/statusBar.js';
@@ -18,6 +19,7 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   jobsPlugin,
   monitorPlugin,
   inventoryPlugin,
+  notificationsPlugin,
   pipelinePlugin,
   schedulesPlugin,
   taskEditorPlugin,

@@ -1,5 +1,5 @@
 /** Tokens other plugins (and other extensions) depend on. */
-import type { Activity, Inventory, Job, JobSummary, Me } from '@cellpipe/schema';
+import type { Activity, Inventory, Job, JobSummary, Me, NotebookCompileResult } from '@cellpipe/schema';
 import { Token } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import type { ISignal } from '@lumino/signaling';
@@ -59,6 +59,18 @@ export interface ICellpipeJobs {
 export const ICellpipeJobs = new Token<ICellpipeJobs>(
   '@cellpipe/jupyterlab:ICellpipeJobs',
   'Live list of Cellpipe jobs and their tasks.',
+);
+
+/** The current notebook's pipeline as compiled live (the task editor reads where a cell stands from it). */
+export interface ICellpipePipeline {
+  readonly path: string | null;
+  readonly result: NotebookCompileResult | null;
+  readonly changed: ISignal<unknown, void>;
+}
+
+export const ICellpipePipeline = new Token<ICellpipePipeline>(
+  '@cellpipe/jupyterlab:ICellpipePipeline',
+  "The current notebook's pipeline, compiled live.",
 );
 
 /** Opens the job monitor (optionally on one job), and takes the tabs other plugins add to it. */

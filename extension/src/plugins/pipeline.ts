@@ -13,7 +13,14 @@ import { ITranslator } from '@jupyterlab/translation';
 import { ApiError, describeError } from '../api/client.js';
 import { cellpipeIcon } from '../icons.js';
 import { PipelineModel, type ResourceProblem } from '../pipeline/model.js';
-import { CommandIDs, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor, PLUGIN_PREFIX } from '../tokens.js';
+import {
+  CommandIDs,
+  ICellpipeAPI,
+  ICellpipeJobs,
+  ICellpipeMonitor,
+  ICellpipePipeline,
+  PLUGIN_PREFIX,
+} from '../tokens.js';
 import { cellpipeTrans } from '../translation.js';
 import { PipelineGraphWidget } from '../widgets/pipelineGraph.js';
 import { PipelinePanel } from '../widgets/pipelinePanel.js';
@@ -36,7 +43,7 @@ function activatePipeline(
   palette: ICommandPalette | null,
   settingRegistry: ISettingRegistry | null,
   translator: ITranslator | null,
-): void {
+): ICellpipePipeline {
   const trans = cellpipeTrans(translator);
   const model = new PipelineModel(tracker, jobs, trans);
   let saveStay = (value: boolean): void => void (model.stayInNotebook = value);
@@ -47,7 +54,13 @@ function activatePipeline(
         const apply = (): void => void (model.stayInNotebook = settings.get('stayInNotebookOnRun').composite === true);
         apply();
         settings.changed.connect(apply);
-        saveStay = (value) => void settings.set('stayInNotebookOnRun', value);
+        saveStay = (value) => {
+          // Shown at once; the setting follows (and comes back through `changed`).
+          model.stayInNotebook = value;
+          settings.set('stayInNotebookOnRun', value).catch((reason: unknown) => {
+            console.error(`${PLUGIN_ID}: cannot save stayInNotebookOnRun`, reason);
+          });
+        };
       })
       .catch((reason: unknown) => console.error(`${PLUGIN_ID}: cannot load settings`, reason));
   }
@@ -136,14 +149,16 @@ function activatePipeline(
   model.changed.connect(() => app.commands.notifyCommandChanged(CommandIDs.runPipeline));
   palette?.addItem({ command: CommandIDs.runPipeline, category: 'Cellpipe' });
   palette?.addItem({ command: CommandIDs.openPipelineGraph, category: 'Cellpipe' });
+  return model;
 }
 
-export const pipelinePlugin: JupyterFrontEndPlugin<void> = {
+export const pipelinePlugin: JupyterFrontEndPlugin<ICellpipePipeline> = {
   id: PLUGIN_ID,
   description:
     "Left sidebar with the current notebook's pipeline graph, problems, parameters and Run as Pipeline; the graph in the main area.",
   autoStart: true,
   requires: [INotebookTracker, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor],
   optional: [ICommandPalette, ISettingRegistry, ITranslator],
+  provides: ICellpipePipeline,
   activate: activatePipeline,
 };

@@ -22,9 +22,10 @@ export function drawBadges(panel: NotebookPanel): void {
       continue;
     }
     if (!badge) {
+      // A line of its own above the cell's input, so it never covers the cell toolbar (top right).
       badge = document.createElement('div');
       badge.className = BADGE_CLASS;
-      cell.node.appendChild(badge);
+      cell.node.prepend(badge);
     }
     cell.addClass(TASK_CELL_CLASS);
     if (badge.textContent !== text) badge.textContent = text;

@@ -72,6 +72,16 @@ export class TaskEditor {
     return this.panel.getByRole('button', { name: 'Clear', exact: true });
   }
 
+  /** "Cell 5 · task stats · depends on generate via samples" */
+  get context(): Locator {
+    return this.panel.locator('.jp-cellpipe-TaskEditor-context');
+  }
+
+  /** The panel's confirmation line (Apply, edits applied when leaving a cell). */
+  get status(): Locator {
+    return this.panel.getByRole('status');
+  }
+
   /** Fills the form for the active cell and applies it. */
   async tag(
     values: Partial<Record<'Task name' | 'Depends on' | 'GPUs' | 'CPU' | 'Memory' | 'Timeout', string>>,
@@ -119,6 +129,10 @@ export class PipelinePanel {
 
   get run(): Locator {
     return this.panel.getByRole('button', { name: 'Run as Pipeline', exact: true });
+  }
+
+  get stayInNotebook(): Locator {
+    return this.panel.getByRole('checkbox', { name: 'Stay in the notebook after Run' });
   }
 
   get schedule(): Locator {
@@ -331,6 +345,11 @@ export class Cellpipe {
       }
       return out;
     }, PLUGIN_PREFIX);
+  }
+
+  /** A JupyterLab notification (toast) containing `text`. */
+  toast(text: string): Locator {
+    return this.page.locator('.Toastify__toast').filter({ hasText: text });
   }
 
   /** A button of the dialog on screen (a confirmation). */
