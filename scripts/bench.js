@@ -10,6 +10,7 @@ const suites = [
   ['runner', './bench-runner.js', 'benchRunner'],
   ['server', './bench-server.js', 'benchServer'],
   ['requests', './bench-requests.js', 'benchRequests'],
+  ['metrics', './bench-metrics.js', 'benchMetrics'],
   ['kubernetes', './bench-kubernetes.js', 'benchKubernetes'],
   ['kubernetes-real', './bench-kubernetes-real.js', 'benchKubernetesReal'],
   ['corpus', './bench-corpus.js', 'benchCorpus'],

@@ -119,6 +119,8 @@ export const JobSummarySchema = z.object({
   finishedAt: z.string().optional(),
   /** The job this one was re-run from. */
   parentJobId: JobIdSchema.optional(),
+  /** Who started the job when it was not its owner: an admin re-running another user's job. */
+  submittedBy: z.string().optional(),
   /** The schedule that started the job, and the slot (UTC) it fired for. */
   scheduleId: z.string().optional(),
   scheduleSlot: z.string().optional(),

@@ -328,6 +328,23 @@ describe('jobs and ownership', () => {
     expect(badMode.body.error.details[0].path).toBe('mode');
   });
 
+  test("an admin's re-run of another user's job stays that user's job, recorded as re-run by the admin", async () => {
+    const id = await submit('alice', pipelineRequest([{ name: 'once', code: 'pass\n' }]));
+    await waitForJob(t.service, id);
+    const res = await request(t.app).post(`/api/jobs/${id}/rerun`).set(auth('root')).send({}).expect(201);
+    const rerun = JobSchema.parse(res.body);
+    expect(rerun).toMatchObject({ owner: 'alice', submittedBy: 'root', parentJobId: id });
+    // The owner sees it (in the list and by id); the admin's own list does not claim it.
+    const mine = await request(t.app).get('/api/jobs').set(auth('alice')).expect(200);
+    expect(mine.body.items.find((j: { id: string }) => j.id === rerun.id)).toMatchObject({ submittedBy: 'root' });
+    await request(t.app).get(`/api/jobs/${rerun.id}`).set(auth('alice')).expect(200);
+    const roots = await request(t.app).get('/api/jobs?user=root').set(auth('root')).expect(200);
+    expect(roots.body.items.map((j: { id: string }) => j.id)).not.toContain(rerun.id);
+    // The owner's own re-run records nobody else.
+    const own = await request(t.app).post(`/api/jobs/${id}/rerun`).set(auth('alice')).send({}).expect(201);
+    expect(JobSchema.parse(own.body).submittedBy).toBeUndefined();
+  });
+
   test('inventory', async () => {
     const res = await request(t.app).get('/api/inventory').set(auth('alice')).expect(200);
     expect(InventorySchema.parse(res.body).executor).toBe('local');

@@ -7,7 +7,7 @@
  */
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JobSchema, type Job } from '@cellpipe/schema';
@@ -224,6 +224,36 @@ print('PROBE=' + json.dumps(out))
       expect(statSync(join(aliceDir, 'attempt-1'))).toMatchObject({ uid: os.alice!.uid });
       expect(statSync(join(aliceDir, 'attempt-1')).mode & 0o777).toBe(0o700);
       expect(statSync(join(aliceDir, 'attempt-1', 'result.json'))).toMatchObject({ uid: os.alice!.uid });
+    });
+
+    test("a re-run's task writes to its own copy of a reused output, as its owner; the earlier job's stays as it was", async () => {
+      const flag = join(scratch!, `fixed-${suffix}`);
+      const job = (await api(
+        'alice',
+        'POST',
+        '/api/jobs',
+        request([
+          {
+            name: 'prep',
+            code: "import os\nopen(os.path.join(os.environ['CELLPIPE_OUTPUT_DIR'], 'data.txt'), 'w').write('original')",
+          },
+          {
+            name: 'use',
+            code:
+              `import os\nif not os.path.exists(${JSON.stringify(flag)}):\n    raise RuntimeError('not yet')\n` +
+              "open(os.path.join(os.environ['CELLPIPE_INPUT_DIR'], 'prep', 'files', 'data.txt'), 'a').write(' + re-run')",
+            dependsOn: ['prep'],
+          },
+        ]),
+      )) as { id: string };
+      expect((await finished('alice', job.id)).state).toBe('failed');
+      writeFileSync(flag, '');
+      const rerun = JobSchema.parse(await api('alice', 'POST', `/api/jobs/${job.id}/rerun`, { mode: 'failed' }));
+      expect((await finished('alice', rerun.id)).state).toBe('succeeded');
+      const data = (id: string): string => join(jobsDir, id, 'artifacts', 'prep', 'files', 'data.txt');
+      expect(readFileSync(data(rerun.id), 'utf8')).toBe('original + re-run');
+      expect(statSync(data(rerun.id))).toMatchObject({ uid: os.alice!.uid });
+      expect(readFileSync(data(job.id), 'utf8')).toBe('original');
     });
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The orchestrator against the real parts: SQLite file, python3 processes running the real task runner.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
@@ -312,6 +312,38 @@ test('re-run of failed tasks reuses succeeded upstream outputs and reruns the re
   const all = await h.service.rerun(job.id, 'all');
   expect((await waitForJob(h.service, all.id)).state).toBe('succeeded');
   expect(lines(runs).filter((l) => l === 'prep')).toHaveLength(1);
+});
+
+test("a re-run never changes an earlier job's files: a task writing to a reused output writes its own copy", async () => {
+  const fixed = join(scratch, 'fixed');
+  const outputOf = (jobId: string, task: string, file: string): string =>
+    join(h.home, 'jobs', jobId, 'artifacts', task, 'files', file);
+  const job = await h.service.submit(
+    'alice',
+    request([
+      {
+        name: 'prep',
+        code: "import os\nopen(os.path.join(os.environ['CELLPIPE_OUTPUT_DIR'], 'data.txt'), 'w').write('original')\n",
+      },
+      {
+        name: 'use',
+        code:
+          `import os\nif not os.path.exists(${JSON.stringify(fixed)}):\n    raise RuntimeError('not yet')\n` +
+          "p = os.path.join(os.environ['CELLPIPE_INPUT_DIR'], 'prep', 'files', 'data.txt')\n" +
+          "open(p, 'a').write(' changed by the re-run')\n" +
+          'os.chmod(p, 0o600)\n',
+        dependsOn: ['prep'],
+      },
+    ]),
+  );
+  expect((await waitForJob(h.service, job.id)).state).toBe('failed');
+  writeFileSync(fixed, '');
+  const rerun = await h.service.rerun(job.id, 'failed');
+  expect(taskOf(rerun, 'prep').reused).toBe(true);
+  expect((await waitForJob(h.service, rerun.id)).state).toBe('succeeded');
+  expect(readFileSync(outputOf(rerun.id, 'prep', 'data.txt'), 'utf8')).toBe('original changed by the re-run');
+  expect(readFileSync(outputOf(job.id, 'prep', 'data.txt'), 'utf8')).toBe('original');
+  expect(statSync(outputOf(job.id, 'prep', 'data.txt')).nlink).toBe(1);
 });
 
 test('events announce only persisted state, in order, for every change', async () => {

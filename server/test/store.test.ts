@@ -216,3 +216,68 @@ test('a failing change is rolled back as a whole', () => {
   expect(store.getTasks('job0001')[0]!.state).toBe('pending');
   store.close();
 });
+
+describe('state counts (what /metrics reads)', () => {
+  const JOB_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+  const TASK_STATES = ['pending', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
+
+  /** The truth, counted row by row. */
+  function counted(store: SqliteStore): { jobs: Record<string, number>; tasks: Record<string, number> } {
+    const count = (table: string): Record<string, number> =>
+      Object.fromEntries(
+        (
+          store.db.prepare(`SELECT state, count(*) AS n FROM ${table} GROUP BY state`).all() as {
+            state: string;
+            n: number;
+          }[]
+        ).map((r) => [r.state, r.n]),
+      );
+    return { jobs: count('jobs'), tasks: count('tasks') };
+  }
+  const nonZero = (c: Partial<Record<string, number>>): Record<string, number> =>
+    Object.fromEntries(Object.entries(c).filter(([, n]) => n)) as Record<string, number>;
+
+  test('follow every insert, change of state and deletion, in the same transaction', () => {
+    const store = new SqliteStore(join(dir, 'cellpipe.db'));
+    let seed = 7;
+    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const op = rand(10);
+      if (op < 4 || ids.length === 0) {
+        const id = `job${String(i).padStart(4, '0')}`;
+        store.insertJob(job(id, 'alice'), [task('a'), task('b')]);
+        ids.push(id);
+      } else if (op < 9) {
+        const id = ids[rand(ids.length)]!;
+        store.apply({
+          job: { id, state: JOB_STATES[rand(JOB_STATES.length)]! },
+          tasks: [{ jobId: id, task: { ...task(rand(2) ? 'a' : 'b'), state: TASK_STATES[rand(TASK_STATES.length)]! } }],
+        });
+      } else {
+        store.deleteJob(ids.splice(rand(ids.length), 1)[0]!);
+      }
+      if (i % 50 === 0) expect(nonZero(store.stateCounts().tasks)).toEqual(counted(store).tasks);
+    }
+    const counts = store.stateCounts();
+    expect(nonZero(counts.jobs)).toEqual(counted(store).jobs);
+    expect(nonZero(counts.tasks)).toEqual(counted(store).tasks);
+    store.close();
+  });
+
+  test('a database from before the counts gets them from its existing rows', () => {
+    const file = join(dir, 'cellpipe.db');
+    const store = new SqliteStore(file);
+    store.insertJob(job('job0001', 'alice', 'succeeded'), [task('a'), task('b')]);
+    store.insertJob(job('job0002', 'bob', 'failed'), [task('a')]);
+    // As the database was before migration 6.
+    store.db.exec(`DROP TABLE state_counts;
+      DROP TRIGGER jobs_count_insert; DROP TRIGGER jobs_count_delete; DROP TRIGGER jobs_count_update;
+      DROP TRIGGER tasks_count_insert; DROP TRIGGER tasks_count_delete; DROP TRIGGER tasks_count_update;
+      DELETE FROM schema_migrations WHERE version = 6;`);
+    store.close();
+    const again = new SqliteStore(file);
+    expect(again.stateCounts()).toEqual({ jobs: { succeeded: 1, failed: 1 }, tasks: { pending: 3 } });
+    again.close();
+  });
+});

@@ -228,6 +228,7 @@ export async function statusCommand(id: string, flags: TargetFlags & { json?: bo
     out(
       `owner ${printable(job.owner)}, executor ${job.executor}, created ${job.createdAt}` +
         (job.parentJobId ? `, re-run of ${job.parentJobId}` : '') +
+        (job.submittedBy ? ` by ${printable(job.submittedBy)}` : '') +
         (job.finishedAt || job.startedAt ? `, ${duration(jobDurationMs(job))}` : ''),
     );
     if (job.error) out(`error: ${printable(job.error)}`);

@@ -1,11 +1,10 @@
 /**
  * Prometheus metrics. Each app gets its own registry (tests start many apps in one process).
- * Job and task gauges are computed at scrape time from the job list, so they are always consistent
- * with what the API reports.
+ * Job and task gauges come from counts the store keeps in the same transactions as the states they
+ * count, so they always agree with what the API reports.
  */
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { JobStateSchema, TaskStateSchema } from '@cellpipe/schema';
 import type { JobServiceApi } from '../jobs/job-service.js';
 
 export interface HttpMetrics {
@@ -34,38 +33,14 @@ export function createMetrics(service: JobServiceApi, options: { defaultMetrics?
     registers: [registry],
   });
 
-  const jobCounts = async (): Promise<{ jobs: Map<string, number>; tasks: Map<string, number> }> => {
-    const jobs = new Map<string, number>(JobStateSchema.options.map((s) => [s, 0]));
-    const tasks = new Map<string, number>(TaskStateSchema.options.map((s) => [s, 0]));
-    let cursor: string | undefined;
-    do {
-      const page = service.list({ limit: 500, cursor });
-      for (const job of page.items) {
-        jobs.set(job.state, (jobs.get(job.state) ?? 0) + 1);
-        for (const [state, n] of Object.entries(job.taskCounts)) tasks.set(state, (tasks.get(state) ?? 0) + (n ?? 0));
-      }
-      cursor = page.nextCursor;
-    } while (cursor);
-    return { jobs, tasks };
-  };
-
-  // One scrape computes both gauges from a single walk of the job list.
-  let pending: Promise<{ jobs: Map<string, number>; tasks: Map<string, number> }> | undefined;
-  const counts = () => {
-    pending ??= jobCounts().finally(() => {
-      setImmediate(() => (pending = undefined));
-    });
-    return pending;
-  };
-
+  // The store keeps these counts as jobs and tasks change state: a scrape reads a few rows.
   new Gauge({
     name: 'cellpipe_jobs',
     help: 'Jobs by state',
     labelNames: ['state'] as const,
     registers: [registry],
-    async collect() {
-      const { jobs } = await counts();
-      for (const [state, n] of jobs) this.set({ state }, n);
+    collect() {
+      for (const [state, n] of Object.entries(service.stateCounts().jobs)) this.set({ state }, n);
     },
   });
   new Gauge({
@@ -73,9 +48,8 @@ export function createMetrics(service: JobServiceApi, options: { defaultMetrics?
     help: 'Tasks by state',
     labelNames: ['state'] as const,
     registers: [registry],
-    async collect() {
-      const { tasks } = await counts();
-      for (const [state, n] of tasks) this.set({ state }, n);
+    collect() {
+      for (const [state, n] of Object.entries(service.stateCounts().tasks)) this.set({ state }, n);
     },
   });
 

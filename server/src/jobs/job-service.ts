@@ -5,10 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { constants, cpSync, existsSync, linkSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { constants, cpSync, existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { open, readlink, type FileHandle } from 'node:fs/promises';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { isAbsolute, resolve, sep } from 'node:path';
 import {
+  JobStateSchema,
+  TaskStateSchema,
   effectiveTask,
   isTerminalJobState,
   isTerminalTaskState,
@@ -29,7 +31,7 @@ import {
 import type { Executor } from '../executors/executor.js';
 import type { JobLayout } from '../store/layout.js';
 import type { JobRecord, Store, TaskRecord } from '../store/store.js';
-import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
+import { everyState, taskCounts, toSummary, toTaskRun } from '../store/views.js';
 import { removeTree } from '../store/remove-tree.js';
 import { bundleHash, bundleOfRequest } from '../pipelines/bundle.js';
 import { ConflictError, NotFoundError, ValidationError } from './errors.js';
@@ -134,12 +136,15 @@ export interface JobServiceApi {
   get(id: string): Job | undefined;
   /** Throws NotFoundError. Cancelling a finished job returns it unchanged. */
   cancel(id: string): Promise<Job>;
-  /** A new job with parentJobId = id. 'failed' re-runs failed/cancelled/skipped tasks and their downstream. */
-  rerun(id: string, mode: 'all' | 'failed', owner?: string): Promise<Job>;
+  /**
+   * A new job with parentJobId = id, owned by the same user; `by`, the user asking, is recorded as
+   * submittedBy when it is not the owner. 'failed' re-runs failed/cancelled/skipped tasks and their downstream.
+   */
+  rerun(id: string, mode: 'all' | 'failed', by?: string): Promise<Job>;
   /** What a re-run of job `id` with this (changed) notebook or pipeline would reuse, and why the rest runs. */
   rerunPlan(id: string, request: SubmitJobRequest): Promise<RerunPlan>;
   /** A new job from the request with parentJobId = id, reusing the tasks the plan says are unchanged. */
-  rerunWithChanges(id: string, request: SubmitJobRequest, owner?: string): Promise<Job>;
+  rerunWithChanges(id: string, request: SubmitJobRequest, by?: string): Promise<Job>;
   /** Only finished jobs (ConflictError otherwise); deletes its files. */
   remove(id: string): Promise<void>;
   /** Absolute path of an attempt's log file (default: the latest attempt); NotFoundError for an unknown job/task. */
@@ -153,6 +158,8 @@ export interface JobServiceApi {
   inventory(): Promise<Inventory>;
   /** Running and waiting tasks, running and pending jobs (of one owner when given). */
   activity(owner?: string): Activity;
+  /** Jobs and tasks per state across all users, every state present (for /metrics). */
+  stateCounts(): { jobs: Record<JobState, number>; tasks: Record<TaskState, number> };
 }
 
 /** Time-ordered, unguessable enough to not collide: base36 milliseconds + 6 random base36 characters. */
@@ -161,21 +168,21 @@ export function newJobId(): string {
   return `${Date.now().toString(36)}${rand}`;
 }
 
-/** Hard-link a tree (same filesystem) and fall back to copying. */
-function linkTree(from: string, to: string): void {
-  mkdirSync(to, { recursive: true });
-  for (const e of readdirSync(from, { withFileTypes: true })) {
-    const a = join(from, e.name);
-    const b = join(to, e.name);
-    if (e.isDirectory()) linkTree(a, b);
-    else if (e.isFile()) {
-      try {
-        linkSync(a, b);
-      } catch {
-        cpSync(a, b);
-      }
-    }
-  }
+/**
+ * Copy a job's outputs for a re-run that reuses them: its own files, so a task of the re-run that
+ * writes to one never changes the earlier job's. A reflink (copy on write, where the filesystem
+ * has them) costs no space until one side writes; elsewhere it is a plain copy. Only regular files
+ * and folders are taken: a link a task left behind could point anywhere.
+ */
+function copyOutputs(from: string, to: string): void {
+  cpSync(from, to, {
+    recursive: true,
+    mode: constants.COPYFILE_FICLONE,
+    filter: (src) => {
+      const st = lstatSync(src);
+      return st.isDirectory() || st.isFile();
+    },
+  });
 }
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -316,7 +323,7 @@ export class JobService implements JobServiceApi {
     return this.mustGet(id);
   }
 
-  async rerun(id: string, mode: 'all' | 'failed', owner?: string): Promise<Job> {
+  async rerun(id: string, mode: 'all' | 'failed', by?: string): Promise<Job> {
     if (!this.started) throw new Error('JobService.start() must be called before rerun');
     const parent = this.store.getJob(id);
     if (!parent) throw new NotFoundError(`job ${id} not found`);
@@ -341,7 +348,7 @@ export class JobService implements JobServiceApi {
       for (const t of parentTasks) if (!rerunSet.has(t.name)) reuse.add(t.name);
     }
     const next = { pipeline: parent.pipeline, parameters: parent.parameters };
-    return this.startRerun(parent, next, reuse, owner, undefined, parent.pipelineRef);
+    return this.startRerun(parent, next, reuse, by, undefined, parent.pipelineRef);
   }
 
   async rerunPlan(id: string, request: SubmitJobRequest): Promise<RerunPlan> {
@@ -350,7 +357,7 @@ export class JobService implements JobServiceApi {
     return this.planAgainst(parent, this.freeze(request));
   }
 
-  async rerunWithChanges(id: string, request: SubmitJobRequest, owner?: string): Promise<Job> {
+  async rerunWithChanges(id: string, request: SubmitJobRequest, by?: string): Promise<Job> {
     if (!this.started) throw new Error('JobService.start() must be called before rerunWithChanges');
     const parent = this.store.getJob(id);
     if (!parent) throw new NotFoundError(`job ${id} not found`);
@@ -359,8 +366,8 @@ export class JobService implements JobServiceApi {
     const frozen = this.freeze(request);
     const plan = this.planAgainst(parent, frozen);
     const reuse = new Set(plan.tasks.filter((t) => t.reuse).map((t) => t.name));
-    const ref = this.pipelineRefOf(owner ?? parent.owner, frozen.pipeline, request);
-    return this.startRerun(parent, frozen, reuse, owner, request.name, ref);
+    const ref = this.pipelineRefOf(parent.owner, frozen.pipeline, request);
+    return this.startRerun(parent, frozen, reuse, by, request.name, ref);
   }
 
   private planAgainst(parent: JobRecord, frozen: FrozenJob): RerunPlan {
@@ -386,7 +393,7 @@ export class JobService implements JobServiceApi {
     parent: JobRecord,
     next: { pipeline: Pipeline; parameters: Record<string, unknown>; bases?: ReadonlyMap<string, TaskBase> },
     reuse: ReadonlySet<string>,
-    owner?: string,
+    by?: string,
     name?: string,
     pipelineRef?: PipelineRef,
   ): Job {
@@ -396,7 +403,8 @@ export class JobService implements JobServiceApi {
     const job: JobRecord = {
       id: newId,
       name: name ?? parent.name,
-      owner: owner ?? parent.owner,
+      // A re-run stays its owner's job, whoever starts it; an admin who does is recorded.
+      owner: parent.owner,
       state: 'pending',
       executor: this.executor.name,
       createdAt: new Date().toISOString(),
@@ -404,6 +412,7 @@ export class JobService implements JobServiceApi {
       parameters: next.parameters,
       parentJobId: id,
     };
+    if (by !== undefined && by !== parent.owner) job.submittedBy = by;
     if (pipelineRef) job.pipelineRef = pipelineRef;
     const tasks: TaskRecord[] = next.pipeline.spec.tasks.map((spec) => {
       const t = parentTasks.get(spec.name);
@@ -426,7 +435,7 @@ export class JobService implements JobServiceApi {
         const from = this.layout.taskDir(id, task);
         if (existsSync(from)) cpSync(from, this.layout.taskDir(newId, task), { recursive: true });
         const artifacts = this.layout.outputDir(id, task);
-        if (existsSync(artifacts)) linkTree(artifacts, this.layout.outputDir(newId, task));
+        if (existsSync(artifacts)) copyOutputs(artifacts, this.layout.outputDir(newId, task));
       }
       this.store.insertJob(job, tasks, bases);
     } catch (err) {
@@ -567,6 +576,14 @@ export class JobService implements JobServiceApi {
 
   async inventory(): Promise<Inventory> {
     return withWaitingQueues(await this.executor.inventory(), this.store.queuedTasks());
+  }
+
+  stateCounts(): { jobs: Record<JobState, number>; tasks: Record<TaskState, number> } {
+    const stored = this.store.stateCounts();
+    return {
+      jobs: everyState(JobStateSchema.options, stored.jobs),
+      tasks: everyState(TaskStateSchema.options, stored.tasks),
+    };
   }
 
   activity(owner?: string): Activity {

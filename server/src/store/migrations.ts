@@ -160,4 +160,49 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE attempts ADD COLUMN cpu_seconds REAL;
     `,
   },
+  {
+    version: 5,
+    name: 'who started a job when it was not its owner (an admin re-running it)',
+    sql: `ALTER TABLE jobs ADD COLUMN submitted_by TEXT;`,
+  },
+  {
+    version: 6,
+    name: 'jobs and tasks per state, kept by triggers, so /metrics reads a few rows instead of every job',
+    sql: `
+      CREATE TABLE state_counts (
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (kind, state)
+      ) WITHOUT ROWID;
+      INSERT INTO state_counts (kind, state, n) SELECT 'job', state, count(*) FROM jobs GROUP BY state;
+      INSERT INTO state_counts (kind, state, n) SELECT 'task', state, count(*) FROM tasks GROUP BY state;
+
+      CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
+        INSERT INTO state_counts (kind, state, n) VALUES ('job', new.state, 1)
+          ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+        UPDATE state_counts SET n = n - 1 WHERE kind = 'job' AND state = old.state;
+      END;
+      CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs WHEN old.state != new.state BEGIN
+        UPDATE state_counts SET n = n - 1 WHERE kind = 'job' AND state = old.state;
+        INSERT INTO state_counts (kind, state, n) VALUES ('job', new.state, 1)
+          ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
+      END;
+
+      CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
+        INSERT INTO state_counts (kind, state, n) VALUES ('task', new.state, 1)
+          ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
+        UPDATE state_counts SET n = n - 1 WHERE kind = 'task' AND state = old.state;
+      END;
+      CREATE TRIGGER tasks_count_update AFTER UPDATE OF state ON tasks WHEN old.state != new.state BEGIN
+        UPDATE state_counts SET n = n - 1 WHERE kind = 'task' AND state = old.state;
+        INSERT INTO state_counts (kind, state, n) VALUES ('task', new.state, 1)
+          ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
+      END;
+    `,
+  },
 ];

@@ -13,6 +13,7 @@ import type {
   QueuedTaskRow,
   Store,
   TaskRecord,
+  StateCounts,
   Transition,
 } from './store.js';
 
@@ -27,6 +28,7 @@ interface JobRow {
   started_at: string | null;
   finished_at: string | null;
   parent_job_id: string | null;
+  submitted_by: string | null;
   schedule_id: string | null;
   schedule_slot: string | null;
   pipeline_name: string | null;
@@ -85,6 +87,7 @@ function rowToSummary(r: JobRow): Omit<JobRecord, 'pipeline' | 'parameters'> {
   if (r.started_at) out.startedAt = r.started_at;
   if (r.finished_at) out.finishedAt = r.finished_at;
   if (r.parent_job_id) out.parentJobId = r.parent_job_id;
+  if (r.submitted_by) out.submittedBy = r.submitted_by;
   if (r.schedule_id) out.scheduleId = r.schedule_id;
   if (r.schedule_slot) out.scheduleSlot = r.schedule_slot;
   if (r.pipeline_name && r.pipeline_hash) {
@@ -169,9 +172,10 @@ export class SqliteStore implements Store {
     const db = this.db;
     this.stmts = {
       insertJob: db.prepare(`INSERT INTO jobs (id, name, owner, state, executor, created_at, started_at, finished_at,
-        parent_job_id, schedule_id, schedule_slot, pipeline_name, pipeline_version, pipeline_hash, error, pipeline,
-        parameters) VALUES (@id, @name, @owner, @state, @executor, @createdAt, @startedAt, @finishedAt, @parentJobId,
-        @scheduleId, @scheduleSlot, @pipelineName, @pipelineVersion, @pipelineHash, @error, @pipeline, @parameters)`),
+        parent_job_id, submitted_by, schedule_id, schedule_slot, pipeline_name, pipeline_version, pipeline_hash, error,
+        pipeline, parameters) VALUES (@id, @name, @owner, @state, @executor, @createdAt, @startedAt, @finishedAt,
+        @parentJobId, @submittedBy, @scheduleId, @scheduleSlot, @pipelineName, @pipelineVersion, @pipelineHash, @error,
+        @pipeline, @parameters)`),
       upsertTask: db.prepare(`INSERT INTO tasks (job_id, name, position, state, data) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (job_id, name) DO UPDATE SET state = excluded.state, data = excluded.data`),
       getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
@@ -205,6 +209,7 @@ export class SqliteStore implements Store {
       ),
       transitions: db.prepare('SELECT * FROM transitions WHERE job_id = ? ORDER BY id'),
       deleteJob: db.prepare('DELETE FROM jobs WHERE id = ?'),
+      stateCounts: db.prepare('SELECT kind, state, n FROM state_counts'),
       insertBase: db.prepare('INSERT INTO task_bases (job_id, task, base) VALUES (?, ?, ?)'),
       taskBase: db.prepare('SELECT base FROM task_bases WHERE job_id = ? AND task = ?'),
     };
@@ -232,6 +237,7 @@ export class SqliteStore implements Store {
         startedAt: job.startedAt ?? null,
         finishedAt: job.finishedAt ?? null,
         parentJobId: job.parentJobId ?? null,
+        submittedBy: job.submittedBy ?? null,
         scheduleId: job.scheduleId ?? null,
         scheduleSlot: job.scheduleSlot ?? null,
         pipelineName: job.pipelineRef?.name ?? null,
@@ -307,7 +313,7 @@ export class SqliteStore implements Store {
     }
     const limit = Math.max(1, Math.min(q.limit, 1000));
     const sql = `SELECT seq, id, name, owner, state, executor, created_at, started_at, finished_at, parent_job_id,
-      schedule_id, schedule_slot, pipeline_name, pipeline_version, pipeline_hash, error, '' AS pipeline,
+      submitted_by, schedule_id, schedule_slot, pipeline_name, pipeline_version, pipeline_hash, error, '' AS pipeline,
       parameters FROM jobs
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, limit + 1) as JobRow[];
@@ -342,6 +348,15 @@ export class SqliteStore implements Store {
       owner: r.owner,
       task: JSON.parse(r.data) as TaskRecord,
     }));
+  }
+
+  stateCounts(): StateCounts {
+    const out: StateCounts = { jobs: {}, tasks: {} };
+    for (const r of this.stmts.stateCounts.all() as { kind: string; state: string; n: number }[]) {
+      if (r.kind === 'job') out.jobs[r.state as JobState] = r.n;
+      else out.tasks[r.state as TaskState] = r.n;
+    }
+    return out;
   }
 
   activeJobIds(): string[] {

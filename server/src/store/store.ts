@@ -17,6 +17,8 @@ export interface JobRecord {
   startedAt?: string;
   finishedAt?: string;
   parentJobId?: string;
+  /** Who started the job when it was not its owner (an admin's re-run). */
+  submittedBy?: string;
   scheduleId?: string;
   /** The slot (ISO, UTC) the schedule fired this job for. */
   scheduleSlot?: string;
@@ -125,6 +127,8 @@ export interface Store {
   queuedTasks(): QueuedTaskRow[];
   /** Ids of jobs not in a terminal state, oldest first (restart recovery). */
   activeJobIds(): string[];
+  /** Jobs and tasks per state over the whole store, kept as they change (a read of a few rows). */
+  stateCounts(): StateCounts;
   attempts(jobId: string, task?: string): AttemptRecord[];
   /** Attempts in state starting/running across all jobs (restart recovery). */
   openAttempts(): AttemptRecord[];
@@ -132,4 +136,9 @@ export interface Store {
   apply(change: Change): void;
   deleteJob(id: string): void;
   close(): void;
+}
+
+export interface StateCounts {
+  jobs: Partial<Record<JobState, number>>;
+  tasks: Partial<Record<TaskState, number>>;
 }

@@ -7,6 +7,14 @@ export function toTaskRun(t: TaskRecord): TaskRun {
   return run;
 }
 
+/** Counts with every state present (0 where there are none). */
+export function everyState<S extends string>(
+  states: readonly S[],
+  counts: Partial<Record<S, number>>,
+): Record<S, number> {
+  return Object.fromEntries(states.map((s) => [s, counts[s] ?? 0])) as Record<S, number>;
+}
+
 /** Tasks per state, every state present. */
 export function taskCounts(tasks: Iterable<{ state: TaskState }>): Record<TaskState, number> {
   const counts = Object.fromEntries(TaskStateSchema.options.map((s) => [s, 0])) as Record<TaskState, number>;

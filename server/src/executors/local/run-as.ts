@@ -86,9 +86,9 @@ export class RunAs {
  *   (task logs, other tasks' folders);
  * - the attempt folder (task.json, result.json, executed notebook) and the task's output folders
  *   (`files/`, `vars/`) belong to the user, 0700;
- * - output folders of upstream tasks that the server made itself (a re-run reusing them) are given
- *   to the user deepest first, so no folder is the user's while the server still works inside it.
- *   Files keep their owner: a reused output is a hard link to the user's own file.
+ * - output folders and files of upstream tasks that the server made itself (a re-run's copies of
+ *   the outputs it reuses) are given to the user deepest first, so no folder is the user's while
+ *   the server still works inside it; files a task wrote keep their owner.
  */
 export function prepareWorkspace(
   paths: { jobsRoot: string; attemptDir: string; artifactRoot: string; outputDir: string },
@@ -120,7 +120,7 @@ function giveTree(dir: string, user: OsUser): void {
   chmodSync(dir, 0o700);
 }
 
-/** Folders under `dir` the server owns, given to the user deepest first (links are never followed). */
+/** Folders and files under `dir` the server owns, given to the user deepest first (links are never followed). */
 function giveServerDirs(dir: string, user: OsUser): void {
   let st;
   try {
@@ -130,7 +130,9 @@ function giveServerDirs(dir: string, user: OsUser): void {
   }
   if (!st.isDirectory() || st.uid !== process.getuid?.()) return;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) giveServerDirs(join(dir, entry.name), user);
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) giveServerDirs(p, user);
+    else if (entry.isFile() && lstatSync(p).uid === process.getuid?.()) lchownSync(p, user.uid, user.gid);
   }
   lchownSync(dir, user.uid, user.gid);
   chmodSync(dir, 0o700);
