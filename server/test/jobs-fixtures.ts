@@ -88,10 +88,26 @@ export async function startService(options: ServiceOptions = {}): Promise<TestHo
     home,
     service,
     async cleanup() {
+      await stopActiveJobs(service);
       await service.close();
       rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Cancels every job a test left unfinished and waits for them to end. Tasks outlive a closed service by
+ * design (a restart re-attaches to them), so without this a task could still write into the home while
+ * it is removed, or outlive the test.
+ */
+export async function stopActiveJobs(service: JobService): Promise<void> {
+  const active = service.list({ limit: 1000 }).items.filter((j) => !isTerminalJobState(j.state));
+  await Promise.all(
+    active.map(async (j) => {
+      await service.cancel(j.id);
+      await waitForJob(service, j.id);
+    }),
+  );
 }
 
 /** Resolves with the job once it satisfies `until` (default: finished). */
