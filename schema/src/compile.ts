@@ -18,6 +18,7 @@ import { inferFlow, type TaskFlow, type VersionKind } from './flow.js';
 import { parseParameters } from './python/parameters.js';
 import { findCycles, formatCycle } from './graph.js';
 import { mergeDefaults } from './defaults.js';
+import { setOwn } from './own.js';
 
 export interface CompileOptions {
   /** The notebook's path as the user knows it: used in messages; its basename is `spec.source.notebook`. */
@@ -193,7 +194,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     if (s.image !== undefined && setTaskValue(t, 'image', s.image, cell)) t.image = s.image;
     if (s.retries !== undefined && setTaskValue(t, 'retries', s.retries, cell)) t.retries = s.retries;
     if (s.timeout !== undefined && setTaskValue(t, 'timeout', s.timeout, cell)) t.timeout = s.timeout;
-    for (const [k, v] of Object.entries(s.env)) if (setTaskValue(t, `env ${k}`, v, cell)) t.env[k] = v;
+    for (const [k, v] of Object.entries(s.env)) if (setTaskValue(t, `env ${k}`, v, cell)) setOwn(t.env, k, v);
     for (const n of s.readonly) t.readonly.add(n);
     s.after.forEach((a) => {
       if (!t.after.some((x) => x.name === a)) t.after.push({ name: a, cell, path: ['cells', cell, 'metadata'] });

@@ -18,6 +18,7 @@ export { splitAtHeadings, markdownHeadings, taskNameFromHeading, type SplitAtHea
 export type { VersionKind } from './flow.js';
 export { parsePipelineYaml, pipelineToYaml, type ParseYamlOptions } from './yaml.js';
 export { taskCode, TaskCodeReader, type CellCode, type TaskCode } from './taskcode.js';
+export { ownValue, setOwn, RESERVED_NAME } from './own.js';
 export { checkPipeline, checkRelativePath, normalizeRelativePath } from './validate.js';
 export {
   findCycles,

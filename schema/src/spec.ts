@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { normalizeName } from './python/tokenize.js';
 import { MAX_RETRIES } from './defaults.js';
+import { RESERVED_NAME } from './own.js';
 import { DURATION_PATTERN, MAX_DURATION_MS, MAX_DURATION_TEXT, durationMs } from './duration.js';
 
 export const API_VERSION = 'cellpipe.io/v1';
@@ -61,7 +62,8 @@ export const ImageRefSchema = z
 
 export const EnvNameSchema = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'environment variable names are letters, digits and "_"' });
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'environment variable names are letters, digits and "_"' })
+  .refine((n) => n !== RESERVED_NAME, { message: `'${RESERVED_NAME}' is reserved` });
 
 export const EnvSchema = z.record(EnvNameSchema, z.string()).describe('Environment variables for the task');
 
@@ -95,6 +97,7 @@ export const PythonNameSchema = z
         : 'not a Python identifier';
     },
   })
+  .refine((s) => s !== RESERVED_NAME, { message: `'${RESERVED_NAME}' is reserved` })
   .meta({ pattern: PYTHON_NAME.source });
 
 const JsonValueSchema: z.ZodType<unknown> = z.lazy(() =>

@@ -20,6 +20,7 @@ import {
   TaskNameSchema,
 } from './spec.js';
 import { MAX_RETRIES } from './defaults.js';
+import { setOwn } from './own.js';
 
 export interface CellResources {
   gpu?: number;
@@ -175,7 +176,7 @@ function applyTag(tag: string, s: CellSettings): string | undefined {
       const eq = value.indexOf('=');
       const name = eq < 0 ? value : value.slice(0, eq);
       if (eq < 0 || !EnvNameSchema.safeParse(name).success) return `invalid '${tag}': write env:NAME=VALUE`;
-      s.env[name] = value.slice(eq + 1);
+      setOwn(s.env, name, value.slice(eq + 1));
       return undefined;
     }
   }

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { PipelineSchema, type Pipeline } from './spec.js';
 import { hasErrors, type CompileResult, type Diagnostic } from './diagnostics.js';
 import { checkPipeline } from './validate.js';
+import { setOwn } from './own.js';
 
 export interface ParseYamlOptions {
   /** Shown in diagnostics. */
@@ -148,13 +149,13 @@ function compact(value: unknown): unknown {
       if (v === undefined) continue;
       // A parameter's default is user data: keep it exactly, empty or not.
       if (k === 'default') {
-        out[k] = v;
+        setOwn(out, k, v);
         continue;
       }
       const c = compact(v);
       if (Array.isArray(c) && c.length === 0) continue;
       if (c && typeof c === 'object' && !Array.isArray(c) && Object.keys(c).length === 0) continue;
-      out[k] = c;
+      setOwn(out, k, c);
     }
     return out;
   }

@@ -106,6 +106,31 @@ describe('submissions', () => {
     expect(res.body.error.details[0].path).toBe('parameters.nope');
   });
 
+  test.each(['toString', 'constructor', 'hasOwnProperty'])(
+    'an undeclared parameter named %s is unknown, not a built-in of JavaScript objects',
+    async (name) => {
+      const body = pipelineRequest([{ name: 'a', code: 'pass\n' }], {}, { parameters: { [name]: 1 } });
+      const res = await request(t.app).post('/api/jobs').set(auth('alice')).send(body).expect(400);
+      expect(res.body.error.details[0]).toMatchObject({ path: `parameters.${name}` });
+      expect(res.body.error.message).toContain(`unknown parameter '${name}'`);
+    },
+  );
+
+  test('a key named __proto__ anywhere in a body → 400 naming it, never dropped silently', async () => {
+    const body = JSON.stringify(pipelineRequest([{ name: 'a', code: 'pass\n' }])).replace(
+      /^\{/,
+      '{"parameters": {"__proto__": {"polluted": true}},',
+    );
+    const res = await request(t.app)
+      .post('/api/jobs')
+      .set(auth('alice'))
+      .set('Content-Type', 'application/json')
+      .send(body)
+      .expect(400);
+    expect(res.body.error.details).toEqual([{ path: 'parameters.__proto__', message: "'__proto__' is reserved" }]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   test('a body over the limit → 413', async () => {
     const small = await startApp({ bodyLimit: '1kb' });
     try {

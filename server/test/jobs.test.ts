@@ -305,3 +305,15 @@ test('pipeline defaults apply key by key: an explicit retries 0 stays 0, resourc
   expect(taskOf(done, 'once').attempt).toBe(1);
   expect(taskOf(done, 'again').attempt).toBe(2);
 });
+
+test('parameters named constructor and toString are ordinary parameters: declared, overridden, injected', async () => {
+  const req = request([{ name: 'show', code: 'print(f"constructor={constructor} toString={toString}")\n' }], {
+    parameters: { constructor: { default: 1 }, toString: { default: 'a' } },
+  });
+  const job = await h.service.submit('alice', { ...req, parameters: { constructor: 5 } });
+  expect(job.parameters).toEqual({ constructor: 5, toString: 'a' });
+  expect((await waitForJob(h.service, job.id)).state).toBe('succeeded');
+  let log = '';
+  for await (const chunk of h.service.readLogs(job.id, 'show')) log += chunk;
+  expect(log).toContain('constructor=5 toString=a');
+});

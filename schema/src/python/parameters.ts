@@ -5,6 +5,7 @@
 import type { Expr } from './ast.js';
 import { prepareCell } from './magics.js';
 import { parseModule } from './parse.js';
+import { RESERVED_NAME, setOwn } from '../own.js';
 
 export type ParameterType = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'dict' | 'null';
 
@@ -113,7 +114,7 @@ function literal(node: Expr, src: string): { value: unknown; float?: boolean } {
         if (!k) throw new NotLiteral();
         const key = literal(k, src).value;
         if (typeof key !== 'string') throw new NotLiteral();
-        out[key] = literal(node.values[i]!, src).value;
+        setOwn(out, key, literal(node.values[i]!, src).value);
       });
       return { value: out };
     }
@@ -164,6 +165,13 @@ export function parseParameters(source: string): ParametersResult {
     else continue;
     if (!value || target.k !== 'Name') continue;
     const name = target.id;
+    if (name === RESERVED_NAME) {
+      warnings.push({
+        message: `'${RESERVED_NAME}' is reserved: it runs as setup code but is not a parameter (rename it to override it per run)`,
+        ...lineCol(source, cell.toSource ? cell.toSource(target.at) : target.at),
+      });
+      continue;
+    }
     try {
       const lit = literal(value, code);
       const lineEnd = code.indexOf('\n', s.end);

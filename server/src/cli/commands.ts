@@ -4,6 +4,7 @@ import {
   TERMINAL_JOB_STATES,
   formatDiagnostic,
   hasErrors,
+  setOwn,
   sortDiagnostics,
   type Job,
   type JobState,
@@ -87,7 +88,7 @@ export function parseParams(items: readonly string[]): Record<string, unknown> {
     } catch {
       // a plain string
     }
-    params[name] = value;
+    setOwn(params, name, value);
   }
   return params;
 }

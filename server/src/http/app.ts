@@ -12,6 +12,7 @@ import { HttpNotFoundError, mapError } from './errors.js';
 import { EventsSchemas, eventsHandler } from './events.js';
 import { jobsRouter } from './jobs-routes.js';
 import { jsonDepthGuard } from './json-depth.js';
+import { reservedKeyGuard } from './reserved-keys.js';
 import { rerunRouter } from './rerun-routes.js';
 import { pipelinesRouter } from './pipelines-routes.js';
 import { schedulesRouter } from './schedules-routes.js';
@@ -91,6 +92,7 @@ export function createApp(options: AppOptions): CellpipeApp {
   api.use(express.json({ limit: bodyLimit }));
   // Before any schema sees the body: a deeply nested value would overflow their recursion (a 500).
   api.use(jsonDepthGuard(service.limits.jsonDepth));
+  api.use(reservedKeyGuard());
 
   api.get('/me', (_req, res) => {
     const p = principal(res);

@@ -5,6 +5,8 @@
  */
 import {
   checkPipeline,
+  ownValue,
+  setOwn,
   compileNotebook,
   inputSources,
   formatDiagnostic,
@@ -77,9 +79,10 @@ export function resolveParameters(
 ): Record<string, unknown> {
   const declared = pipeline.spec.parameters;
   const out: Record<string, unknown> = {};
-  for (const [name, p] of Object.entries(declared)) out[name] = p.default;
+  for (const [name, p] of Object.entries(declared)) setOwn(out, name, p.default);
   for (const [name, value] of Object.entries(overrides)) {
-    const p = declared[name];
+    // `toString` or `constructor` are parameters only when the pipeline declares them.
+    const p = ownValue(declared, name);
     if (!p) {
       const known = Object.keys(declared);
       fail(
@@ -90,7 +93,7 @@ export function resolveParameters(
     if (value === undefined) continue;
     const type = p.type;
     if (type && !JSON_TYPES[type](value)) fail(`parameter '${name}' must be of type ${type}`, ['parameters', name]);
-    out[name] = value;
+    setOwn(out, name, value);
   }
   return out;
 }

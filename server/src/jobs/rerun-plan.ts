@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import {
   effectiveTask,
+  ownValue,
   topologicalOrder,
   type Pipeline,
   type RerunPlan,
@@ -99,7 +100,7 @@ function hashes(job: PlanJob): Map<string, { hash: string; content: TaskContent 
 
 function changedParameters(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
   const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-  return names.filter((n) => canonical(before[n]) !== canonical(after[n]));
+  return names.filter((n) => canonical(ownValue(before, n)) !== canonical(ownValue(after, n)));
 }
 
 export function planRerun(earlier: EarlierJob, next: PlanJob): RerunPlan {
