@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Executor } from '../src/executors/executor.js';
 import { LocalExecutor } from '../src/executors/local/local-executor.js';
 import { readResultFile } from '../src/executors/result-file.js';
 import { request, startService, taskOf, waitForJob, type TestHome } from './jobs-fixtures.js';
@@ -112,4 +113,34 @@ describe('readResultFile', () => {
       error: { reason: 'result-unreadable', message: "the task's result.json is not valid JSON" },
     });
   });
+});
+
+test('an executor that sends its log as events (Kubernetes) is cut at logBytesPerAttempt with the same note', async () => {
+  const executor: Executor = {
+    name: 'streaming',
+    inventory: async () => ({ executor: 'streaming', resources: [] }),
+    async start(spec, report) {
+      setImmediate(() => {
+        report({ type: 'running', handle: { id: spec.taskId } });
+        for (let i = 0; i < 100; i++) report({ type: 'log', chunk: `${'z'.repeat(99)}\n` });
+        report({ type: 'exited', exitCode: 0 });
+      });
+    },
+    cancel: async () => undefined,
+    reattach: async () => 'not-found',
+    close: async () => undefined,
+  };
+  const own = await startService({ executor, limits: { logBytesPerAttempt: 1050 } });
+  try {
+    const job = await own.service.submit('alice', request([{ name: 'pod', code: 'pass' }]));
+    expect(taskOf(await waitForJob(own.service, job.id), 'pod').state).toBe('succeeded');
+    let log = '';
+    for await (const c of own.service.readLogs(job.id, 'pod')) log += c;
+    expect(log.startsWith(`${'z'.repeat(99)}\n`.repeat(10) + 'z'.repeat(50))).toBe(true);
+    expect(log.slice(1050)).toBe(
+      "\n[cellpipe] this attempt's log reached 1050 bytes (limits.logBytesPerAttempt); later output is dropped, the task goes on\n",
+    );
+  } finally {
+    await own.cleanup();
+  }
 });

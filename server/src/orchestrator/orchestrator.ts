@@ -7,7 +7,7 @@
  * server resumes from exactly what was announced.
  */
 import type { EventEmitter } from 'node:events';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   effectiveTask,
@@ -27,6 +27,7 @@ import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { StorageFullError, isStorageFull } from '../store/errors.js';
 import { removeTree } from '../store/remove-tree.js';
+import { appendLog } from './log-file.js';
 import { capError, capWarnings, parseRunnerResult } from './result.js';
 
 export interface OrchestratorEvents {
@@ -46,7 +47,7 @@ export interface OrchestratorOptions {
   /** Problems the orchestrator waits out by itself (a full disk); default console.warn. */
   warn?: (message: string) => void;
   /** What one attempt may put into the store (default: limits.ts). */
-  limits?: Pick<Limits, 'errorBytes' | 'artifactsPerTask'>;
+  limits?: Pick<Limits, 'errorBytes' | 'artifactsPerTask' | 'logBytesPerAttempt'>;
 }
 
 /** A failed executor call (cancel, reattach) is tried again after 1 s, 2 s, 4 s ... at most a minute. */
@@ -172,7 +173,7 @@ export class Orchestrator {
   private readonly maxPerUser: number;
   private readonly backoffMs: number;
   private readonly clock: Clock;
-  private readonly limits: Pick<Limits, 'errorBytes' | 'artifactsPerTask'>;
+  private readonly limits: Pick<Limits, 'errorBytes' | 'artifactsPerTask' | 'logBytesPerAttempt'>;
   private readonly warn: (message: string) => void;
   /**
    * Work that could not be stored because the disk is full, in arrival order. It runs again, in
@@ -675,20 +676,17 @@ export class Orchestrator {
   }
 
   private onEvent(jobId: string, name: string, attempt: number, e: ExecutorEvent): void {
+    if (e.type === 'log') {
+      // Executors without direct file output: the log file is the single place logs live. Not stored
+      // in the database, so a full disk does not hold it back (what cannot be written is lost).
+      appendLog(this.layout.logPath(jobId, name, attempt), e.chunk, this.limits.logBytesPerAttempt);
+      return;
+    }
     this.guard(() => this.handleEvent(jobId, name, attempt, e));
   }
 
-  private handleEvent(jobId: string, name: string, attempt: number, e: ExecutorEvent): void {
+  private handleEvent(jobId: string, name: string, attempt: number, e: Exclude<ExecutorEvent, { type: 'log' }>): void {
     const aj = this.jobs.get(jobId);
-    if (e.type === 'log') {
-      // Executors without direct file output: the log file is the single place logs live.
-      try {
-        appendFileSync(this.layout.logPath(jobId, name, attempt), e.chunk);
-      } catch {
-        /* job removed */
-      }
-      return;
-    }
     const inf = aj?.inflight.get(name);
     if (!aj || !inf || inf.attempt !== attempt) return;
     if (e.type === 'waiting') {
