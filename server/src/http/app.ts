@@ -2,6 +2,7 @@
  * The HTTP API (see CONTRACTS.md). Handlers are plain async functions that throw; one error
  * middleware turns anything thrown into a status and an ErrorBody.
  */
+import { setMaxListeners } from 'node:events';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { compileNotebook, type Activity, type CompileResult, type Me } from '@cellpipe/schema';
 import { z } from 'zod';
@@ -59,6 +60,8 @@ export function createApp(options: AppOptions): CellpipeApp {
   const bodyLimit = options.bodyLimit ?? '20mb';
   const logError = options.logError ?? ((message, err) => console.error(message, err));
   const logWarn = options.logWarn ?? ((message) => console.warn(message));
+  // Every open stream listens for the shutdown: any number of them is expected.
+  if (options.shutdown) setMaxListeners(0, options.shutdown);
   const metrics = createMetrics(service, { defaultMetrics: options.defaultMetrics });
 
   const app: CellpipeApp = Object.assign(express(), { metrics });

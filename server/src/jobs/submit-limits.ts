@@ -13,20 +13,32 @@ type Path = (string | number)[];
  * is depth 0, `[1]` depth 1). Iterative: the check itself cannot overflow the stack.
  */
 export function checkJsonDepth(value: unknown, maxDepth: number, path: Path): void {
-  const stack: { v: unknown; depth: number; path: Path }[] = [{ v: value, depth: 0, path }];
+  // Each entry links to its parent, so a path is only built for the one value that is too deep.
+  interface Entry {
+    v: unknown;
+    depth: number;
+    key?: string | number;
+    parent?: Entry;
+  }
+  const stack: Entry[] = [{ v: value, depth: 0 }];
   while (stack.length) {
-    const { v, depth, path: at } = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth >= maxDepth) {
+    const e = stack.pop()!;
+    if (typeof e.v !== 'object' || e.v === null) continue;
+    if (e.depth >= maxDepth) {
+      const at: Path = [];
+      for (let x: Entry | undefined = e; x?.key !== undefined; x = x.parent) at.unshift(x.key);
+      const full = [...path, ...at];
       // The field is the start of the path; the rest is the nesting itself.
-      const shown = at.length > 8 ? [...at.slice(0, 8), '…'] : at;
+      const shown = full.length > 8 ? [...full.slice(0, 8), '…'] : full;
       throw new ValidationError(
         `${shown.join('.') || 'the request'}: JSON nested more than ${maxDepth} levels deep (the limit is limits.jsonDepth)`,
         shown,
       );
     }
-    if (Array.isArray(v)) v.forEach((item, i) => stack.push({ v: item, depth: depth + 1, path: [...at, i] }));
-    else for (const [k, item] of Object.entries(v)) stack.push({ v: item, depth: depth + 1, path: [...at, k] });
+    if (Array.isArray(e.v)) e.v.forEach((v, key) => stack.push({ v, depth: e.depth + 1, key, parent: e }));
+    else
+      for (const key of Object.keys(e.v))
+        stack.push({ v: (e.v as Record<string, unknown>)[key], depth: e.depth + 1, key, parent: e });
   }
 }
 
