@@ -50,6 +50,7 @@ function pipelineRequest(name, tasks, spec = {}) {
           cells: [0],
           dependsOn: t.dependsOn ?? [],
           inputs: [],
+          inputsFrom: {},
           outputs: [],
           resources: {},
           env: {},
