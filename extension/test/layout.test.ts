@@ -6,6 +6,7 @@ import { compileNotebook } from '@cellpipe/schema';
 import { buildGraph, edgeLabel, type GraphTask } from '../src/dag/graph.js';
 import { edgePath, layoutGraph, NODE_HEIGHT, NODE_WIDTHS } from '../src/dag/layout.js';
 import { notebookGraph } from '../src/dag/notebookGraph.js';
+import { withoutAfterTags } from '../src/pipeline/model.js';
 
 const QUICKSTART: GraphTask[] = [
   { name: 'generate', dependsOn: [] },
@@ -194,6 +195,23 @@ describe('notebookGraph', () => {
       'load->train flow data',
       'prep->train missing missing',
       'train->report after after',
+    ]);
+  });
+
+  it('a cycle through an after: tag: the flow comes from the notebook compiled without after: tags', () => {
+    const cyclic = nb([
+      { tags: ['task:a', 'after:c'], source: 'x = 1' },
+      { tags: ['task:b'], source: 'y = x + 1' },
+      { tags: ['task:c'], source: 'z = y + 1' },
+    ]);
+    const result = compileNotebook(cyclic, { path: 'x.ipynb' });
+    expect(result.pipeline).toBeUndefined();
+    const flow = compileNotebook(withoutAfterTags(cyclic), { path: 'x.ipynb' }).pipeline;
+    const g = notebookGraph(result, cyclic.cells, flow, () => ({}));
+    expect(g.edges.map((e) => `${e.from}->${e.to} ${edgeLabel(e)} ${e.cycle ? 'cycle' : ''}`.trim())).toEqual([
+      'c->a after cycle',
+      'a->b x cycle',
+      'b->c y cycle',
     ]);
   });
 

@@ -42,6 +42,8 @@ test.describe('cancel a running job', () => {
     await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'cancelled');
     await expect(cellpipe.monitor.graphTask('after')).toHaveAttribute('data-state', 'cancelled');
     await expect(cellpipe.monitor.button('Cancel')).toBeDisabled();
+    // And the reason reads once ("the job was cancelled", not "the job was cancelled (cancelled)")
+    await expect(cellpipe.monitor.detail.getByText('the job was cancelled', { exact: true })).toHaveCount(2);
     await expect(cellpipe.statusItem).toHaveText('Cellpipe: idle');
   });
 });

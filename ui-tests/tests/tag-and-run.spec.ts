@@ -67,10 +67,23 @@ test.describe('tag cells, see the pipeline, run it and inspect the results', () 
     await cellpipe.monitor.taskButton('stats', 'Logs').click();
     await expect(cellpipe.monitor.log('stats')).toContainText(/mean=-?\d+\.\d{3} stdev=\d+\.\d{3}/);
 
-    // When the task's executed notebook is opened, it holds the cell's output
+    // When the task's executed notebook is opened, it holds the cell's output, read-only, written nowhere
     await cellpipe.monitor.taskButton('stats', 'Executed notebook').click();
-    await expect(page.getByRole('tab', { name: /stats\.executed\.ipynb/ })).toBeVisible();
-    const executed = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    await expect(page.getByRole('tab', { name: `stats · job ${job.id} (executed)` })).toBeVisible();
+    const executed = page.locator(`#cellpipe-executed-${job.id}-stats`);
+    await expect(executed.getByRole('note')).toContainText(`Executed copy of task stats of job ${job.id} — read-only.`);
     await expect(executed.locator('.jp-OutputArea-output').filter({ hasText: /mean=/ })).toBeVisible();
+    // Read-only as JupyterLab makes a cell read-only: every editor, and typing changes nothing
+    const editors = executed.locator('.jp-CodeCell .cm-editor');
+    await expect(editors.first()).toHaveClass(/jp-mod-readOnly/);
+    await expect(executed.locator('.jp-CodeCell .cm-editor:not(.jp-mod-readOnly)')).toHaveCount(0);
+    const before = await editors.first().innerText();
+    await editors.first().locator('.cm-content').click();
+    await page.keyboard.type('typed');
+    expect(await editors.first().innerText()).toBe(before);
+    expect(await page.contents.directoryExists('cellpipe-runs')).toBe(false);
+    // And the banner opens the notebook the job ran
+    await executed.getByRole('button', { name: 'Open the source notebook' }).click();
+    await expect(page.getByRole('tab', { name: /quickstart\.ipynb/ })).toHaveAttribute('aria-selected', 'true');
   });
 });

@@ -24,6 +24,17 @@ test.describe('the Cellpipe Task panel', () => {
     await cellpipe.taskEditor.apply.click();
     await expect(cellpipe.taskEditor.status).toHaveText("Applied to cell 4's tags.");
     await expect.poll(() => cellTags(page, 3)).toContain('task:generate');
+    // And the cell's badge shows the task without covering the cell's toolbar
+    await page.notebook.selectCells(3);
+    const badge = cellpipe.cells.badge(3);
+    await expect(badge).toHaveText('generate');
+    const toolbar = cellpipe.cells.cell(3).locator('.jp-cell-toolbar');
+    await expect(toolbar).toBeVisible();
+    const [b, t] = [await badge.boundingBox(), await toolbar.boundingBox()];
+    expect(b && t).toBeTruthy();
+    const overlaps =
+      b!.x < t!.x + t!.width && t!.x < b!.x + b!.width && b!.y < t!.y + t!.height && t!.y < b!.y + b!.height;
+    expect(overlaps).toBe(false);
 
     // When cell 5 becomes task "stats" (it reads samples from generate)
     await page.notebook.selectCells(4);

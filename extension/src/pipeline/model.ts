@@ -46,6 +46,21 @@ export function executedJob(metadata: unknown): string | null {
   return typeof jobId === 'string' ? jobId : null;
 }
 
+/** The notebook with its `after:` tags removed (nothing else changes). */
+export function withoutAfterTags<T extends { cells?: { metadata?: Record<string, unknown> }[] }>(nb: T): T {
+  return {
+    ...nb,
+    cells: (nb.cells ?? []).map((c) => {
+      const tags = c.metadata?.['tags'];
+      if (!Array.isArray(tags)) return c;
+      return {
+        ...c,
+        metadata: { ...c.metadata, tags: tags.filter((t) => !(typeof t === 'string' && /^\s*after\s*:/i.test(t))) },
+      };
+    }),
+  };
+}
+
 /** True for the compiler's "no tasks yet" error: a new notebook gets a getting-started hint instead. */
 export function hasNoTasks(result: NotebookCompileResult): boolean {
   return !result.cells.some((c) => c.role === 'task') && !result.diagnostics.some((d) => d.cell !== undefined);
@@ -265,8 +280,15 @@ export class PipelineModel implements IDisposable {
     if (!panel?.model) return;
     this._executedBy = executedJob(panel.model.getMetadata('cellpipe'));
     const path = panel.context.path;
-    this._result = this._executedBy ? { diagnostics: [], cells: [] } : compileNotebook(panel.model.toJSON(), { path });
+    const content = panel.model.toJSON() as { cells?: { metadata?: Record<string, unknown> }[] };
+    this._result = this._executedBy ? { diagnostics: [], cells: [] } : compileNotebook(content, { path });
     if (this._result.pipeline) this._lastGood.set(path, this._result.pipeline);
+    else if (!this._executedBy) {
+      // The variable flow does not depend on after: tags: without them the compiler may still give it
+      // (a bad target or a cycle through after: is exactly what the draft graph has to show).
+      const flow = compileNotebook(withoutAfterTags(content), { path }).pipeline;
+      if (flow) this._lastGood.set(path, flow);
+    }
     this._invalidate();
   }
 }

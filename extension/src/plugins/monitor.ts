@@ -1,11 +1,13 @@
 import { ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, MainAreaWidget, showDialog, WidgetTracker } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IDocumentManager } from '@jupyterlab/docmanager';
-import type { Contents } from '@jupyterlab/services';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { ITranslator } from '@jupyterlab/translation';
 import { RerunPlanBody } from '../components/jobs/RerunPlanView.js';
 import { cellpipeIcon } from '../icons.js';
+import { ExecutedNotebookView } from '../widgets/executedNotebook.js';
 import { revealCell } from '../notebookWatch.js';
 import { JobsView } from '../monitor/jobsView.js';
 import { JobsViewModel, type MonitorActions } from '../monitor/jobsViewModel.js';
@@ -16,17 +18,6 @@ import { cellpipeTrans } from '../translation.js';
 
 const MONITOR_ID = 'cellpipe-monitor';
 export const JOBS_TAB = 'jobs';
-/** Executed notebooks are saved here (a hidden folder), or in the fallback when hidden files are refused. */
-const EXECUTED_DIRS = ['.cellpipe', 'cellpipe-runs'];
-
-async function ensureDirectory(contents: Contents.IManager, path: string): Promise<void> {
-  try {
-    await contents.get(path, { content: false });
-  } catch {
-    await contents.save(path, { type: 'directory' });
-  }
-}
-
 /** Rethrows the first failure of a bulk action (the others succeeded). */
 function throwFirst(results: PromiseSettledResult<unknown>[]): void {
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -38,6 +29,9 @@ function activateMonitor(
   api: ICellpipeAPI,
   jobs: ICellpipeJobs,
   docManager: IDocumentManager,
+  rendermime: IRenderMimeRegistry,
+  editorServices: IEditorServices,
+  contentFactory: NotebookPanel.IContentFactory,
   restorer: ILayoutRestorer | null,
   palette: ICommandPalette | null,
   translator: ITranslator | null,
@@ -57,35 +51,58 @@ function activateMonitor(
     if (widget instanceof NotebookPanel) await revealCell(widget.content, cell - 1);
   };
 
-  const openExecuted = async (jobId: string, task: string): Promise<void> => {
-    const notebook = await api.client.executedNotebook(jobId, task);
-    const contents = app.serviceManager.contents;
-    let lastError: unknown = null;
-    for (const root of EXECUTED_DIRS) {
-      try {
-        await ensureDirectory(contents, root);
-        await ensureDirectory(contents, `${root}/${jobId}`);
-        const path = `${root}/${jobId}/${task}.executed.ipynb`;
-        await contents.save(path, { type: 'notebook', format: 'json', content: notebook });
-        docManager.openOrReveal(path);
-        return;
-      } catch (err) {
-        lastError = err;
-      }
-    }
-    throw lastError instanceof Error ? lastError : new Error(trans.__('cannot save the executed notebook'));
-  };
-
-  const downloadArtifact = async (jobId: string, task: string, path: string): Promise<void> => {
-    const blob = await api.client.artifact(jobId, task, path);
+  const downloadBlob = (blob: Blob, name: string): void => {
     const url = URL.createObjectURL(blob);
     const a = document.createElement('a');
     a.href = url;
-    a.download = path.split('/').pop() ?? path;
+    a.download = name;
     document.body.appendChild(a);
     a.click();
     a.remove();
     window.setTimeout(() => URL.revokeObjectURL(url), 10000);
+  };
+
+  const executedViews = new Map<string, MainAreaWidget<ExecutedNotebookView>>();
+  const openExecuted = async (jobId: string, task: string): Promise<void> => {
+    const key = `${jobId}/${task}`;
+    const known = executedViews.get(key);
+    if (known && !known.isDisposed) {
+      app.shell.activateById(known.id);
+      return;
+    }
+    const json = await api.client.executedNotebook(jobId, task);
+    const job = jobs.state.details[jobId];
+    const source = jobs.sourceOf(jobId) ?? job?.pipeline.spec.source?.notebook;
+    const view = new ExecutedNotebookView({
+      json,
+      jobId,
+      task,
+      source,
+      openSource: source ? () => void docManager.openOrReveal(source) : undefined,
+      download: () =>
+        downloadBlob(
+          new Blob([JSON.stringify(json, null, 1)], { type: 'application/x-ipynb+json' }),
+          `${task}.executed.ipynb`,
+        ),
+      rendermime,
+      contentFactory,
+      mimeTypeService: editorServices.mimeTypeService,
+      trans,
+    });
+    const widget = new MainAreaWidget({ content: view });
+    widget.id = `cellpipe-executed-${jobId}-${task}`;
+    widget.title.label = trans.__('%1 · job %2 (executed)', task, jobId);
+    widget.title.caption = trans.__('Executed copy of task %1 of job %2 (read-only)', task, jobId);
+    widget.title.icon = cellpipeIcon;
+    widget.title.closable = true;
+    executedViews.set(key, widget);
+    widget.disposed.connect(() => executedViews.delete(key));
+    app.shell.add(widget, 'main');
+    app.shell.activateById(widget.id);
+  };
+
+  const downloadArtifact = async (jobId: string, task: string, path: string): Promise<void> => {
+    downloadBlob(await api.client.artifact(jobId, task, path), path.split('/').pop() ?? path);
   };
 
   /** True when the user confirmed; destructive buttons are red and named after what they do. */
@@ -295,7 +312,14 @@ export const monitorPlugin: JupyterFrontEndPlugin<ICellpipeMonitor> = {
   id: `${PLUGIN_PREFIX}:monitor`,
   description: 'Main-area Cellpipe job monitor: tabs for jobs and resources (other plugins add more).',
   autoStart: true,
-  requires: [ICellpipeAPI, ICellpipeJobs, IDocumentManager],
+  requires: [
+    ICellpipeAPI,
+    ICellpipeJobs,
+    IDocumentManager,
+    IRenderMimeRegistry,
+    IEditorServices,
+    NotebookPanel.IContentFactory,
+  ],
   optional: [ILayoutRestorer, ICommandPalette, ITranslator],
   provides: ICellpipeMonitor,
   activate: activateMonitor,

@@ -15,17 +15,19 @@ export function drawBadges(panel: NotebookPanel): void {
   for (const cell of panel.content.widgets) {
     const form = formFromTags(cell.model.getMetadata('tags'));
     const text = badgeText(form);
-    let badge = cell.node.querySelector<HTMLElement>(`:scope > .${BADGE_CLASS}`);
+    // The cell header sits above the input and stays empty in JupyterLab: the badge lives there, so it
+    // never covers the cell toolbar (top right of the input) and stays put when the cell re-renders.
+    const host = cell.node.querySelector<HTMLElement>(':scope > .jp-CellHeader') ?? cell.node;
+    let badge = host.querySelector<HTMLElement>(`:scope > .${BADGE_CLASS}`);
     if (!text) {
       badge?.remove();
       cell.removeClass(TASK_CELL_CLASS);
       continue;
     }
     if (!badge) {
-      // A line of its own above the cell's input, so it never covers the cell toolbar (top right).
       badge = document.createElement('div');
       badge.className = BADGE_CLASS;
-      cell.node.prepend(badge);
+      host.appendChild(badge);
     }
     cell.addClass(TASK_CELL_CLASS);
     if (badge.textContent !== text) badge.textContent = text;

@@ -537,8 +537,8 @@ export class JobService implements JobServiceApi {
   private missing(jobId: string, task: string, which: TaskFileKind): NotFoundError {
     const what =
       typeof which === 'string'
-        ? `${which === 'notebook' ? 'an executed notebook' : 'a result'}`
-        : `an artifact '${which.artifact}'`;
+        ? `${which === 'notebook' ? 'executed notebook' : 'result'}`
+        : `artifact '${which.artifact}'`;
     return new NotFoundError(`task '${task}' of job ${jobId} has no ${what}`);
   }
 

@@ -114,6 +114,11 @@ export class PipelinePanel {
     return this.graph.locator('svg g[data-task]');
   }
 
+  /** An edge of the graph, as "from->to". */
+  edge(name: string): Locator {
+    return this.graph.locator(`svg g[data-edge="${name}"]`);
+  }
+
   get graph(): Locator {
     return this.panel.getByRole('region', { name: 'Pipeline graph', exact: true });
   }
