@@ -5,7 +5,7 @@
  * the reason printed, where the machine gives the server no cgroup to create.
  */
 import { jest } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CgroupManager, cgroupMounts } from '../src/executors/local/cgroup.js';
@@ -122,6 +122,27 @@ withCgroups('with a cgroup per attempt', () => {
     // Its cgroup is gone once it ended.
     for (const dir of [mounts.v2, ...mounts.v1.values()].filter(Boolean)) {
       expect(existsSync(join(dir!, 'cellpipe', name))).toBe(false);
+    }
+  });
+});
+
+withCgroups('left-over attempt cgroups', () => {
+  test('empty ones are removed once they are old; one with a process in it is kept', async () => {
+    const manager = detected as CgroupManager;
+    const idle = manager.create(`sweep-idle-${process.pid}`, {});
+    const busy = manager.create(`sweep-busy-${process.pid}`, {});
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    busy.attach(sleeper.pid!);
+    try {
+      manager.sweep();
+      // Too young to be anybody's leftover yet.
+      expect(idle.dirs.every((d) => existsSync(d))).toBe(true);
+      manager.sweep(Date.now() + 11 * 60_000);
+      expect(idle.dirs.some((d) => existsSync(d))).toBe(false);
+      expect(busy.dirs.every((d) => existsSync(d))).toBe(true);
+    } finally {
+      await busy.kill();
+      await busy.remove();
     }
   });
 });

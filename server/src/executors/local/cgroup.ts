@@ -9,7 +9,7 @@
  * it: root, or a delegated tree given as `cgroupParent`). Folder names derive from the attempt, so a
  * restarted server finds an attempt's cgroup again without storing anything.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface CgroupLimits {
@@ -29,6 +29,8 @@ const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'freezer', 'pids'] as const;
 type V1Controller = (typeof V1_CONTROLLERS)[number];
 const V2_CONTROLLERS = ['memory', 'cpu', 'pids'];
 const CPU_PERIOD_US = 100_000;
+/** An empty attempt folder this old belongs to nobody (see CgroupManager.sweep). */
+const STALE_MS = 10 * 60_000;
 
 interface Mounts {
   v2?: string;
@@ -145,7 +147,38 @@ export class CgroupManager {
     if (!v2 && !v1.size) {
       return { unavailable: problems.length ? problems.join('; ') : 'no cgroup tree is mounted' };
     }
-    return new CgroupManager(v2, v1);
+    const manager = new CgroupManager(v2, v1);
+    manager.sweep();
+    return manager;
+  }
+
+  /**
+   * Removes attempt folders nothing runs in any more and that have not changed for a while: attempts
+   * that ended while no server followed them (a server that stopped and never came back for them).
+   * A restarted server finds its open attempts' folders first; the age keeps a folder that another
+   * server on this machine just made (and has not put its task into yet) out of reach.
+   */
+  sweep(now = Date.now()): void {
+    const bases = [...new Set([...(this.v2 ? [this.v2.base] : []), ...this.v1.values()])];
+    for (const base of bases) {
+      let names: string[];
+      try {
+        names = readdirSync(base, { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => e.name);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        const dir = join(base, name);
+        try {
+          if (now - statSync(dir).mtimeMs < STALE_MS || (read(join(dir, 'cgroup.procs')) ?? 'x').trim()) continue;
+          rmdirSync(dir);
+        } catch {
+          // In use, or gone already.
+        }
+      }
+    }
   }
 
   /** What is in use, for the server's start-up line. */
