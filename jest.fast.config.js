@@ -1,8 +1,9 @@
 /**
  * `npm run test:fast`: the schema and server suites that need neither the Kubernetes test bed nor a
- * browser, less the slowest end-to-end ones (the CLI driving whole servers, the runner's engine
- * matrix, kill -9 recovery), which `npm test` runs. A suite that starts the test bed (it imports
- * test/kubernetes-bed.ts) is left out without being listed here.
+ * browser and are not marked slow. Left out without being listed here: a suite that starts the test
+ * bed (it imports test/kubernetes-bed.ts) and one whose header comment has a line `@slow` (whole
+ * servers driven end to end, kill -9 recovery, real OS users and cgroups, the runner's engine
+ * matrix). `npm test` runs them all.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,21 +11,25 @@ import { fileURLToPath } from 'node:url';
 import schema from './schema/jest.config.js';
 import server from './server/jest.config.js';
 
-const SLOW = ['cli.test.ts', 'runner.test.ts', 'crash.test.ts'];
 const serverTests = fileURLToPath(new URL('./server/test', import.meta.url));
-const needsBed = readdirSync(serverTests).filter(
-  (f) => f.endsWith('.test.ts') && readFileSync(join(serverTests, f), 'utf8').includes("from './kubernetes-bed.js'"),
-);
+const header = (text) => /^\/\*\*[\s\S]*?\*\//.exec(text)?.[0] ?? '';
+const leftOut = readdirSync(serverTests).filter((f) => {
+  if (!f.endsWith('.test.ts')) return false;
+  const text = readFileSync(join(serverTests, f), 'utf8');
+  return text.includes("from './kubernetes-bed.js'") || /^\s*\*\s*@slow\b/m.test(header(text));
+});
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export default {
+  // Two workers even on a two-core machine: most of these suites wait on python3 processes.
+  maxWorkers: 2,
   projects: [
     { ...schema, displayName: 'schema', rootDir: '<rootDir>/schema' },
     {
       ...server,
       displayName: 'server',
       rootDir: '<rootDir>/server',
-      testPathIgnorePatterns: ['/node_modules/', ...[...SLOW, ...needsBed].map((f) => `/test/${escape(f)}$`)],
+      testPathIgnorePatterns: ['/node_modules/', ...leftOut.map((f) => `/test/${escape(f)}$`)],
     },
   ],
 };

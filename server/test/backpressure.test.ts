@@ -2,6 +2,8 @@
  * Streams that cannot hold the server's memory, proven with real sockets that stop reading: a log
  * download waits for its reader (the server stops reading the file), each user may only have so many
  * log streams open, and an event stream that falls too far behind is dropped.
+ *
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
 import { writeFileSync } from 'node:fs';

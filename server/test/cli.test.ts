@@ -1,6 +1,8 @@
 /**
  * The `cellpipe` CLI end to end: `node server/dist/cli.js` (built by `npm run build` / `npx tsc -b server`)
  * with CELLPIPE_HOME in a temp dir, running the examples with real python3 tasks.
+ *
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -8,6 +8,8 @@
  * The harness's own check always runs; the corpus runs when CELLPIPE_CORPUS=1 (`CELLPIPE_CORPUS=1 npm test`, or this file alone): it is the
  * acceptance test of work in progress and fails until that work lands, which would stop every
  * merge if it ran in the default suite. It takes minutes (the report says how many).
+ *
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

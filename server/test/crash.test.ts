@@ -2,6 +2,8 @@
  * Crash safety: the engine runs in a child process (server/dist, built by `npm run build`), gets
  * SIGKILLed while tasks run, and is started again on the same home. Nothing may be lost and no task
  * may run twice; tasks count their runs by appending to files.
+ *
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
 import { fork } from 'node:child_process';

@@ -3,6 +3,8 @@
  * machine's cgroup trees (v2, or the v1 controllers), real python3 tasks that escape their process
  * group (new sessions, double forks), a real memory limit and the kernel's OOM killer. Skipped, with
  * the reason printed, where the machine gives the server no cgroup to create.
+ *
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';

@@ -4,6 +4,8 @@
  * and nothing of the server (token, database) or of another user (code, logs, outputs). Without a
  * mapping the server refuses to start for more than one user. Needs root; skipped with the reason
  * printed otherwise.
+ *
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';

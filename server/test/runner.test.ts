@@ -2,6 +2,8 @@
  * The task runner (server/runner/cellpipe_runner/, the zipapp jest's global setup builds from it) run as
  * a real python3 process on real task.json files in a temp dir: what the local and Kubernetes
  * executors rely on.
+ *
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';

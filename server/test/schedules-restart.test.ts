@@ -3,6 +3,8 @@
  * schedule firing every few seconds is SIGKILLed across a due slot and started again on the same
  * home. Exactly one job exists for that slot; a schedule paused before its slot never fires, across
  * the restart too. Real parts throughout: the CLI process, its SQLite file, python3 tasks.
+ *
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
