@@ -51,6 +51,30 @@ export const RunnerDefinitionSchema = z.object({
   source: z.string(),
 });
 
+/**
+ * Where the runner reads its inputs and puts its outputs, result.json, executed notebook and
+ * artifacts. `files` (the default): the paths of task.json are the server's own (the local executor,
+ * a volume shared with the server). `server`: the paths are the pod's scratch space; inputs are
+ * downloaded from, and everything the task produces is uploaded to, the companion server over HTTP
+ * with the attempt's token (`<url>/<jobId>/<taskName>/<attempt>/...`).
+ */
+export const RunnerDataStoreSchema = z
+  .object({
+    kind: z.enum(['files', 'server']),
+    /** `server`: the task-data API root, e.g. `http://cellpipe.cellpipe.svc:8765/api/task-data`. */
+    url: z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: 'expected an http(s) URL' })
+      .optional(),
+    /** `server`: the file holding the attempt's token (a mounted Secret). */
+    tokenFile: AbsolutePathSchema.optional(),
+    /** `server`: how long a transfer that fails (the server restarting) is retried before the task fails (default 600). */
+    retrySeconds: z.number().int().min(0).optional(),
+  })
+  .refine((s) => s.kind !== 'server' || (s.url !== undefined && s.tokenFile !== undefined), {
+    message: 'a server store needs url and tokenFile',
+  });
+
 export const TaskJsonSchema = z
   .object({
     jobId: z.string().min(1),
@@ -81,6 +105,8 @@ export const TaskJsonSchema = z
     definitions: z.array(RunnerDefinitionSchema).optional(),
     /** Output name → 0-based cell where the task last binds it (named when it cannot be passed on). */
     outputOrigins: z.record(PythonNameSchema, z.number().int().min(0)).optional(),
+    /** Absent: `files`. */
+    dataStore: RunnerDataStoreSchema.optional(),
   })
   .refine((t) => t.cells !== undefined || ((t.kind === 'notebook' || t.kind === 'script') && t.sourcePath), {
     message: 'is required',
@@ -155,6 +181,7 @@ export type RunnerCell = z.infer<typeof RunnerCellSchema>;
 export type RunnerInput = z.infer<typeof RunnerInputSchema>;
 export type RunnerDefinition = z.infer<typeof RunnerDefinitionSchema>;
 export type TaskJson = z.infer<typeof TaskJsonSchema>;
+export type RunnerDataStore = z.infer<typeof RunnerDataStoreSchema>;
 export type RunnerWarning = z.infer<typeof RunnerWarningSchema>;
 export type RunnerResult = z.infer<typeof RunnerResultSchema>;
 

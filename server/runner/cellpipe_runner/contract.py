@@ -19,6 +19,7 @@ ENGINES = ("stdlib", "kernel", "auto")
 DEFINITION_KINDS = ("import", "function", "class")
 STATUSES = ("succeeded", "failed", "cancelled")
 ROLES = ("setup", "task")
+STORE_KINDS = ("files", "server")
 
 _TASK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
@@ -76,6 +77,18 @@ class Definition:
 
 
 @dataclass(eq=False, repr=False)
+class DataStore:
+    """Where inputs come from and outputs go: the server's files, or the server over HTTP."""
+
+    kind: str = field(metadata=_meta(choices=STORE_KINDS))
+    # server: the task-data API root and the file holding the attempt's token.
+    url: str | None = None
+    tokenFile: str | None = field(default=None, metadata=_meta(check="abspath"))
+    # server: how long a failed transfer is retried before the task fails.
+    retrySeconds: int | None = field(default=None, metadata=_meta(check="min0"))
+
+
+@dataclass(eq=False, repr=False)
 class Task:
     """task.json: one attempt of one task."""
 
@@ -102,6 +115,8 @@ class Task:
     definitions: list[Definition] = field(default_factory=list)
     # Output name -> 0-based cell where the task last binds it (named when it cannot be passed on).
     outputOrigins: dict[str, int] = field(default_factory=dict, metadata=_meta(keys="identifier", items="min0"))
+    # Absent: files (the paths above are the server's own).
+    dataStore: DataStore | None = None
 
 
 # ---- result.json -----------------------------------------------------------------------------------
@@ -193,6 +208,7 @@ CLASSES = {
         Cell,
         Input,
         Definition,
+        DataStore,
         Task,
         CellTiming,
         OutputDetail,
@@ -420,6 +436,13 @@ def load_task(path):
         task.engine = engine
     if task.cells is None and (task.kind == "cells" or not task.sourcePath):
         raise BadTask("cells", "is required")
+    store = task.dataStore
+    if store is not None and store.kind == "server":
+        for key in ("url", "tokenFile"):
+            if getattr(store, key) is None:
+                raise BadTask("dataStore." + key, "is required when kind is server")
+        if not store.url.startswith(("http://", "https://")):
+            raise BadTask("dataStore.url", "expected an http(s) URL, got %r" % store.url)
     seen = set()
     for i, item in enumerate(task.inputs):
         if item.name in seen:

@@ -1,12 +1,13 @@
 """Data passing: where a task's variables come from and go to, and how they are (un)pickled.
 
-A store is the seam between the run and where variables live. ``FileStore`` keeps them as files
-under the job's artifact root (``<artifactRoot>/<task>/vars/<name>.pkl``), which the local executor
-and a Kubernetes shared data volume see alike. Another store (an HTTP one that streams from and to
-the companion server with a per-attempt token) implements the same methods (``where``,
-``open_input``, ``save_output``, ``output_where``, ``config``) and ``store_from_config`` learns its
-kind; nothing else changes. The kernel engine rebuilds the store inside the kernel from ``config()``,
-so variables never travel through the runner process.
+A store is the seam between the run and where a task's data lives. ``FileStore`` keeps variables as
+files under the job's artifact root (``<artifactRoot>/<task>/vars/<name>.pkl``), which the local
+executor and a Kubernetes shared data volume see alike; the run's other files (artifacts, the
+executed notebook, result.json) are already where the server reads them. ``ServerStore``
+(server_store.py) streams them from and to the companion server over HTTP with a per-attempt token.
+A store implements ``where``, ``open_input``, ``save_output``, ``output_where``, ``publish`` and
+``config``; task.json ``dataStore`` picks it (``store_for_task``). The kernel engine rebuilds the
+store inside the kernel from ``config()``, so variables never travel through the runner process.
 Every store passes the contract in tests/test_data.py (StoreContract).
 """
 
@@ -58,17 +59,57 @@ class FileStore(object):
     def output_where(self, name):
         return os.path.join(self.vars_dir, name + ".pkl")
 
+    def publish(self, what, path, retry_seconds=None):
+        """Makes a file the run wrote ("notebook", "result", "files/<rel>") the server's: here it
+        already is, at the path task.json gave."""
+        return None
+
+
+def store_for_task(task):
+    """The store task.json's `dataStore` asks for (files when absent)."""
+    vars_dir = os.path.join(task.outputDir, "vars")
+    spec = task.dataStore
+    if spec is None or spec.kind == FileStore.KIND:
+        return FileStore(task.artifactRoot, vars_dir)
+    from .server_store import ServerStore
+
+    return ServerStore(
+        spec.url,
+        spec.tokenFile,
+        task.jobId,
+        task.taskName,
+        task.attempt,
+        task.artifactRoot,
+        vars_dir,
+        spec.retrySeconds,
+    )
+
 
 def store_from_config(config):
-    if config.get("kind") == FileStore.KIND:
+    kind = config.get("kind")
+    if kind == FileStore.KIND:
         return FileStore(config["artifactRoot"], config["varsDir"])
-    raise ValueError("unknown variable store %r" % (config.get("kind"),))
+    if kind == "server":
+        from .server_store import ServerStore
+
+        return ServerStore(
+            config["url"],
+            config["tokenFile"],
+            config["jobId"],
+            config["taskName"],
+            config["attempt"],
+            config["artifactRoot"],
+            config["varsDir"],
+            config["retrySeconds"],
+        )
+    raise ValueError("unknown variable store %r" % (kind,))
 
 
 def load_variable(namespace, store, source, name, final, loaded=None):
     """Unpickles the input `name` from task `source` into namespace[name] (and loaded[name]).
-    None when bound, else what went wrong: {"missing": True, "where"}, {"defer": True} (a class or
-    function it needs may be defined later: setup cells, definitions) or {"ename", "message"}."""
+    None when bound, else what went wrong: {"missing": True, "where"}, {"io": True, "message"} (the
+    store could not be read), {"defer": True} (a class or function it needs may be defined later:
+    setup cells, definitions) or {"ename", "message"}."""
     import pickle
 
     try:
@@ -76,6 +117,10 @@ def load_variable(namespace, store, source, name, final, loaded=None):
             value = pickle.load(f)
     except FileNotFoundError:
         return {"missing": True, "where": store.where(source, name)}
+    except OSError as e:
+        if e.errno is None:
+            return {"ename": type(e).__name__, "message": safe_str(e)}
+        return {"io": True, "ename": type(e).__name__, "message": safe_str(e)}
     except Exception as e:
         if not final and isinstance(e, (AttributeError, ImportError)):
             return {"defer": True}

@@ -28,6 +28,8 @@ from .streams import MARKER_PREFIX, Capture, Tee, flush_quietly, line_buffered
 # Read-only inputs whose fingerprint hashes at most this many bytes of pickle stream (a few
 # milliseconds of work) are checked after every task cell; bigger ones once the cells are done.
 EACH_CELL_FINGERPRINT_BYTES = 2 << 20
+# How long a cancelled run tries to publish its notebook and result (it has a grace period to end in).
+CANCEL_PUBLISH_SECONDS = 10
 
 
 class Step(object):
@@ -65,14 +67,14 @@ class Runner(object):
     ENGINE = "stdlib"
 
     def __init__(self, task, started_wall, started_perf, home=None):
-        from .data import FileStore
+        from .data import store_for_task
 
         self.task = task
         # Where the runner's package was imported from (the zipapp, or its source folder).
         self.home = home
         self.started_wall = started_wall
         self.started_perf = started_perf
-        self.store = FileStore(task.artifactRoot, os.path.join(task.outputDir, "vars"))
+        self.store = store_for_task(task)
         self.steps = []
         self.current = None
         self.capture = Capture()
@@ -239,7 +241,12 @@ class Runner(object):
                 self._real_stderr.write(MARKER_PREFIX + message + "\n")
             except Exception:
                 pass
-            self._finish("cancelled", ResultError(message=message, reason="cancelled", cell=cell))
+            # The pod's grace period is short: a server that does not answer is not waited for long.
+            self._finish(
+                "cancelled",
+                ResultError(message=message, reason="cancelled", cell=cell),
+                retry_seconds=CANCEL_PUBLISH_SECONDS,
+            )
         finally:
             flush_quietly(self._real_stdout, self._real_stderr)
             os._exit(exit_code)
@@ -272,6 +279,12 @@ class Runner(object):
                 "input '%s' from task '%s' not found: %s (does '%s' list '%s' in its outputs?)"
                 % (item.name, item.from_, problem["where"], item.from_, item.name),
                 "input",
+            )
+        if problem.get("io"):
+            return TaskFailure(
+                "input '%s' from task '%s' could not be read: %s" % (item.name, item.from_, problem["message"]),
+                "input",
+                ename=problem["ename"],
             )
         return TaskFailure(
             "input '%s' from task '%s' cannot be loaded: %s: %s. Its value needs a class or function "
@@ -641,11 +654,13 @@ class Runner(object):
             while True:  # a SIGTERM is writing the cancelled result and will exit the process
                 time.sleep(1)
         try:
-            self._finish(status, error)
+            status = self._finish(status, error)
         except Exception as e:
             self._real_stderr.write("cellpipe runner: cannot write %s or %s: %s\n" % (t.resultPath, t.notebookPath, e))
             flush_quietly(self._real_stdout, self._real_stderr)
             return EXIT_TASK_FAILED
+        if status == "failed" and code == EXIT_OK:
+            code = EXIT_TASK_FAILED
         self._log("task %s %s in %d ms" % (t.taskName, status, results.ms(time.perf_counter() - self.started_perf)))
         flush_quietly(self._real_stdout, self._real_stderr)
         return code
@@ -664,9 +679,19 @@ class Runner(object):
             cell=failure.cell,
         )
 
-    def _finish(self, status, error):
+    def _finish(self, status, error, retry_seconds=None):
+        """Writes the executed notebook and result.json (last) and has the store publish them with the
+        artifacts; returns the status: artifacts that cannot be published fail a task that succeeded."""
         t = self.task
+        files_dir = os.path.join(t.outputDir, "files")
+        artifacts = results.list_artifacts(files_dir)
+        problem = self._publish_artifacts(files_dir, artifacts, retry_seconds)
+        if problem is not None:
+            self._real_stderr.write(MARKER_PREFIX + problem + "\n")
+            if status == "succeeded":
+                status, error = "failed", ResultError(message=problem, reason="io")
         results.write_json(t.notebookPath, results.executed_notebook(t, self.steps, status))
+        self.store.publish("notebook", t.notebookPath, retry_seconds)
         doc = results.result(
             status,
             self.started_wall,
@@ -675,9 +700,20 @@ class Runner(object):
             cells=results.cell_timings(self.steps),
             outputs=self.outputs_saved,
             output_details=self.output_details,
-            artifacts=results.list_artifacts(os.path.join(t.outputDir, "files")),
+            artifacts=artifacts,
             notes=self.notes,
             warnings=self.warnings,
             error=error,
         )
         results.write_json(t.resultPath, doc)
+        self.store.publish("result", t.resultPath, retry_seconds)
+        return status
+
+    def _publish_artifacts(self, files_dir, artifacts, retry_seconds):
+        """None, or why an artifact could not be published."""
+        for rel in artifacts:
+            try:
+                self.store.publish("files/" + rel, os.path.join(files_dir, *rel.split("/")), retry_seconds)
+            except OSError as e:
+                return "artifact '%s' could not be published: %s" % (rel, safe_str(e))
+        return None

@@ -1,6 +1,8 @@
 """The variable store seam (cellpipe_runner/data.py): a contract every store passes, run here against
-FileStore; a new store (HTTP, say) gets a subclass of StoreContract with its own make_store()."""
+FileStore; a new store gets a subclass of StoreContract with its own make_store(). ServerStoreTest
+needs a real server: server/test/task-data.test.ts runs it against one (CELLPIPE_TEST_SERVER_STORE)."""
 
+import json
 import os
 import shutil
 import sys
@@ -86,6 +88,51 @@ class FileStoreTest(StoreContract, unittest.TestCase):
         with self.assertRaises(RuntimeError):
             store.save_output("z", lambda f: (_ for _ in ()).throw(RuntimeError("boom")))
         self.assertEqual(sorted(os.listdir(store.vars_dir)), ["x.pkl"])
+
+
+SERVER = os.environ.get("CELLPIPE_TEST_SERVER_STORE")
+
+
+@unittest.skipUnless(SERVER, "needs a Cellpipe server: server/test/task-data.test.ts runs it against one")
+class ServerStoreTest(StoreContract, unittest.TestCase):
+    """Each task's store has scratch space of its own, as pods do; the server is all they share."""
+
+    def setUp(self):
+        self.server = json.loads(SERVER)
+        self.root = tempfile.mkdtemp(prefix="cellpipe-server-store-")
+
+    def tearDown(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def make_store(self, task):
+        from cellpipe_runner.server_store import ServerStore
+
+        scratch = tempfile.mkdtemp(dir=self.root)
+        token_file = os.path.join(scratch, "token")
+        with open(token_file, "w") as f:
+            f.write(self.server["tokens"][task])
+        vars_dir = os.path.join(scratch, "artifacts", task, "vars")
+        os.makedirs(vars_dir)
+        return ServerStore(
+            self.server["url"],
+            token_file,
+            self.server["job"],
+            task,
+            1,
+            os.path.join(scratch, "artifacts"),
+            vars_dir,
+            retry_seconds=5,
+        )
+
+    def test_another_tasks_token_is_refused(self):
+        from cellpipe_runner.server_store import ServerStoreError
+
+        up = self.make_store("up")
+        up.token_file = self.make_store("down").token_file
+        with self.assertRaises(ServerStoreError) as caught:
+            up.save_output("x", lambda f: f.write(b"1"))
+        self.assertEqual(caught.exception.status, 403)
+        self.assertIn("another attempt", str(caught.exception))
 
 
 if __name__ == "__main__":
