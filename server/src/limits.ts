@@ -35,6 +35,12 @@ const fields = {
   errorBytes: ByteSize,
   /** Largest result.json the server reads; a larger one fails the task with reason "result-too-large". */
   resultBytes: ByteSize,
+  /**
+   * Largest file a task's pod may upload through the task-data API (a variable, an artifact, its
+   * executed notebook; result.json has resultBytes): 413 above, and the task fails naming the file.
+   * Bigger outputs want the Kubernetes executor's `volume` data store.
+   */
+  uploadBytes: ByteSize,
   /** Output files listed per task (the rest are counted in `artifactsOmitted`, still downloadable). */
   artifactsPerTask: Count,
   /** Bytes an event stream (/api/events) may have waiting for a slow reader before it is dropped (it reconnects). */
@@ -55,6 +61,7 @@ export const DEFAULT_LIMITS: Limits = z.object(fields).strict().parse({
   logStreamsPerUser: 16,
   errorBytes: '64kb',
   resultBytes: '8mb',
+  uploadBytes: '4gb',
   artifactsPerTask: 10_000,
   eventBufferBytes: '1mb',
 });

@@ -186,6 +186,7 @@ export async function startServer(input: ServerConfigInput, options: StartServer
       service,
       pipelines: scheduling.pipelines,
       schedules: scheduling.schedules,
+      taskData: { store, layout: service.layout, limits: config.limits },
       authenticator,
       bodyLimit: config.bodyLimit,
       heartbeatMs: options.heartbeatMs,

@@ -29,7 +29,7 @@ export async function startApp(
   serviceOptions: ServiceOptions = {},
 ): Promise<TestApp> {
   // Jobs, saved pipelines and schedules in one database, as the server has them.
-  const home = mkdtempSync(join(tmpdir(), 'cellpipe-http-'));
+  const home = serviceOptions.home ?? mkdtempSync(join(tmpdir(), 'cellpipe-http-'));
   const store = new SqliteStore(join(home, 'cellpipe.db'));
   const pipelineStore = new SqlitePipelineStore(store.db);
   const { service, cleanup } = await startService({ ...serviceOptions, home, store, versions: pipelineStore });
@@ -46,6 +46,7 @@ export async function startApp(
     pipelines: scheduling.pipelines,
     schedules: scheduling.schedules,
     authenticator,
+    taskData: { store, layout: service.layout, limits: service.limits },
     shutdown: shutdown.signal,
     logError: () => undefined,
     ...options,

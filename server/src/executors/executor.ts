@@ -39,6 +39,13 @@ export interface LaunchSpec {
   resultPath: string;
   /** The job's artifact root (task.json `artifactRoot`): upstream outputs are read from here. */
   artifactRoot: string;
+  /**
+   * The attempt's data token, for executors whose tasks pass data through the server over HTTP (the
+   * task-data API): it lets the task read its inputs and write its outputs, for this attempt only and
+   * while it runs. Set when the attempt is handed over to `start`; absent on `reattach` (the task has
+   * it already).
+   */
+  dataToken?: string;
 }
 
 /**

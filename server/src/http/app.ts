@@ -17,6 +17,7 @@ import { reservedKeyGuard } from './reserved-keys.js';
 import { rerunRouter } from './rerun-routes.js';
 import { pipelinesRouter } from './pipelines-routes.js';
 import { schedulesRouter } from './schedules-routes.js';
+import { taskDataRouter, type TaskDataOptions } from './task-data-routes.js';
 import type { PipelineService } from '../pipelines/pipeline-service.js';
 import type { ScheduleService } from '../scheduler/schedule-service.js';
 import { createMetrics, type HttpMetrics } from './metrics.js';
@@ -28,6 +29,8 @@ export interface AppOptions {
   /** Saved pipelines (/api/pipelines) and schedules (/api/schedules), when the server has them. */
   pipelines?: PipelineService;
   schedules?: ScheduleService;
+  /** The task-data API (/api/task-data), where task pods without a shared file system pass their data. */
+  taskData?: TaskDataOptions;
   authenticator: Authenticator;
   /** Largest JSON body (default "20mb"); larger ones get 413. */
   bodyLimit?: string;
@@ -76,6 +79,9 @@ export function createApp(options: AppOptions): CellpipeApp {
     const text = await metrics.registry.metrics();
     res.type(metrics.registry.contentType).send(text);
   });
+
+  // Task pods authenticate with their attempt's token, not a user's: before the API's authentication.
+  if (options.taskData) app.use('/api/task-data', taskDataRouter(options.taskData));
 
   const api = express.Router();
   api.get(

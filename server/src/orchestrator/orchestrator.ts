@@ -25,6 +25,7 @@ import type { AttemptRecord, Change, JobRecord, Store, TaskRecord, Transition } 
 import type { JobLayout } from '../store/layout.js';
 import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
+import { mintAttemptToken } from '../auth/attempt-token.js';
 import { StorageFullError, isStorageFull } from '../store/errors.js';
 import { removeTree } from '../store/remove-tree.js';
 import { appendLog } from './log-file.js';
@@ -342,7 +343,11 @@ export class Orchestrator {
           error: { reason: 'lost', message: 'the task disappeared while the server was down' },
         });
       } else {
-        // Persisted as handed over, never spawned: it is safe (and necessary) to start it now.
+        // Persisted as handed over, never spawned: it is safe (and necessary) to start it now, with
+        // a new token (only the old one's hash was kept).
+        const { token, hash } = mintAttemptToken();
+        this.commit(aj, (b) => b.attempts.push({ ...inf.record, tokenHash: hash }));
+        spec.dataToken = token;
         this.executor.start(spec, report).catch((err: unknown) => this.startFailed(aj.job.id, name, att.attempt, err));
       }
       return;
@@ -648,6 +653,7 @@ export class Orchestrator {
       );
       return this.schedule();
     }
+    const { token, hash } = mintAttemptToken();
     const record: AttemptRecord = {
       jobId: aj.job.id,
       task: name,
@@ -655,6 +661,7 @@ export class Orchestrator {
       state: 'starting',
       handle: null,
       createdAt: this.isoNow(),
+      tokenHash: hash,
     };
     const inf: Inflight = { attempt, record, followed: true, stopping: false, failures: 0 };
     // Persisted as 'starting' BEFORE the executor sees it: after a crash it is either found or started, never twice.
@@ -665,6 +672,7 @@ export class Orchestrator {
     });
     aj.inflight.set(name, inf);
     const spec = this.launchSpec(aj, name, attempt);
+    spec.dataToken = token;
     this.executor
       .start(spec, (e) => this.onEvent(aj.job.id, name, attempt, e))
       .catch((err: unknown) => this.startFailed(aj.job.id, name, attempt, err));
@@ -767,7 +775,9 @@ export class Orchestrator {
       ? result.status === 'succeeded' && (e.exitCode === undefined || e.exitCode === 0)
       : e.exitCode === 0 && !e.error && !inf.stopReason;
     const exitCode = e.exitCode ?? (result ? (result.status === 'succeeded' ? 0 : 1) : undefined);
-    const attemptRec: AttemptRecord = { ...inf.record, state: 'finished', finishedAt: ended.toISOString() };
+    // Its end revokes its data token.
+    const { tokenHash: _revoked, ...open } = inf.record;
+    const attemptRec: AttemptRecord = { ...open, state: 'finished', finishedAt: ended.toISOString() };
     if (e.startedAt) attemptRec.startedAt = started;
     if (exitCode !== undefined) attemptRec.exitCode = exitCode;
     if (e.usage) attemptRec.usage = e.usage;

@@ -205,4 +205,12 @@ export const MIGRATIONS: Migration[] = [
       END;
     `,
   },
+  {
+    version: 7,
+    name: "each open attempt's data token (its SHA-256), cleared when the attempt ends",
+    sql: `
+      ALTER TABLE attempts ADD COLUMN token_hash TEXT;
+      CREATE UNIQUE INDEX attempts_token ON attempts(token_hash) WHERE token_hash IS NOT NULL;
+    `,
+  },
 ];

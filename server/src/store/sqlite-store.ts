@@ -52,6 +52,7 @@ interface AttemptRow {
   peak_memory_bytes: number | null;
   cpu_seconds: number | null;
   reason: string | null;
+  token_hash: string | null;
 }
 
 /** The condition for jobs that are not finished; `alias` is the jobs table's alias in a join. */
@@ -112,6 +113,7 @@ function rowToAttempt(r: AttemptRow): AttemptRecord {
   const exit = opt(r.exit_code);
   if (exit !== undefined) a.exitCode = exit;
   if (r.reason) a.reason = r.reason;
+  if (r.token_hash) a.tokenHash = r.token_hash;
   if (r.peak_memory_bytes !== null || r.cpu_seconds !== null) {
     a.usage = {};
     if (r.peak_memory_bytes !== null) a.usage.peakMemoryBytes = r.peak_memory_bytes;
@@ -197,13 +199,15 @@ export class SqliteStore implements Store {
       attemptsOfJob: db.prepare('SELECT * FROM attempts WHERE job_id = ? ORDER BY task, attempt'),
       attemptsOfTask: db.prepare('SELECT * FROM attempts WHERE job_id = ? AND task = ? ORDER BY attempt'),
       openAttempts: db.prepare("SELECT * FROM attempts WHERE state != 'finished' ORDER BY created_at"),
+      openAttemptByToken: db.prepare("SELECT * FROM attempts WHERE token_hash = ? AND state != 'finished'"),
       upsertAttempt: db.prepare(`INSERT INTO attempts (job_id, task, attempt, state, handle, created_at, started_at,
-        finished_at, exit_code, reason, peak_memory_bytes, cpu_seconds) VALUES (@jobId, @task, @attempt, @state,
-        @handle, @createdAt, @startedAt, @finishedAt, @exitCode, @reason, @peakMemoryBytes, @cpuSeconds)
+        finished_at, exit_code, reason, peak_memory_bytes, cpu_seconds, token_hash) VALUES (@jobId, @task, @attempt,
+        @state, @handle, @createdAt, @startedAt, @finishedAt, @exitCode, @reason, @peakMemoryBytes, @cpuSeconds,
+        @tokenHash)
         ON CONFLICT (job_id, task, attempt) DO UPDATE SET state = excluded.state,
         handle = excluded.handle, started_at = excluded.started_at, finished_at = excluded.finished_at,
         exit_code = excluded.exit_code, reason = excluded.reason, peak_memory_bytes = excluded.peak_memory_bytes,
-        cpu_seconds = excluded.cpu_seconds`),
+        cpu_seconds = excluded.cpu_seconds, token_hash = excluded.token_hash`),
       insertTransition: db.prepare(
         'INSERT INTO transitions (job_id, task, from_state, to_state, at, note) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -374,6 +378,11 @@ export class SqliteStore implements Store {
     return (this.stmts.openAttempts.all() as AttemptRow[]).map(rowToAttempt);
   }
 
+  openAttemptByToken(tokenHash: string): AttemptRecord | undefined {
+    const row = this.stmts.openAttemptByToken.get(tokenHash) as AttemptRow | undefined;
+    return row ? rowToAttempt(row) : undefined;
+  }
+
   transitions(jobId: string): Transition[] {
     return (
       this.stmts.transitions.all(jobId) as {
@@ -422,6 +431,8 @@ export class SqliteStore implements Store {
           reason: a.reason ?? null,
           peakMemoryBytes: a.usage?.peakMemoryBytes ?? null,
           cpuSeconds: a.usage?.cpuSeconds ?? null,
+          // Only an open attempt keeps its token: writing its end revokes it.
+          tokenHash: a.state === 'finished' ? null : (a.tokenHash ?? null),
         });
       }
       for (const t of change.transitions ?? []) {

@@ -54,6 +54,12 @@ export interface AttemptRecord {
   reason?: string;
   /** What the attempt used, when its executor measured it. */
   usage?: AttemptUsage;
+  /**
+   * SHA-256 (hex) of the token the attempt's task uses to read its inputs and write its outputs
+   * through the server (executors without a shared file system). Set while the attempt is open;
+   * an attempt written without it (its end) has no valid token any more.
+   */
+  tokenHash?: string;
 }
 
 /** One atomic state change. */
@@ -132,6 +138,8 @@ export interface Store {
   attempts(jobId: string, task?: string): AttemptRecord[];
   /** Attempts in state starting/running across all jobs (restart recovery). */
   openAttempts(): AttemptRecord[];
+  /** The open attempt whose data token has this hash (see AttemptRecord.tokenHash). */
+  openAttemptByToken(tokenHash: string): AttemptRecord | undefined;
   transitions(jobId: string): Transition[];
   apply(change: Change): void;
   deleteJob(id: string): void;
