@@ -524,13 +524,17 @@ describe('background server', () => {
 });
 
 describe('serve --executor kubernetes', () => {
-  test('uses --kubeconfig/--context, naming the setting it cannot use; warns that no data path is set', () => {
+  test('refuses without a data path; uses --kubeconfig/--context, naming the setting it cannot use', () => {
     const missing = join(scratch, 'no-such-kubeconfig');
-    const r = cli(['serve', '--port', '0', '--executor', 'kubernetes', '--kubeconfig', missing]);
     // A configuration that cannot work is bad input: exit 2.
+    const noUrl = cli(['serve', '--port', '0', '--executor', 'kubernetes', '--kubeconfig', missing]);
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.stderr).toMatch(/kubernetes\.serverUrl: required with the server data store \(the default\)/);
+    const config = join(scratch, 'k8s-config.yaml');
+    writeFileSync(config, 'kubernetes:\n  serverUrl: http://cellpipe.cellpipe.svc:8765\n');
+    const r = cli(['serve', '--port', '0', '--config', config, '--executor', 'kubernetes', '--kubeconfig', missing]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`kubernetes.kubeconfig: ${missing} does not exist`);
-    expect(r.stderr).toMatch(/WARNING: the Kubernetes executor has no way to pass data between tasks/);
 
     const kubeconfig = join(scratch, 'kubeconfig');
     writeFileSync(
@@ -543,6 +547,8 @@ describe('serve --executor kubernetes', () => {
       'serve',
       '--port',
       '0',
+      '--config',
+      config,
       '--executor',
       'kubernetes',
       '--kubeconfig',

@@ -129,4 +129,35 @@ describe('the executor registry builds executors from the configuration', () => 
       /invalid kubernetes executor configuration:\n {2}kubernetes\.namespace: must be a DNS label/,
     );
   });
+
+  test.each<[string, Record<string, unknown>, RegExp]>([
+    [
+      'the server store without the URL pods reach the server at',
+      {},
+      /^kubernetes\.serverUrl: required with the server data store/,
+    ],
+    ['a serverUrl that is not http(s)', { serverUrl: 'ftp://cellpipe' }, /kubernetes\.serverUrl: must be an http/],
+    [
+      'the volume store without a volume',
+      { dataStore: 'volume' },
+      /kubernetes\.dataVolume: is required with dataStore: volume/,
+    ],
+    [
+      'a volume with two sources',
+      { dataVolume: { claimName: 'jobs', hostPath: '/srv', mountPath: '/srv' } },
+      /kubernetes\.dataVolume: give exactly one of claimName, nfs or hostPath/,
+    ],
+    [
+      'a volume the server store would not use',
+      { dataStore: 'server', serverUrl: 'http://cellpipe:8765', dataVolume: { claimName: 'jobs', mountPath: '/srv' } },
+      /kubernetes\.dataVolume: is only used with dataStore: volume/,
+    ],
+    [
+      "a volume that does not hold the server's job files",
+      { dataVolume: { nfs: { server: 'nfs.example.org', path: '/exports' }, mountPath: '/elsewhere' } },
+      /kubernetes\.dataVolume\.mountPath: \/elsewhere does not hold this server's job files/,
+    ],
+  ])('kubernetes: %s is refused, naming the setting', async (_what, kubernetes, message) => {
+    await expect(createExecutor('kubernetes', context({ kubernetes }))).rejects.toThrow(message);
+  });
 });

@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resources } from '@cellpipe/schema';
 import type { CancelRequest, Executor, ExecutorEvent, LaunchSpec } from '../src/executors/executor.js';
+import { JobLayout } from '../src/store/layout.js';
 
 /** What an attempt's code does. */
 export type Behaviour =
@@ -49,9 +50,13 @@ function behaviourCode(b: Behaviour): string {
   return `import time\ntime.sleep(${b.seconds})\n`;
 }
 
+/** The job id of every attempt `runnerLaunch` makes. */
+export const CONTRACT_JOB_ID = 'contract';
+
 /**
- * A launch spec whose task.json makes the real task runner behave as asked, with every path under
- * `root` (where the runner must be able to write, on whichever side it runs).
+ * A launch spec whose task.json makes the real task runner behave as asked, with every path where a
+ * server at home `root` keeps its job files (store/layout.ts), so the runner can write them on
+ * whichever side it runs, and the task-data API finds them.
  */
 export function runnerLaunch(
   root: string,
@@ -59,11 +64,12 @@ export function runnerLaunch(
   behaviour: Behaviour,
   options: { resources?: Resources; payloadBytes?: number } = {},
 ): LaunchSpec {
-  const jobId = 'contract';
-  const taskDir = join(root, taskName, 'attempt-1');
-  const artifactRoot = join(root, 'artifacts');
+  const jobId = CONTRACT_JOB_ID;
+  const layout = new JobLayout(root);
+  const taskDir = layout.attemptDir(jobId, taskName, 1);
+  const artifactRoot = layout.artifactRoot(jobId);
   mkdirSync(taskDir, { recursive: true });
-  mkdirSync(join(artifactRoot, taskName, 'files'), { recursive: true });
+  mkdirSync(layout.filesDir(jobId, taskName), { recursive: true });
   const padding = options.payloadBytes ? `pad = ${JSON.stringify('x'.repeat(options.payloadBytes))}\n` : '';
   const taskJson = {
     jobId,
@@ -79,9 +85,9 @@ export function runnerLaunch(
     parameters: {},
     parametersCell: null,
     artifactRoot,
-    outputDir: join(artifactRoot, taskName),
-    resultPath: join(taskDir, 'result.json'),
-    notebookPath: join(taskDir, 'executed.ipynb'),
+    outputDir: layout.outputDir(jobId, taskName),
+    resultPath: layout.resultPath(jobId, taskName, 1),
+    notebookPath: layout.notebookPath(jobId, taskName, 1),
   };
   const payload = JSON.stringify(taskJson);
   writeFileSync(join(taskDir, 'task.json'), payload);
@@ -95,7 +101,7 @@ export function runnerLaunch(
     env: {},
     taskDir,
     payload: { 'task.json': payload },
-    logPath: join(root, taskName, 'attempt-1.log'),
+    logPath: layout.logPath(jobId, taskName, 1),
     resultPath: taskJson.resultPath,
     artifactRoot,
   };

@@ -23,6 +23,8 @@ const runnerArchive = readFileSync(join(root, 'server', 'dist', 'cellpipe_runner
 const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
 const serverNs = `cp-srv-${suffix}`;
 const tasksNs = `cp-tasks-${suffix}`;
+/** Where task pods would reach the server (no pod runs on kwok nodes). */
+const SERVER_URL = 'http://cellpipe.test:8765';
 
 let bed: Testbed;
 let admin: k8s.KubeConfig;
@@ -406,7 +408,7 @@ test('the server refuses to start, naming each missing right, when its identity 
   try {
     const home = mkdtempSync(join(workDir, 'home-'));
     await expect(
-      startServer({ home, port: 0, executor: 'kubernetes', kubernetes: { namespace: tasksNs } }),
+      startServer({ home, port: 0, executor: 'kubernetes', kubernetes: { namespace: tasksNs, serverUrl: SERVER_URL } }),
     ).rejects.toThrow(
       new RegExp(
         `lacks rights it needs:\\n  - create jobs\\.batch in namespace ${tasksNs}\\n[^]*- list nodes cluster-wide[^]*deploy/rbac\\.yaml`,
@@ -424,14 +426,24 @@ test('the server refuses to start, naming each missing right, when its identity 
       home,
       port: 0,
       executor: 'kubernetes',
-      kubernetes: { namespace: tasksNs, kubeconfig, context: 'bed' },
+      kubernetes: { namespace: tasksNs, kubeconfig, context: 'bed', serverUrl: SERVER_URL },
     }),
   ).rejects.toThrow(/lacks rights it needs:\n  - create jobs\.batch/);
   await expect(
-    startServer({ home, port: 0, executor: 'kubernetes', kubernetes: { kubeconfig, context: 'elsewhere' } }),
+    startServer({
+      home,
+      port: 0,
+      executor: 'kubernetes',
+      kubernetes: { kubeconfig, context: 'elsewhere', serverUrl: SERVER_URL },
+    }),
   ).rejects.toThrow(`kubernetes.context: ${kubeconfig} has no context "elsewhere" (it has: bed)`);
   await expect(
-    startServer({ home, port: 0, executor: 'kubernetes', kubernetes: { kubeconfig: join(workDir, 'missing') } }),
+    startServer({
+      home,
+      port: 0,
+      executor: 'kubernetes',
+      kubernetes: { kubeconfig: join(workDir, 'missing'), serverUrl: SERVER_URL },
+    }),
   ).rejects.toThrow(`kubernetes.kubeconfig: ${join(workDir, 'missing')} does not exist`);
 });
 

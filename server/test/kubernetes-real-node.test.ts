@@ -1,19 +1,22 @@
 /**
  * The Kubernetes executor on the test bed's real node: a kubelet, containerd and runc where task
  * pods really run the task runner in a locally built python3 image, with a fake GPU device plugin.
- * Data passes between tasks through the executor's `dataVolume` (a hostPath-backed claim at the
- * server's home, the same path in the server and the pods).
+ * Data passes between tasks through either data store: `server` (the pods fetch and upload over HTTP
+ * from a `cellpipe serve` bound to the node's bridge address) or `volume` (a hostPath-backed claim at
+ * the server's home, the same path in the server and the pods).
  *
  * Skipped, with the reason printed, where the machine cannot run a real node (not root, ...).
  */
 import { jest } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import type { Job } from '@cellpipe/schema';
+import { isTerminalJobState, JobSchema, type Job, type SubmitJobRequest } from '@cellpipe/schema';
+import { readHomeToken } from '../src/auth/home-token.js';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
 import { createJobService } from '../src/engine.js';
 import type { JobService } from '../src/jobs/job-service.js';
@@ -118,65 +121,6 @@ describeOnRealNode('the Kubernetes executor on a real node', () => {
   const log = (home: string, job: Job, task: string): string =>
     readFileSync(join(home, 'jobs', job.id, 'tasks', task, `attempt-${taskOf(job, task).attempt}.log`), 'utf8');
 
-  test('the quickstart run through the CLI on the real node gives the same values as the local run', async () => {
-    const cli = (home: string, args: string[]) => {
-      const r = spawnSync(process.execPath, [cliJs, ...args], {
-        env: { ...process.env, CELLPIPE_HOME: home, CELLPIPE_GPUS: '', CELLPIPE_URL: '', CELLPIPE_TOKEN: '' },
-        encoding: 'utf8',
-        timeout: 200_000,
-        cwd: repo,
-      });
-      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-    };
-    const jobId = (stdout: string): string => /^job ([a-z0-9]+)$/m.exec(stdout)![1]!;
-    const report = (home: string, id: string): unknown =>
-      JSON.parse(readFileSync(join(home, 'jobs', id, 'artifacts', 'report', 'files', 'report.json'), 'utf8'));
-
-    const localHome = mkdtempSync(join(tmpdir(), 'cellpipe-real-local-'));
-    homes.push(localHome);
-    const local = cli(localHome, ['run', quickstart]);
-    expect(local.code).toBe(0);
-
-    const { home, claimName } = await sharedHome();
-    // The embedded server of `cellpipe run` takes its executor from the home's config file.
-    writeFileSync(
-      join(home, 'config.yaml'),
-      JSON.stringify({
-        executor: 'kubernetes',
-        kubernetes: { ...executorConfig(home, claimName), kubeconfig: bed.kubeconfigPath },
-      }),
-    );
-    const remote = cli(home, ['run', quickstart]);
-    expect([remote.code, remote.stdout]).toEqual([0, expect.stringMatching(/^job [a-z0-9]+ succeeded in /m)]);
-    const id = jobId(remote.stdout);
-    expect(report(home, id)).toEqual(report(localHome, jobId(local.stdout)));
-    // Every task ran in a pod on the real node.
-    const job = JSON.parse(cli(home, ['status', id, '--json']).stdout) as Job;
-    expect(job.tasks.map((t) => t.placement?.split('/')[0])).toEqual(job.tasks.map(() => node.name));
-  });
-
-  test("a failing cell fails its task with the cell's 1-based position and the traceback", async () => {
-    const { service: svc } = await service();
-    try {
-      const job = await svc.submit(
-        'alice',
-        pipelineRequest([
-          { name: 'fine', code: 'a = 1\n', outputs: ['a'] },
-          { name: 'broken', code: 'b = a + 1\nc = b / 0\n', dependsOn: ['fine'], inputs: ['a'] },
-        ]),
-      );
-      const done = await waitForJob(svc, job.id);
-      expect(done.state).toBe('failed');
-      const broken = taskOf(done, 'broken');
-      expect(broken.error).toMatchObject({ reason: 'exception', cell: 2 });
-      expect(broken.error?.message).toMatch(/ZeroDivisionError/);
-      expect(broken.error?.traceback).toMatch(/<cell 2>", line 2[^]*ZeroDivisionError: division by zero/);
-      expect(taskOf(done, 'fine').state).toBe('succeeded');
-    } finally {
-      await svc.close();
-    }
-  });
-
   test('cancel stops the container: its processes are gone when the task is reported cancelled', async () => {
     const { service: svc } = await service();
     try {
@@ -247,20 +191,256 @@ describeOnRealNode('the Kubernetes executor on a real node', () => {
     }
   });
 
-  test('the notebook a task ran is written back through the data volume', async () => {
-    const { service: svc } = await service();
-    try {
-      const job = await svc.submit('alice', pipelineRequest([{ name: 'only', code: 'answer = 6 * 7\nanswer\n' }]));
-      const done = await waitForJob(svc, job.id);
-      expect(done.state).toBe('succeeded');
-      const executed = JSON.parse(readFileSync(await svc.taskFile(job.id, 'only', 'notebook'), 'utf8')) as {
-        cells: { outputs?: { data?: Record<string, unknown> }[] }[];
-      };
-      const results = executed.cells.flatMap((c) => c.outputs ?? []).map((o) => o.data?.['text/plain']);
-      expect(results).toContain('42');
-    } finally {
-      await svc.close();
+  // ---- both data stores, through `cellpipe serve` as a cluster runs it --------------------------
+
+  type DataStore = 'server' | 'volume';
+
+  interface Served {
+    home: string;
+    url: string;
+    token: string;
+    child: ChildProcess;
+    kill9(): Promise<void>;
+    stop(): Promise<void>;
+  }
+
+  /** A free port on the node's bridge address (a restarted server must come back on the same one). */
+  function freePort(): Promise<number> {
+    return new Promise((resolvePort, reject) => {
+      const probe = createServer();
+      probe.once('error', reject);
+      probe.listen(0, node.ip, () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolvePort(port));
+      });
+    });
+  }
+
+  /** A server home for a store: the volume store needs it on a claim the pods mount at the same path. */
+  async function storeHome(store: DataStore): Promise<{ home: string; kubernetes: Record<string, unknown> }> {
+    if (store === 'volume') {
+      const { home, claimName } = await sharedHome();
+      return { home, kubernetes: { dataStore: 'volume', dataVolume: { claimName, mountPath: home } } };
     }
+    const home = mkdtempSync(join(tmpdir(), 'cellpipe-real-server-'));
+    homes.push(home);
+    return { home, kubernetes: {} };
+  }
+
+  /**
+   * `cellpipe serve --executor kubernetes` in a child process, bound to the node's bridge address (where
+   * pods reach the host), with the server store's URL pointing there.
+   */
+  async function serve(
+    home: string,
+    store: DataStore,
+    port: number,
+    kubernetes: Record<string, unknown>,
+  ): Promise<Served> {
+    const url = `http://${node.ip}:${port}`;
+    writeFileSync(
+      join(home, 'config.json'),
+      JSON.stringify({
+        executor: 'kubernetes',
+        host: node.ip,
+        port,
+        kubernetes: {
+          namespace: ns,
+          ...node.executorConfig,
+          kubeconfig: bed.kubeconfigPath,
+          ...(store === 'server' ? { serverUrl: url, dataRetrySeconds: 120 } : {}),
+          ...kubernetes,
+        },
+      }),
+    );
+    const child = spawn(process.execPath, [cliJs, 'serve', '--home', home], {
+      env: { ...process.env, CELLPIPE_HOME: home, CELLPIPE_URL: '', CELLPIPE_TOKEN: '', CELLPIPE_CONFIG: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    await eventually(
+      `cellpipe serve at ${url}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`cellpipe serve exited ${child.exitCode}: ${stderr}`);
+        return (await fetch(`${url}/healthz`)).ok ? true : undefined;
+      },
+      120_000,
+    );
+    return {
+      home,
+      url,
+      token: readHomeToken(home)!,
+      child,
+      kill9: async () => {
+        child.kill('SIGKILL');
+        await exited;
+      },
+      stop: async () => {
+        if (child.exitCode === null) child.kill('SIGTERM');
+        await exited;
+      },
+    };
+  }
+
+  async function api(s: Served, method: string, path: string, body?: unknown): Promise<Response> {
+    return fetch(`${s.url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${s.token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  }
+
+  async function submitTo(s: Served, request: SubmitJobRequest): Promise<Job> {
+    const res = await api(s, 'POST', '/api/jobs', request);
+    expect(res.status).toBe(201);
+    return JobSchema.parse(await res.json());
+  }
+
+  /** The job as the API shows it, once `until` holds (default: finished). */
+  function jobOf(s: Served, id: string, until: (job: Job) => boolean = (j) => isTerminalJobState(j.state)) {
+    return eventually(
+      `job ${id}`,
+      async () => {
+        const job = JobSchema.parse(await (await api(s, 'GET', `/api/jobs/${id}`)).json());
+        return until(job) ? job : undefined;
+      },
+      200_000,
+    );
+  }
+
+  const cliIn = (home: string, args: string[]) => {
+    const r = spawnSync(process.execPath, [cliJs, ...args], {
+      env: { ...process.env, CELLPIPE_HOME: home, CELLPIPE_GPUS: '', CELLPIPE_URL: '', CELLPIPE_TOKEN: '' },
+      encoding: 'utf8',
+      timeout: 200_000,
+      cwd: repo,
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  const jobIdOf = (stdout: string): string => /^job ([a-z0-9]+)$/m.exec(stdout)![1]!;
+
+  /** The quickstart's report, run by the local executor: what every store must reproduce. */
+  let localReport: unknown;
+  function localQuickstartReport(): unknown {
+    if (localReport === undefined) {
+      const localHome = mkdtempSync(join(tmpdir(), 'cellpipe-real-local-'));
+      homes.push(localHome);
+      const local = cliIn(localHome, ['run', quickstart]);
+      expect(local.code).toBe(0);
+      localReport = JSON.parse(
+        readFileSync(
+          join(localHome, 'jobs', jobIdOf(local.stdout), 'artifacts', 'report', 'files', 'report.json'),
+          'utf8',
+        ),
+      );
+    }
+    return localReport;
+  }
+
+  describe.each<DataStore>(['server', 'volume'])('the %s data store', (store) => {
+    let served: Served;
+
+    beforeAll(async () => {
+      const { home, kubernetes } = await storeHome(store);
+      served = await serve(home, store, await freePort(), kubernetes);
+    });
+    afterAll(async () => {
+      await served?.stop();
+    });
+
+    test('the quickstart run with `cellpipe run` gives the local values; its notebook and artifact come back through the API', async () => {
+      // First: spawnSync blocks this process, and with it the sockets fetch keeps alive.
+      const expected = localQuickstartReport();
+      const remote = cliIn(served.home, ['run', quickstart]);
+      expect([remote.code, remote.stdout]).toEqual([0, expect.stringMatching(/^job [a-z0-9]+ succeeded in /m)]);
+      const id = jobIdOf(remote.stdout);
+      const job = await jobOf(served, id);
+      // Every task ran in a pod on the real node, variables flowing between them.
+      expect(job.tasks.map((t) => t.placement?.split('/')[0])).toEqual(job.tasks.map(() => node.name));
+      expect(taskOf(job, 'report').artifacts).toEqual(['report.json']);
+      // What the monitor fetches.
+      const artifact = await api(served, 'GET', `/api/jobs/${id}/tasks/report/artifacts/report.json`);
+      expect(artifact.status).toBe(200);
+      expect(JSON.parse(await artifact.text())).toEqual(expected);
+      const notebook = await api(served, 'GET', `/api/jobs/${id}/tasks/stats/notebook`);
+      expect(notebook.status).toBe(200);
+      const cells = ((await notebook.json()) as { cells: { outputs: { text?: string }[] }[] }).cells;
+      expect(cells.flatMap((c) => c.outputs).map((o) => o.text ?? '')).toContainEqual(
+        expect.stringMatching(/^mean=-?\d+\.\d{3} stdev=\d+\.\d{3}\n$/),
+      );
+    });
+
+    test("a failing cell fails its task with the cell's 1-based position and the traceback", async () => {
+      const job = await submitTo(
+        served,
+        pipelineRequest([
+          { name: 'fine', code: 'a = 1\n', outputs: ['a'] },
+          { name: 'broken', code: 'b = a + 1\nc = b / 0\n', dependsOn: ['fine'], inputs: ['a'] },
+        ]),
+      );
+      const done = await jobOf(served, job.id);
+      expect([done.state, taskOf(done, 'fine').state]).toEqual(['failed', 'succeeded']);
+      const broken = taskOf(done, 'broken');
+      expect(broken.error).toMatchObject({ reason: 'exception', cell: 2 });
+      expect(broken.error?.message).toMatch(/ZeroDivisionError/);
+      expect(broken.error?.traceback).toMatch(/<cell 2>", line 2[^]*ZeroDivisionError: division by zero/);
+    });
+
+    test('the server kill -9ed while a pod runs and started again: the outputs arrive, nothing runs twice', async () => {
+      const { home, kubernetes } = await storeHome(store);
+      const port = await freePort();
+      // Kept Jobs and pods, to count them afterwards.
+      let s = await serve(home, store, port, { ...kubernetes, keepFinishedJobs: true });
+      try {
+        const job = await submitTo(
+          s,
+          pipelineRequest([
+            {
+              name: 'work',
+              code:
+                'import os, time\nprint("working", flush=True)\ntime.sleep(6)\nvalue = 6 * 7\n' +
+                'open(os.path.join(os.environ["CELLPIPE_OUTPUT_DIR"], "value.txt"), "w").write(str(value))\n',
+              outputs: ['value'],
+            },
+            { name: 'after', code: 'doubled = value * 2\ndoubled\n', dependsOn: ['work'], inputs: ['value'] },
+          ]),
+        );
+        await jobOf(s, job.id, (j) => taskOf(j, 'work').state === 'running');
+        const pod = await eventually('the task runner in its pod', async () => {
+          const p = await podOf(job.id, 'work');
+          return p && podProcesses(p.metadata!.uid!).some((x) => x.cmdline.includes('cellpipe_runner.py'))
+            ? p
+            : undefined;
+        });
+        await s.kill9();
+        // Down while the cells end and the task hands over its output, artifact, notebook and result.
+        await new Promise((r) => setTimeout(r, 12_000));
+        s = await serve(home, store, port, { ...kubernetes, keepFinishedJobs: true });
+        const done = await jobOf(s, job.id);
+        expect([done.state, taskOf(done, 'work').attempt, taskOf(done, 'after').attempt]).toEqual(['succeeded', 1, 1]);
+        expect(taskOf(done, 'work').artifacts).toEqual(['value.txt']);
+        const artifact = await api(s, 'GET', `/api/jobs/${job.id}/tasks/work/artifacts/value.txt`);
+        expect(await artifact.text()).toBe('42');
+        const notebook = await (await api(s, 'GET', `/api/jobs/${job.id}/tasks/after/notebook`)).text();
+        expect(notebook).toContain('"text/plain": "84"');
+        // One Job and one pod per task, and the work ran once.
+        const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `cellpipe.io/job=${job.id}` });
+        expect(pods.items.map((p) => p.metadata?.labels?.['cellpipe.io/task']).sort()).toEqual(['after', 'work']);
+        expect(pods.items.find((p) => p.metadata?.labels?.['cellpipe.io/task'] === 'work')?.metadata?.uid).toBe(
+          pod.metadata!.uid,
+        );
+        const workLog = await (await api(s, 'GET', `/api/jobs/${job.id}/tasks/work/logs`)).text();
+        expect(workLog.match(/^working$/gm)).toEqual(['working']);
+        if (store === 'server')
+          expect(workLog).toMatch(
+            /\[cellpipe\] uploading .*: the server is not answering .*; trying again for up to 120 s/,
+          );
+      } finally {
+        await s.stop();
+      }
+    });
   });
 
   // Last: it takes the bed down.

@@ -24,6 +24,9 @@ export function requiredAccess(cfg: KubernetesExecutorConfig): Need[] {
     { group: '', resource: 'configmaps', verbs: ['create', 'get', 'delete'], namespace: ns },
     { group: '', resource: 'nodes', verbs: ['list', 'watch'] },
   ];
+  // The server data store hands each attempt its token in a Secret.
+  if (cfg.dataStore === 'server')
+    needs.push({ group: '', resource: 'secrets', verbs: ['create', 'update', 'delete'], namespace: ns });
   if (cfg.inventoryScope === 'cluster') needs.push({ group: '', resource: 'pods', verbs: ['list', 'watch'] });
   return needs;
 }

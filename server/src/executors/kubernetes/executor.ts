@@ -25,7 +25,16 @@ import { pooledApiClients, type ApiClients } from './api-clients.js';
 import { cachedJob, cachedPod } from './cached.js';
 import { pinnedImage } from './image.js';
 import { computeInventory } from './inventory.js';
-import { CONTAINER_NAME, PayloadError, buildJob, ownerConfigMap, ownerReference } from './job-spec.js';
+import {
+  CONTAINER_NAME,
+  PayloadError,
+  buildJob,
+  dataPath,
+  ownerConfigMap,
+  ownerReference,
+  tokenSecret,
+  tokenSecretName,
+} from './job-spec.js';
 import { JOB_NAME_LABEL, MANAGED_SELECTOR, jobName, ownerName } from './names.js';
 import {
   KubernetesExecutorConfigSchema,
@@ -54,9 +63,12 @@ export interface KubernetesExecutorDeps {
 }
 
 interface Tracked {
-  /** Where the runner writes result.json (read with a shared data volume). Not the whole LaunchSpec:
-   * its payload holds the task's code, and thousands of attempts are tracked at once. */
+  /** Where result.json reaches the server (the runner uploads it there, or writes it on the shared
+   * volume). Not the whole LaunchSpec: its payload holds the task's code, and thousands of attempts
+   * are tracked at once. */
   resultPath: string;
+  /** The Secret holding the attempt's data token (`server` store), deleted once the attempt ended. */
+  secret?: string;
   report: ReportFn;
   name: string;
   /** The Job has been seen in the cache: its later absence means it was deleted. */
@@ -76,9 +88,17 @@ interface Tracked {
   followClosed: boolean;
 }
 
-function tracked(spec: LaunchSpec, report: ReportFn, name: string, seen: boolean, savedBytes = 0): Tracked {
+function tracked(
+  spec: LaunchSpec,
+  report: ReportFn,
+  name: string,
+  seen: boolean,
+  cfg: KubernetesExecutorConfig,
+  savedBytes = 0,
+): Tracked {
   return {
     resultPath: spec.resultPath,
+    secret: dataPath(cfg) === 'server' ? tokenSecretName(spec) : undefined,
     report,
     name,
     seen,
@@ -284,7 +304,7 @@ export class KubernetesExecutor implements Executor {
       };
       return;
     }
-    const t = tracked(spec, report, name, false);
+    const t = tracked(spec, report, name, false, this.config);
 
     let placement;
     try {
@@ -313,7 +333,10 @@ export class KubernetesExecutor implements Executor {
         podAnnotations: this.deps.podAnnotations?.(spec),
         passedEnv: this.deps.passedEnv,
       });
-      body.metadata!.ownerReferences = [ownerReference(spec.jobId, await this.ensureOwner(spec))];
+      const ownerUid = await this.ensureOwner(spec);
+      body.metadata!.ownerReferences = [ownerReference(spec.jobId, ownerUid)];
+      // The token's Secret exists before the pod that mounts it (else the kubelet waits and retries).
+      if (t.secret) await this.putTokenSecret(spec, ownerUid);
       try {
         await this.batch.createNamespacedJob({ namespace: this.config.namespace, body });
       } catch (err) {
@@ -360,7 +383,7 @@ export class KubernetesExecutor implements Executor {
       return 'following';
     }
     // The log saved before the restart is not reported again.
-    const t = tracked(spec, report, name, true, await savedLogBytes(spec.logPath));
+    const t = tracked(spec, report, name, true, this.config, await savedLogBytes(spec.logPath));
     this.tracked.set(name, t);
     this.evaluate(t);
     return 'following';
@@ -435,6 +458,30 @@ export class KubernetesExecutor implements Executor {
     if (!uid) throw new Error(`ConfigMap ${body.metadata!.name!} has no uid`);
     this.ownerUids.set(spec.jobId, uid);
     return uid;
+  }
+
+  /**
+   * Creates the attempt's token Secret, or replaces it: an attempt started again after a restart has a
+   * new token (the server keeps only hashes).
+   */
+  private async putTokenSecret(spec: LaunchSpec, ownerUid: string): Promise<void> {
+    if (!spec.dataToken) throw new Error("the server data store needs the attempt's data token");
+    const body = tokenSecret(spec, this.config, spec.dataToken, ownerUid);
+    const namespace = this.config.namespace;
+    try {
+      await this.core.createNamespacedSecret({ namespace, body });
+    } catch (err) {
+      if (httpCode(err) !== 409) throw err;
+      await this.core.replaceNamespacedSecret({ name: body.metadata!.name!, namespace, body });
+    }
+  }
+
+  /** The token of an ended attempt is revoked already; its Secret goes too (best effort). */
+  private dropTokenSecret(t: Tracked): void {
+    if (!t.secret) return;
+    this.core.deleteNamespacedSecret({ name: t.secret, namespace: this.config.namespace }).catch((err: unknown) => {
+      if (httpCode(err) !== 404) this.warn(`kubernetes executor: cannot delete Secret ${t.secret}: ${describe(err)}`);
+    });
   }
 
   /**
@@ -608,24 +655,26 @@ export class KubernetesExecutor implements Executor {
       }
     }
     let ended = event;
-    if (event.type === 'exited' && this.config.dataVolume) {
-      // With the shared data volume the runner wrote result.json where the server reads it.
+    const data = dataPath(this.config);
+    if (event.type === 'exited' && data !== 'none') {
+      // The runner uploaded result.json before it exited (or wrote it on the shared volume).
       const read = readResultFile(t.resultPath, this.deps.resultBytes ?? DEFAULT_LIMITS.resultBytes);
       if ('result' in read) ended = { ...event, result: read.result };
       else if ('error' in read) ended = { ...event, error: read.error };
     }
     this.tracked.delete(t.name);
-    if (ended.type === 'exited' && !this.config.dataVolume && ended.error?.reason === 'exit') {
+    if (ended.type === 'exited' && !('result' in ended) && ended.error?.reason === 'exit') {
       // Only the exit code came back: say where the real reason is.
       ended = {
         ...ended,
         error: {
           ...ended.error,
-          message: `${ended.error.message}; the server cannot read the task's result without kubernetes.dataVolume: the task log has its error`,
+          message: `${ended.error.message}; the task left no result${data === 'none' ? ' (no data store: kubernetes.serverUrl is not set)' : ''}: its log says why`,
         },
       };
     }
     t.report(ended);
+    this.dropTokenSecret(t);
     // The end is recorded (reports are persisted before they return) and the log is saved: the
     // Job and its pod have nothing more to give.
     if (!this.config.keepFinishedJobs && !t.deleting)
@@ -639,5 +688,6 @@ export class KubernetesExecutor implements Executor {
     t.follow?.abort();
     this.tracked.delete(t.name);
     t.report(event);
+    this.dropTokenSecret(t);
   }
 }

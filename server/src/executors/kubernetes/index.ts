@@ -21,26 +21,28 @@ export {
 export { placeResources, UnsatisfiableError, type MigStrategy } from './resources.js';
 
 /**
- * The data path between pods and the server: a dataVolume must hold the server's job files at the
- * same path; without one, say loudly what cannot work.
+ * The data path between pods and the server, checked before anything starts: the `server` store
+ * needs the URL pods reach the server at; the `volume` store must hold the server's job files at
+ * the same path.
  */
 function checkDataPath(context: ExecutorContext, config: KubernetesExecutorConfig): void {
-  const jobsRoot = new JobLayout(context.config.home).jobsRoot;
-  const data = config.dataVolume;
-  if (!data) {
-    context.warn(
-      `WARNING: the Kubernetes executor has no way to pass data between tasks: kubernetes.dataVolume ` +
-        `is not set. A task that reads a variable another task produced fails ("input ... not found"), and ` +
-        `results, executed notebooks and artifacts stay inside the pods. Set kubernetes.dataVolume to a ` +
-        `ReadWriteMany claim mounted at ${jobsRoot} (or a parent) in the server and the pods.`,
-    );
+  if (config.dataStore === 'server') {
+    if (!config.serverUrl) {
+      throw new ConfigError(
+        `kubernetes.serverUrl: required with the server data store (the default): the URL task pods reach ` +
+          `this server at, to fetch their inputs and upload their outputs (in a cluster, its Service: ` +
+          `http://cellpipe.cellpipe.svc:8765); or set kubernetes.dataStore: volume with a kubernetes.dataVolume ` +
+          `mounted in the server and every pod`,
+      );
+    }
     return;
   }
-  const mount = data.mountPath.replace(/\/+$/, '');
+  const jobsRoot = new JobLayout(context.config.home, context.config.jobsDir).jobsRoot;
+  const mount = config.dataVolume!.mountPath.replace(/\/+$/, '');
   if (jobsRoot !== mount && !jobsRoot.startsWith(`${mount}/`)) {
     throw new ConfigError(
-      `kubernetes.dataVolume.mountPath: ${data.mountPath} does not hold this server's job files (${jobsRoot}); ` +
-        `mount the claim at the same path in the server and give that path here`,
+      `kubernetes.dataVolume.mountPath: ${config.dataVolume!.mountPath} does not hold this server's job files (${jobsRoot}); ` +
+        `mount the volume at the same path in the server and give that path here`,
     );
   }
 }

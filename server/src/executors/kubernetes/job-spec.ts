@@ -3,11 +3,15 @@
  * - an owner ConfigMap per Cellpipe job (holds the runner; deleting it cascades to everything below),
  * - a batch/v1 Job per attempt (one pod, restartPolicy Never, backoffLimit 0: retries are the
  *   orchestrator's), owned by the owner ConfigMap. The attempt's payload (task.json) travels in its
- *   pod template's annotations and reaches the container as a file through a downward API volume,
- *   so an attempt is one API object: one create, nothing to clean up after it.
+ *   pod template's annotations and reaches the container as a file through a downward API volume.
+ * - with the `server` data store, a Secret per attempt holding its data token (created before the
+ *   Job, owned by the owner ConfigMap, deleted when the attempt ends): a token is a credential, so it
+ *   travels as one, not in annotations anyone who may read pods can see. The pod's task.json then
+ *   points at scratch space in the pod and at the server's task-data API.
  */
 import type {
   V1ConfigMap,
+  V1Secret,
   V1DownwardAPIVolumeFile,
   V1EnvVar,
   V1Job,
@@ -17,6 +21,7 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../executor.js';
+import { serverStoreTaskJson } from '../server-store.js';
 import { taskEnvironment } from '../task-env.js';
 import {
   JOB_LABEL,
@@ -32,13 +37,17 @@ import {
   labelValue,
   ownerName,
 } from './names.js';
-import type { KubernetesExecutorConfig } from './options.js';
+import type { DataVolume, KubernetesExecutorConfig } from './options.js';
 import type { Placement } from './resources.js';
 
 export const CONTAINER_NAME = 'task';
 export const RUNNER_FILE = 'cellpipe_runner.pyz';
 const RUNNER_DIR = '/cellpipe/runner';
 const TASK_DIR = '/cellpipe/task';
+/** `server` store: the pod's scratch space (the task.json paths) and its data token. */
+const WORK_DIR = '/cellpipe/work';
+const TOKEN_DIR = '/cellpipe/token';
+const TOKEN_KEY = 'token';
 /** One annotation per payload file; the file name must be a valid annotation name (<= 63 chars). */
 const PAYLOAD_ANNOTATION_PREFIX = 'payload.cellpipe.io/';
 const ANNOTATION_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -97,6 +106,47 @@ function payloadAnnotations(spec: LaunchSpec, cfg: KubernetesExecutorConfig): Re
   return out;
 }
 
+/**
+ * How an attempt's pod passes its data: `server` (over HTTP, with its token), `volume` (the shared
+ * dataVolume), or `none`: the `server` store without a serverUrl, which only an executor built
+ * directly can have (the registry refuses it), where pods never run.
+ */
+export function dataPath(cfg: KubernetesExecutorConfig): 'server' | 'volume' | 'none' {
+  if (cfg.dataStore === 'volume') return 'volume';
+  return cfg.serverUrl ? 'server' : 'none';
+}
+
+export function tokenSecretName(spec: LaunchSpec): string {
+  return `${jobName(spec.jobId, spec.taskName, spec.attempt)}-data`;
+}
+
+/** The Secret that carries an attempt's data token into its pod (`server` store). */
+export function tokenSecret(
+  spec: LaunchSpec,
+  cfg: KubernetesExecutorConfig,
+  token: string,
+  ownerUid: string,
+): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: tokenSecretName(spec),
+      namespace: cfg.namespace,
+      labels: { ...cfg.labels, ...attemptLabels(spec.jobId, spec.taskName, spec.attempt, spec.owner) },
+      ownerReferences: [ownerReference(spec.jobId, ownerUid)],
+    },
+    type: 'Opaque',
+    stringData: { [TOKEN_KEY]: token },
+  };
+}
+
+function dataVolumeSource(v: DataVolume): V1Volume {
+  if (v.claimName) return { name: 'data', persistentVolumeClaim: { claimName: v.claimName } };
+  if (v.nfs) return { name: 'data', nfs: { server: v.nfs.server, path: v.nfs.path } };
+  return { name: 'data', hostPath: { path: v.hostPath!, type: 'Directory' } };
+}
+
 export interface JobSpecInput {
   spec: LaunchSpec;
   cfg: KubernetesExecutorConfig;
@@ -136,7 +186,24 @@ export function buildJob({ spec, cfg, placement, image, podAnnotations, passedEn
     name,
     value,
   }));
-  const payload = payloadAnnotations(spec, cfg);
+  const data = dataPath(cfg);
+  const payload = payloadAnnotations(
+    data === 'server'
+      ? {
+          ...spec,
+          payload: {
+            ...spec.payload,
+            'task.json': serverStoreTaskJson(spec, {
+              serverUrl: cfg.serverUrl!,
+              workDir: WORK_DIR,
+              tokenFile: `${TOKEN_DIR}/${TOKEN_KEY}`,
+              retrySeconds: cfg.dataRetrySeconds,
+            }),
+          },
+        }
+      : spec,
+    cfg,
+  );
   const podTemplateAnnotations = { ...annotations, ...podAnnotations, ...payload };
   const total = annotationBytes(podTemplateAnnotations);
   if (total > ANNOTATIONS_LIMIT_BYTES) {
@@ -156,9 +223,15 @@ export function buildJob({ spec, cfg, placement, image, podAnnotations, passedEn
     { name: 'runner', mountPath: RUNNER_DIR, readOnly: true },
     { name: 'payload', mountPath: TASK_DIR, readOnly: true },
   ];
-  if (cfg.dataVolume) {
-    volumes.push({ name: 'data', persistentVolumeClaim: { claimName: cfg.dataVolume.claimName } });
-    mounts.push({ name: 'data', mountPath: cfg.dataVolume.mountPath });
+  if (data === 'volume') {
+    volumes.push(dataVolumeSource(cfg.dataVolume!));
+    mounts.push({ name: 'data', mountPath: cfg.dataVolume!.mountPath });
+  } else if (data === 'server') {
+    volumes.push(
+      { name: 'work', emptyDir: {} },
+      { name: 'token', secret: { secretName: tokenSecretName(spec), items: [{ key: TOKEN_KEY, path: TOKEN_KEY }] } },
+    );
+    mounts.push({ name: 'work', mountPath: WORK_DIR }, { name: 'token', mountPath: TOKEN_DIR, readOnly: true });
   }
 
   const podSpec: V1PodSpec = {

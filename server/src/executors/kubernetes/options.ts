@@ -31,6 +31,8 @@ const imageRef = z
   .max(512)
   .regex(/^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64})?$/, { message: 'must be a container image reference' });
 
+const absolutePath = z.string().regex(/^\/[^\0]*$/, { message: 'must be an absolute path' });
+
 export const TolerationSchema = z
   .object({
     key: labelKey.optional(),
@@ -80,15 +82,44 @@ export const KubernetesExecutorConfigSchema = z
      */
     ttlSecondsAfterFinished: z.number().int().min(0).optional(),
     /**
-     * A ReadWriteMany volume holding the server's job directories, mounted in each pod at the same
-     * absolute path, so task.json paths, artifacts and result.json resolve alike on both sides.
+     * How inputs, outputs, result.json, executed notebooks and artifacts pass between the pods and the
+     * server. `server`: over HTTP, to and from this server at `serverUrl`, each attempt with a token of
+     * its own (nothing shared; outputs up to limits.uploadBytes). `volume`: through `dataVolume`, a
+     * file system mounted in the server and in every pod (outputs of any size). Default: `volume` when
+     * dataVolume is set, else `server`.
+     */
+    dataStore: z.enum(['server', 'volume']).optional(),
+    /**
+     * `server` store: the URL task pods reach this server at; in a cluster, its Service
+     * (`http://cellpipe.cellpipe.svc:8765`). Required by `cellpipe serve`; an executor built without
+     * it (tests where no pod runs) gives its tasks no data path.
+     */
+    serverUrl: z
+      .string()
+      .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, { message: 'must be an http:// or https:// URL' })
+      .transform((u) => u.replace(/\/+$/, ''))
+      .optional(),
+    /** `server` store: how long a task retries a transfer the server does not answer (a restart) before it fails. */
+    dataRetrySeconds: z.number().int().min(0).max(86_400).default(600),
+    /**
+     * `volume` store: a file system holding the server's job directories, mounted in each pod at the
+     * same absolute path, so task.json paths, artifacts and result.json resolve alike on both sides.
+     * One source: a ReadWriteMany claim, an NFS export or a node's directory (hostPath).
      */
     dataVolume: z
       .object({
-        claimName: dnsSubdomain,
-        mountPath: z.string().regex(/^\/[^\0]*$/, { message: 'must be an absolute path' }),
+        claimName: dnsSubdomain.optional(),
+        nfs: z
+          .object({ server: z.string().min(1), path: absolutePath })
+          .strict()
+          .optional(),
+        hostPath: absolutePath.optional(),
+        mountPath: absolutePath,
       })
       .strict()
+      .refine((v) => [v.claimName, v.nfs, v.hostPath].filter((x) => x !== undefined).length === 1, {
+        message: 'give exactly one of claimName, nfs or hostPath',
+      })
       .optional(),
     /**
      * Refuse at once (reason `unschedulable`) a request no current node could ever hold. Turn off
@@ -106,7 +137,15 @@ export const KubernetesExecutorConfigSchema = z
      */
     maxPayloadBytes: z.number().int().min(1024).max(240_000).default(200_000),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.dataStore === 'volume' && !c.dataVolume)
+      ctx.addIssue({ code: 'custom', path: ['dataVolume'], message: 'is required with dataStore: volume' });
+    if (c.dataStore === 'server' && c.dataVolume)
+      ctx.addIssue({ code: 'custom', path: ['dataVolume'], message: 'is only used with dataStore: volume' });
+  })
+  .transform((c) => ({ ...c, dataStore: c.dataStore ?? (c.dataVolume ? ('volume' as const) : ('server' as const)) }));
 
 export type KubernetesExecutorConfig = z.infer<typeof KubernetesExecutorConfigSchema>;
+export type DataVolume = NonNullable<KubernetesExecutorConfig['dataVolume']>;
 export type KubernetesExecutorConfigInput = z.input<typeof KubernetesExecutorConfigSchema>;
