@@ -256,21 +256,18 @@ describe('the task-data API', () => {
   test('an open attempt keeps its token across a restart of the server', async () => {
     const token = holding.token('gen');
     // The same home, store and executor, as a server that was killed and started again.
+    await close();
     await service().close();
-    const again = await startApp({}, { executor: holding, home: t.home });
-    const served = await listen(again.app);
-    try {
-      const r = await send(
-        `${served.url}/api/task-data/${job.id}/gen/1/vars/samples`,
-        'PUT',
-        token,
-        Buffer.from('after restart'),
-      );
-      expect(r.status).toBe(200);
-    } finally {
-      await served.close();
-      await again.cleanup();
-    }
+    t = await startApp({}, { executor: holding, home: t.home });
+    const served = await listen(t.app);
+    close = served.close;
+    const r = await send(
+      `${served.url}/api/task-data/${job.id}/gen/1/vars/samples`,
+      'PUT',
+      token,
+      Buffer.from('after restart'),
+    );
+    expect(r.status).toBe(200);
   });
 
   test("the runner's ServerStore passes the store contract against this server", async () => {
