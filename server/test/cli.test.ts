@@ -6,7 +6,7 @@
  */
 import { jest } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -558,5 +558,20 @@ describe('serve --executor kubernetes', () => {
     ]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain(`kubernetes.context: ${kubeconfig} has no context "there" (it has: here)`);
+  });
+
+  test('run refuses to start a server of its own that the pods of the server data store could not reach', () => {
+    const other = join(scratch, 'k8s-home');
+    mkdirSync(other, { recursive: true });
+    writeFileSync(
+      join(other, 'config.yaml'),
+      'executor: kubernetes\nkubernetes:\n  serverUrl: http://cellpipe.cellpipe.svc:8765\n',
+    );
+    const r = cli(['run', quickstart], { CELLPIPE_HOME: other });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /passes task data through a server its pods reach at http:\/\/cellpipe\.cellpipe\.svc:8765: start that server with `cellpipe serve`/,
+    );
+    expect(existsSync(join(other, 'jobs'))).toBe(false);
   });
 });

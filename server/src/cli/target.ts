@@ -13,6 +13,7 @@ import { readHomeToken } from '../auth/home-token.js';
 import { CellpipeClient } from '../client/api-client.js';
 import { pidAlive, readServerFile } from '../client/server-file.js';
 import { defaultHome, loadConfig } from '../config.js';
+import { serverStoreUrl } from '../executors/kubernetes/options.js';
 import { JobLayout } from '../store/layout.js';
 import { HomeLockedError, startServer, type RunningServer } from '../main.js';
 import { CliError } from './errors.js';
@@ -117,6 +118,7 @@ async function connectLocal(
       return { client: new CellpipeClient({ url: info.url, token: localToken(flags, env, home) }), kind: 'local' };
     }
     try {
+      refuseUnreachableServer(home, env);
       if (detach) {
         const url = await spawnDaemon(home, env);
         return { client: new CellpipeClient({ url, token: localToken(flags, env, home) }), kind: 'daemon' };
@@ -132,6 +134,27 @@ async function connectLocal(
     }
     await sleep(200);
   }
+}
+
+/**
+ * A server started for one command listens on loopback, where no pod reaches it: with the Kubernetes
+ * executor's server data store its tasks could never hand over their data. Say what to do instead.
+ */
+function refuseUnreachableServer(home: string, env: NodeJS.ProcessEnv): void {
+  let config;
+  try {
+    config = loadConfig({ flags: { home }, env });
+  } catch {
+    return; // starting the server reports a bad configuration
+  }
+  if (config.executor !== 'kubernetes') return;
+  const url = serverStoreUrl(config.kubernetes);
+  if (url === undefined) return;
+  throw new CliError(
+    `this home's Kubernetes executor passes task data through a server its pods reach${url ? ` at ${url}` : ''}: ` +
+      `start that server with \`cellpipe serve\` (then \`cellpipe run\` uses it), or give the executor the volume data store`,
+    2,
+  );
 }
 
 /** The home's configured jobsDir, for printing local paths (the default when the config cannot be read). */

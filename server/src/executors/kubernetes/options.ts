@@ -149,3 +149,13 @@ export const KubernetesExecutorConfigSchema = z
 export type KubernetesExecutorConfig = z.infer<typeof KubernetesExecutorConfigSchema>;
 export type DataVolume = NonNullable<KubernetesExecutorConfig['dataVolume']>;
 export type KubernetesExecutorConfigInput = z.input<typeof KubernetesExecutorConfigSchema>;
+
+/**
+ * The URL task pods reach the server at, when a configuration section (`kubernetes:`, unchecked)
+ * uses the server data store; undefined otherwise (or when the section is invalid: building the
+ * executor says why).
+ */
+export function serverStoreUrl(section: unknown): string | undefined {
+  const parsed = KubernetesExecutorConfigSchema.safeParse(section ?? {});
+  return parsed.success && parsed.data.dataStore === 'server' ? (parsed.data.serverUrl ?? '') : undefined;
+}
