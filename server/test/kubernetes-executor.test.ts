@@ -10,10 +10,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import type { Resources } from '@cellpipe/schema';
-import type { ExecutorEvent, LaunchSpec } from '../src/executors/executor.js';
+import type { LaunchSpec } from '../src/executors/executor.js';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
 import { jobName } from '../src/executors/kubernetes/names.js';
 import { startServer } from '../src/main.js';
+import { Recorder } from './executor-contract.js';
 import { BUILD_TIMEOUT_MS, eventually, startTestbed, type Testbed } from './kubernetes-bed.js';
 
 jest.setTimeout(180_000);
@@ -96,34 +97,6 @@ function launch(jobId: string, taskName: string, resources: Resources, extra: Pa
     artifactRoot: join(workDir, jobId, 'artifacts'),
     ...extra,
   };
-}
-
-/** Collects one attempt's events; `until` resolves on the first event that matches. */
-class Recorder {
-  readonly events: ExecutorEvent[] = [];
-  private waiters: { match: (e: ExecutorEvent) => boolean; resolve: (e: ExecutorEvent) => void }[] = [];
-  readonly report = (e: ExecutorEvent): void => {
-    this.events.push(e);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.match(e)) return true;
-      w.resolve(e);
-      return false;
-    });
-  };
-  until<T extends ExecutorEvent['type']>(
-    type: T,
-    match: (e: Extract<ExecutorEvent, { type: T }>) => boolean = () => true,
-  ) {
-    const pred = (e: ExecutorEvent) => e.type === type && match(e as Extract<ExecutorEvent, { type: T }>);
-    const seen = this.events.find(pred);
-    if (seen) return Promise.resolve(seen as Extract<ExecutorEvent, { type: T }>);
-    return new Promise<Extract<ExecutorEvent, { type: T }>>((resolve) => {
-      this.waiters.push({ match: pred, resolve: resolve as (e: ExecutorEvent) => void });
-    });
-  }
-  exited() {
-    return this.until('exited');
-  }
 }
 
 beforeAll(async () => {

@@ -7,6 +7,20 @@ export interface Migration {
   sql: string;
 }
 
+/** Triggers that keep `state_counts` for one table as its rows come, change state and go. */
+function stateCountTriggers(table: string, kind: string): string {
+  const add = `INSERT INTO state_counts (kind, state, n) VALUES ('${kind}', new.state, 1)
+          ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;`;
+  const remove = `UPDATE state_counts SET n = n - 1 WHERE kind = '${kind}' AND state = old.state;`;
+  return `
+      CREATE TRIGGER ${table}_count_insert AFTER INSERT ON ${table} BEGIN ${add} END;
+      CREATE TRIGGER ${table}_count_delete AFTER DELETE ON ${table} BEGIN ${remove} END;
+      CREATE TRIGGER ${table}_count_update AFTER UPDATE OF state ON ${table} WHEN old.state != new.state BEGIN
+        ${remove}
+        ${add}
+      END;`;
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -178,31 +192,8 @@ export const MIGRATIONS: Migration[] = [
       INSERT INTO state_counts (kind, state, n) SELECT 'job', state, count(*) FROM jobs GROUP BY state;
       INSERT INTO state_counts (kind, state, n) SELECT 'task', state, count(*) FROM tasks GROUP BY state;
 
-      CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
-        INSERT INTO state_counts (kind, state, n) VALUES ('job', new.state, 1)
-          ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
-      END;
-      CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
-        UPDATE state_counts SET n = n - 1 WHERE kind = 'job' AND state = old.state;
-      END;
-      CREATE TRIGGER jobs_count_update AFTER UPDATE OF state ON jobs WHEN old.state != new.state BEGIN
-        UPDATE state_counts SET n = n - 1 WHERE kind = 'job' AND state = old.state;
-        INSERT INTO state_counts (kind, state, n) VALUES ('job', new.state, 1)
-          ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
-      END;
-
-      CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
-        INSERT INTO state_counts (kind, state, n) VALUES ('task', new.state, 1)
-          ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
-      END;
-      CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
-        UPDATE state_counts SET n = n - 1 WHERE kind = 'task' AND state = old.state;
-      END;
-      CREATE TRIGGER tasks_count_update AFTER UPDATE OF state ON tasks WHEN old.state != new.state BEGIN
-        UPDATE state_counts SET n = n - 1 WHERE kind = 'task' AND state = old.state;
-        INSERT INTO state_counts (kind, state, n) VALUES ('task', new.state, 1)
-          ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
-      END;
+      ${stateCountTriggers('jobs', 'job')}
+      ${stateCountTriggers('tasks', 'task')}
     `,
   },
   {
