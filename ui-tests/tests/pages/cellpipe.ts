@@ -243,6 +243,11 @@ export class Monitor {
     return this.widget.getByRole('region', { name: 'Jobs', exact: true });
   }
 
+  /** The job list's region (filters, rows, bulk actions). */
+  get list(): Locator {
+    return this.jobList;
+  }
+
   /** A job's row in the list (`data-state` carries its state). */
   job(id: string): Locator {
     return this.widget.locator(`[data-job-id="${id}"]`);
