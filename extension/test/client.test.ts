@@ -40,6 +40,8 @@ const job: Job = {
           inputsFrom: {},
           readOnlyInputs: [],
           outputs: [],
+          definitions: [],
+          outputOrigins: {},
           resources: {},
           env: {},
           retries: 0,

@@ -9,12 +9,13 @@
  * cells after it belong to it. `skip` leaves a cell's code out; its task and settings still apply,
  * so skipping the first cell of a task does not move the rest into the previous task.
  */
-import { API_VERSION, PipelineSchema, TaskNameSchema } from './spec.js';
+import { API_VERSION, PipelineSchema, TaskNameSchema, type Definition } from './spec.js';
 import { hasErrors, sortDiagnostics, type CompileResult, type Diagnostic } from './diagnostics.js';
 import { cellSource, notebookJson, parseNotebook, type NotebookCell } from './notebook.js';
 import { cellSettings, hasTaskSettings, notebookSettings, type CellResources, type CellSettings } from './tags.js';
 import { analyzePythonCached, type CellAnalysis } from './python/analyze.js';
-import { inferFlow, type TaskFlow, type VersionKind } from './flow.js';
+import { inferFlow, type FlowReport, type TaskFlow, type VersionKind } from './flow.js';
+import { processWarnings } from './effects.js';
 import { parseParameters } from './python/parameters.js';
 import { findCycles, formatCycle } from './graph.js';
 import { mergeDefaults } from './defaults.js';
@@ -66,6 +67,23 @@ export interface DagEdge {
   variables: { name: string; kind: VersionKind }[];
   /** An `after:` tag asks for the edge (it may also carry variables). */
   after: boolean;
+}
+
+/**
+ * The statements a task runs again, in notebook order: a whole statement, or for an import of
+ * which the task needs only some names, one statement per needed name.
+ */
+function definitionsOf(flow: TaskFlow): Definition[] {
+  const out: Definition[] = [];
+  const needed = [...flow.definitions.values()].sort(
+    (a, b) => a.cell - b.cell || a.definition.line - b.definition.line,
+  );
+  for (const { cell, definition: d, names } of needed) {
+    const base = { kind: d.kind, cell, line: d.line };
+    if (!d.parts || d.names.every((n) => names.has(n))) out.push({ ...base, names: d.names, source: d.source });
+    else for (const p of d.parts) if (names.has(p.name)) out.push({ ...base, names: [p.name], source: p.source });
+  }
+  return out;
 }
 
 /** The dependencies of task `t`, ordered by upstream task, with their reasons (`inputs` sorted). */
@@ -323,12 +341,11 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
   }
 
   const readonlyEverywhere = meta.readonly ?? [];
-  const flows = inferFlow(
-    tasks.map((t) => ({ ...t, readonly: new Set([...readonlyEverywhere, ...t.readonly]) })),
-    setupCells,
-    analysis,
-    (cell, message, task, at) => cellDiag(cell, 'warning', message, { task, ...lineCol(sources.get(cell) ?? '', at) }),
-  );
+  const flowTasks = tasks.map((t) => ({ ...t, readonly: new Set([...readonlyEverywhere, ...t.readonly]) }));
+  const report: FlowReport = (cell, severity, message, task, at) =>
+    cellDiag(cell, severity, message, { task, ...lineCol(sources.get(cell) ?? '', at) });
+  const flows = inferFlow(flowTasks, setupCells, analysis, report);
+  processWarnings(flowTasks, analysis, report);
 
   // ---- after: edges and cycles -------------------------------------------------------------------
   const dependsOn = new Map<string, Set<string>>();
@@ -374,6 +391,8 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
       inputsFrom: Object.fromEntries(inputs.map((n) => [n, flow.inputs.get(n)!.from])),
       readOnlyInputs: sorted(flow.readOnly),
       outputs: sorted(flow.outputs),
+      definitions: definitionsOf(flow),
+      outputOrigins: Object.fromEntries(sorted(flow.outputs).map((n) => [n, flow.lastCell.get(n) ?? t.first])),
       resources,
       ...(image !== undefined ? { image } : {}),
       env,

@@ -15,6 +15,10 @@
  * (READ_ONLY_METHODS), the notebook's own functions that do not change the parameter an argument
  * goes to, objects that cannot change (literals), functions, classes and modules (they cross tasks
  * by source), and names the user declares read-only (`readonly:` tag, cell or notebook metadata).
+ *
+ * Modules, functions and classes bound by a top-level statement cross tasks by source: a task that
+ * uses one another task bound runs that statement again (its `definitions`), and so does a task
+ * whose inputs may hold instances of the notebook's classes or references to its functions.
  */
 import {
   DEFINITE_CHANGES,
@@ -24,7 +28,15 @@ import {
   type FnInfo,
   type FnParam,
 } from './python/analyze.js';
-import { PURE_BUILTINS, PYTHON_BUILTINS, libraryChangesArgument } from './python/builtins.js';
+import {
+  PURE_BUILTINS,
+  PYTHON_BUILTINS,
+  globalRandomState,
+  libraryChangesArgument,
+  setsModuleState,
+  unpassableValue,
+} from './python/builtins.js';
+import type { Definition } from './python/definitions.js';
 
 export type VersionKind = 'bound' | 'changed';
 
@@ -37,6 +49,14 @@ export interface FlowTask {
   readonly: ReadonlySet<string>;
 }
 
+/** A definition a task runs, and the names it needs from it. */
+export interface NeededDefinition {
+  /** 0-based cell of the statement. */
+  cell: number;
+  definition: Definition;
+  names: Set<string>;
+}
+
 export interface TaskFlow {
   /** Each input: the task whose version is read, and whether that task bound it or changed it in place. */
   inputs: Map<string, { from: string; kind: VersionKind }>;
@@ -44,10 +64,21 @@ export interface TaskFlow {
   readOnly: Set<string>;
   /** Names later tasks read from this task. */
   outputs: Set<string>;
+  /** Imports, functions and classes of other tasks this task runs again, by `cell:index`. */
+  definitions: Map<string, NeededDefinition>;
+  /** The 0-based cell where the task last binds or changes each name. */
+  lastCell: Map<string, number>;
 }
 
 export interface FlowReport {
-  (cell: number, message: string, task: string, at: number): void;
+  (cell: number, severity: 'error' | 'warning', message: string, task: string, at: number): void;
+}
+
+/** The top-level statement that bound a name (it crosses tasks by source). */
+interface DefRef {
+  cell: number;
+  index: number;
+  definition: Definition;
 }
 
 /** One shape for every binding (the lookups in the loop over events stay monomorphic). */
@@ -62,20 +93,28 @@ interface Binding {
   imported: string | undefined;
   /** The task made this version by changing the object in place, not by binding the name. */
   changed: boolean;
+  /** Bound by a top-level import, def, class or `f = lambda` statement. */
+  def: DefRef | undefined;
+  /** A value that cannot pass between tasks (an open file, a generator, ...), said in words. */
+  unpassable: string | undefined;
+  /** 0-based cell where it was bound, for bindings that carry more than their kind. */
+  cell: number;
 }
 
-function binding(
-  task: string | null,
-  e?: { fn?: FnInfo | undefined; immutable?: boolean | undefined; imported?: string | undefined },
-): Binding {
-  return {
-    task,
-    fn: e?.fn,
-    deleted: false,
-    immutable: e?.immutable === true,
-    imported: e?.imported,
-    changed: false,
-  };
+const NO_BINDING: Binding = {
+  task: null,
+  fn: undefined,
+  deleted: false,
+  immutable: false,
+  imported: undefined,
+  changed: false,
+  def: undefined,
+  unpassable: undefined,
+  cell: -1,
+};
+
+function binding(task: string | null, more: Partial<Binding> = {}): Binding {
+  return { ...NO_BINDING, task, ...more };
 }
 
 /** The bindings a task makes that carry nothing but their kind, made once per task (bindings are never modified). */
@@ -125,15 +164,35 @@ export function inferFlow(
   const global = new Map<string, Binding>();
   for (const index of setupCells) {
     for (const e of analysis(index).events) {
-      if (e.kind === 'bind') global.set(e.name, binding(null, e));
+      if (e.kind === 'bind')
+        global.set(e.name, binding(null, { fn: e.fn, immutable: e.immutable, imported: e.imported }));
       else if (e.kind === 'del') global.delete(e.name);
     }
   }
 
   const flows = new Map<string, TaskFlow>(
-    tasks.map((t) => [t.name, { inputs: new Map(), readOnly: new Set(), outputs: new Set() }]),
+    tasks.map((t) => [
+      t.name,
+      { inputs: new Map(), readOnly: new Set(), outputs: new Set(), definitions: new Map(), lastCell: new Map() },
+    ]),
   );
   const orderOf = new Map(tasks.map((t, i) => [t.name, i]));
+  /**
+   * Per task, per name it bound or changed: the notebook's classes (and functions used as values)
+   * its value may hold, so unpickling it needs them defined. A statement's value may hold what the
+   * statement used and what the names it read held (`m = Model()`, `pair = (m, 1)`,
+   * `out.append(make())` where make builds a Model).
+   */
+  const holdsOf = new Map<string, Map<string, ReadonlySet<Binding>>>();
+  /**
+   * Per task, names it binds to a function, class or module by a statement inside a block (`if`,
+   * `try`, ...): those pass as values, if at all, and the cell where it happens.
+   */
+  const inBlockOf = new Map<string, Map<string, { what: string; cell: number }>>();
+  /** Per task, the first change it makes to module state (it stays in the task's process). */
+  const stateOf = new Map<string, { what: string; cell: number; at: number; more: number }>();
+  /** Per module whose global random state tasks use: the tasks, in order, and where each first does. */
+  const randomUsers = new Map<string, { task: string; cell: number; at: number }[]>();
 
   for (const t of tasks) {
     const flow = flows.get(t.name)!;
@@ -146,25 +205,42 @@ export function inferFlow(
     };
     /** Names bound in this task from values that share objects with other names. */
     const aliasOf = new Map<string, readonly string[]>();
-    const deferred: { fn: FnInfo; cell: number; at: number }[] = [];
     const hinted = new Set<string>();
+    const holds = new Map<string, ReadonlySet<Binding>>();
+    holdsOf.set(t.name, holds);
+    /** What the statement being read so far used (see holdsOf); a read after a bind starts the next. */
+    const statement: { uses: Set<Binding> | null; afterBind: boolean } = { uses: null, afterBind: false };
+    const hold = (more: ReadonlySet<Binding> | undefined) => {
+      if (more?.size) for (const b of more) (statement.uses ??= new Set()).add(b);
+    };
+    const inBlock = new Map<string, { what: string; cell: number }>();
+    inBlockOf.set(t.name, inBlock);
     // Where the current event is, for messages (two numbers, not an object per event).
     let whereCell = t.first;
     let whereAt = 0;
 
-    const visible = (name: string): Binding | undefined => local.get(name) ?? global.get(name);
+    /** The task runs the statement that bound `g` (another task's import, def or class) again. */
+    const define = (name: string, g: Binding & { def: DefRef }, visiting?: Set<FnInfo>) => {
+      const key = `${g.def.cell}:${g.def.index}`;
+      const needed = flow.definitions.get(key);
+      if (needed) {
+        needed.names.add(name);
+        return;
+      }
+      flow.definitions.set(key, { cell: g.def.cell, definition: g.def.definition, names: new Set([name]) });
+      // Running it again reads what it read: decorators, base classes, default values.
+      for (const r of g.def.definition.reads) read(r, visiting);
+    };
 
-    /** Reads `name` (an input when another task made its version); returns its binding. */
-    const read = (name: string, visiting?: Set<FnInfo>): Binding | undefined => {
+    /**
+     * Reads `name` (an input or a definition when another task made it); returns its binding.
+     * `called`: the read calls it (`f(x)`), so a function is not kept as a value.
+     */
+    const read = (name: string, visiting?: Set<FnInfo>, called = false): Binding | undefined => {
       const own = local.get(name);
       if (own) {
-        // Bound earlier in this task: its functions' free reads are deferred to the end of the task,
-        // but using one that assigns or changes globals does that here and now.
-        if (own.fn && (own.fn.globalWrites.size || own.fn.changes.length) && !visiting?.has(own.fn)) {
-          visiting = visiting ?? new Set();
-          visiting.add(own.fn);
-          useEffects(own.fn, visiting);
-        }
+        if (own.fn) use(own, visiting, called);
+        else hold(holds.get(name));
         return own;
       }
       const g = global.get(name);
@@ -181,6 +257,7 @@ export function inferFlow(
           hinted.add(name);
           report(
             whereCell,
+            'warning',
             `'${name}' is read before any earlier task binds it; task '${later.task}' binds it later (cell ${later.cell + 1}): move the cells or add after:${later.task}`,
             t.name,
             whereAt,
@@ -189,29 +266,69 @@ export function inferFlow(
         return undefined;
       }
       if (g.deleted) return g;
-      if (g.task !== null && g.task !== t.name && !flow.inputs.has(name)) {
-        flow.inputs.set(name, { from: g.task, kind: g.changed ? 'changed' : 'bound' });
-        flows.get(g.task)?.outputs.add(name);
-        if (g.fn && !hinted.has(name)) {
-          // Task outputs travel pickled, and pickle saves functions and classes by reference.
-          hinted.add(name);
+      if (g.task !== null && g.task !== t.name) {
+        if (g.def) define(name, g as Binding & { def: DefRef }, visiting);
+        else {
+          if (!flow.inputs.has(name)) passed(name, g);
+          hold(holdsOf.get(g.task)?.get(name));
+        }
+      }
+      if (g.fn) use(g, visiting, called);
+      return g;
+    };
+
+    /** `name` crosses from another task as a value (pickled). */
+    const passed = (name: string, g: Binding) => {
+      const from = g.task!;
+      flow.inputs.set(name, { from, kind: g.changed ? 'changed' : 'bound' });
+      flows.get(from)?.outputs.add(name);
+      if (hinted.has(name)) return;
+      hinted.add(name);
+      if (g.unpassable) {
+        report(
+          g.cell,
+          'error',
+          `'${name}' is ${g.unpassable} (cell ${g.cell + 1}): it cannot pass from task '${from}' to task '${t.name}', which reads it (cell ${whereCell + 1}); values pass between tasks pickled, so make it in '${t.name}'`,
+          from,
+          0,
+        );
+      } else {
+        // Bound inside a block (`if ...: def f()`, `try: import x`): it passes pickled, and pickle
+        // saves functions and classes by reference and cannot save modules.
+        const b = inBlockOf.get(from)?.get(name);
+        if (b?.what === 'module')
           report(
             whereCell,
-            `${g.fn.kind} '${name}' comes from task '${g.task}': functions and classes pass between tasks by reference, so define it in a setup cell (or a module) to use it in other tasks`,
+            'warning',
+            `'${name}' is imported inside a block in task '${from}' (cell ${b.cell + 1}), so it passes pickled, and a module cannot be: import it at the top level of a cell`,
             t.name,
             whereAt,
           );
-        }
+        else if (b)
+          report(
+            whereCell,
+            'warning',
+            `${b.what} '${name}' is defined inside a block in task '${from}' (cell ${b.cell + 1}), so it passes pickled, by reference, and task '${t.name}' cannot load it: define it at the top level of a cell`,
+            t.name,
+            whereAt,
+          );
       }
-      if (g.fn && !visiting?.has(g.fn)) {
-        // Using a function reads, when it is called, what its body reads (followed transitively),
-        // and does what it does to globals.
-        visiting = visiting ?? new Set();
-        visiting.add(g.fn);
-        for (const f of g.fn.free) read(f, visiting);
-        useEffects(g.fn, visiting);
-      }
-      return g;
+    };
+
+    /**
+     * Using a function or class (any read of its name) reads what it reads when called (followed
+     * transitively, from this task's point of view) and does what it does to globals.
+     */
+    const use = (g: Binding, visiting?: Set<FnInfo>, called = false) => {
+      const fn = g.fn!;
+      // Values this task makes may hold instances of a class it uses, or a function it uses as a value.
+      if (g.def && (fn.kind === 'class' || !called)) (statement.uses ??= new Set()).add(g);
+      if (visiting?.has(fn)) return;
+      visiting = visiting ?? new Set();
+      visiting.add(fn);
+      // The body's free names are counted as calls (a function that only a body refers to is rarely kept in a value).
+      for (const f of fn.free) read(f, visiting, true);
+      useEffects(fn, visiting);
     };
 
     /** What a call of `fn` does to module-level names: changes them in place, assigns them (`global`). */
@@ -220,8 +337,11 @@ export function inferFlow(
       for (const w of fn.globalWrites) {
         read(w, visiting);
         local.set(w, made.plain);
+        flow.lastCell.set(w, whereCell);
       }
     };
+
+    const visible = (name: string): Binding | undefined => local.get(name) ?? global.get(name);
 
     /**
      * Whether passing an argument as `c` says (callee, attributes, parameter) is known not to change
@@ -251,8 +371,27 @@ export function inferFlow(
     };
 
     /** A use of `name` that may change its object in place (`seen`: names already changed through aliases). */
+    /** A use of a module (or of a function imported from one) that may change its state. */
+    const moduleUse = (name: string, imported: string, c: Change) => {
+      if (c.how === 'arg') return;
+      const dotted = c.how === 'method' && c.attrs !== undefined ? `${imported}.${c.attrs}` : imported;
+      const random = c.how === 'method' || c.how === 'call' ? globalRandomState(dotted) : undefined;
+      if (random) {
+        const users = randomUsers.get(random) ?? [];
+        randomUsers.set(random, users);
+        if (!users.some((u) => u.task === t.name)) users.push({ task: t.name, cell: whereCell, at: whereAt });
+        return;
+      }
+      if (!DEFINITE_CHANGES.has(c.how) && !setsModuleState(dotted)) return;
+      const what = DEFINITE_CHANGES.has(c.how) ? `an assignment into '${name}' (${imported})` : `${dotted}()`;
+      const first = stateOf.get(t.name);
+      if (first) first.more++;
+      else stateOf.set(t.name, { what, cell: whereCell, at: whereAt, more: 0 });
+    };
+
     const change = (name: string, c: Change, arg: Arg, visiting?: Set<FnInfo>, seen?: Set<string>): void => {
-      const b = read(name, visiting);
+      const b = read(name, visiting, c.how === 'call');
+      if (b?.imported !== undefined) moduleUse(name, b.imported, c);
       // Builtins and unknown names, modules, functions and classes (they cross tasks by source), literals.
       if (!b || b.deleted || b.fn || b.imported !== undefined || b.immutable) return;
       if (!DEFINITE_CHANGES.has(c.how)) {
@@ -262,6 +401,7 @@ export function inferFlow(
         (found.contradicted ??= new Set()).add(name);
         report(
           whereCell,
+          'warning',
           `'${name}' is declared read-only for task '${t.name}', but this changes it: later tasks that read '${name}' run after this one`,
           t.name,
           whereAt,
@@ -269,6 +409,14 @@ export function inferFlow(
       }
       if (!local.has(name) && flow.inputs.has(name)) (found.changedInputs ??= new Set()).add(name);
       local.set(name, b.task === t.name && !b.changed ? made.plain : made.changed);
+      // What the statement used may now be inside the object (`out.append(Model())`, `d["m"] = m`);
+      // an argument passed to a call is not taken to receive anything.
+      const uses = c.how === 'arg' ? null : statement.uses;
+      if (uses?.size) {
+        const before = holds.get(name) ?? (b.task !== null ? holdsOf.get(b.task)?.get(name) : undefined);
+        holds.set(name, before ? new Set([...before, ...uses]) : new Set(uses));
+      }
+      flow.lastCell.set(name, whereCell);
       const aliases = aliasOf.get(name);
       if (!aliases) return;
       seen = seen ?? new Set([name]);
@@ -279,19 +427,53 @@ export function inferFlow(
       }
     };
 
+    /** The binding a bind event makes: most carry only their kind and are shared. */
+    const bound = (e: CellAnalysis['events'][number] & { kind: 'bind' }, cell: number): Binding => {
+      const unpassable = e.made !== undefined ? unpassableMade(e.made) : undefined;
+      if (e.fn || e.imported !== undefined || e.def !== undefined || unpassable !== undefined) {
+        return binding(t.name, {
+          fn: e.fn,
+          imported: e.imported,
+          def: e.def !== undefined ? { cell, index: e.def, definition: analysis(cell).definitions[e.def]! } : undefined,
+          unpassable,
+          cell,
+        });
+      }
+      return e.immutable ? made.literal : made.plain;
+    };
+
+    /** Values `made` (the call that made them) says cannot pass between tasks, as a phrase. */
+    const unpassableMade = (by: string): string | undefined => {
+      if (by === '<generator>') return 'a generator (a generator expression)';
+      const dot = by.indexOf('.');
+      const base = dot < 0 ? by : by.slice(0, dot);
+      const b = visible(base);
+      if (!b) return unpassableValue(by);
+      if (b.imported !== undefined) return unpassableValue(b.imported + (dot < 0 ? '' : by.slice(dot)));
+      if (dot < 0 && b.fn?.generator) return `a generator (made by calling ${by}())`;
+      return undefined;
+    };
+
     for (const c of t.cells) {
       for (const e of analysis(c).events) {
         whereCell = c;
         whereAt = e.at;
+        if (e.kind === 'bind') statement.afterBind = true;
+        else if (statement.afterBind) {
+          statement.afterBind = false;
+          statement.uses = null;
+        }
         switch (e.kind) {
           case 'read':
             read(e.name);
             break;
           case 'bind': {
-            local.set(
-              e.name,
-              e.fn || e.imported !== undefined ? binding(t.name, e) : e.immutable ? made.literal : made.plain,
-            );
+            local.set(e.name, bound(e, c));
+            if (statement.uses?.size) holds.set(e.name, statement.uses);
+            else holds.delete(e.name);
+            if (e.def === undefined && (e.fn || e.imported !== undefined))
+              inBlock.set(e.name, { what: e.fn ? e.fn.kind : 'module', cell: c });
+            flow.lastCell.set(e.name, c);
             if (e.alias) {
               // Any binding in the task counts (`y = a` then `y = b`: changing y may change a or b).
               const before = aliasOf.get(e.name);
@@ -307,23 +489,56 @@ export function inferFlow(
             if (!local.has(e.name) || local.get(e.name)?.deleted) read(e.name);
             local.set(e.name, made.deleted);
             break;
-          case 'deferred':
-            deferred.push({ fn: e.fn, cell: c, at: e.at });
+          case 'lambda': {
+            // An anonymous function is used where it is made (`sorted(xs, key=lambda v: w[v])`).
+            const visiting = new Set<FnInfo>([e.fn]);
+            for (const f of e.fn.free) read(f, visiting);
+            useEffects(e.fn, visiting);
             break;
+          }
         }
       }
     }
-    // Functions, lambdas and methods defined here read their free names when called: a free name
-    // this task binds anywhere is its own; any other one is read from upstream.
-    // Defining a function that assigns a global writes nothing until the function is used.
-    for (const { fn, cell, at } of deferred) {
-      whereCell = cell;
-      whereAt = at;
-      const visiting = new Set<FnInfo>([fn]);
-      for (const f of fn.free) if (!local.has(f)) read(f, visiting);
+    // Inputs may hold instances of the notebook's classes (or refer to its functions) that their
+    // producers used: unpickling them needs those defined, as they were before this task's cells.
+    whereCell = t.first;
+    whereAt = 0;
+    for (let done = 0; done !== flow.inputs.size;) {
+      done = flow.inputs.size;
+      for (const [input, { from }] of [...flow.inputs]) {
+        for (const d of holdsOf.get(from)?.get(input) ?? []) {
+          const name = d.def!.definition.names[0]!;
+          if (global.get(name) === d) {
+            define(name, d as Binding & { def: DefRef });
+            use(d);
+          }
+        }
+      }
     }
     for (const [n, b] of local) global.set(n, b);
     for (const n of flow.inputs.keys()) if (!found.changedInputs?.has(n)) flow.readOnly.add(n);
+  }
+  const last = tasks[tasks.length - 1]?.name;
+  for (const [task, s] of stateOf) {
+    if (task === last) continue;
+    report(
+      s.cell,
+      'warning',
+      `task '${task}' changes module state (${s.what}${s.more ? ` and ${s.more} more` : ''}): it stays in the task's own process, so later tasks do not see it; do it in a setup cell (setup cells run in every task)`,
+      task,
+      s.at,
+    );
+  }
+  for (const [module, users] of randomUsers) {
+    for (const u of users.slice(1)) {
+      report(
+        u.cell,
+        'warning',
+        `tasks '${users[0]!.task}' and '${u.task}' both use the global random state of ${module}: each task starts it afresh (from the setup cells), so '${u.task}' does not continue the sequence a top-to-bottom run draws; make a generator (numpy.random.default_rng(seed), random.Random(seed), torch.Generator()) and pass it between tasks`,
+        u.task,
+        u.at,
+      );
+    }
   }
   return flows;
 }

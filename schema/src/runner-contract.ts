@@ -9,7 +9,7 @@
  * Every field added after the first release is optional, so a runner reads older task.json files.
  */
 import { z } from 'zod';
-import { PythonNameSchema, TaskNameSchema } from './spec.js';
+import { DefinitionSchema, PythonNameSchema, TaskNameSchema } from './spec.js';
 
 const AbsolutePathSchema = z
   .string()
@@ -34,22 +34,8 @@ export const RunnerInputSchema = z.object({
   readOnly: z.boolean().optional(),
 });
 
-/**
- * An import, function or class bound in another task that this task needs: it crosses the task
- * boundary by source, not by pickle. Run in notebook order after the setup cells and the parameters,
- * before the task's cells, compiled as `<cell N>` (N = cell + cellOffset) with its lines at `line`.
- */
-export const RunnerDefinitionSchema = z.object({
-  kind: z.enum(['import', 'function', 'class']),
-  /** The top-level names the statement binds. */
-  names: z.array(PythonNameSchema),
-  /** 0-based notebook cell index it comes from. */
-  cell: z.number().int().min(0),
-  /** 1-based line in that (dedented) cell where the statement starts. */
-  line: z.number().int().min(1),
-  /** The statement's exact source, decorators included, at column 0. */
-  source: z.string(),
-});
+/** A definition the task runs again from its source: the compiled spec's, copied as it is. */
+export const RunnerDefinitionSchema = DefinitionSchema;
 
 /**
  * Where the runner reads its inputs and puts its outputs, result.json, executed notebook and

@@ -158,6 +158,25 @@ export const TaskSourceSchema = z.discriminatedUnion('kind', [
     .describe('a whole Python script'),
 ]);
 
+/**
+ * An import, function or class bound in another task that this task needs: it crosses the task
+ * boundary by source, not by pickle. Run in notebook order after the setup cells and the parameters,
+ * before the task's cells, compiled as `<cell N>` (N = cell + cellOffset) with its lines at `line`.
+ */
+export const DefinitionSchema = z
+  .object({
+    kind: z.enum(['import', 'function', 'class']),
+    /** The top-level names the statement binds. */
+    names: z.array(PythonNameSchema),
+    /** 0-based notebook cell index it comes from. */
+    cell: z.number().int().min(0),
+    /** 1-based line in that (dedented) cell where the statement starts. */
+    line: z.number().int().min(1),
+    /** The statement's exact source, decorators included, at column 0. */
+    source: z.string(),
+  })
+  .strict();
+
 export const TaskSchema = z
   .object({
     name: TaskNameSchema,
@@ -178,6 +197,16 @@ export const TaskSchema = z
         'inputs the task does not change in place (the analysis found only reads, or a readonly: declaration says so): no later task waits for it to read them; the runner checks them and warns when one changed',
       ),
     outputs: z.array(PythonNameSchema).default([]).describe('names later tasks read'),
+    definitions: z
+      .array(DefinitionSchema)
+      .default([])
+      .describe(
+        'imports, functions and classes bound by other tasks that this task runs again from their source, in notebook order, before its cells',
+      ),
+    outputOrigins: z
+      .record(PythonNameSchema, z.number().int().min(0))
+      .default({})
+      .describe('the 0-based cell where the task last binds or changes each output'),
     resources: ResourcesSchema.default({}),
     image: ImageRefSchema.optional(),
     env: EnvSchema.default({}),
@@ -232,6 +261,7 @@ export const PipelineSchema = z
 
 export type Resources = z.infer<typeof ResourcesSchema>;
 export type Task = z.infer<typeof TaskSchema>;
+export type Definition = z.infer<typeof DefinitionSchema>;
 export type TaskInput = z.input<typeof TaskSchema>;
 export type Parameter = z.infer<typeof ParameterSchema>;
 export type Schedule = z.infer<typeof ScheduleSchema>;

@@ -6,7 +6,7 @@ import { analyzePython, type PyEvent } from '../src/index.js';
 
 const events = (src: string) =>
   analyzePython(src).events.map((e: PyEvent) =>
-    e.kind === 'deferred' ? `deferred(${[...e.fn.free].sort().join(',')})` : `${e.kind}:${e.name}`,
+    e.kind === 'lambda' ? `lambda(${[...e.fn.free].sort().join(',')})` : `${e.kind}:${e.name}`,
   );
 
 describe('analysis of Python 3.12 syntax', () => {
@@ -24,12 +24,12 @@ describe('analysis of Python 3.12 syntax', () => {
     [
       'type parameters of a function are not reads',
       'def first[T](xs: list[T] = d) -> T:\n    return xs[0]',
-      ['read:list', 'read:d', 'deferred()', 'bind:first'],
+      ['read:list', 'read:d', 'bind:first'],
     ],
     [
       'type parameters of a class are visible to its bases and methods',
       'class Box[T](Base[T]):\n    item: T\n    def get(self) -> T:\n        return self.item + g',
-      ['read:Base', 'deferred(g)', 'bind:Box'],
+      ['read:Base', 'bind:Box'],
     ],
     [
       'an f-string may reuse its quotes inside a replacement field',
@@ -58,13 +58,12 @@ describe('analysis of cells with syntax errors', () => {
       'read:data',
       'read:load',
       'read:path',
-      'deferred(data)',
       'bind:f',
     ]);
   });
 
   it('a syntax error inside a function keeps the function', () => {
-    expect(events('def f():\n    a = = 1\n    return b\nf()')).toEqual(['deferred(a,b)', 'bind:f', 'mutate:f']);
+    expect(events('def f():\n    a = = 1\n    return b\nf()')).toEqual(['bind:f', 'mutate:f']);
   });
 
   it('warns once per cell', () => {

@@ -17,11 +17,10 @@ import type { Task } from '../src/index.js';
 import { prepareCell } from '../src/python/magics.js';
 import { notebook } from './helpers.js';
 
-// What crosses a task boundary is a copy (the runner pickles). Functions and classes from upstream
-// are rebound to the consuming task's globals, as when they are defined again there: what they read
-// when called must then be among that task's inputs.
+// What crosses a task boundary is a copy (the runner pickles); imports, functions and classes from
+// upstream are run again from their source (the task's definitions), as the runner does.
 const DRIVER = `
-import contextlib, copy, io, json, sys, types
+import contextlib, copy, io, json, sys
 plan = json.load(sys.stdin)
 
 def run(code, ns, name):
@@ -29,14 +28,6 @@ def run(code, ns, name):
     with contextlib.redirect_stdout(out):
         exec(compile(code, name, "exec"), ns)
     return out.getvalue()
-
-def rebind(v, ns):
-    if isinstance(v, types.FunctionType):
-        return types.FunctionType(v.__code__, ns, v.__name__, v.__defaults__, v.__closure__)
-    if isinstance(v, type) and v.__module__ == "__main__":
-        body = {k: rebind(f, ns) for k, f in vars(v).items() if k not in ("__dict__", "__weakref__")}
-        return type(v.__name__, v.__bases__, body)
-    return v
 
 def carry(v):
     try:
@@ -52,7 +43,9 @@ for t in plan["tasks"]:
     for c in t["setup"]:
         run(c["code"], ns, "<cell %d>" % c["index"])
     for i in t["inputs"]:
-        ns[i["name"]] = rebind(carry(done[i["from"]][i["name"]]), ns)
+        ns[i["name"]] = carry(done[i["from"]][i["name"]])
+    for d in t["definitions"]:
+        exec(compile(d["source"], "<cell %d>" % d["cell"], "exec"), ns)
     for c in t["cells"]:
         pipe[c["index"]] = run(c["code"], ns, "<cell %d>" % c["index"])
     done[t["name"]] = {o: ns[o] for o in t["outputs"]}
@@ -97,6 +90,7 @@ function runBoth(
         setup: code.setup.map(py),
         cells: code.cells.map(py),
         inputs: t.inputs.map((n) => ({ name: n, from: t.inputsFrom[n]! })),
+        definitions: t.definitions,
         outputs: t.outputs,
       };
     }),

@@ -1,5 +1,5 @@
 /** Dependency inference from variable flow: Python scoping rules, one table row per rule. */
-import { compileNotebook } from '../src/index.js';
+import { compileNotebook, formatDiagnostic } from '../src/index.js';
 import { flow, notebook } from './helpers.js';
 
 describe('variable flow between tasks', () => {
@@ -17,7 +17,14 @@ describe('variable flow between tasks', () => {
     ],
     ['generator argument', ['xs = [1]', 'total = sum(v for v in xs)'], 't1', ['xs'], ['t0']],
     ['dict comprehension', ['pairs = [(1, 2)]', 'd = {k: v for k, v in pairs}'], 't1', ['pairs'], ['t0']],
-    ['function parameters are local', ['a = 1\nb = 2', 'def f(a):\n    return a + b'], 't1', ['b'], ['t0']],
+    ['function parameters are local', ['a = 1\nb = 2', 'def f(a):\n    return a + b\nf(0)'], 't1', ['b'], ['t0']],
+    [
+      'defining a function reads nothing its body reads: calling it does',
+      ['b = 2', 'def f(a):\n    return a + b'],
+      't1',
+      [],
+      [],
+    ],
     [
       'function locals are local even when read first',
       ['c = 1', 'def f():\n    y = c\n    c = 2\n    return y'],
@@ -28,12 +35,19 @@ describe('variable flow between tasks', () => {
     ['augmented assignment reads and writes', ['x = 1', 'x += 1'], 't1', ['x'], ['t0']],
     ['annotated assignment binds', ['x: int = 5', 'print(x)'], 't1', ['x'], ['t0']],
     ['bare annotation binds nothing', ['x: int', 'print(x)'], 't1', [], []],
-    ['lambda body reads free names', ['factor = 3', 'f = lambda v: v * factor'], 't1', ['factor'], ['t0']],
+    ['lambda body reads free names', ['factor = 3', 'f = lambda v: v * factor\nf(1)'], 't1', ['factor'], ['t0']],
+    [
+      'an anonymous lambda is used where it is made',
+      ['w = {1: 2}\nxs = [1]', 'ys = sorted(xs, key=lambda v: w[v])'],
+      't1',
+      ['w', 'xs'],
+      ['t0'],
+    ],
     ['lambda parameters are local', ['v = 3', 'f = lambda v: v * 2'], 't1', [], []],
     ['lambda default is read', ['d = 3', 'f = lambda v=d: v'], 't1', ['d'], ['t0']],
     [
       'nested def: inner free names count for the outer function',
-      ['g = 1', 'def outer():\n    def inner():\n        return g + loc\n    loc = 2\n    return inner()'],
+      ['g = 1', 'def outer():\n    def inner():\n        return g + loc\n    loc = 2\n    return inner()\nouter()'],
       't1',
       ['g'],
       ['t0'],
@@ -49,7 +63,7 @@ describe('variable flow between tasks', () => {
     ['annotations are read by the defining task', ['T = int', 'def f(x: T) -> T:\n    return x'], 't1', ['T'], ['t0']],
     [
       'decorators are read by the defining task',
-      ['deco = lambda f: f', '@deco\ndef h():\n    pass'],
+      ['deco = staticmethod', '@deco\ndef h():\n    pass'],
       't1',
       ['deco'],
       ['t0'],
@@ -57,7 +71,7 @@ describe('variable flow between tasks', () => {
     ['class body reads at definition', ['k = 1', 'class C:\n    z = k'], 't1', ['k'], ['t0']],
     [
       'class names are invisible to methods',
-      ['k = 1\nz = 2', 'class C:\n    z = k\n    def m(self):\n        return z'],
+      ['k = 1\nz = 2', 'class C:\n    z = k\n    def m(self):\n        return z\nC().m()'],
       't1',
       ['k', 'z'],
       ['t0'],
@@ -102,13 +116,19 @@ describe('variable flow between tasks', () => {
       ['t0'],
     ],
     [
-      'imports bind the first name or the alias',
+      'imports bind the first name or the alias (and cross tasks by source)',
       ['import os.path\nimport json as j\nfrom math import pi as PI, e', 'print(os, j, PI, e)'],
       't1',
-      ['PI', 'e', 'j', 'os'],
-      ['t0'],
+      [],
+      [],
     ],
-    ['def and class bind names', ['def f():\n    pass\nclass K:\n    pass', 'f()\nK()'], 't1', ['K', 'f'], ['t0']],
+    [
+      'def and class bind names (and cross tasks by source)',
+      ['def f():\n    pass\nclass K:\n    pass', 'f()\nK()'],
+      't1',
+      [],
+      [],
+    ],
     ['try body binds', ['try:\n    val = 1\nexcept ValueError:\n    val = 0', 'print(val)'], 't1', ['val'], ['t0']],
     [
       'except-as names are unbound after the handler',
@@ -152,43 +172,37 @@ describe('variable flow between tasks', () => {
       'using a function reads its free globals',
       ['scale = 2', 'def f(v):\n    return v * scale', 'print(f(1))'],
       't2',
-      ['f', 'scale'],
-      ['t0', 't1'],
+      ['scale'],
+      ['t0'],
     ],
     [
       'free globals are followed through functions transitively',
       ['scale = 2', 'def f(v):\n    return v * scale', 'def g(v):\n    return f(v) + 1', 'print(g(1))'],
       't3',
-      ['f', 'g', 'scale'],
-      ['t0', 't1', 't2'],
+      ['scale'],
+      ['t0'],
     ],
     [
       "using a class reads its methods' free globals",
       ['base = 1', 'class K:\n    def m(self):\n        return base', 'print(K().m())'],
       't2',
-      ['K', 'base'],
-      ['t0', 't1'],
-    ],
-    [
-      'default values are not read again by the caller',
-      ['d = 5', 'def f(x=d):\n    return x', 'print(f())'],
-      't2',
-      ['f'],
-      ['t1'],
-    ],
-    [
-      'recursive functions terminate',
-      ['def f(n):\n    return 1 if n < 1 else f(n - 1)', 'print(f(3))'],
-      't1',
-      ['f'],
+      ['base'],
       ['t0'],
     ],
+    [
+      'a task that defines a function again reads its default values again',
+      ['d = 5', 'def f(x=d):\n    return x', 'print(f())'],
+      't2',
+      ['d'],
+      ['t0'],
+    ],
+    ['recursive functions terminate', ['def f(n):\n    return 1 if n < 1 else f(n - 1)', 'print(f(3))'], 't1', [], []],
     [
       'mutually recursive functions terminate',
       ['def a(n):\n    return b(n)\ndef b(n):\n    return a(n)', 'print(a(1))'],
       't1',
-      ['a', 'b'],
-      ['t0'],
+      [],
+      [],
     ],
   ])('%s', (_rule, sources, task, inputs, dependsOn) => {
     const { flow: f } = flow(sources);
@@ -237,7 +251,7 @@ describe('variable flow between tasks', () => {
       'bump()',
       'print(counter)',
     ]);
-    expect(f['t2']).toEqual({ dependsOn: ['t0', 't1'], inputs: ['bump', 'counter'], outputs: ['counter'] });
+    expect(f['t2']).toEqual({ dependsOn: ['t0'], inputs: ['counter'], outputs: ['counter'] });
     expect(f['t3']).toEqual({ dependsOn: ['t2'], inputs: ['counter'], outputs: [] });
     expect(warnings.join('\n')).toMatch(
       /cell 2, line 1, column 1, task 't1': warning: function 'bump' assigns the global 'counter'/,
@@ -256,20 +270,123 @@ describe('variable flow between tasks', () => {
     expect(called['t1']?.outputs).toEqual(['counter']);
   });
 
-  it('a function or class from another task warns that it passes by reference', () => {
-    const { warnings } = flow([
-      'def helper():\n    return 1\nclass K:\n    pass',
-      'x = 1\ndef g():\n    return helper()\nk = K()',
+  it('a global read inside a function is a free read', () => {
+    const { flow: f } = flow(['rate = 1', 'def get():\n    global rate\n    return rate', 'print(get())']);
+    expect(f['t2']?.inputs).toEqual(['rate']);
+  });
+
+  it('imports, functions and classes another task bound are defined again from their source', () => {
+    const { pipeline, warnings } = flow([
+      'import os.path, json as j\nfrom math import pi as PI, e\nscale = 2\n@staticmethod\ndef f(v, k=PI):\n    return v * scale\nclass K:\n    def m(self):\n        return f(1)\nsq = lambda v: v * v',
+      'print(j.dumps([e]), K().m(), sq(2))',
     ]);
-    expect(warnings).toEqual([
-      "flow.ipynb: cell 2, line 2, column 1, task 't1': warning: function 'helper' comes from task 't0': functions and classes pass between tasks by reference, so define it in a setup cell (or a module) to use it in other tasks",
-      "flow.ipynb: cell 2, line 4, column 5, task 't1': warning: class 'K' comes from task 't0': functions and classes pass between tasks by reference, so define it in a setup cell (or a module) to use it in other tasks",
+    expect(warnings).toEqual([]);
+    const t1 = pipeline.spec.tasks[1]!;
+    expect(t1.inputs).toEqual(['scale']);
+    expect(t1.dependsOn).toEqual(['t0']);
+    expect(pipeline.spec.tasks[0]!.outputs).toEqual(['scale']);
+    expect(t1.definitions).toEqual([
+      // Only the names t1 needs of each import: running all of it would bind the others too.
+      { kind: 'import', names: ['j'], cell: 0, line: 1, source: 'import json as j' },
+      { kind: 'import', names: ['PI', 'e'], cell: 0, line: 2, source: 'from math import pi as PI, e' },
+      {
+        kind: 'function',
+        names: ['f'],
+        cell: 0,
+        line: 4,
+        source: '@staticmethod\ndef f(v, k=PI):\n    return v * scale',
+      },
+      { kind: 'class', names: ['K'], cell: 0, line: 7, source: 'class K:\n    def m(self):\n        return f(1)' },
+      { kind: 'function', names: ['sq'], cell: 0, line: 10, source: 'sq = lambda v: v * v' },
     ]);
   });
 
-  it('a global read inside a function is a free read', () => {
-    const { flow: f } = flow(['rate = 1', 'def get():\n    global rate\n    return rate', 'print(get())']);
-    expect(f['t2']?.inputs).toEqual(['get', 'rate']);
+  it('a definition is taken from an indented cell as IPython runs it, at column 0', () => {
+    const { pipeline } = flow(['  import json\n  def f(x):\n      return json.dumps(x)\n', 'print(f(1))']);
+    expect(pipeline.spec.tasks[1]!.definitions).toEqual([
+      { kind: 'import', names: ['json'], cell: 0, line: 1, source: 'import json' },
+      { kind: 'function', names: ['f'], cell: 0, line: 2, source: 'def f(x):\n    return json.dumps(x)' },
+    ]);
+  });
+
+  it('a task whose inputs may hold instances of a class another task defined defines it first', () => {
+    const { pipeline } = flow([
+      'class Model:\n    def predict(self, x):\n        return x * w',
+      'w = 2\nmodel = Model()',
+      'print(model.predict(3))',
+    ]);
+    const t2 = pipeline.spec.tasks[2]!;
+    expect(t2.inputs).toEqual(['model', 'w']);
+    expect(t2.definitions.map((d) => d.names)).toEqual([['Model']]);
+  });
+
+  it('a name bound by a definition and later by a value passes as a value', () => {
+    const { pipeline } = flow(['import json\njson = json.dumps(1)', 'print(json)']);
+    expect(pipeline.spec.tasks[1]).toMatchObject({ inputs: ['json'], definitions: [] });
+  });
+
+  it.each<[string, string, RegExp]>([
+    [
+      'a function defined inside a block',
+      'if True:\n    def f():\n        return 1',
+      /warning: function 'f' is defined inside a block in task 't0' \(cell 1\), so it passes pickled, by reference, and task 't1' cannot load it: define it at the top level of a cell/,
+    ],
+    [
+      'a module imported inside a block',
+      'try:\n    import json as f\nexcept ImportError:\n    f = None',
+      /warning: 'f' is imported inside a block in task 't0' \(cell 1\), so it passes pickled, and a module cannot be: import it at the top level of a cell/,
+    ],
+  ])('%s passes as a value, with a warning', (_what, source, pattern) => {
+    const { warnings } = flow([source, 'print(f)']);
+    expect(warnings.join('\n')).toMatch(pattern);
+  });
+
+  it('outputOrigins names the cell where the task last binds or changes each output', () => {
+    const { pipeline } = flow([
+      { source: 'a = 1\nb = [2]', tags: [] },
+      'c = 3',
+      { source: 'print(a, b, c)', type: 'code' },
+    ]);
+    expect(pipeline.spec.tasks[0]!.outputOrigins).toEqual({ a: 0, b: 0 });
+    const changed = flow(['xs = []\nys = []', 'n = 1', 'xs.append(n)', 'print(xs, ys)']).pipeline;
+    expect(changed.spec.tasks[2]!.outputOrigins).toEqual({ xs: 2 });
+  });
+
+  it.each<[string, string, string, string]>([
+    // [what, setup, producing task's source, what the message says it is]
+    ['an open file', '', 'f = open("data.csv")', 'an open file (made by open())'],
+    ['a file of a with statement', '', 'with open("data.csv") as f:\n    pass', 'an open file (made by open())'],
+    ['a generator expression', '', 'f = (x * 2 for x in range(3))', 'a generator (a generator expression)'],
+    [
+      'a call of a generator function',
+      'def numbers():\n    yield 1',
+      'f = numbers()',
+      'a generator (made by calling numbers())',
+    ],
+    ['a lock imported by name', 'from threading import Lock', 'f = Lock()', 'a lock (made by threading.Lock())'],
+    [
+      'a CUDA stream',
+      'import torch',
+      'f = torch.cuda.Stream()',
+      'a CUDA stream, event or context handle (made by torch.cuda.Stream())',
+    ],
+    ['a socket', 'import socket as s', 'f = s.socket()', 'a socket or connection (made by socket.socket())'],
+  ])(
+    '%s cannot pass to another task: a compile error names it, the producing task and the cell',
+    (_what, setup, source, what) => {
+      const nb = notebook([...(setup ? [setup] : []), [['task:make'], source], [['task:use'], 'print(f)']]);
+      const r = compileNotebook(nb, { path: 'x.ipynb' });
+      expect(r.pipeline).toBeUndefined();
+      const cell = setup ? 2 : 1;
+      expect(r.diagnostics.map(formatDiagnostic)).toEqual([
+        `x.ipynb: cell ${cell}, line 1, column 1, task 'make': 'f' is ${what} (cell ${cell}): it cannot pass from task 'make' to task 'use', which reads it (cell ${cell + 1}); values pass between tasks pickled, so make it in 'use'`,
+      ]);
+    },
+  );
+
+  it('a value that cannot pass is fine inside its own task', () => {
+    const { pipeline } = flow(['f = open("data.csv")\nprint(f.read())\nf.close()', 'print(1)']);
+    expect(pipeline.spec.tasks[0]!.outputs).toEqual([]);
   });
 
   it('reading a name only a later task binds warns with a hint', () => {

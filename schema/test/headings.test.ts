@@ -71,7 +71,9 @@ describe('splitAtHeadings', () => {
       ['use-it', [5]],
     ]);
     expect(p.spec.setupCells ?? []).toEqual([]);
-    expect(p.spec.tasks[2]!.dependsOn).toEqual(expect.arrayContaining(['preamble', 'intro']));
+    // The import crosses by source (use-it runs it again): only y flows between tasks.
+    expect(p.spec.tasks[2]!.dependsOn).toEqual(['intro']);
+    expect(p.spec.tasks[2]!.definitions.map((d) => d.source)).toEqual(['import math']);
   });
 
   it('gives repeated or empty names a unique suffix and skips sections without code', () => {

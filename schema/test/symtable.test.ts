@@ -109,11 +109,13 @@ describe('agreement with CPython symtable', () => {
     const globalWrites = new Set<string>();
     for (const ev of analyzePython(all[i]!).events) {
       if (ev.kind === 'read' || ev.kind === 'mutate') reads.add(ev.name);
-      else if (ev.kind === 'bind' || ev.kind === 'del') binds.add(ev.name);
-      else {
-        ev.fn.free.forEach((n) => reads.add(n));
-        ev.fn.globalWrites.forEach((n) => globalWrites.add(n));
-      }
+      else if (ev.kind === 'del') binds.add(ev.name);
+      // A function, class or lambda: what its body reads and assigns at module level (a named one's
+      // with its binding, an anonymous one's where it is made).
+      const fn = ev.kind === 'bind' || ev.kind === 'lambda' ? ev.fn : undefined;
+      if (ev.kind === 'bind') binds.add(ev.name);
+      fn?.free.forEach((n) => reads.add(n));
+      fn?.globalWrites.forEach((n) => globalWrites.add(n));
     }
     const norm = (s: Set<string>) => [...s].filter((n) => !skip.has(n)).sort();
     expect({ reads: norm(reads), binds: norm(binds), globalWrites: norm(globalWrites) }).toEqual({

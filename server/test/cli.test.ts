@@ -169,6 +169,18 @@ describe('compile and validate', () => {
     expect(missing.code).toBe(2);
   });
 
+  test('a value that cannot pass between tasks is an error naming the variable, the producing task and the cell', () => {
+    const nb = writeNotebook('handle.ipynb', [
+      { tags: ['task:open'], source: 'fh = open("data.csv")' },
+      { tags: ['task:read'], source: 'rows = fh.readlines()' },
+    ]);
+    expect(cli(['validate', nb])).toEqual({
+      code: 2,
+      stdout: `${nb}: cell 1, line 1, column 1, task 'open': 'fh' is an open file (made by open()) (cell 1): it cannot pass from task 'open' to task 'read', which reads it (cell 2); values pass between tasks pickled, so make it in 'read'\n`,
+      stderr: '',
+    });
+  });
+
   test('--split-at-headings [level]: one task per markdown section, no tags needed', () => {
     const nb = writeSections('sections.ipynb');
     const tasksOf = (args: string[]) => {

@@ -18,15 +18,25 @@ import { parseDeclaredGpus } from '../src/gpu/inventory.js';
 import type { JobService } from '../src/jobs/job-service.js';
 
 export function notebook(cells: string[]): Record<string, unknown> {
+  return taggedNotebook(cells.map((source) => ({ source })));
+}
+
+export interface NotebookCell {
+  source: string;
+  tags?: string[];
+}
+
+/** An nbformat 4.5 notebook of code cells with their tags. */
+export function taggedNotebook(cells: NotebookCell[]): Record<string, unknown> {
   return {
     nbformat: 4,
     nbformat_minor: 5,
     metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
-    cells: cells.map((source, i) => ({
+    cells: cells.map((c, i) => ({
       cell_type: 'code',
       id: `c${i}`,
-      metadata: {},
-      source,
+      metadata: c.tags ? { tags: c.tags } : {},
+      source: c.source,
       outputs: [],
       execution_count: null,
     })),

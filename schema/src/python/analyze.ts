@@ -11,7 +11,8 @@
  */
 import type { Comprehension, Expr, FormattedValue, Keyword, Param, Pattern, Stmt, TypeParam } from './ast.js';
 import { PURE_BUILTINS, PYTHON_BUILTINS, READ_ONLY_METHODS } from './builtins.js';
-import { prepareCell, type Embedded } from './magics.js';
+import { prepareCell, type Embedded, type PreparedCell, type ProcessEffect } from './magics.js';
+import { definitionKind, definitionOf, type Definition } from './definitions.js';
 import { parseModule } from './parse.js';
 import { rootsOf } from './values.js';
 import {
@@ -46,6 +47,51 @@ export interface CellAnalysis {
   binds: string[];
   /** True when the cell has a syntax error (the analysis of the rest is best effort). */
   syntaxError: boolean;
+  /** Top-level imports, functions and classes: they cross task boundaries by source. */
+  definitions: Definition[];
+  /** String literals given to calls that look like file paths, and whether the call writes the file. */
+  paths: PathUse[];
+  /** IPython lines that change the task's process (`%pip install`, `%env`, `%cd`). */
+  effects: ProcessEffect[];
+}
+
+export interface PathUse {
+  path: string;
+  written: boolean;
+  /** Offset in the cell's source. */
+  at: number;
+}
+
+/** Calls that write the file whose path they are given (NumPy, pandas, matplotlib, PyTorch, pathlib, json/pickle). */
+const FILE_WRITERS: ReadonlySet<string> = new Set(
+  (
+    'to_csv to_json to_parquet to_pickle to_excel to_feather to_hdf to_html to_latex to_markdown to_stata ' +
+    'savefig save savez savez_compressed savetxt dump imwrite imsave write_text write_bytes save_pretrained ' +
+    'to_file export_graphviz'
+  ).split(' '),
+);
+
+/** The text of a plain string literal (no prefix but r/u, no escapes), or undefined. */
+function literalText(e: Expr, code: string): string | undefined {
+  if (e.k !== 'Constant' || e.kind !== 'string' || e.parts.length !== 1) return undefined;
+  const tok = e.parts[0]!;
+  const m = /^[rRuU]?(['"])([^'"\\\n]*)\1$/.exec(code.slice(tok.at, tok.end));
+  return m ? m[2] : undefined;
+}
+
+/** A string literal that looks like a file path: `data.csv`, `out/model.pt`. */
+function pathLiteral(e: Expr, code: string): string | undefined {
+  const s = literalText(e, code);
+  return s !== undefined && s.length >= 3 && /^[\w.\-/~]+$/.test(s) && /[./]/.test(s) && !/^\.+$/.test(s)
+    ? s
+    : undefined;
+}
+
+/** `open(p, "w")`, `open(p, mode="a")`: the mode writes. */
+function opensForWriting(args: readonly (Expr | Keyword)[], code: string): boolean {
+  const mode = args.find((a, i) => (a.k === 'keyword' ? a.arg === 'mode' : i === 1));
+  const text = mode && literalText(mode.k === 'keyword' ? mode.value : mode, code);
+  return text !== undefined && /[wax+]/.test(text);
 }
 
 /** The scope where a definition's annotations (and a class's bases) are evaluated. */
@@ -87,9 +133,12 @@ const DYNAMIC_CALLS = new Set(['exec', 'eval', 'globals']);
 
 class Walker {
   readonly warnings: { message: string; at: number }[] = [];
+  readonly paths: PathUse[] = [];
   syntaxError = false;
 
   constructor(
+    /** The code being walked (string literals are read from it). */
+    public code: string,
     readonly pos: Positions,
     /** Python inside magic lines, by the offset of the `pass` that stands for the line. */
     readonly embedded: ReadonlyMap<number, readonly Embedded[]>,
@@ -102,12 +151,15 @@ class Walker {
   /** Python that IPython runs from a magic line: walked where the line is, positions in the cell's source. */
   embeddedCode(list: readonly Embedded[], sink: Sink) {
     const saved = this.pos.map;
+    const code = this.code;
     for (const e of list) {
       this.pos.map = (at) => e.at + at;
+      this.code = e.code;
       if (e.scope === 'module') this.statements(parseModule(e.code), sink);
       else this.callNow(this.functionBody(e.code, null, '%timeit'), sink, 0);
     }
     this.pos.map = saved;
+    this.code = code;
   }
 
   /** The function IPython's `%timeit` builds around a statement (and its setup). */
@@ -115,9 +167,12 @@ class Walker {
     const inner = new FunctionSink(name);
     if (setup) {
       const saved = this.pos.map;
+      const savedCode = this.code;
       this.pos.map = (at) => setup.at + at;
+      this.code = setup.code;
       this.statements(parseModule(setup.code), inner);
       this.pos.map = saved;
+      this.code = savedCode;
     }
     this.statements(parseModule(code), inner);
     return inner.finish();
@@ -203,7 +258,8 @@ class Walker {
           // `with lock:` calls the object's __enter__ and __exit__.
           if (item.context.k === 'Name') sink.mutate(item.context.id, item.context.at, ENTER);
           else this.expr(item.context, sink);
-          if (item.vars) this.target(item.vars, sink, undefined, item.context, true);
+          // `with open(p) as f`: f is what __enter__ returned, for files (and most objects) the object itself.
+          if (item.vars) this.target(item.vars, sink, undefined, item.context);
         }
         this.statements(s.body, sink);
         return;
@@ -358,7 +414,7 @@ class Walker {
         );
       }
     }
-    sink.nested(fn, node.at);
+    sink.nested(fn, node.at, true);
     sink.bind(name, node.nameAt, fn);
   }
 
@@ -367,7 +423,7 @@ class Walker {
     this.params(node.params, sink, inner);
     this.expr(node.body, inner);
     const fn = inner.finish();
-    sink.nested(fn, node.at);
+    sink.nested(fn, node.at, name !== '<lambda>');
     return fn;
   }
 
@@ -378,7 +434,7 @@ class Walker {
     const inner = new ClassSink(scope, node.name, node.decorators.length > 0);
     this.statements(node.body, inner);
     const fn = scope instanceof TypeParamSink ? scope.own(inner.finish()) : inner.finish();
-    sink.nested(fn, node.at);
+    sink.nested(fn, node.at, true);
     sink.bind(node.name, node.nameAt, fn);
   }
 
@@ -457,8 +513,27 @@ class Walker {
     for (const r of rootsOf(value) ?? []) sink.mutate(r, value.at, change, arg);
   }
 
+  /**
+   * String literals a call is given that look like file paths (`read_csv("data.csv")`), written
+   * when the call writes files: `open(p, "w")`, `df.to_csv(p)`, `Path(p).write_text(s)`, ...
+   */
+  pathsOf(node: Expr & { k: 'Call' }) {
+    const f = node.func;
+    const name = f.k === 'Name' ? f.id : f.k === 'Attribute' ? f.attr : '';
+    const written = name === 'open' ? opensForWriting(node.args, this.code) : FILE_WRITERS.has(name);
+    const add = (args: readonly (Expr | Keyword)[]) => {
+      for (const a of args) {
+        const path = pathLiteral(a.k === 'keyword' ? a.value : a, this.code);
+        if (path) this.paths.push({ path, written, at: this.pos.at(a.at) });
+      }
+    };
+    add(node.args);
+    if (written && f.k === 'Attribute' && f.value.k === 'Call') add(f.value.args);
+  }
+
   /** `f(x)`, `x.fit(X)`, `"{}".format(x)`: what the call may change (see callArgs). */
   call(node: Expr & { k: 'Call' }, sink: Sink) {
+    this.pathsOf(node);
     const f = node.func;
     if (f.k === 'Name') {
       if (DYNAMIC_CALLS.has(f.id)) {
@@ -575,12 +650,15 @@ class Walker {
           this.expr(v, sink);
         });
         return;
-      case 'Await':
       case 'YieldFrom':
+        if (sink instanceof FunctionSink) sink.generator = true;
+        return this.expr(node.value, sink);
+      case 'Await':
       case 'Starred':
       case 'Attribute':
         return this.expr(node.value, sink);
       case 'Yield':
+        if (sink instanceof FunctionSink) sink.generator = true;
         if (node.value) this.expr(node.value, sink);
         return;
       case 'Subscript':
@@ -610,14 +688,22 @@ export function analyzePython(source: string): CellAnalysis {
   const pos = new Positions();
   pos.map = cell.toSource;
   const sink = new ModuleSink(pos);
-  const walker = new Walker(pos, cell.embedded);
+  const walker = new Walker(cell.code, pos, cell.embedded);
+  const definitions: Definition[] = [];
   for (const w of cell.warnings) walker.warnings.push(w);
   if (cell.cellMagic === undefined) {
     try {
       if (cell.functionBody) {
         const fn = walker.functionBody(cell.code, cell.functionBody.setup, '%%timeit');
         walker.callNow(fn, sink, 0);
-      } else walker.statements(parseModule(cell.code), sink);
+      } else {
+        for (const s of parseModule(cell.code)) {
+          const kind = definitionKind(s);
+          const from = sink.events.length;
+          walker.statement(s, sink);
+          if (kind) definitions.push(definitionStatement(s, kind, source, cell, sink.events, from, definitions.length));
+        }
+      }
     } catch (e) {
       // Pathological input (nesting deeper than the stack allows): say so instead of failing the compile.
       pos.map = null;
@@ -647,7 +733,36 @@ export function analyzePython(source: string): CellAnalysis {
     magicLines: cell.magicLines,
     binds,
     syntaxError: walker.syntaxError,
+    definitions,
+    paths: walker.paths,
+    effects: cell.effects,
   };
+}
+
+/**
+ * The definition `s` is, marking the bind events of its names (from index `from` on) with its
+ * index; what it read while running is what running it again reads.
+ */
+function definitionStatement(
+  s: Stmt,
+  kind: Definition['kind'],
+  source: string,
+  cell: PreparedCell,
+  events: PyEvent[],
+  from: number,
+  index: number,
+): Definition {
+  const reads = new Set<string>();
+  for (let i = from; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.kind === 'read' || e.kind === 'mutate') reads.add(e.name);
+  }
+  const definition = definitionOf(s, kind, source, cell, [...reads]);
+  for (let i = from; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.kind === 'bind' && definition.names.includes(e.name)) e.def = index;
+  }
+  return definition;
 }
 
 /**

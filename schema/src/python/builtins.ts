@@ -97,3 +97,115 @@ export function libraryChangesArgument(functionName: string, param: number | str
   if (functionName === 'dump') return param === 1 || param === 'fp' || param === 'file' || param === '*';
   return (functionName.endsWith('_') && !functionName.endsWith('__')) || IN_PLACE_FUNCTIONS.has(functionName);
 }
+
+/** What kinds of values cannot be pickled, by the function (dotted, as imported) that makes them. */
+const UNPASSABLE: ReadonlyMap<string, string> = new Map(
+  Object.entries({
+    'an open file': [
+      'open',
+      'io.open',
+      'gzip.open',
+      'bz2.open',
+      'lzma.open',
+      'codecs.open',
+      'tarfile.open',
+      'zipfile.ZipFile',
+      'tempfile.TemporaryFile',
+      'tempfile.NamedTemporaryFile',
+      'os.fdopen',
+      'os.popen',
+    ],
+    'a lock': [
+      'threading.Lock',
+      'threading.RLock',
+      'threading.Condition',
+      'threading.Semaphore',
+      'threading.BoundedSemaphore',
+      'multiprocessing.Lock',
+      'multiprocessing.RLock',
+      'asyncio.Lock',
+    ],
+    'a thread or process': ['threading.Thread', 'multiprocessing.Process', 'multiprocessing.Pool', 'subprocess.Popen'],
+    'a socket or connection': [
+      'socket.socket',
+      'socket.create_connection',
+      'sqlite3.connect',
+      'http.client.HTTPConnection',
+      'http.client.HTTPSConnection',
+    ],
+    'a CUDA stream, event or context handle': [
+      'torch.cuda.Stream',
+      'torch.cuda.Event',
+      'torch.cuda.current_stream',
+      'torch.cuda.default_stream',
+      'torch.cuda.stream',
+      'cupy.cuda.Stream',
+      'cupy.cuda.Event',
+      'pycuda.driver.Context',
+      'pycuda.autoinit.context',
+    ],
+  }).flatMap(([what, makers]) => makers.map((m): [string, string] => [m, what])),
+);
+
+/**
+ * The kind of value (as a phrase: "an open file") a call of `dotted` makes when pickle cannot save
+ * it, so it cannot pass between tasks; undefined for anything else. `dotted` is the full name as
+ * imported (`threading.Lock` also for `from threading import Lock`), or a builtin's name.
+ */
+export function unpassableValue(dotted: string): string | undefined {
+  const what = UNPASSABLE.get(dotted);
+  return what && `${what} (made by ${dotted}())`;
+}
+
+/** numpy.random names that make generators instead of using the global state. */
+const NUMPY_GENERATORS = new Set([
+  'default_rng',
+  'Generator',
+  'RandomState',
+  'SeedSequence',
+  'BitGenerator',
+  'PCG64',
+  'PCG64DXSM',
+  'MT19937',
+  'Philox',
+  'SFC64',
+]);
+
+/**
+ * The module whose global random state a call of `dotted` (its full name as imported) seeds or
+ * draws from: `numpy.random.seed`, `numpy.random.rand`, `random.shuffle`, `torch.manual_seed`,
+ * `torch.randn`, `tensorflow.random.normal`; undefined for anything else.
+ */
+export function globalRandomState(dotted: string): string | undefined {
+  let m = /^numpy\.random\.(\w+)$/.exec(dotted);
+  if (m) return NUMPY_GENERATORS.has(m[1]!) ? undefined : 'numpy.random';
+  m = /^random\.(\w+)$/.exec(dotted);
+  if (m) return m[1] === 'Random' || m[1] === 'SystemRandom' ? undefined : 'random';
+  if (
+    /^torch\.(manual_seed|seed|rand|randn|randint|randperm|normal|bernoulli|multinomial|poisson|rand_like|randn_like|randint_like|set_rng_state)$/.test(
+      dotted,
+    ) ||
+    /^torch\.cuda\.(manual_seed|manual_seed_all|seed|seed_all)$/.test(dotted)
+  )
+    return 'torch';
+  if (/^tensorflow\.random\.\w+$/.test(dotted) || dotted === 'tensorflow.keras.utils.set_random_seed')
+    return 'tensorflow.random';
+  return undefined;
+}
+
+/** Functions that set state of the process a task runs in (options, warnings filters, paths, the directory). */
+const STATE_SETTERS = new Set(
+  (
+    'chdir putenv unsetenv set_option reset_option set_printoptions seterr filterwarnings simplefilter ' +
+    'resetwarnings basicConfig disable setrecursionlimit set_default_dtype set_default_tensor_type ' +
+    'set_default_device set_grad_enabled set_num_threads set_num_interop_threads use_deterministic_algorithms ' +
+    'rc rcdefaults set_theme set_style set_context set_palette set_visible_devices set_memory_growth'
+  ).split(' '),
+);
+
+/** Whether a call of `dotted` (full name as imported) changes module or process state. */
+export function setsModuleState(dotted: string): boolean {
+  if (/^(os\.environ|sys\.path|sys\.modules)\.\w+$/.test(dotted)) return true;
+  if (/^matplotlib\.(pyplot\.)?(style\.)?use$/.test(dotted)) return true;
+  return STATE_SETTERS.has(dotted.slice(dotted.lastIndexOf('.') + 1));
+}

@@ -63,12 +63,31 @@ export interface PreparedCell {
   /** `%%timeit`: the body (after `setup`) runs inside a function. */
   functionBody?: { setup: Embedded | null };
   /** Python inside magic lines, by the offset in `code` of the `pass` that stands for the line. */
-  embedded: Map<number, Embedded[]>;
+  embedded: ReadonlyMap<number, Embedded[]>;
   /** Offsets in the cell's source. */
   warnings: { message: string; at: number }[];
   /** Offset in the cell's source of an offset in `code`; null when they are the same. */
   toSource: ((at: number) => number) | null;
+  /** The indentation removed from the cell's lines (IPython's `leading_indent`), '' when none. */
+  indent: string;
+  /** IPython lines that change the task's process: package installs, environment variables, the directory. */
+  effects: ProcessEffect[];
 }
+
+/** `%pip install x`, `%env NAME=value`, `%cd dir`: they change the process a task runs in. */
+export interface ProcessEffect {
+  kind: 'install' | 'env' | 'cwd';
+  /** The line, trimmed. */
+  text: string;
+  /** Offset in the cell's source. */
+  at: number;
+}
+
+const PROCESS_EFFECTS: readonly [RegExp, ProcessEffect['kind']][] = [
+  [/^[!%]{1,2}\s*(pip3?|conda|mamba|uv\s+pip)\s+(install|uninstall|remove)\b/, 'install'],
+  [/^%(env\s+\S+\s*[= ]\s*\S|set_env\s)/, 'env'],
+  [/^%cd\b/, 'cwd'],
+];
 
 const HELP = /^\s*(\?{1,2}[\w.]+|[\w.]+\?{1,2})\s*$/u;
 const MAGIC = /^\s*[%!]/;
@@ -130,6 +149,8 @@ function logicalLineStarts(lines: readonly string[]): boolean[] {
   }
   return out;
 }
+
+const NO_EMBEDDED: ReadonlyMap<number, Embedded[]> = new Map();
 
 /** Cheap tests first: most cells hold no IPython syntax and start unindented. */
 const MAYBE_IPYTHON = /^[ \t]*[%!?]|\?[ \t]*$|=[ \t]*[%!]/m;
@@ -222,7 +243,9 @@ class Builder {
   readonly warnings: { message: string; at: number }[] = [];
   /** Embedded code by line, keyed later by the offset of its `pass`. */
   readonly embeddedByLine = new Map<number, Embedded[]>();
+  readonly effects: ProcessEffect[] = [];
   changed = false;
+  indent = '';
 
   constructor(
     readonly source: string,
@@ -245,6 +268,7 @@ class Builder {
     const space = first === undefined ? null : /^[ \t]+/.exec(first)?.[0];
     if (!space) return;
     this.changed = true;
+    this.indent = space;
     this.lines.forEach((l, i) => {
       if (l.startsWith(space)) {
         this.lines[i] = l.slice(space.length);
@@ -304,7 +328,16 @@ class Builder {
         return sourceStarts[lo]! + m.shift + col + (m.cutCol >= 0 && col >= m.cutCol ? m.cutLen : 0);
       };
     }
-    return { code, magicLines: this.magicLines, embedded, warnings: this.warnings, toSource, ...extra };
+    return {
+      code,
+      magicLines: this.magicLines,
+      embedded,
+      warnings: this.warnings,
+      toSource,
+      indent: this.indent,
+      effects: this.effects,
+      ...extra,
+    };
   }
 }
 
@@ -316,7 +349,15 @@ export function prepareCell(source: string): PreparedCell {
     // IPython syntax needs one of these characters; indexOf is much faster than the regular expression.
     ((source.indexOf('%') < 0 && source.indexOf('!') < 0 && source.indexOf('?') < 0) || !MAYBE_IPYTHON.test(source))
   )
-    return { code: source, magicLines: [], embedded: new Map(), warnings: [], toSource: null };
+    return {
+      code: source,
+      magicLines: [],
+      embedded: NO_EMBEDDED,
+      warnings: [],
+      toSource: null,
+      indent: '',
+      effects: [],
+    };
   const b = new Builder(source, source.split('\n'));
   if (indented) b.dedent();
   const lines = b.lines;
@@ -380,6 +421,8 @@ function blankLines(b: Builder, from: number) {
     }
     if (!starts[i] || !isIPython(line)) continue;
     b.magicLines.push(i);
+    const effect = PROCESS_EFFECTS.find(([re]) => re.test(line.trim()));
+    if (effect) b.effects.push({ kind: effect[1], text: line.trim(), at: b.sourceAt(i, indent.length) });
     const endsContinued = line.trimEnd().endsWith('\\');
     const assign = MAGIC_ASSIGN.exec(line);
     if (assign && !/[=!<>]$/.test(assign[1]!.trimEnd().slice(0, -1))) {

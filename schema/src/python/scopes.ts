@@ -7,7 +7,7 @@
  */
 import { PURE_BUILTINS, PYTHON_BUILTINS } from './builtins.js';
 import type { Expr, Param } from './ast.js';
-import { immutableValue, rootsOf } from './values.js';
+import { immutableValue, madeBy, rootsOf } from './values.js';
 
 /**
  * How a use may change an object in place. Definite: the code assigns into it (`x.a = v`,
@@ -63,6 +63,8 @@ export interface FnInfo {
   paramChanges: readonly { param: string; change: Change; arg: Arg }[];
   /** A decorated definition: a call runs the decorator's result, not only the body analysed here. */
   decorated: boolean;
+  /** A generator function: a call returns a generator (which cannot pass between tasks). */
+  generator: boolean;
   /** Its name where it was defined, for messages. */
   name: string;
   kind: 'function' | 'class';
@@ -86,12 +88,16 @@ export type PyEvent =
       /** The value is a literal number, string, bytes, bool, None or a tuple of those: nothing can change it. */
       immutable: boolean;
       imported: string | undefined;
+      /** Index into CellAnalysis.definitions: bound by a top-level import, def, class or `f = lambda`. */
+      def: number | undefined;
+      /** The value is what this call made (`open`, `threading.Lock`, `gen`), or `<generator>` for `(x for ...)`. */
+      made: string | undefined;
     }
   /** A use that may change the object x is bound to: x is read, and a changed x is a new version of it. */
   | { kind: 'mutate'; name: string; at: number; change: Change; arg: Arg }
   | { kind: 'del'; name: string; at: number }
-  /** Free names of a function/lambda/class defined here: read whenever it is called. */
-  | { kind: 'deferred'; fn: FnInfo; at: number };
+  /** An anonymous function (a lambda not bound to a name) made here: used where it is made. */
+  | { kind: 'lambda'; fn: FnInfo; at: number };
 
 export interface Sink {
   read(name: string, at: number): void;
@@ -102,7 +108,11 @@ export interface Sink {
   bind(name: string, at: number, fn?: FnInfo, info?: BindInfo, from?: Expr, part?: boolean): void;
   mutate(name: string, at: number, change: Change, arg?: Arg): void;
   del(name: string, at: number): void;
-  nested(fn: FnInfo, at: number): void;
+  /**
+   * A function, lambda or class defined in this scope (`named`: bound to a name, so what it reads
+   * is read where the name is used; an anonymous one is used where it is).
+   */
+  nested(fn: FnInfo, at: number, named?: boolean): void;
   declare(kind: string, name: string): void;
   /** Where `:=` binds: a comprehension passes it to the scope around it (PEP 572). */
   walrus(): Sink;
@@ -136,6 +146,8 @@ export class ModuleSink implements Sink {
       alias: from ? rootsOf(from) : undefined,
       immutable: from !== undefined && !part && immutableValue(from),
       imported: info?.imported,
+      def: undefined,
+      made: from !== undefined && !part ? madeBy(from) : undefined,
     });
   }
   mutate(name: string, at: number, change: Change, arg?: Arg) {
@@ -144,8 +156,8 @@ export class ModuleSink implements Sink {
   del(name: string, at: number) {
     this.events.push({ kind: 'del', name, at: this.pos.at(at) });
   }
-  nested(fn: FnInfo, at: number) {
-    this.events.push({ kind: 'deferred', fn, at: this.pos.at(at) });
+  nested(fn: FnInfo, at: number, named?: boolean) {
+    if (!named) this.events.push({ kind: 'lambda', fn, at: this.pos.at(at) });
   }
   declare() {
     // `global x` at module level changes nothing.
@@ -199,6 +211,8 @@ export class FunctionSink implements Sink {
   changed: FnChange[] | null = null;
   params: readonly FnParam[] = [];
   decorated = false;
+  /** The body yields: a call returns a generator. */
+  generator = false;
   constructor(readonly name: string) {}
   read(name: string) {
     this.reads.add(name);
@@ -273,6 +287,7 @@ export class FunctionSink implements Sink {
       params: this.params,
       paramChanges: paramChanges.length ? paramChanges : NONE,
       decorated: this.decorated,
+      generator: this.generator,
       name: this.name,
       kind: 'function',
     };
@@ -320,6 +335,7 @@ export class ClassSink implements Sink {
       params: NONE,
       paramChanges: NONE,
       decorated: this.decorated,
+      generator: false,
       name: this.name,
       kind: 'class',
     };
@@ -357,7 +373,7 @@ export class ComprehensionSink implements Sink {
     for (const n of aliasClosure(name, this.aliasOf)) if (!this.local.has(n)) this.lookup.mutate(n, at, change, arg);
   }
   del() {}
-  nested(fn: FnInfo, at: number) {
+  nested(fn: FnInfo, at: number, named?: boolean) {
     // A lambda inside a comprehension may read the comprehension's variables: those are not free.
     const free = new Set([...fn.free].filter((n) => !this.local.has(n)));
     const changes: FnChange[] = [];
@@ -365,7 +381,7 @@ export class ComprehensionSink implements Sink {
       if (this.local.has(c.name)) this.mutate(c.name, at, c.change, c.arg);
       else changes.push(c);
     }
-    this.parent.nested({ ...fn, free, changes }, at);
+    this.parent.nested({ ...fn, free, changes }, at, named);
   }
   declare() {}
   walrus(): Sink {
@@ -394,8 +410,8 @@ export class TypeParamSink implements Sink {
   del(name: string, at: number) {
     this.parent.del(name, at);
   }
-  nested(fn: FnInfo, at: number) {
-    this.parent.nested(this.own(fn), at);
+  nested(fn: FnInfo, at: number, named?: boolean) {
+    this.parent.nested(this.own(fn), at, named);
   }
   declare() {}
   walrus(): Sink {

@@ -97,6 +97,23 @@ export function roots(e: Expr, out: string[]): string[] {
   return out;
 }
 
+/**
+ * What made a value: the called name, dotted when it is an attribute chain (`open`,
+ * `threading.Lock`, `torch.cuda.Stream`), or `<generator>` for a generator expression; undefined
+ * for anything else. The compiler recognises values that cannot pass between tasks from it.
+ */
+export function madeBy(e: Expr): string | undefined {
+  if (e.k === 'GeneratorExp') return '<generator>';
+  if (e.k !== 'Call') return undefined;
+  let f = e.func;
+  let dotted = '';
+  while (f.k === 'Attribute') {
+    dotted = `.${f.attr}${dotted}`;
+    f = f.value;
+  }
+  return f.k === 'Name' ? f.id + dotted : undefined;
+}
+
 /** Scratch space: most values share nothing, and then nothing is allocated. */
 const SCRATCH: string[] = [];
 

@@ -11,6 +11,7 @@ import {
   inputSources,
   formatDiagnostic,
   TaskCodeReader,
+  type Definition,
   type Diagnostic,
   type Parameter,
   type Pipeline,
@@ -32,6 +33,10 @@ export interface TaskBase {
   outputs: string[];
   parameters: Record<string, unknown>;
   parametersCell: number | null;
+  /** Imports, functions and classes of other tasks that the task runs again (the runner's contract). */
+  definitions?: Definition[];
+  /** The cell where the task last binds each output, for messages about an output that cannot be saved. */
+  outputOrigins?: Record<string, number>;
 }
 
 export interface FrozenJob {
@@ -230,6 +235,8 @@ export function freezeJob(request: SubmitJobRequest, options: FreezeOptions = {}
         task.readOnlyInputs.includes(input.name) ? { ...input, readOnly: true as const } : input,
       ),
       outputs: task.outputs,
+      ...(task.definitions.length ? { definitions: task.definitions } : {}),
+      ...(Object.keys(task.outputOrigins).length ? { outputOrigins: task.outputOrigins } : {}),
       parameters,
       // Overrides go right after the parameters cell: the pipeline notebook's for cell tasks, the task
       // notebook's own for whole-notebook tasks (scripts have none and get them up front).

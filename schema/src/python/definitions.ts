@@ -1,0 +1,98 @@
+/**
+ * Imports, functions and classes cross task boundaries by source: a task that uses one that another
+ * task bound runs the same statement again. This module finds those statements in a cell: the
+ * top-level `import`, `from ... import`, `def` and `class` statements (decorators included) and
+ * `name = lambda ...`, with their exact source as the cell runs it (dedented as IPython does).
+ */
+import type { Stmt } from './ast.js';
+import type { PreparedCell } from './magics.js';
+
+export interface Definition {
+  kind: 'import' | 'function' | 'class';
+  /** The names the statement binds. */
+  names: string[];
+  /** 1-based line in the cell where the statement starts (its first decorator). */
+  line: number;
+  /** The statement's source at column 0. */
+  source: string;
+  /**
+   * Imports: one statement per name (`import a, b as c` → `import a`, `import b as c`), for a task
+   * that needs only some of the names (running the whole statement would rebind the others).
+   */
+  parts?: { name: string; source: string }[];
+  /** Names the statement reads when it runs (decorators, base classes, default values, annotations). */
+  reads: string[];
+}
+
+/** The kind of definition a top-level statement is, or null when it is not one. */
+export function definitionKind(s: Stmt): Definition['kind'] | null {
+  switch (s.k) {
+    case 'Import':
+      return 'import';
+    case 'ImportFrom':
+      return s.star || (s.module === '__future__' && !s.level) ? null : 'import';
+    case 'FunctionDef':
+      return 'function';
+    case 'ClassDef':
+      return 'class';
+    case 'Assign':
+      return s.targets.length === 1 && s.targets[0]!.k === 'Name' && s.value.k === 'Lambda' ? 'function' : null;
+    default:
+      return null;
+  }
+}
+
+function importParts(s: Stmt): { name: string; source: string }[] {
+  if (s.k === 'Import')
+    return s.names.map((a) => ({
+      name: a.asname ?? a.name.split('.')[0]!,
+      source: `import ${a.name}${a.asname ? ` as ${a.asname}` : ''}`,
+    }));
+  if (s.k !== 'ImportFrom') return [];
+  const from = `from ${'.'.repeat(s.level)}${s.module} import `;
+  return s.names.map((a) => ({
+    name: a.asname ?? a.name,
+    source: `${from}${a.name}${a.asname ? ` as ${a.asname}` : ''}`,
+  }));
+}
+
+/** The names a definition statement binds. */
+function boundNames(s: Stmt): string[] {
+  switch (s.k) {
+    case 'FunctionDef':
+    case 'ClassDef':
+      return [s.name];
+    case 'Assign':
+      return s.targets[0]!.k === 'Name' ? [s.targets[0]!.id] : [];
+    default:
+      return importParts(s).map((p) => p.name);
+  }
+}
+
+/**
+ * The definition `s` is in a cell (`cell`: the cell as analysed, `source`: the cell's own text),
+ * with the names it reads when it runs.
+ */
+export function definitionOf(
+  s: Stmt,
+  kind: Definition['kind'],
+  source: string,
+  cell: PreparedCell,
+  reads: string[],
+): Definition {
+  const start = s.k === 'FunctionDef' || s.k === 'ClassDef' ? s.start : s.at;
+  const from = cell.toSource ? cell.toSource(start) : start;
+  const to = cell.toSource ? cell.toSource(s.end) : s.end;
+  // The statement starts at column 0 of the dedented cell; its lines lose the cell's indentation.
+  const text = source
+    .slice(from, to)
+    .split('\n')
+    .map((l, i) => (i > 0 && cell.indent && l.startsWith(cell.indent) ? l.slice(cell.indent.length) : l))
+    .join('\n')
+    .trimEnd();
+  let line = 1;
+  for (let i = source.indexOf('\n'); i !== -1 && i < from; i = source.indexOf('\n', i + 1)) line++;
+  const definition: Definition = { kind, names: boundNames(s), line, source: text, reads };
+  if (kind === 'import') definition.parts = importParts(s);
+  return definition;
+}

@@ -1,0 +1,160 @@
+/**
+ * A pipeline gives the same results as running the notebook top to bottom: notebooks compiled into
+ * tasks run through the real parts (compiler, freeze, orchestrator, SQLite store, local executor,
+ * the runner on python3), and every task cell prints what the same cell prints when python3 runs the
+ * notebook's cells top to bottom in one namespace.
+ */
+import { jest } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Job } from '@cellpipe/schema';
+import {
+  startService,
+  taggedNotebook as nb,
+  taskOf,
+  waitForJob,
+  type NotebookCell,
+  type TestHome,
+} from './jobs-fixtures.js';
+
+jest.setTimeout(180_000);
+
+type Cell = NotebookCell;
+
+/** What each cell prints when python3 runs the cells top to bottom in one namespace. */
+function topToBottom(cells: Cell[]): string[] {
+  const driver = `
+import contextlib, io, json, sys
+out, ns = [], {"__name__": "__main__"}
+for src in json.load(sys.stdin):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(src, "<cell>", "exec"), ns)
+    out.append(buf.getvalue())
+print(json.dumps(out))
+`;
+  const r = spawnSync('python3', ['-c', driver], {
+    input: JSON.stringify(cells.map((c) => c.source)),
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as string[];
+}
+
+/** What each task cell printed in the pipeline run, by cell index (from the tasks' executed notebooks). */
+async function printedByCell(h: TestHome, job: Job): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (const t of job.tasks) {
+    const executed = JSON.parse(readFileSync(await h.service.taskFile(job.id, t.name, 'notebook'), 'utf8')) as {
+      cells: {
+        metadata: { cellpipe?: { role?: string; index?: number } };
+        outputs?: { output_type: string; name?: string; text?: string | string[] }[];
+      }[];
+    };
+    for (const c of executed.cells) {
+      const meta = c.metadata.cellpipe;
+      if (meta?.role !== 'task' || meta.index === undefined) continue;
+      const text = (c.outputs ?? [])
+        .filter((o) => o.output_type === 'stream' && o.name === 'stdout')
+        .map((o) => (Array.isArray(o.text) ? o.text.join('') : (o.text ?? '')))
+        .join('');
+      out.set(meta.index, text);
+    }
+  }
+  return out;
+}
+
+let h: TestHome;
+beforeAll(async () => {
+  h = await startService();
+});
+afterAll(async () => {
+  await h.cleanup();
+});
+
+async function run(
+  cells: Cell[],
+  path = 'semantics.ipynb',
+  content: Record<string, unknown> = nb(cells),
+): Promise<Job> {
+  const job = await h.service.submit('alice', { notebook: { path, content } });
+  const done = await waitForJob(h.service, job.id);
+  const failed = done.tasks.filter((t) => t.state !== 'succeeded');
+  if (failed.length) throw new Error(`tasks failed: ${JSON.stringify(failed.map((t) => [t.name, t.error]))}`);
+  return done;
+}
+
+async function expectSameAsTopToBottom(cells: Cell[]): Promise<Job> {
+  const job = await run(cells);
+  const printed = await printedByCell(h, job);
+  const reference = topToBottom(cells);
+  expect(printed.size).toBeGreaterThan(0);
+  for (const [index, text] of printed) expect({ cell: index, text }).toEqual({ cell: index, text: reference[index] });
+  return job;
+}
+
+test('evaluate sees the fitted model; rng advances between tasks; lists and dicts changed in place', async () => {
+  const job = await expectSameAsTopToBottom([
+    {
+      source:
+        'import random\nclass Model:\n    def __init__(self):\n        self.w = None\n    def fit(self, xs):\n        self.w = sum(xs) / len(xs)\n    def predict(self, x):\n        return self.w * x',
+    },
+    { source: 'model = Model()\nrng = random.Random(0)\nxs = []\nlog = {}', tags: ['task:init'] },
+    { source: 'model.fit([1, 2, 3])', tags: ['task:train'] },
+    { source: 'print(model.predict(10))', tags: ['task:evaluate'] },
+    { source: 'print(rng.random())\nxs.append(1)\nlog["a"] = 1', tags: ['task:draw'] },
+    { source: 'print(rng.random(), xs, log)', tags: ['task:draw_again'] },
+  ]);
+  expect(taskOf(job, 'evaluate').warnings).toBeUndefined();
+});
+
+test('a module, a function and a class from one task work in the next, and an instance passes', async () => {
+  await expectSameAsTopToBottom([
+    {
+      source:
+        'import json\nfrom collections import Counter as C\nscale = 3\ndef triple(v):\n    return v * scale\nclass Point:\n    def __init__(self, x):\n        self.x = triple(x)\n    def __repr__(self):\n        return f"Point({self.x})"',
+      tags: ['task:defs'],
+    },
+    { source: 'p = Point(2)\nprint(json.dumps({"x": p.x}))', tags: ['task:make'] },
+    { source: 'print(p, triple(1), C("aab").most_common(1))', tags: ['task:use'] },
+  ]);
+});
+
+test('%time total = sum(data) passes data; an indented first line runs; Π and 𝜋 are names', async () => {
+  const cells: Cell[] = [
+    { source: 'data = [1, 2, 3]\nΠ = 3.14\n𝜋 = 3', tags: ['task:load'] },
+    { source: '%time total = sum(data)', tags: ['task:time'] },
+    { source: '    area = Π * total\n    print(area, π)', tags: ['task:use'] },
+  ];
+  const job = await run(cells);
+  const printed = await printedByCell(h, job);
+  expect(printed.get(2)).toBe('18.84 3\n');
+  expect(taskOf(job, 'time').error).toBeUndefined();
+});
+
+test('an nbformat 3 notebook runs as a pipeline', async () => {
+  const v3 = {
+    nbformat: 3,
+    nbformat_minor: 0,
+    metadata: { name: 'old' },
+    worksheets: [
+      {
+        cells: [
+          { cell_type: 'heading', level: 1, metadata: {}, source: 'Old' },
+          { cell_type: 'code', language: 'python', input: 'x = 21', metadata: { tags: ['task:a'] }, outputs: [] },
+          { cell_type: 'code', language: 'python', input: 'print(x * 2)', metadata: { tags: ['task:b'] }, outputs: [] },
+        ],
+      },
+    ],
+  };
+  const job = await run([], 'old.ipynb', v3);
+  expect((await printedByCell(h, job)).get(2)).toBe('42\n');
+});
+
+test('an input declared read-only that the task changes is reported on the job', async () => {
+  const job = await run([
+    { source: 'xs = [3, 1, 2]', tags: ['task:a'] },
+    { source: 'xs.sort()\nprint(xs)', tags: ['task:b', 'readonly:xs'] },
+  ]);
+  expect(job.warnings).toEqual([expect.objectContaining({ kind: 'input-mutated', task: 'b', variable: 'xs' })]);
+});
