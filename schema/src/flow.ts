@@ -165,7 +165,7 @@ export function inferFlow(
   for (const index of setupCells) {
     for (const e of analysis(index).events) {
       if (e.kind === 'bind')
-        global.set(e.name, binding(null, { fn: e.fn, immutable: e.immutable, imported: e.imported }));
+        global.set(e.name, binding(null, { fn: e.fn, immutable: e.value?.immutable, imported: e.value?.imported }));
       else if (e.kind === 'del') global.delete(e.name);
     }
   }
@@ -429,17 +429,19 @@ export function inferFlow(
 
     /** The binding a bind event makes: most carry only their kind and are shared. */
     const bound = (e: CellAnalysis['events'][number] & { kind: 'bind' }, cell: number): Binding => {
-      const unpassable = e.made !== undefined ? unpassableMade(e.made) : undefined;
-      if (e.fn || e.imported !== undefined || e.def !== undefined || unpassable !== undefined) {
+      const v = e.value;
+      const unpassable = v?.made !== undefined ? unpassableMade(v.made) : undefined;
+      if (e.fn || v?.imported !== undefined || v?.def !== undefined || unpassable !== undefined) {
         return binding(t.name, {
           fn: e.fn,
-          imported: e.imported,
-          def: e.def !== undefined ? { cell, index: e.def, definition: analysis(cell).definitions[e.def]! } : undefined,
+          imported: v?.imported,
+          def:
+            v?.def !== undefined ? { cell, index: v.def, definition: analysis(cell).definitions[v.def]! } : undefined,
           unpassable,
           cell,
         });
       }
-      return e.immutable ? made.literal : made.plain;
+      return v?.immutable ? made.literal : made.plain;
     };
 
     /** Values `made` (the call that made them) says cannot pass between tasks, as a phrase. */
@@ -471,13 +473,14 @@ export function inferFlow(
             local.set(e.name, bound(e, c));
             if (statement.uses?.size) holds.set(e.name, statement.uses);
             else holds.delete(e.name);
-            if (e.def === undefined && (e.fn || e.imported !== undefined))
+            if (e.value?.def === undefined && (e.fn || e.value?.imported !== undefined))
               inBlock.set(e.name, { what: e.fn ? e.fn.kind : 'module', cell: c });
             flow.lastCell.set(e.name, c);
-            if (e.alias) {
+            const alias = e.value?.alias;
+            if (alias) {
               // Any binding in the task counts (`y = a` then `y = b`: changing y may change a or b).
               const before = aliasOf.get(e.name);
-              aliasOf.set(e.name, before ? [...before, ...e.alias] : e.alias);
+              aliasOf.set(e.name, before ? [...before, ...alias] : alias);
             }
             break;
           }

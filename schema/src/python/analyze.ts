@@ -28,7 +28,7 @@ import {
   type Sink,
 } from './scopes.js';
 
-export type { Arg, BindInfo, Change, ChangeHow, FnChange, FnInfo, FnParam, PyEvent } from './scopes.js';
+export type { Arg, BindInfo, BoundValue, Change, ChangeHow, FnChange, FnInfo, FnParam, PyEvent } from './scopes.js';
 export { DEFINITE_CHANGES } from './scopes.js';
 
 export interface PyWarning {
@@ -99,6 +99,8 @@ function annotationScope(sink: Sink, params: readonly TypeParam[]): Sink {
   return params.length ? new TypeParamSink(sink, new Set(params.map((p) => p.name))) : sink;
 }
 
+/** Shared empty lists: most cells have no warnings, definitions, paths or IPython lines. */
+const NONE: never[] = Object.freeze([]) as never[];
 const AUGASSIGN: Change = Object.freeze({ how: 'augassign' });
 const ASSIGN: Change = Object.freeze({ how: 'assign' });
 const DEL: Change = Object.freeze({ how: 'del' });
@@ -387,7 +389,8 @@ class Walker {
 
   /** Parameters bind in the function; defaults and annotations are read where the def is. */
   params(params: readonly Param[], outer: Sink, inner: FunctionSink, annotations = outer) {
-    inner.params = params;
+    // Only what matching arguments needs: the parameters' default values and annotations are not kept.
+    inner.params = params.map((p) => ({ name: p.name, kind: p.kind }));
     for (const p of params) {
       inner.bind(p.name);
       if (p.annotation) this.expr(p.annotation, annotations);
@@ -720,7 +723,7 @@ export function analyzePython(source: string): CellAnalysis {
     if (e.kind === 'bind' && !seen.has(e.name)) {
       seen.add(e.name);
       binds.push(e.name);
-      if (PYTHON_BUILTINS.has(e.name) && e.imported === undefined)
+      if (PYTHON_BUILTINS.has(e.name) && e.value?.imported === undefined)
         walker.warnings.push({
           message: `'${e.name}' rebinds a Python builtin: the dependency analysis still treats calls of '${e.name}' as the builtin's`,
           at: e.at,
@@ -729,13 +732,15 @@ export function analyzePython(source: string): CellAnalysis {
   }
   return {
     events: sink.events,
-    warnings: walker.warnings.map((w) => ({ message: w.message, ...lineCol(source, w.at) })),
-    magicLines: cell.magicLines,
+    warnings: walker.warnings.length
+      ? walker.warnings.map((w) => ({ message: w.message, ...lineCol(source, w.at) }))
+      : NONE,
+    magicLines: cell.magicLines.length ? cell.magicLines : NONE,
     binds,
     syntaxError: walker.syntaxError,
-    definitions,
-    paths: walker.paths,
-    effects: cell.effects,
+    definitions: definitions.length ? definitions : NONE,
+    paths: walker.paths.length ? walker.paths : NONE,
+    effects: cell.effects.length ? cell.effects : NONE,
   };
 }
 
@@ -760,7 +765,7 @@ function definitionStatement(
   const definition = definitionOf(s, kind, source, cell, [...reads]);
   for (let i = from; i < events.length; i++) {
     const e = events[i]!;
-    if (e.kind === 'bind' && definition.names.includes(e.name)) e.def = index;
+    if (e.kind === 'bind' && definition.names.includes(e.name)) e.value = { ...e.value, def: index };
   }
   return definition;
 }

@@ -76,23 +76,25 @@ export interface BindInfo {
   imported?: string;
 }
 
+/** What a binding's statement tells about the value (absent on most bindings: plain values). */
+export interface BoundValue {
+  /** Module-level names whose objects the bound value may share (`y = x[0]`, `for m in models`). */
+  alias?: readonly string[];
+  /** The value is a literal number, string, bytes, bool, None or a tuple of those: nothing can change it. */
+  immutable?: boolean;
+  /** Bound by an import: the dotted name it refers to. */
+  imported?: string;
+  /** Index into CellAnalysis.definitions: bound by a top-level import, def, class or `f = lambda`. */
+  def?: number;
+  /** The value is what this call made (`open`, `threading.Lock`, `gen`), or `<generator>` for `(x for ...)`. */
+  made?: string;
+}
+
+const LITERAL: BoundValue = Object.freeze({ immutable: true });
+
 export type PyEvent =
   | { kind: 'read'; name: string; at: number }
-  | {
-      kind: 'bind';
-      name: string;
-      at: number;
-      fn: FnInfo | undefined;
-      /** Module-level names whose objects the bound value may share (`y = x[0]`, `for m in models`). */
-      alias: readonly string[] | undefined;
-      /** The value is a literal number, string, bytes, bool, None or a tuple of those: nothing can change it. */
-      immutable: boolean;
-      imported: string | undefined;
-      /** Index into CellAnalysis.definitions: bound by a top-level import, def, class or `f = lambda`. */
-      def: number | undefined;
-      /** The value is what this call made (`open`, `threading.Lock`, `gen`), or `<generator>` for `(x for ...)`. */
-      made: string | undefined;
-    }
+  | { kind: 'bind'; name: string; at: number; fn: FnInfo | undefined; value: BoundValue | undefined }
   /** A use that may change the object x is bound to: x is read, and a changed x is a new version of it. */
   | { kind: 'mutate'; name: string; at: number; change: Change; arg: Arg }
   | { kind: 'del'; name: string; at: number }
@@ -137,18 +139,16 @@ export class ModuleSink implements Sink {
   }
   bind(name: string, at: number, fn?: FnInfo, info?: BindInfo, from?: Expr, part?: boolean) {
     at = this.pos.at(at);
+    let value: BoundValue | undefined;
+    if (from !== undefined) {
+      const alias = rootsOf(from);
+      const made = part ? undefined : madeBy(from);
+      if (alias || made) value = { alias, made };
+      else if (!part && immutableValue(from)) value = LITERAL;
+    }
+    if (info?.imported !== undefined) value = { imported: info.imported };
     // One shape for every bind event keeps the compiler's loop over them fast.
-    this.events.push({
-      kind: 'bind',
-      name,
-      at,
-      fn,
-      alias: from ? rootsOf(from) : undefined,
-      immutable: from !== undefined && !part && immutableValue(from),
-      imported: info?.imported,
-      def: undefined,
-      made: from !== undefined && !part ? madeBy(from) : undefined,
-    });
+    this.events.push({ kind: 'bind', name, at, fn, value });
   }
   mutate(name: string, at: number, change: Change, arg?: Arg) {
     this.events.push({ kind: 'mutate', name, at: this.pos.at(at), change, arg });

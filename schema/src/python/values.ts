@@ -73,15 +73,26 @@ export function roots(e: Expr, out: string[]): string[] {
     case 'ListComp':
     case 'SetComp':
     case 'GeneratorExp':
-    case 'DictComp':
-      e.generators.forEach((g, i) => {
-        const from = out.length;
-        roots(g.iter, out);
-        // A later iterable may iterate an earlier comprehension variable: that is not a module name.
-        for (let k = out.length - 1; i > 0 && k >= from; k--)
-          if (e.generators.slice(0, i).some((p) => binds(p.target, out[k]!))) out.splice(k, 1);
-      });
+    case 'DictComp': {
+      // The elements are what the element expression shares: names it reads, and through the
+      // comprehension's variables, what those iterate (`[m for m in models]`, not `[v * 2 for v in xs]`).
+      const elements = e.k === 'DictComp' ? roots(e.value, roots(e.key, [])) : roots(e.elt, []);
+      const generators = e.generators;
+      const iterated = new Set<number>();
+      // A variable stands for what its iterable holds, which may be an earlier variable (`for c in r`).
+      const resolve = (names: readonly string[]) => {
+        for (const n of names) {
+          const i = generators.findIndex((g) => binds(g.target, n));
+          if (i < 0) out.push(n);
+          else if (!iterated.has(i)) {
+            iterated.add(i);
+            resolve(roots(generators[i]!.iter, []));
+          }
+        }
+      };
+      resolve(elements);
       break;
+    }
     case 'Call': {
       const f = e.func;
       // `range(n)` and builtins that return numbers or strings share nothing with their arguments.
