@@ -383,7 +383,10 @@ export function inferFlow(
         return;
       }
       if (!DEFINITE_CHANGES.has(c.how) && !setsModuleState(dotted)) return;
-      const what = DEFINITE_CHANGES.has(c.how) ? `an assignment into '${name}' (${imported})` : `${dotted}()`;
+      stateChanged(DEFINITE_CHANGES.has(c.how) ? `an assignment into '${name}' (${imported})` : `${dotted}()`);
+    };
+
+    const stateChanged = (what: string) => {
       const first = stateOf.get(t.name);
       if (first) first.more++;
       else stateOf.set(t.name, { what, cell: whereCell, at: whereAt, more: 0 });
@@ -392,6 +395,9 @@ export function inferFlow(
     const change = (name: string, c: Change, arg: Arg, visiting?: Set<FnInfo>, seen?: Set<string>): void => {
       const b = read(name, visiting, c.how === 'call');
       if (b?.imported !== undefined) moduleUse(name, b.imported, c);
+      else if (b?.fn && b.task !== t.name && DEFINITE_CHANGES.has(c.how))
+        // A function or class another task defined is defined again from its source in each task.
+        stateChanged(`an assignment into ${b.fn.kind} '${name}'`);
       // Builtins and unknown names, modules, functions and classes (they cross tasks by source), literals.
       if (!b || b.deleted || b.fn || b.imported !== undefined || b.immutable) return;
       if (!DEFINITE_CHANGES.has(c.how)) {

@@ -39,6 +39,12 @@ describe('module state stays in the task that changes it', () => {
     expect(warningsOf([source, 'print(1)'], setup).join('\n')).toMatch(pattern);
   });
 
+  it('a class another task defined, changed by assignment (it is defined again from its source elsewhere)', () => {
+    expect(warningsOf(['class Config:\n    lr = 0.1', 'Config.lr = 0.01', 'print(Config.lr)']).join('\n')).toMatch(
+      /task 't1' changes module state \(an assignment into class 'Config'\)/,
+    );
+  });
+
   it('is not reported from a setup cell, or from the last task', () => {
     expect(warningsOf(['print(1)'], ['import pandas as pd\npd.set_option("display.max_rows", 5)'])).toEqual([]);
     expect(warningsOf(['print(1)', 'import pandas as pd\npd.set_option("display.max_rows", 5)'])).toEqual([]);
