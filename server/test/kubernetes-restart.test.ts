@@ -315,3 +315,43 @@ test('a kube-apiserver restart mid-job: the watches recover and the job ends wit
     await service.close();
   }
 });
+
+test('a cancel while the kube-apiserver is down is retried until it answers; the job ends cancelled and its pod is gone', async () => {
+  const executor = new KubernetesExecutor({
+    kubeConfig: bed.kc,
+    config: { namespace: ns },
+    runnerArchive: runnerArchive(),
+    podAnnotations: (spec) => (spec.taskName === 'long' ? delay('300s') : {}),
+    warn: () => undefined,
+  });
+  const service = createJobService({ home: newHome(), executor, retryBackoffMs: 50 });
+  await service.start();
+  try {
+    const submitted = await service.submit('alice', pipelineRequest([{ name: 'long', code: 'pass\n' }]));
+    await waitForJob(service, submitted.id, (j) => taskOf(j, 'long').state === 'running');
+
+    const restarted = restartApiserver(bed);
+    await eventually('the kube-apiserver to be down', async () =>
+      core.listNamespace({ limit: 1 }).then(
+        () => undefined,
+        () => true,
+      ),
+    );
+    await service.cancel(submitted.id);
+    // The delete failed: the task says so, and the request is tried again.
+    const stopping = await waitForJob(service, submitted.id, (j) => taskOf(j, 'long').stopping?.error !== undefined);
+    expect(taskOf(stopping, 'long')).toMatchObject({ state: 'running', stopping: { reason: 'cancelled' } });
+    await restarted;
+
+    const job = await waitForJob(service, submitted.id);
+    expect(job.state).toBe('cancelled');
+    expect(taskOf(job, 'long')).toMatchObject({ state: 'cancelled', attempt: 1, error: { reason: 'cancelled' } });
+    expect(taskOf(job, 'long').stopping).toBeUndefined();
+    await eventually('the cancelled pod to be gone', async () => {
+      const { pods } = await objectsPerTask(job.id);
+      return Object.keys(pods).length === 0 ? true : undefined;
+    });
+  } finally {
+    await service.close();
+  }
+});
