@@ -9,6 +9,7 @@
 #   scripts/k8s-testbed.sh down <dir>       stop everything started in <dir> (the real node too)
 #   scripts/k8s-testbed.sh status <dir>     report which components are running
 #   scripts/k8s-testbed.sh restart-apiserver <dir>  kill the kube-apiserver and start it again
+#   scripts/k8s-testbed.sh stop-apiserver|start-apiserver <dir>  the two halves of a restart
 #   scripts/k8s-testbed.sh bin-dir          print the cache directory of the binaries
 #   scripts/k8s-testbed.sh gomod            regenerate testbed/go/go.mod and testbed/node/go.mod for K8S_VERSION
 #   scripts/k8s-testbed.sh real-node check  say why this machine cannot run a real node (exit 1), or nothing
@@ -475,11 +476,10 @@ cmd_down() {
   log "testbed in $dir stopped"
 }
 
-# Kills the kube-apiserver (SIGKILL: clients see their connections drop, not a graceful close)
-# and starts it again with the same flags, ports and etcd, so clients' watches must recover.
-cmd_restart_apiserver() {
-  local dir=${1:-} pid i api_port etcd_port
-  [[ -n $dir ]] || die "usage: $0 restart-apiserver <dir>"
+# Kills the kube-apiserver (SIGKILL: clients see their connections drop, not a graceful close).
+cmd_stop_apiserver() {
+  local dir=${1:-} pid i
+  [[ -n $dir ]] || die "usage: $0 stop-apiserver <dir>"
   dir=$(cd "$dir" && pwd)
   component_alive "$dir" kube-apiserver || die "no kube-apiserver running in $dir"
   pid=$(<"$dir/pids/kube-apiserver.pid")
@@ -489,6 +489,15 @@ cmd_restart_apiserver() {
     sleep 0.1
   done
   proc_alive "$pid" && die "kube-apiserver (pid $pid) did not die"
+  log "kube-apiserver stopped in $dir"
+}
+
+# Starts a stopped kube-apiserver again with the same flags, ports and etcd.
+cmd_start_apiserver() {
+  local dir=${1:-} api_port etcd_port
+  [[ -n $dir ]] || die "usage: $0 start-apiserver <dir>"
+  dir=$(cd "$dir" && pwd)
+  component_alive "$dir" kube-apiserver && die "the kube-apiserver in $dir is running"
   # shellcheck disable=SC1091
   source "$dir/env"
   api_port=${TESTBED_SERVER##*:}
@@ -496,7 +505,14 @@ cmd_restart_apiserver() {
   mv -f "$dir/logs/kube-apiserver.log" "$dir/logs/kube-apiserver.previous.log"
   start_apiserver "$dir" "$TESTBED_BIN" "$etcd_port" "$api_port"
   wait_for "$dir" kube-apiserver 60 api "$dir" GET /readyz
-  log "kube-apiserver restarted in $dir"
+  log "kube-apiserver started in $dir"
+}
+
+# Stop then start: clients' watches must recover.
+cmd_restart_apiserver() {
+  [[ -n ${1:-} ]] || die "usage: $0 restart-apiserver <dir>"
+  cmd_stop_apiserver "$1"
+  cmd_start_apiserver "$1"
 }
 
 cmd_status() {
@@ -516,10 +532,12 @@ main() {
     down) cmd_down "${2:-}" ;;
     status) cmd_status "${2:-}" ;;
     restart-apiserver) cmd_restart_apiserver "${2:-}" ;;
+    stop-apiserver) cmd_stop_apiserver "${2:-}" ;;
+    start-apiserver) cmd_start_apiserver "${2:-}" ;;
     gomod) cmd_gomod ;;
     bin-dir) bin_dir; echo ;;
     real-node) shift; cmd_real_node "$@" ;;
-    *) die "usage: $0 build|up <dir> [--real-node]|down <dir>|status <dir>|restart-apiserver <dir>|bin-dir|gomod|real-node ..." ;;
+    *) die "usage: $0 build|up <dir> [--real-node]|down <dir>|status <dir>|restart-apiserver|stop-apiserver|start-apiserver <dir>|bin-dir|gomod|real-node ..." ;;
   esac
 }
 

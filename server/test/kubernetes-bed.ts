@@ -194,14 +194,27 @@ export async function createNamespace(kc: k8s.KubeConfig, prefix: string): Promi
  * calling process keeps running its watches through the outage).
  */
 export function restartApiserver(bed: Testbed): Promise<void> {
+  return apiserverCommand(bed, 'restart-apiserver');
+}
+
+/** Kills the bed's kube-apiserver; `startApiserver` brings it back with the same flags and etcd. */
+export function stopApiserver(bed: Testbed): Promise<void> {
+  return apiserverCommand(bed, 'stop-apiserver');
+}
+
+export function startApiserver(bed: Testbed): Promise<void> {
+  return apiserverCommand(bed, 'start-apiserver');
+}
+
+function apiserverCommand(bed: Testbed, command: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('bash', [script, 'restart-apiserver', bed.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [script, command, bed.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.on('error', reject);
     child.on('exit', (code) =>
-      code === 0 ? resolvePromise() : reject(new Error(`restart-apiserver failed (${String(code)}):\n${output}`)),
+      code === 0 ? resolvePromise() : reject(new Error(`${command} failed (${String(code)}):\n${output}`)),
     );
   });
 }
