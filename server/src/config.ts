@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseTokenList, USER_NAME_PATTERN } from './auth/token-authenticator.js';
 import { EXECUTOR_NAMES, type ExecutorName } from './executors/registry.js';
+import { GpuLimitsConfigSchema } from './gpu/fair-share.js';
 import { LIMIT_ENV, LimitsLayerSchema, resolveLimits } from './limits.js';
 
 export const DEFAULT_PORT = 8765;
@@ -40,6 +41,8 @@ const ConfigFields = {
   /** Local GPU inventory declaration ("gpu:2,mig-3g.20gb:1"). */
   gpus: z.string(),
   maxParallelPerUser: z.number().int().min(1),
+  /** How many GPUs and MIG slices each user's and team's tasks may hold at once (gpu/fair-share.ts). */
+  gpuLimits: GpuLimitsConfigSchema,
   /** Largest accepted JSON body (express/bytes syntax: "20mb"). */
   bodyLimit: z.string().regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)$/i, { message: 'must look like "20mb"' }),
   tokens: z.array(TokenEntrySchema),
@@ -81,6 +84,7 @@ export const ServerConfigSchema = z
     python: ConfigFields.python.optional(),
     gpus: ConfigFields.gpus.optional(),
     maxParallelPerUser: ConfigFields.maxParallelPerUser.optional(),
+    gpuLimits: ConfigFields.gpuLimits.optional(),
     bodyLimit: ConfigFields.bodyLimit.default('20mb'),
     tokens: ConfigFields.tokens.default([]),
     homeToken: ConfigFields.homeToken.default(true),

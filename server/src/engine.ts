@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import type { Clock } from './clock.js';
 import type { Executor } from './executors/executor.js';
+import type { GpuLimits } from './gpu/fair-share.js';
 import type { Compiler } from './jobs/freeze.js';
 import { JobService, type JobServiceDeps, type JobServiceEvents } from './jobs/job-service.js';
 import { Orchestrator, type OrchestratorOptions } from './orchestrator/orchestrator.js';
@@ -25,6 +26,8 @@ export interface EngineOptions {
   store?: Store;
   /** Most tasks one user may have running at once across their jobs (default unlimited). */
   maxParallelPerUser?: number;
+  /** How many GPUs and MIG slices one user's or team's tasks may hold at once (default unlimited). */
+  gpuLimits?: GpuLimits;
   /** Base of the exponential retry backoff (default 1000 ms: 1 s, 2 s, 4 s ...). */
   retryBackoffMs?: number;
   /** Default: the system clock. */
@@ -47,6 +50,7 @@ export function createJobService(options: EngineOptions): JobService {
   const orchestratorOptions: OrchestratorOptions = { store, executor: options.executor, layout, events };
   if (options.clock) orchestratorOptions.clock = options.clock;
   if (options.maxParallelPerUser !== undefined) orchestratorOptions.maxParallelPerUser = options.maxParallelPerUser;
+  if (options.gpuLimits) orchestratorOptions.gpuLimits = options.gpuLimits;
   if (options.retryBackoffMs !== undefined) orchestratorOptions.retryBackoffMs = options.retryBackoffMs;
   const limits = resolveLimits(options.limits);
   orchestratorOptions.limits = limits;

@@ -13,6 +13,7 @@ import { TokenAuthenticator, type TokenEntry } from './auth/token-authenticator.
 import { readServerFile, removeServerFile, pidAlive, writeServerFile } from './client/server-file.js';
 import { ConfigError, ServerConfigSchema, type ServerConfig, type ServerConfigInput } from './config.js';
 import { createJobService, type EngineOptions } from './engine.js';
+import { GpuLimits } from './gpu/fair-share.js';
 import { defaultRunnerPath } from './executors/local/local-executor.js';
 import { createExecutor } from './executors/registry.js';
 import { createApp } from './http/app.js';
@@ -166,6 +167,7 @@ export async function startServer(input: ServerConfigInput, options: StartServer
     const engineOptions: EngineOptions = { home: config.home, executor, store, versions: pipelineStore };
     if (config.jobsDir) engineOptions.jobsDir = config.jobsDir;
     if (config.maxParallelPerUser !== undefined) engineOptions.maxParallelPerUser = config.maxParallelPerUser;
+    if (config.gpuLimits) engineOptions.gpuLimits = new GpuLimits(config.gpuLimits);
     engineOptions.limits = config.limits;
     if (options.engine?.retryBackoffMs !== undefined) engineOptions.retryBackoffMs = options.engine.retryBackoffMs;
     let service: JobService;

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { effectiveTask, PipelineSchema, type Pipeline, type PipelineInput } from '@cellpipe/schema';
+import { effectiveTask, PipelineSchema, type Pipeline, type PipelineInput, type Resources } from '@cellpipe/schema';
 import type { Clock } from '../src/clock.js';
 import type {
   AttemptHandle,
@@ -18,7 +18,8 @@ import type {
   LaunchSpec,
   ReportFn,
 } from '../src/executors/executor.js';
-import { Orchestrator, type OrchestratorEvents } from '../src/orchestrator/orchestrator.js';
+import { GpuLimits } from '../src/gpu/fair-share.js';
+import { Orchestrator, type OrchestratorEvents, type OrchestratorOptions } from '../src/orchestrator/orchestrator.js';
 import { JobLayout } from '../src/store/layout.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { JobRecord, TaskRecord } from '../src/store/store.js';
@@ -122,7 +123,7 @@ let executor: ScriptedExecutor;
 let orchestrator: Orchestrator;
 let seq = 0;
 
-function makeOrchestrator(): Orchestrator {
+function makeOrchestrator(options: Partial<OrchestratorOptions> = {}): Orchestrator {
   return new Orchestrator({
     store,
     executor,
@@ -130,6 +131,7 @@ function makeOrchestrator(): Orchestrator {
     events: new EventEmitter<OrchestratorEvents>(),
     clock,
     retryBackoffMs: 1000,
+    ...options,
   });
 }
 
@@ -146,10 +148,14 @@ afterEach(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-type TaskSpec = { name: string; dependsOn?: string[]; retries?: number; timeout?: string };
+type TaskSpec = { name: string; dependsOn?: string[]; retries?: number; timeout?: string; resources?: Resources };
 
-/** Stores a job as JobService.submit would and hands it to the orchestrator. */
-async function submit(tasks: TaskSpec[], spec: Partial<PipelineInput['spec']> = {}): Promise<string> {
+/** Stores a job as JobService.submit would and hands it to the orchestrator (alice's, without a team, by default). */
+async function submit(
+  tasks: TaskSpec[],
+  spec: Partial<PipelineInput['spec']> = {},
+  who: Partial<Pick<JobRecord, 'owner' | 'team'>> = {},
+): Promise<string> {
   const pipeline: Pipeline = PipelineSchema.parse({
     apiVersion: 'cellpipe.io/v1',
     kind: 'Pipeline',
@@ -166,6 +172,7 @@ async function submit(tasks: TaskSpec[], spec: Partial<PipelineInput['spec']> = 
     createdAt: new Date(clock.now()).toISOString(),
     pipeline,
     parameters: {},
+    ...who,
   };
   const records: TaskRecord[] = pipeline.spec.tasks.map((t) => ({
     name: t.name,
@@ -343,5 +350,97 @@ describe('restart recovery', () => {
     expect(task(id, 'train').stopping).toMatchObject({ reason: 'cancelled' });
     await clock.advance(1000);
     expect(executor.cancels.map((c) => c.reason)).toEqual(['cancelled']);
+  });
+});
+
+describe('GPU limits (gpuLimits): checked before anything is handed to the executor', () => {
+  const gpu = { gpu: 1 };
+
+  test("a task over its owner's share waits with the reason; another user's does not", async () => {
+    orchestrator = makeOrchestrator({ gpuLimits: new GpuLimits({ user: { gpu: 1 } }) });
+    const a = await submit([{ name: 'one', resources: gpu }, { name: 'two', resources: gpu }, { name: 'cpu' }]);
+    const b = await submit([{ name: 'three', resources: gpu }], {}, { owner: 'bob' });
+    expect(executor.startedNames().sort()).toEqual(['cpu#1', 'one#1', 'three#1']);
+    expect(task(a, 'two')).toMatchObject({
+      state: 'queued',
+      attempt: 0,
+      waitingReason: 'waiting: user alice already uses 1 of 1 nvidia.com/gpu',
+    });
+    expect(task(b, 'three').state).toBe('queued');
+    executor.run('one');
+    executor.exit('one', 0);
+    await settle();
+    expect(executor.startedNames()).toContain('two#1');
+    expect(task(a, 'two').waitingReason).toBeUndefined();
+  });
+
+  test("a team's share counts every member's tasks by the team each job recorded", async () => {
+    orchestrator = makeOrchestrator({
+      gpuLimits: new GpuLimits({ team: { 'mig-3g.20gb': 2 }, teams: { vision: { 'mig-3g.20gb': 1 } } }),
+    });
+    const mig = { mig: '3g.20gb' };
+    await submit([{ name: 'a', resources: mig }], {}, { owner: 'alice', team: 'vision' });
+    const b = await submit([{ name: 'b', resources: mig }], {}, { owner: 'bob', team: 'vision' });
+    await submit([{ name: 'c', resources: mig }], {}, { owner: 'carol', team: 'nlp' });
+    await submit([{ name: 'd', resources: mig }], {}, { owner: 'dan', team: 'nlp' });
+    expect(executor.startedNames().sort()).toEqual(['a#1', 'c#1', 'd#1']);
+    expect(task(b, 'b').waitingReason).toBe('waiting: team vision already uses 1 of 1 nvidia.com/mig-3g.20gb');
+  });
+
+  test('a user-specific limit replaces the default for the kinds it names; several GPUs are counted as such', async () => {
+    orchestrator = makeOrchestrator({
+      gpuLimits: new GpuLimits({ user: { gpu: 1, 'mig-1g.10gb': 1 }, users: { alice: { gpu: 3 } } }),
+    });
+    const id = await submit([
+      { name: 'two', resources: { gpu: 2 } },
+      { name: 'more', resources: { gpu: 2 } },
+      { name: 'slice', resources: { mig: '1g.10gb' } },
+      { name: 'slice2', resources: { mig: '1g.10gb' } },
+    ]);
+    expect(executor.startedNames().sort()).toEqual(['slice#1', 'two#1']);
+    expect(task(id, 'more').waitingReason).toBe(
+      'waiting: user alice already uses 2 of 3 nvidia.com/gpu (this task needs 2)',
+    );
+    expect(task(id, 'slice2').waitingReason).toBe('waiting: user alice already uses 1 of 1 nvidia.com/mig-1g.10gb');
+  });
+
+  test('a task asking for more than a whole share fails at once, unschedulable, naming the limit', async () => {
+    orchestrator = makeOrchestrator({ gpuLimits: new GpuLimits({ teams: { vision: { gpu: 2 } } }) });
+    const id = await submit(
+      [{ name: 'big', resources: { gpu: 4 } }],
+      { failurePolicy: 'fail-fast' },
+      { team: 'vision' },
+    );
+    expect(executor.starts).toEqual([]);
+    expect(task(id, 'big')).toMatchObject({
+      state: 'failed',
+      attempt: 0,
+      error: {
+        reason: 'unschedulable',
+        message: 'needs 4 nvidia.com/gpu but team vision may hold at most 2 at once (gpuLimits.teams.vision)',
+      },
+    });
+    expect(jobState(id)).toBe('failed');
+  });
+
+  test('after a restart, attempts still in flight count again', async () => {
+    const limits = new GpuLimits({ user: { gpu: 1 } });
+    orchestrator = makeOrchestrator({ gpuLimits: limits });
+    const id = await submit([
+      { name: 'one', resources: gpu },
+      { name: 'two', resources: gpu },
+    ]);
+    executor.run('one');
+    await settle();
+    await orchestrator.close();
+    executor = new ScriptedExecutor();
+    orchestrator = makeOrchestrator({ gpuLimits: limits });
+    await orchestrator.recover();
+    await settle();
+    expect(executor.starts).toEqual([]);
+    expect(task(id, 'two').waitingReason).toBe('waiting: user alice already uses 1 of 1 nvidia.com/gpu');
+    executor.exit('one', 0, 1);
+    await settle();
+    expect(executor.startedNames()).toEqual(['two#1']);
   });
 });

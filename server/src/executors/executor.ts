@@ -17,6 +17,8 @@ export interface LaunchSpec {
   attempt: number;
   /** The submitting user; executors label their objects with it (Kubernetes labels, inventory holders). */
   owner: string;
+  /** The team the job counts toward (job.team), when teams are configured: labels, a team's namespace. */
+  team?: string;
   resources: Resources;
   image?: string;
   /** User-declared environment (already validated names); executors add their own CELLPIPE_* on top. */

@@ -16,6 +16,17 @@ export interface Device {
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 export const migResource = (profile: string): string => `nvidia.com/mig-${profile}`;
 
+/**
+ * How configuration names a kind of device (declared inventories, GPU limits): `gpu` for whole GPUs,
+ * `mig-<profile>` for one MIG profile's slices.
+ */
+export const GPU_KIND = /^(gpu|mig-[1-7]g\.\d{1,3}gb(?:\+me)?)$/;
+
+/** The resource a kind names (`mig-3g.20gb` → nvidia.com/mig-3g.20gb). */
+export function kindResource(kind: string): string {
+  return kind === 'gpu' ? GPU_RESOURCE : migResource(kind.slice(4));
+}
+
 const GPU_LINE = /^GPU\s+(\d+):\s+(.*?)\s+\(UUID:\s*([^)\s]+)\)\s*$/;
 // Newer drivers: "  MIG 3g.40gb     Device  0: (UUID: MIG-<uuid>)"; older: "  MIG 3g.20gb Device 0: (UUID: MIG-GPU-<uuid>/1/0)".
 const MIG_LINE = /^\s+MIG\s+(\S+)\s+Device\s+(\d+):\s+\(UUID:\s*([^)\s]+)\)\s*$/;
@@ -56,14 +67,14 @@ export function parseDeclaredGpus(spec: string): Device[] {
   if (trimmed === '' || trimmed === 'none') return out;
   const counters = new Map<string, number>();
   for (const raw of trimmed.split(/[,\s]+/).filter(Boolean)) {
-    const m = /^(gpu|mig-[1-7]g\.\d{1,3}gb(?:\+me)?)(?::(\d{1,3})|=([A-Za-z0-9][A-Za-z0-9_./-]{0,127}))$/.exec(raw);
-    if (!m) {
+    const m = /^([^:=]+)(?::(\d{1,3})|=([A-Za-z0-9][A-Za-z0-9_./-]{0,127}))$/.exec(raw);
+    if (!m || !GPU_KIND.test(m[1]!)) {
       throw new Error(
         `bad GPU declaration "${raw}": use gpu:<count>, mig-<profile>:<count> or <kind>=<uuid> (e.g. "gpu:2,mig-3g.20gb:1")`,
       );
     }
     const kind = m[1]!;
-    const resource = kind === 'gpu' ? GPU_RESOURCE : migResource(kind.slice(4));
+    const resource = kindResource(kind);
     if (m[3]) {
       out.push({ resource, id: m[3], label: `${kind} ${m[3]}` });
       continue;

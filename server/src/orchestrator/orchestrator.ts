@@ -26,6 +26,8 @@ import type { JobLayout } from '../store/layout.js';
 import { taskCounts, toSummary, toTaskRun } from '../store/views.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import { mintAttemptToken } from '../auth/attempt-token.js';
+import { gpuNeed, type Need } from '../gpu/allocator.js';
+import { GpuUsage, type GpuLimits, type Holder } from '../gpu/fair-share.js';
 import { StorageFullError, isStorageFull } from '../store/errors.js';
 import { removeTree } from '../store/remove-tree.js';
 import { appendLog } from './log-file.js';
@@ -44,6 +46,8 @@ export interface OrchestratorOptions {
   /** Default: the system clock. */
   clock?: Clock;
   maxParallelPerUser?: number;
+  /** How many GPUs and MIG slices one user's or one team's tasks may hold at once (gpu/fair-share.ts). */
+  gpuLimits?: GpuLimits;
   retryBackoffMs?: number;
   /** Problems the orchestrator waits out by itself (a full disk); default console.warn. */
   warn?: (message: string) => void;
@@ -172,6 +176,9 @@ export class Orchestrator {
   private readonly layout: JobLayout;
   private readonly events: EventEmitter<OrchestratorEvents>;
   private readonly maxPerUser: number;
+  private readonly gpuLimits: GpuLimits | undefined;
+  /** The GPUs each user's and team's in-flight attempts hold (kept only with gpuLimits). */
+  private readonly gpuUsage = new GpuUsage();
   private readonly backoffMs: number;
   private readonly clock: Clock;
   private readonly limits: Pick<Limits, 'errorBytes' | 'artifactsPerTask' | 'logBytesPerAttempt'>;
@@ -191,6 +198,7 @@ export class Orchestrator {
     this.layout = o.layout;
     this.events = o.events;
     this.maxPerUser = o.maxParallelPerUser ?? Number.POSITIVE_INFINITY;
+    this.gpuLimits = o.gpuLimits && !o.gpuLimits.empty ? o.gpuLimits : undefined;
     this.backoffMs = o.retryBackoffMs ?? 1000;
     this.limits = o.limits ?? DEFAULT_LIMITS;
     this.warn = o.warn ?? ((message) => console.warn(`cellpipe: ${message}`));
@@ -302,6 +310,7 @@ export class Orchestrator {
       if (!aj?.tasks.has(att.task)) continue;
       const inf: Inflight = { attempt: att.attempt, record: att, followed: false, stopping: false, failures: 0 };
       aj.inflight.set(att.task, inf);
+      this.holdGpus(aj, att.task);
       await this.reattach(aj, att.task, inf);
     }
     for (const aj of this.jobs.values()) {
@@ -543,6 +552,7 @@ export class Orchestrator {
         }
         if (aj.inflight.size >= maxParallel) break;
         if (this.inflightOf(aj.job.owner) >= this.maxPerUser) break;
+        if (!this.withinGpuShare(aj, name)) continue;
         this.launch(aj, name);
       }
       // A retry waiting out its backoff (also one restored after a restart) needs a wake-up.
@@ -559,6 +569,56 @@ export class Orchestrator {
       }
     }
     this.maybeFinish(aj);
+  }
+
+  // ---- fair use of GPUs (gpuLimits) -------------------------------------------------------------
+
+  private gpuNeedOf(aj: ActiveJob, name: string): Need | undefined {
+    return gpuNeed(effectiveTask(aj.job.pipeline, aj.specs.get(name)!).resources);
+  }
+
+  /** Whose share a job's GPUs count toward: its owner's, and the team it recorded at submit. */
+  private holderOf(aj: ActiveJob): Holder {
+    return aj.job.team === undefined ? { owner: aj.job.owner } : { owner: aj.job.owner, team: aj.job.team };
+  }
+
+  private holdGpus(aj: ActiveJob, name: string): void {
+    if (this.gpuLimits) this.gpuUsage.hold(`${aj.job.id}/${name}`, this.holderOf(aj), this.gpuNeedOf(aj, name));
+  }
+
+  /**
+   * Whether a queued task's GPUs fit its owner's and team's share now. When not, the task keeps
+   * waiting with the reason, nothing is handed to the executor; a task asking for more than a whole
+   * share fails at once (unschedulable), as the executors fail what no device could ever hold.
+   */
+  private withinGpuShare(aj: ActiveJob, name: string): boolean {
+    if (!this.gpuLimits) return true;
+    const verdict = this.gpuLimits.check(this.holderOf(aj), this.gpuNeedOf(aj, name), this.gpuUsage);
+    if (verdict.ok) return true;
+    if ('never' in verdict) {
+      this.commit(aj, (b) =>
+        b.task(name, {
+          state: 'failed',
+          finishedAt: b.now,
+          waitingReason: undefined,
+          error: { message: verdict.never, reason: 'unschedulable' },
+        }),
+      );
+      this.afterFailure(aj, name);
+      return false;
+    }
+    if (aj.tasks.get(name)?.waitingReason !== verdict.wait)
+      this.commit(aj, (b) => b.task(name, { waitingReason: verdict.wait }));
+    return false;
+  }
+
+  /** A task failed for good: with fail-fast the whole job stops. */
+  private afterFailure(aj: ActiveJob, name: string): void {
+    if (aj.job.pipeline.spec.failurePolicy !== 'fail-fast' || aj.abort) return;
+    this.guard(() => {
+      if (!aj.abort)
+        this.abort(aj, { cancel: false, message: `task '${name}' failed (fail-fast)`, taskReason: 'aborted' });
+    });
   }
 
   private abortText(aj: ActiveJob): string {
@@ -611,6 +671,7 @@ export class Orchestrator {
     };
     if (eff.image) spec.image = eff.image;
     if (eff.timeoutMs !== undefined) spec.timeoutMs = eff.timeoutMs;
+    if (aj.job.team) spec.team = aj.job.team;
     return spec;
   }
 
@@ -671,6 +732,7 @@ export class Orchestrator {
       if (aj.job.state === 'pending') b.jobPatch({ state: 'running', startedAt: b.now }, 'first task started');
     });
     aj.inflight.set(name, inf);
+    this.holdGpus(aj, name);
     const spec = this.launchSpec(aj, name, attempt);
     spec.dataToken = token;
     this.executor
@@ -847,12 +909,8 @@ export class Orchestrator {
     });
     // Only once the end is stored: on a full disk the whole exit is handled again later.
     aj.inflight.delete(name);
-    if (next.state === 'failed' && aj.job.pipeline.spec.failurePolicy === 'fail-fast' && !aj.abort) {
-      this.guard(() => {
-        if (!aj.abort)
-          this.abort(aj, { cancel: false, message: `task '${name}' failed (fail-fast)`, taskReason: 'aborted' });
-      });
-    }
+    this.gpuUsage.release(`${aj.job.id}/${name}`);
+    if (next.state === 'failed') this.afterFailure(aj, name);
     this.schedule();
   }
 }

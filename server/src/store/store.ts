@@ -24,6 +24,8 @@ export interface JobRecord {
   scheduleSlot?: string;
   /** The saved pipeline and version (or at least the bundle hash) the job runs. */
   pipelineRef?: PipelineRef;
+  /** The owner's primary team when the job was created (auth/teams.ts): what it counts toward. */
+  team?: string;
   error?: string;
   /** The frozen pipeline the job runs (compiled at submit). */
   pipeline: Pipeline;
