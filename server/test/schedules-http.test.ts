@@ -134,7 +134,14 @@ describe('/api/schedules', () => {
     // Bob has no pipeline 'nightly': his own namespace.
     const bobs = await create({ every: '1h' }, 'bob');
     expect(bobs.body.error.details[0].path).toBe('pipeline');
-    expect((await create({ every: '1h' })).status).toBe(409);
+    const again = await create({ every: '1h' });
+    expect(again.status).toBe(409);
+    expect(again.body.error.details).toEqual([{ path: 'name', message: "you already have a schedule named 'n1'" }]);
+    // A rename onto a name the owner already uses is the same conflict.
+    const other = ScheduleDetailSchema.parse((await create({ every: '2h', name: 'n2' })).body);
+    const renamed = await request(t.app).patch(`/api/schedules/${other.id}`).set(auth('alice')).send({ name: 'n1' });
+    expect(renamed.status).toBe(409);
+    expect(renamed.body.error.details[0].path).toBe('name');
   });
 
   it('fires a real job on its interval, recorded in the history with its slot; pause stops it', async () => {

@@ -5,6 +5,7 @@
 import type { ErrorBody, ErrorDetail } from '@cellpipe/schema';
 import { ZodError } from 'zod';
 import { ConflictError, NotFoundError, TooLargeError, ValidationError } from '../jobs/errors.js';
+import { StoreError } from '../store/errors.js';
 import { isStorageFull } from '../store/errors.js';
 
 export type { ErrorDetail };
@@ -125,6 +126,10 @@ export function mapError(err: unknown, bodyLimit?: string): MappedError {
   }
   if (err instanceof ConflictError) {
     return { status: 409, body: { error: { code: 'conflict', message: err.message } } };
+  }
+  if (err instanceof StoreError && err.code === 'duplicate-name') {
+    const details: ErrorDetail[] = err.field ? [{ path: err.field, message: err.message }] : [];
+    return { status: 409, body: { error: { code: 'conflict', message: err.message, details } } };
   }
   if (isBodyParserError(err)) {
     if (err.type === 'entity.too.large') {

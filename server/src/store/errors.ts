@@ -3,8 +3,12 @@
 export class StoreError extends Error {
   constructor(
     message: string,
-    /** `invalid-cursor`: a page cursor that no listing of this store produced. */
-    readonly code: 'invalid-cursor',
+    /**
+     * `invalid-cursor`: a page cursor that no listing of this store produced.
+     * `duplicate-name`: the owner already has a record of that kind with that name (`field` names it).
+     */
+    readonly code: 'invalid-cursor' | 'duplicate-name',
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'StoreError';

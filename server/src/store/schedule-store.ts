@@ -9,7 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { ScheduleRunOutcome, ScheduleSpec, ScheduleState, SkipReason } from '@cellpipe/schema';
-import { ConflictError, ValidationError } from '../jobs/errors.js';
+import { StoreError } from './errors.js';
 
 export interface ScheduleRecord {
   id: string;
@@ -163,6 +163,10 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
+function duplicateName(name: string): StoreError {
+  return new StoreError(`you already have a schedule named '${name}'`, 'duplicate-name', 'name');
+}
+
 export class SqliteScheduleStore implements ScheduleStore {
   private readonly stmts;
 
@@ -203,7 +207,7 @@ export class SqliteScheduleStore implements ScheduleStore {
     try {
       this.stmts.insert.run(scheduleParams(rec));
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError(`you already have a schedule named '${rec.name}'`);
+      if (isUniqueViolation(err)) throw duplicateName(rec.name);
       throw err;
     }
   }
@@ -231,9 +235,7 @@ export class SqliteScheduleStore implements ScheduleStore {
     try {
       this.stmts.save.run(scheduleParams(rec));
     } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw new ValidationError(`you already have a schedule named '${rec.name}'`, ['name']);
-      }
+      if (isUniqueViolation(err)) throw duplicateName(rec.name);
       throw err;
     }
   }
