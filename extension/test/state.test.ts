@@ -6,6 +6,7 @@ import {
   EMPTY_STATE,
   formatDuration,
   jobsReducer,
+  laterSummary,
   statusText,
   type JobsState,
 } from '../src/jobs/state.js';
@@ -182,5 +183,12 @@ describe('snapshots never move state back', () => {
     let s = jobsReducer(EMPTY_STATE, { type: 'job', job: { ...s0, state: 'succeeded' } });
     s = jobsReducer(s, { type: 'list', jobs: [s0] });
     expect(s.jobs[0]?.state).toBe('succeeded');
+  });
+
+  it('a job event (which carries no parameters) keeps the parameters a list page brought', () => {
+    const row = { ...s0, parameters: { lr: 0.2 } };
+    expect(laterSummary(row, { ...s0, state: 'failed' })).toMatchObject({ state: 'failed', parameters: { lr: 0.2 } });
+    expect(laterSummary({ ...row, state: 'failed' }, s0)).toMatchObject({ state: 'failed', parameters: { lr: 0.2 } });
+    expect(laterSummary(row, { ...s0, parameters: { lr: 0.3 } }).parameters).toEqual({ lr: 0.3 });
   });
 });

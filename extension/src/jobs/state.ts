@@ -61,10 +61,15 @@ export function laterTask(known: TaskRun, incoming: TaskRun): TaskRun {
   return TASK_RANK[incoming.state] >= TASK_RANK[known.state] ? incoming : known;
 }
 
-/** The later of two views of one job summary (a finished job never reads as running again). */
+/**
+ * The later of two views of one job summary (a finished job never reads as running again). Job events
+ * carry no parameters, which never change in a job, so those a list page brought are kept.
+ */
 export function laterSummary<T extends JobSummary>(known: T | undefined, incoming: T): T {
   if (!known) return incoming;
-  return JOB_RANK[incoming.state] >= JOB_RANK[known.state] ? incoming : { ...incoming, ...pickState(known) };
+  const kept = incoming.parameters === undefined && known.parameters !== undefined;
+  const next = kept ? { ...incoming, parameters: known.parameters } : incoming;
+  return JOB_RANK[incoming.state] >= JOB_RANK[known.state] ? next : { ...next, ...pickState(known) };
 }
 
 function pickState(j: JobSummary): Partial<JobSummary> {

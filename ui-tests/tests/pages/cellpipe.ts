@@ -119,8 +119,18 @@ export class PipelinePanel {
     return this.graph.locator(`svg g[data-edge="${name}"]`);
   }
 
+  /** The label drawn on an edge (the variables that flow along it). */
+  edgeLabel(name: string): Locator {
+    return this.edge(name).locator('text.jp-cellpipe-Dag-edgeLabel');
+  }
+
   get graph(): Locator {
     return this.panel.getByRole('region', { name: 'Pipeline graph', exact: true });
+  }
+
+  /** The graph's SVG drawing (`data-direction`: TB in the sidebar, LR in the main area). */
+  get drawing(): Locator {
+    return this.graph.locator('svg.jp-cellpipe-Dag');
   }
 
   get problems(): Locator {
@@ -246,6 +256,30 @@ export class Monitor {
   /** The job list's region (filters, rows, bulk actions). */
   get list(): Locator {
     return this.jobList;
+  }
+
+  get search(): Locator {
+    return this.jobList.getByRole('searchbox', { name: 'Search jobs by name, id or owner' });
+  }
+
+  /** A state toggle of the list's filters (its label is the state). */
+  stateFilter(state: string): Locator {
+    return this.jobList.getByRole('group', { name: 'States' }).getByRole('button', { name: state, exact: true });
+  }
+
+  /** "50 of 203 jobs" */
+  get listSummary(): Locator {
+    return this.jobList.locator('.jp-cellpipe-Monitor-listSummary [aria-live]');
+  }
+
+  /** The scrolling element of the (windowed) rows. */
+  get rowList(): Locator {
+    return this.jobList.getByRole('list', { name: 'Job list' });
+  }
+
+  /** The rows in the DOM (the list renders only those near the view). */
+  get rows(): Locator {
+    return this.jobList.locator('[data-job-id]');
   }
 
   /** A job's row in the list (`data-state` carries its state). */

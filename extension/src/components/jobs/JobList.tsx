@@ -127,8 +127,15 @@ function BulkBar(props: { model: JobsViewModel }): React.ReactElement | null {
   );
 }
 
+/**
+ * What a row shows. The window re-renders its rows only when these props change, so everything a row
+ * reads that can change (rows, ticks, selection) is passed here rather than read through the model.
+ */
 interface RowProps {
   model: JobsViewModel;
+  items: readonly JobSummary[];
+  checked: ReadonlySet<string>;
+  selected: string | null;
   params: Map<string, string[]>;
   focusable: string | null;
 }
@@ -140,11 +147,12 @@ function counts(j: JobSummary): string {
     .join(', ');
 }
 
-function JobRow({ index, style, ariaAttributes, model, params, focusable }: RowComponentProps<RowProps>) {
+function JobRow(props: RowComponentProps<RowProps>) {
+  const { index, style, ariaAttributes, model, items, checked, params, focusable } = props;
   const trans = useTrans();
-  const j = model.list.items[index];
+  const j = items[index];
   if (!j) return null;
-  const selected = j.id === model.selected;
+  const selected = j.id === props.selected;
   const differing = params.get(j.id) ?? [];
   const taskCounts = counts(j);
   return (
@@ -160,7 +168,7 @@ function JobRow({ index, style, ariaAttributes, model, params, focusable }: RowC
         type="checkbox"
         className={`${CLASS}-rowCheck`}
         aria-label={trans.__('Select job %1 (%2)', j.name, j.id)}
-        checked={model.list.checked.has(j.id)}
+        checked={checked.has(j.id)}
         onChange={(e) => model.list.toggle(j.id, e.currentTarget.checked)}
       />
       <button
@@ -270,7 +278,7 @@ export function JobList(props: { model: JobsViewModel }): React.ReactElement {
           rowComponent={JobRow}
           rowCount={list.items.length}
           rowHeight={ROW_HEIGHT}
-          rowProps={{ model, params, focusable }}
+          rowProps={{ model, items: list.items, checked: list.checked, selected: model.selected, params, focusable }}
           overscanCount={4}
           onKeyDown={onKeyDown}
           onRowsRendered={(visible) => {
