@@ -108,7 +108,10 @@ test.describe('a graph you can read', () => {
     expect(await y('merge')).toBeLessThan(await y('report'));
     // No two tasks overlap, and no edge (the skip-level one included) runs behind a task it does not join
     expect(await drawingFaults(cellpipe.pipeline.drawing)).toEqual({ overlaps: [], crossings: [] });
-    await saveScreenshot(testInfo, cellpipe.pipeline.graph, 'graph-60-sidebar.png');
+    await testInfo.attach('graph-60-sidebar.png', {
+      body: await cellpipe.pipeline.graph.screenshot({ animations: 'disabled' }),
+      contentType: 'image/png',
+    });
 
     // Zoom: out and back; Fit shows it all; 100% is the drawing's own size
     const zoom = cellpipe.pipeline.graph.locator('.jp-cellpipe-Dag-zoom');
@@ -138,7 +141,6 @@ test.describe('a graph you can read', () => {
     );
     // cells: 0 setup, 1 source, then five stages per branch: stage2 of branch 2 is cell 2 + 2*5 + 1
     expect(active).toBe(13);
-    await saveScreenshot(testInfo, page, 'graph.png');
 
     // Open in the main area: left to right, and both drawings keep their own arrowheads
     await cellpipe.pipeline.graph.getByRole('button', { name: 'Open', exact: true }).click();
@@ -150,6 +152,7 @@ test.describe('a graph you can read', () => {
     const x = async (task: string) => (await wide.locator(`g[data-task="${task}"]`).boundingBox())!.x;
     expect(await x('stage1-0')).toBeLessThan(await x('stage2-0'));
     expect(await drawingFaults(wide)).toEqual({ overlaps: [], crossings: [] });
+    await saveScreenshot(testInfo, page, 'graph.png');
     await page.sidebar.close('left');
     const broken = await page.evaluate(() => {
       const ids = [...document.querySelectorAll('marker')].map((m) => m.id);
