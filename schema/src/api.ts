@@ -215,6 +215,17 @@ export const oneContent: [
 export const SubmitJobRequestSchema = z
   .object({
     ...JobContentFields,
+    /**
+     * The folder the job's tasks work in, on the server's machine: the notebook's folder, as Jupyter
+     * runs a notebook's cells in it (`cellpipe run` sends it). Honoured by executors whose tasks see
+     * the server's files (local); absent, or on other executors, the job gets a working folder of its own.
+     */
+    workDir: z
+      .string()
+      .max(4096)
+      .regex(/^\//, { message: 'expected an absolute path' })
+      .refine((s) => !s.includes('\0'), { message: 'no NUL characters' })
+      .optional(),
     /** Overrides of the pipeline's parameters for this run. */
     parameters: z.record(z.string(), z.unknown()).optional(),
     name: z.string().max(200).optional(),

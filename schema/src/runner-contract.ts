@@ -93,6 +93,12 @@ export const TaskJsonSchema = z
     outputOrigins: z.record(PythonNameSchema, z.number().int().min(0)).optional(),
     /** Absent: `files`. */
     dataStore: RunnerDataStoreSchema.optional(),
+    /**
+     * The job's working folder, shared by its tasks (the notebook's folder, or a folder of the job's
+     * own): the runner changes into it before anything of the task runs. Absent: the folder the
+     * runner was started in, which no other task sees.
+     */
+    workDir: AbsolutePathSchema.optional(),
   })
   .refine((t) => t.cells !== undefined || ((t.kind === 'notebook' || t.kind === 'script') && t.sourcePath), {
     message: 'is required',

@@ -117,6 +117,8 @@ class Task:
     outputOrigins: dict[str, int] = field(default_factory=dict, metadata=_meta(keys="identifier", items="min0"))
     # Absent: files (the paths above are the server's own).
     dataStore: DataStore | None = None
+    # The job's working folder, shared by its tasks; absent: the folder the runner was started in.
+    workDir: str | None = field(default=None, metadata=_meta(check="abspath"))
 
 
 # ---- result.json -----------------------------------------------------------------------------------

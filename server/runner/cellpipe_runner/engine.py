@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from . import results
+from . import results, workdir
 from .contract import Note, OutputDetail, ResultError, ResultWarning
 from .failures import (
     EXIT_CANCELLED,
@@ -148,6 +148,7 @@ class Runner(object):
         os.environ["CELLPIPE_TASK_NAME"] = t.taskName
         os.environ["CELLPIPE_OUTPUT_DIR"] = files_dir
         os.environ["CELLPIPE_INPUT_DIR"] = t.artifactRoot
+        workdir.enter(t.workDir)
         self._real_stdout = line_buffered(sys.stdout)
         self._real_stderr = line_buffered(sys.stderr)
 

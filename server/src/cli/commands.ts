@@ -1,5 +1,6 @@
 /** The `cellpipe` commands; cli.ts wires them to the command line. Each returns its exit code. */
 import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import {
   TERMINAL_JOB_STATES,
   formatDiagnostic,
@@ -188,6 +189,8 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
     const job = await target.client.submit({
       pipeline: loaded.pipeline!,
       files: loaded.files,
+      // A server on this machine runs the tasks in the notebook's folder, as Jupyter runs its cells.
+      ...(target.kind === 'remote' ? {} : { workDir: dirname(resolve(file)) }),
       ...(Object.keys(parameters).length ? { parameters } : {}),
       ...(flags.name ? { name: flags.name } : {}),
     });

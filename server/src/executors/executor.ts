@@ -42,6 +42,11 @@ export interface LaunchSpec {
   /** The job's artifact root (task.json `artifactRoot`): upstream outputs are read from here. */
   artifactRoot: string;
   /**
+   * The job's working folder (task.json `workDir`), shared by its tasks: the folder the submitter
+   * named (the notebook's folder) where the executor `seesServerFiles`, else `<jobDir>/work`.
+   */
+  workDir?: string;
+  /**
    * The attempt's data token, for executors whose tasks pass data through the server over HTTP (the
    * task-data API): it lets the task read its inputs and write its outputs, for this attempt only and
    * while it runs. Set when the attempt is handed over to `start`; absent on `reattach` (the task has
@@ -137,6 +142,11 @@ export interface CancelRequest {
 export interface Executor {
   /** "local", "kubernetes": stored on each job. */
   readonly name: string;
+  /**
+   * Its tasks see the server's file system as the server does, so a job may work in a folder its
+   * submitter names (the notebook's folder: SubmitJobRequest `workDir`).
+   */
+  readonly seesServerFiles?: boolean;
   /** Devices (or nodes) this executor can place tasks on, and who holds them now. */
   inventory(): Promise<Inventory>;
   /**

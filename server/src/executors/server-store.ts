@@ -26,8 +26,11 @@ export function serverStoreTaskJson(spec: LaunchSpec, s: ServerStoreSettings): s
     throw new Error(`the task.json of ${spec.taskId} attempt ${spec.attempt} is not JSON`);
   }
   const artifactRoot = `${s.workDir}/artifacts`;
+  // The job's working folder is the server's: the task works in its own scratch folder, which no
+  // other task sees (the runner reports the files it writes there).
+  const { workDir: _shared, ...own } = task;
   return JSON.stringify({
-    ...task,
+    ...own,
     artifactRoot,
     outputDir: `${artifactRoot}/${spec.taskName}`,
     resultPath: `${s.workDir}/result.json`,

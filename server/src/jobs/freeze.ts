@@ -37,6 +37,8 @@ export interface TaskBase {
   definitions?: Definition[];
   /** The cell where the task last binds each output, for messages about an output that cannot be saved. */
   outputOrigins?: Record<string, number>;
+  /** The folder the job's tasks work in (SubmitJobRequest `workDir`), where the executor honours it. */
+  workDir?: string;
 }
 
 export interface FrozenJob {

@@ -221,7 +221,26 @@ export class JobService implements JobServiceApi {
   }
 
   private freeze(request: SubmitJobRequest): FrozenJob {
-    return freezeJob(request, { limits: this.limits, ...(this.compiler ? { compiler: this.compiler } : {}) });
+    const frozen = freezeJob(request, { limits: this.limits, ...(this.compiler ? { compiler: this.compiler } : {}) });
+    const workDir = this.workDirOf(request);
+    if (workDir) for (const base of frozen.bases.values()) base.workDir = workDir;
+    return frozen;
+  }
+
+  /**
+   * The folder the submitter asks the job to work in, where this executor's tasks can see it; the
+   * tasks of a job that names none (or runs elsewhere) share a folder of the job's own.
+   */
+  private workDirOf(request: SubmitJobRequest): string | undefined {
+    if (request.workDir === undefined || !this.executor.seesServerFiles) return undefined;
+    let folder = false;
+    try {
+      folder = statSync(request.workDir).isDirectory();
+    } catch {
+      // Reported below, as a missing folder.
+    }
+    if (!folder) throw new ValidationError(`no folder ${request.workDir} on the server's machine`, ['workDir']);
+    return request.workDir;
   }
 
   get executorName(): string {

@@ -668,11 +668,18 @@ export class Orchestrator {
       logPath: this.layout.logPath(aj.job.id, name, attempt),
       resultPath: this.layout.resultPath(aj.job.id, name, attempt),
       artifactRoot: this.layout.artifactRoot(aj.job.id),
+      workDir: this.workDir(aj.job.id, name),
     };
     if (eff.image) spec.image = eff.image;
     if (eff.timeoutMs !== undefined) spec.timeoutMs = eff.timeoutMs;
     if (aj.job.team) spec.team = aj.job.team;
     return spec;
+  }
+
+  /** The folder the job's tasks share: the one it was submitted with, else a folder of its own. */
+  private workDir(jobId: string, task: string): string {
+    const base = this.store.taskBase(jobId, task) as { workDir?: unknown } | undefined;
+    return typeof base?.workDir === 'string' ? base.workDir : this.layout.workDir(jobId);
   }
 
   /** Write the attempt's task.json from the task's frozen base. */
@@ -686,6 +693,8 @@ export class Orchestrator {
     removeTree(this.layout.outputDir(id, name));
     mkdirSync(this.layout.filesDir(id, name), { recursive: true });
     mkdirSync(join(this.layout.outputDir(id, name), 'vars'), { recursive: true });
+    const workDir = this.workDir(id, name);
+    if (workDir === this.layout.workDir(id)) mkdirSync(workDir, { recursive: true });
     const taskJson = {
       ...base,
       jobId: id,
@@ -696,6 +705,7 @@ export class Orchestrator {
       outputDir: this.layout.outputDir(id, name),
       resultPath: this.layout.resultPath(id, name, attempt),
       notebookPath: this.layout.notebookPath(id, name, attempt),
+      workDir,
     };
     writeFileSync(join(dir, 'task.json'), JSON.stringify(taskJson, null, 2));
   }

@@ -6,6 +6,7 @@
  *   jobs/<jobId>/tasks/<task>/attempt-<n>/result.json, executed.ipynb
  *   jobs/<jobId>/tasks/<task>/attempt-<n>.log       stdout+stderr of attempt n
  *   jobs/<jobId>/artifacts/<task>/{vars,files}/     outputs (CELLPIPE_OUTPUT_DIR = .../files)
+ *   jobs/<jobId>/work/                              the tasks' working folder, unless the job names one
  */
 import { join } from 'node:path';
 
@@ -40,6 +41,10 @@ export class JobLayout {
   }
   notebookPath(jobId: string, task: string, attempt: number): string {
     return join(this.attemptDir(jobId, task, attempt), 'executed.ipynb');
+  }
+  /** The working folder of a job that names none (task.json `workDir`): its tasks share it. */
+  workDir(jobId: string): string {
+    return join(this.jobDir(jobId), 'work');
   }
   artifactRoot(jobId: string): string {
     return join(this.jobDir(jobId), 'artifacts');

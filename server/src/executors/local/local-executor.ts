@@ -126,6 +126,7 @@ const cgroupName = (taskId: string, attempt: number): string => `${taskId}.${att
 
 export class LocalExecutor implements Executor {
   readonly name = 'local';
+  readonly seesServerFiles = true;
   readonly allocator: GpuAllocator;
   private readonly python: string;
   private readonly runnerPath: string;
@@ -226,6 +227,7 @@ export class LocalExecutor implements Executor {
         attemptDir: spec.taskDir,
         artifactRoot: spec.artifactRoot,
         outputDir,
+        ...(spec.workDir ? { workDir: spec.workDir } : {}),
       };
       prepareWorkspace(paths, user);
     }

@@ -1,0 +1,153 @@
+/**
+ * The job's working folder through the real parts: notebooks compiled by the server, the local
+ * executor running the runner on python3, and `cellpipe run` with its embedded server. As in Jupyter,
+ * a task works in the notebook's folder: relative paths read the files beside the notebook, and a
+ * file one task writes there is read by the tasks after it.
+ *
+ * @slow (real processes; npm run test:fast leaves it out)
+ */
+import { jest } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ValidationError } from '../src/jobs/errors.js';
+import { startService, taskOf, waitForJob, type TestHome } from './jobs-fixtures.js';
+
+jest.setTimeout(180_000);
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cliJs = join(repo, 'server', 'dist', 'cli.js');
+
+/** A notebook whose code cells carry JupyterLab tags. */
+function taggedNotebook(cells: { tags: string[]; source: string }[]): Record<string, unknown> {
+  return {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+    cells: cells.map((c, i) => ({
+      cell_type: 'code',
+      id: `c${i}`,
+      metadata: { tags: c.tags },
+      source: c.source,
+      outputs: [],
+      execution_count: null,
+    })),
+  };
+}
+
+// Cell 1 reads data.csv beside the notebook and writes a CSV; cell 3 reads that CSV. `out` (a name
+// cell 3 reads) makes the reading task depend on the writing one; cell 2 depends on neither.
+const csvNotebook = taggedNotebook([
+  {
+    tags: ['task:double'],
+    source: [
+      'import os',
+      "rows = [line.split(',') for line in open('data.csv').read().split()]",
+      "out = 'doubled.csv'",
+      "with open(out, 'w') as fh:",
+      '    for name, value in rows:',
+      "        fh.write(f'{name},{2 * int(value)}\\n')",
+      "open('cwd-double.txt', 'w').write(os.getcwd())",
+    ].join('\n'),
+  },
+  { tags: ['task:other'], source: "import os\nopen('cwd-other.txt', 'w').write(os.getcwd())" },
+  {
+    tags: ['task:total'],
+    source: [
+      "total = sum(int(line.split(',')[1]) for line in open(out))",
+      "open('total.txt', 'w').write(str(total))",
+    ].join('\n'),
+  },
+]);
+
+let h: TestHome;
+let folder: string;
+beforeAll(async () => {
+  h = await startService();
+});
+afterAll(async () => {
+  await h.cleanup();
+});
+beforeEach(() => {
+  folder = realpathSync(mkdtempSync(join(tmpdir(), 'cellpipe-notebook-')));
+});
+afterEach(() => {
+  rmSync(folder, { recursive: true, force: true });
+});
+
+test("every task works in the notebook's folder: it reads the files beside the notebook and those earlier tasks wrote", async () => {
+  writeFileSync(join(folder, 'data.csv'), 'a,1\nb,20\nc,300\n');
+  const job = await h.service.submit('alice', {
+    notebook: { path: 'analysis.ipynb', content: csvNotebook },
+    workDir: folder,
+  });
+  expect(job.tasks.find((t) => t.name === 'total')?.dependsOn).toEqual(['double']);
+  const done = await waitForJob(h.service, job.id);
+  expect(done.state).toBe('succeeded');
+  expect(readFileSync(join(folder, 'doubled.csv'), 'utf8')).toBe('a,2\nb,40\nc,600\n');
+  expect(readFileSync(join(folder, 'total.txt'), 'utf8')).toBe('642');
+  expect(readFileSync(join(folder, 'cwd-double.txt'), 'utf8')).toBe(folder);
+  expect(readFileSync(join(folder, 'cwd-other.txt'), 'utf8')).toBe(folder);
+  // Nothing of it lands in the job's own folder.
+  expect(existsSync(join(h.home, 'jobs', job.id, 'work'))).toBe(false);
+});
+
+test('a job that names no folder: its tasks share one of the job, so files still pass from task to task', async () => {
+  const job = await h.service.submit('alice', {
+    notebook: {
+      path: 'files.ipynb',
+      content: taggedNotebook([
+        { tags: ['task:write'], source: "open('numbers.txt', 'w').write('1 2 3 4')" },
+        {
+          tags: ['task:read', 'after:write'],
+          source: "n = sum(map(int, open('numbers.txt').read().split()))\nprint(n)",
+        },
+        { tags: ['task:where'], source: "import os\nopen('where.txt', 'w').write(os.getcwd())" },
+      ]),
+    },
+  });
+  const done = await waitForJob(h.service, job.id);
+  expect(done.state).toBe('succeeded');
+  const work = join(h.home, 'jobs', job.id, 'work');
+  expect(readFileSync(join(work, 'numbers.txt'), 'utf8')).toBe('1 2 3 4');
+  expect(readFileSync(join(work, 'where.txt'), 'utf8')).toBe(realpathSync(work));
+  const log = readFileSync(
+    join(h.home, 'jobs', job.id, 'tasks', 'read', `attempt-${taskOf(done, 'read').attempt}.log`),
+    'utf8',
+  );
+  expect(log).toMatch(/^10$/m);
+});
+
+test('a folder that is not there is refused, naming the field', async () => {
+  const missing = join(folder, 'nope');
+  const refused = h.service.submit('alice', { notebook: { path: 'x.ipynb', content: csvNotebook }, workDir: missing });
+  await expect(refused).rejects.toBeInstanceOf(ValidationError);
+  await expect(refused).rejects.toMatchObject({
+    path: 'workDir',
+    message: `no folder ${missing} on the server's machine`,
+  });
+});
+
+test("`cellpipe run` from another folder runs the tasks in the notebook's folder", () => {
+  writeFileSync(join(folder, 'data.csv'), 'x,5\ny,7\n');
+  writeFileSync(join(folder, 'analysis.ipynb'), JSON.stringify(csvNotebook));
+  const home = mkdtempSync(join(tmpdir(), 'cellpipe-home-'));
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, CELLPIPE_HOME: home, CELLPIPE_GPUS: '' };
+    delete env.CELLPIPE_URL;
+    delete env.CELLPIPE_TOKEN;
+    const r = spawnSync(process.execPath, [cliJs, 'run', join(folder, 'analysis.ipynb')], {
+      env,
+      encoding: 'utf8',
+      timeout: 150_000,
+      cwd: repo,
+    });
+    expect({ code: r.status, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    expect(readFileSync(join(folder, 'total.txt'), 'utf8')).toBe('24');
+    expect(readFileSync(join(folder, 'cwd-other.txt'), 'utf8')).toBe(folder);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
