@@ -153,7 +153,7 @@ withUsers('several users on the local executor', () => {
         request([
           {
             name: 'secret',
-            code: "import os\nsecret = 'bob-data'\nopen(os.path.join(os.environ['CELLPIPE_OUTPUT_DIR'], 'model.bin'), 'w').write('bob')\nprint('uid', os.getuid())",
+            code: "import os\nsecret = 'bob-data'\nopen(os.path.join(os.environ['CELLPIPE_OUTPUT_DIR'], 'model.bin'), 'w').write('bob')\nopen('notes.txt', 'w').write('bob')\nprint('uid', os.getuid())",
             outputs: ['secret'],
           },
         ]),
@@ -170,12 +170,14 @@ withUsers('several users on the local executor', () => {
         bobLog: join(bobDir, 'tasks', 'secret', 'attempt-1.log'),
         bobOutput: join(bobDir, 'artifacts', 'secret', 'files', 'model.bin'),
         bobVars: join(bobDir, 'artifacts', 'secret', 'vars'),
+        bobWorkFile: join(bobDir, 'work', 'notes.txt'),
+        bobWork: join(bobDir, 'work'),
         jobsList: jobsDir,
       };
       const probe = `
 import json, os
 x = x + 1
-out = {'uid': os.getuid(), 'gid': os.getgid(), 'home': os.environ['HOME'], 'x': x, 'read': {}, 'write': None}
+out = {'uid': os.getuid(), 'gid': os.getgid(), 'home': os.environ['HOME'], 'x': x, 'read': {}, 'write': None, 'made': open('made.txt').read()}
 for name, path in ${JSON.stringify(targets)}.items():
     try:
         if os.path.isdir(path):
@@ -197,7 +199,7 @@ print('PROBE=' + json.dumps(out))
         'POST',
         '/api/jobs',
         request([
-          { name: 'make', code: 'x = 41', outputs: ['x'] },
+          { name: 'make', code: "x = 41\nopen('made.txt', 'w').write('in the work folder')", outputs: ['x'] },
           { name: 'probe', code: probe, dependsOn: ['make'], inputs: ['x'] },
         ]),
       )) as { id: string };
@@ -216,6 +218,10 @@ print('PROBE=' + json.dumps(out))
         write: string;
       };
       expect(seen).toMatchObject({ uid: os.alice!.uid, gid: os.alice!.gid, home: os.alice!.home, x: 42 });
+      // The job's working folder: the tasks of the job share it, as its owner; nobody else reads it.
+      expect(seen).toMatchObject({ made: 'in the work folder' });
+      expect(statSync(join(jobsDir, aliceJob.id, 'work'))).toMatchObject({ uid: os.alice!.uid });
+      expect(statSync(join(jobsDir, aliceJob.id, 'work')).mode & 0o777).toBe(0o700);
       expect(seen.read).toEqual(Object.fromEntries(Object.keys(targets).map((k) => [k, 'PermissionError'])));
       expect(seen.write).toBe('PermissionError');
 
