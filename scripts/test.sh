@@ -52,6 +52,8 @@ run_jest extension
 
 echo "=== browser tests (JupyterLab + Chromium)"
 bash scripts/ui-test.sh || status=1
+echo "=== browser tests against the Kubernetes test bed"
+CELLPIPE_UI_NO_BUILD=1 bash scripts/ui-test.sh -c playwright.kubernetes.config.js || status=1
 
 echo "=== extension proxy against a real Jupyter server"
 "$venv/bin/python" -m unittest discover -s extension/tests -v || status=1

@@ -6,7 +6,9 @@
 #
 # Expects scripts/python-env.sh and `npm run build` to have run (scripts/ui-test.sh does both).
 # Env: CELLPIPE_UI_PORT (JupyterLab's port, default 8888), CELLPIPE_UI_WORK (scratch folder,
-# default ui-tests/.work; wiped at start).
+# default ui-tests/.work; wiped at start), CELLPIPE_UI_EXECUTOR (`local`, the default, or
+# `kubernetes`: the server runs tasks on a Kubernetes test bed started in <work>/bed, see
+# testbed/README.md, and stopped with the servers).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=companion-lib.sh
@@ -33,18 +35,39 @@ export PATH="$venv/bin:$PATH"
 export JUPYTER_RUNTIME_DIR="$work/runtime" JUPYTER_CONFIG_DIR="$work/config"
 
 lab_pid=""
+bed=""
 stop_all() {
   if [ -n "$lab_pid" ] && kill -0 "$lab_pid" 2>/dev/null; then
     kill -TERM "$lab_pid" 2>/dev/null || true
     wait "$lab_pid" 2>/dev/null || true
   fi
   companion_stop
+  if [ -n "$bed" ]; then bash "$root/scripts/k8s-testbed.sh" down "$bed" >/dev/null 2>&1 || true; fi
 }
 trap stop_all EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-companion_start "$root" "$CELLPIPE_HOME" "$work/companion.log"
+serve_args=()
+if [ "${CELLPIPE_UI_EXECUTOR:-local}" = kubernetes ]; then
+  bed="$work/bed"
+  kubeconfig=$(bash "$root/scripts/k8s-testbed.sh" up "$bed" | tail -n 1)
+  # The bed's kwok nodes (testbed/README.md) hold the GPUs and MIG slices. Their pods run no code:
+  # each stays Running for the delay below, long enough for a test to see who holds what. So no pod
+  # ever calls the server, and serverUrl (which `serve` requires) is never used.
+  cat >"$work/cellpipe.yaml" <<EOF
+executor: kubernetes
+kubernetes:
+  kubeconfig: $kubeconfig
+  namespace: default
+  serverUrl: http://127.0.0.1:9
+  annotations:
+    testbed.cellpipe.io/delay: 600s
+EOF
+  serve_args=(--config "$work/cellpipe.yaml")
+fi
+
+companion_start "$root" "$CELLPIPE_HOME" "$work/companion.log" "${serve_args[@]}"
 
 export JUPYTERLAB_GALATA_ROOT_DIR="$work/root"
 jupyter lab --config "$root/ui-tests/jupyter_server_test_config.py" >"$work/jupyterlab.log" 2>&1 &

@@ -15,6 +15,8 @@ const baseURL = `http://127.0.0.1:${port}`;
 export default defineConfig({
   ...baseConfig,
   testDir: './tests',
+  // Those need the Kubernetes test bed: playwright.kubernetes.config.js.
+  testIgnore: ['kubernetes/**'],
   outputDir: './test-results',
   workers: 1,
   fullyParallel: false,
