@@ -3,6 +3,7 @@
  * them) and the JupyterLab extension (which parses responses with them).
  */
 import { z } from 'zod';
+import { TaskResultsSchema } from './results.js';
 import { PipelineSchema, ResourcesSchema, TaskNameSchema } from './spec.js';
 
 export const JobStateSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
@@ -76,6 +77,8 @@ export const TaskRunSchema = z.object({
   error: TaskErrorSchema.optional(),
   /** Warnings of the current (or last) attempt. */
   warnings: z.array(TaskWarningSchema).optional(),
+  /** Results the current (or last) attempt published (`cellpipe.report(...)`, metrics.json). */
+  results: TaskResultsSchema.optional(),
   outputs: z.array(z.string()),
   /** Files the task wrote to CELLPIPE_OUTPUT_DIR, relative, sorted (at most limits.artifactsPerTask of them). */
   artifacts: z.array(z.string()),
@@ -141,6 +144,8 @@ export const JobSchema = JobSummarySchema.extend({
   tasks: z.array(TaskRunSchema),
   /** Every task's warnings, in task order (the job-level summary; each task has its own too). */
   warnings: z.array(JobWarningSchema).optional(),
+  /** Every task's results by task, in task order (tasks without results left out). */
+  results: z.record(TaskNameSchema, TaskResultsSchema).optional(),
 });
 
 export const JobListSchema = z.object({

@@ -4,6 +4,8 @@ export * from './api.js';
 export * from './errors.js';
 export * from './pipelines-api.js';
 export * from './schedules-api.js';
+export * from './results.js';
+export * from './results-api.js';
 export * from './diagnostics.js';
 export {
   compileNotebook,

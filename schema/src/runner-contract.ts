@@ -9,6 +9,7 @@
  * Every field added after the first release is optional, so a runner reads older task.json files.
  */
 import { z } from 'zod';
+import { ResultLimitsSchema, TaskResultsSchema } from './results.js';
 import { DefinitionSchema, PythonNameSchema, TaskNameSchema } from './spec.js';
 
 const AbsolutePathSchema = z
@@ -99,6 +100,11 @@ export const TaskJsonSchema = z
      * runner was started in, which no other task sees.
      */
     workDir: AbsolutePathSchema.optional(),
+    /**
+     * What the task may publish as results (`cellpipe.report`, metrics.json); a result past these
+     * fails the report with a message naming it. Absent: the runner only checks names and types.
+     */
+    resultLimits: ResultLimitsSchema.optional(),
   })
   .refine((t) => t.cells !== undefined || ((t.kind === 'notebook' || t.kind === 'script') && t.sourcePath), {
     message: 'is required',
@@ -167,6 +173,8 @@ export const RunnerResultSchema = z.object({
   runner: z.object({ version: z.string(), engine: z.enum(['stdlib', 'kernel']), python: z.string() }),
   /** Present when the status is not succeeded. */
   error: RunnerErrorSchema.optional(),
+  /** What the task published with `cellpipe.report(...)` and in `<outputDir>/files/metrics.json`. */
+  results: TaskResultsSchema.optional(),
 });
 
 export type RunnerCell = z.infer<typeof RunnerCellSchema>;

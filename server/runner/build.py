@@ -3,7 +3,8 @@
 
     python3 server/runner/build.py OUT.pyz [--no-bytecode]
 
-The archive holds the ``cellpipe_runner`` package's sources and, next to each, its bytecode for the
+The archive holds the ``cellpipe_runner`` package's sources and the ``cellpipe`` module task code
+imports (``cellpipe.report``) and, next to each, its bytecode for the
 Python that builds it (unchecked hash-based .pyc, so the archive's timestamps do not matter): an image
 with that Python skips compiling the runner at every start, any other Python >= 3.9 imports the
 sources. Compressed, so it fits a Kubernetes ConfigMap with room to spare. Written atomically.
@@ -18,6 +19,22 @@ import zipapp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = "cellpipe_runner"
+API_MODULE = "cellpipe.py"
+
+
+def _add(source, target, dfile, bytecode):
+    """Copies a module into the staging tree; with its unchecked hash-based .pyc next to it."""
+    shutil.copyfile(source, target)
+    if bytecode:
+        # zipimport looks for <module>.pyc next to <module>.py; dfile names the module in
+        # tracebacks of the runner's own faults.
+        py_compile.compile(
+            source,
+            cfile=target[:-3] + ".pyc",
+            dfile=dfile,
+            doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
 
 
 def build(out, bytecode=True):
@@ -29,18 +46,9 @@ def build(out, bytecode=True):
         for name in sorted(os.listdir(os.path.join(HERE, PACKAGE))):
             if not name.endswith(".py"):
                 continue
-            source = os.path.join(HERE, PACKAGE, name)
-            shutil.copyfile(source, os.path.join(package, name))
-            if bytecode:
-                # zipimport looks for <module>.pyc next to <module>.py; dfile names the module in
-                # tracebacks of the runner's own faults.
-                py_compile.compile(
-                    source,
-                    cfile=os.path.join(package, name[:-3] + ".pyc"),
-                    dfile="%s/%s" % (PACKAGE, name),
-                    doraise=True,
-                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-                )
+            _add(os.path.join(HERE, PACKAGE, name), os.path.join(package, name), "%s/%s" % (PACKAGE, name), bytecode)
+        # `import cellpipe` in task code: the API the runner provides (cellpipe.report).
+        _add(os.path.join(HERE, API_MODULE), os.path.join(staging, API_MODULE), API_MODULE, bytecode)
         shutil.copyfile(os.path.join(HERE, PACKAGE, "__main__.py"), os.path.join(staging, "__main__.py"))
         tmp = "%s.%d.tmp" % (out, os.getpid())
         zipapp.create_archive(staging, tmp, interpreter="/usr/bin/env python3", compressed=True)

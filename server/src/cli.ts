@@ -285,6 +285,21 @@ function addPipelineCommands(program: Command): void {
     ),
   );
   targetOptions(
+    json(
+      pipelines
+        .command('results')
+        .description("the results of a pipeline's runs side by side, newest first")
+        .argument('<name>')
+        .option('--limit <n>', 'most runs (default 50)', integer('--limit', 1))
+        .option('--pipeline-version <n>', 'only runs of this saved version')
+        .option('--user <user>', "another user's runs (admins)"),
+    ),
+  ).action(
+    action((name: string, opts: TargetFlags & Json & { limit?: number; user?: string; pipelineVersion?: string }) =>
+      pipelineCommands().then((c) => c.pipelinesResultsCommand(name, opts)),
+    ),
+  );
+  targetOptions(
     pipelines
       .command('run')
       .description('run a saved version as a job')

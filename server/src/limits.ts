@@ -41,6 +41,10 @@ const fields = {
    * Bigger outputs want the Kubernetes executor's `volume` data store.
    */
   uploadBytes: ByteSize,
+  /** Results one task attempt may publish (`cellpipe.report`, metrics.json); more fail the report. */
+  resultsPerTask: Count,
+  /** Bytes of one attempt's results together, as compact JSON; more fail the report. */
+  resultsBytes: ByteSize,
   /** Output files listed per task (the rest are counted in `artifactsOmitted`, still downloadable). */
   artifactsPerTask: Count,
   /** Bytes an event stream (/api/events) may have waiting for a slow reader before it is dropped (it reconnects). */
@@ -62,6 +66,8 @@ export const DEFAULT_LIMITS: Limits = z.object(fields).strict().parse({
   errorBytes: '64kb',
   resultBytes: '8mb',
   uploadBytes: '4gb',
+  resultsPerTask: 100,
+  resultsBytes: '16kb',
   artifactsPerTask: 10_000,
   eventBufferBytes: '1mb',
 });

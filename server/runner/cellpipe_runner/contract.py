@@ -89,6 +89,16 @@ class DataStore:
 
 
 @dataclass(eq=False, repr=False)
+class ResultLimits:
+    """What the task may publish as results (cellpipe.report, metrics.json)."""
+
+    count: int = field(metadata=_meta(check="min0"))
+    bytes: int = field(metadata=_meta(check="min0"))
+    nameChars: int = field(metadata=_meta(check="min1"))
+    stringChars: int = field(metadata=_meta(check="min0"))
+
+
+@dataclass(eq=False, repr=False)
 class Task:
     """task.json: one attempt of one task."""
 
@@ -119,6 +129,8 @@ class Task:
     dataStore: DataStore | None = None
     # The job's working folder, shared by its tasks; absent: the folder the runner was started in.
     workDir: str | None = field(default=None, metadata=_meta(check="abspath"))
+    # Absent: results are checked for names and types only.
+    resultLimits: ResultLimits | None = None
 
 
 # ---- result.json -----------------------------------------------------------------------------------
@@ -202,6 +214,8 @@ class Result:
     warnings: list[ResultWarning]
     runner: RunnerInfo
     error: ResultError | None = None
+    # What the task published (cellpipe.report, metrics.json), by name.
+    results: dict[str, object] | None = None
 
 
 CLASSES = {
@@ -211,6 +225,7 @@ CLASSES = {
         Input,
         Definition,
         DataStore,
+        ResultLimits,
         Task,
         CellTiming,
         OutputDetail,

@@ -25,6 +25,13 @@ from .failures import (
 )
 from .streams import MARKER_PREFIX, Capture, Tee, flush_quietly, line_buffered
 
+
+def json_compact(value):
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
 # Read-only inputs whose fingerprint hashes at most this many bytes of pickle stream (a few
 # milliseconds of work) are checked after every task cell; bigger ones once the cells are done.
 EACH_CELL_FINGERPRINT_BYTES = 2 << 20
@@ -97,6 +104,8 @@ class Runner(object):
         self._loop = None
         self._real_stdout = sys.stdout
         self._real_stderr = sys.stderr
+        # What the task published; None until collected when the run ends.
+        self.results = None
 
     # ---- plan -------------------------------------------------------------------------------------
 
@@ -148,6 +157,16 @@ class Runner(object):
         os.environ["CELLPIPE_TASK_NAME"] = t.taskName
         os.environ["CELLPIPE_OUTPUT_DIR"] = files_dir
         os.environ["CELLPIPE_INPUT_DIR"] = t.artifactRoot
+        # `cellpipe.report(...)` in the cells (and in processes they start) appends here.
+        from .reporting import ENV_FILE, ENV_LIMITS, RESULTS_FILE
+
+        os.environ[ENV_FILE] = os.path.join(t.outputDir, RESULTS_FILE)
+        if t.resultLimits is not None:
+            from .contract import to_json
+
+            os.environ[ENV_LIMITS] = json_compact(to_json(t.resultLimits))
+        else:
+            os.environ.pop(ENV_LIMITS, None)
         workdir.enter(t.workDir)
         self._real_stdout = line_buffered(sys.stdout)
         self._real_stderr = line_buffered(sys.stderr)
@@ -631,6 +650,7 @@ class Runner(object):
             if self._fingerprints:
                 self.check_inputs()
             self.save_outputs()
+            self.results = self._collect_results(strict=True)
         except TaskFailure as failure:
             status, code, error = "failed", EXIT_TASK_FAILED, self._report_failure(failure)
         except KeyboardInterrupt:
@@ -680,10 +700,26 @@ class Runner(object):
             cell=failure.cell,
         )
 
+    def _collect_results(self, strict):
+        """The attempt's results. A bad one fails a run that would have succeeded (reason `results`);
+        a run that failed or was cancelled anyway keeps its own error, and a warning says what was dropped."""
+        from .reporting import ENV_FILE, ResultError, collect, limits_from_env
+
+        t = self.task
+        try:
+            return collect(os.path.join(t.outputDir, "files"), os.environ.get(ENV_FILE, ""), limits_from_env())
+        except ResultError as e:
+            if strict:
+                raise TaskFailure("the task's results cannot be published: %s" % e, "results")
+            self.warnings.append(ResultWarning(kind="results", message="results left out: %s" % e, task=t.taskName))
+            return None
+
     def _finish(self, status, error, retry_seconds=None):
         """Writes the executed notebook and result.json (last) and has the store publish them with the
         artifacts; returns the status: artifacts that cannot be published fail a task that succeeded."""
         t = self.task
+        if self.results is None and status != "succeeded":
+            self.results = self._collect_results(strict=False)
         files_dir = os.path.join(t.outputDir, "files")
         artifacts = results.list_artifacts(files_dir)
         problem = self._publish_artifacts(files_dir, artifacts, retry_seconds)
@@ -705,6 +741,7 @@ class Runner(object):
             notes=self.notes,
             warnings=self.warnings,
             error=error,
+            results=self.results,
         )
         results.write_json(t.resultPath, doc)
         self.store.publish("result", t.resultPath, retry_seconds)

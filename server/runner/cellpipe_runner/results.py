@@ -58,6 +58,7 @@ def result(
     notes=(),
     warnings=(),
     error=None,
+    results=None,
 ):
     """The result.json document (a contract.Result as JSON)."""
     return to_json(
@@ -74,6 +75,7 @@ def result(
             warnings=list(warnings),
             runner=RunnerInfo(version=VERSION, engine=engine, python=python_version()),
             error=error,
+            results=results,
         )
     )
 

@@ -15,7 +15,7 @@ import { loadConfig } from '../config.js';
 import { loadOptions, type CompileFlags } from './compile.js';
 import { startServer } from '../main.js';
 import { followJob } from './follow.js';
-import { duration, err, jobDurationMs, out, table, taskError } from './output.js';
+import { duration, err, formatResult, jobDurationMs, out, table, taskError } from './output.js';
 import { printable } from './printable.js';
 import { PlainProgress, TtyProgress, type ProgressSink } from './progress.js';
 import { pidAlive, readServerFile } from '../client/server-file.js';
@@ -243,6 +243,13 @@ export async function statusCommand(id: string, flags: TargetFlags & { json?: bo
       rows.push([t.name, t.state, `${t.attempt}/${t.maxAttempts}`, duration(t.durationMs), details]);
     }
     for (const line of table(rows)) out(line);
+    const results = Object.entries(job.results ?? {});
+    if (results.length) {
+      out('results:');
+      for (const [task, values] of results) {
+        out(`  ${task}: ${Object.entries(values).map(([k, v]) => `${k}=${formatResult(v)}`).join(', ')}`);
+      }
+    }
     const warnings = job.warnings ?? [];
     if (warnings.length) {
       out(`${warnings.length} warning${warnings.length > 1 ? 's' : ''}:`);

@@ -1,5 +1,5 @@
 /** Small text helpers shared by the commands: tables, durations, error printing. */
-import type { Job, TaskRun } from '@cellpipe/schema';
+import type { Job, ResultValue, TaskRun } from '@cellpipe/schema';
 import { ApiError } from '../client/api-client.js';
 import { ConfigError } from '../config.js';
 import { CliError } from './errors.js';
@@ -38,6 +38,11 @@ export function jobDurationMs(job: Pick<Job, 'createdAt' | 'startedAt' | 'finish
   const start = Date.parse(job.startedAt ?? job.createdAt);
   const end = job.finishedAt ? Date.parse(job.finishedAt) : Date.now();
   return Number.isFinite(start) && Number.isFinite(end) ? end - start : undefined;
+}
+
+/** A result as the terminal shows it: numbers as JSON has them, strings quoted (escaped). */
+export function formatResult(value: ResultValue): string {
+  return typeof value === 'string' ? printable(JSON.stringify(value)) : String(value);
 }
 
 /** A task's error on one line (escaped): "ValueError: bad input (cell 3)". */

@@ -10,7 +10,7 @@ import {
 import { loadPipelineFile } from '@cellpipe/schema/node';
 import { parseParams, withTarget, announce } from './commands.js';
 import { CliError } from './errors.js';
-import { err, out, table } from './output.js';
+import { err, formatResult, out, table } from './output.js';
 import type { TargetFlags } from './target.js';
 
 export interface JsonFlag {
@@ -191,5 +191,44 @@ export async function pipelinesRunCommand(
   return withTarget(flags, { detach: flags.detach }, async (target) => {
     const job = await target.client.runVersion(name, v, Object.keys(parameters).length ? { parameters } : {});
     return announce(target, job, flags.detach);
+  });
+}
+
+export async function pipelinesResultsCommand(
+  name: string,
+  flags: TargetFlags & JsonFlag & { limit?: number; user?: string; pipelineVersion?: string },
+): Promise<number> {
+  const version = flags.pipelineVersion === undefined ? undefined : versionArg(flags.pipelineVersion);
+  if (version === 'latest') throw new CliError('--pipeline-version must be a version number', 2);
+  return withTarget(flags, {}, async (target) => {
+    const results = await target.client.pipelineResults(name, {
+      ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+      ...(flags.user ? { user: flags.user } : {}),
+      ...(version !== undefined ? { version } : {}),
+    });
+    if (flags.json) {
+      out(JSON.stringify(results, null, 2));
+      return 0;
+    }
+    if (!results.runs.length) {
+      out(`no runs of ${name}`);
+      return 0;
+    }
+    const rows = [['JOB', 'VERSION', 'STATE', 'CREATED', ...results.columns.map((c) => `${c.task}.${c.name}`)]];
+    for (const run of results.runs) {
+      rows.push([
+        run.jobId,
+        run.version !== undefined ? `v${run.version}` : 'unsaved',
+        run.state,
+        run.createdAt,
+        ...results.columns.map((c) => {
+          const value = run.results[c.task]?.[c.name];
+          return value === undefined ? '' : formatResult(value);
+        }),
+      ]);
+    }
+    for (const line of table(rows)) out(line);
+    if (results.total > results.runs.length) out(`(${results.runs.length} of ${results.total} runs; --limit for more)`);
+    return 0;
   });
 }

@@ -12,6 +12,7 @@ import {
   MeSchema,
   PipelineDiffSchema,
   PipelineListSchema,
+  PipelineResultsSchema,
   PipelineVersionDetailSchema,
   PipelineVersionListSchema,
   SavePipelineResultSchema,
@@ -24,6 +25,7 @@ import {
   type ImportPipelineRequest,
   type PipelineDiff,
   type PipelineList,
+  type PipelineResults,
   type PipelineVersionDetail,
   type PipelineVersionList,
   type RunVersionRequest,
@@ -150,6 +152,14 @@ export class CellpipeClient {
   }
   pipelineVersion(name: string, version: number | 'latest'): Promise<PipelineVersionDetail> {
     return this.json(PipelineVersionDetailSchema, 'GET', versionPath(name, version));
+  }
+  /** The results of a pipeline's runs side by side, newest run first. */
+  pipelineResults(
+    name: string,
+    params: { user?: string; state?: string; version?: number; limit?: number } = {},
+  ): Promise<PipelineResults> {
+    const path = `/api/pipelines/${encodeURIComponent(name)}/results${query(params)}`;
+    return this.json(PipelineResultsSchema, 'GET', path);
   }
   diffPipeline(name: string, from: number | 'latest', to: number | 'latest'): Promise<PipelineDiff> {
     const path = `/api/pipelines/${encodeURIComponent(name)}/diff${query({ from, to })}`;

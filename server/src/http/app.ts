@@ -16,6 +16,7 @@ import { jsonDepthGuard } from './json-depth.js';
 import { reservedKeyGuard } from './reserved-keys.js';
 import { rerunRouter } from './rerun-routes.js';
 import { pipelinesRouter } from './pipelines-routes.js';
+import { resultsRouter } from './results-routes.js';
 import { schedulesRouter } from './schedules-routes.js';
 import { taskDataRouter, type TaskDataOptions } from './task-data-routes.js';
 import type { PipelineService } from '../pipelines/pipeline-service.js';
@@ -122,6 +123,7 @@ export function createApp(options: AppOptions): CellpipeApp {
   });
   api.use('/jobs', jobsRouter({ service, metrics, shutdown: options.shutdown }));
   api.use('/jobs', rerunRouter({ service, metrics }));
+  api.use('/pipelines', resultsRouter(service));
   if (options.pipelines) api.use('/pipelines', pipelinesRouter(options.pipelines));
   if (options.schedules) api.use('/schedules', schedulesRouter(options.schedules));
   app.use('/api', api);

@@ -26,6 +26,7 @@ import {
   type SubmitJobRequest,
   type Task,
   type TaskEvent,
+  type TaskResults,
   type TaskState,
 } from '@cellpipe/schema';
 import type { Executor } from '../executors/executor.js';
@@ -95,6 +96,9 @@ export interface ListJobsQuery {
   /** ISO times bounding the creation time: from (inclusive), before (exclusive). */
   createdFrom?: string;
   createdBefore?: string;
+  /** Only runs of this pipeline (by name, saved or not), and of this saved version. */
+  pipeline?: string;
+  pipelineVersion?: number;
   limit?: number;
   cursor?: string;
   /** Who is asking (for audit; filtering is by `owner`). */
@@ -160,6 +164,8 @@ export interface JobServiceApi {
   activity(owner?: string): Activity;
   /** Jobs and tasks per state across all users, every state present (for /metrics). */
   stateCounts(): { jobs: Record<JobState, number>; tasks: Record<TaskState, number> };
+  /** Each task's results (of its current or last attempt), by task, in task order; {} for an unknown job. */
+  taskResults(id: string): Record<string, TaskResults>;
 }
 
 /** Time-ordered, unguessable enough to not collide: base36 milliseconds + 6 random base36 characters. */
@@ -306,6 +312,8 @@ export class JobService implements JobServiceApi {
     if (query.search) q.search = query.search;
     if (query.createdFrom !== undefined) q.createdFrom = query.createdFrom;
     if (query.createdBefore !== undefined) q.createdBefore = query.createdBefore;
+    if (query.pipeline !== undefined) q.pipeline = query.pipeline;
+    if (query.pipelineVersion !== undefined) q.pipelineVersion = query.pipelineVersion;
     if (query.cursor !== undefined) q.cursor = query.cursor;
     const page = this.store.listJobs(q);
     const items = page.items.map(({ taskCounts: counts, parameters, ...row }) => {
@@ -326,7 +334,12 @@ export class JobService implements JobServiceApi {
       parameters: job.parameters,
       tasks: tasks.map(toTaskRun),
       warnings: tasks.flatMap((t) => (t.warnings ?? []).map((w) => ({ task: t.name, ...w }))),
+      results: resultsByTask(tasks),
     };
+  }
+
+  taskResults(id: string): Record<string, TaskResults> {
+    return resultsByTask(this.store.getTasks(id));
   }
 
   private mustGet(id: string): Job {
@@ -613,6 +626,10 @@ export class JobService implements JobServiceApi {
       jobs: { running: jobs.running ?? 0, pending: jobs.pending ?? 0 },
     };
   }
+}
+
+function resultsByTask(tasks: readonly TaskRecord[]): Record<string, TaskResults> {
+  return Object.fromEntries(tasks.filter((t) => t.results).map((t) => [t.name, t.results!]));
 }
 
 /** A task as it is before its first attempt. */

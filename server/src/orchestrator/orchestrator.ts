@@ -12,6 +12,8 @@ import { join, relative } from 'node:path';
 import {
   effectiveTask,
   isTerminalTaskState,
+  RESULT_NAME_MAX,
+  RESULT_STRING_MAX,
   parseDuration,
   type JobSummary,
   type Task,
@@ -31,7 +33,7 @@ import { GpuUsage, type GpuLimits, type Holder } from '../gpu/fair-share.js';
 import { StorageFullError, isStorageFull } from '../store/errors.js';
 import { removeTree } from '../store/remove-tree.js';
 import { appendLog } from './log-file.js';
-import { capError, capWarnings, parseRunnerResult } from './result.js';
+import { capError, capResults, capWarnings, parseRunnerResult } from './result.js';
 
 export interface OrchestratorEvents {
   job: [JobSummary];
@@ -52,7 +54,7 @@ export interface OrchestratorOptions {
   /** Problems the orchestrator waits out by itself (a full disk); default console.warn. */
   warn?: (message: string) => void;
   /** What one attempt may put into the store (default: limits.ts). */
-  limits?: Pick<Limits, 'errorBytes' | 'artifactsPerTask' | 'logBytesPerAttempt'>;
+  limits?: Pick<Limits, 'errorBytes' | 'artifactsPerTask' | 'logBytesPerAttempt' | 'resultsPerTask' | 'resultsBytes'>;
 }
 
 /** A failed executor call (cancel, reattach) is tried again after 1 s, 2 s, 4 s ... at most a minute. */
@@ -181,7 +183,10 @@ export class Orchestrator {
   private readonly gpuUsage = new GpuUsage();
   private readonly backoffMs: number;
   private readonly clock: Clock;
-  private readonly limits: Pick<Limits, 'errorBytes' | 'artifactsPerTask' | 'logBytesPerAttempt'>;
+  private readonly limits: Pick<
+    Limits,
+    'errorBytes' | 'artifactsPerTask' | 'logBytesPerAttempt' | 'resultsPerTask' | 'resultsBytes'
+  >;
   private readonly warn: (message: string) => void;
   /**
    * Work that could not be stored because the disk is full, in arrival order. It runs again, in
@@ -706,6 +711,12 @@ export class Orchestrator {
       resultPath: this.layout.resultPath(id, name, attempt),
       notebookPath: this.layout.notebookPath(id, name, attempt),
       workDir,
+      resultLimits: {
+        count: this.limits.resultsPerTask,
+        bytes: this.limits.resultsBytes,
+        nameChars: RESULT_NAME_MAX,
+        stringChars: RESULT_STRING_MAX,
+      },
     };
     writeFileSync(join(dir, 'task.json'), JSON.stringify(taskJson, null, 2));
   }
@@ -905,8 +916,17 @@ export class Orchestrator {
         next = { state: cancelled ? 'cancelled' : 'failed', error };
       }
     }
-    // The warnings of this attempt replace the previous attempt's.
-    next.warnings = result?.warnings?.length ? capWarnings(result.warnings, this.limits.errorBytes) : undefined;
+    // The warnings and results of this attempt replace the previous attempt's.
+    const warnings = result?.warnings ? [...result.warnings] : [];
+    if (result?.results && Object.keys(result.results).length) {
+      const capped = capResults(result.results, this.limits);
+      attemptRec.results = capped.results;
+      next.results = capped.results;
+      if (capped.dropped) warnings.push(capped.dropped);
+    } else {
+      next.results = undefined;
+    }
+    next.warnings = warnings.length ? capWarnings(warnings, this.limits.errorBytes) : undefined;
     next.stopping = undefined;
     next.usage = e.usage;
     if (!retrying) next.finishedAt = ended.toISOString();

@@ -2,7 +2,14 @@
  * The runner's result.json (RunnerResultSchema in @cellpipe/schema), read field by field: it is written by
  * a process running user code, so a bad field is dropped rather than failing the whole result.
  */
-import { RunnerWarningSchema, type TaskError, type TaskWarning } from '@cellpipe/schema';
+import {
+  ResultNameSchema,
+  ResultValueSchema,
+  RunnerWarningSchema,
+  type TaskError,
+  type TaskResults,
+  type TaskWarning,
+} from '@cellpipe/schema';
 import { formatBytes } from '../limits.js';
 
 export interface RunnerResult {
@@ -12,6 +19,7 @@ export interface RunnerResult {
   outputs?: string[];
   error?: TaskError;
   warnings?: TaskWarning[];
+  results?: TaskResults;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -43,7 +51,46 @@ export function parseRunnerResult(raw: unknown): RunnerResult | undefined {
       out.warnings.push(warning);
     }
   }
+  if (isObj(raw.results)) {
+    const results: TaskResults = {};
+    for (const [name, value] of Object.entries(raw.results)) {
+      if (ResultNameSchema.safeParse(name).success && ResultValueSchema.safeParse(value).success) {
+        results[name] = value as TaskResults[string];
+      }
+    }
+    out.results = results;
+  }
   return out;
+}
+
+/**
+ * An attempt's results within the limits (the runner enforces them as the task reports; this bounds
+ * a result.json that did not come from it): the first ones that fit, and a warning about the rest.
+ */
+export function capResults(
+  results: TaskResults,
+  limits: { resultsPerTask: number; resultsBytes: number },
+): { results: TaskResults; dropped?: TaskWarning } {
+  const kept: TaskResults = {};
+  let bytes = 2;
+  let dropped = 0;
+  for (const [name, value] of Object.entries(results)) {
+    const cost = Buffer.byteLength(JSON.stringify(name)) + Buffer.byteLength(JSON.stringify(value)) + 2;
+    if (Object.keys(kept).length >= limits.resultsPerTask || bytes + cost > limits.resultsBytes) {
+      dropped++;
+      continue;
+    }
+    kept[name] = value;
+    bytes += cost;
+  }
+  if (!dropped) return { results: kept };
+  return {
+    results: kept,
+    dropped: {
+      kind: 'results',
+      message: `${dropped} result${dropped > 1 ? 's were' : ' was'} left out: over limits.resultsPerTask or limits.resultsBytes`,
+    },
+  };
 }
 
 /** Most warnings kept of one attempt. */

@@ -204,4 +204,12 @@ export const MIGRATIONS: Migration[] = [
       CREATE UNIQUE INDEX attempts_token ON attempts(token_hash) WHERE token_hash IS NOT NULL;
     `,
   },
+  {
+    version: 8,
+    name: "each attempt's results; jobs by pipeline, for comparing the results of its runs",
+    sql: `
+      ALTER TABLE attempts ADD COLUMN results TEXT;
+      CREATE INDEX jobs_owner_pipeline_seq ON jobs(owner, pipeline_name, seq DESC) WHERE pipeline_name IS NOT NULL;
+    `,
+  },
 ];

@@ -53,6 +53,7 @@ interface AttemptRow {
   cpu_seconds: number | null;
   reason: string | null;
   token_hash: string | null;
+  results: string | null;
 }
 
 /** The condition for jobs that are not finished; `alias` is the jobs table's alias in a join. */
@@ -119,6 +120,7 @@ function rowToAttempt(r: AttemptRow): AttemptRecord {
     if (r.peak_memory_bytes !== null) a.usage.peakMemoryBytes = r.peak_memory_bytes;
     if (r.cpu_seconds !== null) a.usage.cpuSeconds = r.cpu_seconds;
   }
+  if (r.results) a.results = JSON.parse(r.results) as AttemptRecord['results'];
   return a;
 }
 
@@ -201,13 +203,13 @@ export class SqliteStore implements Store {
       openAttempts: db.prepare("SELECT * FROM attempts WHERE state != 'finished' ORDER BY created_at"),
       openAttemptByToken: db.prepare("SELECT * FROM attempts WHERE token_hash = ? AND state != 'finished'"),
       upsertAttempt: db.prepare(`INSERT INTO attempts (job_id, task, attempt, state, handle, created_at, started_at,
-        finished_at, exit_code, reason, peak_memory_bytes, cpu_seconds, token_hash) VALUES (@jobId, @task, @attempt,
-        @state, @handle, @createdAt, @startedAt, @finishedAt, @exitCode, @reason, @peakMemoryBytes, @cpuSeconds,
-        @tokenHash)
+        finished_at, exit_code, reason, peak_memory_bytes, cpu_seconds, token_hash, results) VALUES (@jobId, @task,
+        @attempt, @state, @handle, @createdAt, @startedAt, @finishedAt, @exitCode, @reason, @peakMemoryBytes,
+        @cpuSeconds, @tokenHash, @results)
         ON CONFLICT (job_id, task, attempt) DO UPDATE SET state = excluded.state,
         handle = excluded.handle, started_at = excluded.started_at, finished_at = excluded.finished_at,
         exit_code = excluded.exit_code, reason = excluded.reason, peak_memory_bytes = excluded.peak_memory_bytes,
-        cpu_seconds = excluded.cpu_seconds, token_hash = excluded.token_hash`),
+        cpu_seconds = excluded.cpu_seconds, token_hash = excluded.token_hash, results = excluded.results`),
       insertTransition: db.prepare(
         'INSERT INTO transitions (job_id, task, from_state, to_state, at, note) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -306,6 +308,14 @@ export class SqliteStore implements Store {
     if (q.createdBefore !== undefined) {
       where.push('created_at < ?');
       args.push(q.createdBefore);
+    }
+    if (q.pipeline !== undefined) {
+      where.push('pipeline_name = ?');
+      args.push(q.pipeline);
+    }
+    if (q.pipelineVersion !== undefined) {
+      where.push('pipeline_version = ?');
+      args.push(q.pipelineVersion);
     }
     const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const total = (this.db.prepare(`SELECT count(*) AS n FROM jobs ${filter}`).get(...args) as { n: number }).n;
@@ -433,6 +443,7 @@ export class SqliteStore implements Store {
           cpuSeconds: a.usage?.cpuSeconds ?? null,
           // Only an open attempt keeps its token: writing its end revokes it.
           tokenHash: a.state === 'finished' ? null : (a.tokenHash ?? null),
+          results: a.results ? JSON.stringify(a.results) : null,
         });
       }
       for (const t of change.transitions ?? []) {

@@ -4,7 +4,7 @@
  * because the SQLite backend is; a networked backend would put a queue in front of it.
  */
 import type { JobState, Pipeline, PipelineRef, TaskRun, TaskState } from '@cellpipe/schema';
-import type { AttemptUsage } from '@cellpipe/schema';
+import type { AttemptUsage, TaskResults } from '@cellpipe/schema';
 import type { AttemptHandle } from '../executors/executor.js';
 
 export interface JobRecord {
@@ -62,6 +62,8 @@ export interface AttemptRecord {
    * an attempt written without it (its end) has no valid token any more.
    */
   tokenHash?: string;
+  /** What the attempt published (`cellpipe.report`, metrics.json). */
+  results?: TaskResults;
 }
 
 /** One atomic state change. */
@@ -94,6 +96,9 @@ export interface JobListQuery {
   createdFrom?: string;
   /** ISO time: created before it. */
   createdBefore?: string;
+  /** Only runs of this pipeline (its name, saved or not), and of this saved version. */
+  pipeline?: string;
+  pipelineVersion?: number;
   limit: number;
   /** Opaque, from a previous page's `nextCursor`. */
   cursor?: string;
