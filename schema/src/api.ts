@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { TaskResultsSchema } from './results.js';
-import { PipelineSchema, ResourcesSchema, TaskNameSchema } from './spec.js';
+import { NotifySchema, PipelineSchema, ResourcesSchema, TaskNameSchema } from './spec.js';
 
 export const JobStateSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
 export const TaskStateSchema = z.enum(['pending', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped']);
@@ -146,6 +146,8 @@ export const JobSchema = JobSummarySchema.extend({
   warnings: z.array(JobWarningSchema).optional(),
   /** Every task's results by task, in task order (tasks without results left out). */
   results: z.record(TaskNameSchema, TaskResultsSchema).optional(),
+  /** Where this run's end is sent besides the pipeline's `spec.notify`: the run's and its schedule's rules. */
+  notify: NotifySchema.optional(),
 });
 
 export const JobListSchema = z.object({
@@ -234,6 +236,8 @@ export const SubmitJobRequestSchema = z
     /** Overrides of the pipeline's parameters for this run. */
     parameters: z.record(z.string(), z.unknown()).optional(),
     name: z.string().max(200).optional(),
+    /** Where this run's end is sent, on top of the pipeline's own `spec.notify`. */
+    notify: NotifySchema.optional(),
   })
   .strict()
   .refine(...oneContent);

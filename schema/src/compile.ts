@@ -420,6 +420,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
       ...(meta.maxParallel !== undefined ? { maxParallel: meta.maxParallel } : {}),
       ...(meta.timeout !== undefined ? { timeout: meta.timeout } : {}),
       ...(meta.schedule !== undefined ? { schedule: meta.schedule } : {}),
+      ...(meta.notify !== undefined ? { notify: meta.notify } : {}),
       tasks: taskObjects,
     },
   };

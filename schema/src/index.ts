@@ -6,6 +6,7 @@ export * from './pipelines-api.js';
 export * from './schedules-api.js';
 export * from './results.js';
 export * from './results-api.js';
+export * from './notifications-api.js';
 export * from './diagnostics.js';
 export {
   compileNotebook,

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { JobContentFields, oneContent } from './api.js';
-import { API_VERSION, PipelineSchema, TaskNameSchema } from './spec.js';
+import { API_VERSION, NotifySchema, PipelineSchema, TaskNameSchema } from './spec.js';
 
 /** Saved pipelines are named like the pipelines themselves (`metadata.name`). */
 export const PipelineNameSchema = TaskNameSchema.describe('Saved pipeline name');
@@ -125,6 +125,8 @@ export const RunVersionRequestSchema = z
   .object({
     parameters: z.record(z.string(), z.unknown()).optional(),
     name: z.string().max(200).optional(),
+    /** Where this run's end is sent, on top of the pipeline's own `spec.notify`. */
+    notify: NotifySchema.optional(),
   })
   .strict();
 

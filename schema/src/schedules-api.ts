@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { JobIdSchema } from './api.js';
 import { PipelineNameSchema } from './pipelines-api.js';
-import { DurationSchema, TimeZoneSchema } from './spec.js';
+import { DurationSchema, NotifySchema, TimeZoneSchema } from './spec.js';
 
 export const ScheduleNameSchema = z
   .string()
@@ -60,6 +60,8 @@ const specFields = {
   /** Retention: the newest N succeeded and M failed (or cancelled) runs keep their jobs; older ones are deleted. */
   keepSucceeded: z.number().int().min(0).max(10_000),
   keepFailed: z.number().int().min(0).max(10_000),
+  /** Where each run's end is sent, on top of the pipeline's own `spec.notify`. */
+  notify: NotifySchema,
 };
 
 export const SCHEDULE_DEFAULTS = {
@@ -91,6 +93,7 @@ export const CreateScheduleRequestSchema = z
     maxCatchup: specFields.maxCatchup.default(SCHEDULE_DEFAULTS.maxCatchup),
     keepSucceeded: specFields.keepSucceeded.default(SCHEDULE_DEFAULTS.keepSucceeded),
     keepFailed: specFields.keepFailed.default(SCHEDULE_DEFAULTS.keepFailed),
+    notify: specFields.notify.optional(),
     /** Create it paused. */
     paused: z.boolean().default(false),
   })
@@ -118,6 +121,7 @@ export const UpdateScheduleRequestSchema = z
     maxCatchup: specFields.maxCatchup.optional(),
     keepSucceeded: specFields.keepSucceeded.optional(),
     keepFailed: specFields.keepFailed.optional(),
+    notify: specFields.notify.nullable().optional(),
   })
   .strict();
 
@@ -139,6 +143,7 @@ export const ScheduleSpecSchema = z.object({
   maxCatchup: specFields.maxCatchup,
   keepSucceeded: specFields.keepSucceeded,
   keepFailed: specFields.keepFailed,
+  notify: specFields.notify.optional(),
 });
 
 /** `POST /api/schedules/:id/resume`: by default the slots that passed while paused do not run. */

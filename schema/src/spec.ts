@@ -142,6 +142,33 @@ export const ScheduleSchema = z
   })
   .strict();
 
+/** A notification target's name: its owner's own target by that name, else the site-wide one. */
+export const NotificationTargetNameSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,62}$/, {
+    message: 'target names start with a letter and hold only letters, digits, "_", "." and "-" (at most 63)',
+  })
+  .describe('Notification target name');
+
+/** When a job's end is sent to the targets: it succeeded, it failed, or either (cancelled too). */
+export const NotifyOnSchema = z.enum(['success', 'failure', 'always']);
+
+/** Send the job's end to these targets when it ends this way. */
+export const NotifyRuleSchema = z
+  .object({
+    on: NotifyOnSchema.default('always'),
+    targets: z
+      .array(NotificationTargetNameSchema)
+      .min(1, { message: 'name at least one target' })
+      .max(20, { message: 'at most 20 targets per rule' }),
+  })
+  .strict();
+
+export const NotifySchema = z
+  .array(NotifyRuleSchema)
+  .max(20, { message: 'at most 20 notification rules' })
+  .describe('Where the end of each run is sent (targets are defined on the server)');
+
 /** Where a task's code comes from. */
 export const TaskSourceSchema = z.discriminatedUnion('kind', [
   z
@@ -240,6 +267,7 @@ export const PipelineSpecSchema = z
     maxParallel: z.number().int().min(1).max(10000).optional(),
     timeout: DurationSchema.optional(),
     schedule: ScheduleSchema.optional(),
+    notify: NotifySchema.optional(),
     tasks: z.array(TaskSchema).min(1, { message: 'a pipeline needs at least one task' }),
   })
   .strict();
@@ -265,6 +293,9 @@ export type Definition = z.infer<typeof DefinitionSchema>;
 export type TaskInput = z.input<typeof TaskSchema>;
 export type Parameter = z.infer<typeof ParameterSchema>;
 export type Schedule = z.infer<typeof ScheduleSchema>;
+export type NotifyOn = z.infer<typeof NotifyOnSchema>;
+export type NotifyRule = z.infer<typeof NotifyRuleSchema>;
+export type NotifyRuleInput = z.input<typeof NotifyRuleSchema>;
 export type PipelineSpec = z.infer<typeof PipelineSpecSchema>;
 export type Pipeline = z.infer<typeof PipelineSchema>;
 export type PipelineInput = z.input<typeof PipelineSchema>;

@@ -16,6 +16,7 @@ import {
   MigProfileSchema,
   ResourcesSchema,
   RetriesSchema,
+  NotifySchema,
   ScheduleSchema,
   TaskNameSchema,
 } from './spec.js';
@@ -286,6 +287,7 @@ export const NotebookMetadataSchema = z
     timeout: DurationSchema.optional(),
     schedule: ScheduleSchema.optional(),
     readonly: z.array(PythonNameSchema).optional(),
+    notify: NotifySchema.optional(),
   })
   .strict();
 

@@ -14,6 +14,7 @@ const commands = () => import('./cli/commands.js');
 const compileCommands = () => import('./cli/compile.js');
 const pipelineCommands = () => import('./cli/pipelines.js');
 const scheduleCommands = () => import('./cli/schedules.js');
+const notifyCommands = () => import('./cli/notify.js');
 
 function integer(name: string, min: number) {
   return (value: string): number => {
@@ -24,6 +25,9 @@ function integer(name: string, min: number) {
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const NOTIFY_HELP =
+  'send the end of each run to these targets, e.g. "failure:team-slack" or "ci,me" (on: success, failure or always, the default); repeatable';
 
 /** --split-at-headings [level]: a notebook without tags becomes one task per section. */
 function splitOption(cmd: Command): Command {
@@ -116,6 +120,7 @@ export function buildProgram(): Command {
         collect,
       )
       .option('--name <name>', 'job name (default: the pipeline name)')
+      .option('--notify <[on:]targets>', NOTIFY_HELP, collect)
       .option('-d, --detach', 'submit and return; starts a background server when none runs'),
   ).action(action((file: string, opts: RunFlags) => commands().then((c) => c.runCommand(file, opts))));
 
@@ -184,6 +189,7 @@ export function buildProgram(): Command {
 
   addPipelineCommands(program);
   addScheduleCommands(program);
+  addNotifyCommands(program);
 
   program
     .command('stop')
@@ -306,10 +312,12 @@ function addPipelineCommands(program: Command): void {
       .argument('<name>')
       .argument('[version]', 'a version number or "latest"', 'latest')
       .option('--param <name=value>', 'override a parameter; repeatable', collect)
+      .option('--notify <[on:]targets>', NOTIFY_HELP, collect)
       .option('-d, --detach', 'submit and return'),
   ).action(
-    action((name: string, version: string, opts: TargetFlags & { param?: string[]; detach?: boolean }) =>
-      pipelineCommands().then((c) => c.pipelinesRunCommand(name, version, opts)),
+    action(
+      (name: string, version: string, opts: TargetFlags & { param?: string[]; notify?: string[]; detach?: boolean }) =>
+        pipelineCommands().then((c) => c.pipelinesRunCommand(name, version, opts)),
     ),
   );
 }
@@ -347,7 +355,89 @@ function scheduleOptions(cmd: Command): Command {
     .option('--max-catchup <n>', 'most missed slots catch-up all runs (default 5)', integer('--max-catchup', 1))
     .option('--keep-succeeded <n>', 'succeeded runs whose jobs are kept (default 20)', integer('--keep-succeeded', 0))
     .option('--keep-failed <n>', 'failed runs whose jobs are kept (default 20)', integer('--keep-failed', 0))
+    .option('--notify <[on:]targets>', `${NOTIFY_HELP} ("none" clears)`, collect)
     .option('--json', 'print JSON');
+}
+
+function addNotifyCommands(program: Command): void {
+  const notify = program
+    .command('notify')
+    .description("notification targets (a webhook, a Slack incoming webhook) and a job's deliveries");
+  const json = (cmd: Command) => cmd.option('--json', 'print JSON');
+  targetOptions(
+    json(notify.command('list').description('your targets and the site-wide ones (never their URLs)')).option(
+      '--user <user>',
+      "another user's (admins)",
+    ),
+  ).action(
+    action((opts: TargetFlags & Json & { user?: string }) => notifyCommands().then((c) => c.notifyListCommand(opts))),
+  );
+  targetOptions(
+    json(
+      notify
+        .command('add')
+        .description('define a target; its URL (and secret) is never shown again')
+        .argument('<name>', 'the name rules use')
+        .addOption(new Option('--kind <kind>', 'what the URL is').choices(['webhook', 'slack']).makeOptionMandatory())
+        .requiredOption('--endpoint <url>', 'the URL to POST to ("-": read it from standard input)')
+        .option(
+          '--secret <secret>',
+          'webhooks: the signing secret, 16+ characters ("-": from standard input; default: generated and shown once)',
+        )
+        .option('--site', 'a site-wide target everyone may use (admins)')
+        .option('--description <text>', 'what it is for'),
+    ),
+  ).action(
+    action(
+      (
+        name: string,
+        opts: TargetFlags &
+          Json & { kind: 'webhook' | 'slack'; endpoint: string; secret?: string; site?: boolean; description?: string },
+      ) => notifyCommands().then((c) => c.notifyAddCommand(name, opts)),
+    ),
+  );
+  targetOptions(
+    json(
+      notify
+        .command('update')
+        .description('change a target: its URL, its secret, its description')
+        .argument('<target>', 'a target name or id')
+        .option('--endpoint <url>', 'a new URL ("-": from standard input)')
+        .option('--secret <secret>', 'a new signing secret ("-": from standard input)')
+        .option('--rotate-secret', 'generate a new signing secret (shown once)')
+        .option('--description <text>', 'a new description ("none" clears it)'),
+    ),
+  ).action(
+    action(
+      (
+        ref: string,
+        opts: TargetFlags & Json & { endpoint?: string; secret?: string; rotateSecret?: boolean; description?: string },
+      ) => notifyCommands().then((c) => c.notifyUpdateCommand(ref, opts)),
+    ),
+  );
+  targetOptions(
+    notify.command('remove').description('delete a target').argument('<target>', 'a target name or id'),
+  ).action(action((ref: string, opts: TargetFlags) => notifyCommands().then((c) => c.notifyRemoveCommand(ref, opts))));
+  targetOptions(
+    json(
+      notify
+        .command('test')
+        .description('send a sample job end to a target now')
+        .argument('<target>', 'a target name or id'),
+    ),
+  ).action(
+    action((ref: string, opts: TargetFlags & Json) => notifyCommands().then((c) => c.notifyTestCommand(ref, opts))),
+  );
+  targetOptions(
+    json(
+      notify
+        .command('deliveries')
+        .description("a job's notifications: each target, its state, every attempt, the next try")
+        .argument('<job>', 'job id'),
+    ),
+  ).action(
+    action((id: string, opts: TargetFlags & Json) => notifyCommands().then((c) => c.notifyDeliveriesCommand(id, opts))),
+  );
 }
 
 function addScheduleCommands(program: Command): void {

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { DurationSchema } from '@cellpipe/schema';
 import { z } from 'zod';
 import { parseTokenList, USER_NAME_PATTERN } from './auth/token-authenticator.js';
 import { EXECUTOR_NAMES, type ExecutorName } from './executors/registry.js';
@@ -14,6 +15,29 @@ import { GpuLimitsConfigSchema } from './gpu/fair-share.js';
 import { LIMIT_ENV, LimitsLayerSchema, resolveLimits } from './limits.js';
 
 export const DEFAULT_PORT = 8765;
+
+export const NOTIFICATION_DEFAULTS = {
+  privateNetworks: 'admins',
+  timeout: '10s',
+  firstRetry: '10s',
+  maxRetryDelay: '15m',
+  giveUpAfter: '24h',
+} as const;
+
+const NotificationsConfigSchema = z
+  .object({
+    /** `admins`: only targets admins created may reach loopback and private addresses; `all`: any target may. */
+    privateNetworks: z.enum(['admins', 'all']).default(NOTIFICATION_DEFAULTS.privateNetworks),
+    /** How long one delivery attempt waits for an answer. */
+    timeout: DurationSchema.default(NOTIFICATION_DEFAULTS.timeout),
+    /** The wait before the second attempt; each later wait doubles, up to maxRetryDelay. */
+    firstRetry: DurationSchema.default(NOTIFICATION_DEFAULTS.firstRetry),
+    maxRetryDelay: DurationSchema.default(NOTIFICATION_DEFAULTS.maxRetryDelay),
+    /** No attempt starts later than this after the job ended; the delivery is then failed. */
+    giveUpAfter: DurationSchema.default(NOTIFICATION_DEFAULTS.giveUpAfter),
+  })
+  .strict();
+export type NotificationsConfig = z.infer<typeof NotificationsConfigSchema>;
 
 const TokenEntrySchema = z
   .object({
@@ -57,6 +81,22 @@ const ConfigFields = {
    */
   jobsDir: z.string().min(1),
   /**
+   * Where JupyterLab is served, for links that open the monitor on a job (`<labUrl>/lab?cellpipe-job=<id>`,
+   * links.ts): a server's base URL, or under JupyterHub `https://<hub>/hub/user-redirect`.
+   */
+  labUrl: z.string().refine(
+    (s) => {
+      try {
+        return /^https?:$/.test(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an absolute http(s) URL such as https://hub.example.org/hub/user-redirect' },
+  ),
+  /** How notifications of job ends are delivered (notifications/). */
+  notifications: NotificationsConfigSchema,
+  /**
    * Server environment variables passed on to every task, by name (proxies, licence servers). Nothing
    * else of the server's environment reaches a task; its own CELLPIPE_* variables never do.
    */
@@ -91,6 +131,8 @@ export const ServerConfigSchema = z
     passEnv: ConfigFields.passEnv.default([]),
     limits: ConfigFields.limits.default({}).transform(resolveLimits),
     jobsDir: ConfigFields.jobsDir.optional(),
+    labUrl: ConfigFields.labUrl.optional(),
+    notifications: ConfigFields.notifications.default(NOTIFICATION_DEFAULTS),
     ...(Object.fromEntries(EXECUTOR_NAMES.map((name) => [name, ExecutorSection.optional()])) as Record<
       ExecutorName,
       z.ZodOptional<typeof ExecutorSection>
@@ -153,6 +195,7 @@ const ENV_KEYS: Record<string, keyof ConfigLayer> = {
   CELLPIPE_BODY_LIMIT: 'bodyLimit',
   CELLPIPE_PASS_ENV: 'passEnv',
   CELLPIPE_JOBS_DIR: 'jobsDir',
+  CELLPIPE_LAB_URL: 'labUrl',
 };
 const NUMERIC_KEYS = new Set<keyof ConfigLayer>(['port', 'maxParallelPerUser']);
 /** Lists given in the environment as comma-separated values. */

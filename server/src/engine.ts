@@ -38,6 +38,10 @@ export interface EngineOptions {
   versions?: JobServiceDeps['versions'];
   /** What a submission, a task or a stream may cost: the defaults of limits.ts with these on top. */
   limits?: Partial<Limits>;
+  /** Runs in the transaction that stores a job's end (the notification outbox). */
+  onJobEnd?: OrchestratorOptions['onJobEnd'];
+  /** Checks that a submit names only notification targets its owner may use. */
+  checkNotify?: JobServiceDeps['checkNotify'];
 }
 
 export function createJobService(options: EngineOptions): JobService {
@@ -52,6 +56,7 @@ export function createJobService(options: EngineOptions): JobService {
   if (options.maxParallelPerUser !== undefined) orchestratorOptions.maxParallelPerUser = options.maxParallelPerUser;
   if (options.gpuLimits) orchestratorOptions.gpuLimits = options.gpuLimits;
   if (options.retryBackoffMs !== undefined) orchestratorOptions.retryBackoffMs = options.retryBackoffMs;
+  if (options.onJobEnd) orchestratorOptions.onJobEnd = options.onJobEnd;
   const limits = resolveLimits(options.limits);
   orchestratorOptions.limits = limits;
   const engine = new Orchestrator(orchestratorOptions);
@@ -64,6 +69,7 @@ export function createJobService(options: EngineOptions): JobService {
   };
   if (options.compiler) deps.compiler = options.compiler;
   if (options.versions) deps.versions = options.versions;
+  if (options.checkNotify) deps.checkNotify = options.checkNotify;
   deps.limits = limits;
   return new JobService(deps);
 }

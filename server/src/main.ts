@@ -23,6 +23,10 @@ import { createScheduling, type Scheduling } from './scheduling.js';
 import { JobLayout } from './store/layout.js';
 import { SqlitePipelineStore } from './store/pipeline-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { SqliteNotificationStore } from './store/notification-store.js';
+import { NotificationService } from './notifications/notification-service.js';
+import { jobLink } from './links.js';
+import { parseDuration } from '@cellpipe/schema';
 
 export interface StartServerOptions {
   /** Marks server.json as belonging to a `cellpipe run` for its own duration. */
@@ -44,6 +48,8 @@ export interface RunningServer {
   service: JobService;
   /** Saved pipelines, schedules and the scheduler. */
   scheduling: Scheduling;
+  /** Notification targets and the delivery of job ends. */
+  notifications: NotificationService;
   close(): Promise<void>;
 }
 
@@ -164,7 +170,30 @@ export async function startServer(input: ServerConfigInput, options: StartServer
     // Jobs, saved pipelines and schedules share one database: a schedule's fire and its job commit together.
     const store = new SqliteStore(new JobLayout(config.home).dbPath);
     const pipelineStore = new SqlitePipelineStore(store.db);
-    const engineOptions: EngineOptions = { home: config.home, executor, store, versions: pipelineStore };
+    const n = config.notifications;
+    const notifications = new NotificationService({
+      store: new SqliteNotificationStore(store.db),
+      ...(config.labUrl ? { labUrl: config.labUrl } : {}),
+      retry: {
+        firstDelayMs: parseDuration(n.firstRetry),
+        maxDelayMs: parseDuration(n.maxRetryDelay),
+        giveUpAfterMs: parseDuration(n.giveUpAfter),
+      },
+      timeoutMs: parseDuration(n.timeout),
+      privateNetworks: n.privateNetworks,
+      ...(options.logError ? { log: options.logError } : {}),
+    });
+    const checkNotify: NonNullable<EngineOptions['checkNotify']> = (owner, rules, path) =>
+      notifications.check(owner, rules, path);
+    const engineOptions: EngineOptions = {
+      home: config.home,
+      executor,
+      store,
+      versions: pipelineStore,
+      // The outbox row of each notification is written in the transaction that ends its job.
+      onJobEnd: (job, tasks) => notifications.jobEnded(job, tasks),
+      checkNotify,
+    };
     if (config.jobsDir) engineOptions.jobsDir = config.jobsDir;
     if (config.maxParallelPerUser !== undefined) engineOptions.maxParallelPerUser = config.maxParallelPerUser;
     if (config.gpuLimits) engineOptions.gpuLimits = new GpuLimits(config.gpuLimits);
@@ -179,9 +208,11 @@ export async function startServer(input: ServerConfigInput, options: StartServer
     }
     cleanups.push(() => service.close());
     await service.start();
-    const scheduling = createScheduling({ store, pipelineStore, jobs: service, log: options.logError });
+    const scheduling = createScheduling({ store, pipelineStore, jobs: service, log: options.logError, checkNotify });
     cleanups.push(() => scheduling.close());
     await scheduling.start();
+    notifications.start();
+    cleanups.push(() => notifications.close());
 
     const shutdown = new AbortController();
     const app = createApp({
@@ -189,6 +220,8 @@ export async function startServer(input: ServerConfigInput, options: StartServer
       pipelines: scheduling.pipelines,
       schedules: scheduling.schedules,
       taskData: { store, layout: service.layout, limits: config.limits },
+      notifications,
+      ...(config.labUrl ? { jobLink: (id: string) => jobLink(config.labUrl!, id) } : {}),
       authenticator,
       bodyLimit: config.bodyLimit,
       heartbeatMs: options.heartbeatMs,
@@ -225,6 +258,7 @@ export async function startServer(input: ServerConfigInput, options: StartServer
       token,
       service,
       scheduling,
+      notifications,
       close: () => (closing ??= cleanup()),
     };
   } catch (err) {

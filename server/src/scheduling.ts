@@ -2,7 +2,7 @@
  * Saved pipelines and schedules composed over a job service and the SQLite database its store
  * uses (a fire and its job share one transaction, so they share one database).
  */
-import type { JobService } from './jobs/job-service.js';
+import type { JobService, NotifyCheck } from './jobs/job-service.js';
 import { PipelineService } from './pipelines/pipeline-service.js';
 import type { Clock } from './clock.js';
 import { ScheduleService } from './scheduler/schedule-service.js';
@@ -20,6 +20,8 @@ export interface SchedulingOptions {
   clock?: Clock;
   lateAfterMs?: number;
   log?: (message: string, err?: unknown) => void;
+  /** Checks that saved pipelines and schedules name only notification targets their owner may use. */
+  checkNotify?: NotifyCheck;
 }
 
 export interface Scheduling {
@@ -49,8 +51,13 @@ export function createScheduling(options: SchedulingOptions): Scheduling {
     scheduler,
     transaction,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.checkNotify ? { checkNotify: options.checkNotify } : {}),
   });
-  const pipelines = new PipelineService({ store: options.pipelineStore, jobs: options.jobs });
+  const pipelines = new PipelineService({
+    store: options.pipelineStore,
+    jobs: options.jobs,
+    ...(options.checkNotify ? { checkNotify: options.checkNotify } : {}),
+  });
   pipelines.specScheduleHook = (owner, pipeline, declared) => schedules.applyDeclared(owner, pipeline, declared);
   return {
     pipelines,

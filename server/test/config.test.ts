@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, ServerConfigSchema, loadConfig } from '../src/config.js';
+import { ConfigError, NOTIFICATION_DEFAULTS, ServerConfigSchema, loadConfig } from '../src/config.js';
 import { DEFAULT_LIMITS } from '../src/limits.js';
 import { defaultRunnerPath } from '../src/executors/local/local-executor.js';
 import { EXECUTOR_NAMES, createExecutor } from '../src/executors/registry.js';
@@ -25,7 +25,30 @@ test('defaults: loopback, port 8765, local executor, home from CELLPIPE_HOME', (
     homeToken: true,
     passEnv: [],
     limits: DEFAULT_LIMITS,
+    notifications: NOTIFICATION_DEFAULTS,
   });
+});
+
+test('labUrl and notifications: from the file and CELLPIPE_LAB_URL; bad values name their field', () => {
+  const file = join(dir, 'n.yaml');
+  writeFileSync(
+    file,
+    'labUrl: https://hub.example.org/hub/user-redirect\nnotifications: {firstRetry: 5s, privateNetworks: all}\n',
+  );
+  expect(loadConfig({ configFile: file, env: { CELLPIPE_HOME: dir } })).toMatchObject({
+    labUrl: 'https://hub.example.org/hub/user-redirect',
+    notifications: { ...NOTIFICATION_DEFAULTS, firstRetry: '5s', privateNetworks: 'all' },
+  });
+  expect(
+    loadConfig({ configFile: file, env: { CELLPIPE_HOME: dir, CELLPIPE_LAB_URL: 'http://localhost:8888' } }).labUrl,
+  ).toBe('http://localhost:8888');
+  expect(() => loadConfig({ env: { CELLPIPE_HOME: dir, CELLPIPE_LAB_URL: 'lab' } })).toThrow(
+    'CELLPIPE_LAB_URL: must be an absolute http(s) URL such as https://hub.example.org/hub/user-redirect',
+  );
+  writeFileSync(file, 'notifications: {giveUpAfter: soon}\n');
+  expect(() => loadConfig({ configFile: file, env: { CELLPIPE_HOME: dir } })).toThrow(
+    /notifications\.giveUpAfter: duration must look like/,
+  );
 });
 
 test('flags beat the environment, which beats the file', () => {

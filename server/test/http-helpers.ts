@@ -11,6 +11,8 @@ import { startService, type ServiceOptions } from './jobs-fixtures.js';
 import { createScheduling, type Scheduling } from '../src/scheduling.js';
 import { SqlitePipelineStore } from '../src/store/pipeline-store.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import { SqliteNotificationStore } from '../src/store/notification-store.js';
+import { NotificationService, type NotificationOptions } from '../src/notifications/notification-service.js';
 
 export const TOKENS = { alice: 'alice-token-0001', bob: 'bob-token-00002', root: 'root-token-0003' };
 export const auth = (who: keyof typeof TOKENS) => ({ Authorization: `Bearer ${TOKENS[who]}` });
@@ -19,22 +21,46 @@ export interface TestApp {
   home: string;
   service: JobService;
   scheduling: Scheduling;
+  notifications: NotificationService;
   app: CellpipeApp;
   shutdown: AbortController;
   cleanup(): Promise<void>;
 }
 
+/** Notifications as tests use them: retried after 50 ms, any address reachable (test receivers are local). */
+export const TEST_NOTIFICATIONS: Omit<NotificationOptions, 'store'> = {
+  retry: { firstDelayMs: 50, maxDelayMs: 400, giveUpAfterMs: 60_000 },
+  timeoutMs: 5000,
+  privateNetworks: 'all',
+  log: () => undefined,
+};
+
 export async function startApp(
   options: Partial<AppOptions> = {},
   serviceOptions: ServiceOptions = {},
+  notificationOptions: Partial<Omit<NotificationOptions, 'store'>> = {},
 ): Promise<TestApp> {
-  // Jobs, saved pipelines and schedules in one database, as the server has them.
+  // Jobs, saved pipelines, schedules and notifications in one database, as the server has them.
   const home = serviceOptions.home ?? mkdtempSync(join(tmpdir(), 'cellpipe-http-'));
   const store = new SqliteStore(join(home, 'cellpipe.db'));
   const pipelineStore = new SqlitePipelineStore(store.db);
-  const { service, cleanup } = await startService({ ...serviceOptions, home, store, versions: pipelineStore });
-  const scheduling = createScheduling({ store, pipelineStore, jobs: service, log: () => undefined });
+  const notifications = new NotificationService({
+    ...TEST_NOTIFICATIONS,
+    ...notificationOptions,
+    store: new SqliteNotificationStore(store.db),
+  });
+  const checkNotify = notifications.check.bind(notifications);
+  const { service, cleanup } = await startService({
+    ...serviceOptions,
+    home,
+    store,
+    versions: pipelineStore,
+    onJobEnd: (job, tasks) => notifications.jobEnded(job, tasks),
+    checkNotify,
+  });
+  const scheduling = createScheduling({ store, pipelineStore, jobs: service, log: () => undefined, checkNotify });
   await scheduling.start();
+  notifications.start();
   const authenticator = new TokenAuthenticator([
     { token: TOKENS.alice, user: 'alice', admin: false },
     { token: TOKENS.bob, user: 'bob', admin: false },
@@ -45,6 +71,7 @@ export async function startApp(
     service,
     pipelines: scheduling.pipelines,
     schedules: scheduling.schedules,
+    notifications,
     authenticator,
     taskData: { store, layout: service.layout, limits: service.limits },
     shutdown: shutdown.signal,
@@ -55,10 +82,12 @@ export async function startApp(
     home,
     service,
     scheduling,
+    notifications,
     app,
     shutdown,
     async cleanup() {
       shutdown.abort();
+      await notifications.close();
       await scheduling.close();
       await cleanup();
     },

@@ -16,6 +16,7 @@ import { loadOptions, type CompileFlags } from './compile.js';
 import { startServer } from '../main.js';
 import { followJob } from './follow.js';
 import { duration, err, formatResult, jobDurationMs, out, table, taskError } from './output.js';
+import { parseNotify } from './notify-rules.js';
 import { printable } from './printable.js';
 import { PlainProgress, TtyProgress, type ProgressSink } from './progress.js';
 import { pidAlive, readServerFile } from '../client/server-file.js';
@@ -71,6 +72,7 @@ export async function serveCommand(flags: ServeFlags): Promise<number> {
 
 export interface RunFlags extends TargetFlags, CompileFlags {
   param?: string[];
+  notify?: string[];
   detach?: boolean;
   name?: string;
 }
@@ -181,6 +183,7 @@ function printDaemon(target: Target): void {
 
 export async function runCommand(file: string, flags: RunFlags): Promise<number> {
   const parameters = parseParams(flags.param ?? []);
+  const notify = parseNotify(flags.notify ?? []);
   const loaded = await loadPipelineFile(file, loadOptions(flags));
   const diagnostics = sortDiagnostics([...loaded.diagnostics]);
   for (const d of diagnostics) err(formatDiagnostic(d));
@@ -193,6 +196,7 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
       ...(target.kind === 'remote' ? {} : { workDir: dirname(resolve(file)) }),
       ...(Object.keys(parameters).length ? { parameters } : {}),
       ...(flags.name ? { name: flags.name } : {}),
+      ...(notify.length ? { notify } : {}),
     });
     return announce(target, job, flags.detach);
   });
@@ -247,7 +251,11 @@ export async function statusCommand(id: string, flags: TargetFlags & { json?: bo
     if (results.length) {
       out('results:');
       for (const [task, values] of results) {
-        out(`  ${task}: ${Object.entries(values).map(([k, v]) => `${k}=${formatResult(v)}`).join(', ')}`);
+        out(
+          `  ${task}: ${Object.entries(values)
+            .map(([k, v]) => `${k}=${formatResult(v)}`)
+            .join(', ')}`,
+        );
       }
     }
     const warnings = job.warnings ?? [];

@@ -10,6 +10,7 @@ import {
 import { loadPipelineFile } from '@cellpipe/schema/node';
 import { parseParams, withTarget, announce } from './commands.js';
 import { CliError } from './errors.js';
+import { parseNotify } from './notify-rules.js';
 import { err, formatResult, out, table } from './output.js';
 import type { TargetFlags } from './target.js';
 
@@ -184,12 +185,16 @@ export async function pipelinesImportCommand(
 export async function pipelinesRunCommand(
   name: string,
   version: string | undefined,
-  flags: TargetFlags & { param?: string[]; detach?: boolean },
+  flags: TargetFlags & { param?: string[]; notify?: string[]; detach?: boolean },
 ): Promise<number> {
   const v = versionArg(version);
   const parameters = parseParams(flags.param ?? []);
+  const notify = parseNotify(flags.notify ?? []);
   return withTarget(flags, { detach: flags.detach }, async (target) => {
-    const job = await target.client.runVersion(name, v, Object.keys(parameters).length ? { parameters } : {});
+    const job = await target.client.runVersion(name, v, {
+      ...(Object.keys(parameters).length ? { parameters } : {}),
+      ...(notify.length ? { notify } : {}),
+    });
     return announce(target, job, flags.detach);
   });
 }

@@ -2,6 +2,7 @@
 import type { ScheduleDetail, ScheduleRun, UpdateScheduleRequest } from '@cellpipe/schema';
 import { parseParams, withTarget } from './commands.js';
 import { CliError } from './errors.js';
+import { parseNotify } from './notify-rules.js';
 import { out, table } from './output.js';
 import { versionArg, type JsonFlag } from './pipelines.js';
 import type { TargetFlags } from './target.js';
@@ -25,6 +26,7 @@ export interface ScheduleFlags extends TargetFlags, JsonFlag {
   keepFailed?: number;
   paused?: boolean;
   name?: string;
+  notify?: string[];
 }
 
 /** `none` clears an optional setting on update. */
@@ -47,6 +49,7 @@ function fields(flags: ScheduleFlags): UpdateScheduleRequest {
   if (flags.maxCatchup !== undefined) f.maxCatchup = flags.maxCatchup;
   if (flags.keepSucceeded !== undefined) f.keepSucceeded = flags.keepSucceeded;
   if (flags.keepFailed !== undefined) f.keepFailed = flags.keepFailed;
+  if (flags.notify?.length) f.notify = flags.notify.includes('none') ? null : parseNotify(flags.notify);
   return f;
 }
 

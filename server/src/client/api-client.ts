@@ -13,6 +13,10 @@ import {
   PipelineDiffSchema,
   PipelineListSchema,
   PipelineResultsSchema,
+  DeliveryListSchema,
+  TargetListSchema,
+  TargetTestResultSchema,
+  TargetWithSecretSchema,
   PipelineVersionDetailSchema,
   PipelineVersionListSchema,
   SavePipelineResultSchema,
@@ -26,6 +30,12 @@ import {
   type PipelineDiff,
   type PipelineList,
   type PipelineResults,
+  type CreateTargetInput,
+  type DeliveryList,
+  type TargetList,
+  type TargetTestResult,
+  type TargetWithSecret,
+  type UpdateTargetRequest,
   type PipelineVersionDetail,
   type PipelineVersionList,
   type RunVersionRequest,
@@ -121,6 +131,25 @@ export class CellpipeClient {
   }
   async remove(id: string): Promise<void> {
     await this.request('DELETE', `/api/jobs/${encodeURIComponent(id)}`);
+  }
+  /** A job's notifications, each with its delivery attempts. */
+  deliveries(id: string): Promise<DeliveryList> {
+    return this.json(DeliveryListSchema, 'GET', `/api/jobs/${encodeURIComponent(id)}/notifications`);
+  }
+  listTargets(user?: string): Promise<TargetList> {
+    return this.json(TargetListSchema, 'GET', `/api/notifications/targets${query({ user })}`);
+  }
+  createTarget(request: CreateTargetInput): Promise<TargetWithSecret> {
+    return this.json(TargetWithSecretSchema, 'POST', '/api/notifications/targets', request);
+  }
+  updateTarget(ref: string, request: UpdateTargetRequest): Promise<TargetWithSecret> {
+    return this.json(TargetWithSecretSchema, 'PATCH', `/api/notifications/targets/${encodeURIComponent(ref)}`, request);
+  }
+  async deleteTarget(ref: string): Promise<void> {
+    await this.request('DELETE', `/api/notifications/targets/${encodeURIComponent(ref)}`);
+  }
+  testTarget(ref: string): Promise<TargetTestResult> {
+    return this.json(TargetTestResultSchema, 'POST', `/api/notifications/targets/${encodeURIComponent(ref)}/test`, {});
   }
   /** Whether a task's executed notebook (or result) exists: false when the task never wrote one. */
   async hasTaskFile(id: string, task: string, which: 'notebook' | 'result'): Promise<boolean> {

@@ -4,7 +4,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { compileNotebook, type Activity, type CompileResult, type Me } from '@cellpipe/schema';
+import { compileNotebook, JobIdSchema, type Activity, type CompileResult, type Me } from '@cellpipe/schema';
 import { z } from 'zod';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { JobServiceApi } from '../jobs/job-service.js';
@@ -17,6 +17,8 @@ import { reservedKeyGuard } from './reserved-keys.js';
 import { rerunRouter } from './rerun-routes.js';
 import { pipelinesRouter } from './pipelines-routes.js';
 import { resultsRouter } from './results-routes.js';
+import { deliveriesRouter, targetsRouter } from './notifications-routes.js';
+import type { NotificationService } from '../notifications/notification-service.js';
 import { schedulesRouter } from './schedules-routes.js';
 import { taskDataRouter, type TaskDataOptions } from './task-data-routes.js';
 import type { PipelineService } from '../pipelines/pipeline-service.js';
@@ -32,6 +34,13 @@ export interface AppOptions {
   schedules?: ScheduleService;
   /** The task-data API (/api/task-data), where task pods without a shared file system pass their data. */
   taskData?: TaskDataOptions;
+  /** Notification targets (/api/notifications/targets) and each job's deliveries, when the server has them. */
+  notifications?: NotificationService;
+  /**
+   * Where a job opens in JupyterLab (links.ts): `GET /jobs/:id` redirects there, the service URL of
+   * a job under JupyterHub.
+   */
+  jobLink?: (jobId: string) => string;
   authenticator: Authenticator;
   /** Largest JSON body (default "20mb"); larger ones get 413. */
   bodyLimit?: string;
@@ -126,7 +135,18 @@ export function createApp(options: AppOptions): CellpipeApp {
   api.use('/pipelines', resultsRouter(service));
   if (options.pipelines) api.use('/pipelines', pipelinesRouter(options.pipelines));
   if (options.schedules) api.use('/schedules', schedulesRouter(options.schedules));
+  if (options.notifications) {
+    api.use('/notifications/targets', targetsRouter(options.notifications));
+    api.use('/jobs', deliveriesRouter(service, options.notifications));
+  }
   app.use('/api', api);
+  const { jobLink } = options;
+  if (jobLink) {
+    // Anyone may follow it: it only names the job, and JupyterLab asks who they are.
+    app.get('/jobs/:id', validate({ params: z.object({ id: JobIdSchema }) }), (req: Request, res: Response) => {
+      res.redirect(302, jobLink(String(req.params.id)));
+    });
+  }
 
   app.use((req: Request) => {
     throw new HttpNotFoundError(`no route for ${req.method} ${req.path}`);

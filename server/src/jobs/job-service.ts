@@ -20,6 +20,7 @@ import {
   type JobList,
   type JobState,
   type JobSummary,
+  type NotifyRule,
   type Pipeline,
   type RerunPlan,
   type PipelineRef,
@@ -70,7 +71,15 @@ export interface JobServiceDeps {
   limits?: Limits;
   /** Saved pipeline versions: an ad-hoc job whose content was saved records that version. */
   versions?: { findByHash(owner: string, name: string, hash: string): { version: number } | undefined };
+  /** Checks that a submit names only notification targets its owner may use. */
+  checkNotify?: NotifyCheck;
 }
+
+/**
+ * Throws a ValidationError at `path` (plus the rule and target index) when a rule names a
+ * notification target `owner` may not use (notifications/notification-service.ts).
+ */
+export type NotifyCheck = (owner: string, rules: readonly NotifyRule[] | undefined, path: (string | number)[]) => void;
 
 export interface SubmitExtra {
   scheduleId?: string;
@@ -214,6 +223,7 @@ export class JobService implements JobServiceApi {
   private closed = false;
 
   private readonly versions: JobServiceDeps['versions'];
+  private readonly checkNotify: NotifyCheck;
 
   constructor(deps: JobServiceDeps) {
     this.layout = deps.layout;
@@ -223,6 +233,7 @@ export class JobService implements JobServiceApi {
     this.events = deps.events;
     this.compiler = deps.compiler;
     this.versions = deps.versions;
+    this.checkNotify = deps.checkNotify ?? (() => undefined);
     this.limits = deps.limits ?? DEFAULT_LIMITS;
   }
 
@@ -270,6 +281,15 @@ export class JobService implements JobServiceApi {
   async submit(owner: string, request: SubmitJobRequest, extra: SubmitExtra = {}): Promise<Job> {
     if (!this.started) throw new Error('JobService.start() must be called before submit');
     const frozen = this.freeze(request);
+    // A fire of a schedule is not refused for a target deleted since: its delivery says so instead.
+    if (!extra.scheduleId) {
+      this.checkNotify(
+        owner,
+        frozen.pipeline.spec.notify,
+        request.notebook ? ['notebook', 'content', 'metadata', 'cellpipe', 'notify'] : ['pipeline', 'spec', 'notify'],
+      );
+      this.checkNotify(owner, request.notify, ['notify']);
+    }
     const id = newJobId();
     const pipelineRef = extra.pipelineRef ?? this.pipelineRefOf(owner, frozen.pipeline, request);
     const job: JobRecord = {
@@ -285,6 +305,7 @@ export class JobService implements JobServiceApi {
     };
     if (extra.scheduleId) job.scheduleId = extra.scheduleId;
     if (extra.scheduleSlot) job.scheduleSlot = extra.scheduleSlot;
+    if (request.notify?.length) job.notify = request.notify;
     const tasks: TaskRecord[] = frozen.pipeline.spec.tasks.map((t) => pendingTask(frozen.pipeline, t));
     // One transaction, no file per task: a 20,000-task pipeline is stored in milliseconds, whole or not at all.
     // A caller's own writes (a schedule's fired slot) join that transaction.
@@ -335,6 +356,7 @@ export class JobService implements JobServiceApi {
       tasks: tasks.map(toTaskRun),
       warnings: tasks.flatMap((t) => (t.warnings ?? []).map((w) => ({ task: t.name, ...w }))),
       results: resultsByTask(tasks),
+      ...(job.notify ? { notify: job.notify } : {}),
     };
   }
 
@@ -446,6 +468,8 @@ export class JobService implements JobServiceApi {
     };
     if (by !== undefined && by !== parent.owner) job.submittedBy = by;
     if (pipelineRef) job.pipelineRef = pipelineRef;
+    // A re-run is sent where its job was.
+    if (parent.notify) job.notify = parent.notify;
     const tasks: TaskRecord[] = next.pipeline.spec.tasks.map((spec) => {
       const t = parentTasks.get(spec.name);
       if (t && reuse.has(spec.name)) {

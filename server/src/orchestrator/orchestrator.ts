@@ -11,6 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   effectiveTask,
+  isTerminalJobState,
   isTerminalTaskState,
   RESULT_NAME_MAX,
   RESULT_STRING_MAX,
@@ -53,6 +54,12 @@ export interface OrchestratorOptions {
   retryBackoffMs?: number;
   /** Problems the orchestrator waits out by itself (a full disk); default console.warn. */
   warn?: (message: string) => void;
+  /**
+   * Called inside the transaction that stores a job's end, with the job and its tasks as ended: what it
+   * writes (the notification outbox) commits with the end or not at all. It must not throw for
+   * anything but the store refusing (a full disk), which makes the end wait like any other write.
+   */
+  onJobEnd?: (job: JobRecord, tasks: TaskRecord[]) => void;
   /** What one attempt may put into the store (default: limits.ts). */
   limits?: Pick<Limits, 'errorBytes' | 'artifactsPerTask' | 'logBytesPerAttempt' | 'resultsPerTask' | 'resultsBytes'>;
 }
@@ -188,6 +195,7 @@ export class Orchestrator {
     'errorBytes' | 'artifactsPerTask' | 'logBytesPerAttempt' | 'resultsPerTask' | 'resultsBytes'
   >;
   private readonly warn: (message: string) => void;
+  private readonly onJobEnd: OrchestratorOptions['onJobEnd'];
   /**
    * Work that could not be stored because the disk is full, in arrival order. It runs again, in
    * order, until it can; later events wait behind it, so nothing is lost, reordered or crashes.
@@ -207,6 +215,7 @@ export class Orchestrator {
     this.backoffMs = o.retryBackoffMs ?? 1000;
     this.limits = o.limits ?? DEFAULT_LIMITS;
     this.warn = o.warn ?? ((message) => console.warn(`cellpipe: ${message}`));
+    this.onJobEnd = o.onJobEnd;
   }
 
   // ---- a full disk -------------------------------------------------------------------------------
@@ -454,7 +463,19 @@ export class Orchestrator {
       transitions: b.transitions,
     };
     if (b.job) change.job = { id: aj.job.id, ...b.job };
-    this.store.apply(change);
+    const ended = b.job?.state !== undefined && isTerminalJobState(b.job.state) && !isTerminalJobState(aj.job.state);
+    if (ended && this.onJobEnd) {
+      const onJobEnd = this.onJobEnd;
+      const job: JobRecord = { ...aj.job, ...b.job };
+      for (const k of Object.keys(b.job!) as (keyof JobRecord)[]) if (b.job![k] === undefined) delete job[k];
+      const tasks = [...aj.tasks.values()].map((t) => b.tasks.get(t.name) ?? t);
+      this.store.transaction(() => {
+        this.store.apply(change);
+        onJobEnd(job, tasks);
+      });
+    } else {
+      this.store.apply(change);
+    }
     for (const [name, t] of b.tasks) aj.tasks.set(name, t);
     for (const a of b.attempts) {
       const inf = aj.inflight.get(a.task);

@@ -21,7 +21,7 @@ import {
 import { parseDocument, stringify } from 'yaml';
 import { NotFoundError, ValidationError } from '../jobs/errors.js';
 import { freezeJob, type Compiler } from '../jobs/freeze.js';
-import type { JobServiceApi } from '../jobs/job-service.js';
+import type { JobServiceApi, NotifyCheck } from '../jobs/job-service.js';
 import type { PipelineStore, StoredVersionDetail } from '../store/pipeline-store.js';
 import { bundleHash, bundleOfRequest } from './bundle.js';
 import { diffBundles } from './diff.js';
@@ -38,6 +38,8 @@ export interface PipelineServiceOptions {
   jobs: Pick<JobServiceApi, 'submit' | 'limits'>;
   compiler?: Compiler;
   now?: () => Date;
+  /** Checks that `spec.notify` names only targets the saver may use. */
+  checkNotify?: NotifyCheck;
 }
 
 export class PipelineService {
@@ -45,6 +47,7 @@ export class PipelineService {
   private readonly jobs: Pick<JobServiceApi, 'submit' | 'limits'>;
   private readonly compiler?: Compiler;
   private readonly now: () => Date;
+  private readonly checkNotify: NotifyCheck;
   /** Set by the schedule service once both exist. */
   specScheduleHook?: SpecScheduleHook;
 
@@ -53,6 +56,7 @@ export class PipelineService {
     this.jobs = options.jobs;
     this.compiler = options.compiler;
     this.now = options.now ?? (() => new Date());
+    this.checkNotify = options.checkNotify ?? (() => undefined);
   }
 
   /** Checks the bundle the way a run would (compile, graph, task code) before storing it. */
@@ -63,6 +67,11 @@ export class PipelineService {
       ...(this.compiler ? { compiler: this.compiler } : {}),
     });
     const bundle = bundleOfRequest(frozen.pipeline, content);
+    this.checkNotify(
+      owner,
+      bundle.pipeline.spec.notify,
+      content.notebook ? ['notebook', 'content', 'metadata', 'cellpipe', 'notify'] : ['pipeline', 'spec', 'notify'],
+    );
     const name = requested ?? bundle.pipeline.metadata.name;
     const { version, created } = this.store.saveVersion(owner, name, {
       hash: bundleHash(bundle),
@@ -170,5 +179,6 @@ export function runRequest(bundle: Bundle, request: RunVersionRequest) {
     files: bundle.files,
     ...(request.parameters && Object.keys(request.parameters).length ? { parameters: request.parameters } : {}),
     ...(request.name ? { name: request.name } : {}),
+    ...(request.notify?.length ? { notify: request.notify } : {}),
   };
 }

@@ -19,6 +19,7 @@ import type {
 import { SCHEDULE_DEFAULTS } from '@cellpipe/schema';
 import { NotFoundError, ValidationError } from '../jobs/errors.js';
 import { resolveParameters } from '../jobs/freeze.js';
+import type { NotifyCheck } from '../jobs/job-service.js';
 import type { PipelineStore } from '../store/pipeline-store.js';
 import type { RunRecord, ScheduleRecord, ScheduleStore } from '../store/schedule-store.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -31,6 +32,8 @@ export interface ScheduleServiceOptions {
   scheduler: Scheduler;
   transaction: <T>(fn: () => T) => T;
   clock?: Clock;
+  /** Checks that `notify` names only targets the schedule's owner may use. */
+  checkNotify?: NotifyCheck;
 }
 
 /** Schedule ids look like job ids: time-ordered base36 plus randomness. */
@@ -81,6 +84,7 @@ export class ScheduleService {
   private readonly scheduler: Scheduler;
   private readonly transaction: <T>(fn: () => T) => T;
   private readonly clock: Clock;
+  private readonly checkNotify: NotifyCheck;
 
   constructor(options: ScheduleServiceOptions) {
     this.schedules = options.schedules;
@@ -88,6 +92,7 @@ export class ScheduleService {
     this.scheduler = options.scheduler;
     this.transaction = options.transaction;
     this.clock = options.clock ?? systemClock;
+    this.checkNotify = options.checkNotify ?? (() => undefined);
   }
 
   /** Fire times of a trigger, from the scheduler's own function (nothing is saved). */
@@ -110,6 +115,7 @@ export class ScheduleService {
       );
     }
     resolveParameters(version.bundle.pipeline, spec.parameters);
+    this.checkNotify(owner, spec.notify, ['notify']);
   }
 
   async create(owner: string, request: CreateScheduleRequest): Promise<ScheduleDetail> {

@@ -424,7 +424,8 @@ export class Scheduler {
     }
     let jobId: string | undefined;
     try {
-      const job = await this.jobs.submit(rec.owner, runRequest(version.bundle, { parameters: spec.parameters }), {
+      const run = { parameters: spec.parameters, ...(spec.notify ? { notify: spec.notify } : {}) };
+      const job = await this.jobs.submit(rec.owner, runRequest(version.bundle, run), {
         scheduleId: rec.id,
         scheduleSlot: iso(slot),
         pipelineRef: { name: version.name, version: version.version, hash: version.hash },

@@ -212,4 +212,60 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX jobs_owner_pipeline_seq ON jobs(owner, pipeline_name, seq DESC) WHERE pipeline_name IS NOT NULL;
     `,
   },
+  {
+    version: 9,
+    name: 'notification targets, the outbox of job-end notifications and their delivery attempts; the run rules of each job',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN notify TEXT;
+
+      -- A target's URL and secret are written here and never returned by the API. owner '' = site-wide.
+      CREATE TABLE notification_targets (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT,
+        description TEXT,
+        created_by TEXT NOT NULL,
+        -- Created by an admin: may reach private networks (notifications.privateNetworks: admins).
+        trusted INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (owner, name)
+      );
+
+      -- Written in the transaction that ends the job; delivered at least once, each row by its key.
+      CREATE TABLE notification_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        job_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        target_id TEXT REFERENCES notification_targets(id) ON DELETE SET NULL,
+        target_name TEXT NOT NULL,
+        kind TEXT,
+        rule_on TEXT NOT NULL,
+        event TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER,
+        give_up_at INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT,
+        error TEXT
+      );
+      CREATE INDEX notification_outbox_due ON notification_outbox(next_at) WHERE state = 'pending';
+      CREATE INDEX notification_outbox_job ON notification_outbox(job_id, id);
+
+      CREATE TABLE notification_attempts (
+        outbox_id INTEGER NOT NULL REFERENCES notification_outbox(id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        status INTEGER,
+        error TEXT,
+        duration_ms INTEGER NOT NULL,
+        PRIMARY KEY (outbox_id, attempt)
+      );
+    `,
+  },
 ];

@@ -37,6 +37,7 @@ interface JobRow {
   error: string | null;
   pipeline: string;
   parameters: string;
+  notify?: string | null;
 }
 
 interface AttemptRow {
@@ -177,9 +178,9 @@ export class SqliteStore implements Store {
     this.stmts = {
       insertJob: db.prepare(`INSERT INTO jobs (id, name, owner, state, executor, created_at, started_at, finished_at,
         parent_job_id, submitted_by, schedule_id, schedule_slot, pipeline_name, pipeline_version, pipeline_hash, error,
-        pipeline, parameters) VALUES (@id, @name, @owner, @state, @executor, @createdAt, @startedAt, @finishedAt,
+        pipeline, parameters, notify) VALUES (@id, @name, @owner, @state, @executor, @createdAt, @startedAt, @finishedAt,
         @parentJobId, @submittedBy, @scheduleId, @scheduleSlot, @pipelineName, @pipelineVersion, @pipelineHash, @error,
-        @pipeline, @parameters)`),
+        @pipeline, @parameters, @notify)`),
       upsertTask: db.prepare(`INSERT INTO tasks (job_id, name, position, state, data) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (job_id, name) DO UPDATE SET state = excluded.state, data = excluded.data`),
       getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
@@ -252,6 +253,7 @@ export class SqliteStore implements Store {
         error: job.error ?? null,
         pipeline: JSON.stringify(job.pipeline),
         parameters: JSON.stringify(job.parameters),
+        notify: job.notify?.length ? JSON.stringify(job.notify) : null,
       });
       tasks.forEach((t, i) => this.stmts.upsertTask.run(job.id, t.name, i, t.state, JSON.stringify(t)));
       for (const [task, base] of bases) this.stmts.insertBase.run(job.id, task, JSON.stringify(base));
@@ -262,7 +264,13 @@ export class SqliteStore implements Store {
   getJob(id: string): JobRecord | undefined {
     const r = this.stmts.getJob.get(id) as JobRow | undefined;
     if (!r) return undefined;
-    return { ...rowToSummary(r), pipeline: JSON.parse(r.pipeline), parameters: JSON.parse(r.parameters) };
+    const job: JobRecord = {
+      ...rowToSummary(r),
+      pipeline: JSON.parse(r.pipeline) as JobRecord['pipeline'],
+      parameters: JSON.parse(r.parameters) as JobRecord['parameters'],
+    };
+    if (r.notify) job.notify = JSON.parse(r.notify) as JobRecord['notify'];
+    return job;
   }
 
   taskBase(jobId: string, task: string): unknown {

@@ -3,7 +3,7 @@
  * call (one transaction) that completes before the change is announced. The interface is synchronous
  * because the SQLite backend is; a networked backend would put a queue in front of it.
  */
-import type { JobState, Pipeline, PipelineRef, TaskRun, TaskState } from '@cellpipe/schema';
+import type { JobState, NotifyRule, Pipeline, PipelineRef, TaskRun, TaskState } from '@cellpipe/schema';
 import type { AttemptUsage, TaskResults } from '@cellpipe/schema';
 import type { AttemptHandle } from '../executors/executor.js';
 
@@ -31,6 +31,8 @@ export interface JobRecord {
   pipeline: Pipeline;
   /** Effective parameter values (defaults merged with the submitted overrides). */
   parameters: Record<string, unknown>;
+  /** Where the job's end is sent besides the pipeline's `spec.notify`: the run's and its schedule's rules. */
+  notify?: NotifyRule[];
 }
 
 /** A task's public state plus what the orchestrator needs to resume it. */
@@ -68,7 +70,7 @@ export interface AttemptRecord {
 
 /** One atomic state change. */
 export interface Change {
-  job?: { id: string } & Partial<Omit<JobRecord, 'id' | 'pipeline' | 'owner' | 'createdAt'>>;
+  job?: { id: string } & Partial<Omit<JobRecord, 'id' | 'pipeline' | 'owner' | 'createdAt' | 'notify'>>;
   tasks?: { jobId: string; task: TaskRecord }[];
   attempts?: AttemptRecord[];
   /** Appended to the transition history (what changed state, when). */
