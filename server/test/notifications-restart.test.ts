@@ -6,20 +6,16 @@
  * a real HTTP receiver.
  */
 import { jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { isTerminalJobState, JobEndEventSchema, type Delivery } from '@cellpipe/schema';
-import { CellpipeClient } from '../src/client/api-client.js';
+import { cliJs, kill, serve } from './serve-fixtures.js';
 import { request, until } from './jobs-fixtures.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
 jest.setTimeout(180_000);
-
-const here = dirname(fileURLToPath(import.meta.url));
-const cliJs = join(here, '..', 'dist', 'cli.js');
 
 let home: string;
 let server: ChildProcess | undefined;
@@ -47,35 +43,6 @@ afterEach(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-function serve(): Promise<{ child: ChildProcess; client: CellpipeClient }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliJs, 'serve', '--port', '0'], {
-      env: { ...process.env, CELLPIPE_HOME: home, CELLPIPE_GPUS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let errText = '';
-    child.stderr!.on('data', (d: Buffer) => (errText += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /cellpipe listening on (\S+)/.exec(out);
-      if (m) {
-        const token = readFileSync(join(home, 'token'), 'utf8').trim();
-        resolve({ child, client: new CellpipeClient({ url: m[1]!, token }) });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${String(code)}: ${errText}`)));
-  });
-}
-
-function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
-
 async function poll<T>(get: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
   let value = await get();
   const deadline = Date.now() + 90_000;
@@ -94,7 +61,7 @@ test('kill -9 while a delivery to a dead endpoint waits: delivered once after th
   const port = probe.port;
   await probe.close();
 
-  let { child, client } = await serve();
+  let { child, client } = await serve(home);
   server = child;
   const target = await client.createTarget({ name: 'ops', kind: 'webhook', url: `http://127.0.0.1:${port}/hook` });
   const submitted = await client.submit({
@@ -117,7 +84,7 @@ test('kill -9 while a delivery to a dead endpoint waits: delivered once after th
 
   await kill(child, 'SIGKILL');
   receiver = await startReceiver(port);
-  ({ child, client } = await serve());
+  ({ child, client } = await serve(home));
   server = child;
 
   const [got] = await receiver.waitFor(1, 90_000);

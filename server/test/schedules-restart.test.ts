@@ -7,18 +7,15 @@
  * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CellpipeClient } from '../src/client/api-client.js';
+import { join } from 'node:path';
+import type { CellpipeClient } from '../src/client/api-client.js';
+import { cliJs, kill, serve } from './serve-fixtures.js';
 import { request } from './jobs-fixtures.js';
 
 jest.setTimeout(180_000);
-
-const here = dirname(fileURLToPath(import.meta.url));
-const cliJs = join(here, '..', 'dist', 'cli.js');
 
 let home: string;
 let server: ChildProcess | undefined;
@@ -31,35 +28,6 @@ afterEach(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-function serve(): Promise<{ child: ChildProcess; client: CellpipeClient }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliJs, 'serve', '--port', '0'], {
-      env: { ...process.env, CELLPIPE_HOME: home, CELLPIPE_GPUS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let errText = '';
-    child.stderr!.on('data', (d: Buffer) => (errText += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /cellpipe listening on (\S+)/.exec(out);
-      if (m) {
-        const token = readFileSync(join(home, 'token'), 'utf8').trim();
-        resolve({ child, client: new CellpipeClient({ url: m[1]!, token }) });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${String(code)}: ${errText}`)));
-  });
-}
-
-function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
-
 const sleepUntil = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms - Date.now())));
 
 async function jobsOf(client: CellpipeClient, scheduleId: string) {
@@ -69,7 +37,7 @@ async function jobsOf(client: CellpipeClient, scheduleId: string) {
 
 test('kill -9 across a due slot: one job for that slot; a schedule paused before its slot never fires', async () => {
   expect(existsSync(cliJs)).toBe(true);
-  let { child, client } = await serve();
+  let { child, client } = await serve(home);
   server = child;
   const req = request([{ name: 'tick', code: 'pass' }]);
   await client.savePipeline({ pipeline: { ...req.pipeline!, metadata: { name: 'ticker' } }, files: req.files! });
@@ -88,7 +56,7 @@ test('kill -9 across a due slot: one job for that slot; a schedule paused before
   const firedBefore = await readSlots();
   await sleepUntil(next + 500); // the slot passes while nothing runs
 
-  ({ child, client } = await serve());
+  ({ child, client } = await serve(home));
   server = child;
   const slot = new Date(next).toISOString();
   await untilAsync(
@@ -97,7 +65,7 @@ test('kill -9 across a due slot: one job for that slot; a schedule paused before
   );
   // A second crash right after that fire must not fire it again.
   await kill(child, 'SIGKILL');
-  ({ child, client } = await serve());
+  ({ child, client } = await serve(home));
   server = child;
   await untilAsync(
     async () => (await jobsOf(client, every.id)).some((j) => Date.parse(j.scheduleSlot!) > next),
@@ -127,7 +95,7 @@ test('kill -9 across a due slot: one job for that slot; a schedule paused before
   await client.pauseSchedule(every.id);
   const count = (await jobsOf(client, every.id)).length;
   await kill(child, 'SIGKILL');
-  ({ child, client } = await serve());
+  ({ child, client } = await serve(home));
   server = child;
   await sleepUntil(Date.now() + 9_000);
   expect(await jobsOf(client, every.id)).toHaveLength(count);
