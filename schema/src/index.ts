@@ -7,6 +7,8 @@ export * from './schedules-api.js';
 export * from './results.js';
 export * from './results-api.js';
 export * from './notifications-api.js';
+export * from './labels.js';
+export * from './manifests.js';
 export * from './diagnostics.js';
 export {
   compileNotebook,

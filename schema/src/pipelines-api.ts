@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { JobContentFields, oneContent } from './api.js';
+import { LabelsSchema } from './labels.js';
 import { API_VERSION, NotifySchema, PipelineSchema, TaskNameSchema } from './spec.js';
 
 /** Saved pipelines are named like the pipelines themselves (`metadata.name`). */
@@ -40,6 +41,8 @@ export const PipelineSummarySchema = z.object({
   versions: z.number().int().min(1),
   latest: PipelineVersionSchema,
   createdAt: z.string(),
+  /** The pipeline's labels (not part of any version: who manages it, how to select it). */
+  labels: LabelsSchema.optional(),
 });
 
 export const PipelineListSchema = z.object({ items: z.array(PipelineSummarySchema) });
@@ -54,6 +57,10 @@ export const SavePipelineRequestSchema = z
     ...JobContentFields,
     name: PipelineNameSchema.optional(),
     message: z.string().max(2000).optional(),
+    /** Replace the pipeline's labels (absent: keep them). */
+    labels: LabelsSchema.optional(),
+    /** Check and compare only: nothing is saved (the answer says what a save would do). */
+    dryRun: z.boolean().optional(),
   })
   .strict()
   .refine(...oneContent);
@@ -66,6 +73,12 @@ export const SavePipelineResultSchema = z.object({
   schedule: z
     .object({ id: z.string(), name: z.string(), action: z.enum(['created', 'updated', 'unchanged']) })
     .optional(),
+  /** The pipeline's labels after the save. */
+  labels: LabelsSchema.optional(),
+  /** True for a dry run: nothing was saved, `version` is the one a save would make or match. */
+  dryRun: z.boolean().optional(),
+  /** A dry run that would make a new version of an existing pipeline: what changes from the latest. */
+  diff: z.lazy(() => PipelineDiffSchema).optional(),
 });
 
 /** One field that differs: a dotted path inside the task (or spec) and both values (absent = undefined). */

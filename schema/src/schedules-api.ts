@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { JobIdSchema } from './api.js';
 import { PipelineNameSchema } from './pipelines-api.js';
+import { LabelsSchema } from './labels.js';
 import { DurationSchema, NotifySchema, TimeZoneSchema } from './spec.js';
 
 export const ScheduleNameSchema = z
@@ -62,6 +63,8 @@ const specFields = {
   keepFailed: z.number().int().min(0).max(10_000),
   /** Where each run's end is sent, on top of the pipeline's own `spec.notify`. */
   notify: NotifySchema,
+  /** Who manages the schedule and how to select it (`cellpipe apply` sets its source here). */
+  labels: LabelsSchema,
 };
 
 export const SCHEDULE_DEFAULTS = {
@@ -94,6 +97,7 @@ export const CreateScheduleRequestSchema = z
     keepSucceeded: specFields.keepSucceeded.default(SCHEDULE_DEFAULTS.keepSucceeded),
     keepFailed: specFields.keepFailed.default(SCHEDULE_DEFAULTS.keepFailed),
     notify: specFields.notify.optional(),
+    labels: specFields.labels.optional(),
     /** Create it paused. */
     paused: z.boolean().default(false),
   })
@@ -122,6 +126,7 @@ export const UpdateScheduleRequestSchema = z
     keepSucceeded: specFields.keepSucceeded.optional(),
     keepFailed: specFields.keepFailed.optional(),
     notify: specFields.notify.nullable().optional(),
+    labels: specFields.labels.nullable().optional(),
   })
   .strict();
 
@@ -144,6 +149,7 @@ export const ScheduleSpecSchema = z.object({
   keepSucceeded: specFields.keepSucceeded,
   keepFailed: specFields.keepFailed,
   notify: specFields.notify.optional(),
+  labels: specFields.labels.optional(),
 });
 
 /** `POST /api/schedules/:id/resume`: by default the slots that passed while paused do not run. */

@@ -8,6 +8,7 @@ import type { RunFlags, ServeFlags } from './cli/commands.js';
 import type { CompileFlags } from './cli/compile.js';
 import type { TargetFlags } from './cli/target.js';
 import type { ScheduleFlags } from './cli/schedules.js';
+import type { PlanFlags } from './cli/plan.js';
 
 /** Loaded on use: `compile --help` should not pay for the server's modules. */
 const commands = () => import('./cli/commands.js');
@@ -15,6 +16,7 @@ const compileCommands = () => import('./cli/compile.js');
 const pipelineCommands = () => import('./cli/pipelines.js');
 const scheduleCommands = () => import('./cli/schedules.js');
 const notifyCommands = () => import('./cli/notify.js');
+const planCommands = () => import('./cli/plan.js');
 
 function integer(name: string, min: number) {
   return (value: string): number => {
@@ -190,6 +192,7 @@ export function buildProgram(): Command {
   addPipelineCommands(program);
   addScheduleCommands(program);
   addNotifyCommands(program);
+  addPlanCommands(program);
 
   program
     .command('stop')
@@ -357,6 +360,39 @@ function scheduleOptions(cmd: Command): Command {
     .option('--keep-failed <n>', 'failed runs whose jobs are kept (default 20)', integer('--keep-failed', 0))
     .option('--notify <[on:]targets>', `${NOTIFY_HELP} ("none" clears)`, collect)
     .option('--json', 'print JSON');
+}
+
+/** Options of plan and apply. */
+function declarativeOptions(cmd: Command): Command {
+  return targetOptions(
+    cmd
+      .argument(
+        '<dir>',
+        'a directory of YAML files: kind Pipeline (a spec, or a notebook next to it) and kind Schedule',
+      )
+      .option('--prune', 'delete the pipelines and schedules this directory created and no longer declares')
+      .option('--selector <key=value,...>', "the labels that mark this directory's objects (default: its source label)")
+      .option(
+        '--source <id>',
+        'the cellpipe.io/source label value (default: the git remote and path of the directory)',
+      ),
+  );
+}
+
+function addPlanCommands(program: Command): void {
+  declarativeOptions(
+    program
+      .command('plan')
+      .description('what apply would create, change and delete on the server; exit 0 no changes, 2 changes, 1 error'),
+  ).action(action((dir: string, opts: PlanFlags) => planCommands().then((c) => c.planCommand(dir, opts))));
+  declarativeOptions(
+    program
+      .command('apply')
+      .description('make the server hold what the directory declares (asks first; --yes for CI)')
+      .option('-y, --yes', 'apply without asking'),
+  ).action(
+    action((dir: string, opts: PlanFlags & { yes?: boolean }) => planCommands().then((c) => c.applyCommand(dir, opts))),
+  );
 }
 
 function addNotifyCommands(program: Command): void {

@@ -59,6 +59,11 @@ export function createScheduling(options: SchedulingOptions): Scheduling {
     ...(options.checkNotify ? { checkNotify: options.checkNotify } : {}),
   });
   pipelines.specScheduleHook = (owner, pipeline, declared) => schedules.applyDeclared(owner, pipeline, declared);
+  pipelines.schedulesUsing = (owner, pipeline) =>
+    scheduleStore
+      .list(owner)
+      .filter((s) => s.spec.pipeline === pipeline)
+      .map((s) => s.name);
   return {
     pipelines,
     schedules,

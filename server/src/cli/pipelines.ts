@@ -107,23 +107,29 @@ export async function pipelinesShowCommand(
   });
 }
 
-const show = (value: unknown): string => (value === undefined ? '(none)' : JSON.stringify(value));
+export const show = (value: unknown): string => (value === undefined ? '(none)' : JSON.stringify(value));
+
+/** What changed between two versions, one line each (tasks, their fields, pipeline fields, files). */
+export function diffLines(d: PipelineDiff): string[] {
+  const lines: string[] = [];
+  for (const t of d.tasks.added) lines.push(`+ task ${t}`);
+  for (const t of d.tasks.removed) lines.push(`- task ${t}`);
+  for (const c of d.tasks.changed) {
+    lines.push(`~ task ${c.task}`);
+    for (const f of c.fields) {
+      lines.push(f.field === 'code' ? '    code changed' : `    ${f.field}: ${show(f.from)} → ${show(f.to)}`);
+    }
+  }
+  for (const f of d.spec) lines.push(`~ ${f.field}: ${show(f.from)} → ${show(f.to)}`);
+  for (const f of d.files.added) lines.push(`+ file ${f}`);
+  for (const f of d.files.removed) lines.push(`- file ${f}`);
+  for (const f of d.files.changed) lines.push(`~ file ${f}`);
+  return lines;
+}
 
 function printDiff(d: PipelineDiff): void {
   out(`${d.name}: version ${d.from} → ${d.to}${d.identical ? ': identical' : ''}`);
-  for (const t of d.tasks.added) out(`+ task ${t}`);
-  for (const t of d.tasks.removed) out(`- task ${t}`);
-  for (const c of d.tasks.changed) {
-    out(`~ task ${c.task}`);
-    for (const f of c.fields) {
-      if (f.field === 'code') out(`    code changed`);
-      else out(`    ${f.field}: ${show(f.from)} → ${show(f.to)}`);
-    }
-  }
-  for (const f of d.spec) out(`~ ${f.field}: ${show(f.from)} → ${show(f.to)}`);
-  for (const f of d.files.added) out(`+ file ${f}`);
-  for (const f of d.files.removed) out(`- file ${f}`);
-  for (const f of d.files.changed) out(`~ file ${f}`);
+  for (const line of diffLines(d)) out(line);
 }
 
 export async function pipelinesDiffCommand(

@@ -173,6 +173,10 @@ export class CellpipeClient {
   importPipeline(request: ImportPipelineRequest): Promise<SavePipelineResult> {
     return this.json(SavePipelineResultSchema, 'POST', '/api/pipelines/import', request);
   }
+  /** Deletes a saved pipeline and all its versions (refused while a schedule runs it). */
+  async deletePipeline(name: string): Promise<void> {
+    await this.request('DELETE', `/api/pipelines/${encodeURIComponent(name)}`);
+  }
   listPipelines(user?: string): Promise<PipelineList> {
     return this.json(PipelineListSchema, 'GET', `/api/pipelines${query({ user })}`);
   }

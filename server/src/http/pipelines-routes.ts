@@ -48,7 +48,7 @@ export function pipelinesRouter(pipelines: PipelineService): Router {
     const result = await pipelines.save(principal(res).user, body);
     const v = result.version;
     res
-      .status(result.created ? 201 : 200)
+      .status(result.created && !result.dryRun ? 201 : 200)
       .location(`/api/pipelines/${v.name}/versions/${v.version}`)
       .json(result);
   });
@@ -86,6 +86,12 @@ export function pipelinesRouter(pipelines: PipelineService): Router {
   r.get('/:name/diff', validate(Schemas.diff), (_req: Request, res: Response) => {
     const { params, query } = input(res, Schemas.diff);
     res.json(pipelines.diff(ownerOf(res, query.user), params.name, query.from, query.to));
+  });
+
+  r.delete('/:name', validate(Schemas.versions), (_req: Request, res: Response) => {
+    const { params, query } = input(res, Schemas.versions);
+    pipelines.remove(ownerOf(res, query.user), params.name);
+    res.status(204).end();
   });
 
   r.post('/:name/versions/:version/run', validate(Schemas.run), async (_req: Request, res: Response) => {

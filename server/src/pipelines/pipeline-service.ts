@@ -19,10 +19,10 @@ import {
   type Schedule,
 } from '@cellpipe/schema';
 import { parseDocument, stringify } from 'yaml';
-import { NotFoundError, ValidationError } from '../jobs/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../jobs/errors.js';
 import { freezeJob, type Compiler } from '../jobs/freeze.js';
 import type { JobServiceApi, NotifyCheck } from '../jobs/job-service.js';
-import type { PipelineStore, StoredVersionDetail } from '../store/pipeline-store.js';
+import type { NewVersion, PipelineStore, StoredVersionDetail } from '../store/pipeline-store.js';
 import { bundleHash, bundleOfRequest } from './bundle.js';
 import { diffBundles } from './diff.js';
 
@@ -50,6 +50,8 @@ export class PipelineService {
   private readonly checkNotify: NotifyCheck;
   /** Set by the schedule service once both exist. */
   specScheduleHook?: SpecScheduleHook;
+  /** The names of `owner`'s schedules that run pipeline `name` (set with the schedule service). */
+  schedulesUsing?: (owner: string, name: string) => string[];
 
   constructor(options: PipelineServiceOptions) {
     this.store = options.store;
@@ -61,7 +63,7 @@ export class PipelineService {
 
   /** Checks the bundle the way a run would (compile, graph, task code) before storing it. */
   async save(owner: string, request: SavePipelineRequest): Promise<SavePipelineResult> {
-    const { name: requested, message, ...content } = request;
+    const { name: requested, message, labels, dryRun, ...content } = request;
     const frozen = freezeJob(content, {
       limits: this.jobs.limits,
       ...(this.compiler ? { compiler: this.compiler } : {}),
@@ -73,18 +75,40 @@ export class PipelineService {
       content.notebook ? ['notebook', 'content', 'metadata', 'cellpipe', 'notify'] : ['pipeline', 'spec', 'notify'],
     );
     const name = requested ?? bundle.pipeline.metadata.name;
-    const { version, created } = this.store.saveVersion(owner, name, {
+    const next = {
       hash: bundleHash(bundle),
       author: owner,
       createdAt: this.now().toISOString(),
       message: message ?? '',
       tasks: bundle.pipeline.spec.tasks.map((t) => t.name),
       bundle,
-    });
+    };
+    if (dryRun) return this.dryRun(owner, name, next, labels);
+    const { version, created } = this.store.saveVersion(owner, name, next, labels);
     const result: SavePipelineResult = { version, created };
+    const saved = this.store.labels(owner, name);
+    if (saved) result.labels = saved;
     const schedule = bundle.pipeline.spec.schedule;
     if (schedule && this.specScheduleHook) result.schedule = await this.specScheduleHook(owner, name, schedule);
     return result;
+  }
+
+  /** What a save would do: the version it would make (or match), the labels, the change from the latest. */
+  private dryRun(owner: string, name: string, next: NewVersion, labels?: Record<string, string>): SavePipelineResult {
+    const kept = labels ?? this.store.labels(owner, name);
+    const result = (version: PipelineVersion, created: boolean): SavePipelineResult => ({
+      version,
+      created,
+      dryRun: true,
+      ...(kept && Object.keys(kept).length ? { labels: kept } : {}),
+    });
+    const existing = this.store.findByHash(owner, name, next.hash);
+    if (existing) return result(existing, false);
+    const latest = this.store.getVersion(owner, name, 'latest');
+    const { bundle, ...fields } = next;
+    const out = result({ ...fields, name, owner, version: (latest?.version ?? 0) + 1 }, true);
+    if (latest) out.diff = diffBundles(name, latest.version, latest.bundle, latest.version + 1, bundle);
+    return out;
   }
 
   list(owner?: string): PipelineSummary[] {
@@ -94,7 +118,22 @@ export class PipelineService {
       versions: p.versions,
       latest: p.latest,
       createdAt: p.createdAt,
+      ...(p.labels ? { labels: p.labels } : {}),
     }));
+  }
+
+  /**
+   * Deletes a pipeline with all its versions (jobs keep what they ran). Refused while a schedule runs
+   * it: the schedules are named, to delete or change first.
+   */
+  remove(owner: string, name: string): void {
+    const users = this.schedulesUsing?.(owner, name) ?? [];
+    if (users.length) {
+      throw new ConflictError(
+        `pipeline '${name}' is run by schedule${users.length > 1 ? 's' : ''} ${users.join(', ')}: delete ${users.length > 1 ? 'them' : 'it'} first`,
+      );
+    }
+    if (!this.store.deletePipeline(owner, name)) throw new NotFoundError(`no saved pipeline '${name}'`);
   }
 
   versions(owner: string, name: string): PipelineVersion[] {

@@ -268,4 +268,9 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: "each saved pipeline's labels (who manages it: cellpipe apply)",
+    sql: `ALTER TABLE pipelines ADD COLUMN labels TEXT;`,
+  },
 ];

@@ -18,6 +18,7 @@ export interface StoredPipeline {
   createdAt: string;
   versions: number;
   latest: StoredVersion;
+  labels?: Record<string, string>;
 }
 
 export interface NewVersion {
@@ -30,8 +31,20 @@ export interface NewVersion {
 }
 
 export interface PipelineStore {
-  /** The version with this content, or a new one numbered after the newest. */
-  saveVersion(owner: string, name: string, v: NewVersion): { version: StoredVersion; created: boolean };
+  /**
+   * The version with this content, or a new one numbered after the newest; `labels`, when given,
+   * replace the pipeline's labels in the same transaction.
+   */
+  saveVersion(
+    owner: string,
+    name: string,
+    v: NewVersion,
+    labels?: Record<string, string>,
+  ): { version: StoredVersion; created: boolean };
+  /** The pipeline's labels (undefined when it does not exist or has none). */
+  labels(owner: string, name: string): Record<string, string> | undefined;
+  /** The pipeline and all its versions; false when there was none. */
+  deletePipeline(owner: string, name: string): boolean;
   /** Every pipeline of `owner` (all owners when undefined), by name. */
   listPipelines(owner?: string): StoredPipeline[];
   /** Versions of one pipeline, newest first (empty when it does not exist). */
@@ -87,14 +100,29 @@ export class SqlitePipelineStore implements PipelineStore {
       ),
       version: db.prepare(`SELECT * FROM pipeline_versions WHERE owner = ? AND name = ? AND version = ?`),
       latest: db.prepare(`SELECT * FROM pipeline_versions WHERE owner = ? AND name = ? ORDER BY version DESC LIMIT 1`),
+      setLabels: db.prepare('UPDATE pipelines SET labels = ? WHERE owner = ? AND name = ?'),
+      labels: db.prepare('SELECT labels FROM pipelines WHERE owner = ? AND name = ?'),
+      deletePipeline: db.prepare('DELETE FROM pipelines WHERE owner = ? AND name = ?'),
     };
   }
 
-  saveVersion(owner: string, name: string, v: NewVersion): { version: StoredVersion; created: boolean } {
+  saveVersion(
+    owner: string,
+    name: string,
+    v: NewVersion,
+    labels?: Record<string, string>,
+  ): { version: StoredVersion; created: boolean } {
     return this.db.transaction(() => {
+      const setLabels = () => {
+        if (labels) this.stmts.setLabels.run(Object.keys(labels).length ? JSON.stringify(labels) : null, owner, name);
+      };
       const existing = this.findByHash(owner, name, v.hash);
-      if (existing) return { version: existing, created: false };
+      if (existing) {
+        setLabels();
+        return { version: existing, created: false };
+      }
       this.stmts.insertPipeline.run(owner, name, v.createdAt);
+      setLabels();
       const max = (this.stmts.maxVersion.get(owner, name) as { v: number | null }).v ?? 0;
       const row = {
         owner,
@@ -118,19 +146,24 @@ export class SqlitePipelineStore implements PipelineStore {
   listPipelines(owner?: string): StoredPipeline[] {
     const rows = this.db
       .prepare(
-        `SELECT p.owner, p.name, p.created_at AS p_created, v.version, v.hash, v.author, v.created_at, v.message, v.tasks,
+        `SELECT p.owner, p.name, p.created_at AS p_created, p.labels AS p_labels, v.version, v.hash, v.author, v.created_at, v.message, v.tasks,
            (SELECT count(*) FROM pipeline_versions c WHERE c.owner = p.owner AND c.name = p.name) AS n
          FROM pipelines p JOIN pipeline_versions v ON v.owner = p.owner AND v.name = p.name
          WHERE v.version = (SELECT max(version) FROM pipeline_versions m WHERE m.owner = p.owner AND m.name = p.name)
          ${owner !== undefined ? 'AND p.owner = ?' : ''} ORDER BY p.name, p.owner`,
       )
-      .all(...(owner !== undefined ? [owner] : [])) as (VersionRow & { p_created: string; n: number })[];
+      .all(...(owner !== undefined ? [owner] : [])) as (VersionRow & {
+      p_created: string;
+      p_labels: string | null;
+      n: number;
+    })[];
     return rows.map((r) => ({
       owner: r.owner,
       name: r.name,
       createdAt: r.p_created,
       versions: r.n,
       latest: toVersion(r),
+      ...(r.p_labels ? { labels: JSON.parse(r.p_labels) as Record<string, string> } : {}),
     }));
   }
 
@@ -150,6 +183,18 @@ export class SqlitePipelineStore implements PipelineStore {
     if (this.cache.size >= VERSION_CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, detail);
     return detail;
+  }
+
+  labels(owner: string, name: string): Record<string, string> | undefined {
+    const r = this.stmts.labels.get(owner, name) as { labels: string | null } | undefined;
+    return r?.labels ? (JSON.parse(r.labels) as Record<string, string>) : undefined;
+  }
+
+  deletePipeline(owner: string, name: string): boolean {
+    const deleted = this.stmts.deletePipeline.run(owner, name).changes > 0;
+    // Cached versions of a deleted pipeline must not answer for a new one of the same name.
+    for (const key of [...this.cache.keys()]) if (key.startsWith(`${owner}\u0000${name}\u0000`)) this.cache.delete(key);
+    return deleted;
   }
 
   findByHash(owner: string, name: string, hash: string): StoredVersion | undefined {
