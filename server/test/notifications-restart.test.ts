@@ -4,6 +4,8 @@
  * its next try, and is started again on the same home once the endpoint is up: the receiver gets the
  * notification exactly once. Real parts throughout: the CLI process, its SQLite file, python3 tasks,
  * a real HTTP receiver.
+ *
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
 import type { ChildProcess } from 'node:child_process';

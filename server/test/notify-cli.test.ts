@@ -1,6 +1,8 @@
 /**
  * `cellpipe notify ...` and `--notify` as a user types them: the real CLI (server/dist) against a real
  * server app over HTTP, delivering to a real HTTP receiver.
+ *
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
 import { spawn } from 'node:child_process';

@@ -3,6 +3,8 @@
  * YAML files (a pipeline spec with its script, a pipeline pointing at a notebook next to it, two
  * schedules) against a real server app over HTTP. Additions, changes and removals; a second apply
  * changes nothing; --prune deletes only what the directory's own label (or --selector) marks.
+ *
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';

@@ -269,7 +269,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
-    version: 9,
+    version: 10,
     name: "each saved pipeline's labels (who manages it: cellpipe apply)",
     sql: `ALTER TABLE pipelines ADD COLUMN labels TEXT;`,
   },
