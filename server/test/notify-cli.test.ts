@@ -5,19 +5,16 @@
  * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { JobEndEventSchema } from '@cellpipe/schema';
 import { listen, startApp, TOKENS, type TestApp } from './http-helpers.js';
 import { notebook } from './jobs-fixtures.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { runCli } from './serve-fixtures.js';
 
 jest.setTimeout(180_000);
-
-const cliJs = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 let h: TestApp;
 let receiver: Receiver;
@@ -42,20 +39,7 @@ function notebookFile(code: string): string {
   return path;
 }
 
-function cli(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliJs, ...args, '--url', server.url, '--token', TOKENS.alice], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const cli = (args: string[], input = '') => runCli([...args, '--url', server.url, '--token', TOKENS.alice], input);
 
 test('add (URL from stdin, secret shown once), list (no URL), run --notify, deliveries, test, remove', async () => {
   const add = await cli(

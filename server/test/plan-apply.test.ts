@@ -7,20 +7,19 @@
  * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { jest } from '@jest/globals';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { MANAGED_BY_LABEL, SavePipelineResultSchema } from '@cellpipe/schema';
 import { normalizeRemote, sourceOf } from '../src/cli/declarative/source.js';
 import { auth, listen, startApp, TOKENS, type TestApp } from './http-helpers.js';
 import { request as pipelineRequest } from './jobs-fixtures.js';
+import { runCli } from './serve-fixtures.js';
 
 jest.setTimeout(240_000);
 
-const cliJs = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const SOURCE = 'example.org/team/ml#pipelines';
 
 let h: TestApp;
@@ -39,22 +38,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(
-  args: string[],
-  who: keyof typeof TOKENS = 'alice',
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliJs, ...args, '--url', server.url, '--token', TOKENS[who]], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], who: keyof typeof TOKENS = 'alice') =>
+  runCli([...args, '--url', server.url, '--token', TOKENS[who]]);
 
 const write = (rel: string, text: string): void => {
   mkdirSync(join(dir, rel, '..'), { recursive: true });

@@ -1,4 +1,4 @@
-/** A real `cellpipe serve` process (server/dist, built by `npm run build`) on a home, for crash tests. */
+/** The real CLI (server/dist, built by `npm run build`): `cellpipe serve` on a home for crash tests, and one command run to its end. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,6 +26,20 @@ export function serve(home: string): Promise<{ child: ChildProcess; client: Cell
       }
     });
     child.once('exit', (code) => reject(new Error(`serve exited with ${String(code)}: ${errText}`)));
+  });
+}
+
+/** Runs the CLI with `args` (stdin: `input`) and resolves with its exit code and output. */
+export function runCli(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliJs, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
   });
 }
 
