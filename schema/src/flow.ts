@@ -414,7 +414,9 @@ export function inferFlow(
         );
       }
       if (!local.has(name) && flow.inputs.has(name)) (found.changedInputs ??= new Set()).add(name);
-      local.set(name, b.task === t.name && !b.changed ? made.plain : made.changed);
+      const version = b.task === t.name && !b.changed ? made.plain : made.changed;
+      // A generator advanced or a file read from is still what it was: it cannot pass either.
+      local.set(name, b.unpassable === undefined ? version : { ...version, unpassable: b.unpassable, cell: b.cell });
       // What the statement used may now be inside the object (`out.append(Model())`, `d["m"] = m`);
       // an argument passed to a call is not taken to receive anything.
       const uses = c.how === 'arg' ? null : statement.uses;

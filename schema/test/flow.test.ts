@@ -371,6 +371,21 @@ describe('variable flow between tasks', () => {
       'a CUDA stream, event or context handle (made by torch.cuda.Stream())',
     ],
     ['a socket', 'import socket as s', 'f = s.socket()', 'a socket or connection (made by socket.socket())'],
+    [
+      'a generator the task advanced',
+      'def numbers():\n    yield 1',
+      'f = numbers()\nnext(f)',
+      'a generator (made by calling numbers())',
+    ],
+    ['a file the task read from', '', 'f = open("data.csv")\nf.readline()', 'an open file (made by open())'],
+    ['a queue', 'import queue', 'f = queue.Queue()', 'a queue (it holds locks) (made by queue.Queue())'],
+    [
+      'a thread pool',
+      'from concurrent.futures import ThreadPoolExecutor',
+      'f = ThreadPoolExecutor(2)',
+      'a thread or process (made by concurrent.futures.ThreadPoolExecutor())',
+    ],
+    ['a CSV reader', 'import csv', 'f = csv.reader(lines)', 'a CSV reader or writer (made by csv.reader())'],
   ])(
     '%s cannot pass to another task: a compile error names it, the producing task and the cell',
     (_what, setup, source, what) => {
@@ -383,6 +398,20 @@ describe('variable flow between tasks', () => {
       ]);
     },
   );
+
+  it('a generator made from a function another task defined, advanced there, cannot pass either', () => {
+    const r = compileNotebook(
+      notebook([
+        [['task:define'], 'def countdown(n):\n    while n > 0:\n        yield n\n        n -= 1'],
+        [['task:start'], 'it = countdown(5)\nnext(it)'],
+        [['task:more'], 'next(it), next(it)'],
+      ]),
+      { path: 'x.ipynb' },
+    );
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([
+      "x.ipynb: cell 2, line 1, column 1, task 'start': 'it' is a generator (made by calling countdown()) (cell 2): it cannot pass from task 'start' to task 'more', which reads it (cell 3); values pass between tasks pickled, so make it in 'more'",
+    ]);
+  });
 
   it('a value that cannot pass is fine inside its own task', () => {
     const { pipeline } = flow(['f = open("data.csv")\nprint(f.read())\nf.close()', 'print(1)']);
