@@ -48,6 +48,19 @@ describe('buildGraph', () => {
     ]);
   });
 
+  it('labels an edge that a file makes with the file', () => {
+    const g = buildGraph(
+      [
+        { name: 'produce', dependsOn: [] },
+        { name: 'consume', dependsOn: ['produce'] },
+      ],
+      [{ from: 'produce', to: 'consume', variables: [], after: false, files: ['scores.csv'] }],
+    );
+    expect(g.edges.map((e) => [e.kind, edgeLabel(e), e.variables])).toEqual([
+      ['flow', 'scores.csv', [{ name: 'scores.csv', kind: 'file' }]],
+    ]);
+  });
+
   it('shortens a long label to three names and a count', () => {
     const g = buildGraph([
       { name: 'a', dependsOn: [] },

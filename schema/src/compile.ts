@@ -67,6 +67,65 @@ export interface DagEdge {
   variables: { name: string; kind: VersionKind }[];
   /** An `after:` tag asks for the edge (it may also carry variables). */
   after: boolean;
+  /** Files (literal paths) `to` uses after `from` wrote them, or writes after `from` used them. */
+  files?: string[];
+}
+
+/**
+ * Files order tasks as variables do, where the analysis sees their paths (string literals given to
+ * calls: `open("scores.csv", "w")` in one task, `pd.read_csv("scores.csv")` in a later one): the tasks
+ * of a job share one working folder, so a task that uses a file depends on the last task before it
+ * that wrote it, and a task that writes a file on the tasks that used it since that writer (they must
+ * read the version a top-to-bottom run gives them). Returns, per task, the tasks and the paths.
+ */
+function fileDependencies(
+  tasks: readonly TaskBuild[],
+  analysis: (cell: number) => CellAnalysis,
+): Map<string, Map<string, Set<string>>> {
+  const writer = new Map<string, string>();
+  const usedSince = new Map<string, Set<string>>();
+  const deps = new Map<string, Map<string, Set<string>>>();
+  for (const t of tasks) {
+    const mine = new Map<string, Set<string>>();
+    const on = (from: string, path: string) => {
+      if (from === t.name) return;
+      let paths = mine.get(from);
+      if (!paths) mine.set(from, (paths = new Set()));
+      paths.add(path);
+    };
+    const uses = new Map<string, boolean>();
+    for (const cell of t.cells)
+      for (const p of analysis(cell).paths) {
+        const path = posixNormalize(p.path);
+        uses.set(path, (uses.get(path) ?? false) || p.written);
+      }
+    for (const [path, written] of uses) {
+      const w = writer.get(path);
+      if (w !== undefined) on(w, path);
+      if (written) {
+        for (const user of usedSince.get(path) ?? []) on(user, path);
+        writer.set(path, t.name);
+        usedSince.set(path, new Set([t.name]));
+      } else {
+        let users = usedSince.get(path);
+        if (!users) usedSince.set(path, (users = new Set()));
+        users.add(t.name);
+      }
+    }
+    deps.set(t.name, mine);
+  }
+  return deps;
+}
+
+/** `./data/../scores.csv` and `scores.csv` name one file of the working folder. */
+function posixNormalize(path: string): string {
+  const out: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '.' || (part === '' && out.length)) continue;
+    if (part === '..' && out.length && out[out.length - 1] !== '..' && out[out.length - 1] !== '') out.pop();
+    else out.push(part);
+  }
+  return out.join('/') || '.';
 }
 
 /**
@@ -87,7 +146,13 @@ function definitionsOf(flow: TaskFlow): Definition[] {
 }
 
 /** The dependencies of task `t`, ordered by upstream task, with their reasons (`inputs` sorted). */
-function dagEdges(t: TaskBuild, inputs: readonly string[], flow: TaskFlow, edges: DagEdge[]): void {
+function dagEdges(
+  t: TaskBuild,
+  inputs: readonly string[],
+  flow: TaskFlow,
+  files: ReadonlyMap<string, ReadonlySet<string>>,
+  edges: DagEdge[],
+): void {
   const byFrom = new Map<string, DagEdge>();
   const edge = (from: string) => {
     let e = byFrom.get(from);
@@ -99,6 +164,7 @@ function dagEdges(t: TaskBuild, inputs: readonly string[], flow: TaskFlow, edges
     edge(i.from).variables.push({ name, kind: i.kind });
   }
   for (const a of t.after) if (a.name !== t.name) edge(a.name).after = true;
+  for (const [from, paths] of files) edge(from).files = [...paths].sort();
   edges.push(...[...byFrom.values()].sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0)));
 }
 
@@ -348,9 +414,11 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
   processWarnings(flowTasks, analysis, report);
 
   // ---- after: edges and cycles -------------------------------------------------------------------
+  const fileDeps = fileDependencies(tasks, analysis);
   const dependsOn = new Map<string, Set<string>>();
   for (const t of tasks) {
     const deps = new Set([...flows.get(t.name)!.inputs.values()].map((i) => i.from));
+    for (const from of fileDeps.get(t.name)!.keys()) deps.add(from);
     for (const a of t.after) {
       if (a.name === t.name) cellDiag(a.cell, 'error', `task '${t.name}' cannot run after itself`, { task: t.name });
       else if (!taskByName.has(a.name)) {
@@ -379,7 +447,7 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
     const { resources, env, image, retries, timeout } = mergeDefaults(defaults, t);
     const flow = flows.get(t.name)!;
     const inputs = sorted(flow.inputs.keys());
-    dagEdges(t, inputs, flow, edges);
+    dagEdges(t, inputs, flow, fileDeps.get(t.name)!, edges);
     return {
       name: t.name,
       source: { kind: 'cells' as const },

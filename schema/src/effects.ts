@@ -1,8 +1,9 @@
 /**
  * What a top-to-bottom run shares that a pipeline's tasks do not: each task runs in its own process
- * (on Kubernetes, its own pod), so files one task writes, packages it installs, environment
- * variables it sets and the directory it changes to do not reach later tasks. The analysis sees
- * some of these; each one it sees gets a warning naming the task and the cell.
+ * (on Kubernetes, its own pod), so packages it installs, environment variables it sets and the
+ * directory it changes to do not reach later tasks. The analysis sees some of these; each one it
+ * sees gets a warning naming the task and the cell. (Files are shared: the tasks of a job work in
+ * one folder, and the compiler orders the tasks that use one file, see fileDependencies.)
  */
 import type { CellAnalysis } from './python/analyze.js';
 import type { FlowReport, FlowTask } from './flow.js';
@@ -19,30 +20,10 @@ export function processWarnings(
   analysis: (cell: number) => CellAnalysis,
   report: FlowReport,
 ): void {
-  const written = new Map<string, { task: string; cell: number }>();
   tasks.forEach((t, i) => {
-    const later = i < tasks.length - 1;
-    const warned = new Set<string>();
-    for (const cell of t.cells) {
-      const a = analysis(cell);
-      if (later)
-        for (const e of a.effects)
-          report(cell, 'warning', `'${e.text}' in task '${t.name}' ${EFFECTS[e.kind]}`, t.name, e.at);
-      for (const p of a.paths) {
-        const w = written.get(p.path);
-        if (!w || w.task === t.name || warned.has(p.path)) continue;
-        warned.add(p.path);
-        report(
-          cell,
-          'warning',
-          `task '${t.name}' uses '${p.path}', which task '${w.task}' writes (cell ${w.cell + 1}): files do not pass between tasks, each runs in its own process and directory; in '${w.task}' write it under $CELLPIPE_OUTPUT_DIR, and read it in '${t.name}' from $CELLPIPE_INPUT_DIR/${w.task}/files with after:${w.task}, or pass the data as a variable`,
-          t.name,
-          p.at,
-        );
-      }
-    }
+    if (i === tasks.length - 1) return;
     for (const cell of t.cells)
-      for (const p of analysis(cell).paths)
-        if (p.written && !written.has(p.path)) written.set(p.path, { task: t.name, cell });
+      for (const e of analysis(cell).effects)
+        report(cell, 'warning', `'${e.text}' in task '${t.name}' ${EFFECTS[e.kind]}`, t.name, e.at);
   });
 }

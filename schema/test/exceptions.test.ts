@@ -79,12 +79,13 @@ describe('the global random state', () => {
   });
 });
 
-describe('files, packages, environment variables and the directory', () => {
-  it('a file a later task uses that an earlier task wrote', () => {
-    const warnings = warningsOf(['df = make()\ndf.to_csv("clean.csv")', 'print(1)', 'df2 = pd.read_csv("clean.csv")']);
-    expect(warnings).toEqual([
-      "flow.ipynb: cell 3, line 1, column 19, task 't2': warning: task 't2' uses 'clean.csv', which task 't0' writes (cell 1): files do not pass between tasks, each runs in its own process and directory; in 't0' write it under $CELLPIPE_OUTPUT_DIR, and read it in 't2' from $CELLPIPE_INPUT_DIR/t0/files with after:t0, or pass the data as a variable",
-    ]);
+describe('files order the tasks that use them; packages, environment variables and the directory', () => {
+  it('a task that uses a file an earlier task wrote depends on it, and the edge says which file', () => {
+    const r = flow(['df = make()\ndf.to_csv("clean.csv")', 'print(1)', 'df2 = pd.read_csv("./clean.csv")']);
+    expect(r.warnings).toEqual([]);
+    expect(r.flow.t2!.dependsOn).toEqual(['t0']);
+    expect(r.flow.t1!.dependsOn).toEqual([]);
+    expect(r.result.edges).toEqual([{ from: 't0', to: 't2', variables: [], after: false, files: ['clean.csv'] }]);
   });
 
   it.each([
@@ -92,11 +93,27 @@ describe('files, packages, environment variables and the directory', () => {
     ['pathlib', 'Path("out/a.json").write_text("{}")', 'text = Path("out/a.json").read_text()'],
     ['savefig', 'plt.savefig("fig.png")', 'img = load("fig.png")'],
   ])('written with %s', (_what, write, read) => {
-    expect(warningsOf([write, read]).join('\n')).toMatch(/task 't1' uses '[\w./]+', which task 't0' writes/);
+    expect(flow([write, read]).flow.t1!.dependsOn).toEqual(['t0']);
   });
 
-  it('files only read are not reported', () => {
-    expect(warningsOf(['a = pd.read_csv("data.csv")', 'b = pd.read_csv("data.csv")'])).toEqual([]);
+  it('the last writer before the task; a writer waits for the tasks that read the version before it', () => {
+    const r = flow([
+      'open("x.txt", "w").write("1")',
+      'a = open("x.txt").read()',
+      'b = open("x.txt").read()',
+      'open("x.txt", "w").write("2")',
+      'c = open("x.txt").read()',
+    ]);
+    expect(r.flow.t1!.dependsOn).toEqual(['t0']);
+    expect(r.flow.t2!.dependsOn).toEqual(['t0']);
+    expect(r.flow.t3!.dependsOn).toEqual(['t0', 't1', 't2']);
+    expect(r.flow.t4!.dependsOn).toEqual(['t3']);
+  });
+
+  it('files only read do not order tasks', () => {
+    const r = flow(['a = pd.read_csv("data.csv")', 'b = pd.read_csv("data.csv")']);
+    expect(r.flow.t1!.dependsOn).toEqual([]);
+    expect(r.warnings).toEqual([]);
   });
 
   it.each([

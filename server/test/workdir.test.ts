@@ -94,20 +94,24 @@ test("every task works in the notebook's folder: it reads the files beside the n
   expect(existsSync(join(h.home, 'jobs', job.id, 'work'))).toBe(false);
 });
 
-test('a job that names no folder: its tasks share one of the job, so files still pass from task to task', async () => {
+test('a job that names no folder: its tasks share one of the job; a literal path orders the tasks that use it', async () => {
   const job = await h.service.submit('alice', {
     notebook: {
       path: 'files.ipynb',
       content: taggedNotebook([
-        { tags: ['task:write'], source: "open('numbers.txt', 'w').write('1 2 3 4')" },
-        {
-          tags: ['task:read', 'after:write'],
-          source: "n = sum(map(int, open('numbers.txt').read().split()))\nprint(n)",
-        },
+        // Slow, so a reader that did not wait for it would find no file.
+        { tags: ['task:write'], source: "import time\ntime.sleep(1)\nopen('numbers.txt', 'w').write('1 2 3 4')" },
+        { tags: ['task:read'], source: "n = sum(map(int, open('numbers.txt').read().split()))\nprint(n)" },
         { tags: ['task:where'], source: "import os\nopen('where.txt', 'w').write(os.getcwd())" },
       ]),
     },
   });
+  // No variable and no after: tag: the file alone makes the edge.
+  expect(job.tasks.map((t) => [t.name, t.dependsOn])).toEqual([
+    ['write', []],
+    ['read', ['write']],
+    ['where', []],
+  ]);
   const done = await waitForJob(h.service, job.id);
   expect(done.state).toBe('succeeded');
   const work = join(h.home, 'jobs', job.id, 'work');

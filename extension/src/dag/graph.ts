@@ -41,6 +41,8 @@ export interface EdgeReason {
   to: string;
   variables: { name: string; kind?: string }[];
   after?: boolean;
+  /** Files `to` uses that `from` wrote (or writes after `from` read them). */
+  files?: string[];
 }
 
 /** A task as the graph needs it: a compiled task, a job's task run, or a draft. */
@@ -83,11 +85,11 @@ export function buildGraph(tasks: readonly GraphTask[], reasons?: readonly EdgeR
     for (const dep of t.dependsOn) {
       if (!names.has(dep)) continue;
       const reason = byPair.get(`${dep}\u0000${t.name}`);
-      const variables =
-        reason?.variables ??
-        Object.entries(t.inputsFrom ?? {})
-          .filter(([, from]) => from === dep)
-          .map(([name]) => ({ name }));
+      const variables = reason
+        ? [...reason.variables, ...(reason.files ?? []).map((name) => ({ name, kind: 'file' }))]
+        : Object.entries(t.inputsFrom ?? {})
+            .filter(([, from]) => from === dep)
+            .map(([name]) => ({ name }));
       edges.push({ from: dep, to: t.name, kind: variables.length ? 'flow' : 'after', variables, cycle: false });
     }
     for (const target of t.missing ?? []) {
