@@ -5,9 +5,10 @@ import type { IDisposable } from '@lumino/disposable';
 import type { ISignal } from '@lumino/signaling';
 import type { CellpipeClient } from './api/client.js';
 import type { JobsState } from './jobs/state.js';
+import type { IJobSection } from './monitor/jobSections.js';
 import type { IMonitorTab } from './monitor/tabs.js';
 
-export type { IMonitorTab };
+export type { IJobSection, IMonitorTab };
 
 /** The Cellpipe HTTP API (through the Jupyter server proxy, or a configured server URL). */
 export interface ICellpipeAPI {
@@ -84,6 +85,8 @@ export interface ICellpipeMonitor {
    * Dispose the result to remove the tab.
    */
   addTab(tab: IMonitorTab): IDisposable;
+  /** Adds a section to every job's view, below its tasks (results, notifications). Dispose it to remove it. */
+  addJobSection(section: IJobSection): IDisposable;
 }
 
 export const ICellpipeMonitor = new Token<ICellpipeMonitor>(
@@ -105,6 +108,8 @@ export const CommandIDs = {
   openInventory: 'cellpipe:open-inventory',
   openAtCell: 'cellpipe:open-notebook-at-cell',
   scheduleNotebook: 'cellpipe:schedule-notebook',
+  openJobLink: 'cellpipe:open-job-link',
+  compareResults: 'cellpipe:compare-results',
 } as const;
 
 export const PLUGIN_PREFIX = '@cellpipe/jupyterlab';

@@ -10,6 +10,7 @@ import { Signal, type ISignal } from '@lumino/signaling';
 import { describeError } from '../api/client.js';
 import { isJobFinished, isTaskFinished } from '../jobs/state.js';
 import type { ICellpipeAPI, ICellpipeJobs } from '../tokens.js';
+import { JobSectionRegistry } from './jobSections.js';
 import { JobListModel } from './jobListModel.js';
 
 /** What the job detail's buttons do; the plugin routes each through a command (and asks first where it destroys). */
@@ -66,8 +67,11 @@ export class JobsViewModel implements IDisposable {
     private readonly api: ICellpipeAPI,
     readonly actions: MonitorActions,
     private readonly trans: TranslationBundle,
+    /** What other plugins show in a job's view below its tasks. */
+    readonly sections: JobSectionRegistry = new JobSectionRegistry(),
   ) {
     this.list = new JobListModel(jobs, api);
+    sections.changed.connect(() => this._changed.emit(), this);
     this.list.changed.connect(() => this._changed.emit(), this);
     jobs.changed.connect(this._onJobs, this);
     jobs.jobEnded.connect(this._onJobEnded, this);

@@ -2,6 +2,7 @@ import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/applica
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { NotificationsClient } from '../api/notifications.js';
 import { cellpipeIcon } from '../icons.js';
 import { migProfiles as availableMigProfiles } from '../inventoryCheck.js';
 import { CommandIDs, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor, PLUGIN_PREFIX } from '../tokens.js';
@@ -24,6 +25,7 @@ function activateFileBrowser(
   settingRegistry: ISettingRegistry | null,
 ): void {
   let defaults: ResourceDefaults = {};
+  const notifications = new NotificationsClient(api.client);
   if (settingRegistry) void readResourceDefaults(settingRegistry, (d) => (defaults = d));
 
   const selectedPath = (): string | null => {
@@ -45,7 +47,9 @@ function activateFileBrowser(
       } catch {
         // Offline: the profile can still be typed.
       }
-      const body = new RunTaskBody(path, initialRunTaskForm(path, defaults), migProfiles);
+      const body = new RunTaskBody(path, initialRunTaskForm(path, defaults), migProfiles, () =>
+        notifications.targets(),
+      );
       const result = await showDialog({
         title: 'Run as Cellpipe Task',
         body,
@@ -60,7 +64,11 @@ function activateFileBrowser(
       try {
         const model = await app.serviceManager.contents.get(path, { content: true });
         const text = typeof model.content === 'string' ? model.content : JSON.stringify(model.content);
-        const job = await api.client.submitJob({ pipeline: built.pipeline, files: { [built.file]: text } });
+        const job = await api.client.submitJob({
+          pipeline: built.pipeline,
+          files: { [built.file]: text },
+          ...(body.notify.length ? { notify: body.notify } : {}),
+        });
         jobs.add(job);
         jobs.rememberSource(job.id, path);
         await monitor.open(job.id);

@@ -305,6 +305,7 @@ function activateMonitor(
       else show(tabId);
     },
     addTab: (tab) => tabs.add(tab),
+    addJobSection: (section) => jobsView.sections.add(section),
   };
 }
 

@@ -2,13 +2,14 @@
  * Schedules in JupyterLab: "Schedule…" for the current notebook (saves it as a pipeline version and
  * creates a server-side schedule), and the monitor's Schedules and Pipelines tabs.
  */
-import { compileNotebook, type Parameter } from '@cellpipe/schema';
+import { compileNotebook, type Parameter, type TargetList } from '@cellpipe/schema';
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ITranslator, type TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 import { CatalogClient } from '../api/catalog.js';
+import { NotificationsClient } from '../api/notifications.js';
 import { cellpipeIcon } from '../icons.js';
 import { createRequest, defaultValues, updateRequest, valuesOf, type ScheduleFormValues } from '../schedules/form.js';
 import { SchedulesModel } from '../schedules/model.js';
@@ -63,6 +64,8 @@ function activateSchedules(
 ): void {
   const trans = cellpipeTrans(translator);
   const catalog = new CatalogClient(api.client);
+  const notifications = new NotificationsClient(api.client);
+  const notifyTargets = (): Promise<TargetList> => notifications.targets();
   const model = new SchedulesModel(catalog, jobs);
 
   const actions: ScheduleActions = {
@@ -75,7 +78,14 @@ function activateSchedules(
         trans,
         valuesOf(s),
         (values) =>
-          new ScheduleBody({ initial: values, parameters: shown, catalog, trans, editing: { pipeline: s.pipeline } }),
+          new ScheduleBody({
+            initial: values,
+            parameters: shown,
+            catalog,
+            trans,
+            editing: { pipeline: s.pipeline },
+            notifyTargets,
+          }),
         async (values) => {
           const pinned =
             values.pin && s.version === 'latest'
@@ -140,7 +150,7 @@ function activateSchedules(
         trans.__('Schedule %1', pipeline.metadata.name),
         trans,
         defaultValues(pipeline.metadata.name),
-        (values) => new ScheduleBody({ initial: values, parameters: declared, catalog, trans }),
+        (values) => new ScheduleBody({ initial: values, parameters: declared, catalog, trans, notifyTargets }),
         async (values) => {
           const version = await catalog.savePipeline({
             notebook: { path, content },

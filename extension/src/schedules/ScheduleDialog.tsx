@@ -3,12 +3,13 @@
  * browser's by default), the next five fire times as the server's scheduler computes them, the
  * parameters, the version to run and the policies.
  */
-import type { Parameter, SchedulePreview } from '@cellpipe/schema';
+import type { Parameter, SchedulePreview, TargetList } from '@cellpipe/schema';
 import { ReactWidget } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 import { describeError } from '../api/client.js';
 import type { CatalogClient } from '../api/catalog.js';
+import { NotifyField } from '../notifications/NotifyField.js';
 import { TransContext, useTrans } from '../translation.js';
 import { browserTimeZone, describeTrigger, timeZones, type ScheduleFormValues } from './form.js';
 
@@ -22,6 +23,8 @@ export interface ScheduleDialogOptions {
   trans: TranslationBundle;
   /** Editing an existing schedule: the name of its pipeline and whether it is pinned already. */
   editing?: { pipeline: string };
+  /** The notification targets the user may name (the field is left out without it). */
+  notifyTargets?: () => Promise<TargetList>;
 }
 
 /** Dialog body; `getValue` hands the form to `showDialog`. */
@@ -46,6 +49,7 @@ export class ScheduleBody extends ReactWidget {
           parameters={this.options.parameters}
           catalog={this.options.catalog}
           editing={this.options.editing}
+          notifyTargets={this.options.notifyTargets}
           onChange={(v) => (this._values = v)}
         />
       </TransContext.Provider>
@@ -134,6 +138,7 @@ function ScheduleFields(props: {
   parameters: Record<string, Parameter>;
   catalog: CatalogClient;
   editing?: { pipeline: string };
+  notifyTargets?: () => Promise<TargetList>;
   onChange: (v: ScheduleFormValues) => void;
 }): React.ReactElement {
   const trans = useTrans();
@@ -281,6 +286,14 @@ function ScheduleFields(props: {
           onChange={(e) => set({ endAt: e.currentTarget.value })}
         />
       </Field>
+      {props.notifyTargets ? (
+        <NotifyField
+          load={props.notifyTargets}
+          value={v.notify}
+          idPrefix="cellpipe-schedule"
+          onChange={(notify) => set({ notify })}
+        />
+      ) : null}
     </div>
   );
 }

@@ -6,6 +6,7 @@ import type {
   CatchupPolicy,
   ConcurrencyPolicy,
   CreateScheduleInput,
+  NotifyRule,
   Parameter,
   ScheduleDetail,
   UpdateScheduleRequest,
@@ -29,6 +30,8 @@ export interface ScheduleFormValues {
   pauseAfterFailures: string;
   /** `datetime-local` text in the browser's zone; empty: no end. */
   endAt: string;
+  /** Where each run's end is sent (none: no notification besides the pipeline's own). */
+  notify: NotifyRule[];
 }
 
 /** The time zone the browser runs in (the form's default). */
@@ -56,6 +59,7 @@ export function defaultValues(name: string): ScheduleFormValues {
     maxRuns: '',
     pauseAfterFailures: '3',
     endAt: '',
+    notify: [],
   };
 }
 
@@ -76,6 +80,7 @@ export function valuesOf(s: ScheduleDetail): ScheduleFormValues {
     maxRuns: s.maxRuns !== undefined ? String(s.maxRuns) : '',
     pauseAfterFailures: s.pauseAfterFailures !== undefined ? String(s.pauseAfterFailures) : '',
     endAt: s.endAt ? localInput(s.endAt) : '',
+    notify: s.notify ?? [],
   };
 }
 
@@ -138,6 +143,7 @@ function fields(v: ScheduleFormValues, declared: Record<string, Parameter>): Upd
     maxRuns: optionalInt(v.maxRuns) ?? null,
     pauseAfterFailures: optionalInt(v.pauseAfterFailures) ?? null,
     endAt: v.endAt ? new Date(v.endAt).toISOString() : null,
+    notify: v.notify.length ? v.notify : null,
   };
   if (v.mode === 'cron') f.cron = v.cron.trim();
   else f.every = v.every.trim();

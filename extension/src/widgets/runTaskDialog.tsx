@@ -1,6 +1,8 @@
 /** The "Run as Cellpipe Task" dialog body: resources for the one task, prefilled from the settings. */
 import { ReactWidget } from '@jupyterlab/apputils';
+import type { NotifyRule, TargetList } from '@cellpipe/schema';
 import * as React from 'react';
+import { NotifyField } from '../notifications/NotifyField.js';
 import type { RunTaskForm } from '../runTask.js';
 
 const CLASS = 'jp-cellpipe-RunTask';
@@ -19,11 +21,14 @@ const FIELDS: { key: keyof RunTaskForm; label: string; placeholder?: string }[] 
 /** Dialog body; `getValue` hands the form to `showDialog`. */
 export class RunTaskBody extends ReactWidget {
   private _form: RunTaskForm;
+  /** Where the run's end is sent (the Notify field; none without `notifyTargets`). */
+  notify: NotifyRule[] = [];
 
   constructor(
     private readonly path: string,
     initial: RunTaskForm,
     private readonly migProfiles: readonly string[],
+    private readonly notifyTargets?: () => Promise<TargetList>,
   ) {
     super();
     this._form = { ...initial };
@@ -41,7 +46,16 @@ export class RunTaskBody extends ReactWidget {
         initial={this._form}
         migProfiles={this.migProfiles}
         onChange={(f) => (this._form = f)}
-      />
+      >
+        {this.notifyTargets ? (
+          <NotifyField
+            load={this.notifyTargets}
+            value={this.notify}
+            idPrefix="cellpipe-run-task"
+            onChange={(rules) => (this.notify = rules)}
+          />
+        ) : null}
+      </RunTaskFields>
     );
   }
 }
@@ -51,6 +65,7 @@ function RunTaskFields(props: {
   initial: RunTaskForm;
   migProfiles: readonly string[];
   onChange: (f: RunTaskForm) => void;
+  children?: React.ReactNode;
 }): React.ReactElement {
   const [form, setForm] = React.useState(props.initial);
   return (
@@ -82,6 +97,7 @@ function RunTaskFields(props: {
           <option key={p} value={p} />
         ))}
       </datalist>
+      {props.children}
     </div>
   );
 }

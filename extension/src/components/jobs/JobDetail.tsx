@@ -211,6 +211,11 @@ export function JobDetail(props: { job: Job; model: JobsViewModel }): React.Reac
         stateText={(s) => stateLabel(s, trans)}
       />
       <TaskTable job={job} model={model} now={now} />
+      {model.sections.items.map((s) => (
+        <section key={s.id} data-section={s.id} className={`${CLASS}-section`}>
+          <s.component job={job} />
+        </section>
+      ))}
       {log ? <LogView log={log} onClose={() => model.closeLog()} /> : null}
     </div>
   );
