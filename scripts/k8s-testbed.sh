@@ -16,6 +16,9 @@
 #   scripts/k8s-testbed.sh real-node build [images|binaries]  install/build (or reuse) what a real node needs
 #   scripts/k8s-testbed.sh real-node up|down|status <dir>     a real node (kubelet + containerd + fake
 #                                           GPU device plugin) in the running bed in <dir>
+#   scripts/k8s-testbed.sh kueue check|build  say why this machine cannot run Kueue / build (or reuse) it
+#   scripts/k8s-testbed.sh kueue up|down|status <dir>  the Kueue controller (CRDs, webhooks, a ClusterQueue
+#                                           per team in one cohort) for the running bed in <dir>
 #
 # Environment: CELLPIPE_CACHE (default ~/.cache/cellpipe) holds the binaries,
 # keyed by versions and the wrapper module's go.sum.
@@ -249,21 +252,29 @@ api() { # api <dir> <method> <path> [curl args...]
     -X "$method" "$TESTBED_SERVER$path" "$@"
 }
 
-gen_pki() {
-  local pki=$1
+# serving_pki <dir> <CA name> <server name> <subjectAltName>: a CA of its own and a serving
+# certificate it signs (ca.crt/key, serving.crt/key in <dir>). Also for Kueue's webhooks (lib/kueue.sh).
+serving_pki() {
+  local pki=$1 ca=$2 server=$3 san=$4
   mkdir -p "$pki"
   (
-    cd "$pki"
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
-      -subj "/CN=cellpipe-testbed-ca" 2>/dev/null
-    cat >serving.ext <<'EXT'
-subjectAltName = IP:127.0.0.1, IP:10.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local
-extendedKeyUsage = serverAuth
-keyUsage = digitalSignature, keyEncipherment
-EXT
-    openssl req -newkey rsa:2048 -nodes -keyout serving.key -out serving.csr -subj "/CN=kube-apiserver" 2>/dev/null
+    cd "$pki" || exit 1
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 -subj "/CN=$ca" 2>/dev/null
+    printf 'subjectAltName = %s\nextendedKeyUsage = serverAuth\nkeyUsage = digitalSignature, keyEncipherment\n' \
+      "$san" >serving.ext
+    openssl req -newkey rsa:2048 -nodes -keyout serving.key -out serving.csr -subj "/CN=$server" 2>/dev/null
     openssl x509 -req -in serving.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out serving.crt -days 3650 \
       -extfile serving.ext 2>/dev/null
+    chmod 600 ./*.key
+  )
+}
+
+gen_pki() {
+  local pki=$1
+  serving_pki "$pki" cellpipe-testbed-ca kube-apiserver \
+    "IP:127.0.0.1, IP:10.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local"
+  (
+    cd "$pki" || exit 1
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
     chmod 600 ./*.key
@@ -450,6 +461,8 @@ print(sum(1 for n in items for c in n.get("status",{}).get("conditions",[]) if c
 cmd_down() {
   local dir=${1:-} c pid pidfile i
   [[ -n $dir ]] || die "usage: $0 down <dir>"
+  # Kueue's webhooks fail closed: they go while the apiserver still answers.
+  kueue_down "$dir"
   # The real node first: its kubelet still reports to the apiserver while it stops.
   real_node_down "$dir"
   [[ -d $dir/pids ]] || { log "nothing running in $dir"; return 0; }
@@ -523,6 +536,7 @@ cmd_status() {
   done
   bed_running "$dir" && echo "apiserver ready: $dir/kubeconfig"
   if [[ -d $dir/real-node ]]; then real_node_status "$dir"; fi
+  if [[ -d $dir/kueue ]]; then kueue_status "$dir"; fi
 }
 
 main() {
@@ -537,13 +551,16 @@ main() {
     gomod) cmd_gomod ;;
     bin-dir) bin_dir; echo ;;
     real-node) shift; cmd_real_node "$@" ;;
-    *) die "usage: $0 build|up <dir> [--real-node]|down <dir>|status <dir>|restart-apiserver|stop-apiserver|start-apiserver <dir>|bin-dir|gomod|real-node ..." ;;
+    kueue) shift; cmd_kueue "$@" ;;
+    *) die "usage: $0 build|up <dir> [--real-node]|down <dir>|status <dir>|restart-apiserver|stop-apiserver|start-apiserver <dir>|bin-dir|gomod|real-node ...|kueue ..." ;;
   esac
 }
 
 # Parts of the bed beyond the control plane, each in its own file.
 # shellcheck source=../testbed/lib/real-node.sh
 source "$TESTBED/lib/real-node.sh"
+# shellcheck source=../testbed/lib/kueue.sh
+source "$TESTBED/lib/kueue.sh"
 
 # One compound command read whole before it runs: editing this file during a long build is safe.
 { main "$@"; exit $?; }

@@ -91,6 +91,11 @@ export const TaskRunSchema = z.object({
   /** Devices held while running, e.g. CUDA_VISIBLE_DEVICES values or node/pod names. */
   placement: z.string().optional(),
   /**
+   * How often the cluster's queue (Kueue) stopped this task while it ran, to give its GPUs to other
+   * work, and queued it again. The same attempt goes on: a requeue is not a failure and uses no retry.
+   */
+  requeues: z.number().int().min(1).optional(),
+  /**
    * Set while the server waits for the executor to stop the running attempt (a cancel, a timeout).
    * `error` is why the last request to stop it failed (an API that did not answer); it is retried.
    */

@@ -74,6 +74,14 @@ export function realNodeUnsupported(): string | undefined {
   return (result.stdout + result.stderr).trim() || `real-node check exited ${String(result.status)}`;
 }
 
+/** Registers `name` as a skipped suite, printing why (`what` this machine cannot run). */
+function skipSuite(name: string, what: string, reason: string): void {
+  console.warn(`skipping "${name}": this machine cannot run ${what}: ${reason}`);
+  describe.skip(name, () => {
+    test(`needs ${what}`, () => undefined);
+  });
+}
+
 /**
  * For suites that need the real node: where the machine cannot run one, prints why, registers `name`
  * as a skipped suite and returns true; everything else still runs.
@@ -81,11 +89,30 @@ export function realNodeUnsupported(): string | undefined {
 export function skipWithoutRealNode(name: string): boolean {
   const reason = realNodeUnsupported();
   if (!reason) return false;
-  console.warn(`skipping "${name}": this machine cannot run the test bed's real node: ${reason}`);
-  describe.skip(name, () => {
-    test('needs the real node', () => undefined);
-  });
+  skipSuite(name, "the test bed's real node", reason);
   return true;
+}
+
+/** Why this machine cannot run the bed's Kueue (scripts/k8s-testbed.sh kueue check), or undefined. */
+export function kueueUnsupported(): string | undefined {
+  const result = spawnSync('bash', [script, 'kueue', 'check'], { encoding: 'utf8', timeout: 60_000 });
+  if (result.status === 0) return undefined;
+  return (result.stdout + result.stderr).trim() || `kueue check exited ${String(result.status)}`;
+}
+
+/** `describe` for suites that need Kueue in the bed: skipped, with the reason printed, where it cannot run. */
+export function describeWithKueue(name: string, fn: () => void): void {
+  const reason = kueueUnsupported();
+  if (reason) skipSuite(name, "the test bed's Kueue", reason);
+  else describe(name, fn);
+}
+
+/**
+ * Starts Kueue for a running bed (scripts/k8s-testbed.sh kueue up: built into the cache first when
+ * it is not there, minutes once per machine). The bed's `stop` removes its webhooks and stops it.
+ */
+export function startKueue(bed: Testbed): void {
+  runScript(['kueue', 'up', bed.dir], BUILD_TIMEOUT_MS);
 }
 
 /** `describe` for suites that need the real node (see skipWithoutRealNode). */

@@ -353,6 +353,74 @@ describe('restart recovery', () => {
   });
 });
 
+describe('a requeue (the cluster queue preempted the running attempt)', () => {
+  test('the task waits again with the same attempt, no retry used, and runs to success', async () => {
+    const id = await submit([{ name: 'train', retries: 0 }]);
+    executor.run('train');
+    await settle();
+    executor.emit('train', { type: 'requeued', reason: 'preempted by Kueue: another queue took back its quota' });
+    await settle();
+    expect(task(id, 'train')).toMatchObject({
+      state: 'queued',
+      attempt: 1,
+      requeues: 1,
+      waitingReason: 'preempted by Kueue: another queue took back its quota',
+    });
+    expect(task(id, 'train').startedAt).toBeUndefined();
+    expect(
+      store
+        .transitions(id)
+        .filter((t) => t.task === 'train')
+        .map((t) => [t.to, t.note]),
+    ).toContainEqual(['queued', 'requeued: preempted by Kueue: another queue took back its quota']);
+    // The executor's later waiting reasons replace it; the attempt is still the one in flight.
+    executor.emit('train', { type: 'waiting', reason: 'waiting in Kueue LocalQueue team-a: no quota' });
+    await settle();
+    expect(task(id, 'train').waitingReason).toBe('waiting in Kueue LocalQueue team-a: no quota');
+    expect(executor.startedNames()).toEqual(['train#1']);
+    executor.run('train');
+    executor.exit('train', 0);
+    await settle();
+    expect(task(id, 'train')).toMatchObject({ state: 'succeeded', attempt: 1, requeues: 1 });
+    expect(task(id, 'train').waitingReason).toBeUndefined();
+    expect(executor.startedNames()).toEqual(['train#1']);
+    expect(jobState(id)).toBe('succeeded');
+  });
+
+  test('the task timeout pauses while it waits and counts again from its next start', async () => {
+    const id = await submit([{ name: 'slow', timeout: '90s' }]);
+    executor.run('slow');
+    await clock.advance(60_000);
+    executor.emit('slow', { type: 'requeued', reason: 'preempted' });
+    await clock.advance(60_000);
+    expect(executor.cancels).toEqual([]);
+    executor.run('slow');
+    await settle();
+    await clock.advance(89_999);
+    expect(executor.cancels).toEqual([]);
+    await clock.advance(1);
+    expect(executor.cancels.map((c) => c.reason)).toEqual(['timeout']);
+    expect(task(id, 'slow').state).toBe('running');
+  });
+
+  test('reported again after a restart, it neither counts twice nor arms the timeout', async () => {
+    const id = await submit([{ name: 'slow', timeout: '90s' }]);
+    executor.run('slow');
+    await settle();
+    executor.emit('slow', { type: 'requeued', reason: 'preempted' });
+    await settle();
+    await orchestrator.close();
+    executor = new ScriptedExecutor();
+    orchestrator = makeOrchestrator();
+    await orchestrator.recover();
+    await settle();
+    executor.emit('slow', { type: 'requeued', reason: 'preempted (seen again)' }, 1);
+    await clock.advance(120_000);
+    expect(task(id, 'slow')).toMatchObject({ state: 'queued', requeues: 1, waitingReason: 'preempted (seen again)' });
+    expect(executor.cancels).toEqual([]);
+  });
+});
+
 describe('GPU limits (gpuLimits): checked before anything is handed to the executor', () => {
   const gpu = { gpu: 1 };
 

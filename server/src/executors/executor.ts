@@ -107,6 +107,12 @@ export type ExecutorEvent =
    * the event arrives (a container's start time, reported again after a server restart).
    */
   | { type: 'running'; handle: AttemptHandle; placement?: string; startedAt?: string }
+  /**
+   * The cluster's queue stopped the running attempt to give its resources to other work (a Kueue
+   * preemption: the Job suspended again, its pod gone) and will start it again when it admits it. The
+   * same attempt goes on: no retry is used. `running` follows when it runs again.
+   */
+  | { type: 'requeued'; reason: string }
   /** Output, for executors that cannot write straight to `logPath` (the orchestrator appends it there). */
   | { type: 'log'; chunk: string }
   /**

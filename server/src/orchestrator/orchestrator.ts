@@ -375,7 +375,9 @@ export class Orchestrator {
       }
       return;
     }
-    if (att.state === 'running' && att.startedAt) this.armTaskTimeout(aj, name, inf, Date.parse(att.startedAt));
+    // A task its queue stopped (requeued) is not running: its timeout is armed when it runs again.
+    if (att.state === 'running' && att.startedAt && aj.tasks.get(name)?.state === 'running')
+      this.armTaskTimeout(aj, name, inf, Date.parse(att.startedAt));
     if (inf.stopReason) this.sendStop(aj, name, inf);
   }
 
@@ -806,6 +808,10 @@ export class Orchestrator {
         this.commit(aj, (b) => b.task(name, { waitingReason: e.reason }));
       return;
     }
+    if (e.type === 'requeued') {
+      this.onRequeued(aj, name, inf, e.reason);
+      return;
+    }
     if (e.type === 'running') {
       // The executor's own time when it has one; else the first report (a reattached attempt keeps it).
       const startedAt = e.startedAt
@@ -825,6 +831,38 @@ export class Orchestrator {
       return;
     }
     this.onExit(aj, name, inf, e);
+  }
+
+  /**
+   * The cluster's queue stopped the running attempt and queued it again (a Kueue preemption): the
+   * task waits again, with the same attempt (no retry is used), its timeout paused until it runs.
+   * Reported again for an attempt already waiting (after a restart), it only updates the reason.
+   */
+  private onRequeued(aj: ActiveJob, name: string, inf: Inflight, reason: string): void {
+    inf.disarm?.();
+    inf.disarm = undefined;
+    const t = aj.tasks.get(name)!;
+    if (t.state !== 'running') {
+      if (t.waitingReason !== reason) this.commit(aj, (b) => b.task(name, { waitingReason: reason }));
+      return;
+    }
+    // The attempt is not running: its next start is its own (for the timeout and the duration).
+    const { startedAt: _ran, ...attempt } = inf.record;
+    this.commit(aj, (b) => {
+      b.attempts.push(attempt);
+      b.task(
+        name,
+        {
+          state: 'queued',
+          queuedAt: b.now,
+          waitingReason: reason,
+          requeues: (t.requeues ?? 0) + 1,
+          startedAt: undefined,
+          placement: undefined,
+        },
+        `requeued: ${reason}`,
+      );
+    });
   }
 
   private armTaskTimeout(aj: ActiveJob, name: string, inf: Inflight, startedMs: number): void {

@@ -63,6 +63,17 @@ function TaskRow(props: { job: Job; task: TaskRun; model: JobsViewModel; now: nu
         <td>
           <StatePill state={t.state} trans={trans} />
           {t.reused ? <span className={`${CLASS}-reused`}> {trans.__('(reused)')}</span> : null}
+          {t.requeues ? (
+            <span
+              className={`${CLASS}-requeued`}
+              title={trans.__(
+                'The cluster queue stopped it to give its GPUs to other work; not a failure, no retry used',
+              )}
+            >
+              {' '}
+              {trans._n('(requeued once)', '(requeued %1 times)', t.requeues)}
+            </span>
+          ) : null}
         </td>
         <td title={trans.__('attempt / attempts allowed (retries + 1)')}>
           {t.attempt}/{t.maxAttempts}

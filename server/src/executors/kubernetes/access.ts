@@ -4,6 +4,7 @@
  * at start so a missing Role says so in one message, instead of failing the first task that hits it.
  */
 import type { AuthorizationV1Api } from '@kubernetes/client-node';
+import { KUEUE_GROUP, usesKueue } from './kueue.js';
 import type { KubernetesExecutorConfig } from './options.js';
 
 interface Need {
@@ -28,6 +29,9 @@ export function requiredAccess(cfg: KubernetesExecutorConfig): Need[] {
   if (cfg.dataStore === 'server')
     needs.push({ group: '', resource: 'secrets', verbs: ['create', 'update', 'delete'], namespace: ns });
   if (cfg.inventoryScope === 'cluster') needs.push({ group: '', resource: 'pods', verbs: ['list', 'watch'] });
+  // Why a queued Job waits, and whether Kueue preempted it, is in its Workload.
+  if (usesKueue(cfg))
+    needs.push({ group: KUEUE_GROUP, resource: 'workloads', verbs: ['list', 'watch'], namespace: ns });
   return needs;
 }
 

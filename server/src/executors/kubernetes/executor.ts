@@ -26,6 +26,15 @@ import { cachedJob, cachedPod } from './cached.js';
 import { pinnedImage } from './image.js';
 import { computeInventory } from './inventory.js';
 import {
+  KUEUE_GROUP,
+  WORKLOAD_VERSION,
+  cachedWorkload,
+  evictionOf,
+  usesKueue,
+  workloadJobName,
+  type Workload,
+} from './kueue.js';
+import {
   CONTAINER_NAME,
   PayloadError,
   buildJob,
@@ -73,6 +82,11 @@ interface Tracked {
   name: string;
   /** The Job has been seen in the cache: its later absence means it was deleted. */
   seen: boolean;
+  /**
+   * The attempt has been reported running (by this process, or before a restart) and not requeued
+   * since: a Job suspended now was stopped by its queue (a Kueue preemption).
+   */
+  wasRunning: boolean;
   lastKey: string;
   cancelReason?: StopReason;
   finishing: boolean;
@@ -86,6 +100,8 @@ interface Tracked {
    */
   savedBytes: number;
   followClosed: boolean;
+  /** Counts the pods followed: a stream of a pod the queue stopped no longer reports. */
+  followed: number;
 }
 
 function tracked(
@@ -102,18 +118,31 @@ function tracked(
     report,
     name,
     seen,
+    wasRunning: false,
     lastKey: '',
     finishing: false,
     deleting: false,
     savedBytes,
     followClosed: false,
+    followed: 0,
   };
 }
 
-/** Size of what an earlier server process saved of an attempt's log (0 when nothing). */
-async function savedLogBytes(logPath: string): Promise<number> {
+/** Written into an attempt's log when its queue stops it: what follows is its next pod's log. */
+const REQUEUE_MARK = '[cellpipe] requeued: ';
+
+/**
+ * How much of the current pod's log an earlier server process saved (0 when nothing): the log file's
+ * size, less whatever came before the last requeue (the log of pods the queue stopped).
+ */
+async function savedLogBytes(logPath: string, requeued: boolean): Promise<number> {
   try {
-    return (await stat(logPath)).size;
+    if (!requeued) return (await stat(logPath)).size;
+    const text = await readFile(logPath);
+    const mark = text.lastIndexOf(REQUEUE_MARK);
+    if (mark < 0) return text.length;
+    const lineEnd = text.indexOf('\n', mark);
+    return lineEnd < 0 ? 0 : text.length - lineEnd - 1;
   } catch {
     return 0;
   }
@@ -179,6 +208,8 @@ export class KubernetesExecutor implements Executor {
   private readonly batch: k8s.BatchV1Api;
   private readonly jobs: Reflector<k8s.V1Job>;
   private readonly pods: Reflector<k8s.V1Pod>;
+  /** Kueue's Workloads of the namespace, by the Job they belong to (only when Jobs are queued in Kueue). */
+  private readonly workloads: Reflector<Workload> | undefined;
   private readonly nodes: Reflector<k8s.V1Node>;
   private readonly clusterPods: Reflector<k8s.V1Pod> | undefined;
   private readonly tracked = new Map<string, Tracked>();
@@ -215,6 +246,23 @@ export class KubernetesExecutor implements Executor {
       onChange: (_t, pod) => this.onPod(pod),
       onError: onError('pod'),
     });
+    if (usesKueue(this.config)) {
+      const custom = this.clients.make(k8s.CustomObjectsApi);
+      this.workloads = new Reflector<Workload>(this.kc, {
+        path: `/apis/${KUEUE_GROUP}/${WORKLOAD_VERSION}/namespaces/${ns}/workloads`,
+        list: async () =>
+          (await custom.listNamespacedCustomObject({
+            group: KUEUE_GROUP,
+            version: WORKLOAD_VERSION,
+            namespace: ns,
+            plural: 'workloads',
+          })) as k8s.KubernetesListObject<Workload>,
+        keep: cachedWorkload,
+        indexBy: workloadJobName,
+        onChange: (_t, wl) => this.onWorkload(wl),
+        onError: onError('Kueue Workload'),
+      });
+    }
     this.nodes = new Reflector(this.kc, {
       path: '/api/v1/nodes',
       list: () => this.core.listNode({}),
@@ -247,6 +295,14 @@ export class KubernetesExecutor implements Executor {
       this.pods.start(),
       this.nodes.start(),
       this.clusterPods?.start(),
+      this.workloads?.start().catch((err: unknown) => {
+        throw httpCode(err) === 404
+          ? new Error(
+              `Jobs are queued in Kueue (kubernetes.queueName, userQueues or teamQueues) but the cluster has no Kueue: ` +
+                `${KUEUE_GROUP}/${WORKLOAD_VERSION} workloads are not served`,
+            )
+          : err;
+      }),
     ]).then(
       () => undefined,
       (err: unknown) => {
@@ -263,6 +319,7 @@ export class KubernetesExecutor implements Executor {
     this.pods.stop();
     this.nodes.stop();
     this.clusterPods?.stop();
+    this.workloads?.stop();
   }
 
   /** The rights this executor needs and its identity lacks (empty: all there). */
@@ -383,7 +440,10 @@ export class KubernetesExecutor implements Executor {
       return 'following';
     }
     // The log saved before the restart is not reported again.
-    const t = tracked(spec, report, name, true, this.config, await savedLogBytes(spec.logPath));
+    const requeued = Boolean(this.workloadOf(name)?.status?.schedulingStats?.evictions?.length);
+    const t = tracked(spec, report, name, true, this.config, await savedLogBytes(spec.logPath, requeued));
+    // It ran before the restart: a Job suspended now was stopped by its queue.
+    t.wasRunning = handle !== null;
     this.tracked.set(name, t);
     this.evaluate(t);
     return 'following';
@@ -515,6 +575,16 @@ export class KubernetesExecutor implements Executor {
     if (t) this.evaluate(t);
   }
 
+  private onWorkload(wl: Workload): void {
+    const t = this.tracked.get(workloadJobName(wl) ?? '');
+    if (t) this.evaluate(t);
+  }
+
+  /** The Kueue Workload of an attempt's Job (Kueue makes one per Job it queues). */
+  private workloadOf(name: string): Workload | undefined {
+    return this.workloads?.byIndex(name)[0];
+  }
+
   private evaluate(t: Tracked): void {
     if (t.finishing) return;
     const job = this.jobs.get(this.config.namespace, t.name);
@@ -531,8 +601,9 @@ export class KubernetesExecutor implements Executor {
     t.seen = true;
     // Being deleted (cancel, or an image that cannot be pulled): wait until the pods are gone.
     if (job.metadata?.deletionTimestamp) return;
-    const status = attemptStatus(job, this.pods.byIndex(t.name));
+    const status = attemptStatus(job, this.pods.byIndex(t.name), this.workloadOf(t.name));
     if (!status) return;
+    if (status.kind === 'waiting' && job.spec?.suspend && t.wasRunning) this.requeued(t);
     this.apply(t, job, status);
   }
 
@@ -577,10 +648,27 @@ export class KubernetesExecutor implements Executor {
     }
   }
 
+  /**
+   * Its queue stopped the running attempt (Kueue suspended the Job again; its pod goes): not an end.
+   * The log of the next pod follows a line saying so, and the attempt is followed as before.
+   */
+  private requeued(t: Tracked): void {
+    t.wasRunning = false;
+    t.lastKey = '';
+    t.follow?.abort();
+    t.follow = undefined;
+    t.followed++;
+    t.savedBytes = 0;
+    const reason = evictionOf(this.workloadOf(t.name)) ?? 'the Job was suspended while it ran';
+    t.report({ type: 'log', chunk: `\n${REQUEUE_MARK}${reason}\n` });
+    t.report({ type: 'requeued', reason });
+  }
+
   /** Reports the attempt as running, once; true when this call reported it. */
   private reportRunning(t: Tracked, job: k8s.V1Job, pod: string, node: string, startedAt?: string): boolean {
     if (t.lastKey === 'running') return false;
     t.lastKey = 'running';
+    t.wasRunning = true;
     const handle: AttemptHandle = {
       namespace: this.config.namespace,
       job: t.name,
@@ -599,11 +687,13 @@ export class KubernetesExecutor implements Executor {
     const decoder = new StringDecoder('utf8');
     /** Bytes of the log this stream has delivered (it starts at the log's beginning). */
     let streamed = 0;
+    const generation = t.followed;
+    const stale = (): boolean => t.followClosed || t.followed !== generation;
     const sink = new Writable({
       write: (chunk: Buffer, _encoding, done) => {
         const skip = Math.max(0, t.savedBytes - streamed);
         streamed += chunk.length;
-        if (!t.followClosed && skip < chunk.length) {
+        if (!stale() && skip < chunk.length) {
           const text = decoder.write(skip ? chunk.subarray(skip) : chunk);
           if (text) {
             // Count only what was reported: a character split across chunks is reported (and counted) whole.
@@ -619,7 +709,7 @@ export class KubernetesExecutor implements Executor {
       .log(this.config.namespace, pod, CONTAINER_NAME, sink, { follow: true, limitBytes: LOG_LIMIT_BYTES })
       .then(
         (controller) => {
-          if (t.followClosed) controller.abort();
+          if (stale()) controller.abort();
           else t.follow = controller;
         },
         // Not fatal: the whole log is read again when the attempt ends.

@@ -37,6 +37,7 @@ import {
   labelValue,
   ownerName,
 } from './names.js';
+import { queueFor } from './kueue.js';
 import type { DataVolume, KubernetesExecutorConfig } from './options.js';
 import type { Placement } from './resources.js';
 
@@ -174,7 +175,9 @@ export function buildJob({ spec, cfg, placement, image, podAnnotations, passedEn
     ...cfg.labels,
     ...attemptLabels(spec.jobId, spec.taskName, spec.attempt, spec.owner),
   };
-  if (cfg.queueName) labels[KUEUE_QUEUE_LABEL] = cfg.queueName;
+  // On the Job only: Kueue queues the Job; its pod belongs to the Job, not to a queue of its own.
+  const queue = queueFor(cfg, spec);
+  const jobLabels = queue ? { ...labels, [KUEUE_QUEUE_LABEL]: queue } : labels;
   const annotations: Record<string, string> = {
     ...cfg.annotations,
     [TASK_ANNOTATION]: spec.taskName,
@@ -273,7 +276,7 @@ export function buildJob({ spec, cfg, placement, image, podAnnotations, passedEn
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, namespace: cfg.namespace, labels, annotations },
+    metadata: { name, namespace: cfg.namespace, labels: jobLabels, annotations },
     spec: {
       backoffLimit: 0,
       // Evictions and preemptions do not count against the attempt; exit code 137 (usually the OOM
@@ -288,8 +291,8 @@ export function buildJob({ spec, cfg, placement, image, podAnnotations, passedEn
       podReplacementPolicy: 'Failed',
       activeDeadlineSeconds: spec.timeoutMs ? Math.max(1, Math.ceil(spec.timeoutMs / 1000)) : undefined,
       ttlSecondsAfterFinished: cfg.ttlSecondsAfterFinished,
-      // Kueue admits a queued Job by unsuspending it.
-      suspend: cfg.queueName ? true : undefined,
+      // A queued Job is created unsuspended: Kueue's admission webhook suspends it until Kueue admits
+      // it. Where Kueue is down and its webhooks removed, the Job runs unqueued rather than never.
       template: {
         metadata: { labels, annotations: podTemplateAnnotations },
         spec: podSpec,

@@ -66,8 +66,15 @@ export const KubernetesExecutorConfigSchema = z
     priorityClassName: dnsSubdomain.optional(),
     serviceAccountName: dnsSubdomain.optional(),
     imagePullSecrets: z.array(dnsSubdomain).default([]),
-    /** Kueue LocalQueue: Jobs are created with its label (Kueue admits and unsuspends them). */
+    /**
+     * Kueue: the LocalQueue (in the Jobs' namespace) each Job is labelled for, so Kueue queues it,
+     * admits it against its ClusterQueue's quota and may preempt it (the task is then requeued, not
+     * failed). A user's own queue (`userQueues`) wins over their team's (`teamQueues`, by the team the
+     * job counts toward), which wins over `queueName`; a Job none of them names is not queued.
+     */
     queueName: dnsSubdomain.optional(),
+    userQueues: z.record(z.string().min(1), dnsSubdomain).default({}),
+    teamQueues: z.record(z.string().min(1), dnsSubdomain).default({}),
     /** Extra labels and annotations on every Job and pod. */
     labels: z.record(labelKey, labelVal).default({}),
     annotations: z.record(labelKey, z.string().max(4096)).default({}),

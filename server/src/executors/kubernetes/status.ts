@@ -4,6 +4,7 @@
  */
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { FailureReason } from '../executor.js';
+import { jobQueue, kueueWaitingReason, type Workload } from './kueue.js';
 
 /**
  * When the task's container ran, as its status tells (ISO 8601), and on which node; absent where it
@@ -93,7 +94,12 @@ function podFailure(pod: V1Pod | undefined): { reason: FailureReason; message: s
   return { reason: 'exit', message: pod?.status?.message ?? 'the pod failed' };
 }
 
-export function attemptStatus(job: V1Job | undefined, pods: readonly V1Pod[]): AttemptStatus | undefined {
+/** `workload`: the Job's Kueue Workload, when the Job is queued in Kueue and Kueue made one. */
+export function attemptStatus(
+  job: V1Job | undefined,
+  pods: readonly V1Pod[],
+  workload?: Workload,
+): AttemptStatus | undefined {
   if (!job) return undefined;
   const pod = newestPod(pods);
   const podName = pod?.metadata?.name;
@@ -117,8 +123,8 @@ export function attemptStatus(job: V1Job | undefined, pods: readonly V1Pod[]): A
     return { kind: 'failed', pod: podName, ...f, ...times };
   }
   if (job.spec?.suspend) {
-    const queue = job.metadata?.labels?.['kueue.x-k8s.io/queue-name'];
-    return { kind: 'waiting', reason: queue ? `queued in Kueue queue ${queue}` : 'the Job is suspended' };
+    const queue = jobQueue(job);
+    return { kind: 'waiting', reason: queue ? kueueWaitingReason(queue, workload) : 'the Job is suspended' };
   }
   if (!pod) return { kind: 'waiting', reason: 'waiting for the Job controller to create the pod' };
 
