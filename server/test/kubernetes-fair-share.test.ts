@@ -4,15 +4,10 @@
  * reason, and no Kubernetes object is created for it until its turn comes.
  */
 import { jest } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { createJobService } from '../src/engine.js';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
 import { GpuLimits } from '../src/gpu/fair-share.js';
-import type { JobService } from '../src/jobs/job-service.js';
-import { request, taskOf, waitForJob } from './jobs-fixtures.js';
+import { request, startService, taskOf, waitForJob, type TestHome } from './jobs-fixtures.js';
 import {
   BUILD_TIMEOUT_MS,
   createNamespace,
@@ -25,8 +20,7 @@ import {
 jest.setTimeout(120_000);
 
 let bed: Testbed;
-let home: string;
-let service: JobService;
+let h: TestHome;
 let ns: string;
 let batch: k8s.BatchV1Api;
 
@@ -34,7 +28,6 @@ beforeAll(async () => {
   bed = startTestbed();
   ns = await createNamespace(bed.kc, 'fair');
   batch = bed.kc.makeApiClient(k8s.BatchV1Api);
-  home = mkdtempSync(join(tmpdir(), 'cellpipe-k8s-fair-'));
   const executor = new KubernetesExecutor({
     kubeConfig: bed.kc,
     config: { namespace: ns },
@@ -43,18 +36,11 @@ beforeAll(async () => {
     podAnnotations: () => ({ 'testbed.cellpipe.io/delay': '10s' }),
     warn: () => undefined,
   });
-  service = createJobService({
-    home,
-    executor,
-    retryBackoffMs: 50,
-    gpuLimits: new GpuLimits({ user: { gpu: 1, 'mig-3g.20gb': 1 } }),
-  });
-  await service.start();
+  h = await startService({ executor, gpuLimits: new GpuLimits({ user: { gpu: 1, 'mig-3g.20gb': 1 } }) });
 }, BUILD_TIMEOUT_MS);
 
 afterAll(async () => {
-  await service?.close();
-  if (home) rmSync(home, { recursive: true, force: true });
+  await h?.cleanup();
   bed?.stop();
 });
 
@@ -67,7 +53,7 @@ async function jobsOf(id: string): Promise<string[]> {
 test("a task over its owner's share waits with no Job created; other users' tasks run meanwhile", async () => {
   const gpu = { gpu: 1 };
   const mig = { mig: '3g.20gb' };
-  const alice = await service.submit(
+  const alice = await h.service.submit(
     'alice',
     request([
       { name: 'gpu1', code: 'a = 1\n', resources: gpu },
@@ -76,9 +62,9 @@ test("a task over its owner's share waits with no Job created; other users' task
       { name: 'slice2', code: 'd = 1\n', resources: mig },
     ]),
   );
-  const bob = await service.submit('bob', request([{ name: 'mine', code: 'e = 1\n', resources: gpu }]));
+  const bob = await h.service.submit('bob', request([{ name: 'mine', code: 'e = 1\n', resources: gpu }]));
   const held = await waitForJob(
-    service,
+    h.service,
     alice.id,
     (j) => j.tasks.filter((t) => t.waitingReason?.startsWith('waiting: user alice')).length === 2,
   );
@@ -96,9 +82,9 @@ test("a task over its owner's share waits with no Job created; other users' task
   });
   expect(created).toHaveLength(2);
   expect(created.some((name) => waiting.some(([w]) => w === name))).toBe(false);
-  await waitForJob(service, bob.id, (j) => taskOf(j, 'mine').state !== 'queued');
+  await waitForJob(h.service, bob.id, (j) => taskOf(j, 'mine').state !== 'queued');
 
-  const [a, b] = await Promise.all([waitForJob(service, alice.id), waitForJob(service, bob.id)]);
+  const [a, b] = await Promise.all([waitForJob(h.service, alice.id), waitForJob(h.service, bob.id)]);
   expect(a.state).toBe('succeeded');
   expect(b.state).toBe('succeeded');
   expect(a.tasks.every((t) => t.attempt === 1 && t.waitingReason === undefined)).toBe(true);
