@@ -6,7 +6,7 @@ import { codeNotebook, submitJob } from './helpers/notebooks.js';
 const listRequest = (r: Request) => r.method() === 'GET' && new URL(r.url()).pathname.endsWith('/cellpipe/api/jobs');
 
 test.describe('a job list that scales', () => {
-  test('200 jobs: server-side search and state filter, paging as it scrolls, arrow keys, bulk delete', async ({
+  test('200 jobs: server-side search, state, date and owner filters, paging as it scrolls, arrow keys, bulk delete', async ({
     page,
   }) => {
     test.setTimeout(300_000);
@@ -73,5 +73,19 @@ test.describe('a job list that scales', () => {
     await expect(cellpipe.monitor.listSummary).toHaveText('1 of 1 job');
     const left = await page.request.get(`/cellpipe/api/jobs?q=${name}&state=succeeded`);
     expect(((await left.json()) as { items: { id: string }[] }).items.map((j) => j.id)).toEqual([ok[2]]);
+
+    // The date and owner filters are the server's too: jobs of the last hour, then another user's
+    const recent = page.waitForRequest((r) => listRequest(r) && new URL(r.url()).searchParams.has('since'));
+    await cellpipe.monitor.createdFilter.selectOption({ label: 'Last hour' });
+    const since = new URL((await recent).url()).searchParams.get('since')!;
+    expect(Date.now() - Date.parse(since)).toBeGreaterThan(3_500_000);
+    expect(Date.now() - Date.parse(since)).toBeLessThan(3_700_000);
+    await expect(cellpipe.monitor.listSummary).toHaveText('1 of 1 job');
+    const other = page.waitForRequest(
+      (r) => listRequest(r) && new URL(r.url()).searchParams.get('user') === 'someone-else',
+    );
+    await cellpipe.monitor.ownerFilter.fill('someone-else');
+    await other;
+    await expect(cellpipe.monitor.list.getByText('No job matches these filters.')).toBeVisible();
   });
 });

@@ -267,6 +267,16 @@ export class Monitor {
     return this.jobList.getByRole('group', { name: 'States' }).getByRole('button', { name: state, exact: true });
   }
 
+  /** The list's "Created" filter (Any time, Last hour, ...). */
+  get createdFilter(): Locator {
+    return this.jobList.getByRole('combobox', { name: 'Created' });
+  }
+
+  /** The list's owner filter (shown to admins). */
+  get ownerFilter(): Locator {
+    return this.jobList.getByRole('textbox', { name: 'Owner' });
+  }
+
   /** "50 of 203 jobs" */
   get listSummary(): Locator {
     return this.jobList.locator('.jp-cellpipe-Monitor-listSummary [aria-live]');
