@@ -137,8 +137,8 @@ function definitionsOf(flow: TaskFlow): Definition[] {
   const needed = [...flow.definitions.values()].sort(
     (a, b) => a.cell - b.cell || a.definition.line - b.definition.line,
   );
-  for (const { cell, definition: d, names } of needed) {
-    const base = { kind: d.kind, cell, line: d.line };
+  for (const { cell, definition: d, kind, names } of needed) {
+    const base = { kind, cell, line: d.line };
     if (!d.parts || d.names.every((n) => names.has(n))) out.push({ ...base, names: d.names, source: d.source });
     else for (const p of d.parts) if (names.has(p.name)) out.push({ ...base, names: [p.name], source: p.source });
   }

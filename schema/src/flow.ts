@@ -16,9 +16,10 @@
  * goes to, objects that cannot change (literals), functions, classes and modules (they cross tasks
  * by source), and names the user declares read-only (`readonly:` tag, cell or notebook metadata).
  *
- * Modules, functions and classes bound by a top-level statement cross tasks by source: a task that
- * uses one another task bound runs that statement again (its `definitions`), and so does a task
- * whose inputs may hold instances of the notebook's classes or references to its functions.
+ * Modules, functions and classes bound by a top-level statement (or an alias of one) cross tasks
+ * by source: a task that uses one another task bound runs that statement again (its
+ * `definitions`), and so does a task whose inputs may hold instances of the notebook's classes or
+ * references to its functions.
  */
 import {
   DEFINITE_CHANGES,
@@ -54,6 +55,8 @@ export interface NeededDefinition {
   /** 0-based cell of the statement. */
   cell: number;
   definition: Definition;
+  /** What the statement binds (an alias binds what it aliases). */
+  kind: 'import' | 'function' | 'class';
   names: Set<string>;
 }
 
@@ -79,6 +82,8 @@ interface DefRef {
   cell: number;
   index: number;
   definition: Definition;
+  /** An alias (`f = g`): the name it aliases and that name's binding where the alias ran. */
+  aliased: { name: string; binding: Binding } | undefined;
 }
 
 /** One shape for every binding (the lookups in the loop over events stay monomorphic). */
@@ -227,9 +232,16 @@ export function inferFlow(
         needed.names.add(name);
         return;
       }
-      flow.definitions.set(key, { cell: g.def.cell, definition: g.def.definition, names: new Set([name]) });
+      const kind = g.def.definition.kind === 'alias' ? (g.fn?.kind ?? 'import') : g.def.definition.kind;
+      flow.definitions.set(key, { cell: g.def.cell, definition: g.def.definition, kind, names: new Set([name]) });
+      const aliased = g.def.aliased;
+      // An alias runs again after what it aliased there (setup cells run in every task); running
+      // it by name now could find a later binding of that name.
+      if (aliased) {
+        if (aliased.binding.task !== null) define(aliased.name, aliased.binding as Binding & { def: DefRef }, visiting);
+      }
       // Running it again reads what it read: decorators, base classes, default values.
-      for (const r of g.def.definition.reads) read(r, visiting);
+      else for (const r of g.def.definition.reads) read(r, visiting);
     };
 
     /**
@@ -438,13 +450,27 @@ export function inferFlow(
     /** The binding a bind event makes: most carry only their kind and are shared. */
     const bound = (e: CellAnalysis['events'][number] & { kind: 'bind' }, cell: number): Binding => {
       const v = e.value;
+      const definition = v?.def !== undefined ? analysis(cell).definitions[v.def]! : undefined;
+      if (definition?.kind === 'alias') {
+        const name = definition.reads[0]!;
+        const a = visible(name);
+        // An alias of a module, function or class crosses by source like what it aliases: after
+        // what it aliases, where that crosses by source too (or comes from setup).
+        if (a && !a.deleted && (a.fn || a.imported !== undefined) && (a.task === null || a.def))
+          return binding(t.name, {
+            fn: a.fn,
+            imported: a.imported,
+            def: { cell, index: v!.def!, definition, aliased: { name, binding: a } },
+            cell,
+          });
+        return made.plain;
+      }
       const unpassable = v?.made !== undefined ? unpassableMade(v.made) : undefined;
-      if (e.fn || v?.imported !== undefined || v?.def !== undefined || unpassable !== undefined) {
+      if (e.fn || v?.imported !== undefined || definition !== undefined || unpassable !== undefined) {
         return binding(t.name, {
           fn: e.fn,
           imported: v?.imported,
-          def:
-            v?.def !== undefined ? { cell, index: v.def, definition: analysis(cell).definitions[v.def]! } : undefined,
+          def: definition && { cell, index: v!.def!, definition, aliased: undefined },
           unpassable,
           cell,
         });

@@ -320,6 +320,53 @@ describe('variable flow between tasks', () => {
     expect(t2.definitions.map((d) => d.names)).toEqual([['Model']]);
   });
 
+  it('an alias of a function, class or module crosses by source after what it aliases', () => {
+    const { pipeline, warnings } = flow([
+      'k = 2\ndef g(x):\n    return x * k\nclass M:\n    pass\nimport json as j',
+      'f = g\nN = M\njs = j',
+      'h = f',
+      'print(h(3), N(), js.dumps(1))',
+    ]);
+    expect(warnings).toEqual([]);
+    const [, t1, t2, t3] = pipeline.spec.tasks;
+    // Nothing crosses pickled: an alias is defined again wherever it is used.
+    expect(t1!.outputs).toEqual([]);
+    expect(t2!.outputs).toEqual([]);
+    expect(t3!.inputs).toEqual(['k']);
+    expect(t3!.dependsOn).toEqual(['t0']);
+    expect(t3!.definitions).toEqual([
+      { kind: 'function', names: ['g'], cell: 0, line: 2, source: 'def g(x):\n    return x * k' },
+      { kind: 'class', names: ['M'], cell: 0, line: 4, source: 'class M:\n    pass' },
+      { kind: 'import', names: ['j'], cell: 0, line: 6, source: 'import json as j' },
+      { kind: 'function', names: ['f'], cell: 1, line: 1, source: 'f = g' },
+      { kind: 'class', names: ['N'], cell: 1, line: 2, source: 'N = M' },
+      { kind: 'import', names: ['js'], cell: 1, line: 3, source: 'js = j' },
+      { kind: 'function', names: ['h'], cell: 2, line: 1, source: 'h = f' },
+    ]);
+  });
+
+  it('an alias runs after the binding it aliased, even when the name was bound again later', () => {
+    // A function restored in a finally: block, the shape of a test that a function uses another.
+    const { pipeline } = flow([
+      'def squares(n):\n    return [i * i for i in range(n)]',
+      'def total(n):\n    return sum(squares(n))\nkeep = squares\ndel squares\ntry:\n    total(1)\nexcept NameError:\n    pass\nfinally:\n    squares = keep',
+      'print(total(3))',
+    ]);
+    expect(pipeline.spec.tasks[2]!.definitions.map((d) => d.source)).toEqual([
+      'def squares(n):\n    return [i * i for i in range(n)]',
+      'def total(n):\n    return sum(squares(n))',
+      'keep = squares',
+      'squares = keep',
+    ]);
+    expect(pipeline.spec.tasks[2]!.inputs).toEqual([]);
+  });
+
+  it('an alias of a value, or one inside a block that may not run, passes as a value', () => {
+    const { pipeline } = flow(['def g():\n    return 1\nxs = [1]', 'ys = xs\nif True:\n    f = g', 'print(ys, f())']);
+    expect(pipeline.spec.tasks[2]).toMatchObject({ inputs: ['f', 'ys'] });
+    expect(pipeline.spec.tasks[2]!.definitions.map((d) => d.source)).toEqual(['def g():\n    return 1']);
+  });
+
   it('a name bound by a definition and later by a value passes as a value', () => {
     const { pipeline } = flow(['import json\njson = json.dumps(1)', 'print(json)']);
     expect(pipeline.spec.tasks[1]).toMatchObject({ inputs: ['json'], definitions: [] });

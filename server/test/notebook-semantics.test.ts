@@ -120,6 +120,23 @@ test('a module, a function and a class from one task work in the next, and an in
   ]);
 });
 
+test('aliases of functions, classes and modules work in later tasks, also one restored in a finally: block', async () => {
+  await expectSameAsTopToBottom([
+    {
+      source:
+        'import json\ndef squares(n):\n    return [i * i for i in range(1, n + 1)]\nclass Point:\n    def __init__(self, x):\n        self.x = x\n    def __repr__(self):\n        return f"P({self.x})"',
+      tags: ['task:defs'],
+    },
+    {
+      source:
+        'def total(n):\n    return sum(squares(n))\nkeep = squares\ndel squares\ntry:\n    total(1)\nexcept NameError:\n    print("total uses squares")\nfinally:\n    squares = keep\nP = Point\nenc = json',
+      tags: ['task:alias'],
+    },
+    { source: 'f = total\np = P(5)\nprint(total(3), enc.dumps([1]))', tags: ['task:use'] },
+    { source: 'print(f(2), p, P(1))', tags: ['task:again'] },
+  ]);
+});
+
 test('%time total = sum(data) passes data; an indented first line runs; Π and 𝜋 are names', async () => {
   const cells: Cell[] = [
     { source: 'data = [1, 2, 3]\nΠ = 3.14\n𝜋 = 3', tags: ['task:load'] },

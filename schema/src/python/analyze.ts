@@ -12,7 +12,7 @@
 import type { Comprehension, Expr, FormattedValue, Keyword, Param, Pattern, Stmt, TypeParam } from './ast.js';
 import { PURE_BUILTINS, PYTHON_BUILTINS, READ_ONLY_METHODS } from './builtins.js';
 import { prepareCell, type Embedded, type PreparedCell, type ProcessEffect } from './magics.js';
-import { definitionKind, definitionOf, type Definition } from './definitions.js';
+import { definitionKind, definitionOf, nestedAliases, type Definition } from './definitions.js';
 import { parseModule } from './parse.js';
 import { rootsOf } from './values.js';
 import {
@@ -705,6 +705,9 @@ export function analyzePython(source: string): CellAnalysis {
           const from = sink.events.length;
           walker.statement(s, sink);
           if (kind) definitions.push(definitionStatement(s, kind, source, cell, sink.events, from, definitions.length));
+          else if (s.k === 'Try' || s.k === 'With')
+            for (const a of nestedAliases(s))
+              definitions.push(nestedAlias(a, source, cell, pos, sink.events, from, definitions.length));
         }
       }
     } catch (e) {
@@ -766,6 +769,29 @@ function definitionStatement(
   for (let i = from; i < events.length; i++) {
     const e = events[i]!;
     if (e.kind === 'bind' && definition.names.includes(e.name)) e.value = { ...e.value, def: index };
+  }
+  return definition;
+}
+
+/**
+ * An alias `name = other` inside a block of a top-level statement (events from `from` on): only the
+ * bind event of its own target is marked, since the block may bind the name elsewhere too.
+ */
+function nestedAlias(
+  s: Stmt & { k: 'Assign' },
+  source: string,
+  cell: PreparedCell,
+  pos: Positions,
+  events: PyEvent[],
+  from: number,
+  index: number,
+): Definition {
+  const target = s.targets[0] as Expr & { k: 'Name' };
+  const definition = definitionOf(s, 'alias', source, cell, [(s.value as Expr & { k: 'Name' }).id]);
+  const at = pos.at(target.at);
+  for (let i = from; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.kind === 'bind' && e.name === target.id && e.at === at) e.value = { ...e.value, def: index };
   }
   return definition;
 }

@@ -1,14 +1,17 @@
 /**
  * Imports, functions and classes cross task boundaries by source: a task that uses one that another
  * task bound runs the same statement again. This module finds those statements in a cell: the
- * top-level `import`, `from ... import`, `def` and `class` statements (decorators included) and
- * `name = lambda ...`, with their exact source as the cell runs it (dedented as IPython does).
+ * top-level `import`, `from ... import`, `def` and `class` statements (decorators included),
+ * `name = lambda ...`, and aliases (`name = other`, also in a `finally:` or `with` body, which
+ * always run), with their exact source as the cell runs it (dedented as IPython does). An alias
+ * crosses by source only when the compiler finds that `other` is a module, function or class.
  */
 import type { Stmt } from './ast.js';
 import type { PreparedCell } from './magics.js';
 
 export interface Definition {
-  kind: 'import' | 'function' | 'class';
+  /** `alias`: `name = other`; what it is depends on what `other` is bound to where it runs. */
+  kind: 'import' | 'function' | 'class' | 'alias';
   /** The names the statement binds. */
   names: string[];
   /** 1-based line in the cell where the statement starts (its first decorator). */
@@ -36,10 +39,25 @@ export function definitionKind(s: Stmt): Definition['kind'] | null {
     case 'ClassDef':
       return 'class';
     case 'Assign':
-      return s.targets.length === 1 && s.targets[0]!.k === 'Name' && s.value.k === 'Lambda' ? 'function' : null;
+      if (s.targets.length !== 1 || s.targets[0]!.k !== 'Name') return null;
+      return s.value.k === 'Lambda' ? 'function' : s.value.k === 'Name' ? 'alias' : null;
     default:
       return null;
   }
+}
+
+/**
+ * Aliases (`name = other`) nested in the parts of a top-level statement that always run when it
+ * does: a `finally:` body and a `with` body (an `if`, loop or `except` body may not run).
+ */
+export function nestedAliases(s: Stmt, out: (Stmt & { k: 'Assign' })[] = []): (Stmt & { k: 'Assign' })[] {
+  const body = s.k === 'Try' ? s.finalbody : s.k === 'With' ? s.body : null;
+  if (body)
+    for (const n of body) {
+      if (n.k === 'Assign' && definitionKind(n) === 'alias') out.push(n);
+      else nestedAliases(n, out);
+    }
+  return out;
 }
 
 function importParts(s: Stmt): { name: string; source: string }[] {
