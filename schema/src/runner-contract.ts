@@ -101,6 +101,11 @@ export const TaskJsonSchema = z
      */
     workDir: AbsolutePathSchema.optional(),
     /**
+     * Every task this one depends on, directly or not: a file of the working folder that this task
+     * and another one use, unless one of them is upstream of the other, is reported (`file-order`).
+     */
+    upstream: z.array(TaskNameSchema).optional(),
+    /**
      * What the task may publish as results (`cellpipe.report`, metrics.json); a result past these
      * fails the report with a message naming it. Absent: the runner only checks names and types.
      */

@@ -155,3 +155,51 @@ test("`cellpipe run` from another folder runs the tasks in the notebook's folder
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+describe('files the compiler cannot see are reported, never silent', () => {
+  // The paths are built at run time: the compiler sees no file, so only a variable orders the tasks.
+  const write = "name = 'sco' + 'res'\nwith open(name + '.csv', 'w') as fh:\n    fh.write('ann,91')";
+  const read =
+    "import time\ntime.sleep(1)\nsource = 'sco' + 'res'\nwith open(source + '.csv') as fh:\n    print(fh.read())";
+
+  test('two tasks that do not depend on each other, one writing a file the other reads: a file-order warning', async () => {
+    const job = await h.service.submit('alice', {
+      notebook: {
+        path: 'hidden.ipynb',
+        content: taggedNotebook([
+          { tags: ['task:produce'], source: write },
+          { tags: ['task:consume'], source: read },
+        ]),
+      },
+      workDir: folder,
+    });
+    expect(job.tasks.map((t) => t.dependsOn)).toEqual([[], []]);
+    const done = await waitForJob(h.service, job.id);
+    // Whichever ended second reports it, whether or not the reader found the file in time.
+    expect(done.warnings).toEqual([
+      expect.objectContaining({
+        kind: 'file-order',
+        message: expect.stringContaining(
+          "tasks 'produce' and 'consume' both use 'scores.csv' in the working folder ('produce' writes, 'consume' reads)",
+        ),
+      }),
+    ]);
+  });
+
+  test('the same tasks in order (the reader depends on the writer through a variable): no warning', async () => {
+    const job = await h.service.submit('alice', {
+      notebook: {
+        path: 'ordered.ipynb',
+        content: taggedNotebook([
+          { tags: ['task:produce'], source: write },
+          { tags: ['task:consume'], source: `${read}\nprint(name)` },
+        ]),
+      },
+      workDir: folder,
+    });
+    expect(job.tasks.map((t) => t.dependsOn)).toEqual([[], ['produce']]);
+    const done = await waitForJob(h.service, job.id);
+    expect(done.state).toBe('succeeded');
+    expect(done.warnings).toEqual([]);
+  });
+});

@@ -129,6 +129,8 @@ class Task:
     dataStore: DataStore | None = None
     # The job's working folder, shared by its tasks; absent: the folder the runner was started in.
     workDir: str | None = field(default=None, metadata=_meta(check="abspath"))
+    # Every task this one depends on, directly or not (files used by both are then in order).
+    upstream: list[str] = field(default_factory=list, metadata=_meta(items="task-name"))
     # Absent: results are checked for names and types only.
     resultLimits: ResultLimits | None = None
 

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from . import results, workdir
+from . import fileuse, results, workdir
 from .contract import Note, OutputDetail, ResultError, ResultWarning
 from .failures import (
     EXIT_CANCELLED,
@@ -88,6 +88,7 @@ class Runner(object):
         self.namespace = None
         self.notes = []
         self.warnings = []
+        self.file_use = None
         self.outputs_saved = []
         self.output_details = []
         self.execution_count = 0
@@ -167,7 +168,8 @@ class Runner(object):
             os.environ[ENV_LIMITS] = json_compact(to_json(t.resultLimits))
         else:
             os.environ.pop(ENV_LIMITS, None)
-        workdir.enter(t.workDir)
+        workdir.enter(t.workDir, create=t.dataStore is not None and t.dataStore.kind == "server")
+        self.file_use = fileuse.start(t, self.ENGINE)
         self._real_stdout = line_buffered(sys.stdout)
         self._real_stderr = line_buffered(sys.stderr)
 
@@ -674,6 +676,7 @@ class Runner(object):
         if not self._finish_lock.acquire(False):
             while True:  # a SIGTERM is writing the cancelled result and will exit the process
                 time.sleep(1)
+        self.warnings.extend(fileuse.finish(self.file_use, t))
         try:
             status = self._finish(status, error)
         except Exception as e:

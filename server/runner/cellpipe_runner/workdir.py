@@ -7,11 +7,14 @@ import os
 from .failures import TaskFailure
 
 
-def enter(path):
-    """Makes ``path`` the current directory of the task (and of the kernel it may start)."""
+def enter(path, create=False):
+    """Makes ``path`` the current directory of the task (and of the kernel it may start); ``create``:
+    a scratch folder of the task's own (a pod's), made here."""
     if path is None:
         return
     try:
+        if create:
+            os.makedirs(path, exist_ok=True)
         os.chdir(path)
     except OSError as e:
         raise TaskFailure(

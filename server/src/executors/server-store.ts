@@ -26,11 +26,11 @@ export function serverStoreTaskJson(spec: LaunchSpec, s: ServerStoreSettings): s
     throw new Error(`the task.json of ${spec.taskId} attempt ${spec.attempt} is not JSON`);
   }
   const artifactRoot = `${s.workDir}/artifacts`;
-  // The job's working folder is the server's: the task works in its own scratch folder, which no
-  // other task sees (the runner reports the files it writes there).
-  const { workDir: _shared, ...own } = task;
+  // The job's working folder is the server's: the task works in a scratch folder of its own, which
+  // no other task sees (the runner reports the files it writes there).
   return JSON.stringify({
-    ...own,
+    ...task,
+    workDir: `${s.workDir}/work`,
     artifactRoot,
     outputDir: `${artifactRoot}/${spec.taskName}`,
     resultPath: `${s.workDir}/result.json`,

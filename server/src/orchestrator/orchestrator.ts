@@ -734,6 +734,7 @@ export class Orchestrator {
       resultPath: this.layout.resultPath(id, name, attempt),
       notebookPath: this.layout.notebookPath(id, name, attempt),
       workDir,
+      upstream: upstreamOf(aj.specs, name),
       resultLimits: {
         count: this.limits.resultsPerTask,
         bytes: this.limits.resultsBytes,
@@ -1002,4 +1003,16 @@ export class Orchestrator {
     if (next.state === 'failed') this.afterFailure(aj, name);
     this.schedule();
   }
+}
+
+/** Every task `name` depends on, directly or not, sorted. */
+function upstreamOf(specs: ReadonlyMap<string, { dependsOn: readonly string[] }>, name: string): string[] {
+  const seen = new Set<string>();
+  const todo = [...(specs.get(name)?.dependsOn ?? [])];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    if (seen.has(next)) continue;
+    seen.add(next);
+    todo.push(...(specs.get(next)?.dependsOn ?? []));
+  }
+  return [...seen].sort();
 }
