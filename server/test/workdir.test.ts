@@ -203,3 +203,31 @@ describe('files the compiler cannot see are reported, never silent', () => {
     expect(done.warnings).toEqual([]);
   });
 });
+
+test('a task that continues the global random sequence an earlier task drew from: a random-state warning on the job', async () => {
+  const job = await h.service.submit('alice', {
+    notebook: {
+      path: 'random.ipynb',
+      content: taggedNotebook([
+        { tags: ['setup'], source: 'import random\nrandom.seed(1)' },
+        { tags: ['task:first'], source: 'a = random.random()' },
+        { tags: ['task:second'], source: 'b = random.random()' },
+        { tags: ['task:own'], source: 'random.seed(5)\nc = random.random()' },
+        { tags: ['task:none'], source: 'd = 1' },
+      ]),
+    },
+    workDir: folder,
+  });
+  const done = await waitForJob(h.service, job.id);
+  expect(done.state).toBe('succeeded');
+  const found = (done.warnings ?? []).filter((w) => w.kind === 'random-state');
+  expect(found.length).toBeGreaterThanOrEqual(1);
+  // Whichever of the two ends second says it (both may, if they end together); only 'second' differs.
+  for (const w of found) {
+    expect(w).toMatchObject({ variable: 'random' });
+    expect(w.message).toContain(
+      "task 'second' draws from the global random state of random without seeding it first, and task 'first' before it",
+    );
+  }
+  expect((done.warnings ?? []).filter((w) => w.kind !== 'random-state')).toEqual([]);
+});

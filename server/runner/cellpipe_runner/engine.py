@@ -336,6 +336,7 @@ class Runner(object):
                 # the cell; a costlier one only once the cells are done.
                 each_cell = cost <= EACH_CELL_FINGERPRINT_BYTES
                 self._fingerprints[item.name] = {"fp": fp, "reported": False, "each_cell": each_cell}
+        fileuse.before_cells(self.file_use)
 
     def _run_definitions(self):  # engine hook
         from .definitions import run_definitions

@@ -10,6 +10,10 @@ used one file, at least one of them writing it, get a ``file-order`` warning (fr
 them ends second). Where the folder is shared with no other task (the server data store), each
 file a task writes there gets a ``file-not-shared`` warning. Files that C libraries open themselves
 (HDF5, SQLite) are not seen.
+
+The same records carry the global random generators each task used (globalrandom.py): a task that
+draws from one without seeding it first, after a task before it in the notebook used it, gets a
+``random-state`` warning.
 """
 
 import json
@@ -17,6 +21,7 @@ import os
 import sys
 
 from .contract import ResultWarning
+from .globalrandom import GlobalRandom
 
 RECORD = "files-used.json"
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -31,6 +36,12 @@ def start(task, engine):
     use = FileUse(task.workDir, [task.artifactRoot, os.path.dirname(task.resultPath)])
     use.install()
     return use
+
+
+def before_cells(use):
+    """The setup cells have run: the task's own use of the global random state starts here."""
+    if use is not None:
+        use.random.start()
 
 
 def finish(use, task):
@@ -54,6 +65,7 @@ class FileUse(object):
         self.active = True
         self.read = set()
         self.written = set()
+        self.random = GlobalRandom()
 
     def install(self):
         sys.addaudithook(self._hook)
@@ -104,10 +116,13 @@ class FileUse(object):
             "upstream": sorted(task.upstream),
             "read": sorted(self.read - self.written),
             "written": sorted(self.written),
+            "random": self.random.summary(),
         }
         _write_json(os.path.join(task.outputDir, RECORD), mine)
         warnings = []
-        for other in _records(task.artifactRoot, task.taskName):
+        others = list(_records(task.artifactRoot, task.taskName))
+        warnings.extend(_random_warnings(task, mine, others))
+        for other in others:
             if other["task"] in task.upstream or task.taskName in other.get("upstream", ()):
                 continue
             files = sorted(
@@ -153,6 +168,48 @@ def _order_warning(task, mine, other, files):
         )
     )
     return ResultWarning(kind="file-order", message=message, task=task.taskName)
+
+
+def _random_warnings(task, mine, others):
+    """For each task that continues a generator a task before it used: one warning, if this task
+    ends second (it sees the other's record)."""
+    everyone = [mine] + others
+    out = []
+    for later in everyone:
+        for name, use in sorted((later.get("random") or {}).items()):
+            if not (isinstance(use, dict) and use.get("continues")):
+                continue
+            before = [
+                r["task"]
+                for r in everyone
+                if r is not later and _order(r) < _order(later) and name in (r.get("random") or {})
+            ]
+            # Reported by the task that ends second: this one, and it is one of the two.
+            if not before or (later is not mine and mine["task"] not in before):
+                continue
+            out.append(
+                ResultWarning(
+                    kind="random-state",
+                    message=(
+                        "task '%s' draws from the global random state of %s without seeding it first, and %s "
+                        "before it in the notebook used it too: each task starts it afresh from the setup "
+                        "cells, so '%s' does not get the numbers a top-to-bottom run gives it; pass a "
+                        "generator between tasks (numpy.random.default_rng(seed), random.Random(seed)) or "
+                        "seed it in '%s'" % (later["task"], name, _tasks(sorted(before)), later["task"], later["task"])
+                    ),
+                    variable=name,
+                    task=task.taskName,
+                )
+            )
+    return out
+
+
+def _order(record):
+    return (record["first"], record["task"])
+
+
+def _tasks(names):
+    return ("task '%s'" % names[0]) if len(names) == 1 else "tasks " + ", ".join("'%s'" % n for n in names)
 
 
 def _roles(earlier, later, files):

@@ -2,6 +2,7 @@
 sees, and the warnings two tasks' records give."""
 
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -10,7 +11,7 @@ from types import SimpleNamespace
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from cellpipe_runner import fileuse  # noqa: E402
+from cellpipe_runner import fileuse, globalrandom  # noqa: E402
 from cellpipe_runner.contract import Cell  # noqa: E402
 
 
@@ -111,6 +112,59 @@ class FileUseTest(unittest.TestCase):
             "'part-0.csv', 'part-1.csv', 'part-2.csv', 'part-3.csv', 'part-4.csv' and 2 more", warning.message
         )
         self.assertIn("$CELLPIPE_OUTPUT_DIR", warning.message)
+
+
+class GlobalRandomTest(unittest.TestCase):
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="cellpipe-random-")
+        self.saved = random.getstate()
+
+    def tearDown(self):
+        random.setstate(self.saved)
+        shutil.rmtree(self.root)
+
+    def used(self, code):
+        """What a task whose cells run ``code`` leaves of its use of the global random state."""
+        watch = globalrandom.GlobalRandom()
+        watch.start()
+        try:
+            code()
+        finally:
+            random.seed = random.seed.__wrapped__ if hasattr(random.seed, "__wrapped__") else random.seed
+        return watch.summary()
+
+    def test_what_a_task_did_with_the_generator(self):
+        self.assertEqual(self.used(lambda: None), {})
+        self.assertEqual(self.used(lambda: random.random()), {"random": {"continues": True}})
+        self.assertEqual(self.used(lambda: (random.seed(3), random.random())), {"random": {"continues": False}})
+        self.assertEqual(self.used(lambda: (random.random(), random.seed(3))), {"random": {"continues": True}})
+
+    def finish(self, name, first, summary):
+        use = fileuse.FileUse(self.root)
+        use.random.summary = lambda: summary
+        t = task(name, self.root, first=first)
+        os.makedirs(t.outputDir)
+        return use.finish(t, shared=True)
+
+    def test_a_task_that_continues_a_sequence_an_earlier_task_used(self):
+        self.assertEqual(self.finish("draw", 1, {"random": {"continues": True}}), [])
+        # Ends second: it reports itself.
+        [warning] = self.finish("again", 3, {"random": {"continues": True}})
+        self.assertEqual((warning.kind, warning.variable), ("random-state", "random"))
+        self.assertIn(
+            "task 'again' draws from the global random state of random without seeding it first, "
+            "and task 'draw' before it",
+            warning.message,
+        )
+        # A task that seeds first is on its own; one that never touched the generator too.
+        self.assertEqual(self.finish("seeded", 5, {"random": {"continues": False}}), [])
+        self.assertEqual(self.finish("other", 6, {}), [])
+
+    def test_reported_by_the_earlier_task_when_it_ends_second(self):
+        self.assertEqual(self.finish("later", 4, {"random": {"continues": True}}), [])
+        [warning] = self.finish("earlier", 2, {"random": {"continues": False}})
+        self.assertIn("task 'later' draws", warning.message)
+        self.assertEqual(warning.task, "earlier")
 
 
 if __name__ == "__main__":
