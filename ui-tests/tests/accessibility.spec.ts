@@ -87,6 +87,16 @@ for (const theme of ['JupyterLab Light', 'JupyterLab Dark']) {
       // And the Resources tab
       await cellpipe.resources.open();
       expect(await seriousViolations(page, `#${Ids.monitor}`)).toEqual([]);
+
+      // And every other tab the monitor has (Schedules, Pipelines, Results, ...)
+      const tabs = page.locator(`#${Ids.monitor}`).getByRole('tab');
+      const names = await tabs.allInnerTexts();
+      expect(names.length).toBeGreaterThan(2);
+      for (const name of names) {
+        await tabs.filter({ hasText: name }).click();
+        await expect(tabs.filter({ hasText: name })).toHaveAttribute('aria-selected', 'true');
+        expect(await seriousViolations(page, `#${Ids.monitor}`), name).toEqual([]);
+      }
       await page.theme.setTheme('JupyterLab Light');
     });
   });
