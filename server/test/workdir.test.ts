@@ -231,3 +231,34 @@ test('a task that continues the global random sequence an earlier task drew from
   }
   expect((done.warnings ?? []).filter((w) => w.kind !== 'random-state')).toEqual([]);
 });
+
+test("a re-run of the failed tasks finds in the job's own folder what the tasks it reuses wrote there", async () => {
+  const flag = join(folder, 'fixed');
+  const job = await h.service.submit('alice', {
+    notebook: {
+      path: 'rerun.ipynb',
+      content: taggedNotebook([
+        {
+          tags: ['task:write'],
+          source: "import os\nos.makedirs('out', exist_ok=True)\nopen('out/n.txt', 'w').write('7')",
+        },
+        {
+          tags: ['task:read'],
+          source: `import os\nassert os.path.exists(${JSON.stringify(flag)}), 'not yet'\nn = int(open('out/n.txt').read())\nprint(n * 6)`,
+        },
+      ]),
+    },
+  });
+  expect(job.tasks.map((t) => t.dependsOn)).toEqual([[], ['write']]);
+  const failed = await waitForJob(h.service, job.id);
+  expect(failed.tasks.map((t) => t.state)).toEqual(['succeeded', 'failed']);
+  writeFileSync(flag, '');
+  const rerun = await h.service.rerun(job.id, 'failed');
+  const done = await waitForJob(h.service, rerun.id);
+  expect(done.tasks.map((t) => [t.name, t.state, Boolean(t.reused)])).toEqual([
+    ['write', 'succeeded', true],
+    ['read', 'succeeded', false],
+  ]);
+  const log = readFileSync(join(h.home, 'jobs', rerun.id, 'tasks', 'read', 'attempt-1.log'), 'utf8');
+  expect(log).toMatch(/^42$/m);
+});

@@ -493,6 +493,9 @@ export class JobService implements JobServiceApi {
         const artifacts = this.layout.outputDir(id, task);
         if (existsSync(artifacts)) copyOutputs(artifacts, this.layout.outputDir(newId, task));
       }
+      // A job's own working folder holds what its reused tasks wrote there, for the tasks that run again.
+      const work = this.layout.workDir(id);
+      if (reuse.size && existsSync(work)) copyOutputs(work, this.layout.workDir(newId));
       this.store.insertJob(job, tasks, bases);
     } catch (err) {
       removeTree(this.layout.jobDir(newId));

@@ -85,10 +85,10 @@ export class RunAs {
  *   task can pass through them to its own, but not list them or read what the server keeps there
  *   (task logs, other tasks' folders);
  * - the attempt folder (task.json, result.json, executed notebook) and the task's output folders
- *   (`files/`, `vars/`) belong to the user, 0700, and so does the job's working folder `work/`
- *   when the job names none of its own;
+ *   (`files/`, `vars/`) belong to the user, 0700;
  * - output folders and files of upstream tasks that the server made itself (a re-run's copies of
- *   the outputs it reuses) are given to the user deepest first, so no folder is the user's while
+ *   the outputs it reuses), and the job's working folder `work/` when the job names none of its own,
+ *   are given to the user deepest first, so no folder is the user's while
  *   the server still works inside it; files a task wrote keep their owner.
  */
 export function prepareWorkspace(
@@ -103,8 +103,9 @@ export function prepareWorkspace(
   for (const dir of [paths.attemptDir, join(paths.outputDir, 'files'), join(paths.outputDir, 'vars')]) {
     giveTree(dir, user);
   }
-  // The job's own working folder (not a folder the submitter named: that one is theirs already).
-  if (paths.workDir && dirname(paths.workDir) === jobDir) giveTree(paths.workDir, user);
+  // The job's own working folder (not a folder the submitter named: that one is theirs already),
+  // with what the server copied into it for a re-run.
+  if (paths.workDir && dirname(paths.workDir) === jobDir) giveServerDirs(paths.workDir, user);
   for (const entry of readdirSync(paths.artifactRoot, { withFileTypes: true })) {
     const up = join(paths.artifactRoot, entry.name);
     if (!entry.isDirectory() || up === paths.outputDir) continue;
