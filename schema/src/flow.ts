@@ -30,6 +30,7 @@ import {
   type FnParam,
 } from './python/analyze.js';
 import {
+  CONTAINER_METHODS,
   PURE_BUILTINS,
   PYTHON_BUILTINS,
   globalRandomState,
@@ -133,6 +134,17 @@ function plainBindings(task: string) {
   };
 }
 
+/**
+ * Whether `c` changes a container (list, set, dict, iterator) but none of its elements: a method
+ * of CONTAINER_METHODS called on the name itself, assigning or deleting one of its items, `+=`,
+ * or `next()` on an iterator.
+ */
+function containerOnly(c: Change): boolean {
+  if (c.how === 'arg') return c.callee === 'next' && c.attrs === undefined;
+  if (!c.direct) return false;
+  return c.how !== 'method' || (c.attrs !== undefined && CONTAINER_METHODS.has(c.attrs));
+}
+
 /** The parameter a call's argument goes to, or null when it cannot be told. */
 function matchParam(params: readonly FnParam[], param: Arg): FnParam | null {
   if (param === undefined || param === '*' || param === '**') return null;
@@ -210,6 +222,8 @@ export function inferFlow(
     };
     /** Names bound in this task from values that share objects with other names. */
     const aliasOf = new Map<string, readonly string[]>();
+    /** Names bound in this task to new containers that share elements of other names' objects. */
+    const elementsOf = new Map<string, readonly string[]>();
     const hinted = new Set<string>();
     const holds = new Map<string, ReadonlySet<Binding>>();
     holdsOf.set(t.name, holds);
@@ -438,12 +452,16 @@ export function inferFlow(
       }
       flow.lastCell.set(name, whereCell);
       const aliases = aliasOf.get(name);
-      if (!aliases) return;
+      // A new container made from other names (`y = list(xs)`) shares their elements only.
+      const elements = containerOnly(c) ? undefined : elementsOf.get(name);
+      if (!aliases && !elements) return;
       seen = seen ?? new Set([name]);
-      for (const r of aliases) {
-        if (seen.has(r)) continue;
-        seen.add(r);
-        change(r, c, arg, visiting, seen);
+      for (const names of [aliases, elements]) {
+        for (const r of names ?? []) {
+          if (seen.has(r)) continue;
+          seen.add(r);
+          change(r, c, arg, visiting, seen);
+        }
       }
     };
 
@@ -515,6 +533,11 @@ export function inferFlow(
               // Any binding in the task counts (`y = a` then `y = b`: changing y may change a or b).
               const before = aliasOf.get(e.name);
               aliasOf.set(e.name, before ? [...before, ...alias] : alias);
+            }
+            const elements = e.value?.elements;
+            if (elements) {
+              const before = elementsOf.get(e.name);
+              elementsOf.set(e.name, before ? [...before, ...elements] : elements);
             }
             break;
           }

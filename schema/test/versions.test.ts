@@ -86,6 +86,39 @@ describe('a task that changes an object it received makes a new version of it', 
       ['X = make()', 'preprocessing.normalize(X, copy=False)', 'print(X)'],
       { X: 't1' },
     ],
+    // A new container holds the same elements: changing an element through it changes them.
+    [
+      'an element of a copy: list(models)[0].fit()',
+      [],
+      ['models = [make()]', 'ms = list(models)\nms[0].fit(1)', 'print(models)'],
+      { models: 't1' },
+    ],
+    [
+      'an element of a comprehension, by attribute',
+      [],
+      ['models = [make()]', 'ms = [m for m in models]\nms[0].lr = 0.1', 'print(models)'],
+      { models: 't1' },
+    ],
+    [
+      'each element of a sorted copy, in a loop',
+      [],
+      ['models = [make()]', 'for m in sorted(models):\n    m.fit(1)', 'print(models)'],
+      { models: 't1' },
+    ],
+    [
+      'a copy passed to an unknown function',
+      [],
+      ['xs = [[1]]', 'ys = xs.copy()\ntrain(ys)', 'print(xs)'],
+      { xs: 't1' },
+    ],
+    ['a slice of an array (a view)', [], ['xs = make()', 'head = xs[:2]\nhead[0] = 5', 'print(xs)'], { xs: 't1' }],
+    [
+      'copy with keywords (deep=False)',
+      [],
+      ['df = make()', 'd = df.copy(deep=False)\nd.pop("a")', 'print(df)'],
+      { df: 't1' },
+    ],
+    ['advancing the object itself', [], ['it = make()', 'print(next(it))', 'print(it)'], { it: 't1' }],
   ])('%s', (_what, setup, tasks, last) => {
     const from = sourcesOf(tasks, setup);
     expect(from[`t${tasks.length - 1}`]).toEqual(last);
@@ -154,6 +187,30 @@ describe('uses known to read only make no new version', () => {
       [],
       ['path = "data.csv"', 'fh = open(path)\nfh.close()', 'print(path)'],
       { path: 't0' },
+    ],
+    [
+      'changing a new container made from it: a copy, sorted, set, a display, a comprehension, a slice of a new list',
+      ['import copy'],
+      [
+        'xs = [3, 1]\nd = {"a": 1}',
+        'ys = list(xs)\nys.append(2)\nys[0] = 9\ndel ys[1]\nys += [4]\nys.sort()\n' +
+          'zs = sorted(xs)[:1]\nzs.append(0)\ns = set(xs)\ns.add(5)\npair = [xs, d]\npair.pop()\n' +
+          'c = d.copy()\nc["b"] = 2\nc.update(e=3)\nk = {v: 1 for v in xs}\nk[7] = 1\nw = copy.copy(d)\nw.clear()',
+        'print(xs, d)',
+      ],
+      { xs: 't0', d: 't0' },
+    ],
+    [
+      'a deep copy shares nothing',
+      ['import copy'],
+      ['models = [make()]', 'ms = copy.deepcopy(models)\nms[0].fit(1)\ntrain(ms)', 'print(models)'],
+      { models: 't0' },
+    ],
+    [
+      'advancing a new iterator: next(iter(loader))',
+      [],
+      ['loader = make()', 'batch = next(iter(loader))\nit = iter(loader)\nfirst = next(it)', 'print(loader)'],
+      { loader: 't0' },
     ],
     [
       'modules are not values: a call on one changes no version',

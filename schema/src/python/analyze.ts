@@ -14,7 +14,7 @@ import { PURE_BUILTINS, PYTHON_BUILTINS, READ_ONLY_METHODS } from './builtins.js
 import { prepareCell, type Embedded, type PreparedCell, type ProcessEffect } from './magics.js';
 import { definitionKind, definitionOf, nestedAliases, type Definition } from './definitions.js';
 import { parseModule } from './parse.js';
-import { rootsOf } from './values.js';
+import { newContainer, rootsOf } from './values.js';
 import {
   ClassSink,
   ComprehensionSink,
@@ -101,9 +101,17 @@ function annotationScope(sink: Sink, params: readonly TypeParam[]): Sink {
 
 /** Shared empty lists: most cells have no warnings, definitions, paths or IPython lines. */
 const NONE: never[] = Object.freeze([]) as never[];
-const AUGASSIGN: Change = Object.freeze({ how: 'augassign' });
+const AUGASSIGN: Change = Object.freeze({ how: 'augassign', direct: true });
 const ASSIGN: Change = Object.freeze({ how: 'assign' });
 const DEL: Change = Object.freeze({ how: 'del' });
+/** `x.a[k] += v`, `x[0].n += 1`: changes an object reached through x. */
+const INDIRECT_AUGASSIGN: Change = Object.freeze({ how: 'augassign' });
+/** The same changes made to the named object itself (`x[k] = v`, `del x[k]`, `x[k] += v`). */
+const DIRECT: ReadonlyMap<Change, Change> = new Map<Change, Change>([
+  [ASSIGN, Object.freeze({ how: 'assign', direct: true })],
+  [DEL, Object.freeze({ how: 'del', direct: true })],
+  [INDIRECT_AUGASSIGN, AUGASSIGN],
+]);
 const CALL: Change = Object.freeze({ how: 'call' });
 const ENTER: Change = Object.freeze({ how: 'method', attrs: '__enter__' });
 /** Arguments passed to a call nothing is known about. */
@@ -213,7 +221,7 @@ class Walker {
           sink.mutate(s.target.id, s.target.at, AUGASSIGN);
           // The new value shares what v shares (a list extended by v), and it is no literal (`a += 1` may be an array).
           sink.bind(s.target.id, s.target.at, undefined, undefined, s.value, true);
-        } else this.changeChain(s.target, sink, AUGASSIGN);
+        } else this.changeChain(s.target, sink, INDIRECT_AUGASSIGN);
         return;
       case 'Delete':
         for (const t of s.targets) this.delTarget(t, sink);
@@ -356,7 +364,8 @@ class Walker {
    */
   changeChain(node: Expr, sink: Sink, change: Change) {
     const base = this.chain(node, sink);
-    if (base) sink.mutate(base.id, base.at, change);
+    const direct = (node.k === 'Attribute' || node.k === 'Subscript') && node.value.k === 'Name';
+    if (base) sink.mutate(base.id, base.at, (direct && DIRECT.get(change)) || change);
   }
 
   /** Reads the parts of `x.a[i].b` other than its base name, which it returns (null when not a name). */
@@ -507,6 +516,8 @@ class Walker {
   /** An argument passed to a call: the names its value shares are changed (or only read, the compiler decides). */
   passArg(value: Expr, sink: Sink, change: Change, arg: number | string) {
     if (value.k === 'Name') return sink.mutate(value.id, value.at, change, arg);
+    // `next(iter(loader))` advances a new iterator, not what it iterates.
+    if (change.callee === 'next' && change.attrs === undefined && newContainer(value)) return this.expr(value, sink);
     if (value.k === 'Attribute' || value.k === 'Subscript') {
       const base = this.chain(value, sink);
       if (base) sink.mutate(base.id, base.at, change, arg);
@@ -561,7 +572,12 @@ class Walker {
     const attrs = chainAttrs(f);
     if (base) {
       if (readOnly) sink.read(base.id, base.at);
-      else sink.mutate(base.id, base.at, { how: 'method', attrs });
+      else
+        sink.mutate(
+          base.id,
+          base.at,
+          f.value.k === 'Name' ? { how: 'method', attrs, direct: true } : { how: 'method', attrs },
+        );
     }
     // Methods of string literals (`", ".join(xs)`, `"{}".format(x)`) only read their arguments.
     const literal = f.value.k === 'Constant' || f.value.k === 'JoinedStr';

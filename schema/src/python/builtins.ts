@@ -76,6 +76,17 @@ export const READ_ONLY_METHODS: ReadonlySet<string> = new Set(
 );
 
 /**
+ * Methods of lists, sets and dicts that change the container only, never its elements: called on a
+ * new container (`y = list(x)`, `y = x.copy()`), they change nothing the container was made from.
+ */
+export const CONTAINER_METHODS: ReadonlySet<string> = new Set(
+  (
+    'append extend insert remove pop clear sort reverse add discard update setdefault popitem ' +
+    'difference_update intersection_update symmetric_difference_update'
+  ).split(' '),
+);
+
+/**
  * Library functions that change an argument in place by their library's own convention: PyTorch's
  * trailing underscore (`add_`, `xavier_uniform_`, `clip_grad_norm_`), and these names from the
  * standard library and NumPy. Any other function of an imported module is taken to read its

@@ -7,7 +7,7 @@
  */
 import { PURE_BUILTINS, PYTHON_BUILTINS } from './builtins.js';
 import type { Expr, Param } from './ast.js';
-import { immutableValue, madeBy, rootsOf } from './values.js';
+import { immutableValue, madeBy, newContainer, rootsOf } from './values.js';
 
 /**
  * How a use may change an object in place. Definite: the code assigns into it (`x.a = v`,
@@ -30,6 +30,11 @@ export interface Change {
   attrs?: string;
   /** For `arg`: the call says it changes in place (`inplace=True`, `copy=False`). */
   inPlace?: boolean;
+  /**
+   * The change is to the named object itself (`x.append(v)`, `x[k] = v`, `del x[k]`, `x += v`),
+   * not to an object reached through it (`x[0].fit()`, `x.a[k] = v`).
+   */
+  direct?: boolean;
 }
 
 /**
@@ -80,6 +85,11 @@ export interface BindInfo {
 export interface BoundValue {
   /** Module-level names whose objects the bound value may share (`y = x[0]`, `for m in models`). */
   alias?: readonly string[];
+  /**
+   * The value is a new container (or iterator) that may share only the elements of these names'
+   * objects: `list(x)`, `sorted(x)`, `x.copy()`, `[v for v in x]`, `[*x, y]`.
+   */
+  elements?: readonly string[];
   /** The value is a literal number, string, bytes, bool, None or a tuple of those: nothing can change it. */
   immutable?: boolean;
   /** Bound by an import: the dotted name it refers to. */
@@ -143,7 +153,8 @@ export class ModuleSink implements Sink {
     if (from !== undefined) {
       const alias = rootsOf(from);
       const made = part ? undefined : madeBy(from);
-      if (alias || made) value = { alias, made };
+      if (alias && !part && newContainer(from)) value = { elements: alias, made };
+      else if (alias || made) value = { alias, made };
       else if (!part && immutableValue(from)) value = LITERAL;
     }
     if (info?.imported !== undefined) value = { imported: info.imported };

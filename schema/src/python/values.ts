@@ -95,8 +95,10 @@ export function roots(e: Expr, out: string[]): string[] {
     }
     case 'Call': {
       const f = e.func;
-      // `range(n)` and builtins that return numbers or strings share nothing with their arguments.
-      if (f.k === 'Name' && (IMMUTABLE_RESULT_BUILTINS.has(f.id) || f.id === 'range')) break;
+      // `range(n)` and builtins that return numbers or strings share nothing with their arguments;
+      // nor does a deep copy.
+      if (f.k === 'Name' && (IMMUTABLE_RESULT_BUILTINS.has(f.id) || f.id === 'range' || f.id === 'deepcopy')) break;
+      if (f.k === 'Attribute' && f.attr === 'deepcopy') break;
       if (f.k === 'Attribute') {
         const base = chainBase(f.value);
         if (base) out.push(base.id);
@@ -106,6 +108,46 @@ export function roots(e: Expr, out: string[]): string[] {
     }
   }
   return out;
+}
+
+/** Builtins whose result is a new container or iterator: it holds the arguments' elements, not the arguments. */
+const CONTAINER_BUILTINS: ReadonlySet<string> = new Set(
+  'list set frozenset tuple dict sorted reversed iter enumerate zip map filter'.split(' '),
+);
+
+/**
+ * Whether the value of `e` is a new container (or iterator) that shares at most the elements of
+ * what it is made from: a display or comprehension, a builtin such as `list(x)` or `sorted(x)`, a
+ * copy (`x.copy()`, `copy.copy(x)`; with keywords such as pandas' `deep=False` it may share more),
+ * a slice of one of these.
+ * Changing the container itself (`append`, `y[k] = v`) then changes nothing else.
+ */
+export function newContainer(e: Expr): boolean {
+  switch (e.k) {
+    case 'List':
+    case 'Set':
+    case 'Dict':
+    case 'Tuple':
+    case 'ListComp':
+    case 'SetComp':
+    case 'DictComp':
+      return true;
+    case 'Subscript':
+      // A slice of a new list is a new list (`sorted(xs)[:3]`); of an array it may be a view.
+      return e.slice.k === 'Slice' && newContainer(e.value);
+    case 'Call': {
+      const f = e.func;
+      if (f.k === 'Name') return CONTAINER_BUILTINS.has(f.id) || (f.id === 'copy' && e.args.length === 1);
+      return (
+        f.k === 'Attribute' &&
+        f.attr === 'copy' &&
+        e.args.every((a) => a.k !== 'keyword') &&
+        (e.args.length === 0 || (f.value.k === 'Name' && f.value.id === 'copy'))
+      );
+    }
+    default:
+      return false;
+  }
 }
 
 /**
