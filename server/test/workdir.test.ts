@@ -13,29 +13,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../src/jobs/errors.js';
-import { startService, taskOf, waitForJob, type TestHome } from './jobs-fixtures.js';
+import { startService, taggedNotebook, taskOf, waitForJob, type TestHome } from './jobs-fixtures.js';
 
 jest.setTimeout(180_000);
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cliJs = join(repo, 'server', 'dist', 'cli.js');
-
-/** A notebook whose code cells carry JupyterLab tags. */
-function taggedNotebook(cells: { tags: string[]; source: string }[]): Record<string, unknown> {
-  return {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
-    cells: cells.map((c, i) => ({
-      cell_type: 'code',
-      id: `c${i}`,
-      metadata: { tags: c.tags },
-      source: c.source,
-      outputs: [],
-      execution_count: null,
-    })),
-  };
-}
 
 // Cell 1 reads data.csv beside the notebook and writes a CSV; cell 3 reads that CSV. `out` (a name
 // cell 3 reads) makes the reading task depend on the writing one; cell 2 depends on neither.
