@@ -151,11 +151,11 @@ afterEach(async () => {
 type TaskSpec = { name: string; dependsOn?: string[]; retries?: number; timeout?: string; resources?: Resources };
 
 /** Stores a job as JobService.submit would and hands it to the orchestrator (alice's, without a team, by default). */
-async function submit(
+function submitNow(
   tasks: TaskSpec[],
   spec: Partial<PipelineInput['spec']> = {},
   who: Partial<Pick<JobRecord, 'owner' | 'team'>> = {},
-): Promise<string> {
+): string {
   const pipeline: Pipeline = PipelineSchema.parse({
     apiVersion: 'cellpipe.io/v1',
     kind: 'Pipeline',
@@ -186,6 +186,12 @@ async function submit(
   }));
   store.insertJob(job, records, new Map(records.map((t) => [t.name, { kind: 'script' }])));
   orchestrator.add(job, records);
+  return id;
+}
+
+/** submitNow, then lets the engine settle. */
+async function submit(...args: Parameters<typeof submitNow>): Promise<string> {
+  const id = submitNow(...args);
   await settle();
   return id;
 }
@@ -510,5 +516,57 @@ describe('GPU limits (gpuLimits): checked before anything is handed to the execu
     executor.exit('one', 0, 1);
     await settle();
     expect(executor.startedNames()).toEqual(['two#1']);
+  });
+});
+
+describe('a pass steps only the jobs something happened to', () => {
+  test('a job held back by maxParallelPerUser starts when another job of its owner ends an attempt', async () => {
+    orchestrator = makeOrchestrator({ maxParallelPerUser: 1 });
+    const a = await submit([{ name: 'a' }]);
+    const b = await submit([{ name: 'b' }]);
+    const c = await submit([{ name: 'c' }], {}, { owner: 'bob' });
+    expect(executor.startedNames().sort()).toEqual(['a#1', 'c#1']);
+    expect(task(b, 'b').state).toBe('queued');
+    // An event of bob's job frees none of alice's share.
+    executor.run('c');
+    executor.exit('c', 0);
+    await settle();
+    expect(executor.startedNames()).not.toContain('b#1');
+    executor.run('a');
+    executor.exit('a', 0);
+    await settle();
+    expect(executor.startedNames()).toContain('b#1');
+    expect(jobState(a)).toBe('succeeded');
+    expect(jobState(c)).toBe('succeeded');
+  });
+
+  test("a job waiting for its owner's GPU share starts when another job's attempt gives it back", async () => {
+    orchestrator = makeOrchestrator({ gpuLimits: new GpuLimits({ user: { gpu: 1 } }) });
+    await submit([{ name: 'first', resources: { gpu: 1 } }]);
+    const later = await submit([{ name: 'second', resources: { gpu: 1 } }]);
+    expect(executor.startedNames()).toEqual(['first#1']);
+    expect(task(later, 'second').waitingReason).toBe('waiting: user alice already uses 1 of 1 nvidia.com/gpu');
+    executor.run('first');
+    executor.exit('first', 1);
+    await settle();
+    expect(executor.startedNames()).toEqual(['first#1', 'second#1']);
+  });
+
+  test('a burst of jobs is launched over several turns of the event loop, oldest first, none forgotten', async () => {
+    // Each launch costs a few milliseconds (files, the store, the executor): far more than one turn's share.
+    const start = executor.start.bind(executor);
+    executor.start = async (spec, report) => {
+      const until = performance.now() + 2;
+      while (performance.now() < until);
+      return start(spec, report);
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < 100; i++) ids.push(submitNow([{ name: `t${i}` }]));
+    let startedBeforeATurn = -1;
+    setImmediate(() => (startedBeforeATurn = executor.starts.length));
+    for (let i = 0; i < 200 && executor.starts.length < ids.length; i++) await settle();
+    expect(startedBeforeATurn).toBeGreaterThanOrEqual(0);
+    expect(startedBeforeATurn).toBeLessThan(ids.length);
+    expect(executor.starts.map((s) => s.spec.jobId)).toEqual(ids);
   });
 });

@@ -70,6 +70,11 @@ const EXECUTOR_RETRY_MAX_MS = 60_000;
 /** While the disk is full, stored work is tried again this often (doubling up to the maximum). */
 const STALL_RETRY_MS = 1000;
 const STALL_RETRY_MAX_MS = 30_000;
+/**
+ * Longest stretch of stepping jobs (launching their tasks means files and store writes) before
+ * requests, executor events and the scheduler get a turn; the rest is stepped on the next turn.
+ */
+const STEP_SLICE_MS = 50;
 
 const unsuccessful = (s: TaskState): boolean => isTerminalTaskState(s) && s !== 'succeeded';
 /** `job.error` of a job being cancelled; any other error on a non-terminal job means it is failing. */
@@ -97,6 +102,8 @@ interface Inflight {
 
 interface ActiveJob {
   job: JobRecord;
+  /** Load order: jobs are stepped oldest first. */
+  seq: number;
   tasks: Map<string, TaskRecord>;
   specs: Map<string, Task>;
   inflight: Map<string, Inflight>;
@@ -178,6 +185,19 @@ function notBefore(time: string, earliest: string): string {
 
 export class Orchestrator {
   private readonly jobs = new Map<string, ActiveJob>();
+  private loaded = 0;
+  /**
+   * The jobs the next pass steps: only those something happened to (added, an event, a wake-up), so
+   * a pass costs what changed, not every active job.
+   */
+  private readonly dirty = new Set<ActiveJob>();
+  /**
+   * Jobs holding a queued task back for a limit other jobs share (maxParallelPerUser, gpuLimits):
+   * stepped again whenever an attempt ends and frees its share.
+   */
+  private readonly blocked = new Set<ActiveJob>();
+  /** In-flight attempts by owner (maxParallelPerUser). */
+  private readonly inflightByOwner = new Map<string, number>();
   private scheduled = false;
   private closed = false;
   private readonly store: Store;
@@ -291,6 +311,7 @@ export class Orchestrator {
       job,
       tasks: new Map(tasks.map((t) => [t.name, t])),
       specs: new Map(job.pipeline.spec.tasks.map((t) => [t.name, t])),
+      seq: this.loaded++,
       inflight: new Map(),
       timers: new Set(),
     };
@@ -310,7 +331,7 @@ export class Orchestrator {
     const aj = this.load(job, tasks);
     this.events.emit('job', toSummary(aj.job, taskCounts(aj.tasks.values())));
     this.armJobTimeout(aj);
-    this.schedule();
+    this.schedule(aj);
   }
 
   /** Restart recovery: reload unfinished jobs and follow (or start) their open attempts. */
@@ -323,7 +344,7 @@ export class Orchestrator {
       const aj = this.jobs.get(att.jobId);
       if (!aj?.tasks.has(att.task)) continue;
       const inf: Inflight = { attempt: att.attempt, record: att, followed: false, stopping: false, failures: 0 };
-      aj.inflight.set(att.task, inf);
+      this.setInflight(aj, att.task, inf);
       this.holdGpus(aj, att.task);
       await this.reattach(aj, att.task, inf);
     }
@@ -451,6 +472,9 @@ export class Orchestrator {
       }
     }
     this.jobs.clear();
+    this.dirty.clear();
+    this.blocked.clear();
+    this.inflightByOwner.clear();
   }
 
   // ---- the one place state changes ---------------------------------------------------------------
@@ -493,32 +517,54 @@ export class Orchestrator {
 
   // ---- scheduling ----------------------------------------------------------------------------
 
-  schedule(): void {
+  /** Step `aj` (default: every active job) on the next turn of the event loop. */
+  private schedule(aj?: ActiveJob): void {
+    if (aj) this.dirty.add(aj);
+    else for (const each of this.jobs.values()) this.dirty.add(each);
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (this.closed) return;
-      for (const aj of [...this.jobs.values()]) {
-        try {
-          this.step(aj);
-        } catch (err) {
-          // step() works from what is stored, so running it again later is safe.
-          if (!isStorageFull(err)) throw err;
-          this.stall(err);
-          return;
-        }
-      }
-    });
+    setImmediate(() => this.pass());
   }
 
-  private inflightOf(owner: string): number {
-    let n = 0;
-    for (const aj of this.jobs.values()) if (aj.job.owner === owner) n += aj.inflight.size;
-    return n;
+  private pass(): void {
+    this.scheduled = false;
+    if (this.closed) return;
+    const jobs = [...this.dirty].sort((a, b) => a.seq - b.seq);
+    this.dirty.clear();
+    const started = performance.now();
+    for (let i = 0; i < jobs.length; i++) {
+      const aj = jobs[i]!;
+      if (this.jobs.get(aj.job.id) !== aj) continue;
+      try {
+        this.step(aj);
+      } catch (err) {
+        // step() works from what is stored, so running it again later is safe (retryStalled steps every job).
+        if (!isStorageFull(err)) throw err;
+        this.stall(err);
+        return;
+      }
+      if (i + 1 < jobs.length && performance.now() - started > STEP_SLICE_MS) {
+        for (const rest of jobs.slice(i + 1)) this.schedule(rest);
+        return;
+      }
+    }
+  }
+
+  private setInflight(aj: ActiveJob, name: string, inf: Inflight): void {
+    if (!aj.inflight.has(name))
+      this.inflightByOwner.set(aj.job.owner, (this.inflightByOwner.get(aj.job.owner) ?? 0) + 1);
+    aj.inflight.set(name, inf);
+  }
+
+  private deleteInflight(aj: ActiveJob, name: string): void {
+    if (!aj.inflight.delete(name)) return;
+    const n = (this.inflightByOwner.get(aj.job.owner) ?? 1) - 1;
+    if (n > 0) this.inflightByOwner.set(aj.job.owner, n);
+    else this.inflightByOwner.delete(aj.job.owner);
   }
 
   private step(aj: ActiveJob): void {
+    this.blocked.delete(aj);
     // Resolve pending tasks: skipped when an upstream did not succeed, queued when all did.
     this.commit(aj, (b) => {
       let changed = true;
@@ -579,8 +625,14 @@ export class Orchestrator {
           continue;
         }
         if (aj.inflight.size >= maxParallel) break;
-        if (this.inflightOf(aj.job.owner) >= this.maxPerUser) break;
-        if (!this.withinGpuShare(aj, name)) continue;
+        if ((this.inflightByOwner.get(aj.job.owner) ?? 0) >= this.maxPerUser) {
+          this.blocked.add(aj);
+          break;
+        }
+        if (!this.withinGpuShare(aj, name)) {
+          if (aj.tasks.get(name)?.state === 'queued') this.blocked.add(aj);
+          continue;
+        }
         this.launch(aj, name);
       }
       // A retry waiting out its backoff (also one restored after a restart) needs a wake-up.
@@ -591,7 +643,7 @@ export class Orchestrator {
         const disarm = this.clock.after(wake - now + 1, () => {
           aj.timers.delete(disarm);
           if (aj.wakeAt === wake) aj.wakeAt = undefined;
-          this.schedule();
+          this.schedule(aj);
         });
         aj.timers.add(disarm);
       }
@@ -666,6 +718,8 @@ export class Orchestrator {
     this.commit(aj, (b) => b.jobPatch({ state, finishedAt: b.now, error }, 'finished'));
     for (const disarm of aj.timers) disarm();
     this.jobs.delete(aj.job.id);
+    this.dirty.delete(aj);
+    this.blocked.delete(aj);
     // The executor reports its own trouble; a rejection that slipped through must not end the server.
     this.executor.jobEnded?.(aj.job.id).catch(() => undefined);
   }
@@ -757,7 +811,7 @@ export class Orchestrator {
       this.commit(aj, (b) =>
         b.task(name, { state: 'failed', attempt, finishedAt: b.now, error: { message, reason: 'prepare' } }),
       );
-      return this.schedule();
+      return this.schedule(aj);
     }
     const { token, hash } = mintAttemptToken();
     const record: AttemptRecord = {
@@ -776,7 +830,7 @@ export class Orchestrator {
       b.task(name, { attempt, notBefore: undefined, waitingReason: undefined });
       if (aj.job.state === 'pending') b.jobPatch({ state: 'running', startedAt: b.now }, 'first task started');
     });
-    aj.inflight.set(name, inf);
+    this.setInflight(aj, name, inf);
     this.holdGpus(aj, name);
     const spec = this.launchSpec(aj, name, attempt);
     spec.dataToken = token;
@@ -897,7 +951,7 @@ export class Orchestrator {
     if (aj.job.error !== abort.message) this.commit(aj, (b) => b.jobPatch({ error: abort.message }));
     aj.abort = abort;
     for (const [name, inf] of aj.inflight) this.stop(aj, name, inf, abort.taskReason);
-    this.schedule();
+    this.schedule(aj);
   }
 
   private onExit(aj: ActiveJob, name: string, inf: Inflight, e: Extract<ExecutorEvent, { type: 'exited' }>): void {
@@ -998,10 +1052,12 @@ export class Orchestrator {
       b.task(name, next, `attempt ${inf.attempt} ${attemptRec.reason ?? 'ok'}`);
     });
     // Only once the end is stored: on a full disk the whole exit is handled again later.
-    aj.inflight.delete(name);
+    this.deleteInflight(aj, name);
     this.gpuUsage.release(`${aj.job.id}/${name}`);
     if (next.state === 'failed') this.afterFailure(aj, name);
-    this.schedule();
+    // Its share is free again: the jobs waiting for one look again.
+    for (const other of this.blocked) this.dirty.add(other);
+    this.schedule(aj);
   }
 }
 
