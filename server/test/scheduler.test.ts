@@ -77,6 +77,25 @@ describe('time zones and DST (the written rule)', () => {
     ]);
   });
 
+  it('asked in any order, a trigger answers as one asked for the first time', () => {
+    const spec = {
+      cron: '*/20 1-3 * * *',
+      timezone: 'Europe/Berlin',
+      startAt: '2026-10-24T00:10:00Z',
+      endAt: '2026-10-25T03:00:00Z',
+    };
+    const base = Date.parse('2026-10-23T22:00:00Z');
+    const reused = buildTrigger(spec, base);
+    let seed = 7;
+    for (let i = 0; i < 300; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const at = base + (seed % (3 * 86_400_000));
+      // Again from the same instant, from just past it, and from the slot found.
+      for (const after of [at, at + 1, reused.next(at) ?? at])
+        expect(reused.next(after)).toBe(buildTrigger(spec, base).next(after));
+    }
+  });
+
   it('two local times that land on one instant fire once', () => {
     // 02:00 and 02:30 do not exist on 2026-03-29: both would run at 03:00, which is also a slot.
     expect(slots('0,30 2-3 * * *', 'Europe/Berlin', '2026-03-28T23:00:00Z', 2)).toEqual([

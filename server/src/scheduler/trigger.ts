@@ -100,8 +100,17 @@ export function buildTrigger(spec: TriggerSpec, anchorMs: number): Trigger {
       throw new ValidationError(`cron '${pattern}' never fires`, ['cron']);
     }
     const lowest = (afterMs: number): number => Math.max(afterMs + 1, startMs ?? -Infinity);
+    // Searching the calendar is the dear part of a fire, and the scheduler asks again from the same
+    // cursor (deciding, planning, after the run ends): the last answer holds for every instant from
+    // where it was asked up to the slot it found.
+    let known: { after: number; slot: number | null } | undefined;
     return {
-      next: (afterMs) => inWindow(cron.nextRun(new Date(from(afterMs)))?.getTime() ?? null),
+      next(afterMs) {
+        if (known && afterMs >= known.after && (known.slot === null || afterMs < known.slot)) return known.slot;
+        const slot = inWindow(cron.nextRun(new Date(from(afterMs)))?.getTime() ?? null);
+        known = { after: afterMs, slot };
+        return slot;
+      },
       latest(afterMs, untilMs, count) {
         const until = Math.min(untilMs, endMs ?? Infinity);
         if (until < lowest(afterMs)) return [];
