@@ -41,7 +41,16 @@ test('kill -9 across a due slot: one job for that slot; a schedule paused before
   server = child;
   const req = request([{ name: 'tick', code: 'pass' }]);
   await client.savePipeline({ pipeline: { ...req.pipeline!, metadata: { name: 'ticker' } }, files: req.files! });
-  const every = await client.createSchedule({ name: 'every4s', pipeline: 'ticker', every: '4s', concurrency: 'allow' });
+  // Catch-up all: the slot missed while the server was down fires however long the restart takes
+  // (under skip, a restart slower than one interval would record it as missed instead).
+  const every = await client.createSchedule({
+    name: 'every4s',
+    pipeline: 'ticker',
+    every: '4s',
+    concurrency: 'allow',
+    catchup: 'all',
+    maxCatchup: 100,
+  });
   const paused = await client.createSchedule({ name: 'held', pipeline: 'ticker', every: '4s' });
   const held = await client.pauseSchedule(paused.id);
   expect(held.state).toBe('paused');
