@@ -17,10 +17,28 @@ const AbsolutePathSchema = z
   .regex(/^\//, { message: 'expected an absolute path' })
   .refine((s) => !s.includes('\0'), { message: 'no NUL characters' });
 
+/** The cell tags the runner acts on; task code carries these (and only these) of a cell's tags. */
+export const RUNNER_CELL_TAGS: readonly string[] = ['raises-exception'];
+
 export const RunnerCellSchema = z.object({
   /** 0-based index of the cell in the notebook (its position is index + cellOffset). */
   index: z.number().int().min(0),
   source: z.string(),
+  /**
+   * The cell's tags that the runner honours (RUNNER_CELL_TAGS): `raises-exception`, as nbclient does,
+   * records an error of the cell in its outputs and runs the next cells.
+   */
+  tags: z.array(z.string()).optional(),
+});
+
+/**
+ * The server's limits on what the runner reports, so result.json stays readable: the error message
+ * and the traceback are cut to `errorBytes` each (the exception's class kept, a note saying so) and
+ * the whole file fits `resultBytes`.
+ */
+export const RunnerLimitsSchema = z.object({
+  errorBytes: z.number().int().min(1),
+  resultBytes: z.number().int().min(1),
 });
 
 export const RunnerInputSchema = z.object({
@@ -110,6 +128,8 @@ export const TaskJsonSchema = z
      * fails the report with a message naming it. Absent: the runner only checks names and types.
      */
     resultLimits: ResultLimitsSchema.optional(),
+    /** Absent: the server's default limits. */
+    limits: RunnerLimitsSchema.optional(),
   })
   .refine((t) => t.cells !== undefined || ((t.kind === 'notebook' || t.kind === 'script') && t.sourcePath), {
     message: 'is required',
@@ -183,6 +203,7 @@ export const RunnerResultSchema = z.object({
 });
 
 export type RunnerCell = z.infer<typeof RunnerCellSchema>;
+export type RunnerLimits = z.infer<typeof RunnerLimitsSchema>;
 export type RunnerInput = z.infer<typeof RunnerInputSchema>;
 export type RunnerDefinition = z.infer<typeof RunnerDefinitionSchema>;
 export type TaskJson = z.infer<typeof TaskJsonSchema>;

@@ -4,11 +4,21 @@
  */
 import type { Pipeline, Task } from './spec.js';
 import { cellSource, notebookJson, parseNotebook, type NotebookCell } from './notebook.js';
+import { RUNNER_CELL_TAGS } from './runner-contract.js';
 
 export interface CellCode {
   /** 0-based cell index in the notebook the code comes from. */
   index: number;
   source: string;
+  /** The cell's tags the runner honours (RUNNER_CELL_TAGS), when it has any. */
+  tags?: string[];
+}
+
+/** A code cell's code as the runner gets it: `raises-exception` kept, as nbclient honours it. */
+function cellCode(cell: NotebookCell, index: number): CellCode {
+  const tags = cell.metadata['tags'];
+  const kept = Array.isArray(tags) ? RUNNER_CELL_TAGS.filter((t) => tags.includes(t)) : [];
+  return kept.length ? { index, source: cellSource(cell), tags: kept } : { index, source: cellSource(cell) };
 }
 
 export interface TaskCode {
@@ -48,7 +58,7 @@ export class TaskCodeReader {
     const code = (index: number): CellCode => {
       const cell = cells[index];
       if (!cell || cell.cell_type !== 'code') throw new Error(`cell ${index + 1} is not a code cell of the notebook`);
-      return { index, source: cellSource(cell) };
+      return cellCode(cell, index);
     };
     if (task.source.kind === 'notebook') {
       // A whole notebook runs top to bottom; `skip` is honoured as it is for cell tasks.
@@ -59,7 +69,7 @@ export class TaskCodeReader {
         const tags = cell.metadata['tags'];
         const tagged = (tag: string) => Array.isArray(tags) && tags.includes(tag);
         if (cell.cell_type !== 'code' || tagged('skip')) return;
-        all.push({ index, source: cellSource(cell) });
+        all.push(cellCode(cell, index));
         if (parametersCell === undefined && (tagged('parameters') || isParametersByMetadata(cell.metadata))) {
           parametersCell = index;
         }

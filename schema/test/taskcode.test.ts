@@ -37,6 +37,22 @@ describe('taskCode', () => {
     expect(taskCode('print(1)\n', p, 'py')).toEqual({ setup: [], cells: [{ index: 0, source: 'print(1)\n' }] });
   });
 
+  it('keeps the raises-exception tag the runner honours, and no other tag', () => {
+    const tagged = notebook([
+      [['task:a', 'raises-exception', 'hide-input'], '1 / 0'],
+      [['setup', 'raises-exception'], 'import nope'],
+      [['hide-input'], 'print(1)'],
+    ]);
+    const p = compileNotebook(tagged, { path: 't.ipynb' }).pipeline!;
+    expect(taskCode(tagged, p, 'a')).toEqual({
+      setup: [{ index: 1, source: 'import nope', tags: ['raises-exception'] }],
+      cells: [
+        { index: 0, source: '1 / 0', tags: ['raises-exception'] },
+        { index: 2, source: 'print(1)' },
+      ],
+    });
+  });
+
   it('throws for a task the pipeline does not have', () => {
     expect(() => taskCode(nb, pipeline, 'zz')).toThrow("has no task 'zz'");
   });

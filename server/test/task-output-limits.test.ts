@@ -46,17 +46,22 @@ describe('through the engine', () => {
     const bigError = taskOf(await waitForJob(h.service, big.id), 'big').error!;
     expect(bigError.message).toMatch(/^ValueError: vvvv/);
     expect(bigError.message).toMatch(/… \[cellpipe: cut to 4 KB of 97\.\d KB \(limits\.errorBytes\)\]$/);
-    expect(Buffer.byteLength(bigError.message)).toBeLessThan(4096 + 200);
+    // The runner cut it to the task's errorBytes, note included, so the server's cut left it alone.
+    expect(Buffer.byteLength(bigError.message)).toBeLessThanOrEqual(4096);
+    expect(bigError.message.match(/\[cellpipe: cut to/g)).toHaveLength(1);
   });
 
   test('a result.json over resultBytes is not read: the task fails with reason result-too-large', async () => {
-    const job = await h.service.submit('alice', request([{ name: 'huge', code: 'raise ValueError("v" * 1_000_000)' }]));
+    // The runner keeps result.json under the orchestrator's resultBytes (8 MB here), not under this
+    // executor's 256 KB: 100 skipped magics of 3 KB each make 100 notes of 3 KB.
+    const magics = Array.from({ length: 100 }, () => `%config C.x = "${'x'.repeat(3000)}"`).join('\n');
+    const job = await h.service.submit('alice', request([{ name: 'huge', code: magics }]));
     const task = taskOf(await waitForJob(h.service, job.id), 'huge');
     expect(task.state).toBe('failed');
     expect(task.error).toMatchObject({
       reason: 'result-too-large',
       message: expect.stringMatching(
-        /^the task's result\.json is \d+(\.\d)? MB, over the limit of 256 KB \(limits\.resultBytes\)$/,
+        /^the task's result\.json is \d+(\.\d)? KB, over the limit of 256 KB \(limits\.resultBytes\)$/,
       ),
     });
   });

@@ -48,10 +48,12 @@ def _meta(json=None, check=None, choices=None, items=None, keys=None):
 
 @dataclass(eq=False, repr=False)
 class Cell:
-    """A notebook cell: its 0-based index and its source."""
+    """A notebook cell: its 0-based index, its source and the tags the runner honours."""
 
     index: int = field(metadata=_meta(check="min0"))
     source: str
+    # "raises-exception": an error in the cell is recorded in its outputs and the run goes on.
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(eq=False, repr=False)
@@ -99,6 +101,16 @@ class ResultLimits:
 
 
 @dataclass(eq=False, repr=False)
+class Limits:
+    """The server's limits on what the runner reports (its limits.errorBytes and limits.resultBytes)."""
+
+    # Bytes kept of the error message and of the traceback, each (and of each warning's message).
+    errorBytes: int = field(metadata=_meta(check="min1"))
+    # The largest result.json the server reads.
+    resultBytes: int = field(metadata=_meta(check="min1"))
+
+
+@dataclass(eq=False, repr=False)
 class Task:
     """task.json: one attempt of one task."""
 
@@ -133,6 +145,8 @@ class Task:
     upstream: list[str] = field(default_factory=list, metadata=_meta(items="task-name"))
     # Absent: results are checked for names and types only.
     resultLimits: ResultLimits | None = None
+    # Absent: the server's defaults (limits.DEFAULT_ERROR_BYTES, limits.DEFAULT_RESULT_BYTES).
+    limits: Limits | None = None
 
 
 # ---- result.json -----------------------------------------------------------------------------------
@@ -228,6 +242,7 @@ CLASSES = {
         Definition,
         DataStore,
         ResultLimits,
+        Limits,
         Task,
         CellTiming,
         OutputDetail,

@@ -23,7 +23,11 @@ from .failures import (
     TaskFailure,
     safe_str,
 )
-from .streams import MARKER_PREFIX, Capture, Tee, flush_quietly, line_buffered
+from .outputs import CellOutputs
+from .streams import MARKER_PREFIX, Tee, flush_quietly, line_buffered
+
+# Cell failures a `raises-exception` tag lets the run go on after, as nbclient does (not a dead kernel).
+CONTINUABLE = ("exception", "syntax", "oom")
 
 
 def json_compact(value):
@@ -46,6 +50,7 @@ class Step(object):
         "role",
         "index",
         "source",
+        "raises",
         "position",
         "filename",
         "outputs",
@@ -55,10 +60,12 @@ class Step(object):
         "status",
     )
 
-    def __init__(self, role, index, source, position, filename):
+    def __init__(self, role, index, source, position, filename, raises=False):
         self.role = role
         self.index = index
         self.source = source
+        # Tagged raises-exception: an error is recorded in the outputs and the run goes on.
+        self.raises = raises
         self.position = position
         self.filename = filename
         self.outputs = []
@@ -84,7 +91,7 @@ class Runner(object):
         self.store = store_for_task(task)
         self.steps = []
         self.current = None
-        self.capture = Capture()
+        self.capture = CellOutputs()
         self.namespace = None
         self.notes = []
         self.warnings = []
@@ -126,7 +133,8 @@ class Runner(object):
         def add(role, cell):
             nonlocal injected
             position = cell.index + offset
-            self.steps.append(Step(role, cell.index, cell.source, position, filename(position)))
+            raises = "raises-exception" in cell.tags
+            self.steps.append(Step(role, cell.index, cell.source, position, filename(position), raises))
             if params and not injected and pcell is not None and cell.index == pcell:
                 self.steps.append(self._parameters_step())
                 injected = True
@@ -184,8 +192,22 @@ class Runner(object):
         return [t.taskName], None, ""
 
     def prepare(self):
+        self.prepare_main()
+        self.install_emulation()
+
+    def install_emulation(self):
+        """The builtins that emulated IPython syntax calls (ipython.py), and display() where none is."""
         from . import ipython
 
+        builtins = sys.modules["builtins"]
+        builtins._cellpipe_time = ipython.Timer
+        builtins._cellpipe_time_eval = ipython.time_eval
+        builtins._cellpipe_timeit = ipython.timeit
+        if not hasattr(builtins, "display"):
+            builtins.display = self.display
+
+    def prepare_main(self):
+        """Folders, environment, a fresh __main__ for the cells, sys.argv / sys.path, captured streams."""
         self.prepare_folders_and_env()
         argv, file, path0 = self.user_argv_file_path0()
         main = type(sys)("__main__")
@@ -202,14 +224,6 @@ class Runner(object):
         if sys.path and self.home and os.path.abspath(sys.path[0] or ".") == self.home:
             sys.path[0] = path0
             sys.path.append(self.home)
-
-        builtins = sys.modules["builtins"]
-        builtins._cellpipe_time = ipython.Timer
-        builtins._cellpipe_time_eval = ipython.time_eval
-        builtins._cellpipe_timeit = ipython.timeit
-        if not hasattr(builtins, "display"):
-            builtins.display = self.display
-
         sys.stdout = Tee(self._real_stdout, "stdout", self.capture)
         sys.stderr = Tee(self._real_stderr, "stderr", self.capture)
 
@@ -219,8 +233,7 @@ class Runner(object):
 
         for obj in objs:
             data = obj if kwargs.get("raw") and isinstance(obj, dict) else mime_bundle(obj)
-            if self.current is not None:
-                self.current.outputs.append({"output_type": "display_data", "data": data, "metadata": {}})
+            self.capture.add({"output_type": "display_data", "data": data, "metadata": {}})
             self._real_stdout.write(str(data.get("text/plain", "")) + "\n")
 
     def _log(self, message):
@@ -467,6 +480,21 @@ class Runner(object):
             flush_quietly(self._real_stdout, self._real_stderr)
             self.current = self.capture.step = None
 
+    def run_tagged_step(self, step):
+        """run_step; for a cell tagged raises-exception, an error is logged and the run goes on."""
+        if not step.raises:
+            return self.run_step(step)
+        try:
+            self.run_step(step)
+        except TaskFailure as failure:
+            if failure.reason not in CONTINUABLE:
+                raise
+            if failure.traceback:
+                tb = failure.traceback
+                self._real_stderr.write(tb if tb.endswith("\n") else tb + "\n")
+            message = failure.message.split("\n", 1)[0]
+            self._log("cell %d raised %s (tagged raises-exception): the run goes on" % (step.position, message))
+
     def _bind(self, name, value):  # engine hook
         self.namespace[name] = value
 
@@ -511,6 +539,8 @@ class Runner(object):
             else:
                 value = self._run_code(code, expr)
         except SystemExit as e:
+            if step.raises:  # as in a kernel: an error of the cell, which the tag lets the run go past
+                raise self._cell_error(step, e)
             self._exit_cell = step.position
             if e.code in (None, 0):
                 self._log("cell %d called sys.exit(%s): remaining cells skipped" % (step.position, e.code))
@@ -528,7 +558,7 @@ class Runner(object):
         if value is not None:
             from .display import mime_bundle
 
-            step.outputs.append(
+            self.capture.add(
                 {
                     "output_type": "execute_result",
                     "execution_count": step.execution_count,
@@ -598,27 +628,21 @@ class Runner(object):
         sys.stdout.write("%s %s\n" % ("Appending to" if append else "Writing", path))
 
     def _cell_error(self, step, exc):
+        from .outputs import error_output
         from .tracebacks import format_user_traceback, register_sources
 
         register_sources(self._sources)
         tb = format_user_traceback(exc, self._is_user_file)
         evalue = safe_str(exc)
         ename = type(exc).__name__
-        step.outputs.append(
-            {
-                "output_type": "error",
-                "ename": ename,
-                "evalue": evalue,
-                "traceback": tb.rstrip("\n").split("\n"),
-            }
-        )
+        self.capture.add(error_output(ename, evalue, tb.rstrip("\n").split("\n")))
         reason = "exception"
         if isinstance(exc, SyntaxError):
             reason = "syntax"
         elif isinstance(exc, MemoryError):
             reason = "oom"
         message = "%s: %s" % (ename, evalue) if evalue else ename
-        return TaskFailure(message, reason, ename=ename, traceback=tb, cell=step.position)
+        return TaskFailure(message, reason, ename=ename, traceback=tb, cell=step.position, evalue=evalue)
 
     def _is_user_file(self, filename):
         return filename in self._sources
@@ -643,7 +667,7 @@ class Runner(object):
                     if not ready and step.role == "task":
                         self.before_task_cells(deferred)
                         ready = True
-                    self.run_step(step)
+                    self.run_tagged_step(step)
                     if step.role == "task" and self._fingerprints:
                         self.check_inputs(step)
                 if not ready:
@@ -696,13 +720,16 @@ class Runner(object):
         if failure.traceback:
             stream.write(failure.traceback if failure.traceback.endswith("\n") else failure.traceback + "\n")
         stream.write(MARKER_PREFIX + "task failed: %s\n" % failure.message)
-        return ResultError(
+        from .limits import cap_error, error_bytes
+
+        error = ResultError(
             message=failure.message,
             reason=failure.reason,
             ename=failure.ename,
             traceback=failure.traceback,
             cell=failure.cell,
         )
+        return cap_error(error, error_bytes(self.task), failure.evalue)
 
     def _collect_results(self, strict):
         """The attempt's results. A bad one fails a run that would have succeeded (reason `results`);
@@ -733,7 +760,8 @@ class Runner(object):
                 status, error = "failed", ResultError(message=problem, reason="io")
         results.write_json(t.notebookPath, results.executed_notebook(t, self.steps, status))
         self.store.publish("notebook", t.notebookPath, retry_seconds)
-        doc = results.result(
+        results.write_result(
+            t,
             status,
             self.started_wall,
             time.perf_counter() - self.started_perf,
@@ -747,7 +775,6 @@ class Runner(object):
             error=error,
             results=self.results,
         )
-        results.write_json(t.resultPath, doc)
         self.store.publish("result", t.resultPath, retry_seconds)
         return status
 

@@ -10,13 +10,15 @@ EXIT_CANCELLED = 143
 class TaskFailure(Exception):
     """A task error that ends the run: reported in result.json, exit code 1."""
 
-    def __init__(self, message, reason, ename=None, traceback=None, cell=None):
+    def __init__(self, message, reason, ename=None, traceback=None, cell=None, evalue=None):
         super().__init__(message)
         self.message = message
         self.reason = reason
         self.ename = ename
         self.traceback = traceback
         self.cell = cell
+        # The exception's own message, which the traceback repeats (bounded first when it is huge).
+        self.evalue = evalue
 
 
 class StopTask(Exception):

@@ -20,12 +20,6 @@ def kernel_available():
     return find_spec("jupyter_client") is not None and find_spec("ipykernel") is not None
 
 
-def strip_ansi(text):
-    import re
-
-    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
-
-
 class KernelRunner(Runner):
     ENGINE = "kernel"
     KILL_GRACE_S = 2.0
@@ -129,13 +123,18 @@ class KernelRunner(Runner):
 
     # ---- talking to the kernel --------------------------------------------------------------------
 
-    def _request(self, code, silent, user_expressions=None, on_output=None):
+    def _request(self, code, silent, user_expressions=None, on_output=None, stop_on_error=True):
         """Executes code; returns the execute_reply content. Raises KernelDied."""
         import queue
 
         kc = self.kc
         msg_id = kc.execute(
-            code, silent=silent, store_history=not silent, user_expressions=user_expressions or {}, allow_stdin=False
+            code,
+            silent=silent,
+            store_history=not silent,
+            user_expressions=user_expressions or {},
+            allow_stdin=False,
+            stop_on_error=stop_on_error,
         )
         idle = False
         while not idle:
@@ -209,8 +208,12 @@ class KernelRunner(Runner):
         # `Cell In[N]` in IPython's tracebacks then names the notebook position, like `<cell N>`.
         self._call("get_ipython().execution_count = %d" % step.position)
         try:
+            # As nbclient: after an error in a cell tagged raises-exception the kernel takes the next request.
             reply = self._request(
-                step.source, silent=False, on_output=lambda kind, content: self._on_output(step, kind, content)
+                step.source,
+                silent=False,
+                on_output=lambda kind, content: self._on_output(step, kind, content),
+                stop_on_error=not step.raises,
             )
         except KernelDied:
             raise KernelDied(step.position)
@@ -218,7 +221,7 @@ class KernelRunner(Runner):
             return
         ename = reply.get("ename") or "Error"
         evalue = reply.get("evalue") or ""
-        if ename == "SystemExit":
+        if ename == "SystemExit" and not step.raises:
             if evalue in ("", "0", "None"):
                 self._log("cell %d called sys.exit(%s): remaining cells skipped" % (step.position, evalue or None))
                 raise StopTask()
@@ -230,6 +233,8 @@ class KernelRunner(Runner):
             )
         if ename == "KeyboardInterrupt":
             raise KeyboardInterrupt()
+        from .tracebacks import strip_ansi
+
         tb = strip_ansi("\n".join(reply.get("traceback") or [])).strip("\n") + "\n"
         reason = "exception"
         if ename in ("SyntaxError", "IndentationError", "TabError"):
@@ -237,29 +242,12 @@ class KernelRunner(Runner):
         elif ename == "MemoryError":
             reason = "oom"
         message = "%s: %s" % (ename, evalue) if evalue else ename
-        raise TaskFailure(message, reason, ename=ename, traceback=tb, cell=step.position)
+        raise TaskFailure(message, reason, ename=ename, traceback=tb, cell=step.position, evalue=evalue)
 
     def _on_output(self, step, kind, content):
+        out = self.capture.message(kind, content, step.execution_count)
         if kind == "stream":
             name = content.get("name", "stdout")
-            text = content.get("text", "")
-            self.capture.add(name, text)
-            (self._real_stderr if name == "stderr" else self._real_stdout).write(text)
-        elif kind in ("execute_result", "display_data"):
-            out = {"output_type": kind, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
-            if kind == "execute_result":
-                out["execution_count"] = step.execution_count
-            else:
-                self._real_stdout.write(str(out["data"].get("text/plain", "")) + "\n")
-            step.outputs.append(out)
-        elif kind == "error":
-            step.outputs.append(
-                {
-                    "output_type": "error",
-                    "ename": content.get("ename", ""),
-                    "evalue": content.get("evalue", ""),
-                    "traceback": content.get("traceback", []),
-                }
-            )
-        elif kind == "clear_output":
-            del step.outputs[:]
+            (self._real_stderr if name == "stderr" else self._real_stdout).write(content.get("text", ""))
+        elif out is not None and kind == "display_data":
+            self._real_stdout.write(str(out["data"].get("text/plain", "")) + "\n")

@@ -34,11 +34,26 @@ def write_atomic(path, data):
     os.replace(tmp, path)
 
 
-def write_json(path, obj):
+def _dumps(obj):
     import json
 
-    text = json.dumps(obj, indent=1, ensure_ascii=False, default=_json_default)
-    write_atomic(path, (text + "\n").encode("utf-8", "replace"))
+    return json.dumps(obj, indent=1, ensure_ascii=False, default=_json_default) + "\n"
+
+
+def write_json(path, obj):
+    write_atomic(path, _dumps(obj).encode("utf-8", "replace"))
+
+
+def write_result(task, *args, **kwargs):
+    """result.json (arguments as for result()), its texts bounded by the task's limits (limits.py)."""
+    from . import limits
+
+    most = limits.error_bytes(task)
+    for item in list(kwargs.get("notes", ())) + list(kwargs.get("warnings", ())):
+        item.message = limits.cap_text(item.message, most, "start")
+    doc = result(*args, **kwargs)
+    text = limits.fit_result(doc, limits.result_bytes(task), _dumps)
+    write_atomic(task.resultPath, text.encode("utf-8", "replace"))
 
 
 def _json_default(value):
@@ -126,8 +141,9 @@ def executed_notebook(task, steps, status):
             cell_id = "injected-parameters"
         else:
             cell_id = "cell-%d" % step.index
-            if step.role == "setup":
-                meta["tags"] = ["cellpipe-setup"]
+            tags = (["cellpipe-setup"] if step.role == "setup" else []) + (["raises-exception"] if step.raises else [])
+            if tags:
+                meta["tags"] = tags
         unique, n = cell_id, 1
         while unique in used_ids:  # nbformat 4.5 wants unique ids; a cell may run twice
             n += 1
@@ -176,7 +192,11 @@ def write_bad_task_result(path, message, started):
         result_path = raw.get("resultPath") if isinstance(raw, dict) else None
         if not isinstance(result_path, str) or not os.path.isabs(result_path) or "\0" in result_path:
             return
-        error = ResultError(message="bad task.json: %s" % message, reason="bad-task")
+        from .limits import DEFAULT_ERROR_BYTES, cap_text
+
+        # The task's own limits are in the file that could not be read: the default ones apply.
+        message = cap_text("bad task.json: %s" % message, DEFAULT_ERROR_BYTES, "start")
+        error = ResultError(message=message, reason="bad-task")
         write_json(result_path, result("failed", started, time.time() - started, "stdlib", error=error))
     except Exception:
         pass

@@ -7,7 +7,8 @@ from .contract import BadTask, Cell
 
 
 def read_source_file(task):
-    """Sets task.cells (and task.parametersCell from the cell tagged `parameters`, when unset)."""
+    """Sets task.cells (with the `raises-exception` tag where a cell has it) and task.parametersCell
+    (from the cell tagged `parameters`, when unset)."""
     path = task.sourcePath
     try:
         with open(path, "rb") as f:
@@ -46,9 +47,10 @@ def read_source_file(task):
             continue
         src = cell.get(source_key, "")
         src = "".join(src) if isinstance(src, list) else str(src)
-        cells.append(Cell(index=i, source=src))
         tags = (cell.get("metadata") or {}).get("tags") or []
-        if task.parametersCell is None and isinstance(tags, list) and "parameters" in tags:
+        tags = tags if isinstance(tags, list) else []
+        cells.append(Cell(index=i, source=src, tags=[t for t in tags if t == "raises-exception"]))
+        if task.parametersCell is None and "parameters" in tags:
             task.parametersCell = i  # papermill's convention
     task.cells = cells
 

@@ -1,7 +1,5 @@
 """stdout and stderr of user code: live in the log, and captured per cell for the executed notebook."""
 
-# A cell's captured text in the executed notebook stops growing past this; the live log keeps all.
-NOTEBOOK_STREAM_LIMIT = 1 << 20
 MARKER_PREFIX = "[cellpipe] "
 
 
@@ -18,9 +16,8 @@ class Tee(object):
 
     def write(self, text):
         # Captured first: whatever the log has shown is in the notebook a cancellation writes.
-        capture = self._capture
-        if capture.step is not None and capture.size < NOTEBOOK_STREAM_LIMIT and isinstance(text, str):
-            capture.add(self._name, text)
+        if isinstance(text, str):
+            self._capture.stream(self._name, text)
         return self._real.write(text)
 
     def writelines(self, lines):
@@ -32,36 +29,6 @@ class Tee(object):
 
     def __getattr__(self, name):  # fileno, isatty, encoding, buffer, errors, ...
         return getattr(self._real, name)
-
-
-class Capture(object):
-    """The running cell's stream outputs, up to NOTEBOOK_STREAM_LIMIT characters per cell."""
-
-    __slots__ = ("step", "size")
-
-    def __init__(self):
-        self.step = None
-        self.size = 0
-
-    def start(self, step):
-        self.step = step
-        self.size = 0
-
-    def add(self, name, text):
-        step = self.step
-        if step is None or not text or self.size >= NOTEBOOK_STREAM_LIMIT:
-            return
-        if self.size + len(text) > NOTEBOOK_STREAM_LIMIT:
-            text = text[: NOTEBOOK_STREAM_LIMIT - self.size]
-            text += "\n[cellpipe: output truncated in the notebook; the task log has all of it]\n"
-            self.size = NOTEBOOK_STREAM_LIMIT
-        else:
-            self.size += len(text)
-        outs = step.outputs
-        if outs and outs[-1].get("output_type") == "stream" and outs[-1]["name"] == name:
-            outs[-1]["_chunks"].append(text)
-        else:
-            outs.append({"output_type": "stream", "name": name, "_chunks": [text]})
 
 
 def line_buffered(stream):

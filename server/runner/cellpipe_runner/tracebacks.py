@@ -9,6 +9,13 @@ import sys
 _PACKAGE = os.path.basename(os.path.dirname(__file__))
 
 
+def strip_ansi(text):
+    """Text without terminal colour codes (IPython's tracebacks have them)."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+
+
 def linecache_entry(filename, source):
     lines = source.splitlines(True)
     # Like a file's: without the final newline, traceback's carets shift one column right.

@@ -11,6 +11,7 @@ import {
   inputSources,
   formatDiagnostic,
   TaskCodeReader,
+  type CellCode,
   type Definition,
   type Diagnostic,
   type Parameter,
@@ -25,8 +26,9 @@ type Path = (string | number)[];
 
 export interface TaskBase {
   kind: 'cells' | 'notebook' | 'script';
-  setup: { index: number; source: string }[];
-  cells: { index: number; source: string }[];
+  /** `tags`: the cell tags the runner honours (raises-exception), when a cell has them. */
+  setup: CellCode[];
+  cells: CellCode[];
   cellOffset: number;
   /** readOnly: the task's analysis found it does not change the input in place (the runner checks). */
   inputs: { name: string; from: string; readOnly?: true }[];

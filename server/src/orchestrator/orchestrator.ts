@@ -61,7 +61,10 @@ export interface OrchestratorOptions {
    */
   onJobEnd?: (job: JobRecord, tasks: TaskRecord[]) => void;
   /** What one attempt may put into the store (default: limits.ts). */
-  limits?: Pick<Limits, 'errorBytes' | 'artifactsPerTask' | 'logBytesPerAttempt' | 'resultsPerTask' | 'resultsBytes'>;
+  limits?: Pick<
+    Limits,
+    'errorBytes' | 'resultBytes' | 'artifactsPerTask' | 'logBytesPerAttempt' | 'resultsPerTask' | 'resultsBytes'
+  >;
 }
 
 /** A failed executor call (cancel, reattach) is tried again after 1 s, 2 s, 4 s ... at most a minute. */
@@ -212,7 +215,7 @@ export class Orchestrator {
   private readonly clock: Clock;
   private readonly limits: Pick<
     Limits,
-    'errorBytes' | 'artifactsPerTask' | 'logBytesPerAttempt' | 'resultsPerTask' | 'resultsBytes'
+    'errorBytes' | 'resultBytes' | 'artifactsPerTask' | 'logBytesPerAttempt' | 'resultsPerTask' | 'resultsBytes'
   >;
   private readonly warn: (message: string) => void;
   private readonly onJobEnd: OrchestratorOptions['onJobEnd'];
@@ -795,6 +798,8 @@ export class Orchestrator {
         nameChars: RESULT_NAME_MAX,
         stringChars: RESULT_STRING_MAX,
       },
+      // The runner cuts its error text to what the store keeps and keeps result.json under what is read.
+      limits: { errorBytes: this.limits.errorBytes, resultBytes: this.limits.resultBytes },
     };
     writeFileSync(join(dir, 'task.json'), JSON.stringify(taskJson, null, 2));
   }
