@@ -245,3 +245,21 @@ test("a re-run of the failed tasks finds in the job's own folder what the tasks 
   const log = readFileSync(join(h.home, 'jobs', rerun.id, 'tasks', 'read', 'attempt-1.log'), 'utf8');
   expect(log).toMatch(/^42$/m);
 });
+
+test('what setup cells do with files orders nothing: they run in every task', async () => {
+  const job = await h.service.submit('alice', {
+    notebook: {
+      path: 'setup-log.ipynb',
+      content: taggedNotebook([
+        { tags: ['setup'], source: "log = 'ru' + 'n.log'\nopen(log, 'a').write('started\\n')" },
+        { tags: ['task:a'], source: 'x = 1' },
+        { tags: ['task:b'], source: 'y = 2' },
+      ]),
+    },
+    workDir: folder,
+  });
+  const done = await waitForJob(h.service, job.id);
+  expect(done.state).toBe('succeeded');
+  expect(readFileSync(join(folder, 'run.log'), 'utf8')).toBe('started\nstarted\n');
+  expect(done.warnings).toEqual([]);
+});

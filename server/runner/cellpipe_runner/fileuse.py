@@ -34,13 +34,17 @@ def start(task, engine):
     if engine != "stdlib" or task.workDir is None:
         return None
     use = FileUse(task.workDir, [task.artifactRoot, os.path.dirname(task.resultPath)])
+    # Setup cells run in every task, so what they do with files orders no task: watched from the
+    # task's own cells on.
+    use.active = False
     use.install()
     return use
 
 
 def before_cells(use):
-    """The setup cells have run: the task's own use of the global random state starts here."""
+    """The setup cells have run: the task's own use of files and of the global random state starts."""
     if use is not None:
+        use.active = True
         use.random.start()
 
 
