@@ -364,6 +364,32 @@ describe('tasks that share no files with the server', () => {
     expect(notebook).toContain('"text/plain": "45"');
   });
 
+  test('a file a task writes in its working folder, which no other task sees here, gets a warning', async () => {
+    const job = await t.service.submit(
+      'alice',
+      pipelineRequest([
+        {
+          name: 'gen',
+          code:
+            'import os\nopen("scratch.csv", "w").write("a,1")\n' +
+            'open(os.path.join(os.environ["CELLPIPE_OUTPUT_DIR"], "kept.csv"), "w").write("a,1")\n',
+        },
+      ]),
+    );
+    const done = await waitForJob(t.service, job.id);
+    expect(done.state).toBe('succeeded');
+    expect(taskOf(done, 'gen').artifacts).toEqual(['kept.csv']);
+    expect(done.warnings).toEqual([
+      expect.objectContaining({
+        kind: 'file-not-shared',
+        task: 'gen',
+        message: expect.stringContaining(
+          "task 'gen' wrote 'scratch.csv' in its working folder, which no other task of the job sees on this executor",
+        ),
+      }),
+    ]);
+  });
+
   test('a task whose server stops answering keeps trying, and its data arrives once the server is back', async () => {
     const job = await t.service.submit(
       'alice',

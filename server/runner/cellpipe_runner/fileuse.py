@@ -33,7 +33,9 @@ def start(task, engine):
     """Watches the task's files from now on, where its cells run in this process (not a kernel's)."""
     if engine != "stdlib" or task.workDir is None:
         return None
-    use = FileUse(task.workDir, [task.artifactRoot, os.path.dirname(task.resultPath)])
+    # Outputs are saved under artifactRoot while the hook is on; result.json and the executed
+    # notebook are written once it is off (finish).
+    use = FileUse(task.workDir, [task.artifactRoot])
     # Setup cells run in every task, so what they do with files orders no task: watched from the
     # task's own cells on.
     use.active = False
