@@ -23,6 +23,7 @@
  */
 import {
   DEFINITE_CHANGES,
+  containerOnly,
   type Arg,
   type CellAnalysis,
   type Change,
@@ -30,7 +31,6 @@ import {
   type FnParam,
 } from './python/analyze.js';
 import {
-  CONTAINER_METHODS,
   PURE_BUILTINS,
   PYTHON_BUILTINS,
   globalRandomState,
@@ -132,17 +132,6 @@ function plainBindings(task: string) {
     changed: { ...plain, changed: true },
     deleted: { ...plain, deleted: true },
   };
-}
-
-/**
- * Whether `c` changes a container (list, set, dict, iterator) but none of its elements: a method
- * of CONTAINER_METHODS called on the name itself, assigning or deleting one of its items, `+=`,
- * or `next()` on an iterator.
- */
-function containerOnly(c: Change): boolean {
-  if (c.how === 'arg') return c.callee === 'next' && c.attrs === undefined;
-  if (!c.direct) return false;
-  return c.how !== 'method' || (c.attrs !== undefined && CONTAINER_METHODS.has(c.attrs));
 }
 
 /** The parameter a call's argument goes to, or null when it cannot be told. */

@@ -119,6 +119,12 @@ describe('a task that changes an object it received makes a new version of it', 
       { df: 't1' },
     ],
     ['advancing the object itself', [], ['it = make()', 'print(next(it))', 'print(it)'], { it: 't1' }],
+    [
+      'a notebook function that changes the elements of a copy of its parameter',
+      ['def fit_all(models):\n    for m in list(models):\n        m.fit(1)'],
+      ['models = [make()]', 'fit_all(models)', 'print(models)'],
+      { models: 't1' },
+    ],
   ])('%s', (_what, setup, tasks, last) => {
     const from = sourcesOf(tasks, setup);
     expect(from[`t${tasks.length - 1}`]).toEqual(last);
@@ -199,6 +205,14 @@ describe('uses known to read only make no new version', () => {
         'print(xs, d)',
       ],
       { xs: 't0', d: 't0' },
+    ],
+    [
+      'a notebook function that changes only a copy of its parameter',
+      [
+        'def prepare(df):\n    out = df.copy()\n    out["x"] = 1\n    rows = list(df)\n    rows.append(2)\n    return out',
+      ],
+      ['df = make()', 'clean = prepare(df)', 'print(df)'],
+      { df: 't0' },
     ],
     [
       'a deep copy shares nothing',

@@ -29,7 +29,7 @@ import {
 } from './scopes.js';
 
 export type { Arg, BindInfo, BoundValue, Change, ChangeHow, FnChange, FnInfo, FnParam, PyEvent } from './scopes.js';
-export { DEFINITE_CHANGES } from './scopes.js';
+export { DEFINITE_CHANGES, containerOnly } from './scopes.js';
 
 export interface PyWarning {
   message: string;

@@ -5,7 +5,7 @@
  * summarises what a call reads and changes; a class body's names are invisible to its methods; a
  * comprehension has its own variables; type parameters are visible only to their definition.
  */
-import { PURE_BUILTINS, PYTHON_BUILTINS } from './builtins.js';
+import { CONTAINER_METHODS, PURE_BUILTINS, PYTHON_BUILTINS } from './builtins.js';
 import type { Expr, Param } from './ast.js';
 import { immutableValue, madeBy, newContainer, rootsOf } from './values.js';
 
@@ -47,6 +47,17 @@ export interface FnChange {
   name: string;
   change: Change;
   arg: Arg;
+}
+
+/**
+ * Whether `c` changes a container (list, set, dict, iterator) but none of its elements: a method
+ * of CONTAINER_METHODS called on the name itself, assigning or deleting one of its items, `+=`,
+ * or `next()` on an iterator.
+ */
+export function containerOnly(c: Change): boolean {
+  if (c.how === 'arg') return c.callee === 'next' && c.attrs === undefined;
+  if (!c.direct) return false;
+  return c.how !== 'method' || (c.attrs !== undefined && CONTAINER_METHODS.has(c.attrs));
 }
 
 export type FnParam = Pick<Param, 'name' | 'kind'>;
@@ -178,15 +189,25 @@ export class ModuleSink implements Sink {
   }
 }
 
-/** Names reachable from `name` through `aliasOf` (name included). */
-function aliasClosure(name: string, aliasOf: ReadonlyMap<string, ReadonlySet<string>>): Set<string> {
+/**
+ * Names reachable from `name` through `aliasOf` (name included), and through `elementsOf` (new
+ * containers holding other names' elements) when given.
+ */
+function aliasClosure(
+  name: string,
+  aliasOf: ReadonlyMap<string, ReadonlySet<string>>,
+  elementsOf?: ReadonlyMap<string, ReadonlySet<string>> | null,
+): Set<string> {
   const out = new Set([name]);
   const stack = [name];
   while (stack.length) {
-    for (const r of aliasOf.get(stack.pop()!) ?? []) {
-      if (!out.has(r)) {
-        out.add(r);
-        stack.push(r);
+    const n = stack.pop()!;
+    for (const map of [aliasOf, elementsOf]) {
+      for (const r of map?.get(n) ?? []) {
+        if (!out.has(r)) {
+          out.add(r);
+          stack.push(r);
+        }
       }
     }
   }
@@ -200,6 +221,7 @@ function addAlias(aliasOf: Map<string, Set<string>>, name: string, roots: readon
 }
 
 const NO_NAMES: ReadonlySet<string> = new Set();
+const NO_ALIASES: ReadonlyMap<string, ReadonlySet<string>> = new Map();
 /** Shared empty lists: most functions change nothing. */
 const NONE: readonly never[] = Object.freeze([]);
 /** A call through a name local to the function: nothing is known about it. */
@@ -218,6 +240,8 @@ export class FunctionSink implements Sink {
    * counts), as name, roots, name, roots, ...: looked at only when the body changes something.
    */
   aliases: (string | Expr)[] | null = null;
+  /** The same for new containers that share only the elements of their roots (`w = list(v)`). */
+  elementAliases: (string | Expr)[] | null = null;
   /** Uses in the body that may change an object, in order. */
   changed: FnChange[] | null = null;
   params: readonly FnParam[] = [];
@@ -228,9 +252,12 @@ export class FunctionSink implements Sink {
   read(name: string) {
     this.reads.add(name);
   }
-  bind(name: string, _at?: number, _fn?: FnInfo, _info?: BindInfo, from?: Expr) {
+  bind(name: string, _at?: number, _fn?: FnInfo, _info?: BindInfo, from?: Expr, part?: boolean) {
     this.binds.add(name);
-    if (from && from.k !== 'Constant') (this.aliases ??= []).push(name, from);
+    if (from && from.k !== 'Constant') {
+      if (!part && newContainer(from)) (this.elementAliases ??= []).push(name, from);
+      else (this.aliases ??= []).push(name, from);
+    }
   }
   mutate(name: string, _at: number, change: Change, arg?: Arg) {
     // Changing an object does not make its name local.
@@ -263,14 +290,17 @@ export class FunctionSink implements Sink {
     if (this.nestedGlobalWrites) for (const n of this.nestedGlobalWrites) if (!local(n)) globalWrites.add(n);
     const paramChanges: { param: string; change: Change; arg: Arg }[] = [];
     const changes: FnChange[] = [];
-    let aliasOf: Map<string, Set<string>> | null = null;
-    if (this.changed && this.aliases) {
-      aliasOf = new Map();
-      for (let i = 0; i < this.aliases.length; i += 2) {
-        const alias = rootsOf(this.aliases[i + 1] as Expr);
-        if (alias) addAlias(aliasOf, this.aliases[i] as string, alias);
+    const aliasMap = (pairs: (string | Expr)[] | null) => {
+      if (!this.changed || !pairs) return null;
+      const map = new Map<string, Set<string>>();
+      for (let i = 0; i < pairs.length; i += 2) {
+        const alias = rootsOf(pairs[i + 1] as Expr);
+        if (alias) addAlias(map, pairs[i] as string, alias);
       }
-    }
+      return map;
+    };
+    const aliasOf = aliasMap(this.aliases);
+    const elementsOf = aliasMap(this.elementAliases);
     for (const { name, change, arg } of this.changed ?? []) {
       // Calling a builtin, or passing a value to one that reads it, changes nothing (a notebook
       // that rebinds a builtin at module level is not followed into its functions).
@@ -282,7 +312,9 @@ export class FunctionSink implements Sink {
           c = UNKNOWN;
         } else if (c.attrs === undefined && PURE_BUILTINS.has(c.callee)) continue;
       }
-      const names = aliasOf?.has(name) ? aliasClosure(name, aliasOf) : [name];
+      const elements = containerOnly(c) ? null : elementsOf;
+      const names =
+        aliasOf?.has(name) || elements?.has(name) ? aliasClosure(name, aliasOf ?? NO_ALIASES, elements) : [name];
       for (const n of names) {
         if (!local(n)) {
           if (!changes.some((x) => x.name === n && x.change === c && x.arg === arg))
