@@ -6,6 +6,8 @@
 //  - store growth per 100,000 fires (SQLite file after a checkpoint).
 // Tasks run on an executor that ends them at once, so what is measured is the scheduler and the
 // engine, not Python. CELLPIPE_BENCH_SCHEDULE_MINUTES sets the firing time (default 2).
+//  - burst growth: CPU per fire when 100 and when 700 schedules share one slot, each on an engine of
+//    its own; a ratio near 1 says a burst costs linear time, near 7 quadratic.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -125,7 +127,71 @@ async function engine(home) {
   return { service, scheduling, store, file, schema };
 }
 
+/** N schedules whose one slot is the same instant: CPU per fire and latency of that burst. */
+async function burst(n, schema) {
+  const home = mkdtempSync(join(tmpdir(), 'cellpipe-bench-burst-'));
+  const { service, scheduling, store } = await engine(home);
+  try {
+    await scheduling.pipelines.save('bench', schema.SavePipelineRequestSchema.parse(pipeline()));
+    // Far enough ahead for the schedules to be created first (a few ms each, more under load).
+    const slot = Math.ceil((Date.now() + 3000 + n * 10) / 1000) * 1000;
+    for (let i = 0; i < n; i++) {
+      const spec = schema.CreateScheduleRequestSchema.parse({
+        name: `b${i}`,
+        pipeline: 'bench',
+        every: '1h',
+        startAt: new Date(slot).toISOString(),
+        parameters: { n: i },
+        concurrency: 'allow',
+      });
+      await scheduling.schedules.create('bench', spec);
+    }
+    let ended = 0;
+    const done = new Promise((resolve) => {
+      service.events.on('job', (job) => {
+        if (job.scheduleId && job.state === 'succeeded' && ++ended === n) resolve(undefined);
+      });
+    });
+    await new Promise((r) => setTimeout(r, Math.max(0, slot - Date.now() - 200)));
+    const cpuBefore = cpuMs();
+    await done;
+    await scheduling.scheduler.idle();
+    const cpu = cpuMs() - cpuBefore;
+    const latencies = store.db
+      .prepare('SELECT slot, fired_at FROM schedule_runs WHERE job_id IS NOT NULL')
+      .all()
+      .map((r) => Date.parse(r.fired_at) - r.slot);
+    return {
+      fires: latencies.length,
+      cpuMsPerFire: +(cpu / n).toFixed(2),
+      fireLatencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
+    };
+  } finally {
+    await scheduling.close();
+    await service.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
 export async function benchSchedules(options = {}) {
+  const steady = await firing(options);
+  // After the 10,000 schedules' engine is closed, so nothing else fires meanwhile.
+  const schema = await import('@cellpipe/schema');
+  const small = await burst(100, schema);
+  const large = await burst(700, schema);
+  return {
+    ...steady,
+    burstGrowth: {
+      what: 'CPU per fire when 100 and when 700 schedules fire in one slot (each on its own engine)',
+      fires100: small,
+      fires700: large,
+      perFireRatio: small.cpuMsPerFire ? +(large.cpuMsPerFire / small.cpuMsPerFire).toFixed(2) : null,
+    },
+  };
+}
+
+/** 10,000 schedules firing for `minutes` minutes. */
+async function firing(options) {
   const count = options.schedules ?? 10_000;
   const minutes = options.minutes ?? Number(process.env.CELLPIPE_BENCH_SCHEDULE_MINUTES || 2);
   const home = mkdtempSync(join(tmpdir(), 'cellpipe-bench-sched-'));
