@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect, test } from '@jupyterlab/galata';
 import { Cellpipe, proxied } from './pages/cellpipe.js';
+import { codeNotebook, openNotebook } from './helpers/notebooks.js';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -25,7 +26,10 @@ async function flakyReceiver(): Promise<{ server: Server; url: string; received:
 }
 
 test.describe('notifications in the job view', () => {
-  test('a job notifying a webhook shows each delivery attempt: a 503 retried, then delivered', async ({ page }) => {
+  test('a run notifying a webhook (chosen in the sidebar) shows each delivery attempt: a 503 retried, then delivered', async ({
+    page,
+    tmpPath,
+  }) => {
     const cellpipe = new Cellpipe(page);
     const receiver = await flakyReceiver();
     try {
@@ -37,25 +41,21 @@ test.describe('notifications in the job view', () => {
       expect(created.status(), await created.text()).toBe(201);
       expect(await created.text()).not.toContain(receiver.url);
 
-      // When a job that reports a result runs, notifying the target whatever its outcome
-      const nb = {
-        cells: [
-          {
-            cell_type: 'code',
-            execution_count: null,
-            metadata: { tags: ['task:fit'] },
-            outputs: [],
-            source: 'import cellpipe\ncellpipe.report(accuracy=0.93)',
-          },
-        ],
-        metadata: { kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' } },
-        nbformat: 4,
-        nbformat_minor: 5,
-      };
-      const submitted = await page.request.post(proxied('jobs'), {
-        data: { notebook: { path: 'notify.ipynb', content: nb }, notify: [{ on: 'always', targets: [target] }] },
-      });
-      expect(submitted.status(), await submitted.text()).toBe(201);
+      // When a notebook whose task reports a result is run from the sidebar, notifying the target
+      // whatever the outcome (the Notify field lists the user's targets by name)
+      const nb = codeNotebook([{ source: 'import cellpipe\ncellpipe.report(accuracy=0.93)', tags: ['task:fit'] }]);
+      await openNotebook(page, nb, `${tmpPath}/notify.ipynb`);
+      await cellpipe.pipeline.open();
+      await expect(cellpipe.pipeline.tasks).toHaveCount(1);
+      const notify = cellpipe.pipeline.panel.getByRole('group', { name: 'Notify' });
+      await notify.getByRole('combobox', { name: 'When' }).selectOption('always');
+      await notify.getByRole('checkbox', { name: `${target} (webhook)` }).check();
+      const submittedResponse = page.waitForResponse(
+        (r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith(proxied('jobs')),
+      );
+      await cellpipe.pipeline.run.click();
+      const submitted = await submittedResponse;
+      expect(submitted.request().postDataJSON()).toMatchObject({ notify: [{ on: 'always', targets: [target] }] });
       const job = (await submitted.json()) as { id: string };
       await cellpipe.monitor.open();
       await cellpipe.monitor.select(job.id);

@@ -8,6 +8,7 @@ import {
   compileNotebook,
   type Diagnostic,
   type NotebookCompileResult,
+  type NotifyRule,
   type Parameter,
   type Pipeline,
 } from '@cellpipe/schema';
@@ -95,6 +96,8 @@ export class PipelineModel implements IDisposable {
   private _graph: TaskGraphData | null = null;
   private _executedBy: string | null = null;
   private _values: Record<string, string> = {};
+  /** Where the next run's end is sent (the sidebar's Notify field; empty: only the pipeline's own rules). */
+  notify: NotifyRule[] = [];
   private _running = false;
   private _stayInNotebook = false;
   private _disposed = false;

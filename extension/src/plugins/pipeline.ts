@@ -11,6 +11,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator } from '@jupyterlab/translation';
 import { ApiError, describeError } from '../api/client.js';
+import { NotificationsClient } from '../api/notifications.js';
 import { cellpipeIcon } from '../icons.js';
 import { PipelineModel, type ResourceProblem } from '../pipeline/model.js';
 import {
@@ -46,6 +47,7 @@ function activatePipeline(
 ): ICellpipePipeline {
   const trans = cellpipeTrans(translator);
   const model = new PipelineModel(tracker, jobs, trans);
+  const notifications = new NotificationsClient(api.client);
   let saveStay = (value: boolean): void => void (model.stayInNotebook = value);
   if (settingRegistry) {
     void settingRegistry
@@ -87,6 +89,7 @@ function activatePipeline(
       const job = await api.client.submitJob({
         notebook: { path, content: notebook.model.toJSON() as Record<string, unknown> },
         parameters: model.parameters(),
+        ...(model.notify.length ? { notify: model.notify } : {}),
       });
       jobs.add(job);
       jobs.rememberSource(job.id, path);
@@ -125,6 +128,7 @@ function activatePipeline(
       openTaskEditor: () => void app.commands.execute(CommandIDs.openTaskEditor),
       openGraphInMain: () => void app.commands.execute(CommandIDs.openPipelineGraph),
       setStayInNotebook: (value) => saveStay(value),
+      notifyTargets: () => notifications.targets(),
     },
     trans,
   );

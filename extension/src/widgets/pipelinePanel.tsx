@@ -3,12 +3,13 @@
  * sidebar's width, kept through errors), its problems, its parameters and "Run as Pipeline". Small
  * function components over the `PipelineModel`.
  */
-import { formatDiagnostic } from '@cellpipe/schema';
+import { formatDiagnostic, type TargetList } from '@cellpipe/schema';
 import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 import { TaskGraph } from '../components/TaskGraph.js';
 import { stateLabel } from '../components/jobs/format.js';
+import { NotifyField } from '../notifications/NotifyField.js';
 import type { PipelineModel } from '../pipeline/model.js';
 import { TransContext, useTrans } from '../translation.js';
 
@@ -22,6 +23,8 @@ export interface PipelinePanelActions {
   openGraphInMain(): void;
   /** Changes the "stay in the notebook after Run" setting. */
   setStayInNotebook(value: boolean): void;
+  /** The notification targets the user may name in the Notify field. */
+  notifyTargets(): Promise<TargetList>;
 }
 
 /** The notebook's graph wired to the model: a click on a task shows its first cell. */
@@ -265,6 +268,14 @@ function PipelineBody(props: { model: PipelineModel; actions: PipelinePanelActio
       {model.noTasks ? <GettingStarted actions={actions} /> : <GraphSection model={model} actions={actions} />}
       <ProblemsSection model={model} />
       <ParametersSection model={model} />
+      {pipeline ? (
+        <NotifyField
+          load={actions.notifyTargets}
+          value={model.notify}
+          idPrefix="cellpipe-pipeline"
+          onChange={(rules) => (model.notify = rules)}
+        />
+      ) : null}
       <RunSection model={model} actions={actions} />
     </div>
   );
