@@ -106,7 +106,7 @@ export const TaskJsonSchema = z
     parametersCell: z.number().int().min(0).nullable().optional(),
     sourcePath: z.string().optional(),
     /** Absent: the CELLPIPE_RUNNER_ENGINE environment variable, else stdlib. */
-    engine: z.enum(['stdlib', 'kernel', 'auto']).optional(),
+    engine: z.enum(['stdlib', 'ipython', 'kernel', 'auto']).optional(),
     definitions: z.array(RunnerDefinitionSchema).optional(),
     /** Output name → 0-based cell where the task last binds it (named when it cannot be passed on). */
     outputOrigins: z.record(PythonNameSchema, z.number().int().min(0)).optional(),
@@ -195,7 +195,7 @@ export const RunnerResultSchema = z.object({
   artifacts: z.array(z.string()),
   notes: z.array(RunnerNoteSchema),
   warnings: z.array(RunnerWarningSchema),
-  runner: z.object({ version: z.string(), engine: z.enum(['stdlib', 'kernel']), python: z.string() }),
+  runner: z.object({ version: z.string(), engine: z.enum(['stdlib', 'ipython', 'kernel']), python: z.string() }),
   /** Present when the status is not succeeded. */
   error: RunnerErrorSchema.optional(),
   /** What the task published with `cellpipe.report(...)` and in `<outputDir>/files/metrics.json`. */

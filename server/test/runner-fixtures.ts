@@ -43,7 +43,7 @@ export interface TaskJson {
   resultPath: string;
   notebookPath: string;
   sourcePath?: string;
-  engine?: 'stdlib' | 'kernel' | 'auto';
+  engine?: 'stdlib' | 'ipython' | 'kernel' | 'auto';
   definitions?: RunnerDefinition[];
   outputOrigins?: Record<string, number>;
   limits?: { errorBytes: number; resultBytes: number };
@@ -160,13 +160,15 @@ export interface SpawnOptions {
   cwd?: string;
   runner?: string;
   python?: string;
+  /** Interpreter options before the runner's path (`-I -S`: no site-packages). */
+  pythonArgs?: string[];
   env?: Record<string, string>;
   /** Skip checking task.json against TaskJsonSchema (names its identifier schema does not take yet). */
   unchecked?: boolean;
 }
 
 export function spawnRunner(taskJsonPath: string, cwd: string, opts: SpawnOptions = {}) {
-  return spawn(opts.python ?? 'python3', [opts.runner ?? RUNNER, taskJsonPath], {
+  return spawn(opts.python ?? 'python3', [...(opts.pythonArgs ?? []), opts.runner ?? RUNNER, taskJsonPath], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...baseEnv, ...opts.env },

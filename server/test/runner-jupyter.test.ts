@@ -94,9 +94,23 @@ async function runnerRun(notebookPath: string, name: string, fields: Partial<Tas
   return { run, cells };
 }
 
+/**
+ * Consecutive text of one stream as one output, as JupyterLab shows it: how a kernel's text is split
+ * into messages depends on when its buffer was flushed.
+ */
+function coalesced(outs: NotebookOutput[]): unknown[] {
+  const views: unknown[] = [];
+  for (const view of outs.map(seen) as { stream?: string; text?: string }[]) {
+    const last = views.at(-1) as { stream?: string; text?: string } | undefined;
+    if (view.stream && last?.stream === view.stream) last.text = `${last.text ?? ''}${view.text ?? ''}`;
+    else views.push(view);
+  }
+  return views;
+}
+
 function expectSameOutputs(actual: Record<string, NotebookOutput[]>, expected: Record<string, NotebookOutput[]>) {
   const view = (cells: Record<string, NotebookOutput[]>) =>
-    Object.fromEntries(Object.entries(cells).map(([i, outs]) => [i, outs.map(seen)]));
+    Object.fromEntries(Object.entries(cells).map(([i, outs]) => [i, coalesced(outs)]));
   expect(view(actual)).toEqual(view(expected));
 }
 
@@ -178,9 +192,11 @@ describe('raises-exception, as nbclient honours it', () => {
     const [exitCell, ...others] = reference.cells['3'] ?? [];
     expect(others.map(seen)).toEqual([{ stream: 'stderr', text: expect.stringContaining('UserWarning: To exit') }]);
     expectSameOutputs(stdlib.cells, { ...reference.cells, '3': [exitCell!] });
-    const kernel = await runnerRun(path, 'kernel', { engine: 'kernel' }, VENV_PYTHON);
-    expect(kernel.run.result.status).toBe('succeeded');
-    expectSameOutputs(kernel.cells, reference.cells);
+    for (const engine of ['kernel', 'ipython'] as const) {
+      const { run, cells } = await runnerRun(path, engine, { engine }, VENV_PYTHON);
+      expect(run.result).toMatchObject({ status: 'succeeded', runner: { engine } });
+      expectSameOutputs(cells, reference.cells);
+    }
   });
 });
 
@@ -201,9 +217,82 @@ describe('raises-exception, as nbclient honours it', () => {
     expect(reference.status).toBe('ok');
     // Not trivially equal: the updates changed cell 0 and 1 after they ran.
     expect(reference.cells['0']?.map(seen)).toEqual([{ display_data: "'three'" }]);
-    const kernel = await runnerRun(path, 'kernel', { engine: 'kernel' }, VENV_PYTHON);
-    expect(kernel.run.result.status).toBe('succeeded');
-    expectSameOutputs(kernel.cells, reference.cells);
+    for (const engine of ['kernel', 'ipython'] as const) {
+      const { run, cells } = await runnerRun(path, engine, { engine }, VENV_PYTHON);
+      expect(run.result).toMatchObject({ status: 'succeeded', runner: { engine } });
+      expectSameOutputs(cells, reference.cells);
+    }
+  });
+});
+
+/**
+ * The ipython engine runs the cells in this process in IPython's InteractiveShell set up as a
+ * kernel's shell: what notebooks use of IPython behaves as in a kernel, without starting one.
+ */
+(HAS_KERNEL ? describe : describe.skip)('the ipython engine: IPython in the runner process', () => {
+  test('get_ipython(), _ / Out / In, magics, shell lines and rich displays show what nbclient shows', async () => {
+    const dir = join(newJob(), 'nb');
+    const path = writeNotebook(join(dir, 'ipython.ipynb'), [
+      code(0, 'from IPython.display import HTML, Markdown, display', 'x = 6 * 7', 'x'),
+      code(1, 'print(_ + 1, Out[1], In[1].splitlines()[1])', '_1 * 2'),
+      code(
+        2,
+        'from IPython.core.interactiveshell import InteractiveShell',
+        'ip = get_ipython()',
+        'print(isinstance(ip, InteractiveShell), ip.user_ns["x"], hasattr(ip, "kernel"), ip.config.IPKernelApp != {})',
+      ),
+      code(3, '%time y = sum(range(x))', 'files = !echo listed', 'print(y, files)'),
+      code(4, 'display(HTML("<b>bold</b>"), Markdown("*it*"))', 'HTML("<i>last</i>")'),
+      code(5, '%%capture captured', 'print("hidden")'),
+      code(6, 'print(captured.stdout.strip(), _i5.splitlines()[0])'),
+      code(7, 'import pandas as pd', 'pd.DataFrame({"a": [1, 2]})'),
+    ]);
+    const reference = nbclientRun(path);
+    expect(reference.status).toBe('ok');
+    const { run, cells } = await runnerRun(path, 'ipython', { engine: 'ipython' }, VENV_PYTHON);
+    expect(run.result).toMatchObject({ status: 'succeeded', runner: { engine: 'ipython' }, notes: [] });
+    // %time's timing line differs from run to run: the rest must not.
+    const timing = (outs: NotebookOutput[] = []) =>
+      outs.map((o) => (o.output_type === 'stream' ? { ...o, text: String(o.text).replace(/ \d[^\n]*/g, ' T') } : o));
+    expectSameOutputs({ ...cells, '3': timing(cells['3']) }, { ...reference.cells, '3': timing(reference.cells['3']) });
+    expect(reference.cells['4']?.map((o) => Object.keys(o.data ?? {}).sort())).toEqual([
+      ['text/html', 'text/plain'],
+      ['text/markdown', 'text/plain'],
+      ['text/html', 'text/plain'],
+    ]);
+    expect(cells['4']?.map((o) => o.data)).toEqual(reference.cells['4']?.map((o) => o.data));
+    expect(cells['7']?.[0]?.data?.['text/html']).toEqual(reference.cells['7']?.[0]?.data?.['text/html']);
+  });
+
+  test('auto picks the kernel where ipykernel is, then IPython, then the standard library', async () => {
+    const job = newJob();
+    const cells = [code(0, 'print(type(get_ipython()).__name__ if "get_ipython" in dir() else "none")')];
+    const withKernel = await runTask(task(job, 'k', { engine: 'auto', cells }), { python: VENV_PYTHON });
+    expect(withKernel.result.runner.engine).toBe('kernel');
+    // -I -S: no site-packages, so neither IPython nor ipykernel imports.
+    const bare = await runTask(task(job, 's', { engine: 'auto', cells }), {
+      python: 'python3',
+      pythonArgs: ['-I', '-S'],
+    });
+    expect(bare.result.runner.engine).toBe('stdlib');
+    expect(bare.stdout).toContain('\nnone\n');
+  });
+
+  test('a failing cell: the error, its IPython traceback and the run as in the stdlib engine', async () => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'fail', {
+        engine: 'ipython',
+        cells: [code(0, 'def f():', '    return 1 / 0'), code(1, 'print("before")', 'f()'), code(2, 'print("never")')],
+      }),
+      { python: VENV_PYTHON },
+    );
+    expect(run.code).toBe(1);
+    expect(run.result.error).toMatchObject({ reason: 'exception', ename: 'ZeroDivisionError', cell: 2 });
+    expect(run.result.error?.traceback).toContain('Cell In[2], line 2');
+    expect(run.result.error?.traceback).not.toContain('\x1b[');
+    expect(cellOf(run.notebook, 1).outputs.map((o) => o.output_type)).toEqual(['stream', 'error']);
+    expect(run.stdout).not.toContain('never');
   });
 });
 

@@ -15,7 +15,7 @@ import os
 from dataclasses import MISSING, dataclass, field, fields
 
 KINDS = ("cells", "notebook", "script")
-ENGINES = ("stdlib", "kernel", "auto")
+ENGINES = ("stdlib", "ipython", "kernel", "auto")
 DEFINITION_KINDS = ("import", "function", "class")
 STATUSES = ("succeeded", "failed", "cancelled")
 ROLES = ("setup", "task")
@@ -198,7 +198,7 @@ class RunnerInfo:
     """Which runner, engine and Python ran the task."""
 
     version: str
-    engine: str = field(metadata=_meta(choices=("stdlib", "kernel")))
+    engine: str = field(metadata=_meta(choices=("stdlib", "ipython", "kernel")))
     python: str
 
 

@@ -541,16 +541,7 @@ class Runner(object):
         except SystemExit as e:
             if step.raises:  # as in a kernel: an error of the cell, which the tag lets the run go past
                 raise self._cell_error(step, e)
-            self._exit_cell = step.position
-            if e.code in (None, 0):
-                self._log("cell %d called sys.exit(%s): remaining cells skipped" % (step.position, e.code))
-                raise StopTask()
-            raise TaskFailure(
-                "cell %d exited with sys.exit(%r)" % (step.position, e.code),
-                "exit",
-                ename="SystemExit",
-                cell=step.position,
-            )
+            raise self._exit(step, e.code)
         except KeyboardInterrupt:
             raise
         except BaseException as e:
@@ -626,6 +617,19 @@ class Runner(object):
         with open(path, "a" if append else "w", encoding="utf-8") as f:
             f.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.write("%s %s\n" % ("Appending to" if append else "Writing", path))
+
+    def _exit(self, step, code):
+        """What sys.exit(code) in a cell ends the run with: StopTask for 0 or None, else a failure."""
+        self._exit_cell = step.position
+        if code in (None, 0):
+            self._log("cell %d called sys.exit(%s): remaining cells skipped" % (step.position, code))
+            return StopTask()
+        return TaskFailure(
+            "cell %d exited with sys.exit(%r)" % (step.position, code),
+            "exit",
+            ename="SystemExit",
+            cell=step.position,
+        )
 
     def _cell_error(self, step, exc):
         from .outputs import error_output

@@ -36,11 +36,19 @@ def main(argv=None):
     # sys.modules["__main__"].
     launcher = sys.modules.get("__main__")  # noqa: F841
     engine = task.engine
-    if engine in ("kernel", "auto"):
-        from .kernel import KernelRunner, kernel_available
+    if engine == "auto":
+        from .kernel import kernel_available
+        from .shell import ipython_problem
 
-        if engine == "kernel" or kernel_available():
-            return KernelRunner(task, started_wall, started_perf, home()).run()
+        engine = "kernel" if kernel_available() else "stdlib" if ipython_problem() else "ipython"
+    if engine == "kernel":
+        from .kernel import KernelRunner
+
+        return KernelRunner(task, started_wall, started_perf, home()).run()
+    if engine == "ipython":
+        from .shell import ShellRunner
+
+        return ShellRunner(task, started_wall, started_perf, home()).run()
     from .engine import Runner
 
     return Runner(task, started_wall, started_perf, home()).run()

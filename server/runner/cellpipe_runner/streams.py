@@ -7,7 +7,7 @@ class Tee(object):
     """sys.stdout / sys.stderr for user code: writes through to the process stream (line-buffered,
     so the executor sees lines live) and records the text for the current cell's notebook output."""
 
-    __slots__ = ("_real", "_name", "_capture")
+    # No __slots__: IPython 9 wraps sys.stdout.write for the length of a cell (InteractiveShell._tee).
 
     def __init__(self, real, name, capture):
         self._real = real
