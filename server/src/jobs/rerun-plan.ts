@@ -35,8 +35,11 @@ export interface EarlierJob extends PlanJob {
   states: ReadonlyMap<string, TaskState>;
 }
 
-/** Keys that say where code sits in the notebook, not what it does. */
-const POSITION_KEYS = new Set(['index', 'cellOffset', 'parametersCell', 'cell', 'line', 'column']);
+/**
+ * Keys that say where code sits in the notebook, not what it does (`outputOrigins` maps each output
+ * to the cell that last binds it: a position, and its outputs are compared on their own).
+ */
+const POSITION_KEYS = new Set(['index', 'cellOffset', 'parametersCell', 'cell', 'line', 'column', 'outputOrigins']);
 
 /** JSON with sorted keys and without position keys, so equal content gives equal text. */
 function canonical(value: unknown): string {

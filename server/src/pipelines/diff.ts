@@ -57,6 +57,15 @@ function taskCode(bundle: Bundle, task: Task): string {
   return task.source.kind === 'notebook' ? notebookCells(text).join('\n') : (text ?? '');
 }
 
+/**
+ * A task as the diff shows it: its code as text; without `outputOrigins`, the cell positions where
+ * its outputs are last bound, which follow from its code and outputs (both shown).
+ */
+function comparable(bundle: Bundle, task: Task): Record<string, unknown> {
+  const { outputOrigins: _origins, ...rest } = task;
+  return { ...rest, code: taskCode(bundle, task) };
+}
+
 export function diffBundles(name: string, from: number, a: Bundle, to: number, b: Bundle): PipelineDiff {
   const tasksA = new Map(a.pipeline.spec.tasks.map((t) => [t.name, t]));
   const tasksB = new Map(b.pipeline.spec.tasks.map((t) => [t.name, t]));
@@ -64,7 +73,7 @@ export function diffBundles(name: string, from: number, a: Bundle, to: number, b
   for (const [taskName, ta] of tasksA) {
     const tb = tasksB.get(taskName);
     if (!tb) continue;
-    const fields = compare({ ...ta, code: taskCode(a, ta) }, { ...tb, code: taskCode(b, tb) });
+    const fields = compare(comparable(a, ta), comparable(b, tb));
     if (fields.length) changed.push({ task: taskName, fields });
   }
   const { tasks: _ta, ...specA } = a.pipeline.spec;
