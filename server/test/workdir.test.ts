@@ -263,3 +263,22 @@ test('what setup cells do with files orders nothing: they run in every task', as
   expect(readFileSync(join(folder, 'run.log'), 'utf8')).toBe('started\nstarted\n');
   expect(done.warnings).toEqual([]);
 });
+
+test('a task that imports and seeds the generator itself, and a later one that draws from it: a random-state warning', async () => {
+  const job = await h.service.submit('alice', {
+    notebook: {
+      path: 'random-import.ipynb',
+      content: taggedNotebook([
+        { tags: ['task:seeded'], source: 'import random\nrandom.seed(1234)\nfirst = random.random()' },
+        { tags: ['task:shuffle'], source: 'deck = list(range(10))\nrandom.shuffle(deck)\nprint(deck)' },
+      ]),
+    },
+    workDir: folder,
+  });
+  const done = await waitForJob(h.service, job.id);
+  expect(done.state).toBe('succeeded');
+  expect(done.warnings?.length).toBeGreaterThanOrEqual(1);
+  for (const w of done.warnings ?? []) {
+    expect(w.message).toContain("task 'shuffle' draws from the global random state of random without seeding it first");
+  }
+});

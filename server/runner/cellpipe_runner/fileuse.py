@@ -36,6 +36,7 @@ def start(task, engine):
     # Outputs are saved under artifactRoot while the hook is on; result.json and the executed
     # notebook are written once it is off (finish).
     use = FileUse(task.workDir, [task.artifactRoot])
+    use.code = "\n".join(c.source for c in (task.cells or []))
     # Setup cells run in every task, so what they do with files orders no task: watched from the
     # task's own cells on.
     use.active = False
@@ -47,7 +48,7 @@ def before_cells(use):
     """The setup cells have run: the task's own use of files and of the global random state starts."""
     if use is not None:
         use.active = True
-        use.random.start()
+        use.random.start(use.code)
 
 
 def finish(use, task):
@@ -72,6 +73,7 @@ class FileUse(object):
         self.read = set()
         self.written = set()
         self.random = GlobalRandom()
+        self.code = ""
 
     def install(self):
         sys.addaudithook(self._hook)

@@ -10,6 +10,7 @@ whether the task seeded before it drew. A ``seed`` the notebook bound to a name 
 (``from numpy.random import seed``) is not seen: such a task counts as drawing.
 """
 
+import importlib
 import pickle
 import sys
 
@@ -28,10 +29,17 @@ class GlobalRandom(object):
     def __init__(self):
         self.watched = {}
 
-    def start(self):
-        """After the setup cells, before the task's: what each generator is now."""
+    def start(self, code=""):
+        """After the setup cells, before the task's: what each generator is now. A generator's module
+        that the task's ``code`` names is imported now if it is not yet, so that one the cells import
+        themselves is watched too (importing it again in a cell changes nothing)."""
         for name, (module_name, getter) in SOURCES.items():
             module = sys.modules.get(module_name)
+            if module is None and module_name.split(".")[0] in code:
+                try:
+                    module = importlib.import_module(module_name)
+                except Exception:
+                    module = None
             if module is None:
                 continue
             start = _state(module, getter)
