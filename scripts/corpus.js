@@ -296,7 +296,8 @@ export function compareRuns(first, second, pipeline) {
   const cells = { matched: 0, differed: 0, nondeterministic: 0, reported: 0 };
   const differences = [];
   // "input-mutated" warnings: from the cell where the runtime check saw an input change on (the
-  // task's first cell when it could not tell the cell), a difference is reported, not silent.
+  // task's first cell when it could not tell the cell), a difference is reported, not silent; the
+  // same from the first cell of a task a "file-order" or "random-state" warning names.
   const firstCellOf = (task) =>
     Math.min(
       ...Object.entries(pipeline.taskOf ?? {})
@@ -305,7 +306,7 @@ export function compareRuns(first, second, pipeline) {
     );
   const reportedFrom = Math.min(
     ...(pipeline.warnings ?? [])
-      .filter((w) => w.kind === 'input-mutated')
+      .filter((w) => ['input-mutated', 'file-order', 'random-state'].includes(w.kind))
       .map((w) => (typeof w.cell === 'number' ? w.cell : firstCellOf(w.task))),
   );
   for (const index of Object.keys(first.cells ?? {})

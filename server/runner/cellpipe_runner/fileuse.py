@@ -175,7 +175,8 @@ def _order_warning(task, mine, other, files):
             earlier["task"],
         )
     )
-    return ResultWarning(kind="file-order", message=message, task=task.taskName)
+    # On the task that may not find what a top-to-bottom run gives it, whichever task reports it.
+    return ResultWarning(kind="file-order", message=message, task=later["task"])
 
 
 def _random_warnings(task, mine, others):
@@ -206,7 +207,7 @@ def _random_warnings(task, mine, others):
                         "seed it in '%s'" % (later["task"], name, _tasks(sorted(before)), later["task"], later["task"])
                     ),
                     variable=name,
-                    task=task.taskName,
+                    task=later["task"],
                 )
             )
     return out
