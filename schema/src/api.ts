@@ -33,6 +33,8 @@ export const TaskErrorSchema = z.object({
   cell: z.number().int().min(1).optional(),
   /** Machine-readable reason: exit, timeout, oom, image-pull, evicted, cancelled, serialization, ... */
   reason: z.string().optional(),
+  /** Who cancelled the task, when a user did (reason `cancelled`). */
+  by: z.string().optional(),
 });
 
 /**
@@ -103,6 +105,8 @@ export const TaskRunSchema = z.object({
     .object({
       reason: z.enum(['cancelled', 'timeout', 'aborted']),
       since: z.string(),
+      /** Who asked for a cancel of this one task. */
+      by: z.string().optional(),
       error: z.string().optional(),
       /** When the next try is due. */
       retryAt: z.string().optional(),

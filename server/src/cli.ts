@@ -150,8 +150,18 @@ export function buildProgram(): Command {
     ),
   );
 
-  targetOptions(program.command('cancel').description('cancel a job').argument('<job>', 'job id')).action(
-    action((id: string, opts: TargetFlags) => commands().then((c) => c.cancelCommand(id, opts))),
+  targetOptions(
+    program
+      .command('cancel')
+      .description('cancel a job, or with --task one task of it (its downstream is skipped, the rest goes on)')
+      .argument('<job>', 'job id')
+      .option('--task <name>', 'cancel only this task'),
+  ).action(
+    action((id: string, opts: TargetFlags & { task?: string }) =>
+      commands().then((c) =>
+        opts.task !== undefined ? c.cancelTaskCommand(id, opts.task, opts) : c.cancelCommand(id, opts),
+      ),
+    ),
   );
 
   targetOptions(

@@ -472,6 +472,33 @@ describe('background server', () => {
     expect([job.state, job.tasks[0]?.state]).toEqual(['cancelled', 'cancelled']);
   });
 
+  test('cancel --task stops one task, skips its downstream and lets the rest finish', async () => {
+    const started = join(scratch, 'started');
+    const nb = writeNotebook('branches.ipynb', [
+      { tags: ['task:long'], source: `import time\nopen(${JSON.stringify(started)}, 'w').close()\ntime.sleep(120)` },
+      { tags: ['task:after', 'after:long'], source: 'pass' },
+      { tags: ['task:other'], source: 'x = 1' },
+    ]);
+    const r = cli(['run', nb, '--detach']);
+    expect(r.code).toBe(0);
+    const id = jobIdOf(r.stdout);
+    await until(() => existsSync(started), 'the task to start');
+    expect(cli(['cancel', id, '--task', 'long'])).toMatchObject({
+      code: 0,
+      stdout: `task long of job ${id} cancelled\n`,
+    });
+    await until(() => JSON.parse(cli(['status', id, '--json']).stdout).state === 'failed', 'the job to end');
+    const job = JSON.parse(cli(['status', id, '--json']).stdout) as { tasks: { name: string; state: string }[] };
+    expect(Object.fromEntries(job.tasks.map((t) => [t.name, t.state]))).toEqual({
+      long: 'cancelled',
+      after: 'skipped',
+      other: 'succeeded',
+    });
+    const again = cli(['cancel', id, '--task', 'long']);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain(`task "long" of job ${id} already ended (cancelled)`);
+  });
+
   test('run against a remote server names executed notebooks only for tasks that wrote one', async () => {
     const first = cli(['run', writeNotebook('warm.ipynb', [{ tags: ['task:warm'], source: 'x = 1' }]), '--detach']);
     expect(first.code).toBe(0);

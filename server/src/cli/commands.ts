@@ -1,8 +1,10 @@
 /** The `cellpipe` commands; cli.ts wires them to the command line. Each returns its exit code. */
 import { existsSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { dirname, resolve } from 'node:path';
 import {
   TERMINAL_JOB_STATES,
+  TERMINAL_TASK_STATES,
   formatDiagnostic,
   hasErrors,
   setOwn,
@@ -311,6 +313,28 @@ export async function cancelCommand(id: string, flags: TargetFlags): Promise<num
       const stopping = job.tasks.filter((t) => t.state === 'running').map((t) => t.name);
       out(`job ${job.id} cancelling (still stopping: ${stopping.join(', ') || 'none'})`);
     }
+    return 0;
+  });
+}
+
+/** How often `cancel --task` looks whether the task has stopped. */
+const TASK_POLL_MS = 250;
+
+/** Cancel one task; the rest of its job goes on under the job's failure policy. */
+export async function cancelTaskCommand(id: string, task: string, flags: TargetFlags): Promise<number> {
+  return withTarget(flags, {}, async (target) => {
+    let job = await target.client.cancelTask(id, task);
+    const stateOf = (j: Job): string => j.tasks.find((t) => t.name === task)?.state ?? 'unknown';
+    // A running task stops asynchronously (a pod's deletion, a process's grace period).
+    const deadline = Date.now() + CANCEL_WAIT_MS;
+    while (!(TERMINAL_TASK_STATES as readonly string[]).includes(stateOf(job)) && Date.now() < deadline) {
+      await delay(TASK_POLL_MS);
+      job = await target.client.getJob(id);
+    }
+    const state = stateOf(job);
+    out(
+      `task ${task} of job ${job.id} ${(TERMINAL_TASK_STATES as readonly string[]).includes(state) ? state : 'cancelling'}`,
+    );
     return 0;
   });
 }

@@ -126,6 +126,15 @@ export class CellpipeClient {
   cancel(id: string): Promise<Job> {
     return this.json(JobSchema, 'POST', `/api/jobs/${encodeURIComponent(id)}/cancel`, {});
   }
+  /** Cancel one task of a job; 409 when it already ended. */
+  cancelTask(id: string, task: string): Promise<Job> {
+    return this.json(
+      JobSchema,
+      'POST',
+      `/api/jobs/${encodeURIComponent(id)}/tasks/${encodeURIComponent(task)}/cancel`,
+      {},
+    );
+  }
   rerun(id: string, mode: 'all' | 'failed'): Promise<Job> {
     return this.json(JobSchema, 'POST', `/api/jobs/${encodeURIComponent(id)}/rerun`, { mode });
   }

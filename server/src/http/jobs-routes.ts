@@ -1,4 +1,4 @@
-/** /api/jobs...: submit, list, read, cancel, re-run, delete, logs and task files. */
+/** /api/jobs...: submit, list, read, cancel (a job or one task), re-run, delete, logs and task files. */
 import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
@@ -36,7 +36,7 @@ const Schemas = {
     params: TaskParams,
     query: z.object({ follow: Flag, attempt: z.coerce.number().int().min(1).optional() }),
   },
-  file: { params: TaskParams },
+  task: { params: TaskParams },
   artifact: { params: TaskParams.extend({ path: z.array(z.string().min(1)).min(1) }) },
 };
 
@@ -124,6 +124,13 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
     res.json(await service.cancel(params.id));
   });
 
+  r.post('/:id/tasks/:task/cancel', validate(Schemas.task), async (_req: Request, res: Response) => {
+    const p = principal(res);
+    const { params } = input(res, Schemas.task);
+    visibleTask(service, p, params.id, params.task);
+    res.json(await service.cancelTask(params.id, params.task, p.user));
+  });
+
   r.post('/:id/rerun', countSubmission, validate(Schemas.rerun), async (_req: Request, res: Response) => {
     const p = principal(res);
     const { params, body } = input(res, Schemas.rerun);
@@ -189,13 +196,13 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
   });
 
   const fileRoute = (which: 'notebook' | 'result', type: string) => async (_req: Request, res: Response) => {
-    const { params } = input(res, Schemas.file);
+    const { params } = input(res, Schemas.task);
     visibleTask(service, principal(res), params.id, params.task);
     const file = await service.openTaskFile(params.id, params.task, which satisfies TaskFileKind);
     await sendOpened(res, file, { 'Content-Type': type, 'Cache-Control': 'no-cache' });
   };
-  r.get('/:id/tasks/:task/notebook', validate(Schemas.file), fileRoute('notebook', 'application/x-ipynb+json'));
-  r.get('/:id/tasks/:task/result', validate(Schemas.file), fileRoute('result', 'application/json'));
+  r.get('/:id/tasks/:task/notebook', validate(Schemas.task), fileRoute('notebook', 'application/x-ipynb+json'));
+  r.get('/:id/tasks/:task/result', validate(Schemas.task), fileRoute('result', 'application/json'));
 
   r.get('/:id/tasks/:task/artifacts/*path', validate(Schemas.artifact), async (_req: Request, res: Response) => {
     const { params } = input(res, Schemas.artifact);

@@ -51,6 +51,8 @@ export interface JobEngine {
   add(job: JobRecord, tasks: TaskRecord[]): void;
   /** False when the job is not active. */
   cancel(jobId: string): boolean;
+  /** Cancel one task; 'ended' when it (or its job) already finished. */
+  cancelTask(jobId: string, task: string, by: string): 'ok' | 'not-found' | 'ended';
   isActive(jobId: string): boolean;
   /** Restart recovery: re-attach to attempts that survived a restart and resume unfinished jobs. */
   recover(): Promise<void>;
@@ -149,6 +151,11 @@ export interface JobServiceApi {
   get(id: string): Job | undefined;
   /** Throws NotFoundError. Cancelling a finished job returns it unchanged. */
   cancel(id: string): Promise<Job>;
+  /**
+   * Cancel one task: stops it, skips its downstream, and lets the rest of the job go on under its
+   * failure policy. Throws NotFoundError, or ConflictError when the task already ended.
+   */
+  cancelTask(id: string, task: string, by: string): Promise<Job>;
   /**
    * A new job with parentJobId = id, owned by the same user; `by`, the user asking, is recorded as
    * submittedBy when it is not the owner. 'failed' re-runs failed/cancelled/skipped tasks and their downstream.
@@ -375,6 +382,20 @@ export class JobService implements JobServiceApi {
     if (isTerminalJobState(job.state)) return job;
     this.engine.cancel(id);
     return this.mustGet(id);
+  }
+
+  async cancelTask(id: string, task: string, by: string): Promise<Job> {
+    const job = this.mustGet(id);
+    const t = job.tasks.find((x) => x.name === task);
+    if (!t) throw new NotFoundError(`job ${id} has no task "${task}"`);
+    const outcome = isTerminalTaskState(t.state) ? 'ended' : this.engine.cancelTask(id, task, by);
+    if (outcome === 'not-found') throw new NotFoundError(`job ${id} has no task "${task}"`);
+    const after = this.mustGet(id);
+    if (outcome === 'ended') {
+      const state = after.tasks.find((x) => x.name === task)?.state ?? t.state;
+      throw new ConflictError(`task "${task}" of job ${id} already ended (${state})`);
+    }
+    return after;
   }
 
   async rerun(id: string, mode: 'all' | 'failed', by?: string): Promise<Job> {

@@ -347,6 +347,11 @@ export class Orchestrator {
       const aj = this.jobs.get(att.jobId);
       if (!aj?.tasks.has(att.task)) continue;
       const inf: Inflight = { attempt: att.attempt, record: att, followed: false, stopping: false, failures: 0 };
+      // A cancel of this one task that was still on its way goes on once the attempt is followed again.
+      if (aj.tasks.get(att.task)?.stopping?.reason === 'cancelled') {
+        inf.stopReason = 'cancelled';
+        inf.stopping = true;
+      }
       this.setInflight(aj, att.task, inf);
       this.holdGpus(aj, att.task);
       await this.reattach(aj, att.task, inf);
@@ -426,13 +431,13 @@ export class Orchestrator {
    * Ask the executor to stop an attempt (cancel, timeout, the job stopping) until it confirms: a
    * request that fails is retried with backoff, and the task shows the pending stop meanwhile.
    */
-  private stop(aj: ActiveJob, name: string, inf: Inflight, reason: StopReason): void {
+  private stop(aj: ActiveJob, name: string, inf: Inflight, reason: StopReason, by?: string): void {
     inf.stopReason ??= reason;
     if (inf.stopping) return;
     inf.stopping = true;
     const stopReason = inf.stopReason;
     if (aj.tasks.get(name)?.stopping?.reason !== stopReason) {
-      this.commit(aj, (b) => b.task(name, { stopping: { reason: stopReason, since: b.now } }));
+      this.commit(aj, (b) => b.task(name, { stopping: { reason: stopReason, since: b.now, by } }));
     }
     if (inf.followed) this.sendStop(aj, name, inf);
   }
@@ -463,6 +468,37 @@ export class Orchestrator {
     if (!aj) return false;
     if (!aj.abort) this.abort(aj, { cancel: true, message: CANCELLED_MARK, taskReason: 'cancelled' });
     return true;
+  }
+
+  /**
+   * Cancel one task of an active job: a running attempt is stopped through the executor like any
+   * other stop, one not started yet ends now. Its downstream is then skipped as after any task that
+   * did not succeed, and the job's failure policy decides about the rest. 'ended': the task already
+   * finished; a task already being stopped is left as it is.
+   */
+  cancelTask(jobId: string, name: string, by: string): 'ok' | 'not-found' | 'ended' {
+    const aj = this.jobs.get(jobId);
+    const t = aj?.tasks.get(name);
+    if (!aj || !t) return aj ? 'not-found' : 'ended';
+    if (isTerminalTaskState(t.state)) return 'ended';
+    if (aj.abort) return 'ok';
+    const inf = aj.inflight.get(name);
+    if (inf) {
+      this.stop(aj, name, inf, 'cancelled', by);
+      return 'ok';
+    }
+    this.commit(aj, (b) =>
+      b.task(name, {
+        state: 'cancelled',
+        finishedAt: b.now,
+        notBefore: undefined,
+        waitingReason: undefined,
+        error: cancelledBy(by),
+      }),
+    );
+    this.afterFailure(aj, name);
+    this.schedule(aj);
+    return 'ok';
   }
 
   async close(): Promise<void> {
@@ -695,12 +731,13 @@ export class Orchestrator {
     return false;
   }
 
-  /** A task failed for good: with fail-fast the whole job stops. */
+  /** A task failed for good or a user cancelled it alone: with fail-fast the whole job stops. */
   private afterFailure(aj: ActiveJob, name: string): void {
     if (aj.job.pipeline.spec.failurePolicy !== 'fail-fast' || aj.abort) return;
+    const what = aj.tasks.get(name)?.state === 'cancelled' ? 'was cancelled' : 'failed';
     this.guard(() => {
       if (!aj.abort)
-        this.abort(aj, { cancel: false, message: `task '${name}' failed (fail-fast)`, taskReason: 'aborted' });
+        this.abort(aj, { cancel: false, message: `task '${name}' ${what} (fail-fast)`, taskReason: 'aborted' });
     });
   }
 
@@ -712,12 +749,21 @@ export class Orchestrator {
     if (aj.inflight.size) return;
     const tasks = [...aj.tasks.values()];
     if (!tasks.every((t) => isTerminalTaskState(t.state))) return;
-    const failed = tasks.filter((t) => t.state === 'failed').map((t) => t.name);
-    const state = aj.abort?.cancel ? 'cancelled' : failed.length || aj.abort ? 'failed' : 'succeeded';
+    const named = (state: TaskState, what: string): string | undefined => {
+      const names = tasks.filter((t) => t.state === state).map((t) => t.name);
+      return names.length
+        ? `${names.length} task${names.length > 1 ? 's' : ''} ${what}: ${names.join(', ')}`
+        : undefined;
+    };
+    // Without a job-wide stop, a cancelled task is one a user cancelled alone: its job did not succeed.
+    const lost = aj.abort
+      ? []
+      : [named('failed', 'failed'), named('cancelled', 'cancelled')].filter((e): e is string => e !== undefined);
+    const state = aj.abort?.cancel ? 'cancelled' : lost.length || aj.abort ? 'failed' : 'succeeded';
     let error: string | undefined;
     if (aj.abort?.cancel) error = 'cancelled';
     else if (aj.abort) error = aj.abort.message;
-    else if (failed.length) error = `${failed.length} task${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')}`;
+    else if (lost.length) error = lost.join('; ');
     this.commit(aj, (b) => b.jobPatch({ state, finishedAt: b.now, error }, 'finished'));
     for (const disarm of aj.timers) disarm();
     this.jobs.delete(aj.job.id);
@@ -1007,7 +1053,9 @@ export class Orchestrator {
           reason: 'timeout',
         };
       } else if (stop) {
-        error = { message: aj.abort ? this.abortText(aj) : 'the task was cancelled', reason: stop };
+        error = aj.abort
+          ? { message: this.abortText(aj), reason: stop }
+          : cancelledBy(aj.tasks.get(name)?.stopping?.by);
       } else if (e.error?.reason === 'oom') {
         // The kernel's word wins: what the runner saw of it (a MemoryError, a dead child) stays as detail.
         error = { ...result?.error, message: e.error.message, reason: 'oom' };
@@ -1059,11 +1107,18 @@ export class Orchestrator {
     // Only once the end is stored: on a full disk the whole exit is handled again later.
     this.deleteInflight(aj, name);
     this.gpuUsage.release(`${aj.job.id}/${name}`);
-    if (next.state === 'failed') this.afterFailure(aj, name);
+    if (next.state === 'failed' || (next.state === 'cancelled' && !aj.abort)) this.afterFailure(aj, name);
     // Its share is free again: the jobs waiting for one look again.
     for (const other of this.blocked) this.dirty.add(other);
     this.schedule(aj);
   }
+}
+
+/** The error of a task a user cancelled alone. */
+function cancelledBy(by: string | undefined): TaskError {
+  return by
+    ? { message: `the task was cancelled by ${by}`, reason: 'cancelled', by }
+    : { message: 'the task was cancelled', reason: 'cancelled' };
 }
 
 /** Every task `name` depends on, directly or not, sorted. */
