@@ -21,6 +21,7 @@ from .failures import (
     EXIT_TASK_FAILED,
     StopTask,
     TaskFailure,
+    cell_failure,
     safe_str,
 )
 from .outputs import CellOutputs
@@ -640,13 +641,7 @@ class Runner(object):
         evalue = safe_str(exc)
         ename = type(exc).__name__
         self.capture.add(error_output(ename, evalue, tb.rstrip("\n").split("\n")))
-        reason = "exception"
-        if isinstance(exc, SyntaxError):
-            reason = "syntax"
-        elif isinstance(exc, MemoryError):
-            reason = "oom"
-        message = "%s: %s" % (ename, evalue) if evalue else ename
-        return TaskFailure(message, reason, ename=ename, traceback=tb, cell=step.position, evalue=evalue)
+        return cell_failure(ename, evalue, tb, step.position, exc)
 
     def _is_user_file(self, filename):
         return filename in self._sources

@@ -21,6 +21,20 @@ class TaskFailure(Exception):
         self.evalue = evalue
 
 
+# Failure reasons by exception class name (a kernel reports names, not classes).
+_REASONS = {"SyntaxError": "syntax", "IndentationError": "syntax", "TabError": "syntax", "MemoryError": "oom"}
+
+
+def cell_failure(ename, evalue, traceback, cell, exc=None):
+    """The failure of a cell that raised `ename: evalue` (`exc`, when it is at hand, for its class)."""
+    if exc is not None:
+        reason = "syntax" if isinstance(exc, SyntaxError) else "oom" if isinstance(exc, MemoryError) else "exception"
+    else:
+        reason = _REASONS.get(ename, "exception")
+    message = "%s: %s" % (ename, evalue) if evalue else ename
+    return TaskFailure(message, reason, ename=ename, traceback=traceback, cell=cell, evalue=evalue)
+
+
 class StopTask(Exception):
     """sys.exit(0) in a cell: the remaining cells are skipped and the task succeeds."""
 

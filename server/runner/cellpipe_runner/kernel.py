@@ -10,7 +10,7 @@ import os
 import time
 
 from .engine import Runner
-from .failures import EXIT_CANCELLED, KernelDied, StopTask, TaskFailure
+from .failures import EXIT_CANCELLED, KernelDied, TaskFailure, cell_failure
 from .signals import killpg, signal_module
 
 
@@ -222,27 +222,15 @@ class KernelRunner(Runner):
         ename = reply.get("ename") or "Error"
         evalue = reply.get("evalue") or ""
         if ename == "SystemExit" and not step.raises:
-            if evalue in ("", "0", "None"):
-                self._log("cell %d called sys.exit(%s): remaining cells skipped" % (step.position, evalue or None))
-                raise StopTask()
-            raise TaskFailure(
-                "cell %d exited with sys.exit(%s)" % (step.position, evalue),
-                "exit",
-                ename="SystemExit",
-                cell=step.position,
-            )
+            # The kernel reports the exit code as text: sys.exit(3) as "3", sys.exit() as "".
+            code = None if evalue in ("", "None") else int(evalue) if evalue.lstrip("-").isdigit() else evalue
+            raise self._exit(step, code)
         if ename == "KeyboardInterrupt":
             raise KeyboardInterrupt()
         from .tracebacks import strip_ansi
 
         tb = strip_ansi("\n".join(reply.get("traceback") or [])).strip("\n") + "\n"
-        reason = "exception"
-        if ename in ("SyntaxError", "IndentationError", "TabError"):
-            reason = "syntax"
-        elif ename == "MemoryError":
-            reason = "oom"
-        message = "%s: %s" % (ename, evalue) if evalue else ename
-        raise TaskFailure(message, reason, ename=ename, traceback=tb, cell=step.position, evalue=evalue)
+        raise cell_failure(ename, evalue, tb, step.position)
 
     def _on_output(self, step, kind, content):
         out = self.capture.message(kind, content, step.execution_count)

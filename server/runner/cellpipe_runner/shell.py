@@ -11,7 +11,7 @@ outputs, cancelling, result.json and exit codes. Script tasks run as Python, as 
 import sys
 
 from .engine import Runner
-from .failures import TaskFailure, safe_str
+from .failures import TaskFailure, cell_failure, safe_str
 
 
 def ipython_problem():
@@ -78,10 +78,4 @@ class ShellRunner(Runner):
             import traceback
 
             tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        reason = "exception"
-        if isinstance(error, SyntaxError):
-            reason = "syntax"
-        elif isinstance(error, MemoryError):
-            reason = "oom"
-        message = "%s: %s" % (ename, evalue) if evalue else ename
-        raise TaskFailure(message, reason, ename=ename, traceback=tb, cell=step.position, evalue=evalue)
+        raise cell_failure(ename, evalue, tb, step.position, error)
