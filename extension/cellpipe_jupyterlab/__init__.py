@@ -1,5 +1,6 @@
 """Cellpipe for JupyterLab: the prebuilt frontend extension and a server extension that proxies
-``<base_url>cellpipe/api/...`` to the Cellpipe companion server."""
+``<base_url>cellpipe/api/...`` to the Cellpipe companion server (found as upstream.py says: under
+JupyterHub, the Hub's Cellpipe service, with the single-user server's own token)."""
 
 try:
     from ._version import __version__

@@ -16,7 +16,7 @@ from jupyter_server.utils import url_path_join
 from tornado import httputil
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from .upstream import UpstreamNotConfigured, resolve_upstream
+from .upstream import UpstreamNotConfigured, forget_discovered, resolve_upstream
 
 # Only the companion server's API is reachable through the proxy; the path is checked before it is
 # joined to the upstream URL, so no "..", scheme or host can be smuggled in.
@@ -70,7 +70,7 @@ class CellpipeProxyHandler(APIHandler):
             self._error(404, "not_found", f"not a Cellpipe API path: /{path}")
             return
         try:
-            upstream = resolve_upstream()
+            upstream = await resolve_upstream()
         except UpstreamNotConfigured as err:
             self._error(502, "unreachable", str(err))
             return
@@ -140,6 +140,8 @@ class CellpipeProxyHandler(APIHandler):
         except tornado.iostream.StreamClosedError:
             return
         except Exception as err:  # connection refused, DNS, TLS: the server is not there
+            # A service the Hub pointed at may have moved: ask the Hub again next time.
+            forget_discovered()
             if not state["started"]:
                 self._error(502, "unreachable", f"cannot reach the Cellpipe server at {upstream.url}: {err}")
                 return

@@ -141,6 +141,8 @@ export const JobSummarySchema = z.object({
    * (absent for an ad-hoc run of content never saved).
    */
   pipelineRef: PipelineRefSchema.optional(),
+  /** The owner's team the job counts toward (set when the server has teams configured). */
+  team: z.string().optional(),
   taskCounts: z.record(TaskStateSchema, z.number().int()),
   error: z.string().optional(),
   /** The run's parameter values (in job lists, so rows of one pipeline can show what differs). */
@@ -174,7 +176,7 @@ const JobStatesParamSchema = z
   .pipe(z.array(JobStateSchema).min(1, { message: 'name at least one job state' }));
 
 /** An ISO 8601 date or date-time, as a bound of a job's creation time. */
-const IsoDateParamSchema = z
+export const IsoDateParamSchema = z
   .string()
   .refine((s) => /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
     message: 'use an ISO 8601 date such as 2024-05-01 or 2024-05-01T12:00:00Z',
@@ -290,6 +292,8 @@ export const InventoryHolderSchema = z.object({
   user: z.string(),
   jobId: z.string(),
   task: z.string(),
+  /** The site shows holders by name only within a team, or not at all: this one's user, job and task are withheld. */
+  hidden: z.boolean().optional(),
   since: z.string().optional(),
   node: z.string().optional(),
   count: z.number().int(),
@@ -300,6 +304,8 @@ export const InventoryWaiterSchema = z.object({
   user: z.string(),
   jobId: z.string(),
   task: z.string(),
+  /** As for holders: withheld from this caller by the site's setting. */
+  hidden: z.boolean().optional(),
   /** How many of the resource it asks for. */
   count: z.number().int(),
   /** When it was queued. */
@@ -324,7 +330,13 @@ export const InventorySchema = z.object({
   resources: z.array(InventoryResourceSchema),
 });
 
-export const MeSchema = z.object({ user: z.string(), admin: z.boolean() });
+export const MeSchema = z.object({
+  user: z.string(),
+  admin: z.boolean(),
+  /** The caller's groups (Hub groups under JupyterHub) and the teams the server maps them to. */
+  groups: z.array(z.string()).optional(),
+  teams: z.array(z.string()).optional(),
+});
 
 /** Server-sent events on GET /api/events: `event: job` carries a JobSummary, `event: task` a TaskEvent. */
 export const TaskEventSchema = z.object({ jobId: JobIdSchema, task: TaskRunSchema });

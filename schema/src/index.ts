@@ -9,6 +9,7 @@ export * from './results-api.js';
 export * from './notifications-api.js';
 export * from './labels.js';
 export * from './manifests.js';
+export * from './audit-api.js';
 export * from './diagnostics.js';
 export {
   compileNotebook,

@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { EXECUTOR_NAMES } from './executors/registry.js';
 import { serverVersion } from './http/version.js';
 
-import type { RunFlags, ServeFlags } from './cli/commands.js';
+import type { AuditFlags, RunFlags, ServeFlags } from './cli/commands.js';
 import type { CompileFlags } from './cli/compile.js';
 import type { TargetFlags } from './cli/target.js';
 import type { ScheduleFlags } from './cli/schedules.js';
@@ -203,6 +203,19 @@ export function buildProgram(): Command {
   addScheduleCommands(program);
   addNotifyCommands(program);
   addPlanCommands(program);
+
+  targetOptions(
+    program
+      .command('audit')
+      .description("the server's audit log, newest first: every state-changing call (admins)")
+      .option('--json', 'print the entries as JSON')
+      .option('--user <user>', "only this user's calls")
+      .option('--action <text>', 'only actions containing this text (cancel, POST /api/schedules, login)')
+      .addOption(new Option('--result <result>', 'only calls that ended so').choices(['ok', 'denied', 'failed']))
+      .option('--since <date>', 'at or after this ISO date or time')
+      .option('--until <date>', 'before this ISO date or time')
+      .option('--limit <n>', 'at most this many (default 100)', integer('--limit', 1)),
+  ).action(action((opts: AuditFlags) => commands().then((c) => c.auditCommand(opts))));
 
   program
     .command('stop')

@@ -9,6 +9,9 @@ import { extname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DurationSchema } from '@cellpipe/schema';
 import { z } from 'zod';
+import { HubConfigSchema } from './auth/hub-authenticator.js';
+import { AUTHENTICATOR_NAMES, HUB_ENV } from './auth/registry.js';
+import { TeamsConfigSchema } from './auth/teams.js';
 import { parseTokenList, USER_NAME_PATTERN } from './auth/token-authenticator.js';
 import { EXECUTOR_NAMES, type ExecutorName } from './executors/registry.js';
 import { GpuLimitsConfigSchema } from './gpu/fair-share.js';
@@ -44,8 +47,13 @@ const TokenEntrySchema = z
     token: z.string().min(8, { message: 'tokens must be at least 8 characters' }),
     user: z.string().regex(USER_NAME_PATTERN, { message: 'not a valid user name' }),
     admin: z.boolean().default(false),
+    /** The user's groups (what Hub groups are under JupyterHub): teams are made of them. */
+    groups: z.array(z.string().min(1).max(255)).default([]),
   })
   .strict();
+
+/** Who sees the holders' names in /api/inventory: everyone, the holder's team only, or nobody. */
+export const INVENTORY_HOLDERS = ['all', 'team', 'anonymous'] as const;
 
 /** Each executor's own section (`kubernetes:`, `local:`), checked by that executor when it is built. */
 const ExecutorSection = z.record(z.string(), z.unknown());
@@ -69,9 +77,27 @@ const ConfigFields = {
   gpuLimits: GpuLimitsConfigSchema,
   /** Largest accepted JSON body (express/bytes syntax: "20mb"). */
   bodyLimit: z.string().regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)$/i, { message: 'must look like "20mb"' }),
+  /** Who may call: `token` (tokens, the home token) or `jupyterhub` (a Hub service; see auth/registry.ts). */
+  auth: z.enum(AUTHENTICATOR_NAMES),
   tokens: z.array(TokenEntrySchema),
   /** Accept the generated `$home/token` as the OS user (admin). */
   homeToken: z.boolean(),
+  /** The Hub service settings (auth: jupyterhub); JUPYTERHUB_* variables fill them. */
+  jupyterhub: HubConfigSchema.partial(),
+  /**
+   * Where everything is served: `/` standalone; under JupyterHub the service prefix
+   * (JUPYTERHUB_SERVICE_PREFIX, default `/services/<serviceName>/`), since the Hub's proxy passes
+   * the whole path on.
+   */
+  basePath: z.string().regex(/^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@%-]+\/)*[A-Za-z0-9._~!$&'()*+,;=:@%-]*$/, {
+    message: 'must be an absolute URL path such as /services/cellpipe/',
+  }),
+  /** Teams: names mapped to groups and/or users (auth/teams.ts). */
+  teams: TeamsConfigSchema,
+  /** What /api/inventory shows of who holds a GPU: names to everyone, names within one's teams, or no names. */
+  inventoryHolders: z.enum(INVENTORY_HOLDERS),
+  /** Days the audit log keeps an entry (every state-changing call). */
+  auditRetentionDays: z.number().int().min(1).max(36500),
   ...executorSections,
   /** What one request, task or connection may cost (limits.ts: every limit and its default). */
   limits: LimitsLayerSchema,
@@ -126,8 +152,14 @@ export const ServerConfigSchema = z
     maxParallelPerUser: ConfigFields.maxParallelPerUser.optional(),
     gpuLimits: ConfigFields.gpuLimits.optional(),
     bodyLimit: ConfigFields.bodyLimit.default('20mb'),
+    auth: ConfigFields.auth.default('token'),
     tokens: ConfigFields.tokens.default([]),
     homeToken: ConfigFields.homeToken.default(true),
+    jupyterhub: ConfigFields.jupyterhub.optional(),
+    basePath: ConfigFields.basePath.optional(),
+    teams: ConfigFields.teams.default({}),
+    inventoryHolders: ConfigFields.inventoryHolders.default('all'),
+    auditRetentionDays: ConfigFields.auditRetentionDays.default(90),
     passEnv: ConfigFields.passEnv.default([]),
     limits: ConfigFields.limits.default({}).transform(resolveLimits),
     jobsDir: ConfigFields.jobsDir.optional(),
@@ -138,8 +170,20 @@ export const ServerConfigSchema = z
       z.ZodOptional<typeof ExecutorSection>
     >),
   })
-  .strict();
+  .strict()
+  .transform((c) => ({ ...c, basePath: normalizeBasePath(c.basePath ?? defaultBasePath(c)) }));
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
+
+/** Without an explicit basePath: the service prefix under JupyterHub, else the root. */
+function defaultBasePath(c: { auth: string; jupyterhub?: { serviceName?: string } }): string {
+  return c.auth === 'jupyterhub' ? `/services/${c.jupyterhub?.serviceName ?? 'cellpipe'}/` : '/';
+}
+
+/** `/services/cellpipe/` and `/services/cellpipe` alike become `/services/cellpipe` (the root stays `/`). */
+export function normalizeBasePath(path: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  return trimmed === '' ? '/' : trimmed;
+}
 export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
 
 export class ConfigError extends Error {
@@ -196,8 +240,12 @@ const ENV_KEYS: Record<string, keyof ConfigLayer> = {
   CELLPIPE_PASS_ENV: 'passEnv',
   CELLPIPE_JOBS_DIR: 'jobsDir',
   CELLPIPE_LAB_URL: 'labUrl',
+  CELLPIPE_AUTH: 'auth',
+  CELLPIPE_BASE_PATH: 'basePath',
+  CELLPIPE_INVENTORY_HOLDERS: 'inventoryHolders',
+  CELLPIPE_AUDIT_RETENTION_DAYS: 'auditRetentionDays',
 };
-const NUMERIC_KEYS = new Set<keyof ConfigLayer>(['port', 'maxParallelPerUser']);
+const NUMERIC_KEYS = new Set<keyof ConfigLayer>(['port', 'maxParallelPerUser', 'auditRetentionDays']);
 /** Lists given in the environment as comma-separated values. */
 const LIST_KEYS = new Set<keyof ConfigLayer>(['passEnv']);
 
@@ -247,6 +295,33 @@ export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
   return r.data;
 }
 
+/**
+ * What the Hub gives a service (or its deployment sets): read only when `auth` is `jupyterhub`, so a
+ * `cellpipe run` in a user's JupyterLab terminal (whose environment has other JUPYTERHUB_* values)
+ * is never affected by them. JUPYTERHUB_SERVICE_PREFIX becomes the base path.
+ */
+export function hubEnvLayer(env: NodeJS.ProcessEnv): ConfigLayer {
+  const hub: Record<string, unknown> = {};
+  for (const [field, name] of Object.entries(HUB_ENV)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    hub[field] = field === 'cacheSeconds' ? toNumber(value) : value;
+  }
+  const raw: Record<string, unknown> = {};
+  if (Object.keys(hub).length) raw.jupyterhub = hub;
+  if (env.JUPYTERHUB_SERVICE_PREFIX) raw.basePath = env.JUPYTERHUB_SERVICE_PREFIX;
+  const r = ConfigLayerSchema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => {
+      const name =
+        i.path[0] === 'basePath' ? 'JUPYTERHUB_SERVICE_PREFIX' : (HUB_ENV[String(i.path[1])] ?? 'jupyterhub');
+      return `  ${name}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration in the environment:\n${lines.join('\n')}`);
+  }
+  return r.data;
+}
+
 export interface LoadConfigOptions {
   /** Values from command-line flags (undefined entries are ignored). */
   flags?: Record<string, unknown>;
@@ -277,13 +352,17 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     const found = ['config.yaml', 'config.yml', 'config.json'].map((n) => join(home, n)).find((p) => existsSync(p));
     if (found) file = readConfigFile(found);
   }
-  const merged = { ...file, ...fromEnv, ...flags };
+  const auth = flags.auth ?? fromEnv.auth ?? file.auth;
+  const fromHub = auth === 'jupyterhub' ? hubEnvLayer(env) : {};
+  const merged = { ...file, ...fromHub, ...fromEnv, ...flags };
   // Sections merge key by key: a limit set in the environment, or --kubeconfig on the command line,
   // keeps the others the file sets.
   const limits = mergeByKey(file.limits, fromEnv.limits, flags.limits);
   if (limits) merged.limits = limits;
   const kubernetes = mergeByKey(file.kubernetes, fromEnv.kubernetes, flags.kubernetes);
   if (kubernetes) merged.kubernetes = kubernetes;
+  const jupyterhub = mergeByKey(file.jupyterhub, fromHub.jupyterhub, fromEnv.jupyterhub, flags.jupyterhub);
+  if (jupyterhub) merged.jupyterhub = jupyterhub;
   const home = resolve(merged.home ?? defaultHome(env));
   const r = ServerConfigSchema.safeParse({
     ...merged,

@@ -42,6 +42,8 @@ export interface EngineOptions {
   onJobEnd?: OrchestratorOptions['onJobEnd'];
   /** Checks that a submit names only notification targets its owner may use. */
   checkNotify?: JobServiceDeps['checkNotify'];
+  /** The team a new job of an owner counts toward (auth/teams.ts). */
+  teamOf?: JobServiceDeps['teamOf'];
 }
 
 export function createJobService(options: EngineOptions): JobService {
@@ -70,6 +72,7 @@ export function createJobService(options: EngineOptions): JobService {
   if (options.compiler) deps.compiler = options.compiler;
   if (options.versions) deps.versions = options.versions;
   if (options.checkNotify) deps.checkNotify = options.checkNotify;
+  if (options.teamOf) deps.teamOf = options.teamOf;
   deps.limits = limits;
   return new JobService(deps);
 }

@@ -7,19 +7,20 @@ import { chmodSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeS
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Authenticator } from './auth/authenticator.js';
-import { ensureHomeToken, osUserName } from './auth/home-token.js';
-import { TokenAuthenticator, type TokenEntry } from './auth/token-authenticator.js';
+import { AuthConfigError, createAuthenticator } from './auth/registry.js';
+import { Teams } from './auth/teams.js';
 import { readServerFile, removeServerFile, pidAlive, writeServerFile } from './client/server-file.js';
-import { ConfigError, ServerConfigSchema, type ServerConfig, type ServerConfigInput } from './config.js';
+import { ConfigError, ServerConfigSchema, type ServerConfigInput } from './config.js';
 import { createJobService, type EngineOptions } from './engine.js';
 import { GpuLimits } from './gpu/fair-share.js';
 import { defaultRunnerPath } from './executors/local/local-executor.js';
 import { createExecutor } from './executors/registry.js';
+import { Access } from './http/access.js';
 import { createApp } from './http/app.js';
 import { serverVersion } from './http/version.js';
 import type { JobService } from './jobs/job-service.js';
 import { createScheduling, type Scheduling } from './scheduling.js';
+import { SqliteAuditLog } from './store/audit-store.js';
 import { JobLayout } from './store/layout.js';
 import { SqlitePipelineStore } from './store/pipeline-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -27,6 +28,9 @@ import { SqliteNotificationStore } from './store/notification-store.js';
 import { NotificationService } from './notifications/notification-service.js';
 import { jobLink } from './links.js';
 import { parseDuration } from '@cellpipe/schema';
+import { SqliteUserDirectory } from './store/user-directory.js';
+
+const DAY_MS = 24 * 3600 * 1000;
 
 export interface StartServerOptions {
   /** Marks server.json as belonging to a `cellpipe run` for its own duration. */
@@ -113,19 +117,6 @@ export function acquireHomeLock(home: string): () => void {
   }
 }
 
-function authenticatorFor(config: ServerConfig): { authenticator: Authenticator; token?: string } {
-  const entries: TokenEntry[] = [...config.tokens];
-  let token: string | undefined;
-  if (config.homeToken) {
-    token = ensureHomeToken(config.home);
-    entries.push({ token, user: osUserName(), admin: true });
-  }
-  if (entries.length === 0) {
-    throw new ConfigError('no tokens configured and homeToken is false: nobody could use this server');
-  }
-  return { authenticator: new TokenAuthenticator(entries), token };
-}
-
 function urlHost(host: string): string {
   // A wildcard bind is reached locally through loopback.
   if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
@@ -161,7 +152,14 @@ export async function startServer(input: ServerConfigInput, options: StartServer
     }
   };
   try {
-    const { authenticator, token } = authenticatorFor(config);
+    let built: ReturnType<typeof createAuthenticator>;
+    try {
+      built = createAuthenticator(config);
+    } catch (err) {
+      if (err instanceof AuthConfigError) throw new ConfigError(err.message);
+      throw err;
+    }
+    const { authenticator, token } = built;
     const executor = await createExecutor(config.executor, {
       config,
       runnerPath: options.engine?.runnerPath ?? defaultRunnerPath(),
@@ -185,6 +183,9 @@ export async function startServer(input: ServerConfigInput, options: StartServer
     });
     const checkNotify: NonNullable<EngineOptions['checkNotify']> = (owner, rules, path) =>
       notifications.check(owner, rules, path);
+    const directory = new SqliteUserDirectory(store.db);
+    const teams = new Teams(config.teams, directory);
+    const audit = new SqliteAuditLog(store.db);
     const engineOptions: EngineOptions = {
       home: config.home,
       executor,
@@ -193,6 +194,7 @@ export async function startServer(input: ServerConfigInput, options: StartServer
       // The outbox row of each notification is written in the transaction that ends its job.
       onJobEnd: (job, tasks) => notifications.jobEnded(job, tasks),
       checkNotify,
+      teamOf: (owner) => teams.primaryOfUser(owner),
     };
     if (config.jobsDir) engineOptions.jobsDir = config.jobsDir;
     if (config.maxParallelPerUser !== undefined) engineOptions.maxParallelPerUser = config.maxParallelPerUser;
@@ -214,6 +216,12 @@ export async function startServer(input: ServerConfigInput, options: StartServer
     notifications.start();
     cleanups.push(() => notifications.close());
 
+    const pruneAudit = () => audit.prune(new Date(Date.now() - config.auditRetentionDays * DAY_MS).toISOString());
+    pruneAudit();
+    const pruning = setInterval(pruneAudit, DAY_MS);
+    pruning.unref();
+    cleanups.push(() => clearInterval(pruning));
+
     const shutdown = new AbortController();
     const app = createApp({
       service,
@@ -223,6 +231,14 @@ export async function startServer(input: ServerConfigInput, options: StartServer
       notifications,
       ...(config.labUrl ? { jobLink: (id: string) => jobLink(config.labUrl!, id) } : {}),
       authenticator,
+      access: new Access(teams),
+      inventoryHolders: config.inventoryHolders,
+      audit,
+      onPrincipal: (p) => directory.record(p),
+      basePath: config.basePath,
+      ...(config.auth === 'jupyterhub'
+        ? { labUrl: `${(config.jupyterhub?.baseUrl ?? '/').replace(/\/*$/, '/')}hub/user-redirect/lab` }
+        : {}),
       bodyLimit: config.bodyLimit,
       heartbeatMs: options.heartbeatMs,
       shutdown: shutdown.signal,
@@ -238,7 +254,7 @@ export async function startServer(input: ServerConfigInput, options: StartServer
           server.closeAllConnections();
         }),
     );
-    const url = `http://${urlHost(config.host)}:${address.port}`;
+    const url = `http://${urlHost(config.host)}:${address.port}${config.basePath === '/' ? '' : config.basePath}`;
     writeServerFile(config.home, {
       url,
       pid: process.pid,

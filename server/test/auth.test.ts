@@ -16,10 +16,12 @@ describe('TokenAuthenticator', () => {
     expect(a.authenticate({ headers: { authorization: 'Bearer alice-secret-1' } })).toEqual({
       user: 'alice',
       admin: false,
+      groups: [],
     });
     expect(a.authenticate({ headers: { authorization: 'token root-secret-22' } })).toEqual({
       user: 'root',
       admin: true,
+      groups: [],
     });
   });
 
@@ -32,7 +34,11 @@ describe('TokenAuthenticator', () => {
   });
 
   test('a query token counts only when the route passes it, and never overrides a header', () => {
-    expect(a.authenticate({ headers: {}, queryToken: 'alice-secret-1' })).toEqual({ user: 'alice', admin: false });
+    expect(a.authenticate({ headers: {}, queryToken: 'alice-secret-1' })).toEqual({
+      user: 'alice',
+      admin: false,
+      groups: [],
+    });
     expect(extractToken({ headers: { authorization: 'Bearer x' }, queryToken: 'alice-secret-1' })).toBe('x');
   });
 });

@@ -21,8 +21,13 @@ test('defaults: loopback, port 8765, local executor, home from CELLPIPE_HOME', (
     port: 8765,
     executor: 'local',
     bodyLimit: '20mb',
+    auth: 'token',
     tokens: [],
     homeToken: true,
+    basePath: '/',
+    teams: {},
+    inventoryHolders: 'all',
+    auditRetentionDays: 90,
     passEnv: [],
     limits: DEFAULT_LIMITS,
     notifications: NOTIFICATION_DEFAULTS,
@@ -68,7 +73,7 @@ test('flags beat the environment, which beats the file', () => {
   expect(config.host).toBe('0.0.0.0');
   expect(config.gpus).toBe('gpu:2');
   expect(config.python).toBe('/usr/bin/python3');
-  expect(config.tokens).toEqual([{ token: 'env-token-1', user: 'dave', admin: true }]);
+  expect(config.tokens).toEqual([{ token: 'env-token-1', user: 'dave', admin: true, groups: [] }]);
 });
 
 test("the kubernetes section merges by key: --kubeconfig and --context keep the file's other settings", () => {

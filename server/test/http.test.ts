@@ -49,9 +49,11 @@ describe('auth', () => {
     expect((await request(t.app).get('/api/me').set(auth('alice')).expect(200)).body).toEqual({
       user: 'alice',
       admin: false,
+      groups: [],
+      teams: [],
     });
     const res = await request(t.app).get('/api/me').set('Authorization', `token ${TOKENS.root}`).expect(200);
-    expect(res.body).toEqual({ user: 'root', admin: true });
+    expect(res.body).toEqual({ user: 'root', admin: true, groups: [], teams: [] });
   });
 });
 
@@ -234,7 +236,9 @@ describe('jobs and ownership', () => {
     expect(await ids('root')).toEqual(expect.arrayContaining([aliceJob, bobJob]));
     expect(await ids('root', '?user=bob')).toEqual([bobJob]);
     const forbidden = await request(t.app).get('/api/jobs?user=alice').set(auth('bob')).expect(403);
-    expect(forbidden.body).toEqual({ error: { code: 'forbidden', message: "only admins can list other users' jobs" } });
+    expect(forbidden.body).toEqual({
+      error: { code: 'forbidden', message: "only admins and teammates sharing their jobs can list other users' jobs" },
+    });
     const badState = await request(t.app).get('/api/jobs?state=done').set(auth('alice')).expect(400);
     expect(badState.body.error.details[0].path).toBe('query.state.0');
   });

@@ -1,6 +1,6 @@
 /**
  * Token authentication for standalone and embedded servers: a fixed table of tokens, each naming a
- * user and whether they are an admin. Lookups compare digests in constant time and always walk the
+ * user, whether they are an admin, and their groups (which teams.ts maps to teams). Lookups compare digests in constant time and always walk the
  * whole table, so response timing says nothing about how much of a token matched.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -11,6 +11,8 @@ export interface TokenEntry {
   token: string;
   user: string;
   admin: boolean;
+  /** Groups of the user (the configuration's stand-in for Hub groups). */
+  groups?: string[];
 }
 
 function digest(token: string): Buffer {
@@ -21,7 +23,10 @@ export class TokenAuthenticator implements Authenticator {
   private readonly entries: { digest: Buffer; principal: Principal }[];
 
   constructor(tokens: readonly TokenEntry[]) {
-    this.entries = tokens.map((t) => ({ digest: digest(t.token), principal: { user: t.user, admin: t.admin } }));
+    this.entries = tokens.map((t) => ({
+      digest: digest(t.token),
+      principal: { user: t.user, admin: t.admin, groups: [...(t.groups ?? [])] },
+    }));
   }
 
   get size(): number {
@@ -34,7 +39,7 @@ export class TokenAuthenticator implements Authenticator {
     for (const entry of this.entries) {
       if (timingSafeEqual(d, entry.digest) && !found) found = entry.principal;
     }
-    return found ? { ...found } : null;
+    return found ? { ...found, groups: [...found.groups] } : null;
   }
 
   authenticate(req: AuthRequest): Principal | null {

@@ -9,6 +9,7 @@ import {
   hasErrors,
   setOwn,
   sortDiagnostics,
+  type AuditResult,
   type Job,
   type JobState,
 } from '@cellpipe/schema';
@@ -359,6 +360,44 @@ export async function jobsCommand(
     }
     for (const line of table(rows)) out(line);
     if (list.nextCursor) err(`more jobs: --limit ${flags.limit ?? 50} shows ${list.items.length}`);
+    return 0;
+  });
+}
+
+// ---------------------------------------------------------------- audit
+
+export type AuditFlags = TargetFlags & {
+  json?: boolean;
+  user?: string;
+  action?: string;
+  result?: AuditResult;
+  since?: string;
+  until?: string;
+  limit?: number;
+};
+
+/** The server's audit log (admins): who changed what, newest first. */
+export async function auditCommand(flags: AuditFlags): Promise<number> {
+  return withTarget(flags, {}, async (target) => {
+    const list = await target.client.audit({
+      user: flags.user,
+      action: flags.action,
+      result: flags.result,
+      since: flags.since,
+      until: flags.until,
+      limit: flags.limit,
+    });
+    if (flags.json) {
+      out(JSON.stringify(list, null, 2));
+      return 0;
+    }
+    const rows = [['AT', 'USER', 'ACTION', 'TARGET', 'RESULT']];
+    for (const e of list.items) {
+      const result = `${e.result} ${e.status}${e.message ? `: ${e.message}` : ''}`;
+      rows.push([e.at, e.user ?? '-', e.action, e.target, result]);
+    }
+    for (const line of table(rows)) out(line);
+    if (list.nextCursor) err(`more entries: --limit ${flags.limit ?? 100} shows ${list.items.length}`);
     return 0;
   });
 }

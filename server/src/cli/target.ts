@@ -1,9 +1,12 @@
 /**
  * Which server a CLI command talks to:
- *   1. --url / CELLPIPE_URL (token from --token / CELLPIPE_TOKEN, else the home token);
- *   2. a live server recorded in $CELLPIPE_HOME/server.json;
- *   3. with --detach: a `cellpipe serve` daemon started now in the background;
- *   4. otherwise an embedded server in this process on 127.0.0.1:<random port>, for the command's duration.
+ *   1. --url / CELLPIPE_URL (token from --token / CELLPIPE_TOKEN, else under JupyterHub the
+ *      server's JUPYTERHUB_API_TOKEN, else the home token);
+ *   2. inside a JupyterHub single-user server: the Hub's Cellpipe service (client/hub-discovery.ts),
+ *      with the server's own Hub token;
+ *   3. a live server recorded in $CELLPIPE_HOME/server.json;
+ *   4. with --detach: a `cellpipe serve` daemon started now in the background;
+ *   5. otherwise an embedded server in this process on 127.0.0.1:<random port>, for the command's duration.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
@@ -11,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readHomeToken } from '../auth/home-token.js';
 import { CellpipeClient } from '../client/api-client.js';
+import { discoverHubService } from '../client/hub-discovery.js';
 import { pidAlive, readServerFile } from '../client/server-file.js';
 import { defaultHome, loadConfig } from '../config.js';
 import { serverStoreUrl } from '../executors/kubernetes/options.js';
@@ -174,7 +178,13 @@ export async function resolveTarget(
   const url = flags.url ?? (env.CELLPIPE_URL || undefined);
   const home = homeOf(flags, env);
   if (url) {
-    const client = new CellpipeClient({ url, token: localToken(flags, env, home) });
+    const token = flags.token ?? (env.CELLPIPE_TOKEN || env.JUPYTERHUB_API_TOKEN || undefined) ?? readHomeToken(home);
+    const client = new CellpipeClient({ url, token });
+    return { client, kind: 'remote', home, close: async () => undefined };
+  }
+  const { service } = await discoverHubService(env);
+  if (service) {
+    const client = new CellpipeClient({ url: service.url, token: flags.token ?? service.token });
     return { client, kind: 'remote', home, close: async () => undefined };
   }
   let conn = await connectLocal(flags, env, home, Boolean(options.detach));

@@ -5,6 +5,7 @@
 import {
   ApiError,
   apiErrorFromReply,
+  AuditListSchema,
   InventorySchema,
   JobListSchema,
   JobSchema,
@@ -25,6 +26,8 @@ import {
   ScheduleListSchema,
   SchedulePreviewSchema,
   TaskEventSchema,
+  type AuditList,
+  type AuditResult,
   type CreateScheduleInput,
   type ImportPipelineRequest,
   type PipelineDiff,
@@ -119,6 +122,20 @@ export class CellpipeClient {
   }
   listJobs(params: { state?: JobState; user?: string; limit?: number; cursor?: string } = {}): Promise<JobList> {
     return this.json(JobListSchema, 'GET', `/api/jobs${query(params)}`);
+  }
+  /** The audit log, newest first (admins only). */
+  audit(
+    params: {
+      user?: string;
+      action?: string;
+      result?: AuditResult;
+      since?: string;
+      until?: string;
+      limit?: number;
+      cursor?: string;
+    } = {},
+  ): Promise<AuditList> {
+    return this.json(AuditListSchema, 'GET', `/api/audit${query(params)}`);
   }
   getJob(id: string): Promise<Job> {
     return this.json(JobSchema, 'GET', `/api/jobs/${encodeURIComponent(id)}`);

@@ -6,10 +6,14 @@ import { setMaxListeners } from 'node:events';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { compileNotebook, JobIdSchema, type Activity, type CompileResult, type Me } from '@cellpipe/schema';
 import { z } from 'zod';
-import type { Authenticator } from '../auth/authenticator.js';
+import type { Authenticator, Principal } from '../auth/authenticator.js';
 import type { JobServiceApi } from '../jobs/job-service.js';
+import { Access } from './access.js';
+import { auditMount, auditRouter, auditWrites, noteAuditError, type AuditLog } from './audit.js';
 import { authenticate, principal } from './auth-middleware.js';
+import { browserRouter } from './browser-routes.js';
 import { HttpNotFoundError, mapError } from './errors.js';
+import { inventoryView, type InventoryHolders } from './inventory-view.js';
 import { EventsSchemas, eventsHandler } from './events.js';
 import { jobsRouter } from './jobs-routes.js';
 import { jsonDepthGuard } from './json-depth.js';
@@ -42,6 +46,21 @@ export interface AppOptions {
    */
   jobLink?: (jobId: string) => string;
   authenticator: Authenticator;
+  /** Ownership and team visibility (default: everyone sees only their own; admins all). */
+  access?: Access;
+  /** Who sees holders' names in the inventory (default all). */
+  inventoryHolders?: InventoryHolders;
+  /** Where every state-changing call is recorded, and admins read it (GET /api/audit). */
+  audit?: AuditLog;
+  /** Remembers each caller's groups (the user directory), so teams resolve for owners who are not calling. */
+  onPrincipal?: (p: Principal) => void;
+  /**
+   * Where everything is mounted (default `/`): the JupyterHub service prefix, since the Hub's proxy
+   * passes the whole path on.
+   */
+  basePath?: string;
+  /** A user's JupyterLab (the Hub's user-redirect), linked from the browser page. */
+  labUrl?: string;
   /** Largest JSON body (default "20mb"); larger ones get 413. */
   bodyLimit?: string;
   /** SSE heartbeat interval (default 15 s). */
@@ -70,6 +89,11 @@ export interface CellpipeApp extends express.Express {
 
 export function createApp(options: AppOptions): CellpipeApp {
   const { service, authenticator } = options;
+  const access = options.access ?? new Access();
+  const basePath = options.basePath ?? '/';
+  const inventoryHolders = options.inventoryHolders ?? 'all';
+  const onPrincipal = options.onPrincipal;
+  const cookiePath = basePath;
   const bodyLimit = options.bodyLimit ?? '20mb';
   const logError = options.logError ?? ((message, err) => console.error(message, err));
   const logWarn = options.logWarn ?? ((message) => console.warn(message));
@@ -81,11 +105,14 @@ export function createApp(options: AppOptions): CellpipeApp {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(metrics.observe);
+  // Under a prefix everything is mounted on this router; the root app answers 404 elsewhere.
+  const root = express.Router();
+  app.use(basePath, root);
 
-  app.get('/healthz', (_req, res) => {
+  root.get('/healthz', (_req, res) => {
     res.json({ ok: true, version: serverVersion() });
   });
-  app.get('/metrics', async (_req, res) => {
+  root.get('/metrics', async (_req, res) => {
     const text = await metrics.registry.metrics();
     res.type(metrics.registry.contentType).send(text);
   });
@@ -94,11 +121,14 @@ export function createApp(options: AppOptions): CellpipeApp {
   if (options.taskData) app.use('/api/task-data', taskDataRouter(options.taskData));
 
   const api = express.Router();
+  if (options.audit) api.use(auditWrites(options.audit, logError));
   api.get(
     '/events',
-    authenticate(authenticator, { allowQueryToken: true }),
+    authenticate(authenticator, { allowQueryToken: true, onPrincipal, cookiePath }),
     validate(EventsSchemas),
     eventsHandler(service, {
+      access,
+      inventoryHolders,
       heartbeatMs: options.heartbeatMs ?? 15_000,
       shutdown: options.shutdown,
       logError,
@@ -107,7 +137,7 @@ export function createApp(options: AppOptions): CellpipeApp {
     }),
   );
   // Authenticate before reading a (possibly large) body.
-  api.use(authenticate(authenticator));
+  api.use(authenticate(authenticator, { onPrincipal, cookiePath }));
   api.use(express.json({ limit: bodyLimit }));
   // Before any schema sees the body: a deeply nested value would overflow their recursion (a 500).
   api.use(jsonDepthGuard(service.limits.jsonDepth));
@@ -115,7 +145,7 @@ export function createApp(options: AppOptions): CellpipeApp {
 
   api.get('/me', (_req, res) => {
     const p = principal(res);
-    const me: Me = { user: p.user, admin: p.admin };
+    const me: Me = { user: p.user, admin: p.admin, groups: p.groups, teams: access.teams.of(p) };
     res.json(me);
   });
   api.post('/compile', validate(CompileSchemas), (_req, res) => {
@@ -124,29 +154,42 @@ export function createApp(options: AppOptions): CellpipeApp {
     res.json(result);
   });
   api.get('/inventory', async (_req, res) => {
-    res.json(await service.inventory());
+    res.json(inventoryView(await service.inventory(), principal(res), inventoryHolders, access.teams));
   });
   api.get('/activity', (_req, res) => {
     const activity: Activity = service.activity(principal(res).user);
     res.json(activity);
   });
-  api.use('/jobs', jobsRouter({ service, metrics, shutdown: options.shutdown }));
-  api.use('/jobs', rerunRouter({ service, metrics }));
+  api.use('/jobs', auditMount('/api/jobs'), jobsRouter({ service, access, metrics, shutdown: options.shutdown }));
+  api.use('/jobs', rerunRouter({ service, access, metrics }));
   api.use('/pipelines', resultsRouter(service));
-  if (options.pipelines) api.use('/pipelines', pipelinesRouter(options.pipelines));
-  if (options.schedules) api.use('/schedules', schedulesRouter(options.schedules));
+  if (options.pipelines) api.use('/pipelines', auditMount('/api/pipelines'), pipelinesRouter(options.pipelines));
+  if (options.schedules)
+    api.use('/schedules', auditMount('/api/schedules'), schedulesRouter(options.schedules, access));
   if (options.notifications) {
-    api.use('/notifications/targets', targetsRouter(options.notifications));
-    api.use('/jobs', deliveriesRouter(service, options.notifications));
+    api.use('/notifications/targets', auditMount('/api/notifications/targets'), targetsRouter(options.notifications));
+    api.use('/jobs', deliveriesRouter(service, options.notifications, access));
   }
-  app.use('/api', api);
+  if (options.audit) api.use('/audit', auditRouter(options.audit));
+  root.use('/api', api);
   const { jobLink } = options;
   if (jobLink) {
     // Anyone may follow it: it only names the job, and JupyterLab asks who they are.
-    app.get('/jobs/:id', validate({ params: z.object({ id: JobIdSchema }) }), (req: Request, res: Response) => {
+    root.get('/jobs/:id', validate({ params: z.object({ id: JobIdSchema }) }), (req: Request, res: Response) => {
       res.redirect(302, jobLink(String(req.params.id)));
     });
   }
+  root.use(
+    browserRouter({
+      authenticator,
+      service,
+      access,
+      basePath,
+      audit: options.audit,
+      labUrl: options.labUrl,
+      onPrincipal,
+    }),
+  );
 
   app.use((req: Request) => {
     throw new HttpNotFoundError(`no route for ${req.method} ${req.path}`);
@@ -155,6 +198,7 @@ export function createApp(options: AppOptions): CellpipeApp {
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const mapped = mapError(err, bodyLimit);
     if (mapped.status >= 500) logError(`${req.method} ${req.originalUrl} failed:`, err);
+    noteAuditError(res, mapped.body.error.message);
     if (res.headersSent) {
       // A stream already started: cut it so the client sees an incomplete response, not a clean end.
       res.destroy();

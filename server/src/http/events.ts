@@ -10,8 +10,9 @@ import { JobIdSchema, JobSummarySchema, type JobSummary, type TaskEvent } from '
 import { z } from 'zod';
 import type { JobServiceApi } from '../jobs/job-service.js';
 import { principal } from './auth-middleware.js';
-import { canSee, visibleJob } from './access.js';
+import type { Access } from './access.js';
 import { InventoryFeed } from './inventory-feed.js';
+import { inventoryView, type InventoryHolders } from './inventory-view.js';
 import { SseWriter } from './sse-writer.js';
 import { input } from './validate.js';
 
@@ -25,6 +26,9 @@ export const EventsSchemas = {
 };
 
 export interface EventsOptions {
+  access: Access;
+  /** Who sees holders' names in the inventory events (inventory-view.ts). */
+  inventoryHolders: InventoryHolders;
   heartbeatMs: number;
   shutdown?: AbortSignal;
   logError?: (message: string, err: unknown) => void;
@@ -58,11 +62,12 @@ export function eventsHandler(service: JobServiceApi, options: EventsOptions) {
   const inventory = new InventoryFeed(service, undefined, options.logError);
   service.events.on('job', (job) => owners.remember(job.id, job.owner));
 
+  const { access } = options;
   return async (req: Request, res: Response): Promise<void> => {
     const p = principal(res);
     const { query } = input(res, EventsSchemas);
     const jobFilter = query.job;
-    const first = jobFilter ? visibleJob(service, p, jobFilter) : undefined;
+    const first = jobFilter ? access.visibleJob(service, p, jobFilter) : undefined;
 
     res.status(200);
     res.set({
@@ -85,7 +90,7 @@ export function eventsHandler(service: JobServiceApi, options: EventsOptions) {
     };
 
     const onJob = (job: JobSummary) => {
-      if (jobFilter ? job.id !== jobFilter : !canSee(p, job.owner)) return;
+      if (jobFilter ? job.id !== jobFilter : !access.canSee(p, job.owner)) return;
       send('job', job);
     };
     const onTask = (ev: TaskEvent) => {
@@ -93,7 +98,7 @@ export function eventsHandler(service: JobServiceApi, options: EventsOptions) {
         if (ev.jobId !== jobFilter) return;
       } else {
         const owner = owners.owner(ev.jobId);
-        if (owner === undefined || !canSee(p, owner)) return;
+        if (owner === undefined || !access.canSee(p, owner)) return;
       }
       send('task', ev);
     };
@@ -106,7 +111,9 @@ export function eventsHandler(service: JobServiceApi, options: EventsOptions) {
       for (const task of first.tasks) send('task', { jobId: first.id, task });
     }
 
-    const unsubscribeInventory = query.inventory ? inventory.subscribe((inv) => send('inventory', inv)) : undefined;
+    const unsubscribeInventory = query.inventory
+      ? inventory.subscribe((inv) => send('inventory', inventoryView(inv, p, options.inventoryHolders, access.teams)))
+      : undefined;
 
     const heartbeat = setInterval(() => {
       stream.check();

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import type { JobServiceApi, TaskFileKind } from '../jobs/job-service.js';
 import { StoreError } from '../store/errors.js';
 import { principal } from './auth-middleware.js';
-import { visibleJob, visibleTask } from './access.js';
+import type { Access } from './access.js';
 import { BadRequestError, ForbiddenError } from './errors.js';
 import type { HttpMetrics } from './metrics.js';
 import { StreamSlots, writeWithBackpressure } from './streams.js';
@@ -42,6 +42,7 @@ const Schemas = {
 
 export interface JobsRoutesOptions {
   service: JobServiceApi;
+  access: Access;
   metrics: HttpMetrics;
   shutdown?: AbortSignal;
 }
@@ -74,7 +75,7 @@ export function submissionCounter(metrics: HttpMetrics) {
   };
 }
 
-export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): Router {
+export function jobsRouter({ service, access, metrics, shutdown }: JobsRoutesOptions): Router {
   const r = Router();
 
   const countSubmission = submissionCounter(metrics);
@@ -89,14 +90,15 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
   r.get('/', validate(Schemas.list), (_req: Request, res: Response) => {
     const p = principal(res);
     const { query } = input(res, Schemas.list);
-    if (query.user && query.user !== p.user && !p.admin) {
-      throw new ForbiddenError("only admins can list other users' jobs");
+    if (query.user && !access.canSee(p, query.user)) {
+      throw new ForbiddenError("only admins and teammates sharing their jobs can list other users' jobs");
     }
-    const owner = p.admin ? query.user : p.user;
+    // Everything the caller may see (theirs, their teams' shared jobs; all for admins), or one user's.
+    const owners = query.user ? [query.user] : access.visibleOwners(p);
     let list: JobList;
     try {
       list = service.list({
-        owner,
+        owners,
         states: query.state,
         search: query.q,
         createdFrom: query.since,
@@ -115,33 +117,34 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
 
   r.get('/:id', validate(Schemas.job), (_req: Request, res: Response) => {
     const { params } = input(res, Schemas.job);
-    res.json(visibleJob(service, principal(res), params.id));
+    res.json(access.visibleJob(service, principal(res), params.id));
   });
 
   r.post('/:id/cancel', validate(Schemas.job), async (_req: Request, res: Response) => {
     const { params } = input(res, Schemas.job);
-    visibleJob(service, principal(res), params.id);
+    access.ownJob(service, principal(res), params.id, 'cancel');
     res.json(await service.cancel(params.id));
   });
 
   r.post('/:id/tasks/:task/cancel', validate(Schemas.task), async (_req: Request, res: Response) => {
     const p = principal(res);
     const { params } = input(res, Schemas.task);
-    visibleTask(service, p, params.id, params.task);
+    const job = access.visibleTask(service, p, params.id, params.task);
+    access.mustOwn(p, job.owner, `job ${params.id}`, 'cancel');
     res.json(await service.cancelTask(params.id, params.task, p.user));
   });
 
   r.post('/:id/rerun', countSubmission, validate(Schemas.rerun), async (_req: Request, res: Response) => {
     const p = principal(res);
     const { params, body } = input(res, Schemas.rerun);
-    visibleJob(service, p, params.id);
+    access.visibleJob(service, p, params.id);
     const job = await service.rerun(params.id, body.mode, p.user);
     res.status(201).location(`/api/jobs/${job.id}`).json(job);
   });
 
   r.delete('/:id', validate(Schemas.job), async (_req: Request, res: Response) => {
     const { params } = input(res, Schemas.job);
-    visibleJob(service, principal(res), params.id);
+    access.ownJob(service, principal(res), params.id, 'delete');
     await service.remove(params.id);
     res.status(204).end();
   });
@@ -150,7 +153,7 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
   r.get('/:id/tasks/:task/logs', validate(Schemas.logs), async (_req: Request, res: Response) => {
     const { params, query } = input(res, Schemas.logs);
     const p = principal(res);
-    visibleTask(service, p, params.id, params.task);
+    access.visibleTask(service, p, params.id, params.task);
     const release = logStreams.take(p.user);
     const abort = new AbortController();
     const onClose = () => abort.abort();
@@ -197,7 +200,7 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
 
   const fileRoute = (which: 'notebook' | 'result', type: string) => async (_req: Request, res: Response) => {
     const { params } = input(res, Schemas.task);
-    visibleTask(service, principal(res), params.id, params.task);
+    access.visibleTask(service, principal(res), params.id, params.task);
     const file = await service.openTaskFile(params.id, params.task, which satisfies TaskFileKind);
     await sendOpened(res, file, { 'Content-Type': type, 'Cache-Control': 'no-cache' });
   };
@@ -206,7 +209,7 @@ export function jobsRouter({ service, metrics, shutdown }: JobsRoutesOptions): R
 
   r.get('/:id/tasks/:task/artifacts/*path', validate(Schemas.artifact), async (_req: Request, res: Response) => {
     const { params } = input(res, Schemas.artifact);
-    visibleTask(service, principal(res), params.id, params.task);
+    access.visibleTask(service, principal(res), params.id, params.task);
     if (params.path.some((s) => s === '..' || s === '.' || s.includes('\0'))) {
       throw new BadRequestError('artifact paths may not contain "." or ".." segments', [
         { path: 'params.path', message: 'relative segments are not allowed' },

@@ -8,7 +8,7 @@ import { CreateTargetRequestSchema, JobIdSchema, UpdateTargetRequestSchema } fro
 import { z } from 'zod';
 import type { JobServiceApi } from '../jobs/job-service.js';
 import type { NotificationService } from '../notifications/notification-service.js';
-import { visibleJob } from './access.js';
+import type { Access } from './access.js';
 import { principal } from './auth-middleware.js';
 import { ForbiddenError } from './errors.js';
 import { input, validate } from './validate.js';
@@ -62,10 +62,10 @@ export function targetsRouter(notifications: NotificationService): Router {
 }
 
 /** GET /api/jobs/:id/notifications. */
-export function deliveriesRouter(service: JobServiceApi, notifications: NotificationService): Router {
+export function deliveriesRouter(service: JobServiceApi, notifications: NotificationService, access: Access): Router {
   const r = Router();
   r.get('/:id/notifications', validate(Schemas.deliveries), (_req: Request, res: Response) => {
-    const job = visibleJob(service, principal(res), input(res, Schemas.deliveries).params.id);
+    const job = access.visibleJob(service, principal(res), input(res, Schemas.deliveries).params.id);
     res.json({ items: notifications.deliveries(job.id) });
   });
   return r;

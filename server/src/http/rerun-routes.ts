@@ -8,26 +8,34 @@ import { JobIdSchema, SubmitJobRequestSchema } from '@cellpipe/schema';
 import { z } from 'zod';
 import type { JobServiceApi } from '../jobs/job-service.js';
 import { principal } from './auth-middleware.js';
-import { visibleJob } from './access.js';
+import type { Access } from './access.js';
 import { submissionCounter } from './jobs-routes.js';
 import type { HttpMetrics } from './metrics.js';
 import { input, validate } from './validate.js';
 
 const Schemas = { params: z.object({ id: JobIdSchema }), body: SubmitJobRequestSchema };
 
-export function rerunRouter({ service, metrics }: { service: JobServiceApi; metrics: HttpMetrics }): Router {
+export function rerunRouter({
+  service,
+  access,
+  metrics,
+}: {
+  service: JobServiceApi;
+  access: Access;
+  metrics: HttpMetrics;
+}): Router {
   const r = Router();
 
   r.post('/:id/rerun-plan', validate(Schemas), async (_req: Request, res: Response) => {
     const { params, body } = input(res, Schemas);
-    visibleJob(service, principal(res), params.id);
+    access.visibleJob(service, principal(res), params.id);
     res.json(await service.rerunPlan(params.id, body));
   });
 
   r.post('/:id/rerun-changes', submissionCounter(metrics), validate(Schemas), async (_req: Request, res: Response) => {
     const p = principal(res);
     const { params, body } = input(res, Schemas);
-    visibleJob(service, p, params.id);
+    access.visibleJob(service, p, params.id);
     const job = await service.rerunWithChanges(params.id, body, p.user);
     res.status(201).location(`/api/jobs/${job.id}`).json(job);
   });

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import type { Principal } from '../auth/authenticator.js';
 import type { ScheduleService } from '../scheduler/schedule-service.js';
 import type { ScheduleRecord } from '../store/schedule-store.js';
-import { canSee } from './access.js';
+import type { Access } from './access.js';
 import { principal } from './auth-middleware.js';
 import { ForbiddenError, HttpNotFoundError } from './errors.js';
 import { input, validate } from './validate.js';
@@ -39,14 +39,20 @@ const Schemas = {
 };
 
 /** The schedule if the caller may reach it; otherwise 404 (never 403: ids of others' schedules leak nothing). */
-function visible(schedules: ScheduleService, p: Principal, ref: string): ScheduleRecord {
+function visible(schedules: ScheduleService, access: Access, p: Principal, ref: string): ScheduleRecord {
   const rec = schedules.find(ref, p.user);
-  if (!rec || !canSee(p, rec.owner)) throw new HttpNotFoundError(`schedule ${ref} not found`);
+  if (!rec || !access.canSee(p, rec.owner)) throw new HttpNotFoundError(`schedule ${ref} not found`);
   return rec;
 }
 
-export function schedulesRouter(schedules: ScheduleService): Router {
+export function schedulesRouter(schedules: ScheduleService, access: Access): Router {
   const r = Router();
+  /** A schedule the caller may change: 404 when they cannot see it, 403 when it is a teammate's. */
+  const own = (p: Principal, ref: string, what: string): ScheduleRecord => {
+    const rec = visible(schedules, access, p, ref);
+    access.mustOwn(p, rec.owner, `schedule ${ref}`, what);
+    return rec;
+  };
 
   r.post('/preview', validate(Schemas.preview), (_req: Request, res: Response) => {
     res.json(schedules.preview(input(res, Schemas.preview).body));
@@ -67,39 +73,39 @@ export function schedulesRouter(schedules: ScheduleService): Router {
   });
 
   r.get('/:id', validate(Schemas.one), (_req: Request, res: Response) => {
-    const rec = visible(schedules, principal(res), input(res, Schemas.one).params.id);
+    const rec = visible(schedules, access, principal(res), input(res, Schemas.one).params.id);
     res.json(schedules.detail(rec.id));
   });
 
   r.patch('/:id', validate(Schemas.update), async (_req: Request, res: Response) => {
     const p = principal(res);
     const { params, body } = input(res, Schemas.update);
-    const rec = visible(schedules, p, params.id);
+    const rec = own(p, params.id, 'change');
     res.json(await schedules.update(rec.id, body, p.user));
   });
 
   r.post('/:id/pause', validate(Schemas.one), async (_req: Request, res: Response) => {
     const p = principal(res);
-    const rec = visible(schedules, p, input(res, Schemas.one).params.id);
+    const rec = own(p, input(res, Schemas.one).params.id, 'pause');
     res.json(await schedules.pause(rec.id, p.user));
   });
 
   r.post('/:id/resume', validate(Schemas.resume), async (_req: Request, res: Response) => {
     const p = principal(res);
     const { params, body } = input(res, Schemas.resume);
-    const rec = visible(schedules, p, params.id);
+    const rec = own(p, params.id, 'resume');
     res.json(await schedules.resume(rec.id, p.user, body.catchUp));
   });
 
   r.delete('/:id', validate(Schemas.one), async (_req: Request, res: Response) => {
-    const rec = visible(schedules, principal(res), input(res, Schemas.one).params.id);
+    const rec = own(principal(res), input(res, Schemas.one).params.id, 'delete');
     await schedules.delete(rec.id);
     res.status(204).end();
   });
 
   r.get('/:id/history', validate(Schemas.history), (_req: Request, res: Response) => {
     const { params, query } = input(res, Schemas.history);
-    const rec = visible(schedules, principal(res), params.id);
+    const rec = visible(schedules, access, principal(res), params.id);
     res.json(schedules.history(rec.id, query.limit, query.cursor));
   });
 

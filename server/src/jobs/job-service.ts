@@ -75,6 +75,8 @@ export interface JobServiceDeps {
   versions?: { findByHash(owner: string, name: string, hash: string): { version: number } | undefined };
   /** Checks that a submit names only notification targets its owner may use. */
   checkNotify?: NotifyCheck;
+  /** The team a new job of this owner counts toward (auth/teams.ts); none when teams are not configured. */
+  teamOf?: (owner: string) => string | undefined;
 }
 
 /**
@@ -97,8 +99,10 @@ export interface SubmitExtra {
 }
 
 export interface ListJobsQuery {
-  /** Only this user's jobs (the HTTP layer sets it for non-admins). */
+  /** Only this user's jobs. */
   owner?: string;
+  /** Only jobs of these users (the HTTP layer sets it for non-admins: who they may see). */
+  owners?: readonly string[];
   state?: JobState;
   /** Any of these states. */
   states?: JobState[];
@@ -231,6 +235,7 @@ export class JobService implements JobServiceApi {
 
   private readonly versions: JobServiceDeps['versions'];
   private readonly checkNotify: NotifyCheck;
+  private readonly teamOf: (owner: string) => string | undefined;
 
   constructor(deps: JobServiceDeps) {
     this.layout = deps.layout;
@@ -241,6 +246,7 @@ export class JobService implements JobServiceApi {
     this.compiler = deps.compiler;
     this.versions = deps.versions;
     this.checkNotify = deps.checkNotify ?? (() => undefined);
+    this.teamOf = deps.teamOf ?? (() => undefined);
     this.limits = deps.limits ?? DEFAULT_LIMITS;
   }
 
@@ -310,6 +316,8 @@ export class JobService implements JobServiceApi {
       parameters: frozen.parameters,
       pipelineRef,
     };
+    const team = this.teamOf(owner);
+    if (team) job.team = team;
     if (extra.scheduleId) job.scheduleId = extra.scheduleId;
     if (extra.scheduleSlot) job.scheduleSlot = extra.scheduleSlot;
     if (request.notify?.length) job.notify = request.notify;
@@ -335,6 +343,7 @@ export class JobService implements JobServiceApi {
   list(query: ListJobsQuery): JobList {
     const q: Parameters<Store['listJobs']>[0] = { limit: query.limit ?? 50 };
     if (query.owner !== undefined) q.owner = query.owner;
+    if (query.owners !== undefined) q.owners = query.owners;
     if (query.state !== undefined) q.state = query.state;
     if (query.states !== undefined) q.states = query.states;
     if (query.search) q.search = query.search;
@@ -491,6 +500,8 @@ export class JobService implements JobServiceApi {
     if (pipelineRef) job.pipelineRef = pipelineRef;
     // A re-run is sent where its job was.
     if (parent.notify) job.notify = parent.notify;
+    const team = this.teamOf(job.owner);
+    if (team) job.team = team;
     const tasks: TaskRecord[] = next.pipeline.spec.tasks.map((spec) => {
       const t = parentTasks.get(spec.name);
       if (t && reuse.has(spec.name)) {

@@ -273,4 +273,34 @@ export const MIGRATIONS: Migration[] = [
     name: "each saved pipeline's labels (who manages it: cellpipe apply)",
     sql: `ALTER TABLE pipelines ADD COLUMN labels TEXT;`,
   },
+  {
+    version: 11,
+    name: "each job's team; the users the server has seen with their groups; the audit log",
+    sql: `
+      ALTER TABLE jobs ADD COLUMN team TEXT;
+      CREATE INDEX jobs_team_state ON jobs(team, state) WHERE team IS NOT NULL;
+
+      -- The groups each user was last seen with, so teams resolve for owners who are not calling.
+      CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        admin INTEGER NOT NULL,
+        groups TEXT NOT NULL,
+        seen_at TEXT NOT NULL
+      );
+
+      -- Every state-changing call: who, what, on what, and how it ended. Only ever inserted (and pruned).
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        user TEXT,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        result TEXT NOT NULL,
+        message TEXT
+      );
+      CREATE INDEX audit_at ON audit(at);
+      CREATE INDEX audit_user ON audit(user, id DESC);
+    `,
+  },
 ];

@@ -34,6 +34,7 @@ interface JobRow {
   pipeline_name: string | null;
   pipeline_version: number | null;
   pipeline_hash: string | null;
+  team: string | null;
   error: string | null;
   pipeline: string;
   parameters: string;
@@ -97,6 +98,7 @@ function rowToSummary(r: JobRow): Omit<JobRecord, 'pipeline' | 'parameters'> {
     out.pipelineRef = { name: r.pipeline_name, hash: r.pipeline_hash };
     if (r.pipeline_version !== null) out.pipelineRef.version = r.pipeline_version;
   }
+  if (r.team) out.team = r.team;
   if (r.error) out.error = r.error;
   return out;
 }
@@ -177,10 +179,10 @@ export class SqliteStore implements Store {
     const db = this.db;
     this.stmts = {
       insertJob: db.prepare(`INSERT INTO jobs (id, name, owner, state, executor, created_at, started_at, finished_at,
-        parent_job_id, submitted_by, schedule_id, schedule_slot, pipeline_name, pipeline_version, pipeline_hash, error,
-        pipeline, parameters, notify) VALUES (@id, @name, @owner, @state, @executor, @createdAt, @startedAt, @finishedAt,
-        @parentJobId, @submittedBy, @scheduleId, @scheduleSlot, @pipelineName, @pipelineVersion, @pipelineHash, @error,
-        @pipeline, @parameters, @notify)`),
+        parent_job_id, submitted_by, schedule_id, schedule_slot, pipeline_name, pipeline_version, pipeline_hash, team,
+        error, pipeline, parameters, notify) VALUES (@id, @name, @owner, @state, @executor, @createdAt, @startedAt,
+        @finishedAt, @parentJobId, @submittedBy, @scheduleId, @scheduleSlot, @pipelineName, @pipelineVersion,
+        @pipelineHash, @team, @error, @pipeline, @parameters, @notify)`),
       upsertTask: db.prepare(`INSERT INTO tasks (job_id, name, position, state, data) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (job_id, name) DO UPDATE SET state = excluded.state, data = excluded.data`),
       getJob: db.prepare('SELECT * FROM jobs WHERE id = ?'),
@@ -250,6 +252,7 @@ export class SqliteStore implements Store {
         pipelineName: job.pipelineRef?.name ?? null,
         pipelineVersion: job.pipelineRef?.version ?? null,
         pipelineHash: job.pipelineRef?.hash ?? null,
+        team: job.team ?? null,
         error: job.error ?? null,
         pipeline: JSON.stringify(job.pipeline),
         parameters: JSON.stringify(job.parameters),
@@ -295,6 +298,10 @@ export class SqliteStore implements Store {
       where.push('owner = ?');
       args.push(q.owner);
     }
+    if (q.owners !== undefined) {
+      where.push(q.owners.length ? `owner IN (${q.owners.map(() => '?').join(', ')})` : '0');
+      args.push(...q.owners);
+    }
     if (q.state !== undefined) {
       where.push('state = ?');
       args.push(q.state);
@@ -335,7 +342,7 @@ export class SqliteStore implements Store {
     }
     const limit = Math.max(1, Math.min(q.limit, 1000));
     const sql = `SELECT seq, id, name, owner, state, executor, created_at, started_at, finished_at, parent_job_id,
-      submitted_by, schedule_id, schedule_slot, pipeline_name, pipeline_version, pipeline_hash, error, '' AS pipeline,
+      submitted_by, schedule_id, schedule_slot, pipeline_name, pipeline_version, pipeline_hash, team, error, '' AS pipeline,
       parameters FROM jobs
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, limit + 1) as JobRow[];

@@ -70,7 +70,7 @@ export interface AttemptRecord {
 
 /** One atomic state change. */
 export interface Change {
-  job?: { id: string } & Partial<Omit<JobRecord, 'id' | 'pipeline' | 'owner' | 'createdAt' | 'notify'>>;
+  job?: { id: string } & Partial<Omit<JobRecord, 'id' | 'pipeline' | 'owner' | 'createdAt' | 'notify' | 'team'>>;
   tasks?: { jobId: string; task: TaskRecord }[];
   attempts?: AttemptRecord[];
   /** Appended to the transition history (what changed state, when). */
@@ -89,6 +89,8 @@ export interface Transition {
 
 export interface JobListQuery {
   owner?: string;
+  /** Jobs of any of these owners (combined with `owner` when both are given). */
+  owners?: readonly string[];
   state?: JobState;
   /** Any of these states (combined with `state` when both are given). */
   states?: JobState[];

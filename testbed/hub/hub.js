@@ -1,0 +1,258 @@
+// A real JupyterHub for tests: the Cellpipe server as its externally managed service, started
+// first (the Hub waits for a service's URL), then the Hub, which starts configurable-http-proxy and,
+// on request, each user's JupyterLab. Everything listens on 127.0.0.1 on free ports, and all state
+// lives under `work`. The project venv (jupyterhub, jupyterlab, the extension) comes from
+// scripts/python-env.sh and the proxy from scripts/hub-env.sh; both are cached.
+//
+//   const hub = await startHub({ root, work, users: { alice: ['cellpipe'] }, admins: ['admin'] });
+//   await hub.spawn('alice'); const token = await hub.token('alice'); ...; await hub.stop();
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A port nothing listens on now (bind 0). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function tail(file, lines = 30) {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** The last line a setup script prints (its result), its progress going to the log. */
+function scriptResult(root, script, env) {
+  const out = execFileSync('bash', [join(root, 'scripts', script)], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return out.trim().split('\n').pop();
+}
+
+async function waitFor(what, probe, { timeoutMs, proc, log }) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc && proc.exitCode !== null)
+      throw new Error(`${what}: the process exited (${proc.exitCode}); ${log}:\n${tail(log)}`);
+    try {
+      if (await probe()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${timeoutMs / 1000} s; ${log}:\n${tail(log)}`);
+    await sleep(200);
+  }
+}
+
+function startProcess(cmd, args, { env, cwd, log }) {
+  const fd = openSync(log, 'a');
+  // Its own process group, so stop() can end whatever it started.
+  const child = spawn(cmd, args, { env, cwd, detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  return child;
+}
+
+async function stopProcess(child, timeoutMs) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  let timer;
+  const done = await Promise.race([
+    exited.then(() => true),
+    new Promise((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (!done) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await exited;
+  }
+}
+
+/**
+ * @param {object} o
+ * @param {string} o.root the repository
+ * @param {string} o.work scratch folder (created; the caller removes it)
+ * @param {Record<string, string[]>} o.users user -> Hub groups
+ * @param {string[]} [o.admins] Hub admins
+ * @param {object} [o.cellpipeConfig] extra Cellpipe server configuration (teams, inventoryHolders, ...)
+ * @param {number} [o.cacheSeconds] Cellpipe's Hub answer cache (default 2, so revocation shows quickly)
+ * @param {string[]} [o.spawnerArgs] extra jupyterhub-singleuser arguments
+ * @param {Record<string,string>} [o.spawnerEnv] extra environment of the user servers
+ */
+export async function startHub(o) {
+  const { root, work } = o;
+  mkdirSync(join(work, 'cellpipe'), { recursive: true });
+  mkdirSync(join(work, 'home'), { recursive: true });
+  const baseEnv = { ...process.env };
+  for (const k of Object.keys(baseEnv)) if (k.startsWith('CELLPIPE_') && k !== 'CELLPIPE_CACHE') delete baseEnv[k];
+  for (const k of Object.keys(baseEnv)) if (k.startsWith('JUPYTERHUB_') || k.startsWith('JPY_')) delete baseEnv[k];
+  const venv = o.venv ?? scriptResult(root, 'python-env.sh', baseEnv);
+  const chp = scriptResult(root, 'hub-env.sh', baseEnv);
+  const [proxyPort, proxyApiPort, hubPort, servicePort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const serviceToken = randomBytes(32).toString('hex');
+  const adminToken = randomBytes(32).toString('hex');
+  const password = randomBytes(8).toString('hex');
+  const serviceName = 'cellpipe';
+  const prefix = `/services/${serviceName}`;
+  const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+  const hubApiUrl = `http://127.0.0.1:${hubPort}/hub/api`;
+  const directServiceUrl = `http://127.0.0.1:${servicePort}${prefix}`;
+  const logs = { cellpipe: join(work, 'cellpipe.log'), hub: join(work, 'hub.log') };
+
+  const configFile = join(work, 'cellpipe.json');
+  writeFileSync(configFile, JSON.stringify(o.cellpipeConfig ?? {}));
+  const cellpipe = startProcess(
+    process.execPath,
+    [
+      join(root, 'server/dist/cli.js'),
+      'serve',
+      '--home',
+      join(work, 'cellpipe'),
+      '--port',
+      String(servicePort),
+      '--config',
+      configFile,
+    ],
+    {
+      cwd: work,
+      log: logs.cellpipe,
+      env: {
+        ...baseEnv,
+        CELLPIPE_AUTH: 'jupyterhub',
+        CELLPIPE_PYTHON: join(venv, 'bin/python'),
+        CELLPIPE_HUB_CACHE_SECONDS: String(o.cacheSeconds ?? 2),
+        JUPYTERHUB_API_URL: hubApiUrl,
+        JUPYTERHUB_API_TOKEN: serviceToken,
+        JUPYTERHUB_SERVICE_NAME: serviceName,
+        ...(o.cellpipeEnv ?? {}),
+      },
+    },
+  );
+  let hub;
+  const stop = async () => {
+    await stopProcess(hub, 30_000);
+    await stopProcess(cellpipe, 10_000);
+  };
+  try {
+    await waitFor('cellpipe', async () => (await fetch(`${directServiceUrl}/healthz`)).ok, {
+      timeoutMs: 60_000,
+      proc: cellpipe,
+      log: logs.cellpipe,
+    });
+    hub = startProcess(join(venv, 'bin/jupyterhub'), ['-f', join(root, 'testbed/hub/jupyterhub_config.py')], {
+      cwd: work,
+      log: logs.hub,
+      env: {
+        ...baseEnv,
+        PATH: `${join(venv, 'bin')}:${baseEnv.PATH}`,
+        HUB_WORK: work,
+        HUB_PROXY_PORT: String(proxyPort),
+        HUB_PROXY_API_PORT: String(proxyApiPort),
+        HUB_PORT: String(hubPort),
+        HUB_CHP: chp,
+        HUB_SINGLEUSER: join(venv, 'bin/jupyterhub-singleuser'),
+        HUB_SERVICE_NAME: serviceName,
+        HUB_SERVICE_URL: `http://127.0.0.1:${servicePort}`,
+        HUB_SERVICE_TOKEN: serviceToken,
+        HUB_ADMIN_TOKEN: adminToken,
+        HUB_PASSWORD: password,
+        HUB_USERS: JSON.stringify(o.users),
+        HUB_ADMINS: JSON.stringify(o.admins ?? []),
+        HUB_SPAWNER_ARGS: JSON.stringify(o.spawnerArgs ?? []),
+        HUB_SPAWNER_ENV: JSON.stringify(o.spawnerEnv ?? {}),
+      },
+    });
+    await waitFor('JupyterHub', async () => (await fetch(`${proxyUrl}/hub/api/`)).ok, {
+      timeoutMs: 120_000,
+      proc: hub,
+      log: logs.hub,
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  /** The Hub API with the test-admin service's token. */
+  async function api(method, path, body) {
+    const res = await fetch(`${hubApiUrl}${path}`, {
+      method,
+      headers: { Authorization: `token ${adminToken}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`Hub API ${method} ${path}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  }
+
+  return {
+    proxyUrl,
+    hubApiUrl,
+    /** The service as browsers and scripts reach it: through the Hub's proxy. */
+    serviceUrl: `${proxyUrl}${prefix}`,
+    directServiceUrl,
+    serviceName,
+    serviceToken,
+    adminToken,
+    password,
+    venv,
+    logs,
+    api,
+    /** A new Hub API token of `user` (default scopes: what the user holds). */
+    async token(user, scopes) {
+      const reply = await api('POST', `/users/${user}/tokens`, {
+        note: 'cellpipe test',
+        ...(scopes ? { scopes } : {}),
+      });
+      return reply.token;
+    },
+    /** Start a user's JupyterLab and wait until the Hub says it is ready; returns the server's model. */
+    async spawn(user, timeoutMs = 180_000) {
+      await fetch(`${hubApiUrl}/users/${user}/server`, {
+        method: 'POST',
+        headers: { Authorization: `token ${adminToken}` },
+      });
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const model = await api('GET', `/users/${user}`);
+        const server = model.servers?.[''];
+        if (server?.ready) return server;
+        if (Date.now() > deadline)
+          throw new Error(`${user}'s server is not ready after ${timeoutMs / 1000} s; ${logs.hub}:\n${tail(logs.hub)}`);
+        await sleep(250);
+      }
+    },
+    async addToGroup(group, user) {
+      await api('POST', `/groups/${group}/users`, { users: [user] });
+    },
+    async removeFromGroup(group, user) {
+      await api('DELETE', `/groups/${group}/users`, { users: [user] });
+    },
+    stop,
+  };
+}
