@@ -232,6 +232,35 @@ class UnreachableTest(unittest.TestCase):
         self.assertEqual(body["error"]["code"], "unreachable")
         self.assertIn("server.json does not exist", body["error"]["message"])
 
+    def test_hub_token_that_may_not_read_the_service(self):
+        # Under a Hub whose server token lacks read:services!service=cellpipe, the message says what to add.
+        hub = ThreadingHTTPServer(("127.0.0.1", 0), Forbidden)
+        threading.Thread(target=hub.serve_forever, daemon=True).start()
+        self.addCleanup(hub.shutdown)
+        status, body = self.run_server({
+            "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub.server_address[1]}/hub/api",
+            "JUPYTERHUB_API_TOKEN": "server-token",
+        })
+        self.assertEqual(status, 502)
+        self.assertIn("read:services!service=cellpipe", body["error"]["message"])
+        self.assertIn("server.json does not exist", body["error"]["message"])
+        self.assertEqual(Forbidden.paths, ["/hub/api/services/cellpipe"])
+
+
+class Forbidden(BaseHTTPRequestHandler):
+    """A Hub that refuses to say where its services are."""
+
+    paths: list[str] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        Forbidden.paths.append(self.path)
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
 
 if __name__ == "__main__":
     unittest.main()
