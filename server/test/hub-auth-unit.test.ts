@@ -6,7 +6,11 @@
 import { AccessDeniedError, AuthUnavailableError } from '../src/auth/authenticator.js';
 import { HubAuthenticator, MAX_CACHED_TOKENS } from '../src/auth/hub-authenticator.js';
 import { createAuthenticator } from '../src/auth/registry.js';
-import { loadConfig } from '../src/config.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { startServer } from '../src/main.js';
 
 const SCOPE = 'access:services!service=cellpipe';
 
@@ -136,5 +140,26 @@ describe('configuration', () => {
     expect(() =>
       loadConfig({ env: { CELLPIPE_AUTH: 'jupyterhub', CELLPIPE_HUB_CACHE_SECONDS: '9000', CELLPIPE_HOME: '/tmp/x' } }),
     ).toThrow(/CELLPIPE_HUB_CACHE_SECONDS: Too big/);
+  });
+
+  test('on the local executor, a Hub service needs local.runAs: every Hub user is another user', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'cellpipe-hub-unit-'));
+    try {
+      const err = await startServer({
+        home,
+        port: 0,
+        gpus: '',
+        auth: 'jupyterhub',
+        jupyterhub: { apiUrl: 'http://127.0.0.1:1/hub/api', apiToken: 'service-secret-1' },
+      }).then(
+        () => new Error('started'),
+        (e: unknown) => e as Error,
+      );
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err.message).toMatch(/with every Hub user granted the service any task could read the others'/);
+      expect(err.message).toContain('local.runAs');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

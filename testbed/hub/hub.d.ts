@@ -28,6 +28,8 @@ export interface Hub {
   password: string;
   venv: string;
   logs: { cellpipe: string; hub: string };
+  /** Hub user -> the OS account their tasks run as. */
+  accounts: Record<string, string>;
   api(method: string, path: string, body?: unknown): Promise<unknown>;
   token(user: string, scopes?: string[]): Promise<string>;
   spawn(user: string, timeoutMs?: number): Promise<{ url: string; ready: boolean }>;
@@ -37,4 +39,7 @@ export interface Hub {
 }
 
 export function freePort(): Promise<number>;
+export const TASK_PYTHON: string;
+/** Why this machine cannot run a hub test (undefined when it can). */
+export function hubSkipReason(): string | undefined;
 export function startHub(options: HubOptions): Promise<Hub>;

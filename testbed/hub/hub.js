@@ -4,15 +4,52 @@
 // lives under `work`. The project venv (jupyterhub, jupyterlab, the extension) comes from
 // scripts/python-env.sh and the proxy from scripts/hub-env.sh; both are cached.
 //
+// Cellpipe runs tasks on its local executor, each Hub user's as an OS account of their own
+// (`local.runAs`, as a multi-user server must): the accounts are made here with useradd and removed
+// by stop(). That needs root; hubSkipReason() says why a machine cannot run this.
+//
 //   const hub = await startHub({ root, work, users: { alice: ['cellpipe'] }, admins: ['admin'] });
 //   await hub.spawn('alice'); const token = await hub.token('alice'); ...; await hub.stop();
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The interpreter tasks run with: one every OS account can start (a venv under /root is private). */
+export const TASK_PYTHON = '/usr/bin/python3';
+
+/** Why this machine cannot run a hub test (undefined when it can). */
+export function hubSkipReason() {
+  if (process.getuid?.() !== 0) return 'the tasks of Hub users run as OS accounts made with useradd, which needs root';
+  if (spawnSync('useradd', ['--help']).error) return 'useradd is not installed';
+  if (spawnSync(TASK_PYTHON, ['-c', 'pass']).status !== 0) return `${TASK_PYTHON} is missing`;
+  return undefined;
+}
+
+/** OS accounts for the Hub users (useradd), named after a random tag; returns user -> account. */
+function makeAccounts(work, users) {
+  const tag = randomBytes(3).toString('hex');
+  const accounts = {};
+  for (const [i, user] of users.entries()) {
+    const name = `cph${tag}${i}`;
+    const r = spawnSync('useradd', ['-m', '-d', join(work, 'os-homes', name), '-s', '/bin/sh', name], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) {
+      removeAccounts(accounts);
+      throw new Error(`useradd ${name} failed: ${r.stderr.trim()}`);
+    }
+    accounts[user] = name;
+  }
+  return accounts;
+}
+
+function removeAccounts(accounts) {
+  for (const name of Object.values(accounts)) spawnSync('userdel', [name]);
+}
 
 /** A port nothing listens on now (bind 0). */
 export function freePort() {
@@ -104,6 +141,10 @@ export async function startHub(o) {
   const { root, work } = o;
   mkdirSync(join(work, 'cellpipe'), { recursive: true });
   mkdirSync(join(work, 'home'), { recursive: true });
+  mkdirSync(join(work, 'os-homes'), { recursive: true });
+  // The task accounts reach their job files under work/jobs.
+  chmodSync(work, 0o711);
+  chmodSync(join(work, 'os-homes'), 0o755);
   const baseEnv = { ...process.env };
   for (const k of Object.keys(baseEnv)) if (k.startsWith('CELLPIPE_') && k !== 'CELLPIPE_CACHE') delete baseEnv[k];
   for (const k of Object.keys(baseEnv)) if (k.startsWith('JUPYTERHUB_') || k.startsWith('JPY_')) delete baseEnv[k];
@@ -125,8 +166,17 @@ export async function startHub(o) {
   const directServiceUrl = `http://127.0.0.1:${servicePort}${prefix}`;
   const logs = { cellpipe: join(work, 'cellpipe.log'), hub: join(work, 'hub.log') };
 
+  const accounts = makeAccounts(work, [...Object.keys(o.users), ...(o.admins ?? [])]);
   const configFile = join(work, 'cellpipe.json');
-  writeFileSync(configFile, JSON.stringify(o.cellpipeConfig ?? {}));
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      python: TASK_PYTHON,
+      jobsDir: join(work, 'jobs'),
+      local: { runAs: accounts },
+      ...(o.cellpipeConfig ?? {}),
+    }),
+  );
   const cellpipe = startProcess(
     process.execPath,
     [
@@ -145,7 +195,6 @@ export async function startHub(o) {
       env: {
         ...baseEnv,
         CELLPIPE_AUTH: 'jupyterhub',
-        CELLPIPE_PYTHON: join(venv, 'bin/python'),
         CELLPIPE_HUB_CACHE_SECONDS: String(o.cacheSeconds ?? 2),
         JUPYTERHUB_API_URL: hubApiUrl,
         JUPYTERHUB_API_TOKEN: serviceToken,
@@ -158,6 +207,7 @@ export async function startHub(o) {
   const stop = async () => {
     await stopProcess(hub, 30_000);
     await stopProcess(cellpipe, 10_000);
+    removeAccounts(accounts);
   };
   try {
     await waitFor('cellpipe', async () => (await fetch(`${directServiceUrl}/healthz`)).ok, {
@@ -222,6 +272,7 @@ export async function startHub(o) {
     password,
     venv,
     logs,
+    accounts,
     api,
     /** A new Hub API token of `user` (default scopes: what the user holds). */
     async token(user, scopes) {

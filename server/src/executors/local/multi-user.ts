@@ -12,8 +12,12 @@ import { osUserName } from '../../auth/home-token.js';
 import { ConfigError, type ServerConfig } from '../../config.js';
 import { RunAs, RunAsError, type RunAsMap } from './run-as.js';
 
-/** The users this server's configuration lets in: its tokens' users and the home token's OS user. */
-export function configuredUsers(config: ServerConfig): { users: string[]; serverUser?: string } {
+/**
+ * The users this server's configuration lets in: its tokens' users and the home token's OS user.
+ * Under JupyterHub they are not known in advance (`open`): any Hub user granted the service's scope.
+ */
+export function configuredUsers(config: ServerConfig): { users: string[]; serverUser?: string; open?: boolean } {
+  if (config.auth === 'jupyterhub') return { users: [], open: true };
   const users = new Set(config.tokens.map((t) => t.user));
   const serverUser = config.homeToken ? osUserName() : undefined;
   if (serverUser) users.add(serverUser);
@@ -41,12 +45,13 @@ export function checkMultiUser(
   runAsMap: RunAsMap | undefined,
   runnerPath: string,
 ): MultiUserSetup | undefined {
-  const { users, serverUser } = configuredUsers(config);
+  const { users: configured, serverUser, open } = configuredUsers(config);
   if (!runAsMap) {
-    if (users.length <= 1) return undefined;
+    if (!open && configured.length <= 1) return undefined;
+    const who = open ? 'every Hub user granted the service' : `${configured.length} users (${configured.join(', ')})`;
     throw new ConfigError(
-      `the local executor runs every task as this server's OS user (${osUserName()}), so with ${users.length} users ` +
-        `(${users.join(', ')}) any task could read the others' code, data and tokens. Configure one of:\n` +
+      `the local executor runs every task as this server's OS user (${osUserName()}), so with ${who} ` +
+        `any task could read the others' code, data and tokens. Configure one of:\n` +
         `  - local.runAs: each user's tasks run as an OS account of their own, e.g. runAs: {"*": "{user}"}\n` +
         `    (the server runs as root; jobsDir must be a folder outside the home, e.g. /srv/cellpipe/jobs)\n` +
         `  - executor: kubernetes (each task in its own pod)\n` +
@@ -66,6 +71,8 @@ export function checkMultiUser(
     );
   }
   const runAs = new RunAs(runAsMap, serverUser);
+  // Hub users are checked as they come; the ones the mapping names, now.
+  const users = open ? Object.keys(runAsMap).filter((u) => u !== '*') : configured;
   const problems: string[] = [];
   const python = config.python ?? 'python3';
   for (const user of users) {
