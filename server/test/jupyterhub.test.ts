@@ -6,6 +6,7 @@
  * server's environment, revocation within the documented cache time, the audit log, and the start
  * of the browser login. The browser parts (the OAuth login to the end, the JupyterLab extension)
  * are in ui-tests/hub/.
+ * @slow (npm test runs it; npm run test:fast leaves it out)
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
