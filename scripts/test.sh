@@ -68,6 +68,9 @@ bash scripts/ui-test.sh || status=1
 echo "=== browser tests against the Kubernetes test bed"
 CELLPIPE_UI_NO_BUILD=1 bash scripts/ui-test.sh -c playwright.kubernetes.config.js || status=1
 
+echo "=== JupyterHub browser tests (a real hub, Cellpipe as its service, two users' JupyterLab)"
+bash scripts/hub-test.sh || status=1
+
 echo "=== extension proxy against a real Jupyter server"
 "$venv/bin/python" -m unittest discover -s extension/tests -v || status=1
 

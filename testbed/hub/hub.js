@@ -282,20 +282,32 @@ export async function startHub(o) {
       });
       return reply.token;
     },
-    /** Start a user's JupyterLab and wait until the Hub says it is ready; returns the server's model. */
-    async spawn(user, timeoutMs = 180_000) {
-      await fetch(`${hubApiUrl}/users/${user}/server`, {
-        method: 'POST',
-        headers: { Authorization: `token ${adminToken}` },
-      });
+    /**
+     * Start a user's JupyterLab and wait until the Hub says it is ready; returns the server's model.
+     * A start the Hub gives up on (a busy machine can take the random port the Hub picked before
+     * the server binds it) is tried again.
+     */
+    async spawn(user, timeoutMs = 300_000) {
       const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const model = await api('GET', `/users/${user}`);
-        const server = model.servers?.[''];
-        if (server?.ready) return server;
-        if (Date.now() > deadline)
-          throw new Error(`${user}'s server is not ready after ${timeoutMs / 1000} s; ${logs.hub}:\n${tail(logs.hub)}`);
-        await sleep(250);
+      for (let attempt = 1; ; attempt++) {
+        await fetch(`${hubApiUrl}/users/${user}/server`, {
+          method: 'POST',
+          headers: { Authorization: `token ${adminToken}` },
+        });
+        for (;;) {
+          const model = await api('GET', `/users/${user}`);
+          const server = model.servers?.[''];
+          if (server?.ready) return server;
+          // Neither starting nor started: this start failed.
+          if (!server && !model.pending) break;
+          if (Date.now() > deadline)
+            throw new Error(
+              `${user}'s server is not ready after ${timeoutMs / 1000} s; ${logs.hub}:\n${tail(logs.hub)}`,
+            );
+          await sleep(250);
+        }
+        if (attempt >= 3 || Date.now() > deadline)
+          throw new Error(`${user}'s server failed to start ${attempt} times; ${logs.hub}:\n${tail(logs.hub, 60)}`);
       }
     },
     async addToGroup(group, user) {

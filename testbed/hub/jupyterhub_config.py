@@ -49,8 +49,10 @@ c.Spawner.cmd = [env["HUB_SINGLEUSER"]]
 c.Spawner.args = ["--allow-root", *json.loads(env.get("HUB_SPAWNER_ARGS", "[]"))]
 c.Spawner.environment = json.loads(env.get("HUB_SPAWNER_ENV", "{}"))
 c.Spawner.default_url = "/lab"
-c.Spawner.start_timeout = 180
-c.Spawner.http_timeout = 180
+c.Spawner.start_timeout = 120
+# A server that lost its random port to another process dies at once, but the Hub only notices when
+# this runs out: hub.js then starts it again.
+c.Spawner.http_timeout = 60
 # The single-user server's own token reaches the Cellpipe service (the extension's proxy and the
 # CLI use it) and finds where it is (read:services); the lab page's token gets the access scope too.
 c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", access, read_service]

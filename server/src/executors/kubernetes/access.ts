@@ -16,28 +16,32 @@ interface Need {
   namespace?: string;
 }
 
-export function requiredAccess(cfg: KubernetesExecutorConfig): Need[] {
-  const ns = cfg.namespace;
-  const needs: Need[] = [
+/** In each task namespace (the executor's and, with namespacePerTeam, every team's), and cluster-wide. */
+export function requiredAccess(cfg: KubernetesExecutorConfig, namespaces: readonly string[] = [cfg.namespace]): Need[] {
+  const needs: Need[] = namespaces.flatMap((ns): Need[] => [
     { group: 'batch', resource: 'jobs', verbs: ['create', 'get', 'list', 'watch', 'delete'], namespace: ns },
     { group: '', resource: 'pods', verbs: ['get', 'list', 'watch'], namespace: ns },
     { group: '', resource: 'pods', subresource: 'log', verbs: ['get'], namespace: ns },
     { group: '', resource: 'configmaps', verbs: ['create', 'get', 'delete'], namespace: ns },
-    { group: '', resource: 'nodes', verbs: ['list', 'watch'] },
-  ];
-  // The server data store hands each attempt its token in a Secret.
-  if (cfg.dataStore === 'server')
-    needs.push({ group: '', resource: 'secrets', verbs: ['create', 'update', 'delete'], namespace: ns });
+    // The server data store hands each attempt its token in a Secret.
+    ...(cfg.dataStore === 'server'
+      ? [{ group: '', resource: 'secrets', verbs: ['create', 'update', 'delete'], namespace: ns }]
+      : []),
+    // Why a queued Job waits, and whether Kueue preempted it, is in its Workload.
+    ...(usesKueue(cfg) ? [{ group: KUEUE_GROUP, resource: 'workloads', verbs: ['list', 'watch'], namespace: ns }] : []),
+  ]);
+  needs.push({ group: '', resource: 'nodes', verbs: ['list', 'watch'] });
   if (cfg.inventoryScope === 'cluster') needs.push({ group: '', resource: 'pods', verbs: ['list', 'watch'] });
-  // Why a queued Job waits, and whether Kueue preempted it, is in its Workload.
-  if (usesKueue(cfg))
-    needs.push({ group: KUEUE_GROUP, resource: 'workloads', verbs: ['list', 'watch'], namespace: ns });
   return needs;
 }
 
 /** The rights that are missing, as "create jobs.batch in namespace x" lines; empty when all are there. */
-export async function missingAccess(api: AuthorizationV1Api, cfg: KubernetesExecutorConfig): Promise<string[]> {
-  const checks = requiredAccess(cfg).flatMap((need) =>
+export async function missingAccess(
+  api: AuthorizationV1Api,
+  cfg: KubernetesExecutorConfig,
+  namespaces?: readonly string[],
+): Promise<string[]> {
+  const checks = requiredAccess(cfg, namespaces).flatMap((need) =>
     need.verbs.map(async (verb) => {
       const review = await api.createSelfSubjectAccessReview({
         body: {

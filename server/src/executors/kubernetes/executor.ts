@@ -69,6 +69,11 @@ export interface KubernetesExecutorDeps {
   resultBytes?: number;
   /** Problems the executor recovers from by itself (watch errors); default: console.warn. */
   warn?: (message: string) => void;
+  /**
+   * With `namespacePerTeam`: the namespace of each team's Jobs (auth/teams.ts); a job whose team has
+   * none, or that has no team, stays in `namespace`.
+   */
+  teamNamespaces?: Record<string, string>;
 }
 
 interface Tracked {
@@ -80,6 +85,8 @@ interface Tracked {
   secret?: string;
   report: ReportFn;
   name: string;
+  /** Where its Job lives (the team's namespace, or the executor's). */
+  namespace: string;
   /** The Job has been seen in the cache: its later absence means it was deleted. */
   seen: boolean;
   /**
@@ -106,6 +113,7 @@ interface Tracked {
 
 function tracked(
   spec: LaunchSpec,
+  namespace: string,
   report: ReportFn,
   name: string,
   seen: boolean,
@@ -117,6 +125,7 @@ function tracked(
     secret: dataPath(cfg) === 'server' ? tokenSecretName(spec) : undefined,
     report,
     name,
+    namespace,
     seen,
     wasRunning: false,
     lastKey: '',
@@ -206,10 +215,12 @@ export class KubernetesExecutor implements Executor {
   private readonly clients: ApiClients;
   private readonly core: k8s.CoreV1Api;
   private readonly batch: k8s.BatchV1Api;
-  private readonly jobs: Reflector<k8s.V1Job>;
-  private readonly pods: Reflector<k8s.V1Pod>;
-  /** Kueue's Workloads of the namespace, by the Job they belong to (only when Jobs are queued in Kueue). */
-  private readonly workloads: Reflector<Workload> | undefined;
+  /** Task Jobs and their pods, watched per namespace (the executor's, and each team's). */
+  private readonly jobs = new Map<string, Reflector<k8s.V1Job>>();
+  private readonly pods = new Map<string, Reflector<k8s.V1Pod>>();
+  /** Kueue's Workloads per namespace, by the Job they belong to (only when Jobs are queued in Kueue). */
+  private readonly workloads = new Map<string, Reflector<Workload>>();
+  private readonly teamNamespaces: Record<string, string>;
   private readonly nodes: Reflector<k8s.V1Node>;
   private readonly clusterPods: Reflector<k8s.V1Pod> | undefined;
   private readonly tracked = new Map<string, Tracked>();
@@ -225,43 +236,54 @@ export class KubernetesExecutor implements Executor {
     this.core = this.clients.make(k8s.CoreV1Api);
     this.batch = this.clients.make(k8s.BatchV1Api);
     this.warn = deps.warn ?? ((m) => console.warn(m));
-    const ns = this.config.namespace;
+    this.teamNamespaces = this.config.namespacePerTeam ? { ...(deps.teamNamespaces ?? {}) } : {};
     const onError = (what: string) => (err: unknown) =>
       this.warn(`kubernetes executor: ${what} watch: ${describe(err)}`);
-    this.jobs = new Reflector(this.kc, {
-      path: `/apis/batch/v1/namespaces/${ns}/jobs`,
-      list: () => this.batch.listNamespacedJob({ namespace: ns, labelSelector: MANAGED_SELECTOR }),
-      labelSelector: MANAGED_SELECTOR,
-      keep: cachedJob,
-      resyncMs: RESYNC_MS,
-      onChange: (_t, job) => this.onJob(job),
-      onError: onError('Job'),
-    });
-    this.pods = new Reflector(this.kc, {
-      path: `/api/v1/namespaces/${ns}/pods`,
-      list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: MANAGED_SELECTOR }),
-      labelSelector: MANAGED_SELECTOR,
-      keep: cachedPod,
-      indexBy: podJobName,
-      onChange: (_t, pod) => this.onPod(pod),
-      onError: onError('pod'),
-    });
-    if (usesKueue(this.config)) {
-      const custom = this.clients.make(k8s.CustomObjectsApi);
-      this.workloads = new Reflector<Workload>(this.kc, {
-        path: `/apis/${KUEUE_GROUP}/${WORKLOAD_VERSION}/namespaces/${ns}/workloads`,
-        list: async () =>
-          (await custom.listNamespacedCustomObject({
-            group: KUEUE_GROUP,
-            version: WORKLOAD_VERSION,
-            namespace: ns,
-            plural: 'workloads',
-          })) as k8s.KubernetesListObject<Workload>,
-        keep: cachedWorkload,
-        indexBy: workloadJobName,
-        onChange: (_t, wl) => this.onWorkload(wl),
-        onError: onError('Kueue Workload'),
-      });
+    const custom = usesKueue(this.config) ? this.clients.make(k8s.CustomObjectsApi) : undefined;
+    for (const ns of this.namespaces) {
+      this.jobs.set(
+        ns,
+        new Reflector(this.kc, {
+          path: `/apis/batch/v1/namespaces/${ns}/jobs`,
+          list: () => this.batch.listNamespacedJob({ namespace: ns, labelSelector: MANAGED_SELECTOR }),
+          labelSelector: MANAGED_SELECTOR,
+          keep: cachedJob,
+          resyncMs: RESYNC_MS,
+          onChange: (_t, job) => this.onJob(job),
+          onError: onError('Job'),
+        }),
+      );
+      this.pods.set(
+        ns,
+        new Reflector(this.kc, {
+          path: `/api/v1/namespaces/${ns}/pods`,
+          list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: MANAGED_SELECTOR }),
+          labelSelector: MANAGED_SELECTOR,
+          keep: cachedPod,
+          indexBy: podJobName,
+          onChange: (_t, pod) => this.onPod(pod),
+          onError: onError('pod'),
+        }),
+      );
+      if (custom) {
+        this.workloads.set(
+          ns,
+          new Reflector<Workload>(this.kc, {
+            path: `/apis/${KUEUE_GROUP}/${WORKLOAD_VERSION}/namespaces/${ns}/workloads`,
+            list: async () =>
+              (await custom.listNamespacedCustomObject({
+                group: KUEUE_GROUP,
+                version: WORKLOAD_VERSION,
+                namespace: ns,
+                plural: 'workloads',
+              })) as k8s.KubernetesListObject<Workload>,
+            keep: cachedWorkload,
+            indexBy: workloadJobName,
+            onChange: (_t, wl) => this.onWorkload(wl),
+            onError: onError('Kueue Workload'),
+          }),
+        );
+      }
     }
     this.nodes = new Reflector(this.kc, {
       path: '/api/v1/nodes',
@@ -280,6 +302,21 @@ export class KubernetesExecutor implements Executor {
     }
   }
 
+  /** Every namespace task Jobs may live in: the executor's, then the teams'. */
+  get namespaces(): string[] {
+    return [...new Set([this.config.namespace, ...Object.values(this.teamNamespaces ?? {})])];
+  }
+
+  /** Where an attempt's Job lives: its team's namespace, or the executor's. */
+  namespaceOf(spec: Pick<LaunchSpec, 'team'>): string {
+    return (spec.team !== undefined && this.teamNamespaces[spec.team]) || this.config.namespace;
+  }
+
+  /** Every cached pod of Cellpipe's, in all its namespaces. */
+  private ownPods(): k8s.V1Pod[] {
+    return [...this.pods.values()].flatMap((r) => r.list());
+  }
+
   /** Reads the runner from disk; the usual way to build one for the server. */
   static async create(
     deps: Omit<KubernetesExecutorDeps, 'runnerArchive'> & { runnerPath: string },
@@ -291,18 +328,20 @@ export class KubernetesExecutor implements Executor {
   /** Starts the watches once; every public method waits for the first lists. */
   private ensureStarted(): Promise<void> {
     this.started ??= Promise.all([
-      this.jobs.start(),
-      this.pods.start(),
+      ...[...this.jobs.values()].map((r) => r.start()),
+      ...[...this.pods.values()].map((r) => r.start()),
       this.nodes.start(),
       this.clusterPods?.start(),
-      this.workloads?.start().catch((err: unknown) => {
-        throw httpCode(err) === 404
-          ? new Error(
-              `Jobs are queued in Kueue (kubernetes.queueName, userQueues or teamQueues) but the cluster has no Kueue: ` +
-                `${KUEUE_GROUP}/${WORKLOAD_VERSION} workloads are not served`,
-            )
-          : err;
-      }),
+      ...[...this.workloads.values()].map((r) =>
+        r.start().catch((err: unknown) => {
+          throw httpCode(err) === 404
+            ? new Error(
+                `Jobs are queued in Kueue (kubernetes.queueName, userQueues or teamQueues) but the cluster has no Kueue: ` +
+                  `${KUEUE_GROUP}/${WORKLOAD_VERSION} workloads are not served`,
+              )
+            : err;
+        }),
+      ),
     ]).then(
       () => undefined,
       (err: unknown) => {
@@ -315,17 +354,17 @@ export class KubernetesExecutor implements Executor {
   }
 
   private stopWatches(): void {
-    this.jobs.stop();
-    this.pods.stop();
+    for (const r of this.jobs.values()) r.stop();
+    for (const r of this.pods.values()) r.stop();
     this.nodes.stop();
     this.clusterPods?.stop();
-    this.workloads?.stop();
+    for (const r of this.workloads.values()) r.stop();
   }
 
   /** The rights this executor needs and its identity lacks (empty: all there). */
   async checkAccess(): Promise<string[]> {
     try {
-      return await missingAccess(this.clients.make(k8s.AuthorizationV1Api), this.config);
+      return await missingAccess(this.clients.make(k8s.AuthorizationV1Api), this.config, this.namespaces);
     } catch (err) {
       throw new Error(`cannot reach the cluster to check its permissions: ${describe(err)}`);
     }
@@ -335,7 +374,7 @@ export class KubernetesExecutor implements Executor {
     await this.ensureStarted();
     return computeInventory(
       this.nodes.list(),
-      this.clusterPods ? this.clusterPods.list() : this.pods.list(),
+      this.clusterPods ? this.clusterPods.list() : this.ownPods(),
       this.placementOptions(),
     );
   }
@@ -361,7 +400,8 @@ export class KubernetesExecutor implements Executor {
       };
       return;
     }
-    const t = tracked(spec, report, name, false, this.config);
+    const namespace = this.namespaceOf(spec);
+    const t = tracked(spec, namespace, report, name, false, this.config);
 
     let placement;
     try {
@@ -384,18 +424,19 @@ export class KubernetesExecutor implements Executor {
       // Built (and size-checked) before anything is created.
       const body = buildJob({
         spec,
+        namespace,
         cfg: this.config,
         placement,
         image: spec.image ?? this.defaultImage(),
         podAnnotations: this.deps.podAnnotations?.(spec),
         passedEnv: this.deps.passedEnv,
       });
-      const ownerUid = await this.ensureOwner(spec);
+      const ownerUid = await this.ensureOwner(spec, namespace);
       body.metadata!.ownerReferences = [ownerReference(spec.jobId, ownerUid)];
       // The token's Secret exists before the pod that mounts it (else the kubelet waits and retries).
-      if (t.secret) await this.putTokenSecret(spec, ownerUid);
+      if (t.secret) await this.putTokenSecret(spec, ownerUid, namespace);
       try {
-        await this.batch.createNamespacedJob({ namespace: this.config.namespace, body });
+        await this.batch.createNamespacedJob({ namespace, body });
       } catch (err) {
         // The same attempt was created before (a retried call, a restart): the watch follows that one.
         if (httpCode(err) !== 409) throw err;
@@ -416,17 +457,18 @@ export class KubernetesExecutor implements Executor {
     const name = jobName(jobId, taskName, attempt);
     const t = this.tracked.get(name);
     if (t) t.cancelReason = reason;
-    const gone = await this.deleteJob(name);
+    const gone = await this.deleteJob(name, t?.namespace ?? this.cachedNamespaceOf(name));
     if (gone && t) this.finish(t, { type: 'exited', error: { reason, message: `the attempt was ${reason}` } });
   }
 
   async reattach(spec: LaunchSpec, handle: AttemptHandle | null, report: ReportFn): Promise<'following' | 'not-found'> {
     await this.ensureStarted();
     const name = jobName(spec.jobId, spec.taskName, spec.attempt);
-    let job = this.jobs.get(this.config.namespace, name);
+    const namespace = this.namespaceOf(spec);
+    let job = this.jobs.get(namespace)!.get(namespace, name);
     if (!job) {
       try {
-        job = await this.batch.readNamespacedJob({ name, namespace: this.config.namespace });
+        job = await this.batch.readNamespacedJob({ name, namespace });
       } catch (err) {
         if (httpCode(err) !== 404) throw new Error(`cannot look up ${name}: ${describe(err)}`);
       }
@@ -440,8 +482,8 @@ export class KubernetesExecutor implements Executor {
       return 'following';
     }
     // The log saved before the restart is not reported again.
-    const requeued = Boolean(this.workloadOf(name)?.status?.schedulingStats?.evictions?.length);
-    const t = tracked(spec, report, name, true, this.config, await savedLogBytes(spec.logPath, requeued));
+    const requeued = Boolean(this.workloadOf(namespace, name)?.status?.schedulingStats?.evictions?.length);
+    const t = tracked(spec, namespace, report, name, true, this.config, await savedLogBytes(spec.logPath, requeued));
     // It ran before the restart: a Job suspended now was stopped by its queue.
     t.wasRunning = handle !== null;
     this.tracked.set(name, t);
@@ -474,16 +516,21 @@ export class KubernetesExecutor implements Executor {
     }
   }
 
-  /** Deletes a Cellpipe job's owner ConfigMap; Kubernetes garbage-collects its Jobs and pods. */
+  /**
+   * Deletes a Cellpipe job's owner ConfigMap; Kubernetes garbage-collects its Jobs and pods. Asked of
+   * every namespace the job may have used (its team's, or the executor's: a few).
+   */
   async deleteJobObjects(jobId: string): Promise<void> {
-    try {
-      await this.core.deleteNamespacedConfigMap({
-        name: ownerName(jobId),
-        namespace: this.config.namespace,
-        body: { propagationPolicy: 'Foreground' },
-      });
-    } catch (err) {
-      if (httpCode(err) !== 404) throw new Error(`cannot delete the objects of job ${jobId}: ${describe(err)}`);
+    for (const namespace of this.namespaces) {
+      try {
+        await this.core.deleteNamespacedConfigMap({
+          name: ownerName(jobId),
+          namespace,
+          body: { propagationPolicy: 'Foreground' },
+        });
+      } catch (err) {
+        if (httpCode(err) !== 404) throw new Error(`cannot delete the objects of job ${jobId}: ${describe(err)}`);
+      }
     }
     this.ownerUids.delete(jobId);
   }
@@ -497,22 +544,22 @@ export class KubernetesExecutor implements Executor {
     if (!notebook) return FALLBACK_IMAGE;
     const now = Date.now();
     if (!this.notebookPin || this.notebookPin.until <= now) {
-      const pinned = pinnedImage(notebook, (this.clusterPods ?? this.pods).list());
+      const pinned = pinnedImage(notebook, this.clusterPods ? this.clusterPods.list() : this.ownPods());
       this.notebookPin = { image: pinned ?? notebook, until: now + PIN_REFRESH_MS };
     }
     return this.notebookPin.image;
   }
 
-  private async ensureOwner(spec: LaunchSpec): Promise<string> {
+  private async ensureOwner(spec: LaunchSpec, namespace: string): Promise<string> {
     const known = this.ownerUids.get(spec.jobId);
     if (known) return known;
-    const body = ownerConfigMap(spec, this.deps.runnerArchive, this.config);
+    const body = ownerConfigMap(spec, this.deps.runnerArchive, this.config, namespace);
     let cm: k8s.V1ConfigMap;
     try {
-      cm = await this.core.createNamespacedConfigMap({ namespace: this.config.namespace, body });
+      cm = await this.core.createNamespacedConfigMap({ namespace, body });
     } catch (err) {
       if (httpCode(err) !== 409) throw err;
-      cm = await this.core.readNamespacedConfigMap({ name: body.metadata!.name!, namespace: this.config.namespace });
+      cm = await this.core.readNamespacedConfigMap({ name: body.metadata!.name!, namespace });
     }
     const uid = cm.metadata?.uid;
     if (!uid) throw new Error(`ConfigMap ${body.metadata!.name!} has no uid`);
@@ -524,10 +571,9 @@ export class KubernetesExecutor implements Executor {
    * Creates the attempt's token Secret, or replaces it: an attempt started again after a restart has a
    * new token (the server keeps only hashes).
    */
-  private async putTokenSecret(spec: LaunchSpec, ownerUid: string): Promise<void> {
+  private async putTokenSecret(spec: LaunchSpec, ownerUid: string, namespace: string): Promise<void> {
     if (!spec.dataToken) throw new Error("the server data store needs the attempt's data token");
-    const body = tokenSecret(spec, this.config, spec.dataToken, ownerUid);
-    const namespace = this.config.namespace;
+    const body = tokenSecret(spec, this.config, spec.dataToken, ownerUid, namespace);
     try {
       await this.core.createNamespacedSecret({ namespace, body });
     } catch (err) {
@@ -539,7 +585,7 @@ export class KubernetesExecutor implements Executor {
   /** The token of an ended attempt is revoked already; its Secret goes too (best effort). */
   private dropTokenSecret(t: Tracked): void {
     if (!t.secret) return;
-    this.core.deleteNamespacedSecret({ name: t.secret, namespace: this.config.namespace }).catch((err: unknown) => {
+    this.core.deleteNamespacedSecret({ name: t.secret, namespace: t.namespace }).catch((err: unknown) => {
       if (httpCode(err) !== 404) this.warn(`kubernetes executor: cannot delete Secret ${t.secret}: ${describe(err)}`);
     });
   }
@@ -550,19 +596,26 @@ export class KubernetesExecutor implements Executor {
    */
   private async deleteJob(
     name: string,
+    namespace: string | undefined,
     propagationPolicy: 'Foreground' | 'Background' = 'Foreground',
   ): Promise<boolean> {
-    try {
-      await this.batch.deleteNamespacedJob({
-        name,
-        namespace: this.config.namespace,
-        body: { propagationPolicy },
-      });
-      return false;
-    } catch (err) {
-      if (httpCode(err) === 404) return true;
-      throw new Error(`cannot delete Job ${name}: ${describe(err)}`);
+    // Not followed and not cached: it may be in any of the namespaces.
+    let gone = true;
+    for (const ns of namespace ? [namespace] : this.namespaces) {
+      try {
+        await this.batch.deleteNamespacedJob({ name, namespace: ns, body: { propagationPolicy } });
+        gone = false;
+      } catch (err) {
+        if (httpCode(err) !== 404) throw new Error(`cannot delete Job ${name}: ${describe(err)}`);
+      }
     }
+    return gone;
+  }
+
+  /** The namespace of a Job the cache holds, by name (names are unique across namespaces). */
+  private cachedNamespaceOf(name: string): string | undefined {
+    for (const [ns, r] of this.jobs) if (r.get(ns, name)) return ns;
+    return undefined;
   }
 
   private onJob(job: k8s.V1Job): void {
@@ -581,13 +634,13 @@ export class KubernetesExecutor implements Executor {
   }
 
   /** The Kueue Workload of an attempt's Job (Kueue makes one per Job it queues). */
-  private workloadOf(name: string): Workload | undefined {
-    return this.workloads?.byIndex(name)[0];
+  private workloadOf(namespace: string, name: string): Workload | undefined {
+    return this.workloads.get(namespace)?.byIndex(name)[0];
   }
 
   private evaluate(t: Tracked): void {
     if (t.finishing) return;
-    const job = this.jobs.get(this.config.namespace, t.name);
+    const job = this.jobs.get(t.namespace)!.get(t.namespace, t.name);
     if (!job) {
       if (!t.seen) return; // created but not in the cache yet
       this.finish(
@@ -601,7 +654,11 @@ export class KubernetesExecutor implements Executor {
     t.seen = true;
     // Being deleted (cancel, or an image that cannot be pulled): wait until the pods are gone.
     if (job.metadata?.deletionTimestamp) return;
-    const status = attemptStatus(job, this.pods.byIndex(t.name), this.workloadOf(t.name));
+    const status = attemptStatus(
+      job,
+      this.pods.get(t.namespace)!.byIndex(t.name),
+      this.workloadOf(t.namespace, t.name),
+    );
     if (!status) return;
     if (status.kind === 'waiting' && job.spec?.suspend && t.wasRunning) this.requeued(t);
     this.apply(t, job, status);
@@ -640,7 +697,7 @@ export class KubernetesExecutor implements Executor {
         // A pod stuck on its image still holds its node's devices: remove it now, kept Jobs too.
         if (status.reason === 'image-pull' || status.reason === 'config') {
           t.deleting = true;
-          void this.deleteJob(t.name).catch((e: unknown) => this.warn(describe(e)));
+          void this.deleteJob(t.name, t.namespace).catch((e: unknown) => this.warn(describe(e)));
         }
         this.finishWithLogs(t, status.pod, event).catch((e: unknown) => this.warn(describe(e)));
         return;
@@ -659,7 +716,7 @@ export class KubernetesExecutor implements Executor {
     t.follow = undefined;
     t.followed++;
     t.savedBytes = 0;
-    const reason = evictionOf(this.workloadOf(t.name)) ?? 'the Job was suspended while it ran';
+    const reason = evictionOf(this.workloadOf(t.namespace, t.name)) ?? 'the Job was suspended while it ran';
     t.report({ type: 'log', chunk: `\n${REQUEUE_MARK}${reason}\n` });
     t.report({ type: 'requeued', reason });
   }
@@ -670,7 +727,7 @@ export class KubernetesExecutor implements Executor {
     t.lastKey = 'running';
     t.wasRunning = true;
     const handle: AttemptHandle = {
-      namespace: this.config.namespace,
+      namespace: t.namespace,
       job: t.name,
       jobUid: job.metadata?.uid ?? null,
       pod,
@@ -706,7 +763,7 @@ export class KubernetesExecutor implements Executor {
     });
     sink.on('error', () => undefined);
     new k8s.Log(this.kc)
-      .log(this.config.namespace, pod, CONTAINER_NAME, sink, { follow: true, limitBytes: LOG_LIMIT_BYTES })
+      .log(t.namespace, pod, CONTAINER_NAME, sink, { follow: true, limitBytes: LOG_LIMIT_BYTES })
       .then(
         (controller) => {
           if (stale()) controller.abort();
@@ -731,7 +788,7 @@ export class KubernetesExecutor implements Executor {
       try {
         const text = await this.core.readNamespacedPodLog({
           name: pod,
-          namespace: this.config.namespace,
+          namespace: t.namespace,
           container: CONTAINER_NAME,
           limitBytes: LOG_LIMIT_BYTES,
         });
@@ -768,7 +825,7 @@ export class KubernetesExecutor implements Executor {
     // The end is recorded (reports are persisted before they return) and the log is saved: the
     // Job and its pod have nothing more to give.
     if (!this.config.keepFinishedJobs && !t.deleting)
-      void this.deleteJob(t.name, 'Background').catch((e: unknown) => this.warn(describe(e)));
+      void this.deleteJob(t.name, t.namespace, 'Background').catch((e: unknown) => this.warn(describe(e)));
   }
 
   private finish(t: Tracked, event: ExecutorEvent): void {

@@ -6,6 +6,7 @@ import type { Executor } from '../executor.js';
 import type { ExecutorContext } from '../registry.js';
 import { executorSettings } from '../settings.js';
 import { passedEnv } from '../task-env.js';
+import { Teams } from '../../auth/teams.js';
 import { JobLayout } from '../../store/layout.js';
 import { KubernetesExecutor } from './executor.js';
 import { loadKubeConfig } from './kubeconfig.js';
@@ -47,6 +48,12 @@ function checkDataPath(context: ExecutorContext, config: KubernetesExecutorConfi
   }
 }
 
+/** Each configured team's namespace (used when kubernetes.namespacePerTeam is on). */
+function teamNamespaces(teams: ExecutorContext['config']['teams']): Record<string, string> {
+  const t = new Teams(teams);
+  return Object.fromEntries(t.names().map((name) => [name, t.namespaceOf(name)]));
+}
+
 export async function createExecutor(context: ExecutorContext): Promise<Executor> {
   const config = executorSettings(context, 'kubernetes', KubernetesExecutorConfigSchema);
   checkDataPath(context, config);
@@ -64,6 +71,7 @@ export async function createExecutor(context: ExecutorContext): Promise<Executor
     passedEnv: passedEnv(context.config.passEnv),
     resultBytes: context.config.limits.resultBytes,
     warn: context.warn,
+    teamNamespaces: teamNamespaces(context.config.teams),
   });
   let missing: string[];
   try {

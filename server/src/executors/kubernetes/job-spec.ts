@@ -31,6 +31,7 @@ import {
   TASK_ANNOTATION,
   TASK_ID_ANNOTATION,
   USER_ANNOTATION,
+  TEAM_LABEL,
   USER_LABEL,
   attemptLabels,
   jobName,
@@ -66,7 +67,12 @@ function annotationBytes(annotations: Record<string, string>): number {
 }
 
 /** The owner ConfigMap holds the runner's zipapp (binary, so base64 in binaryData). */
-export function ownerConfigMap(spec: LaunchSpec, runnerArchive: Buffer, cfg: KubernetesExecutorConfig): V1ConfigMap {
+export function ownerConfigMap(
+  spec: LaunchSpec,
+  runnerArchive: Buffer,
+  cfg: KubernetesExecutorConfig,
+  namespace = cfg.namespace,
+): V1ConfigMap {
   const encoded = runnerArchive.toString('base64');
   if (encoded.length > CONFIG_MAP_LIMIT_BYTES)
     throw new PayloadError(
@@ -77,12 +83,13 @@ export function ownerConfigMap(spec: LaunchSpec, runnerArchive: Buffer, cfg: Kub
     kind: 'ConfigMap',
     metadata: {
       name: ownerName(spec.jobId),
-      namespace: cfg.namespace,
+      namespace,
       labels: {
         ...cfg.labels,
         [MANAGED_BY_LABEL]: MANAGED_BY,
         [JOB_LABEL]: labelValue(spec.jobId),
         [USER_LABEL]: labelValue(spec.owner),
+        ...(spec.team ? { [TEAM_LABEL]: spec.team } : {}),
       },
       annotations: { [USER_ANNOTATION]: spec.owner },
     },
@@ -127,14 +134,15 @@ export function tokenSecret(
   cfg: KubernetesExecutorConfig,
   token: string,
   ownerUid: string,
+  namespace = cfg.namespace,
 ): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
       name: tokenSecretName(spec),
-      namespace: cfg.namespace,
-      labels: { ...cfg.labels, ...attemptLabels(spec.jobId, spec.taskName, spec.attempt, spec.owner) },
+      namespace,
+      labels: { ...cfg.labels, ...attemptLabels(spec.jobId, spec.taskName, spec.attempt, spec.owner, spec.team) },
       ownerReferences: [ownerReference(spec.jobId, ownerUid)],
     },
     type: 'Opaque',
@@ -151,6 +159,8 @@ function dataVolumeSource(v: DataVolume): V1Volume {
 export interface JobSpecInput {
   spec: LaunchSpec;
   cfg: KubernetesExecutorConfig;
+  /** Where the Job goes (its team's namespace); default the executor's. */
+  namespace?: string;
   placement: Placement;
   /** The container image (the task's own, or the executor's default already resolved). */
   image: string;
@@ -169,11 +179,19 @@ export function ownerReference(jobId: string, ownerUid: string): V1OwnerReferenc
  * The attempt's Job, without its owner reference (set with `ownerReference` once the owner exists).
  * Throws PayloadError when the payload cannot travel with the pod.
  */
-export function buildJob({ spec, cfg, placement, image, podAnnotations, passedEnv }: JobSpecInput): V1Job {
+export function buildJob({
+  spec,
+  cfg,
+  namespace = cfg.namespace,
+  placement,
+  image,
+  podAnnotations,
+  passedEnv,
+}: JobSpecInput): V1Job {
   const name = jobName(spec.jobId, spec.taskName, spec.attempt);
   const labels: Record<string, string> = {
     ...cfg.labels,
-    ...attemptLabels(spec.jobId, spec.taskName, spec.attempt, spec.owner),
+    ...attemptLabels(spec.jobId, spec.taskName, spec.attempt, spec.owner, spec.team),
   };
   // On the Job only: Kueue queues the Job; its pod belongs to the Job, not to a queue of its own.
   const queue = queueFor(cfg, spec);
@@ -276,7 +294,7 @@ export function buildJob({ spec, cfg, placement, image, podAnnotations, passedEn
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, namespace: cfg.namespace, labels: jobLabels, annotations },
+    metadata: { name, namespace, labels: jobLabels, annotations },
     spec: {
       backoffLimit: 0,
       // Evictions and preemptions do not count against the attempt; exit code 137 (usually the OOM

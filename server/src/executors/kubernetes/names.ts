@@ -11,6 +11,8 @@ export const JOB_LABEL = 'cellpipe.io/job';
 export const TASK_LABEL = 'cellpipe.io/task';
 export const ATTEMPT_LABEL = 'cellpipe.io/attempt';
 export const USER_LABEL = 'cellpipe.io/user';
+/** The team the job counts toward (a team name is a valid label value). */
+export const TEAM_LABEL = 'cellpipe.io/team';
 /** Exact values live in annotations: label values are too restricted for user names and task names. */
 export const TASK_ANNOTATION = 'cellpipe.io/task-name';
 export const USER_ANNOTATION = 'cellpipe.io/user';
@@ -66,13 +68,20 @@ export function labelValue(value: string): string {
   return `${cleaned || 'x'}-${shortHash(value)}`;
 }
 
-export function attemptLabels(jobId: string, taskName: string, attempt: number, owner: string): Record<string, string> {
+export function attemptLabels(
+  jobId: string,
+  taskName: string,
+  attempt: number,
+  owner: string,
+  team?: string,
+): Record<string, string> {
   return {
     [MANAGED_BY_LABEL]: MANAGED_BY,
     [JOB_LABEL]: labelValue(jobId),
     [TASK_LABEL]: labelValue(taskName),
     [ATTEMPT_LABEL]: String(attempt),
     [USER_LABEL]: labelValue(owner),
+    ...(team ? { [TEAM_LABEL]: labelValue(team) } : {}),
   };
 }
 

@@ -52,8 +52,13 @@ export const KubernetesExecutorConfigSchema = z
     kubeconfig: z.string().min(1).optional(),
     /** The kubeconfig context to use (default: its current-context). */
     context: z.string().min(1).optional(),
-    /** Namespace the Jobs, pods and ConfigMaps live in. */
+    /** Namespace the Jobs, pods and ConfigMaps live in (with namespacePerTeam: those of users in no team). */
     namespace: dnsLabel.default('default'),
+    /**
+     * Each team's Jobs in a namespace of its own: `teams.<team>.namespace`, default `cellpipe-<team>`
+     * (auth/teams.ts). The server's identity needs the executor's rights in each (deploy/rbac.yaml).
+     */
+    namespacePerTeam: z.boolean().default(false),
     /**
      * Image for tasks that name none; it needs python3. Unset: the notebook's own image (JUPYTER_IMAGE,
      * pinned to its digest when the cluster reports one), else python:3.11-slim.
