@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AuditListSchema, ErrorBodySchema, JobListSchema, JobSchema, type JobSummary } from '@cellpipe/schema';
 import { hubSkipReason, startHub, type Hub } from '../../testbed/hub/hub.js';
+import { taggedNotebook } from './jobs-fixtures.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = join(root, 'server/dist/cli.js');
@@ -85,15 +86,7 @@ async function cellpipe(args: string[], env: Record<string, string>): Promise<{ 
 
 function notebookFile(name: string, code: string): string {
   const path = join(work, name);
-  writeFileSync(
-    path,
-    JSON.stringify({
-      nbformat: 4,
-      nbformat_minor: 5,
-      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
-      cells: [{ cell_type: 'code', id: 'c0', metadata: { tags: ['task:work'] }, source: code, outputs: [] }],
-    }),
-  );
+  writeFileSync(path, JSON.stringify(taggedNotebook([{ source: code, tags: ['task:work'] }])));
   return path;
 }
 

@@ -9,7 +9,6 @@ import {
   hasErrors,
   setOwn,
   sortDiagnostics,
-  type AuditResult,
   type Job,
   type JobState,
 } from '@cellpipe/schema';
@@ -22,6 +21,7 @@ import { duration, err, formatResult, jobDurationMs, out, table, taskError } fro
 import { parseNotify } from './notify-rules.js';
 import { printable } from './printable.js';
 import { PlainProgress, TtyProgress, type ProgressSink } from './progress.js';
+import type { AuditParams } from '../client/api-client.js';
 import { pidAlive, readServerFile } from '../client/server-file.js';
 import { CliError, homeOf, resolveTarget, type Target, type TargetFlags } from './target.js';
 
@@ -366,15 +366,7 @@ export async function jobsCommand(
 
 // ---------------------------------------------------------------- audit
 
-export type AuditFlags = TargetFlags & {
-  json?: boolean;
-  user?: string;
-  action?: string;
-  result?: AuditResult;
-  since?: string;
-  until?: string;
-  limit?: number;
-};
+export type AuditFlags = TargetFlags & Omit<AuditParams, 'cursor'> & { json?: boolean };
 
 /** The server's audit log (admins): who changed what, newest first. */
 export async function auditCommand(flags: AuditFlags): Promise<number> {

@@ -63,6 +63,18 @@ import { z } from 'zod';
 
 export { ApiError };
 
+/** Filters of the audit log (GET /api/audit). */
+export type AuditParams = {
+  user?: string;
+  /** Text the action contains. */
+  action?: string;
+  result?: AuditResult;
+  since?: string;
+  until?: string;
+  limit?: number;
+  cursor?: string;
+};
+
 export type ServerEvent = { type: 'job'; job: JobSummary } | { type: 'task'; event: TaskEvent };
 
 export interface ClientOptions {
@@ -124,17 +136,7 @@ export class CellpipeClient {
     return this.json(JobListSchema, 'GET', `/api/jobs${query(params)}`);
   }
   /** The audit log, newest first (admins only). */
-  audit(
-    params: {
-      user?: string;
-      action?: string;
-      result?: AuditResult;
-      since?: string;
-      until?: string;
-      limit?: number;
-      cursor?: string;
-    } = {},
-  ): Promise<AuditList> {
+  audit(params: AuditParams = {}): Promise<AuditList> {
     return this.json(AuditListSchema, 'GET', `/api/audit${query(params)}`);
   }
   getJob(id: string): Promise<Job> {

@@ -224,6 +224,7 @@ export class KubernetesExecutor implements Executor {
   private readonly nodes: Reflector<k8s.V1Node>;
   private readonly clusterPods: Reflector<k8s.V1Pod> | undefined;
   private readonly tracked = new Map<string, Tracked>();
+  /** Owner ConfigMap uids by `<namespace>/<jobId>` (an owner must live in its Jobs' namespace). */
   private readonly ownerUids = new Map<string, string>();
   private notebookPin: { image: string; until: number } | undefined;
   private started: Promise<void> | undefined;
@@ -531,8 +532,8 @@ export class KubernetesExecutor implements Executor {
       } catch (err) {
         if (httpCode(err) !== 404) throw new Error(`cannot delete the objects of job ${jobId}: ${describe(err)}`);
       }
+      this.ownerUids.delete(`${namespace}/${jobId}`);
     }
-    this.ownerUids.delete(jobId);
   }
 
   // ------------------------------------------------------------------ internals
@@ -551,7 +552,8 @@ export class KubernetesExecutor implements Executor {
   }
 
   private async ensureOwner(spec: LaunchSpec, namespace: string): Promise<string> {
-    const known = this.ownerUids.get(spec.jobId);
+    const key = `${namespace}/${spec.jobId}`;
+    const known = this.ownerUids.get(key);
     if (known) return known;
     const body = ownerConfigMap(spec, this.deps.runnerArchive, this.config, namespace);
     let cm: k8s.V1ConfigMap;
@@ -563,7 +565,7 @@ export class KubernetesExecutor implements Executor {
     }
     const uid = cm.metadata?.uid;
     if (!uid) throw new Error(`ConfigMap ${body.metadata!.name!} has no uid`);
-    this.ownerUids.set(spec.jobId, uid);
+    this.ownerUids.set(key, uid);
     return uid;
   }
 
