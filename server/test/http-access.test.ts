@@ -111,13 +111,16 @@ describe('teams with shared visibility', () => {
     await request(s.t.app).post(`/api/jobs/${alices.id}/cancel`).set(as('bob')).send({}).expect(404);
     await request(s.t.app).get(`/api/jobs/${bobs.id}`).set(as('erin')).expect(404);
     await request(s.t.app).get(`/api/jobs?user=bob`).set(as('erin')).expect(403);
-    // A re-run by a teammate is a new job of their own.
+    // A re-run would be alice's job: a teammate may not start one (planning it is reading).
+    await request(s.t.app).post(`/api/jobs/${alices.id}/rerun`).set(as('dave')).send({ mode: 'all' }).expect(403);
+    await request(s.t.app).post(`/api/jobs/${alices.id}/rerun-changes`).set(as('dave')).send(quick).expect(403);
+    await request(s.t.app).post(`/api/jobs/${alices.id}/rerun-plan`).set(as('dave')).send(quick).expect(200);
     const rerun = await request(s.t.app)
       .post(`/api/jobs/${alices.id}/rerun`)
-      .set(as('dave'))
+      .set(as('alice'))
       .send({ mode: 'all' })
       .expect(201);
-    expect(rerun.body).toMatchObject({ owner: 'dave', team: 'vision', parentJobId: alices.id });
+    expect(rerun.body).toMatchObject({ owner: 'alice', team: 'vision', parentJobId: alices.id });
   });
 
   test("/api/me names the caller's groups and teams", async () => {

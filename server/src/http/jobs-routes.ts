@@ -137,7 +137,9 @@ export function jobsRouter({ service, access, metrics, shutdown }: JobsRoutesOpt
   r.post('/:id/rerun', countSubmission, validate(Schemas.rerun), async (_req: Request, res: Response) => {
     const p = principal(res);
     const { params, body } = input(res, Schemas.rerun);
-    access.visibleJob(service, p, params.id);
+    // A re-run is the owner's job (an admin's is recorded as submitted by them): teammates who only
+    // see it may not start work as its owner.
+    access.ownJob(service, p, params.id, 're-run');
     const job = await service.rerun(params.id, body.mode, p.user);
     res.status(201).location(`/api/jobs/${job.id}`).json(job);
   });

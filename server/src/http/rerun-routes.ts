@@ -35,7 +35,8 @@ export function rerunRouter({
   r.post('/:id/rerun-changes', submissionCounter(metrics), validate(Schemas), async (_req: Request, res: Response) => {
     const p = principal(res);
     const { params, body } = input(res, Schemas);
-    access.visibleJob(service, p, params.id);
+    // It runs new code as the job's owner: theirs or an admin's to start, never a teammate's.
+    access.ownJob(service, p, params.id, 're-run');
     const job = await service.rerunWithChanges(params.id, body, p.user);
     res.status(201).location(`/api/jobs/${job.id}`).json(job);
   });
