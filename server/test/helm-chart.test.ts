@@ -109,7 +109,6 @@ test('helm lints the chart, and every object it renders passes a server-side dry
       'Deployment',
       'NetworkPolicy',
       'PersistentVolumeClaim',
-      'PersistentVolumeClaim',
       'Role',
       'Role',
       'Role',
@@ -176,10 +175,39 @@ test('the configuration the chart writes is one the server accepts', () => {
     inventoryHolders: 'team',
     jupyterhub: { apiUrl: 'http://hub:8081/hub/api', serviceName: 'cellpipe', cacheSeconds: 30 },
   });
+  // Task pods pass their data to the server at its Service, under the service prefix.
   expect(KubernetesExecutorConfigSchema.parse(config.kubernetes)).toMatchObject({
     namespace: tasksNs,
     namespacePerTeam: true,
-    dataVolume: { claimName: 'cellpipe-jobs', mountPath: config.jobsDir },
+    dataStore: 'server',
+    serverUrl: `http://cellpipe.${ns}.svc:8765/services/cellpipe`,
+  });
+
+  // With a shared volume instead: a ReadWriteMany claim holds the job files, mounted where the server keeps them.
+  const volume = parseAllDocuments(
+    helmRun(
+      'template',
+      release,
+      chart,
+      '--namespace',
+      ns,
+      '--values',
+      join(work, 'values.json'),
+      '--set',
+      'executor.dataStore=volume',
+    ),
+  ).map((d) => d.toJS() as k8s.KubernetesObject);
+  const claims = volume.filter((o) => o.kind === 'PersistentVolumeClaim') as k8s.V1PersistentVolumeClaim[];
+  expect(claims.map((c) => [c.metadata?.name, c.spec?.accessModes])).toEqual([
+    ['cellpipe-home', ['ReadWriteOnce']],
+    ['cellpipe-jobs', ['ReadWriteMany']],
+  ]);
+  const volumeConfig = readConfigFileText(
+    (volume.find((o) => o.kind === 'ConfigMap') as k8s.V1ConfigMap).data!['config.yaml']!,
+  ) as { jobsDir: string; kubernetes: unknown };
+  expect(KubernetesExecutorConfigSchema.parse(volumeConfig.kubernetes)).toMatchObject({
+    dataStore: 'volume',
+    dataVolume: { claimName: 'cellpipe-jobs', mountPath: volumeConfig.jobsDir },
   });
 });
 
@@ -205,7 +233,8 @@ test("installed, its ServiceAccount runs a team's task Job in the team's namespa
   const cm = rendered().find((o) => o.kind === 'ConfigMap') as k8s.V1ConfigMap;
   const kubernetes = (readConfigFileText(cm.data!['config.yaml']!) as { kubernetes: Record<string, unknown> })
     .kubernetes;
-  const { dataVolume: _d, ...settings } = kubernetes;
+  // The task pods cannot reach a server from here (none runs): the executor is built without a data path.
+  const { serverUrl: _u, ...settings } = kubernetes;
   executor = new KubernetesExecutor({
     kubeConfig: kc,
     runnerArchive: readFileSync(join(root, 'server/dist/cellpipe_runner.pyz')),

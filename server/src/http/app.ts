@@ -118,7 +118,7 @@ export function createApp(options: AppOptions): CellpipeApp {
   });
 
   // Task pods authenticate with their attempt's token, not a user's: before the API's authentication.
-  if (options.taskData) app.use('/api/task-data', taskDataRouter(options.taskData));
+  if (options.taskData) root.use('/api/task-data', taskDataRouter(options.taskData));
 
   const api = express.Router();
   if (options.audit) api.use(auditWrites(options.audit, logError));

@@ -39,6 +39,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- uniq $namespaces | join "\n" -}}
 {{- end -}}
 
+{{/* The service prefix without its trailing slash: /services/<serviceName> under the Hub's base URL. */}}
+{{- define "cellpipe.basePath" -}}
+{{- printf "%sservices/%s" .Values.jupyterhub.baseUrl .Values.jupyterhub.serviceName -}}
+{{- end -}}
+
 {{- define "cellpipe.homeClaim" -}}
 {{- default (printf "%s-home" (include "cellpipe.fullname" .)) .Values.persistence.home.existingClaim -}}
 {{- end -}}
@@ -53,9 +58,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   "namespace" (include "cellpipe.taskNamespace" .)
   "namespacePerTeam" .Values.executor.namespacePerTeam
   "inventoryScope" .Values.executor.inventoryScope
-  "dataVolume" (dict "claimName" (include "cellpipe.jobsClaim" .) "mountPath" .Values.persistence.jobs.mountPath)
+  "dataStore" .Values.executor.dataStore
   "nodeSelector" .Values.executor.nodeSelector
   "tolerations" .Values.executor.tolerations -}}
+{{- if eq .Values.executor.dataStore "volume" }}
+{{- $_ := set $kubernetes "dataVolume" (dict "claimName" (include "cellpipe.jobsClaim" .) "mountPath" .Values.persistence.jobs.mountPath) }}
+{{- else }}
+{{- /* Task pods reach the server at its Service, under the service prefix. */ -}}
+{{- $_ := set $kubernetes "serverUrl" (printf "http://%s.%s.svc:%d%s" (include "cellpipe.fullname" .) .Release.Namespace (int .Values.service.port) (include "cellpipe.basePath" .)) }}
+{{- end -}}
 {{- with .Values.executor.defaultImage }}{{ $_ := set $kubernetes "defaultImage" . }}{{ end -}}
 {{- with .Values.executor.queueName }}{{ $_ := set $kubernetes "queueName" . }}{{ end -}}
 {{- $config := dict
@@ -64,7 +75,6 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   "host" "0.0.0.0"
   "port" (int .Values.service.port)
   "home" "/var/lib/cellpipe"
-  "jobsDir" .Values.persistence.jobs.mountPath
   "executor" "kubernetes"
   "kubernetes" $kubernetes
   "jupyterhub" (dict
@@ -73,9 +83,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
     "baseUrl" .Values.jupyterhub.baseUrl
     "host" .Values.jupyterhub.host
     "cacheSeconds" (int .Values.jupyterhub.cacheSeconds))
-  "basePath" (printf "%sservices/%s/" .Values.jupyterhub.baseUrl .Values.jupyterhub.serviceName)
+  "basePath" (printf "%s/" (include "cellpipe.basePath" .))
   "teams" .Values.teams
   "inventoryHolders" .Values.inventoryHolders
   "auditRetentionDays" (int .Values.auditRetentionDays) -}}
+{{- if eq .Values.executor.dataStore "volume" }}{{ $_ := set $config "jobsDir" .Values.persistence.jobs.mountPath }}{{ end -}}
 {{- toYaml (mergeOverwrite $config (deepCopy .Values.config)) -}}
 {{- end -}}
