@@ -59,8 +59,18 @@ function helmRun(...args: string[]): string {
   });
 }
 
-function rendered(): k8s.KubernetesObject[] {
-  const text = helmRun('template', release, chart, '--namespace', ns, '--values', join(work, 'values.json'));
+/** The chart rendered with this run's values, and `--set` overrides if given. */
+function rendered(set?: string): k8s.KubernetesObject[] {
+  const text = helmRun(
+    'template',
+    release,
+    chart,
+    '--namespace',
+    ns,
+    '--values',
+    join(work, 'values.json'),
+    ...(set ? ['--set', set] : []),
+  );
   return parseAllDocuments(text)
     .map((d) => d.toJS() as k8s.KubernetesObject | null)
     .filter((o): o is k8s.KubernetesObject => o !== null);
@@ -139,21 +149,9 @@ test('helm lints the chart, and every object it renders passes a server-side dry
     valueFrom: { secretKeyRef: { name: 'hub', key: 'hub.services.cellpipe.apiToken' } },
   });
   // Namespaces are rendered only on request, never the release's own.
-  const withNamespaces = helmRun(
-    'template',
-    release,
-    chart,
-    '--namespace',
-    ns,
-    '--values',
-    join(work, 'values.json'),
-    '--set',
-    `executor.createNamespaces=true,executor.namespace=${ns}`,
-  );
-  const made = parseAllDocuments(withNamespaces)
-    .map((d) => d.toJS() as k8s.KubernetesObject | null)
-    .filter((o) => o?.kind === 'Namespace')
-    .map((o) => o!.metadata?.name);
+  const made = rendered(`executor.createNamespaces=true,executor.namespace=${ns}`)
+    .filter((o) => o.kind === 'Namespace')
+    .map((o) => o.metadata?.name);
   expect(made.sort()).toEqual([nlpNs, visionNs].sort());
 });
 
@@ -184,19 +182,7 @@ test('the configuration the chart writes is one the server accepts', () => {
   });
 
   // With a shared volume instead: a ReadWriteMany claim holds the job files, mounted where the server keeps them.
-  const volume = parseAllDocuments(
-    helmRun(
-      'template',
-      release,
-      chart,
-      '--namespace',
-      ns,
-      '--values',
-      join(work, 'values.json'),
-      '--set',
-      'executor.dataStore=volume',
-    ),
-  ).map((d) => d.toJS() as k8s.KubernetesObject);
+  const volume = rendered('executor.dataStore=volume');
   const claims = volume.filter((o) => o.kind === 'PersistentVolumeClaim') as k8s.V1PersistentVolumeClaim[];
   expect(claims.map((c) => [c.metadata?.name, c.spec?.accessModes])).toEqual([
     ['cellpipe-home', ['ReadWriteOnce']],
