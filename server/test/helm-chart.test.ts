@@ -2,8 +2,9 @@
  * The Helm chart (deploy/helm/cellpipe) with real Helm (built from its Go module by scripts/helm.sh)
  * against the test bed's apiserver: it lints, every object it renders passes a server-side dry run,
  * it installs, the configuration it writes is one the server accepts, and the ServiceAccount it
- * makes holds every right the Kubernetes executor needs in each team's namespace, so a team's task
- * Job lands in that namespace labelled with its user and team.
+ * makes holds every right the Kubernetes executor needs in each team's namespace (Kueue's Workloads
+ * too when Jobs are queued), so a team's task Job lands in that namespace labelled with its user
+ * and team.
  */
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +16,7 @@ import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { readConfigFile, ServerConfigSchema } from '../src/config.js';
 import type { ExecutorEvent, LaunchSpec } from '../src/executors/executor.js';
+import { requiredAccess } from '../src/executors/kubernetes/access.js';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
 import { KubernetesExecutorConfigSchema } from '../src/executors/kubernetes/options.js';
 import { BUILD_TIMEOUT_MS, eventually, startTestbed, type Testbed } from './kubernetes-bed.js';
@@ -195,6 +197,45 @@ test('the configuration the chart writes is one the server accepts', () => {
     dataStore: 'volume',
     dataVolume: { claimName: 'cellpipe-jobs', mountPath: volumeConfig.jobsDir },
   });
+});
+
+test("with Kueue queues the config names them, and each task namespace's Role grants what the executor asks for", () => {
+  /** Whether some rule of these grants `verb` on the resource. */
+  const grants = (rules: k8s.V1PolicyRule[], group: string, resource: string, verb: string) =>
+    rules.some((r) => r.apiGroups?.includes(group) && r.resources?.includes(resource) && r.verbs.includes(verb));
+  const kueueRule = (objects: k8s.KubernetesObject[]) =>
+    (objects.filter((o) => o.kind === 'Role') as k8s.V1Role[]).filter((role) =>
+      grants(role.rules ?? [], 'kueue.x-k8s.io', 'workloads', 'watch'),
+    );
+  // Without queues the ServiceAccount reads no Workloads.
+  expect(kueueRule(rendered())).toEqual([]);
+
+  const objects = rendered('executor.queueName=shared,executor.teamQueues.vision=vision-queue');
+  const cm = objects.find((o) => o.kind === 'ConfigMap') as k8s.V1ConfigMap;
+  const { kubernetes } = readConfigFileText(cm.data!['config.yaml']!) as { kubernetes: unknown };
+  const cfg = KubernetesExecutorConfigSchema.parse(kubernetes);
+  expect(cfg).toMatchObject({ queueName: 'shared', teamQueues: { vision: 'vision-queue' }, userQueues: {} });
+  const roles = objects.filter((o) => o.kind === 'Role') as k8s.V1Role[];
+  const clusterRules = objects
+    .filter((o) => o.kind === 'ClusterRole')
+    .flatMap((o) => (o as k8s.V1ClusterRole).rules ?? []);
+  const needs = requiredAccess(cfg, [tasksNs, visionNs, nlpNs]);
+  expect(needs.some((n) => n.group === 'kueue.x-k8s.io')).toBe(true);
+  for (const need of needs) {
+    const rules = need.namespace
+      ? (roles.find((r) => r.metadata?.namespace === need.namespace)?.rules ?? [])
+      : clusterRules;
+    const resource = need.subresource ? `${need.resource}/${need.subresource}` : need.resource;
+    for (const verb of need.verbs) {
+      expect([
+        need.namespace ?? 'cluster',
+        need.group,
+        resource,
+        verb,
+        grants(rules, need.group, resource, verb),
+      ]).toEqual([need.namespace ?? 'cluster', need.group, resource, verb, true]);
+    }
+  }
 });
 
 test("installed, its ServiceAccount runs a team's task Job in the team's namespace, labelled with user and team", async () => {

@@ -69,6 +69,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 {{- with .Values.executor.defaultImage }}{{ $_ := set $kubernetes "defaultImage" . }}{{ end -}}
 {{- with .Values.executor.queueName }}{{ $_ := set $kubernetes "queueName" . }}{{ end -}}
+{{- with .Values.executor.teamQueues }}{{ $_ := set $kubernetes "teamQueues" . }}{{ end -}}
+{{- with .Values.executor.userQueues }}{{ $_ := set $kubernetes "userQueues" . }}{{ end -}}
 {{- $config := dict
   "auth" "jupyterhub"
   "homeToken" false
