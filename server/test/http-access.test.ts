@@ -108,6 +108,8 @@ describe('teams with shared visibility', () => {
       'job ' + alices.id + ' belongs to alice: only its owner or an admin can cancel it',
     );
     await request(s.t.app).delete(`/api/jobs/${alices.id}`).set(as('dave')).expect(403);
+    await request(s.t.app).post(`/api/jobs/${alices.id}/tasks/work/cancel`).set(as('dave')).send({}).expect(403);
+    await request(s.t.app).post(`/api/jobs/${alices.id}/tasks/work/cancel`).set(as('bob')).send({}).expect(404);
     await request(s.t.app).post(`/api/jobs/${alices.id}/cancel`).set(as('bob')).send({}).expect(404);
     await request(s.t.app).get(`/api/jobs/${bobs.id}`).set(as('erin')).expect(404);
     await request(s.t.app).get(`/api/jobs?user=bob`).set(as('erin')).expect(403);
