@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Job } from '@cellpipe/schema';
+import { Teams } from '../src/auth/teams.js';
 import { loadConfig } from '../src/config.js';
 import { GpuLimits } from '../src/gpu/fair-share.js';
 import { request, startService, taskOf, until, waitForJob } from './jobs-fixtures.js';
@@ -147,6 +148,41 @@ describe('per-user limits on the local executor', () => {
           .map((t) => t.name)
           .sort(),
       ).toEqual(['slice', 'slice2']);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
+describe('per-team limits on the local executor (teams from the configuration)', () => {
+  test("a team's share counts every member's tasks; a user of another team is not held back", async () => {
+    const teams = new Teams({ vision: { users: ['alice', 'bob'] }, nlp: { users: ['carol'] } });
+    const h = await startService({
+      gpus: 'gpu:3',
+      gpuLimits: new GpuLimits({ team: { gpu: 1 } }),
+      teamOf: (owner) => teams.primaryOfUser(owner),
+    });
+    try {
+      const release = join(scratch, 'release');
+      const started = (name: string): string => join(scratch, `${name}.started`);
+      const hold = (name: string) => ({ name, code: holdUntil(started(name), release), resources: { gpu: 1 } });
+      const alice = await h.service.submit('alice', request([hold('a')]));
+      await until(() => existsSync(started('a')), "alice's task to start");
+      const bob = await h.service.submit('bob', request([hold('b')]));
+      const carol = await h.service.submit('carol', request([hold('c')]));
+      // carol's team has its own share: her task runs while bob's waits for alice's to end.
+      await until(() => existsSync(started('c')), "carol's task to start");
+      const waiting = await waitForJob(h.service, bob.id, (j) => taskOf(j, 'b').waitingReason !== undefined);
+      expect(taskOf(waiting, 'b')).toMatchObject({
+        state: 'queued',
+        attempt: 0,
+        waitingReason: 'waiting: team vision already uses 1 of 1 nvidia.com/gpu',
+      });
+      expect(existsSync(started('b'))).toBe(false);
+
+      writeFileSync(release, '');
+      for (const job of [alice, bob, carol]) expect((await waitForJob(h.service, job.id)).state).toBe('succeeded');
+      expect(existsSync(started('b'))).toBe(true);
     } finally {
       await h.cleanup();
     }

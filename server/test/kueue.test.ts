@@ -1,14 +1,16 @@
 /**
  * Kueue as the GPU queue: the engine with the Kubernetes executor on the test bed, with the real
  * Kueue controller (built from its Go module; scripts/k8s-testbed.sh kueue up) and its two
- * ClusterQueues team-a and team-b (one nvidia.com/gpu each, one cohort). Jobs are labelled for a
- * LocalQueue per user; Kueue admits, queues and preempts them; the task waits with the Workload's
+ * ClusterQueues team-a and team-b (one nvidia.com/gpu each, one cohort). Each job counts toward its
+ * owner's team (teams from the configuration) and its Jobs are labelled for that team's LocalQueue
+ * (kubernetes.teamQueues); Kueue admits, queues and preempts them; the task waits with the Workload's
  * reason, and a preemption is a requeue: the task waits again and succeeds with the same attempt.
  */
 import { jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import type { Job, TaskRun } from '@cellpipe/schema';
+import { Teams } from '../src/auth/teams.js';
 import { KubernetesExecutor } from '../src/executors/kubernetes/executor.js';
 import { jobName } from '../src/executors/kubernetes/names.js';
 import { JobLayout } from '../src/store/layout.js';
@@ -57,12 +59,13 @@ describeWithKueue('Kueue queues, admits and preempts the Jobs of tasks', () => {
     }
     const executor = new KubernetesExecutor({
       kubeConfig: bed.kc,
-      config: { namespace: ns, userQueues: { alice: 'team-a', bob: 'team-b' } },
+      config: { namespace: ns, teamQueues: { vision: 'team-a', nlp: 'team-b' } },
       runnerArchive: runnerArchive(),
       podAnnotations: (spec) => ({ 'testbed.cellpipe.io/delay': RUN_FOR[spec.taskName] ?? '1s' }),
       warn: () => undefined,
     });
-    h = await startService({ executor });
+    const teams = new Teams({ vision: { users: ['alice'] }, nlp: { users: ['bob'] } });
+    h = await startService({ executor, teamOf: (owner) => teams.primaryOfUser(owner) });
   }, BUILD_TIMEOUT_MS);
 
   afterAll(async () => {
