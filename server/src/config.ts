@@ -171,6 +171,13 @@ export const ServerConfigSchema = z
     >),
   })
   .strict()
+  .superRefine((c, ctx) => {
+    // A limit for a team the configuration does not define would never apply: most likely a typo.
+    for (const team of Object.keys(c.gpuLimits?.teams ?? {})) {
+      if (!Object.hasOwn(c.teams, team))
+        ctx.addIssue({ code: 'custom', path: ['gpuLimits', 'teams', team], message: `no team "${team}" in teams:` });
+    }
+  })
   .transform((c) => ({ ...c, basePath: normalizeBasePath(c.basePath ?? defaultBasePath(c)) }));
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 

@@ -34,7 +34,8 @@ describe('the gpuLimits configuration', () => {
     const file = join(scratch, 'config.yaml');
     writeFileSync(
       file,
-      'gpuLimits:\n  user: {gpu: 2, mig-3g.20gb: 1}\n  teams:\n    vision: {mig-3g.20gb: 4}\n  users:\n    alice: {gpu: 4}\n',
+      'teams:\n  vision: {groups: [vision]}\n' +
+        'gpuLimits:\n  user: {gpu: 2, mig-3g.20gb: 1}\n  teams:\n    vision: {mig-3g.20gb: 4}\n  users:\n    alice: {gpu: 4}\n',
     );
     const config = loadConfig({ configFile: file, env: { CELLPIPE_HOME: scratch } });
     expect(config.gpuLimits).toEqual({
@@ -49,6 +50,10 @@ describe('the gpuLimits configuration', () => {
     );
     writeFileSync(file, 'gpuLimits:\n  user: {gpu: -1}\n');
     expect(() => loadConfig({ configFile: file, env: { CELLPIPE_HOME: scratch } })).toThrow(/gpuLimits\.user\.gpu/);
+    writeFileSync(file, 'gpuLimits:\n  teams:\n    visoin: {gpu: 1}\n');
+    expect(() => loadConfig({ configFile: file, env: { CELLPIPE_HOME: scratch } })).toThrow(
+      /gpuLimits\.teams\.visoin: no team "visoin" in teams:/,
+    );
     writeFileSync(file, 'gpuLimits:\n  everyone: {gpu: 1}\n');
     expect(() => loadConfig({ configFile: file, env: { CELLPIPE_HOME: scratch } })).toThrow(/everyone/);
   });

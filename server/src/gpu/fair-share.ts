@@ -15,6 +15,7 @@
  * counts toward its owner and toward the team it recorded when it was submitted (job.team).
  */
 import { z } from 'zod';
+import { TeamNameSchema } from '../auth/teams.js';
 import { USER_NAME_PATTERN } from '../auth/token-authenticator.js';
 import type { Need } from './allocator.js';
 import { GPU_KIND, kindResource } from './inventory.js';
@@ -38,7 +39,7 @@ export const GpuLimitsConfigSchema = z
     /** Every team's limits, unless `teams` names it. */
     team: LimitSchema.default({}),
     users: z.record(z.string().regex(USER_NAME_PATTERN, { message: 'not a valid user name' }), LimitSchema).default({}),
-    teams: z.record(z.string().min(1), LimitSchema).default({}),
+    teams: z.record(TeamNameSchema, LimitSchema).default({}),
   })
   .strict();
 export type GpuLimitsConfig = z.infer<typeof GpuLimitsConfigSchema>;
