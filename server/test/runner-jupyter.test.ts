@@ -225,6 +225,26 @@ describe('raises-exception, as nbclient honours it', () => {
   });
 });
 
+(HAS_KERNEL ? describe : describe.skip)('the stdlib engine: the history names a kernel keeps', () => {
+  test('In, Out, _N, _iN and _ / __ / ___ (left alone once the cells bind _) show what nbclient shows', async () => {
+    const dir = join(newJob(), 'nb');
+    const path = writeNotebook(join(dir, 'history.ipynb'), [
+      code(0, 'x = 6 * 7', 'x'),
+      code(1, '_ + 1'),
+      code(2, 'print(_, __, Out[1], _1, _2, repr(_i), repr(In[2]), repr(_i3))'),
+      code(3, '_ = "mine"', '7'),
+      code(4, 'print(_, __, _4, Out[4], len(In), In is _ih, Out is _oh)'),
+      code(5, '8;'),
+      code(6, 'print(6 in Out, sorted(Out), repr(_iii))', 'Out'),
+    ]);
+    const reference = nbclientRun(path);
+    expect(reference.status).toBe('ok');
+    const { run, cells } = await runnerRun(path, 'stdlib', { engine: 'stdlib' });
+    expect(run.result.status).toBe('succeeded');
+    expectSameOutputs(cells, reference.cells);
+  });
+});
+
 /**
  * The ipython engine runs the cells in this process in IPython's InteractiveShell set up as a
  * kernel's shell: what notebooks use of IPython behaves as in a kernel, without starting one.

@@ -94,6 +94,8 @@ class Runner(object):
         self.current = None
         self.capture = CellOutputs()
         self.namespace = None
+        # The stdlib engine's In / Out / _ names (history.py); other engines have IPython's own.
+        self.history = None
         self.notes = []
         self.warnings = []
         self.file_use = None
@@ -195,6 +197,10 @@ class Runner(object):
     def prepare(self):
         self.prepare_main()
         self.install_emulation()
+        if self.task.kind != "script":  # python3 script.py has no In / Out
+            from .history import History
+
+            self.history = History(self.namespace)
 
     def install_emulation(self):
         """The builtins that emulated IPython syntax calls (ipython.py), and display() where none is."""
@@ -502,6 +508,8 @@ class Runner(object):
     def _execute(self, step):  # engine hook
         from . import ipython
 
+        if self.history is not None:
+            self.history.store_input(step.execution_count, step.source)
         source = ipython.dedent(step.source)
         timed = False
         magic = ipython.split_cell_magic(source)
@@ -550,6 +558,8 @@ class Runner(object):
         if value is not None:
             from .display import mime_bundle
 
+            if self.history is not None:
+                self.history.store_output(step.execution_count, value)
             self.capture.add(
                 {
                     "output_type": "execute_result",
