@@ -359,6 +359,29 @@ describe('restart recovery', () => {
   });
 });
 
+test('a cancel of one task the executor had not confirmed before a restart is sent again, and ends it only', async () => {
+  const id = await submit([{ name: 'train' }, { name: 'report', dependsOn: ['train'] }, { name: 'side' }]);
+  executor.run('train');
+  executor.cancelAnswers = [new Error('Kubernetes API error 503')];
+  expect(orchestrator.cancelTask(id, 'train', 'alice')).toBe('ok');
+  await settle();
+  expect(task(id, 'train').stopping).toMatchObject({ reason: 'cancelled', by: 'alice' });
+  await orchestrator.close();
+  executor = new ScriptedExecutor();
+  orchestrator = makeOrchestrator();
+  await orchestrator.recover();
+  await settle();
+  expect(executor.cancels.map((c) => [c.taskName, c.reason])).toEqual([['train', 'cancelled']]);
+  executor.emit('train', { type: 'exited', error: { reason: 'cancelled', message: 'the attempt was cancelled' } }, 1);
+  await settle();
+  expect(task(id, 'train')).toMatchObject({ state: 'cancelled', error: { reason: 'cancelled', by: 'alice' } });
+  expect(task(id, 'report').state).toBe('skipped');
+  // The job goes on: the independent task runs and the job then ends failed, naming the cancelled task.
+  executor.exit('side', 0, 1);
+  await settle();
+  expect(store.getJob(id)).toMatchObject({ state: 'failed', error: '1 task cancelled: train' });
+});
+
 describe('a requeue (the cluster queue preempted the running attempt)', () => {
   test('the task waits again with the same attempt, no retry used, and runs to success', async () => {
     const id = await submit([{ name: 'train', retries: 0 }]);
