@@ -99,6 +99,7 @@ export const CommandIDs = {
   openMonitor: 'cellpipe:open-monitor',
   runFileAsTask: 'cellpipe:run-file-as-task',
   cancelJob: 'cellpipe:cancel-job',
+  cancelTask: 'cellpipe:cancel-task',
   rerunJob: 'cellpipe:rerun-job',
   rerunFailed: 'cellpipe:rerun-failed',
   rerunWithChanges: 'cellpipe:rerun-with-changes',

@@ -227,6 +227,13 @@ describe('CellpipeClient.requestAPI', () => {
     expect(JSON.parse(String(calls[0]?.init.body))).toEqual({ mode: 'failed' });
   });
 
+  it('cancels one task with a POST to its own path', async () => {
+    const { fetcher, calls } = fakeFetch(() => json(200, job));
+    await new CellpipeClient(fetcher).cancelTask('abc123def', 'a/b');
+    expect(calls[0]?.path).toBe('api/jobs/abc123def/tasks/a%2Fb/cancel');
+    expect(calls[0]?.init.method).toBe('POST');
+  });
+
   it('escapes ids and task names in paths', () => {
     const client = new CellpipeClient(fakeFetch(() => json(200, {})).fetcher);
     expect(client.taskPath('abc123def', 'a/b', 'logs')).toBe('api/jobs/abc123def/tasks/a%2Fb/logs');

@@ -201,6 +201,11 @@ export class CellpipeClient {
     return this.requestAPI(`api/jobs/${encodeURIComponent(id)}/cancel`, JobSchema, { method: 'POST', body: {} });
   }
 
+  /** Cancels one task of a job; its downstream is skipped, the rest goes on under the failure policy. */
+  cancelTask(id: string, task: string): Promise<Job> {
+    return this.requestAPI(this.taskPath(id, task, 'cancel'), JobSchema, { method: 'POST', body: {} });
+  }
+
   rerunJob(id: string, mode: 'all' | 'failed'): Promise<Job> {
     return this.requestAPI(`api/jobs/${encodeURIComponent(id)}/rerun`, JobSchema, { method: 'POST', body: { mode } });
   }

@@ -16,6 +16,8 @@ import { JobListModel } from './jobListModel.js';
 /** What the job detail's buttons do; the plugin routes each through a command (and asks first where it destroys). */
 export interface MonitorActions {
   cancel(jobId: string): Promise<void>;
+  /** Cancels one task of a job after a confirmation naming it. */
+  cancelTask(jobId: string, task: string): Promise<void>;
   /** Cancels several jobs after one confirmation. */
   cancelJobs(jobIds: string[]): Promise<void>;
   /** Deletes several finished jobs and their files after one confirmation. */

@@ -162,6 +162,18 @@ function activateMonitor(
       );
       if (ok) await app.commands.execute(CommandIDs.cancelJob, { jobId });
     },
+    cancelTask: async (jobId, task) => {
+      const ok = await confirm(
+        trans.__('Cancel task?'),
+        trans.__(
+          'Cancel task %1 of job %2? It is stopped, the tasks that depend on it are skipped, and the rest of the job goes on.',
+          task,
+          jobId,
+        ),
+        trans.__('Cancel task %1', task),
+      );
+      if (ok) await app.commands.execute(CommandIDs.cancelTask, { jobId, task });
+    },
     cancelJobs: async (ids) => {
       const ok = await confirm(
         trans.__('Cancel jobs?'),
@@ -258,6 +270,15 @@ function activateMonitor(
       const id = jobIdArg(args);
       if (!id) return;
       jobs.add(await api.client.cancelJob(id));
+    },
+  });
+  app.commands.addCommand(CommandIDs.cancelTask, {
+    label: trans.__('Cancel Task of Cellpipe Job'),
+    execute: async (args) => {
+      const id = jobIdArg(args);
+      const task = args['task'];
+      if (!id || typeof task !== 'string' || !task) return;
+      jobs.add(await api.client.cancelTask(id, task));
     },
   });
   app.commands.addCommand(CommandIDs.rerunJob, {

@@ -336,6 +336,11 @@ export class Monitor {
     return this.taskRow(task).getByRole('button', { name, exact: true });
   }
 
+  /** The Cancel button of one task's row (named after the task it stops). */
+  cancelTask(task: string): Locator {
+    return this.taskRow(task).getByRole('button', { name: `Cancel task ${task}`, exact: true });
+  }
+
   /** The log view of a task. */
   log(task: string): Locator {
     return this.detail.getByRole('region', { name: `Logs of ${task}`, exact: true });

@@ -97,6 +97,22 @@ function TaskRow(props: { job: Job; task: TaskRun; model: JobsViewModel; now: nu
         </td>
         <td>{usageText(t, trans)}</td>
         <td className={`${CLASS}-taskActions`}>
+          {isTaskFinished(t.state) ? null : (
+            <button
+              type="button"
+              className="jp-mod-styled jp-mod-warn"
+              disabled={t.stopping !== undefined}
+              title={
+                t.stopping
+                  ? trans.__('The task is being stopped')
+                  : trans.__('Stop this task only: the tasks that depend on it are skipped, the rest goes on')
+              }
+              aria-label={trans.__('Cancel task %1', t.name)}
+              onClick={() => void model.run(() => model.actions.cancelTask(job.id, t.name))}
+            >
+              {trans.__('Cancel')}
+            </button>
+          )}
           <button
             type="button"
             className="jp-mod-styled"
@@ -131,7 +147,9 @@ function TaskRow(props: { job: Job; task: TaskRun; model: JobsViewModel; now: nu
       {t.stopping ? (
         <tr className={`${CLASS}-waiting`}>
           <td colSpan={COLUMNS}>
-            {trans.__('Stopping (%1) since %2', t.stopping.reason, clock(t.stopping.since))}
+            {t.stopping.by
+              ? trans.__('Stopping (%1 by %2) since %3', t.stopping.reason, t.stopping.by, clock(t.stopping.since))
+              : trans.__('Stopping (%1) since %2', t.stopping.reason, clock(t.stopping.since))}
             {t.stopping.error ? ` — ${trans.__('the last try failed: %1; trying again', t.stopping.error)}` : ''}
           </td>
         </tr>
