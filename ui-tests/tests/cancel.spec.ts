@@ -17,13 +17,9 @@ test.describe('cancel a running job', () => {
     await expect(cellpipe.pipeline.tasks).toHaveCount(2);
 
     // When it runs and the long task has started
-    const submitted = page.waitForResponse(
-      (r) => r.request().method() === 'POST' && /\/cellpipe\/api\/jobs$/.test(new URL(r.url()).pathname),
-    );
-    await cellpipe.pipeline.run.click();
-    const job = (await (await submitted).json()) as { id: string };
+    const jobId = await cellpipe.pipeline.submit();
     await cellpipe.monitor.open();
-    await cellpipe.monitor.select(job.id);
+    await cellpipe.monitor.select(jobId);
     await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'running', { timeout: 60_000 });
     // And the status bar counts the running task (the second one has not been queued yet)
     await expect(cellpipe.statusItem).toHaveText('Cellpipe: 1 task running, 0 waiting');
@@ -38,7 +34,7 @@ test.describe('cancel a running job', () => {
     await cellpipe.dialogButton('Cancel job').click();
 
     // Then the job and both of its tasks end cancelled
-    await expect(cellpipe.monitor.job(job.id)).toHaveAttribute('data-state', 'cancelled', { timeout: 60_000 });
+    await expect(cellpipe.monitor.job(jobId)).toHaveAttribute('data-state', 'cancelled', { timeout: 60_000 });
     await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'cancelled');
     await expect(cellpipe.monitor.graphTask('after')).toHaveAttribute('data-state', 'cancelled');
     await expect(cellpipe.monitor.button('Cancel')).toBeDisabled();

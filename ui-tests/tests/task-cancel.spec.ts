@@ -21,13 +21,9 @@ test.describe('cancel one task', () => {
     await expect(cellpipe.pipeline.tasks).toHaveCount(3);
 
     // When it runs and the long task has started
-    const submitted = page.waitForResponse(
-      (r) => r.request().method() === 'POST' && /\/cellpipe\/api\/jobs$/.test(new URL(r.url()).pathname),
-    );
-    await cellpipe.pipeline.run.click();
-    const job = (await (await submitted).json()) as { id: string };
+    const jobId = await cellpipe.pipeline.submit();
     await cellpipe.monitor.open();
-    await cellpipe.monitor.select(job.id);
+    await cellpipe.monitor.select(jobId);
     await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'running', { timeout: 60_000 });
 
     // Then only the tasks that have not ended offer a Cancel of their own
@@ -37,7 +33,7 @@ test.describe('cancel one task', () => {
 
     // When the long task's Cancel is clicked, the dialog names the task; keeping it changes nothing
     await cellpipe.monitor.cancelTask('long').click();
-    await expect(page.getByRole('dialog')).toContainText(`Cancel task long of job ${job.id}?`);
+    await expect(page.getByRole('dialog')).toContainText(`Cancel task long of job ${jobId}?`);
     await cellpipe.dialogButton('Keep').click();
     await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'running');
 
@@ -49,7 +45,7 @@ test.describe('cancel one task', () => {
     await expect(cellpipe.monitor.graphTask('long')).toHaveAttribute('data-state', 'cancelled', { timeout: 60_000 });
     await expect(cellpipe.monitor.graphTask('after')).toHaveAttribute('data-state', 'skipped');
     await expect(cellpipe.monitor.graphTask('other')).toHaveAttribute('data-state', 'succeeded');
-    await expect(cellpipe.monitor.job(job.id)).toHaveAttribute('data-state', 'failed', { timeout: 60_000 });
+    await expect(cellpipe.monitor.job(jobId)).toHaveAttribute('data-state', 'failed', { timeout: 60_000 });
     await expect(cellpipe.monitor.detail.getByText(/the task was cancelled by /)).toHaveCount(1);
     await expect(cellpipe.monitor.cancelTask('long')).toHaveCount(0);
   });

@@ -146,6 +146,15 @@ export class PipelinePanel {
     return this.panel.getByRole('button', { name: 'Run as Pipeline', exact: true });
   }
 
+  /** Clicks Run as Pipeline and returns the id of the job the server made. */
+  async submit(): Promise<string> {
+    const submitted = this.page.waitForResponse(
+      (r) => r.request().method() === 'POST' && /\/cellpipe\/api\/jobs$/.test(new URL(r.url()).pathname),
+    );
+    await this.run.click();
+    return ((await (await submitted).json()) as { id: string }).id;
+  }
+
   get stayInNotebook(): Locator {
     return this.panel.getByRole('checkbox', { name: 'Stay in the notebook after Run' });
   }
