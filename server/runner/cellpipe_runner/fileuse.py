@@ -31,7 +31,7 @@ SHOWN = 5
 
 def start(task, engine):
     """Watches the task's files from now on, where its cells run in this process (not a kernel's)."""
-    if engine != "stdlib" or task.workDir is None:
+    if engine not in ("stdlib", "ipython") or task.workDir is None:
         return None
     # Outputs are saved under artifactRoot while the hook is on; result.json and the executed
     # notebook are written once it is off (finish).
