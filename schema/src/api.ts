@@ -53,12 +53,21 @@ export const TaskWarningSchema = z.object({
 /** A task's warning in the job's summary of them. */
 export const JobWarningSchema = TaskWarningSchema.extend({ task: TaskNameSchema });
 
-/** What one attempt used, as its executor measured it (the local executor, from the attempt's cgroup). */
+/**
+ * What one attempt used, as its executor measured it (the local executor: memory and CPU from the
+ * attempt's cgroup, GPU from nvidia-smi samples where the attempt holds whole GPUs).
+ */
 export const AttemptUsageSchema = z.object({
   /** Most memory the attempt's processes held at once, in bytes. */
   peakMemoryBytes: z.number().int().min(0).optional(),
   /** CPU time of all the attempt's processes, in seconds. */
   cpuSeconds: z.number().min(0).optional(),
+  /** GPU utilisation (nvidia-smi utilization.gpu) over the attempt's whole GPUs, averaged over its samples, %. */
+  gpuUtilizationMeanPercent: z.number().min(0).max(100).optional(),
+  /** Highest utilisation one of its GPUs showed in a sample, %. */
+  gpuUtilizationPeakPercent: z.number().min(0).max(100).optional(),
+  /** Most GPU memory its GPUs held at once (summed over them), in bytes. */
+  gpuMemoryPeakBytes: z.number().int().min(0).optional(),
 });
 
 export const TaskRunSchema = z.object({

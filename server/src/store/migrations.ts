@@ -303,4 +303,13 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX audit_user ON audit(user, id DESC);
     `,
   },
+  {
+    version: 12,
+    name: "each attempt's GPU use (mean and peak utilisation, peak GPU memory)",
+    sql: `
+      ALTER TABLE attempts ADD COLUMN gpu_util_mean REAL;
+      ALTER TABLE attempts ADD COLUMN gpu_util_peak REAL;
+      ALTER TABLE attempts ADD COLUMN gpu_memory_peak_bytes INTEGER;
+    `,
+  },
 ];

@@ -1,7 +1,7 @@
 /** SQLite store (better-sqlite3, WAL): one file `<home>/cellpipe.db`. */
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { TERMINAL_JOB_STATES, type JobState, type TaskState } from '@cellpipe/schema';
+import { TERMINAL_JOB_STATES, type AttemptUsage, type JobState, type TaskState } from '@cellpipe/schema';
 import { StorageFullError, StoreError, isStorageFull } from './errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import type {
@@ -53,6 +53,9 @@ interface AttemptRow {
   exit_code: number | null;
   peak_memory_bytes: number | null;
   cpu_seconds: number | null;
+  gpu_util_mean: number | null;
+  gpu_util_peak: number | null;
+  gpu_memory_peak_bytes: number | null;
   reason: string | null;
   token_hash: string | null;
   results: string | null;
@@ -118,11 +121,13 @@ function rowToAttempt(r: AttemptRow): AttemptRecord {
   if (exit !== undefined) a.exitCode = exit;
   if (r.reason) a.reason = r.reason;
   if (r.token_hash) a.tokenHash = r.token_hash;
-  if (r.peak_memory_bytes !== null || r.cpu_seconds !== null) {
-    a.usage = {};
-    if (r.peak_memory_bytes !== null) a.usage.peakMemoryBytes = r.peak_memory_bytes;
-    if (r.cpu_seconds !== null) a.usage.cpuSeconds = r.cpu_seconds;
-  }
+  const usage: AttemptUsage = {};
+  if (r.peak_memory_bytes !== null) usage.peakMemoryBytes = r.peak_memory_bytes;
+  if (r.cpu_seconds !== null) usage.cpuSeconds = r.cpu_seconds;
+  if (r.gpu_util_mean !== null) usage.gpuUtilizationMeanPercent = r.gpu_util_mean;
+  if (r.gpu_util_peak !== null) usage.gpuUtilizationPeakPercent = r.gpu_util_peak;
+  if (r.gpu_memory_peak_bytes !== null) usage.gpuMemoryPeakBytes = r.gpu_memory_peak_bytes;
+  if (Object.keys(usage).length) a.usage = usage;
   if (r.results) a.results = JSON.parse(r.results) as AttemptRecord['results'];
   return a;
 }
@@ -206,13 +211,15 @@ export class SqliteStore implements Store {
       openAttempts: db.prepare("SELECT * FROM attempts WHERE state != 'finished' ORDER BY created_at"),
       openAttemptByToken: db.prepare("SELECT * FROM attempts WHERE token_hash = ? AND state != 'finished'"),
       upsertAttempt: db.prepare(`INSERT INTO attempts (job_id, task, attempt, state, handle, created_at, started_at,
-        finished_at, exit_code, reason, peak_memory_bytes, cpu_seconds, token_hash, results) VALUES (@jobId, @task,
-        @attempt, @state, @handle, @createdAt, @startedAt, @finishedAt, @exitCode, @reason, @peakMemoryBytes,
-        @cpuSeconds, @tokenHash, @results)
+        finished_at, exit_code, reason, peak_memory_bytes, cpu_seconds, gpu_util_mean, gpu_util_peak,
+        gpu_memory_peak_bytes, token_hash, results) VALUES (@jobId, @task, @attempt, @state, @handle, @createdAt,
+        @startedAt, @finishedAt, @exitCode, @reason, @peakMemoryBytes, @cpuSeconds, @gpuUtilMean, @gpuUtilPeak,
+        @gpuMemoryPeakBytes, @tokenHash, @results)
         ON CONFLICT (job_id, task, attempt) DO UPDATE SET state = excluded.state,
         handle = excluded.handle, started_at = excluded.started_at, finished_at = excluded.finished_at,
         exit_code = excluded.exit_code, reason = excluded.reason, peak_memory_bytes = excluded.peak_memory_bytes,
-        cpu_seconds = excluded.cpu_seconds, token_hash = excluded.token_hash, results = excluded.results`),
+        cpu_seconds = excluded.cpu_seconds, gpu_util_mean = excluded.gpu_util_mean,
+        gpu_util_peak = excluded.gpu_util_peak, gpu_memory_peak_bytes = excluded.gpu_memory_peak_bytes, token_hash = excluded.token_hash, results = excluded.results`),
       insertTransition: db.prepare(
         'INSERT INTO transitions (job_id, task, from_state, to_state, at, note) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -456,6 +463,9 @@ export class SqliteStore implements Store {
           reason: a.reason ?? null,
           peakMemoryBytes: a.usage?.peakMemoryBytes ?? null,
           cpuSeconds: a.usage?.cpuSeconds ?? null,
+          gpuUtilMean: a.usage?.gpuUtilizationMeanPercent ?? null,
+          gpuUtilPeak: a.usage?.gpuUtilizationPeakPercent ?? null,
+          gpuMemoryPeakBytes: a.usage?.gpuMemoryPeakBytes ?? null,
           // Only an open attempt keeps its token: writing its end revokes it.
           tokenHash: a.state === 'finished' ? null : (a.tokenHash ?? null),
           results: a.results ? JSON.stringify(a.results) : null,

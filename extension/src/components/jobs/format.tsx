@@ -66,7 +66,10 @@ export function formatBytes(bytes: number): string {
   return `${v >= 10 || u === 0 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
 }
 
-/** What a task's attempt used, as its executor measured it: "peak 1.2 GiB · 3.4 s CPU". */
+/**
+ * What a task's attempt used, as its executor measured it:
+ * "peak 1.2 GiB · 3.4 s CPU · GPU 87% mean, 99% peak, 14.2 GiB".
+ */
 export function usageText(t: Pick<TaskRun, 'usage'>, trans: TranslationBundle): string {
   const u = t.usage;
   if (!u) return '';
@@ -74,7 +77,20 @@ export function usageText(t: Pick<TaskRun, 'usage'>, trans: TranslationBundle): 
   if (u.peakMemoryBytes !== undefined) parts.push(trans.__('peak %1', formatBytes(u.peakMemoryBytes)));
   if (u.cpuSeconds !== undefined)
     parts.push(trans.__('%1 s CPU', u.cpuSeconds < 10 ? u.cpuSeconds.toFixed(1) : Math.round(u.cpuSeconds)));
+  const gpu = gpuUsageText(u, trans);
+  if (gpu) parts.push(gpu);
   return parts.join(' · ');
+}
+
+/** The GPU part of usageText: only what was measured ("GPU 14.2 GiB" where utilisation was not reported). */
+function gpuUsageText(u: NonNullable<TaskRun['usage']>, trans: TranslationBundle): string {
+  const parts: string[] = [];
+  if (u.gpuUtilizationMeanPercent !== undefined)
+    parts.push(trans.__('%1% mean', Math.round(u.gpuUtilizationMeanPercent)));
+  if (u.gpuUtilizationPeakPercent !== undefined)
+    parts.push(trans.__('%1% peak', Math.round(u.gpuUtilizationPeakPercent)));
+  if (u.gpuMemoryPeakBytes !== undefined) parts.push(formatBytes(u.gpuMemoryPeakBytes));
+  return parts.length ? trans.__('GPU %1', parts.join(', ')) : '';
 }
 
 /** True once a task actually started an attempt (only then can it have logs and an executed notebook). */

@@ -20,6 +20,8 @@ export const LocalExecutorConfigSchema = z
     maxTasks: z.number().int().min(1).optional(),
     /** Cellpipe user → OS user each one's tasks run as (multi-user.ts); needed with more than one user. */
     runAs: RunAsSchema.optional(),
+    /** How often nvidia-smi samples the GPUs of running attempts, in ms (default 5000). */
+    gpuSampleIntervalMs: z.number().int().min(100).optional(),
   })
   .strict();
 
@@ -45,5 +47,6 @@ export async function createExecutor(context: ExecutorContext): Promise<Executor
   if (context.config.python) options.python = context.config.python;
   if (settings.killGraceMs !== undefined) options.killGraceMs = settings.killGraceMs;
   if (settings.maxTasks !== undefined) options.maxTasks = settings.maxTasks;
+  if (settings.gpuSampleIntervalMs !== undefined) options.gpuSampling = { intervalMs: settings.gpuSampleIntervalMs };
   return new LocalExecutor(options);
 }

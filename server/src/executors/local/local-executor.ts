@@ -22,7 +22,8 @@ import type {
   StopReason,
 } from '../executor.js';
 import { GpuAllocator, gpuNeed } from '../../gpu/allocator.js';
-import type { Device } from '../../gpu/inventory.js';
+import { GPU_RESOURCE, type Device } from '../../gpu/inventory.js';
+import { GpuSampler, type GpuSamplerOptions, type GpuUsage } from '../../gpu/usage-sampler.js';
 import { DEFAULT_LIMITS } from '../../limits.js';
 import { diskNearlyFull, readResultFile } from '../result-file.js';
 import { passedEnv, taskEnvironment } from '../task-env.js';
@@ -63,6 +64,8 @@ export interface LocalExecutorOptions {
    * made reachable for that user under `jobsRoot` (run-as.ts).
    */
   runAs?: { map: RunAs; jobsRoot: string };
+  /** How attempts holding whole GPUs are sampled with nvidia-smi (usage-sampler.ts); `false`: not at all. */
+  gpuSampling?: GpuSamplerOptions | false;
 }
 
 /**
@@ -117,6 +120,8 @@ interface Running {
   child?: ChildProcess;
   /** The attempt's cgroup; without one, its process group is all that is known of it. */
   cgroup?: AttemptCgroup;
+  /** Samples the attempt's whole GPUs while it runs. */
+  gpuSampler?: GpuSampler;
   done: boolean;
 }
 
@@ -139,6 +144,7 @@ export class LocalExecutor implements Executor {
   private readonly cgroups: CgroupManager | undefined;
   private readonly warn: (message: string) => void;
   private readonly runAs: LocalExecutorOptions['runAs'];
+  private readonly gpuSampling: GpuSamplerOptions | false;
   private readonly waiting: { key: string; w: Waiter }[] = [];
   private readonly running = new Map<string, Running>();
   private closed = false;
@@ -155,6 +161,7 @@ export class LocalExecutor implements Executor {
     this.logBytes = options.logBytesPerAttempt ?? DEFAULT_LIMITS.logBytesPerAttempt;
     this.warn = options.warn ?? ((message) => console.warn(`cellpipe: ${message}`));
     this.runAs = options.runAs;
+    this.gpuSampling = options.gpuSampling ?? {};
     if (options.cgroups === false) this.cgroups = undefined;
     else if (options.cgroups) this.cgroups = options.cgroups;
     else {
@@ -287,9 +294,11 @@ export class LocalExecutor implements Executor {
     const startTime = processStartTime(pid) ?? 0;
     const run: Running = { spec, report, pid, startTime, child, done: false };
     if (cgroup) run.cgroup = cgroup;
+    const ids = devices.map((d) => d.id);
+    this.sampleGpus(run, ids);
     this.running.set(key, run);
     child.once('exit', (code, signal) => this.finish(key, run, code ?? undefined, signal ?? undefined));
-    const handle: AttemptHandle = { pid, startTime, devices: devices.map((d) => d.id).join(',') };
+    const handle: AttemptHandle = { pid, startTime, devices: ids.join(',') };
     report({ type: 'running', handle, placement: this.placement(devices) });
   }
 
@@ -316,6 +325,13 @@ export class LocalExecutor implements Executor {
     }
   }
 
+  /** Starts sampling the attempt's whole GPUs (MIG devices have no utilisation to sample: usage-sampler.ts). */
+  private sampleGpus(run: Running, ids: readonly string[]): void {
+    if (this.gpuSampling === false) return;
+    const whole = ids.filter((id) => this.allocator.devices.some((d) => d.id === id && d.resource === GPU_RESOURCE));
+    if (whole.length) run.gpuSampler = new GpuSampler(whole, this.gpuSampling).start();
+  }
+
   private placement(devices: Device[]): string {
     return devices.length ? `local, CUDA_VISIBLE_DEVICES=${devices.map((d) => d.id).join(',')}` : 'local';
   }
@@ -325,12 +341,13 @@ export class LocalExecutor implements Executor {
     run.done = true;
     clearTimeout(run.killTimer);
     clearTimeout(run.pollTimer);
+    const gpu = run.gpuSampler?.stop();
     // Leftovers of the task (background processes, double forks) go with it, before anyone hears it ended.
     this.killLeftovers(run).then(
-      (usage) => this.report(key, run, exitCode, signal, usage),
+      (usage) => this.report(key, run, exitCode, signal, usage, gpu),
       (err: unknown) => {
         this.warn(`task ${run.spec.taskId}: could not clean up after it: ${String(err)}`);
-        this.report(key, run, exitCode, signal);
+        this.report(key, run, exitCode, signal, undefined, gpu);
       },
     );
   }
@@ -349,14 +366,21 @@ export class LocalExecutor implements Executor {
     return undefined;
   }
 
-  private report(key: string, run: Running, exitCode?: number, signal?: string, usage?: CgroupUsage): void {
+  private report(
+    key: string,
+    run: Running,
+    exitCode?: number,
+    signal?: string,
+    usage?: CgroupUsage,
+    gpu?: GpuUsage,
+  ): void {
     this.running.delete(key);
     this.allocator.release(key);
     const read = readResultFile(run.spec.resultPath, this.resultBytes);
     const event: Extract<ExecutorEvent, { type: 'exited' }> = { type: 'exited' };
     if (exitCode !== undefined) event.exitCode = exitCode;
     if ('result' in read) event.result = read.result;
-    const measured: AttemptUsage = {};
+    const measured: AttemptUsage = { ...gpu };
     if (usage?.peakMemoryBytes !== undefined) measured.peakMemoryBytes = usage.peakMemoryBytes;
     if (usage?.cpuSeconds !== undefined) measured.cpuSeconds = usage.cpuSeconds;
     if (Object.keys(measured).length) event.usage = measured;
@@ -462,6 +486,8 @@ export class LocalExecutor implements Executor {
     const run: Running = { spec, report, pid, startTime, done: false };
     const cgroup = this.cgroups?.find(cgroupName(spec.taskId, spec.attempt));
     if (cgroup) run.cgroup = cgroup;
+    // After a restart only the rest of the attempt is sampled.
+    this.sampleGpus(run, devices);
     this.running.set(key, run);
     if (!handle?.pid) {
       report({
@@ -487,6 +513,7 @@ export class LocalExecutor implements Executor {
     for (const run of this.running.values()) {
       clearTimeout(run.pollTimer);
       clearTimeout(run.killTimer);
+      run.gpuSampler?.stop();
       run.child?.unref();
       run.done = true;
     }
