@@ -102,7 +102,12 @@ test('a missing python interpreter fails the attempt with a clear error', async 
 });
 
 test('reattach finds an attempt spawned but never recorded, and does not start it again', async () => {
-  const spec = launch('orphan', `import time\ntime.sleep(0.5)\nprint('orphan done')\n`);
+  // The orphan runs until the test lets it end: a fixed sleep could end before reattach looks.
+  const go = join(root, 'go');
+  const spec = launch(
+    'orphan',
+    `import os, time\nwhile not os.path.exists(${JSON.stringify(go)}):\n    time.sleep(0.05)\nprint('orphan done')\n`,
+  );
   // What a crashed server left behind: the runner running detached with its attempt marker.
   const child = spawn('python3', [defaultRunnerPath(), join(spec.taskDir, 'task.json')], {
     detached: true,
@@ -112,13 +117,18 @@ test('reattach finds an attempt spawned but never recorded, and does not start i
   child.unref();
   await until(() => processStartTime(child.pid!) !== undefined, 'the orphan to start');
   const ex = new LocalExecutor({ pollMs: 50 });
-  const c = collect();
-  expect(await ex.reattach(spec, null, c.report)).toBe('following');
-  expect(c.events[0]).toMatchObject({ type: 'running', handle: { pid: child.pid } });
-  const end = await c.exited();
-  expect(end.result).toMatchObject({ status: 'succeeded' });
-  expect(end.error).toBeUndefined();
-  await ex.close();
+  try {
+    const c = collect();
+    expect(await ex.reattach(spec, null, c.report)).toBe('following');
+    expect(c.events[0]).toMatchObject({ type: 'running', handle: { pid: child.pid } });
+    writeFileSync(go, '');
+    const end = await c.exited();
+    expect(end.result).toMatchObject({ status: 'succeeded' });
+    expect(end.error).toBeUndefined();
+  } finally {
+    writeFileSync(go, ''); // never leave the orphan waiting
+    await ex.close();
+  }
 });
 
 test('reattach does not mistake a reused pid for the task; nothing found means not-found', async () => {
