@@ -243,6 +243,27 @@ wait_for() {
   fail_component "$dir" "$name" "$name not ready after ${secs}s"
 }
 
+# port_free <port> <seconds>: waits until 127.0.0.1:<port> can be bound as a server binds it
+# (SO_REUSEADDR, as Go's listeners do); false if it is still taken after <seconds>.
+port_free() {
+  python3 - "$1" "$2" <<'PY'
+import socket, sys, time
+deadline = time.monotonic() + float(sys.argv[2])
+while True:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", int(sys.argv[1])))
+        sys.exit(0)
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(1)
+        time.sleep(0.1)
+    finally:
+        s.close()
+PY
+}
+
 api() { # api <dir> <method> <path> [curl args...]
   local dir=$1 method=$2 path=$3
   shift 3
@@ -516,6 +537,9 @@ cmd_start_apiserver() {
   api_port=${TESTBED_SERVER##*:}
   etcd_port=${TESTBED_ETCD##*:}
   mv -f "$dir/logs/kube-apiserver.log" "$dir/logs/kube-apiserver.previous.log"
+  # The killed kube-apiserver's port can stay taken for a moment after it died (seen as "bind:
+  # address already in use" on a restart): wait until it can be bound again.
+  port_free "$api_port" 30 || log "port $api_port still taken after 30 s: $(ss -Htanp "sport = :$api_port" 2>&1 | head -3)"
   start_apiserver "$dir" "$TESTBED_BIN" "$etcd_port" "$api_port"
   wait_for "$dir" kube-apiserver 60 api "$dir" GET /readyz
   log "kube-apiserver started in $dir"
