@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'server', 'dist');
 const API = 'cellpipe.io/v1';
+const { PipelineSchema } = await import('@cellpipe/schema');
 
 /** A notebook of code cells (also used by the other server-side benchmarks). */
 export function notebook(cells) {
@@ -31,33 +32,20 @@ export function notebook(cells) {
 }
 
 /** tasks: [{name, dependsOn}] all running cell 0 (`pass`). */
+// Parsed as a submitted request is, so the spec carries every default the schema adds.
 function pipelineRequest(name, tasks, spec = {}) {
   return {
-    pipeline: {
+    pipeline: PipelineSchema.parse({
       apiVersion: API,
       kind: 'Pipeline',
       metadata: { name },
       spec: {
         source: { notebook: 'bench.ipynb' },
-        setupCells: [],
-        parameters: {},
-        defaults: {},
         failurePolicy: 'continue',
         ...spec,
-        tasks: tasks.map((t) => ({
-          name: t.name,
-          source: { kind: 'cells' },
-          cells: [0],
-          dependsOn: t.dependsOn ?? [],
-          inputs: [],
-          inputsFrom: {},
-          outputs: [],
-          resources: {},
-          env: {},
-          retries: 0,
-        })),
+        tasks: tasks.map((t) => ({ name: t.name, cells: [0], dependsOn: t.dependsOn ?? [], retries: 0 })),
       },
-    },
+    }),
     files: { 'bench.ipynb': notebook(['pass']) },
   };
 }
