@@ -57,17 +57,24 @@ export const JobWarningSchema = TaskWarningSchema.extend({ task: TaskNameSchema 
  * What one attempt used, as its executor measured it (the local executor: memory and CPU from the
  * attempt's cgroup, GPU from nvidia-smi samples where the attempt holds whole GPUs).
  */
+/**
+ * Bounds of a plausible measurement: no node has a pebibyte of memory, no attempt runs for 30 CPU-years.
+ * A number past them (reported by a task's runner, which is user code) is no measurement and is dropped.
+ */
+export const USAGE_BYTES_MAX = 2 ** 50;
+export const USAGE_CPU_SECONDS_MAX = 1e9;
+
 export const AttemptUsageSchema = z.object({
   /** Most memory the attempt's processes held at once, in bytes. */
-  peakMemoryBytes: z.number().int().min(0).optional(),
+  peakMemoryBytes: z.number().int().min(0).max(USAGE_BYTES_MAX).optional(),
   /** CPU time of all the attempt's processes, in seconds. */
-  cpuSeconds: z.number().min(0).optional(),
+  cpuSeconds: z.number().min(0).max(USAGE_CPU_SECONDS_MAX).optional(),
   /** GPU utilisation (nvidia-smi utilization.gpu) over the attempt's whole GPUs, averaged over its samples, %. */
   gpuUtilizationMeanPercent: z.number().min(0).max(100).optional(),
   /** Highest utilisation one of its GPUs showed in a sample, %. */
   gpuUtilizationPeakPercent: z.number().min(0).max(100).optional(),
   /** Most GPU memory its GPUs held at once (summed over them), in bytes. */
-  gpuMemoryPeakBytes: z.number().int().min(0).optional(),
+  gpuMemoryPeakBytes: z.number().int().min(0).max(USAGE_BYTES_MAX).optional(),
 });
 
 export const TaskRunSchema = z.object({

@@ -9,6 +9,7 @@
  * Every field added after the first release is optional, so a runner reads older task.json files.
  */
 import { z } from 'zod';
+import { AttemptUsageSchema } from './api.js';
 import { ResultLimitsSchema, TaskResultsSchema } from './results.js';
 import { DefinitionSchema, PythonNameSchema, TaskNameSchema } from './spec.js';
 
@@ -130,6 +131,14 @@ export const TaskJsonSchema = z
     resultLimits: ResultLimitsSchema.optional(),
     /** Absent: the server's default limits. */
     limits: RunnerLimitsSchema.optional(),
+    /**
+     * What the runner may measure of the task's resource use (result.json `usage`). `container`: the
+     * runner's cgroup and the GPUs it sees are the attempt's alone (an executor that runs each attempt
+     * in a container of its own says so): it reads the cgroup's peak memory and CPU time when the task
+     * ends and samples the GPUs with nvidia-smi while it runs. `process` (absent): only getrusage of
+     * the runner and the children it waited for (its cgroup may be the server's, its GPUs the machine's).
+     */
+    usage: z.enum(['container', 'process']).optional(),
   })
   .refine((t) => t.cells !== undefined || ((t.kind === 'notebook' || t.kind === 'script') && t.sourcePath), {
     message: 'is required',
@@ -180,6 +189,26 @@ export const RunnerErrorSchema = z.object({
   cell: z.number().int().optional(),
 });
 
+/** How the runner measured memory and CPU time: its cgroup (v2 or v1 files), or getrusage. */
+export const RunnerUsageSourceSchema = z.enum(['cgroup-v2', 'cgroup-v1', 'rusage']);
+
+/**
+ * What the task used, as the runner measured it (the attempt's `usage` fields). The server keeps
+ * what its executor measured from outside and takes from here only the fields it did not measure.
+ */
+export const RunnerUsageSchema = AttemptUsageSchema.extend({
+  /** Processes of the task the kernel's OOM killer ended (the runner survived them). */
+  oomKills: z.number().int().min(0).optional(),
+  /** Where each number came from; `gpu`: nvidia-smi samples while the task ran. */
+  sources: z
+    .object({
+      memory: RunnerUsageSourceSchema.optional(),
+      cpu: RunnerUsageSourceSchema.optional(),
+      gpu: z.enum(['nvidia-smi']).optional(),
+    })
+    .optional(),
+});
+
 export const RunnerResultSchema = z.object({
   status: z.enum(['succeeded', 'failed', 'cancelled']),
   /** ISO 8601 UTC with milliseconds. */
@@ -200,6 +229,8 @@ export const RunnerResultSchema = z.object({
   error: RunnerErrorSchema.optional(),
   /** What the task published with `cellpipe.report(...)` and in `<outputDir>/files/metrics.json`. */
   results: TaskResultsSchema.optional(),
+  /** What the task used, where the runner could measure it (task.json `usage`). */
+  usage: RunnerUsageSchema.optional(),
 });
 
 export type RunnerCell = z.infer<typeof RunnerCellSchema>;
@@ -210,6 +241,7 @@ export type TaskJson = z.infer<typeof TaskJsonSchema>;
 export type RunnerDataStore = z.infer<typeof RunnerDataStoreSchema>;
 export type RunnerWarning = z.infer<typeof RunnerWarningSchema>;
 export type RunnerResult = z.infer<typeof RunnerResultSchema>;
+export type RunnerUsage = z.infer<typeof RunnerUsageSchema>;
 
 export const RUNNER_CONTRACT_SCHEMA_ID = 'https://cellpipe.io/schemas/runner-contract.v1.json';
 

@@ -119,11 +119,15 @@ ${mode === 'fail' ? 'echo "NVIDIA-SMI has failed" >&2; exit 9' : `printf '%s\\n'
     ]);
     const task = (name: string) => job.tasks.find((x) => x.name === name)!;
     expect(job.tasks.map((x) => x.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
-    // Only the two GPUs the attempt holds count (the third line is another GPU).
+    // Only the two GPUs the attempt holds count (the third line is another GPU). Without cgroups the
+    // executor measures no memory or CPU time: those are the runner's getrusage (result.json usage),
+    // which never samples GPUs itself outside a container.
     expect(task('train').usage).toEqual({
       gpuUtilizationMeanPercent: 60,
       gpuUtilizationPeakPercent: 80,
       gpuMemoryPeakBytes: 4000 * MiB,
+      peakMemoryBytes: expect.any(Number),
+      cpuSeconds: expect.any(Number),
     });
     // nvidia-smi reports no utilisation per MIG instance: nothing is recorded for one, even when named.
     expect(task('slice').usage?.gpuMemoryPeakBytes).toBeUndefined();

@@ -388,6 +388,36 @@ describeOnRealNode('the Kubernetes executor on a real node', () => {
       expect(broken.error?.traceback).toMatch(/<cell 2>", line 2[^]*ZeroDivisionError: division by zero/);
     });
 
+    test("a task's peak memory and CPU time, read from its container's cgroup, reach the API", async () => {
+      const job = await submitTo(
+        served,
+        pipelineRequest([
+          {
+            name: 'hog',
+            // 64 MiB written (every page touched), then some CPU burnt.
+            code: 'blob = b"x" * (64 * 1024 * 1024)\ntotal = sum(i * i for i in range(3_000_000))\n',
+            resources: { memory: '512Mi' },
+          },
+        ]),
+      );
+      const done = await jobOf(served, job.id);
+      expect(done.state).toBe('succeeded');
+      const usage = taskOf(done, 'hog').usage;
+      expect(usage?.peakMemoryBytes).toBeGreaterThanOrEqual(64 * 1024 * 1024);
+      expect(usage?.cpuSeconds).toBeGreaterThan(0);
+      // The container's cgroup, not the node's: within the pod's limit and the few seconds it ran.
+      expect(usage!.peakMemoryBytes!).toBeLessThanOrEqual(512 * 1024 * 1024);
+      expect(usage!.cpuSeconds!).toBeLessThan(60);
+      // result.json (uploaded, or on the shared volume) says the numbers came from the cgroup files.
+      const result = JSON.parse(
+        readFileSync(join(served.home, 'jobs', job.id, 'tasks', 'hog', 'attempt-1', 'result.json'), 'utf8'),
+      ) as { usage?: { sources?: Record<string, string> } };
+      expect(result.usage?.sources).toEqual({
+        memory: expect.stringMatching(/^cgroup-v[12]$/),
+        cpu: expect.stringMatching(/^cgroup-v[12]$/),
+      });
+    });
+
     test('the server kill -9ed while a pod runs and started again: the outputs arrive, nothing runs twice', async () => {
       const { home, kubernetes } = await storeHome(store);
       const port = await freePort();

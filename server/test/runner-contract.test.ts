@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runnerContractJsonSchema } from '@cellpipe/schema';
+import { newJob, runTask, task, useRunnerRoot } from './runner-fixtures.js';
 
 const CHECK = fileURLToPath(new URL('../runner/tests/check_contract.py', import.meta.url));
 
@@ -76,6 +77,13 @@ describe('the check notices a disagreement', () => {
       "RunnerResult.status: allowed values differ: dataclass ['cancelled', 'failed', 'succeeded'], schema ['failed', 'succeeded']",
     ],
     [
+      'a number the dataclass reads as an integer',
+      (d) => {
+        d.RunnerResult.properties!.usage!.properties!.cpuSeconds = { type: 'integer' };
+      },
+      'RunnerResult.usage.cpuSeconds: the dataclass says number, the schema says integer',
+    ],
+    [
       'null',
       (d) => {
         d.RunnerResult.properties!.notes!.items!.properties!.cell = { type: 'integer' };
@@ -86,5 +94,23 @@ describe('the check notices a disagreement', () => {
     const r = check(edited(edit));
     expect(r.code).toBe(1);
     expect(r.lines).toContain(line);
+  });
+});
+
+describe("the runner's usage in result.json", () => {
+  useRunnerRoot();
+
+  // The cgroup files and nvidia-smi differ from machine to machine: runner/tests/test_usage.py reads
+  // fake ones. Here the real runner writes the field and the contract's schema takes it (runTask).
+  test.each<['container' | 'process']>([['container'], ['process']])('task.json usage %s', async (mode) => {
+    const job = newJob();
+    const run = await runTask(
+      task(job, 'alloc', { usage: mode, cells: [{ index: 0, source: 'blob = bytearray(32 * 1024 * 1024)' }] }),
+    );
+    expect(run.code).toBe(0);
+    const usage = run.result.usage!;
+    expect(usage.peakMemoryBytes).toBeGreaterThanOrEqual(32 * 1024 * 1024);
+    expect(usage.cpuSeconds).toBeGreaterThan(0);
+    if (mode === 'process') expect(usage.sources).toEqual({ memory: 'rusage', cpu: 'rusage' });
   });
 });

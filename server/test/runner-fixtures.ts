@@ -7,7 +7,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RunnerResultSchema, TaskJsonSchema, type RunnerDefinition, type RunnerWarning } from '@cellpipe/schema';
+import {
+  RunnerResultSchema,
+  TaskJsonSchema,
+  type RunnerDefinition,
+  type RunnerUsage,
+  type RunnerWarning,
+} from '@cellpipe/schema';
 
 export const RUNNER = fileURLToPath(new URL('../dist/cellpipe_runner.pyz', import.meta.url));
 export const BUILD = fileURLToPath(new URL('../runner/build.py', import.meta.url));
@@ -47,6 +53,7 @@ export interface TaskJson {
   definitions?: RunnerDefinition[];
   outputOrigins?: Record<string, number>;
   limits?: { errorBytes: number; resultBytes: number };
+  usage?: 'container' | 'process';
 }
 
 export interface RunnerError {
@@ -70,6 +77,7 @@ export interface RunnerResult {
   notes: { cell: number | null; message: string }[];
   warnings: RunnerWarning[];
   error?: RunnerError;
+  usage?: RunnerUsage;
 }
 
 export interface NotebookOutput {

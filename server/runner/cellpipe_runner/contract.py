@@ -3,10 +3,10 @@
 The zod module is the source of truth; server/test/runner-contract.test.ts checks that the fields,
 types and optionality declared here agree with the JSON Schema generated from it. Annotations are
 strings (``from __future__ import annotations``) in a small grammar that ``parse_annotation`` reads:
-``str``, ``int``, ``bool``, ``object`` (any JSON value), ``list[T]``, ``dict[str, T]``, ``T | None`` and the classes of
-this module. A field with a default may be left out of the JSON; ``T | None`` without a default must
-be present and may be null. ``metadata`` holds what JSON types cannot say: the JSON key when it is a
-Python keyword, allowed values and value checks.
+``str``, ``int``, ``float`` (any JSON number), ``bool``, ``object`` (any JSON value), ``list[T]``,
+``dict[str, T]``, ``T | None`` and the classes of this module. A field with a default may be left out
+of the JSON; ``T | None`` without a default must be present and may be null. ``metadata`` holds what
+JSON types cannot say: the JSON key when it is a Python keyword, allowed values and value checks.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ DEFINITION_KINDS = ("import", "function", "class")
 STATUSES = ("succeeded", "failed", "cancelled")
 ROLES = ("setup", "task")
 STORE_KINDS = ("files", "server")
+USAGE_MODES = ("container", "process")
+USAGE_SOURCES = ("cgroup-v2", "cgroup-v1", "rusage")
 
 _TASK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
@@ -147,6 +149,8 @@ class Task:
     resultLimits: ResultLimits | None = None
     # Absent: the server's defaults (limits.DEFAULT_ERROR_BYTES, limits.DEFAULT_RESULT_BYTES).
     limits: Limits | None = None
+    # What the runner may measure of the task's resource use (usage.py); absent: process.
+    usage: str | None = field(default=None, metadata=_meta(choices=USAGE_MODES))
 
 
 # ---- result.json -----------------------------------------------------------------------------------
@@ -215,6 +219,29 @@ class ResultError:
 
 
 @dataclass(eq=False, repr=False)
+class UsageSources:
+    """Where each number of ``Usage`` came from."""
+
+    memory: str | None = field(default=None, metadata=_meta(choices=USAGE_SOURCES))
+    cpu: str | None = field(default=None, metadata=_meta(choices=USAGE_SOURCES))
+    gpu: str | None = field(default=None, metadata=_meta(choices=("nvidia-smi",)))
+
+
+@dataclass(eq=False, repr=False)
+class Usage:
+    """What the task used, as the runner measured it (usage.py)."""
+
+    peakMemoryBytes: int | None = None
+    cpuSeconds: float | None = None
+    gpuUtilizationMeanPercent: float | None = None
+    gpuUtilizationPeakPercent: float | None = None
+    gpuMemoryPeakBytes: int | None = None
+    # Processes of the task the kernel's OOM killer ended (the runner survived them).
+    oomKills: int | None = None
+    sources: UsageSources | None = None
+
+
+@dataclass(eq=False, repr=False)
 class Result:
     """result.json."""
 
@@ -232,6 +259,8 @@ class Result:
     error: ResultError | None = None
     # What the task published (cellpipe.report, metrics.json), by name.
     results: dict[str, object] | None = None
+    # What the task used, where the runner could measure it.
+    usage: Usage | None = None
 
 
 CLASSES = {
@@ -250,6 +279,8 @@ CLASSES = {
         ResultWarning,
         RunnerInfo,
         ResultError,
+        UsageSources,
+        Usage,
         Result,
     )
 }
@@ -259,7 +290,7 @@ CLASSES = {
 
 
 def parse_annotation(text):
-    """A field's annotation as a tuple: ("str"|"int"|"bool"|"any",), ("list", T), ("dict", T),
+    """A field's annotation as a tuple: ("str"|"int"|"float"|"bool"|"any",), ("list", T), ("dict", T),
     ("nullable", T) or ("class", name)."""
     text = text.strip()
     if text.endswith("| None"):
@@ -268,7 +299,7 @@ def parse_annotation(text):
         return ("list", parse_annotation(text[5:-1]))
     if text.startswith("dict[str,") and text.endswith("]"):
         return ("dict", parse_annotation(text[len("dict[str,") : -1]))
-    if text in ("str", "int", "bool"):
+    if text in ("str", "int", "float", "bool"):
         return (text,)
     if text == "object":
         return ("any",)
@@ -361,6 +392,7 @@ def _check(kind, value, path):
 _EXPECTED = {
     "str": "a string",
     "int": "an integer",
+    "float": "a number",
     "bool": "a boolean",
     "list": "an array",
     "dict": "an object",
@@ -377,6 +409,7 @@ def _value(ann, value, path, item_check=None, key_check=None):
     ok = {
         "str": isinstance(value, str),
         "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
         "bool": isinstance(value, bool),
         "list": isinstance(value, list),
         "dict": isinstance(value, dict),

@@ -117,6 +117,8 @@ class Runner(object):
         self._real_stderr = sys.stderr
         # What the task published; None until collected when the run ends.
         self.results = None
+        # What the task uses (usage.py), started with the run.
+        self.meter = None
 
     # ---- plan -------------------------------------------------------------------------------------
 
@@ -661,6 +663,9 @@ class Runner(object):
     def run(self):
         t = self.task
         self.install_signals()
+        from .usage import Meter
+
+        self.meter = Meter(t.usage)
         self.plan()
         status, error, code = "succeeded", None, EXIT_OK
         try:
@@ -783,6 +788,7 @@ class Runner(object):
             warnings=self.warnings,
             error=error,
             results=self.results,
+            usage=self.meter.finish() if self.meter is not None else None,
         )
         self.store.publish("result", t.resultPath, retry_seconds)
         return status

@@ -74,6 +74,7 @@ def result(
     warnings=(),
     error=None,
     results=None,
+    usage=None,
 ):
     """The result.json document (a contract.Result as JSON)."""
     return to_json(
@@ -91,6 +92,7 @@ def result(
             runner=RunnerInfo(version=VERSION, engine=engine, python=python_version()),
             error=error,
             results=results,
+            usage=usage,
         )
     )
 

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from cellpipe_runner import contract  # noqa: E402
 
-JSON_TYPES = {"str": "string", "int": "integer", "bool": "boolean"}
+JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
 
 
 def split_null(node):

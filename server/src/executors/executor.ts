@@ -153,6 +153,12 @@ export interface Executor {
    * submitter names (the notebook's folder: SubmitJobRequest `workDir`).
    */
   readonly seesServerFiles?: boolean;
+  /**
+   * Each attempt runs alone in a container of its own (a pod), so the runner's cgroup and the GPUs it
+   * sees are the attempt's: the runner measures the task's resource use there (task.json `usage`),
+   * which the executor cannot see from outside.
+   */
+  readonly containerPerAttempt?: boolean;
   /** Devices (or nodes) this executor can place tasks on, and who holds them now. */
   inventory(): Promise<Inventory>;
   /**

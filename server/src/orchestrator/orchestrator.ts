@@ -34,7 +34,7 @@ import { GpuUsage, type GpuLimits, type Holder } from '../gpu/fair-share.js';
 import { StorageFullError, isStorageFull } from '../store/errors.js';
 import { removeTree } from '../store/remove-tree.js';
 import { appendLog } from './log-file.js';
-import { capError, capResults, capWarnings, parseRunnerResult } from './result.js';
+import { attemptUsage, capError, capResults, capWarnings, parseRunnerResult } from './result.js';
 
 export interface OrchestratorEvents {
   job: [JobSummary];
@@ -846,6 +846,7 @@ export class Orchestrator {
       },
       // The runner cuts its error text to what the store keeps and keeps result.json under what is read.
       limits: { errorBytes: this.limits.errorBytes, resultBytes: this.limits.resultBytes },
+      usage: this.executor.containerPerAttempt ? 'container' : 'process',
     };
     writeFileSync(join(dir, 'task.json'), JSON.stringify(taskJson, null, 2));
   }
@@ -1028,7 +1029,8 @@ export class Orchestrator {
     const attemptRec: AttemptRecord = { ...open, state: 'finished', finishedAt: ended.toISOString() };
     if (e.startedAt) attemptRec.startedAt = started;
     if (exitCode !== undefined) attemptRec.exitCode = exitCode;
-    if (e.usage) attemptRec.usage = e.usage;
+    const usage = attemptUsage(e.usage, result?.usage);
+    if (usage) attemptRec.usage = usage;
 
     let next: Partial<TaskRecord>;
     let retrying = false;
@@ -1095,7 +1097,7 @@ export class Orchestrator {
     }
     next.warnings = warnings.length ? capWarnings(warnings, this.limits.errorBytes) : undefined;
     next.stopping = undefined;
-    next.usage = e.usage;
+    next.usage = usage;
     if (!retrying) next.finishedAt = ended.toISOString();
     if (e.startedAt && !retrying) next.startedAt = started;
     if (durationMs !== undefined) next.durationMs = durationMs;

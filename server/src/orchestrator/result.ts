@@ -3,9 +3,11 @@
  * a process running user code, so a bad field is dropped rather than failing the whole result.
  */
 import {
+  AttemptUsageSchema,
   ResultNameSchema,
   ResultValueSchema,
   RunnerWarningSchema,
+  type AttemptUsage,
   type TaskError,
   type TaskResults,
   type TaskWarning,
@@ -20,6 +22,8 @@ export interface RunnerResult {
   error?: TaskError;
   warnings?: TaskWarning[];
   results?: TaskResults;
+  /** What the runner measured of the task's resource use: the fields that passed AttemptUsageSchema. */
+  usage?: AttemptUsage;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -60,7 +64,37 @@ export function parseRunnerResult(raw: unknown): RunnerResult | undefined {
     }
     out.results = results;
   }
+  if (isObj(raw.usage)) {
+    const usage = parseUsage(raw.usage);
+    if (usage) out.usage = usage;
+  }
   return out;
+}
+
+/** Each field of a reported usage on its own: a negative, fractional byte count or absurd number is dropped. */
+function parseUsage(raw: Record<string, unknown>): AttemptUsage | undefined {
+  const usage: Record<string, number> = {};
+  for (const [key, schema] of Object.entries(AttemptUsageSchema.shape)) {
+    const v = schema.safeParse(raw[key]);
+    if (v.success && v.data !== undefined) usage[key] = v.data;
+  }
+  return Object.keys(usage).length ? (usage as AttemptUsage) : undefined;
+}
+
+/**
+ * The attempt's usage: what the executor measured from outside the task (the local executor's cgroup
+ * and GPU sampler) is kept; the runner's own numbers (result.json `usage`, the task's container cgroup
+ * on Kubernetes) fill only the fields the executor did not measure, so nothing is counted twice and
+ * a number from user code never replaces one the server took itself.
+ */
+export function attemptUsage(
+  measured: AttemptUsage | undefined,
+  reported: AttemptUsage | undefined,
+): AttemptUsage | undefined {
+  const usage: Record<string, number> = {};
+  for (const from of [reported, measured])
+    for (const [key, value] of Object.entries(from ?? {})) if (value !== undefined) usage[key] = value;
+  return Object.keys(usage).length ? (usage as AttemptUsage) : undefined;
 }
 
 /**

@@ -67,7 +67,7 @@ export function formatBytes(bytes: number): string {
 }
 
 /**
- * What a task's attempt used, as its executor measured it:
+ * What a task's attempt used, as its executor measured it (or, on Kubernetes, its runner inside the container):
  * "peak 1.2 GiB · 3.4 s CPU · GPU 87% mean, 99% peak, 14.2 GiB".
  */
 export function usageText(t: Pick<TaskRun, 'usage'>, trans: TranslationBundle): string {

@@ -210,6 +210,7 @@ function runTimes(status: RunTimes): RunTimes {
 
 export class KubernetesExecutor implements Executor {
   readonly name = 'kubernetes';
+  readonly containerPerAttempt = true;
   readonly config: KubernetesExecutorConfig;
   private readonly kc: k8s.KubeConfig;
   private readonly clients: ApiClients;
