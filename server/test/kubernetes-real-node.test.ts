@@ -9,7 +9,7 @@
  */
 import { jest } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -186,6 +186,53 @@ describeOnRealNode('the Kubernetes executor on a real node', () => {
       expect(plugin).toContain(`nvidia.com/mig-1g.10gb: allocate ${seen('slice')}`);
       expect(plugin).toContain(`nvidia.com/mig-3g.20gb: allocate ${seen('big_slice')}`);
       expect(plugin).toContain(`nvidia.com/gpu: allocate ${seen('two_gpus')}`);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  test("GPU use is sampled inside the pod for the GPUs the device plugin gave it, with the image's nvidia-smi", async () => {
+    const { service: svc, home } = await service();
+    try {
+      // The image has no nvidia-smi: the tasks put a fake first on their PATH (the home is on the pods'
+      // shared volume). Like the real one in a container, it lists the container's devices (here:
+      // NVIDIA_VISIBLE_DEVICES, which the device plugin set), and one more GPU that must not count.
+      const bin = join(home, 'fake-bin');
+      mkdirSync(bin);
+      writeFileSync(
+        join(bin, 'nvidia-smi'),
+        `#!/bin/sh
+[ "$*" = "--query-gpu=uuid,utilization.gpu,memory.used --format=csv,noheader,nounits" ] || exit 2
+util=70; mem=1000
+for id in $(echo "$NVIDIA_VISIBLE_DEVICES" | tr , ' '); do echo "$id, $util, $mem"; util=30; mem=3000; done
+echo "GPU-ffffffff-0000-0000-0000-000000000000, 100, 70000"
+`,
+        { mode: 0o755 },
+      );
+      const env = { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin` };
+      const code = 'import time\ntime.sleep(2)\n';
+      const job = await svc.submit(
+        'alice',
+        pipelineRequest([
+          { name: 'two_gpus', code, env, resources: { gpu: 2 } },
+          { name: 'slice', code, env, resources: { mig: '1g.10gb' } },
+          { name: 'cpu_only', code, env },
+        ]),
+      );
+      const done = await waitForJob(svc, job.id);
+      expect(done.state).toBe('succeeded');
+      // Mean over its two GPUs (70 and 30), the busier one's peak, their memory summed.
+      expect(taskOf(done, 'two_gpus').usage).toMatchObject({
+        gpuUtilizationMeanPercent: 50,
+        gpuUtilizationPeakPercent: 70,
+        gpuMemoryPeakBytes: 4000 * 1024 * 1024,
+      });
+      // A MIG slice has no utilisation of its own, and a task without GPUs samples none.
+      for (const name of ['slice', 'cpu_only']) {
+        expect(taskOf(done, name).usage?.gpuUtilizationMeanPercent).toBeUndefined();
+        expect(taskOf(done, name).usage?.gpuMemoryPeakBytes).toBeUndefined();
+        expect(taskOf(done, name).usage?.peakMemoryBytes).toBeGreaterThan(0);
+      }
     } finally {
       await svc.close();
     }
