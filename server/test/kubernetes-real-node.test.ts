@@ -162,6 +162,29 @@ describeOnRealNode('the Kubernetes executor on a real node', () => {
     }
   });
 
+  test('a child the OOM killer ends fails the task as oom, and the runner that survived it reports the peak', async () => {
+    const { service: svc } = await service();
+    try {
+      const code =
+        'import subprocess, sys\n' +
+        'r = subprocess.run([sys.executable, "-c", "b = b\'x\' * (512 * 1024 * 1024)"])\n' +
+        'assert r.returncode == 0, f"the worker ended with {r.returncode}"\n';
+      const job = await svc.submit('alice', pipelineRequest([{ name: 'pool', code, resources: { memory: '128Mi' } }]));
+      const done = await waitForJob(svc, job.id);
+      const pool = taskOf(done, 'pool');
+      expect(pool).toMatchObject({ state: 'failed', error: { reason: 'oom' } });
+      // On a cgroup v2 node the kubelet sets memory.oom.group: the whole container goes, with no result.
+      if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return;
+      // cgroup v1: only the worker is killed. containerd marks the container OOMKilled; the runner's own
+      // traceback stays as detail, and it reports the cgroup's peak: the limit the worker ran into.
+      expect(pool.error?.ename).toBe('AssertionError');
+      expect(pool.usage?.peakMemoryBytes).toBeGreaterThan(64 * 1024 * 1024);
+      expect(pool.usage!.peakMemoryBytes!).toBeLessThanOrEqual(128 * 1024 * 1024);
+    } finally {
+      await svc.close();
+    }
+  });
+
   test('a MIG task and a GPU task see the fake devices the device plugin allocated to them', async () => {
     const { service: svc, home } = await service();
     try {
