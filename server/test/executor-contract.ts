@@ -11,11 +11,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resources } from '@cellpipe/schema';
 import type { CancelRequest, Executor, ExecutorEvent, LaunchSpec } from '../src/executors/executor.js';
+import { attemptUsage, parseRunnerResult } from '../src/orchestrator/result.js';
 import { JobLayout } from '../src/store/layout.js';
 
 /** What an attempt's code does. */
 export type Behaviour =
-  | { kind: 'succeed' }
+  /** `allocateMiB`: writes that much memory first. */
+  | { kind: 'succeed'; allocateMiB?: number }
   | { kind: 'fail' }
   /** Keeps running for about this long (or until stopped). */
   | { kind: 'run'; seconds: number };
@@ -27,7 +29,7 @@ export interface ContractHarness {
   /** A new executor, as a (re)started server builds it. The suite closes each one. */
   executor(): Executor | Promise<Executor>;
   /** A launch spec for one attempt of a fresh task that behaves as asked. */
-  launch(behaviour: Behaviour, options?: { resources?: Resources; payloadBytes?: number }): LaunchSpec;
+  launch(behaviour: Behaviour, options?: LaunchOptions): LaunchSpec;
   /** A request this backend can never satisfy. */
   impossible: Resources;
   /** The executor reads the runner's result.json and reports it with `exited`. */
@@ -41,11 +43,18 @@ export interface ContractHarness {
   attemptTimeoutMs?: number;
 }
 
+export interface LaunchOptions {
+  resources?: Resources;
+  payloadBytes?: number;
+  /** task.json `usage`, as the orchestrator writes it for this executor. */
+  usage?: 'container' | 'process';
+}
+
 type Exited = Extract<ExecutorEvent, { type: 'exited' }>;
 
 /** Python that behaves as asked, for harnesses whose attempts run the real task runner. */
 function behaviourCode(b: Behaviour): string {
-  if (b.kind === 'succeed') return 'x = 1\n';
+  if (b.kind === 'succeed') return b.allocateMiB ? `blob = b"x" * (${b.allocateMiB} * 1024 * 1024)\n` : 'x = 1\n';
   if (b.kind === 'fail') return 'raise RuntimeError("the task failed on purpose")\n';
   return `import time\ntime.sleep(${b.seconds})\n`;
 }
@@ -62,7 +71,7 @@ export function runnerLaunch(
   root: string,
   taskName: string,
   behaviour: Behaviour,
-  options: { resources?: Resources; payloadBytes?: number } = {},
+  options: LaunchOptions = {},
 ): LaunchSpec {
   const jobId = CONTRACT_JOB_ID;
   const layout = new JobLayout(root);
@@ -88,6 +97,7 @@ export function runnerLaunch(
     outputDir: layout.outputDir(jobId, taskName),
     resultPath: layout.resultPath(jobId, taskName, 1),
     notebookPath: layout.notebookPath(jobId, taskName, 1),
+    ...(options.usage ? { usage: options.usage } : {}),
   };
   const payload = JSON.stringify(taskJson);
   writeFileSync(join(taskDir, 'task.json'), payload);
@@ -194,6 +204,19 @@ export function describeExecutorContract(name: string, harness: ContractHarness)
       expect(types.filter((t) => t === 'exited')).toHaveLength(1);
       expect(types.at(-1)).toBe('exited');
     });
+
+    if (harness.readsResults)
+      test('an attempt says what it used: peak memory and CPU seconds, as the orchestrator reads its end', async () => {
+        const usage = ex.containerPerAttempt ? 'container' : 'process';
+        const rec = new Recorder();
+        await ex.start(harness.launch({ kind: 'succeed', allocateMiB: 32 }, { usage }), rec.report);
+        const end = await rec.exited();
+        expect(succeeded(end)).toBe(true);
+        // The executor's own measurement, or the runner's in result.json where it has none.
+        const used = attemptUsage(end.usage, parseRunnerResult(end.result)?.usage);
+        expect(used?.peakMemoryBytes).toBeGreaterThanOrEqual(32 * 1024 * 1024);
+        expect(used?.cpuSeconds).toBeGreaterThan(0);
+      });
 
     test('an attempt that fails ends unsuccessfully with a non-zero exit code', async () => {
       const rec = new Recorder();
