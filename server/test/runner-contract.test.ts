@@ -105,7 +105,7 @@ describe("the runner's usage in result.json", () => {
   test.each<['container' | 'process']>([['container'], ['process']])('task.json usage %s', async (mode) => {
     const job = newJob();
     const run = await runTask(
-      task(job, 'alloc', { usage: mode, cells: [{ index: 0, source: 'blob = bytearray(32 * 1024 * 1024)' }] }),
+      task(job, 'alloc', { usage: mode, cells: [{ index: 0, source: 'blob = b"x" * (32 * 1024 * 1024)' }] }),
     );
     expect(run.code).toBe(0);
     const usage = run.result.usage!;

@@ -129,7 +129,7 @@ class MeterTest(Fixture):
 
     def test_no_cgroup_files_fall_back_to_getrusage_of_the_runner_and_its_children(self):
         before = usage.rusage()
-        subprocess.run([sys.executable, "-c", "b = bytearray(96 * 1024 * 1024); sum(range(3_000_000))"], check=True)
+        subprocess.run([sys.executable, "-c", "b = b'x' * (96 * 1024 * 1024); sum(range(3_000_000))"], check=True)
         got = self.finish(self.v2_container())
         self.assertEqual(got["sources"], {"memory": "rusage", "cpu": "rusage"})
         self.assertNotIn("oomKills", got)
@@ -233,7 +233,7 @@ class RunnerResultTest(unittest.TestCase):
             "notebookPath": root + "/executed.ipynb",
             "workDir": root,
             "usage": "process",
-            "cells": [{"index": 0, "source": "blob = bytearray(64 * 1024 * 1024)\nx = sum(range(2_000_000))\n"}],
+            "cells": [{"index": 0, "source": "blob = b'x' * (64 * 1024 * 1024)\nx = sum(range(2_000_000))\n"}],
         }
         write(root + "/task.json", json.dumps(task))
         env = dict(os.environ, PYTHONPATH=RUNNER_DIR)
