@@ -385,7 +385,7 @@ export type TaskEvent = z.infer<typeof TaskEventSchema>;
 
 /** A compiler/loader message (see diagnostics.ts): where it is and what to do about it. */
 export const DiagnosticSchema = z.object({
-  severity: z.enum(['error', 'warning']),
+  severity: z.enum(['error', 'warning', 'info']),
   message: z.string(),
   path: z.array(z.union([z.string(), z.number()])).optional(),
   file: z.string().optional(),
@@ -394,6 +394,8 @@ export const DiagnosticSchema = z.object({
   /** 1-based cell position in the notebook. */
   cell: z.number().int().min(1).optional(),
   task: z.string().optional(),
+  /** A value that cannot pass between tasks and would: the variable, what it is, from which task to which. */
+  unpassable: z.object({ name: z.string(), what: z.string(), from: z.string(), to: z.string() }).optional(),
 });
 
 /** `POST /api/compile` body. */

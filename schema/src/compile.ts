@@ -408,8 +408,12 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
 
   const readonlyEverywhere = meta.readonly ?? [];
   const flowTasks = tasks.map((t) => ({ ...t, readonly: new Set([...readonlyEverywhere, ...t.readonly]) }));
-  const report: FlowReport = (cell, severity, message, task, at) =>
-    cellDiag(cell, severity, message, { task, ...lineCol(sources.get(cell) ?? '', at) });
+  const report: FlowReport = (cell, severity, message, task, at, unpassable) =>
+    cellDiag(cell, severity, message, {
+      task,
+      ...lineCol(sources.get(cell) ?? '', at),
+      ...(unpassable ? { unpassable } : {}),
+    });
   const flows = inferFlow(flowTasks, setupCells, analysis, report);
   processWarnings(flowTasks, analysis, report);
 

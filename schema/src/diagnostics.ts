@@ -5,7 +5,20 @@
  */
 import type { Pipeline } from './spec.js';
 
-export type Severity = 'error' | 'warning';
+/** `info`: something the user should know that needs no action (sections the split joined). */
+export type Severity = 'error' | 'warning' | 'info';
+
+/** A value that cannot pass between tasks and would: the compiler's finding, for tools that act on it. */
+export interface UnpassableFlow {
+  /** The variable. */
+  name: string;
+  /** What it is, as a phrase: "a generator (made by calling countdown())". */
+  what: string;
+  /** The task that makes it. */
+  from: string;
+  /** The later task that reads it. */
+  to: string;
+}
 
 export interface Diagnostic {
   severity: Severity;
@@ -20,6 +33,8 @@ export interface Diagnostic {
   /** 1-based cell position in the notebook. */
   cell?: number;
   task?: string;
+  /** Set on the error for a value that cannot pass between tasks (the automatic split joins those tasks). */
+  unpassable?: UnpassableFlow;
 }
 
 export interface CompileResult {
@@ -59,7 +74,7 @@ export function formatDiagnostic(d: Diagnostic): string {
   if (head) parts.push(head);
   if (where.length) parts.push(where.join(', '));
   if (d.path && d.path.length && d.cell === undefined) parts.push(formatPath(d.path));
-  parts.push((d.severity === 'warning' ? 'warning: ' : '') + d.message);
+  parts.push((d.severity === 'warning' ? 'warning: ' : d.severity === 'info' ? 'note: ' : '') + d.message);
   return parts.join(': ');
 }
 
@@ -67,9 +82,9 @@ export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === 'error');
 }
 
-/** Errors first, then by cell / line, so a listing reads top to bottom. */
+/** Errors first, then warnings, then notes, each by cell / line, so a listing reads top to bottom. */
 export function sortDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
-  const rank = (d: Diagnostic) => (d.severity === 'error' ? 0 : 1);
+  const rank = (d: Diagnostic) => (d.severity === 'error' ? 0 : d.severity === 'warning' ? 1 : 2);
   return diagnostics
     .map((d, i) => ({ d, i }))
     .sort(

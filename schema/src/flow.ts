@@ -39,6 +39,7 @@ import {
   unpassableValue,
 } from './python/builtins.js';
 import type { Definition } from './python/definitions.js';
+import type { UnpassableFlow } from './diagnostics.js';
 
 export type VersionKind = 'bound' | 'changed';
 
@@ -75,7 +76,14 @@ export interface TaskFlow {
 }
 
 export interface FlowReport {
-  (cell: number, severity: 'error' | 'warning', message: string, task: string, at: number): void;
+  (
+    cell: number,
+    severity: 'error' | 'warning',
+    message: string,
+    task: string,
+    at: number,
+    unpassable?: UnpassableFlow,
+  ): void;
 }
 
 /** The top-level statement that bound a name (it crosses tasks by source). */
@@ -306,6 +314,7 @@ export function inferFlow(
           `'${name}' is ${g.unpassable} (cell ${g.cell + 1}): it cannot pass from task '${from}' to task '${t.name}', which reads it (cell ${whereCell + 1}); values pass between tasks pickled, so make it in '${t.name}'`,
           from,
           0,
+          { name, what: g.unpassable, from, to: t.name },
         );
       } else {
         // Bound inside a block (`if ...: def f()`, `try: import x`): it passes pickled, and pickle

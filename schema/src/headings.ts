@@ -11,13 +11,32 @@
  * - Cells that already say what they are keep it: a cell with its own task (tag or metadata) starts
  *   that task, and setup, parameters and skipped cells keep their roles (the section's task starts
  *   at its first other code cell).
+ * - A value that cannot pass between tasks (a generator, an open file, a thread pool: the compiler
+ *   says which, see `unpassable` in flow.ts) made in one section and read in a later one joins those
+ *   sections, and every section between them (so no cycle can appear), into one task named after
+ *   the first; a note says which sections and why. The compiler is asked once per round of joins.
+ *   Tasks the notebook's own tags make are never joined: their boundaries are the user's, and the
+ *   compiler's error stays.
  */
+import { compileNotebook, type NotebookCompileResult } from './compile.js';
+import type { Diagnostic, UnpassableFlow } from './diagnostics.js';
 import { cellSource, type Notebook, type NotebookCell } from './notebook.js';
 import { cellSettings } from './tags.js';
 
 export interface SplitAtHeadingsOptions {
   /** Only headings of this level or higher (1 = `#`) start a task; default 6: every heading. */
   maxLevel?: number;
+  /** The notebook's path as the user knows it, for the compiler (see CompileOptions.path) and the notes. */
+  path?: string;
+}
+
+export interface SplitAtHeadingsResult {
+  /** The notebook with its tasks started (the input is not changed). */
+  notebook: Notebook;
+  /** The compiler's result for `notebook` (the split's last check: callers need not compile it again). */
+  compiled: NotebookCompileResult;
+  /** One `info` diagnostic per task made of several sections: which ones, and the values that joined them. */
+  notes: Diagnostic[];
 }
 
 const MAX_NAME = 63;
@@ -111,39 +130,126 @@ function withTask(cell: NotebookCell, task: string): NotebookCell {
   return { ...cell, metadata: { ...meta, cellpipe: { ...cellpipe, task } } };
 }
 
-/**
- * The notebook with a task started at each section (see the module comment). The input is not
- * changed. Task names already used by the notebook's own tags are never reused for a section.
- */
-export function splitAtHeadings(notebook: Notebook, options: SplitAtHeadingsOptions = {}): Notebook {
-  const maxLevel = options.maxLevel ?? 6;
-  const taken = new Set<string>();
+/** Where a task starts: a section's first code cell (made by the split) or a cell the notebook tags. */
+interface Start {
+  cell: number;
+  task: string;
+  /** The section's heading text; undefined for the notebook's own tasks (never joined). */
+  heading: string | undefined;
+}
+
+/** The task starts: the sections' (named, never reusing a name the notebook's tags use) and the notebook's own. */
+function taskStarts(notebook: Notebook, maxLevel: number): Start[] {
   const settings = notebook.cells.map((c) =>
     c.cell_type === 'code' ? cellSettings((c.metadata ?? {}) as Record<string, unknown>).settings : undefined,
   );
+  const taken = new Set<string>();
   for (const s of settings) if (s?.task) taken.add(s.task);
-
-  let pending: string | undefined = 'preamble';
+  const starts: Start[] = [];
+  let pending: { name: string; heading: string } | undefined = { name: 'preamble', heading: '' };
   let sections = 0;
-  const cells = notebook.cells.map((cell, i) => {
+  notebook.cells.forEach((cell, i) => {
     if (cell.cell_type === 'markdown') {
       const heading = markdownHeadings(cellSource(cell)).find((h) => h.level <= maxLevel);
       if (heading) {
         sections++;
-        pending = taskNameFromHeading(heading.text) || `section-${sections}`;
+        pending = { name: taskNameFromHeading(heading.text) || `section-${sections}`, heading: heading.text };
       }
-      return cell;
+      return;
     }
     const s = settings[i];
-    if (!s) return cell;
+    if (!s) return;
     if (s.task) {
       pending = undefined;
-      return cell;
+      if (!s.setup && !s.parameters && !starts.some((x) => x.task === s.task))
+        starts.push({ cell: i, task: s.task, heading: undefined });
+      return;
     }
-    if (pending === undefined || s.setup || s.parameters || s.skip) return cell;
-    const name = uniqueName(pending, taken);
+    if (pending === undefined || s.setup || s.parameters || s.skip) return;
+    starts.push({ cell: i, task: uniqueName(pending.name, taken), heading: pending.heading });
     pending = undefined;
-    return withTask(cell, name);
   });
-  return { ...notebook, cells };
+  return starts;
+}
+
+/** The notebook with a task started at each start but the joined ones (their cells join the task before). */
+function withStarts(notebook: Notebook, starts: readonly Start[], joined: ReadonlySet<number>): Notebook {
+  const at = new Map<number, string>();
+  starts.forEach((s, i) => {
+    if (s.heading !== undefined && !joined.has(i)) at.set(s.cell, s.task);
+  });
+  return { ...notebook, cells: notebook.cells.map((cell, i) => (at.has(i) ? withTask(cell, at.get(i)!) : cell)) };
+}
+
+/** Why sections were joined, in the words of the compiler's findings (each variable once). */
+function whyJoined(flows: readonly UnpassableFlow[]): string {
+  const byName = new Map(flows.map((f) => [f.name, f]));
+  const parts = [...byName.values()].map((f) => `'${f.name}' is ${f.what}`);
+  return parts.length === 1
+    ? `${parts[0]} and cannot pass between tasks`
+    : `these cannot pass between tasks: ${parts.join('; ')}`;
+}
+
+/**
+ * The notebook with a task started at each section, sections joined where a value that cannot
+ * pass between tasks would have to (see the module comment). The input is not changed.
+ */
+export function splitAtHeadings(notebook: Notebook, options: SplitAtHeadingsOptions = {}): SplitAtHeadingsResult {
+  const path = options.path ?? 'notebook.ipynb';
+  const starts = taskStarts(notebook, options.maxLevel ?? 6);
+  const index = new Map(starts.map((s, i) => [s.task, i]));
+  /** Starts whose section runs in the task before it. */
+  const joined = new Set<number>();
+  /** The findings that joined sections, by the start of the value's task. */
+  const reasons: { from: number; flow: UnpassableFlow }[] = [];
+  for (;;) {
+    const split = withStarts(notebook, starts, joined);
+    const compiled = compileNotebook(split, { path });
+    let more = false;
+    for (const d of compiled.diagnostics) {
+      const flow = d.unpassable;
+      const from = flow && index.get(flow.from);
+      const to = flow && index.get(flow.to);
+      if (!flow || from === undefined || to === undefined || from >= to) continue;
+      // Every task from the maker to the reader is one of the split's (a tagged one stays the user's).
+      if (starts.slice(from, to + 1).some((s) => s.heading === undefined)) continue;
+      reasons.push({ from, flow });
+      for (let i = from + 1; i <= to; i++) {
+        if (joined.has(i)) continue;
+        joined.add(i);
+        more = true;
+      }
+    }
+    if (more) continue;
+    return { notebook: split, compiled, notes: joinNotes(starts, joined, reasons, path) };
+  }
+}
+
+/** One note per task that runs several sections. */
+function joinNotes(
+  starts: readonly Start[],
+  joined: ReadonlySet<number>,
+  reasons: readonly { from: number; flow: UnpassableFlow }[],
+  path: string,
+): Diagnostic[] {
+  const notes: Diagnostic[] = [];
+  for (let head = 0; head < starts.length; head++) {
+    if (joined.has(head) || !joined.has(head + 1)) continue;
+    let end = head + 1;
+    while (joined.has(end + 1)) end++;
+    const sections = starts
+      .slice(head, end + 1)
+      .map((s) =>
+        s.heading ? `'${headingWords(s.heading).replace(/\s+/g, ' ').trim()}'` : 'the cells before the first heading',
+      );
+    const why = whyJoined(reasons.filter((r) => r.from >= head && r.from <= end).map((r) => r.flow));
+    notes.push({
+      severity: 'info',
+      message: `sections ${sections.join(', ')} run as one task ('${starts[head]!.task}'), because ${why}`,
+      file: path,
+      cell: starts[head]!.cell + 1,
+      task: starts[head]!.task,
+    });
+  }
+  return notes;
 }

@@ -55,15 +55,20 @@ function scriptPipeline(path: string, text: string): CompileResult {
 }
 
 /**
- * The notebook as the compiler should see it: split at its headings when asked. Only metadata
+ * A notebook compiled, split at its headings when asked (with the split's notes). Only metadata
  * changes, so the submitted file (the user's own text) has the same cells at the same indices.
  */
-function notebookToCompile(text: string, options: LoadPipelineOptions): unknown {
-  if (!options.splitAtHeadings) return text;
-  const json = notebookJson(text);
-  const nb = 'error' in json ? undefined : parseNotebook(json.value);
-  // A broken notebook goes to the compiler as it is, which reports it.
-  return nb?.success ? splitAtHeadings(nb.data, options.splitAtHeadings) : text;
+function compileNotebookText(text: string, path: string, options: LoadPipelineOptions): CompileResult {
+  if (options.splitAtHeadings) {
+    const json = notebookJson(text);
+    const nb = 'error' in json ? undefined : parseNotebook(json.value);
+    // A broken notebook goes to the compiler as it is, which reports it.
+    if (nb?.success) {
+      const { compiled, notes } = splitAtHeadings(nb.data, { ...options.splitAtHeadings, path });
+      return { ...compiled, diagnostics: sortDiagnostics([...compiled.diagnostics, ...notes]) };
+    }
+  }
+  return compileNotebook(text, { path });
 }
 
 /**
@@ -77,7 +82,7 @@ export async function loadPipelineFile(path: string, options: LoadPipelineOption
   if ('error' in read) return { diagnostics: [{ severity: 'error', message: read.error, file: path }], files: {} };
   const key = basename(path);
   if (ext === '.ipynb') {
-    const { pipeline, diagnostics } = compileNotebook(notebookToCompile(read.text, options), { path });
+    const { pipeline, diagnostics } = compileNotebookText(read.text, path, options);
     return pipeline ? { pipeline, diagnostics, files: { [key]: read.text } } : { diagnostics, files: {} };
   }
   if (ext === '.py') {

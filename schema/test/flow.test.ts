@@ -433,6 +433,41 @@ describe('variable flow between tasks', () => {
       'a thread or process (made by concurrent.futures.ThreadPoolExecutor())',
     ],
     ['a CSV reader', 'import csv', 'f = csv.reader(lines)', 'a CSV reader or writer (made by csv.reader())'],
+    ...[
+      [
+        'from a.b import c as d; d.X()',
+        'from IPython.lib import backgroundjobs as bg',
+        'f = bg.BackgroundJobManager()',
+      ],
+      ['import a.b.c as d; d.X()', 'import IPython.lib.backgroundjobs as jobs', 'f = jobs.BackgroundJobManager()'],
+      [
+        'from a.b.c import X; X()',
+        'from IPython.lib.backgroundjobs import BackgroundJobManager',
+        'f = BackgroundJobManager()',
+      ],
+      [
+        'import a.b.c; a.b.c.X()',
+        'import IPython.lib.backgroundjobs',
+        'f = IPython.lib.backgroundjobs.BackgroundJobManager()',
+      ],
+    ].map(([how, setup, source]): [string, string, string, string] => [
+      `a background job manager (${how})`,
+      setup!,
+      source!,
+      'an object that holds threads or operating-system resources (made by IPython.lib.backgroundjobs.BackgroundJobManager())',
+    ]),
+    ...[
+      ['import asyncio', 'f = asyncio.new_event_loop()', 'asyncio.new_event_loop'],
+      ['import multiprocessing as mp', 'f = mp.Manager()', 'multiprocessing.Manager'],
+      ['from urllib.request import urlopen', 'f = urlopen(url)', 'urllib.request.urlopen'],
+      ['import selectors', 'f = selectors.DefaultSelector()', 'selectors.DefaultSelector'],
+      ['import mmap', 'f = mmap.mmap(-1, 4096)', 'mmap.mmap'],
+    ].map(([setup, source, maker]): [string, string, string, string] => [
+      maker!,
+      setup!,
+      source!,
+      `an object that holds threads or operating-system resources (made by ${maker}())`,
+    ]),
   ])(
     '%s cannot pass to another task: a compile error names it, the producing task and the cell',
     (_what, setup, source, what) => {
@@ -443,8 +478,19 @@ describe('variable flow between tasks', () => {
       expect(r.diagnostics.map(formatDiagnostic)).toEqual([
         `x.ipynb: cell ${cell}, line 1, column 1, task 'make': 'f' is ${what} (cell ${cell}): it cannot pass from task 'make' to task 'use', which reads it (cell ${cell + 1}); values pass between tasks pickled, so make it in 'use'`,
       ]);
+      // The finding in structured form, for tools that act on it (the split at headings joins the tasks).
+      expect(r.diagnostics[0]!.unpassable).toEqual({ name: 'f', what, from: 'make', to: 'use' });
     },
   );
+
+  it.each([
+    ['a temporary directory (only its name and a finalizer)', 'import tempfile', 'f = tempfile.TemporaryDirectory()'],
+    ['an in-memory text buffer', 'import io', 'f = io.StringIO()'],
+    ['a counter', 'import itertools', 'f = itertools.count()'],
+  ])('%s pickles, so it passes', (_what, setup, source) => {
+    const { pipeline } = flow([source, 'print(f)'], [setup]);
+    expect(pipeline.spec.tasks[1]!.inputs).toEqual(['f']);
+  });
 
   it('a generator made from a function another task defined, advanced there, cannot pass either', () => {
     const r = compileNotebook(

@@ -35,7 +35,7 @@ const NOTIFY_HELP =
 function splitOption(cmd: Command): Command {
   return cmd.option(
     '--split-at-headings [level]',
-    'notebooks: start a task at each markdown heading of this level or higher (default: every heading)',
+    'notebooks: start a task at each markdown heading of this level or higher (default: every heading); sections a value that cannot be pickled flows between (a generator, an open file, a thread pool) run as one task, and a note says which',
     integerIn('--split-at-headings', 1, 6),
   );
 }

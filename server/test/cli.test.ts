@@ -58,19 +58,22 @@ function writeNotebook(name: string, cells: { tags?: string[]; source: string }[
   return path;
 }
 
-/** A notebook without tags: three sections (#, ##, #) with code, markdown in between. */
-function writeSections(name: string): string {
-  const path = join(scratch, name);
-  const md = (source: string) => ({ cell_type: 'markdown', metadata: {}, source });
-  const code = (source: string) => ({ cell_type: 'code', metadata: {}, source, outputs: [], execution_count: null });
-  const cells = [
+const md = (source: string) => ({ cell_type: 'markdown', metadata: {}, source });
+const code = (source: string) => ({ cell_type: 'code', metadata: {}, source, outputs: [], execution_count: null });
+
+/** A notebook without tags: by default three sections (#, ##, #) with code, markdown in between. */
+function writeSections(
+  name: string,
+  cells = [
     md('# Load'),
     code('xs = [1, 2, 3]'),
     md('## Details'),
     code('total = sum(xs)'),
     md('# Report'),
     code('print("total", total)'),
-  ];
+  ],
+): string {
+  const path = join(scratch, name);
   writeFileSync(path, JSON.stringify({ nbformat: 4, nbformat_minor: 4, metadata: {}, cells }));
   return path;
 }
@@ -205,6 +208,22 @@ describe('compile and validate', () => {
     const bad = cli(['compile', nb, '--split-at-headings', '9']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--split-at-headings must be an integer from 1 to 6');
+  });
+
+  test('--split-at-headings joins the sections a value that cannot pass flows between, and says so', () => {
+    const nb = writeSections('handles.ipynb', [
+      md('# Open it'),
+      code('fh = open("data.csv")'),
+      md('# Read it'),
+      code('rows = fh.readlines()'),
+      md('# Count'),
+      code('print(len(rows))'),
+    ]);
+    expect(cli(['validate', nb, '--split-at-headings'])).toEqual({
+      code: 0,
+      stdout: 'ok\n',
+      stderr: `${nb}: cell 2, task 'open-it': note: sections 'Open it', 'Read it' run as one task ('open-it'), because 'fh' is an open file (made by open()) and cannot pass between tasks\n`,
+    });
   });
 
   test('usage errors exit 2 and every command has help', () => {

@@ -109,7 +109,11 @@ export function libraryChangesArgument(functionName: string, param: number | str
   return (functionName.endsWith('_') && !functionName.endsWith('__')) || IN_PLACE_FUNCTIONS.has(functionName);
 }
 
-/** What kinds of values cannot be pickled, by the function (dotted, as imported) that makes them. */
+/**
+ * What kinds of values cannot be pickled, by the function (dotted, as imported) that makes them.
+ * Each entry was checked with CPython 3.11: pickle.dumps fails on the value as a notebook uses it
+ * (a BackgroundJobManager once it has started a job, an HTTPConnection once it has connected).
+ */
 const UNPASSABLE: ReadonlyMap<string, string> = new Map(
   Object.entries({
     'an open file': [
@@ -120,6 +124,7 @@ const UNPASSABLE: ReadonlyMap<string, string> = new Map(
       'lzma.open',
       'codecs.open',
       'tarfile.open',
+      'tarfile.TarFile',
       'zipfile.ZipFile',
       'tempfile.TemporaryFile',
       'tempfile.NamedTemporaryFile',
@@ -155,6 +160,20 @@ const UNPASSABLE: ReadonlyMap<string, string> = new Map(
       'subprocess.Popen',
       'concurrent.futures.ThreadPoolExecutor',
       'concurrent.futures.ProcessPoolExecutor',
+      'multiprocessing.pool.ThreadPool',
+      'threading.Timer',
+    ],
+    'an object that holds threads or operating-system resources': [
+      'IPython.lib.backgroundjobs.BackgroundJobManager',
+      'multiprocessing.Manager',
+      'multiprocessing.managers.SyncManager',
+      'asyncio.new_event_loop',
+      'asyncio.get_event_loop',
+      'urllib.request.urlopen',
+      'select.epoll',
+      'select.poll',
+      'selectors.DefaultSelector',
+      'mmap.mmap',
     ],
     'a CSV reader or writer': ['csv.reader', 'csv.writer', 'csv.DictReader', 'csv.DictWriter'],
     'a weak reference': ['weakref.ref', 'weakref.proxy'],
