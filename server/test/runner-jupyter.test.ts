@@ -266,6 +266,8 @@ describe('raises-exception, as nbclient honours it', () => {
       code(5, '%%capture captured', 'print("hidden")'),
       code(6, 'print(captured.stdout.strip(), _i5.splitlines()[0])'),
       code(7, 'import pandas as pd', 'pd.DataFrame({"a": [1, 2]})'),
+      // The pager's text is a payload in a kernel: nbclient keeps no output of it.
+      code(8, 'len?', 'print("after help")'),
     ]);
     const reference = nbclientRun(path);
     expect(reference.status).toBe('ok');

@@ -12,6 +12,8 @@ by nbclient:
 - ``get_ipython().kernel`` exists, with the ``session.send(iopub_socket, ...)`` that code uses to
   publish messages itself, and ``config`` has the ``IPKernelApp`` section: libraries tell a notebook
   from a terminal that way (pandas' default ``display.max_columns``, tqdm.autonotebook);
+- pager text (``obj?``, ``%pdoc``) as a payload, which a notebook shows beside the cell and nbclient
+  keeps no output of, not as text on stdout;
 - no virtualenv detection (it would change sys.path), no GUI event loops.
 """
 
@@ -142,6 +144,13 @@ class NotebookShell(InteractiveShell):
 
     def init_virtualenv(self):
         pass
+
+    def init_hooks(self):
+        InteractiveShell.init_hooks(self)
+        # ipykernel's hook (ZMQInteractiveShell.init_hooks): the text goes to the payload manager.
+        from IPython.core import page, payloadpage
+
+        self.set_hook("show_in_pager", page.as_hook(payloadpage.page), 99)
 
     def enable_gui(self, gui=None):
         if gui not in (None, "inline"):
