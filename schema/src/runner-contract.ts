@@ -106,7 +106,7 @@ export const TaskJsonSchema = z
     /** 0-based index of the parameters cell; overrides are injected right after it. */
     parametersCell: z.number().int().min(0).nullable().optional(),
     sourcePath: z.string().optional(),
-    /** Absent: the CELLPIPE_RUNNER_ENGINE environment variable, else stdlib. */
+    /** Absent: the CELLPIPE_RUNNER_ENGINE environment variable, else `auto` (ipython where IPython 8+ imports, else stdlib). */
     engine: z.enum(['stdlib', 'ipython', 'kernel', 'auto']).optional(),
     definitions: z.array(RunnerDefinitionSchema).optional(),
     /** Output name → 0-based cell where the task last binds it (named when it cannot be passed on). */

@@ -286,16 +286,17 @@ describe('raises-exception, as nbclient honours it', () => {
     expect(cells['7']?.[0]?.data?.['text/html']).toEqual(reference.cells['7']?.[0]?.data?.['text/html']);
   });
 
-  test('auto picks the kernel where ipykernel is, then IPython, then the standard library', async () => {
+  test('auto, the default, runs the cells in IPython where it imports, else in the standard library', async () => {
     const job = newJob();
     const cells = [code(0, 'print(type(get_ipython()).__name__ if "get_ipython" in dir() else "none")')];
-    const withKernel = await runTask(task(job, 'k', { engine: 'auto', cells }), { python: VENV_PYTHON });
-    expect(withKernel.result.runner.engine).toBe('kernel');
-    // -I -S: no site-packages, so neither IPython nor ipykernel imports.
-    const bare = await runTask(task(job, 's', { engine: 'auto', cells }), {
-      python: 'python3',
-      pythonArgs: ['-I', '-S'],
-    });
+    // The venv has ipykernel too: auto still runs IPython in the runner's process, not a kernel.
+    const byDefault = await runTask(task(job, 'd', { cells }), { python: VENV_PYTHON });
+    expect(byDefault.result.runner.engine).toBe('ipython');
+    expect(byDefault.stdout).not.toContain('\nnone\n');
+    const auto = await runTask(task(job, 'a', { engine: 'auto', cells }), { python: VENV_PYTHON });
+    expect(auto.result.runner.engine).toBe('ipython');
+    // -I -S: no site-packages, so IPython does not import.
+    const bare = await runTask(task(job, 's', { cells }), { python: 'python3', pythonArgs: ['-I', '-S'] });
     expect(bare.result.runner.engine).toBe('stdlib');
     expect(bare.stdout).toContain('\nnone\n');
   });

@@ -444,7 +444,8 @@ describe('tasks that share no files with the server', () => {
     );
     const boom = taskOf(await waitForJob(t.service, failing.id), 'boom');
     expect(boom.error).toMatchObject({ reason: 'exception', cell: 2 });
-    expect(boom.error?.traceback).toMatch(/<cell 2>", line 2[^]*ZeroDivisionError: division by zero/);
+    // IPython's traceback (the default engine), or Python's where IPython is not installed.
+    expect(boom.error?.traceback).toMatch(/(Cell In\[2\]|<cell 2>"), line 2[^]*ZeroDivisionError: division by zero/);
 
     // The value `gen` saved is gone from the server by the time `use` starts.
     drop = (spec) => {

@@ -95,6 +95,10 @@ describe('local executor', () => {
     expect(env.HOME).toBeTruthy();
     // Nothing beyond the documented set: the base, passEnv, the task's env and CELLPIPE_*/runner ones.
     const allowed = new Set(['PATH', 'HOME', 'LANG', 'USER', 'LOGNAME', 'TEST_PROXY_URL', 'MY_SETTING']);
+    // What a Jupyter kernel sets for its cells, as the default (ipython) engine does (nbshell.py).
+    for (const k of ['TERM', 'CLICOLOR', 'FORCE_COLOR', 'CLICOLOR_FORCE', 'PAGER', 'GIT_PAGER', 'MPLBACKEND']) {
+      allowed.add(k);
+    }
     // What the interpreter (or its launcher) adds by itself to an empty environment is not ours.
     const own = spawnSync('python3', ['-c', 'import json, os; print(json.dumps(list(os.environ)))'], {
       env: { PATH: process.env.PATH },

@@ -53,9 +53,12 @@ describe('through the engine', () => {
 
   test('a result.json over resultBytes is not read: the task fails with reason result-too-large', async () => {
     // The runner keeps result.json under the orchestrator's resultBytes (8 MB here), not under this
-    // executor's 256 KB: 100 skipped magics of 3 KB each make 100 notes of 3 KB.
+    // executor's 256 KB: 100 magics of 3 KB each that the stdlib engine skips make 100 notes of 3 KB.
     const magics = Array.from({ length: 100 }, () => `%config C.x = "${'x'.repeat(3000)}"`).join('\n');
-    const job = await h.service.submit('alice', request([{ name: 'huge', code: magics }]));
+    const job = await h.service.submit(
+      'alice',
+      request([{ name: 'huge', code: magics, env: { CELLPIPE_RUNNER_ENGINE: 'stdlib' } }]),
+    );
     const task = taskOf(await waitForJob(h.service, job.id), 'huge');
     expect(task.state).toBe('failed');
     expect(task.error).toMatchObject({

@@ -134,7 +134,7 @@ class Task:
     parameters: dict[str, object] = field(default_factory=dict, metadata=_meta(keys="identifier"))
     parametersCell: int | None = field(default=None, metadata=_meta(check="min0"))
     sourcePath: str | None = None
-    # Absent: the CELLPIPE_RUNNER_ENGINE environment variable, else stdlib.
+    # Absent: the CELLPIPE_RUNNER_ENGINE environment variable, else auto.
     engine: str | None = field(default=None, metadata=_meta(choices=ENGINES))
     definitions: list[Definition] = field(default_factory=list)
     # Output name -> 0-based cell where the task last binds it (named when it cannot be passed on).
@@ -497,7 +497,7 @@ def load_task(path):
         raise BadTask("", "expected a JSON object at the top level, got %s" % json_type(raw))
     task = from_json(Task, raw)
     if task.engine is None:
-        engine = os.environ.get("CELLPIPE_RUNNER_ENGINE") or "stdlib"
+        engine = os.environ.get("CELLPIPE_RUNNER_ENGINE") or "auto"
         if engine not in ENGINES:
             raise BadTask("CELLPIPE_RUNNER_ENGINE", "expected one of %s, got %r" % (", ".join(ENGINES), engine))
         task.engine = engine

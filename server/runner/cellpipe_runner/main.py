@@ -37,10 +37,12 @@ def main(argv=None):
     launcher = sys.modules.get("__main__")  # noqa: F841
     engine = task.engine
     if engine == "auto":
-        from .kernel import kernel_available
+        # A notebook's cells run in IPython's shell, so its results are those of a Jupyter kernel
+        # (magics, get_ipython(), display ids, clear_output). In-process, not a kernel: the run-time
+        # checks (files, random state, read-only inputs) stay on and no kernel start is paid.
         from .shell import ipython_problem
 
-        engine = "kernel" if kernel_available() else "stdlib" if ipython_problem() else "ipython"
+        engine = "stdlib" if ipython_problem() else "ipython"
     if engine == "kernel":
         from .kernel import KernelRunner
 
