@@ -36,6 +36,7 @@ import {
   globalRandomState,
   libraryChangesArgument,
   setsModuleState,
+  unpassableResult,
   unpassableValue,
 } from './python/builtins.js';
 import type { Definition } from './python/definitions.js';
@@ -111,6 +112,8 @@ interface Binding {
   def: DefRef | undefined;
   /** A value that cannot pass between tasks (an open file, a generator, ...), said in words. */
   unpassable: string | undefined;
+  /** The library call that made that value (`sqlite3.connect`), for what its methods return. */
+  maker: string | undefined;
   /** 0-based cell where it was bound, for bindings that carry more than their kind. */
   cell: number;
 }
@@ -124,6 +127,7 @@ const NO_BINDING: Binding = {
   changed: false,
   def: undefined,
   unpassable: undefined,
+  maker: undefined,
   cell: -1,
 };
 
@@ -440,7 +444,10 @@ export function inferFlow(
       if (!local.has(name) && flow.inputs.has(name)) (found.changedInputs ??= new Set()).add(name);
       const version = b.task === t.name && !b.changed ? made.plain : made.changed;
       // A generator advanced or a file read from is still what it was: it cannot pass either.
-      local.set(name, b.unpassable === undefined ? version : { ...version, unpassable: b.unpassable, cell: b.cell });
+      local.set(
+        name,
+        b.unpassable === undefined ? version : { ...version, unpassable: b.unpassable, maker: b.maker, cell: b.cell },
+      );
       // What the statement used may now be inside the object (`out.append(Model())`, `d["m"] = m`);
       // an argument passed to a call is not taken to receive anything.
       const uses = c.how === 'arg' ? null : statement.uses;
@@ -487,23 +494,31 @@ export function inferFlow(
           fn: e.fn,
           imported: v?.imported,
           def: definition && { cell, index: v!.def!, definition, aliased: undefined },
-          unpassable,
+          unpassable: unpassable?.what,
+          maker: unpassable?.maker,
           cell,
         });
       }
       return v?.immutable ? made.literal : made.plain;
     };
 
-    /** Values `made` (the call that made them) says cannot pass between tasks, as a phrase. */
-    const unpassableMade = (by: string): string | undefined => {
-      if (by === '<generator>') return 'a generator (a generator expression)';
+    /** Values `made` (the call that made them) says cannot pass between tasks: what, as a phrase, and its maker. */
+    const unpassableMade = (by: string): { what: string; maker: string | undefined } | undefined => {
+      if (by === '<generator>') return { what: 'a generator (a generator expression)', maker: undefined };
       const dot = by.indexOf('.');
       const base = dot < 0 ? by : by.slice(0, dot);
       const b = visible(base);
-      if (!b) return unpassableValue(by);
-      if (b.imported !== undefined) return unpassableValue(b.imported + (dot < 0 ? '' : by.slice(dot)));
-      if (dot < 0 && b.fn?.generator) return `a generator (made by calling ${by}())`;
-      return undefined;
+      const maker = !b ? by : b.imported !== undefined ? b.imported + (dot < 0 ? '' : by.slice(dot)) : undefined;
+      const what =
+        maker !== undefined
+          ? unpassableValue(maker)
+          : dot < 0 && b!.fn?.generator
+            ? `a generator (made by calling ${by}())`
+            : // A method of such a value that returns another (`con.cursor()`, `executor.submit(f)`).
+              b!.maker !== undefined && by.indexOf('.', dot + 1) < 0
+              ? unpassableResult(b!.maker, by.slice(dot + 1), by)
+              : undefined;
+      return what === undefined ? undefined : { what, maker };
     };
 
     for (const c of t.cells) {

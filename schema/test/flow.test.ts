@@ -468,6 +468,37 @@ describe('variable flow between tasks', () => {
       source!,
       `an object that holds threads or operating-system resources (made by ${maker}())`,
     ]),
+    // What a method of such a value returns, where that cannot pass either.
+    [
+      'a database cursor',
+      'import sqlite3',
+      'con = sqlite3.connect("x.db")\nf = con.cursor()',
+      'a database cursor (made by con.cursor(), con made by sqlite3.connect())',
+    ],
+    [
+      'a query result of a connection opened by with',
+      'import sqlite3',
+      'with sqlite3.connect("x.db") as con:\n    f = con.execute("select 1")',
+      'a database cursor (made by con.execute(), con made by sqlite3.connect())',
+    ],
+    [
+      'a future',
+      'from concurrent.futures import ThreadPoolExecutor',
+      'with ThreadPoolExecutor(2) as ex:\n    f = ex.submit(abs, -1)',
+      'a future or pending result (it holds a lock, or its pool) (made by ex.submit(), ex made by concurrent.futures.ThreadPoolExecutor())',
+    ],
+    [
+      'a background job',
+      'from IPython.lib import backgroundjobs as bg',
+      'jobs = bg.BackgroundJobManager()\nf = jobs.new(abs, -1)',
+      'a thread or process (made by jobs.new(), jobs made by IPython.lib.backgroundjobs.BackgroundJobManager())',
+    ],
+    [
+      'a member of a zip file',
+      'import zipfile',
+      'z = zipfile.ZipFile("a.zip")\nf = z.open("a.txt")',
+      'an open file (made by z.open(), z made by zipfile.ZipFile())',
+    ],
   ])(
     '%s cannot pass to another task: a compile error names it, the producing task and the cell',
     (_what, setup, source, what) => {
@@ -487,6 +518,12 @@ describe('variable flow between tasks', () => {
     ['a temporary directory (only its name and a finalizer)', 'import tempfile', 'f = tempfile.TemporaryDirectory()'],
     ['an in-memory text buffer', 'import io', 'f = io.StringIO()'],
     ['a counter', 'import itertools', 'f = itertools.count()'],
+    [
+      'what a connection method returns that is no cursor',
+      'import sqlite3',
+      'con = sqlite3.connect("x.db")\nf = con.commit()',
+    ],
+    ['a list a pool computed', 'import multiprocessing as mp', 'pool = mp.Pool(2)\nf = pool.map(abs, [-1])'],
   ])('%s pickles, so it passes', (_what, setup, source) => {
     const { pipeline } = flow([source, 'print(f)'], [setup]);
     expect(pipeline.spec.tasks[1]!.inputs).toEqual(['f']);

@@ -110,9 +110,11 @@ export function libraryChangesArgument(functionName: string, param: number | str
 }
 
 /**
- * What kinds of values cannot be pickled, by the function (dotted, as imported) that makes them.
- * Each entry was checked with CPython 3.11: pickle.dumps fails on the value as a notebook uses it
- * (a BackgroundJobManager once it has started a job, an HTTPConnection once it has connected).
+ * What kinds of values cannot be pickled, by the function (dotted, as imported) that makes them,
+ * or by `MAKER().method` for a method of such a value that returns another (`sqlite3.connect()`'s
+ * `cursor`). Each entry was checked with CPython 3.11: pickle.dumps fails on the value as a
+ * notebook uses it (a BackgroundJobManager once it has started a job, an HTTPConnection once it
+ * has connected).
  */
 const UNPASSABLE: ReadonlyMap<string, string> = new Map(
   Object.entries({
@@ -130,6 +132,28 @@ const UNPASSABLE: ReadonlyMap<string, string> = new Map(
       'tempfile.NamedTemporaryFile',
       'os.fdopen',
       'os.popen',
+      'zipfile.ZipFile().open',
+      'tarfile.open().extractfile',
+      'tarfile.TarFile().extractfile',
+      'socket.socket().makefile',
+    ],
+    'a generator': [
+      'sqlite3.connect().iterdump',
+      'concurrent.futures.ThreadPoolExecutor().map',
+      'concurrent.futures.ProcessPoolExecutor().map',
+    ],
+    'a database cursor': [
+      'sqlite3.connect().cursor',
+      'sqlite3.connect().execute',
+      'sqlite3.connect().executemany',
+      'sqlite3.connect().executescript',
+    ],
+    'a future or pending result (it holds a lock, or its pool)': [
+      'concurrent.futures.ThreadPoolExecutor().submit',
+      'concurrent.futures.ProcessPoolExecutor().submit',
+      ...['multiprocessing.Pool', 'multiprocessing.pool.ThreadPool'].flatMap((pool) =>
+        ['apply_async', 'map_async', 'starmap_async', 'imap', 'imap_unordered'].map((m) => `${pool}().${m}`),
+      ),
     ],
     'a lock': [
       'threading.Lock',
@@ -162,6 +186,7 @@ const UNPASSABLE: ReadonlyMap<string, string> = new Map(
       'concurrent.futures.ProcessPoolExecutor',
       'multiprocessing.pool.ThreadPool',
       'threading.Timer',
+      'IPython.lib.backgroundjobs.BackgroundJobManager().new',
     ],
     'an object that holds threads or operating-system resources': [
       'IPython.lib.backgroundjobs.BackgroundJobManager',
@@ -206,6 +231,15 @@ const UNPASSABLE: ReadonlyMap<string, string> = new Map(
 export function unpassableValue(dotted: string): string | undefined {
   const what = UNPASSABLE.get(dotted);
   return what && `${what} (made by ${dotted}())`;
+}
+
+/**
+ * The same for what method `method` returns, called as `call` (`con.cursor`) on a value a call of
+ * `maker` (dotted, as for unpassableValue) made.
+ */
+export function unpassableResult(maker: string, method: string, call: string): string | undefined {
+  const what = UNPASSABLE.get(`${maker}().${method}`);
+  return what && `${what} (made by ${call}(), ${call.slice(0, call.lastIndexOf('.'))} made by ${maker}())`;
 }
 
 /** numpy.random names that make generators instead of using the global state. */
