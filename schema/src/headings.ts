@@ -134,7 +134,9 @@ function withTask(cell: NotebookCell, task: string): NotebookCell {
 interface Start {
   cell: number;
   task: string;
-  /** The section's heading text; undefined for the notebook's own tasks (never joined). */
+  /** The notebook's own task: never joined. */
+  tagged: boolean;
+  /** The section's heading text; undefined for the preamble and the notebook's own tasks. */
   heading: string | undefined;
 }
 
@@ -146,7 +148,7 @@ function taskStarts(notebook: Notebook, maxLevel: number): Start[] {
   const taken = new Set<string>();
   for (const s of settings) if (s?.task) taken.add(s.task);
   const starts: Start[] = [];
-  let pending: { name: string; heading: string } | undefined = { name: 'preamble', heading: '' };
+  let pending: { name: string; heading: string | undefined } | undefined = { name: 'preamble', heading: undefined };
   let sections = 0;
   notebook.cells.forEach((cell, i) => {
     if (cell.cell_type === 'markdown') {
@@ -162,11 +164,11 @@ function taskStarts(notebook: Notebook, maxLevel: number): Start[] {
     if (s.task) {
       pending = undefined;
       if (!s.setup && !s.parameters && !starts.some((x) => x.task === s.task))
-        starts.push({ cell: i, task: s.task, heading: undefined });
+        starts.push({ cell: i, task: s.task, tagged: true, heading: undefined });
       return;
     }
     if (pending === undefined || s.setup || s.parameters || s.skip) return;
-    starts.push({ cell: i, task: uniqueName(pending.name, taken), heading: pending.heading });
+    starts.push({ cell: i, task: uniqueName(pending.name, taken), tagged: false, heading: pending.heading });
     pending = undefined;
   });
   return starts;
@@ -176,7 +178,7 @@ function taskStarts(notebook: Notebook, maxLevel: number): Start[] {
 function withStarts(notebook: Notebook, starts: readonly Start[], joined: ReadonlySet<number>): Notebook {
   const at = new Map<number, string>();
   starts.forEach((s, i) => {
-    if (s.heading !== undefined && !joined.has(i)) at.set(s.cell, s.task);
+    if (!s.tagged && !joined.has(i)) at.set(s.cell, s.task);
   });
   return { ...notebook, cells: notebook.cells.map((cell, i) => (at.has(i) ? withTask(cell, at.get(i)!) : cell)) };
 }
@@ -212,7 +214,7 @@ export function splitAtHeadings(notebook: Notebook, options: SplitAtHeadingsOpti
       const to = flow && index.get(flow.to);
       if (!flow || from === undefined || to === undefined || from >= to) continue;
       // Every task from the maker to the reader is one of the split's (a tagged one stays the user's).
-      if (starts.slice(from, to + 1).some((s) => s.heading === undefined)) continue;
+      if (starts.slice(from, to + 1).some((s) => s.tagged)) continue;
       reasons.push({ from, flow });
       for (let i = from + 1; i <= to; i++) {
         if (joined.has(i)) continue;
@@ -237,15 +239,17 @@ function joinNotes(
     if (joined.has(head) || !joined.has(head + 1)) continue;
     let end = head + 1;
     while (joined.has(end + 1)) end++;
-    const sections = starts
-      .slice(head, end + 1)
-      .map((s) =>
-        s.heading ? `'${headingWords(s.heading).replace(/\s+/g, ' ').trim()}'` : 'the cells before the first heading',
-      );
+    const group = starts.slice(head, end + 1);
+    const quoted = group
+      .filter((s) => s.heading !== undefined)
+      .map((s) => `'${headingWords(s.heading!).replace(/\s+/g, ' ').trim() || s.task}'`);
+    const sections =
+      (group[0]!.heading === undefined ? 'the cells before the first heading and ' : '') +
+      (quoted.length === 1 ? `section ${quoted[0]}` : `sections ${quoted.join(', ')}`);
     const why = whyJoined(reasons.filter((r) => r.from >= head && r.from <= end).map((r) => r.flow));
     notes.push({
       severity: 'info',
-      message: `sections ${sections.join(', ')} run as one task ('${starts[head]!.task}'), because ${why}`,
+      message: `${sections} run as one task ('${starts[head]!.task}'), because ${why}`,
       file: path,
       cell: starts[head]!.cell + 1,
       task: starts[head]!.task,

@@ -196,6 +196,14 @@ describe('splitAtHeadings joins sections a value cannot pass between', () => {
     ]);
   });
 
+  it('the cells before the first heading join too, and a heading without words is named by its task', () => {
+    const r = splitWithNotes(['import csv\nrows = csv.reader(open("data.csv"))', md('#'), 'print(next(rows))']);
+    expect(tasks(r.compiled.pipeline!)).toEqual([['preamble', [0, 2]]]);
+    expect(r.notes.map((n) => n.message)).toEqual([
+      "the cells before the first heading and section 'section-1' run as one task ('preamble'), because 'rows' is a CSV reader or writer (made by csv.reader()) and cannot pass between tasks",
+    ]);
+  });
+
   it('values pickle can save keep every section a task of its own', () => {
     const r = splitWithNotes([
       'import io',
