@@ -20,6 +20,12 @@
  * by source: a task that uses one another task bound runs that statement again (its
  * `definitions`), and so does a task whose inputs may hold instances of the notebook's classes or
  * references to its functions.
+ *
+ * Module state crosses by source too: a top-level statement whose whole effect is setting state of
+ * the process (a call of a known state setter, a change to `sys.path`, `sys.meta_path` or
+ * `os.environ`, an assignment into a module) runs again in every later task, as a top-to-bottom run
+ * has that state for every later cell; what it reads crosses as for a definition. Any other change
+ * to module state stays in its task, and a warning says why it could not be carried.
  */
 import {
   DEFINITE_CHANGES,
@@ -58,8 +64,8 @@ export interface NeededDefinition {
   /** 0-based cell of the statement. */
   cell: number;
   definition: Definition;
-  /** What the statement binds (an alias binds what it aliases). */
-  kind: 'import' | 'function' | 'class';
+  /** What the statement binds (an alias binds what it aliases); `state`: it binds nothing, it sets module state. */
+  kind: 'import' | 'function' | 'class' | 'state';
   names: Set<string>;
 }
 
@@ -70,7 +76,7 @@ export interface TaskFlow {
   readOnly: Set<string>;
   /** Names later tasks read from this task. */
   outputs: Set<string>;
-  /** Imports, functions and classes of other tasks this task runs again, by `cell:index`. */
+  /** Imports, functions, classes and module state of other tasks this task runs again, by `cell:index`. */
   definitions: Map<string, NeededDefinition>;
   /** The 0-based cell where the task last binds or changes each name. */
   lastCell: Map<string, number>;
@@ -94,6 +100,38 @@ interface DefRef {
   definition: Definition;
   /** An alias (`f = g`): the name it aliases and that name's binding where the alias ran. */
   aliased: { name: string; binding: Binding } | undefined;
+}
+
+/** A statement that sets module state, run again from its source in every later task. */
+interface CarriedState {
+  task: string;
+  cell: number;
+  index: number;
+  definition: Definition;
+  /** The state it sets, in words, and where in the cell. */
+  what: string;
+  at: number;
+  /** What each name it reads was bound to where it ran (undefined: a builtin or unbound name). */
+  reads: Map<string, Binding | undefined>;
+  /** Lambdas it makes: what they read is read whenever they are called. */
+  lambdas: FnInfo[];
+  /** A name it reads was bound again or changed: from the task that saw it on, it is not run again. */
+  stopped: boolean;
+}
+
+/** The state statement (an analysis `state` candidate) whose events are being read, and what they did. */
+interface StateRun {
+  cell: number;
+  index: number;
+  definition: Definition;
+  operation: NonNullable<Definition['state']>;
+  /** The module state its own operation sets, in words, and where. */
+  sets: { what: string; at: number } | undefined;
+  /** Why running it again elsewhere would do more than set state (it binds or changes a name). */
+  spoilt: string | undefined;
+  /** Module state it sets besides its operation (in the functions it calls), and why each is not carried on its own. */
+  more: { what: string; at: number; why: string | undefined }[] | null;
+  lambdas: FnInfo[] | null;
 }
 
 /** One shape for every binding (the lookups in the loop over events stay monomorphic). */
@@ -130,6 +168,15 @@ const NO_BINDING: Binding = {
   maker: undefined,
   cell: -1,
 };
+
+/** Why a change to module state is not carried when nothing more precise can be said. */
+const NOT_ALONE = 'the statement it is part of does more than set it';
+
+/** Index of the first `state` candidate among `definitions` from `from` on, or -1. */
+function nextState(definitions: readonly Definition[], from: number): number {
+  for (let i = from; i < definitions.length; i++) if (definitions[i]!.kind === 'state') return i;
+  return -1;
+}
 
 function binding(task: string | null, more: Partial<Binding> = {}): Binding {
   return { ...NO_BINDING, task, ...more };
@@ -207,8 +254,10 @@ export function inferFlow(
    * `try`, ...): those pass as values, if at all, and the cell where it happens.
    */
   const inBlockOf = new Map<string, Map<string, { what: string; cell: number }>>();
-  /** Per task, the first change it makes to module state (it stays in the task's process). */
-  const stateOf = new Map<string, { what: string; cell: number; at: number; more: number }>();
+  /** Per task, the first change it makes to module state that is not carried (it stays in the task's process). */
+  const stateOf = new Map<string, { what: string; cell: number; at: number; more: number; why: string }>();
+  /** Statements that set module state, in notebook order: every later task runs them again. */
+  const carried: CarriedState[] = [];
   /** Per module whose global random state tasks use: the tasks, in order, and where each first does. */
   const randomUsers = new Map<string, { task: string; cell: number; at: number }[]>();
 
@@ -235,9 +284,15 @@ export function inferFlow(
     };
     const inBlock = new Map<string, { what: string; cell: number }>();
     inBlockOf.set(t.name, inBlock);
-    // Where the current event is, for messages (two numbers, not an object per event).
+    // Where the current event is, for messages (numbers, not an object per event).
     let whereCell = t.first;
     let whereAt = 0;
+    /** Index of the current event in its cell's analysis (to find the block it is in). */
+    let whereEvent = -1;
+    /** The state statement being read, if any. */
+    let current: StateRun | null = null;
+    /** The function or class whose effects a use is going through (the outermost), for messages. */
+    let calling: FnInfo | undefined;
 
     /** The task runs the statement that bound `g` (another task's import, def or class) again. */
     const define = (name: string, g: Binding & { def: DefRef }, visiting?: Set<FnInfo>) => {
@@ -361,12 +416,16 @@ export function inferFlow(
 
     /** What a call of `fn` does to module-level names: changes them in place, assigns them (`global`). */
     const useEffects = (fn: FnInfo, visiting: Set<FnInfo>) => {
+      const outer = calling;
+      calling ??= fn;
       for (const c of fn.changes) change(c.name, c.change, c.arg, visiting);
       for (const w of fn.globalWrites) {
         read(w, visiting);
+        if (current) current.spoilt ??= `it also assigns '${w}'`;
         local.set(w, made.plain);
         flow.lastCell.set(w, whereCell);
       }
+      calling = outer;
     };
 
     const visible = (name: string): Binding | undefined => local.get(name) ?? global.get(name);
@@ -398,9 +457,11 @@ export function inferFlow(
       return reads;
     };
 
-    /** A use of `name` that may change its object in place (`seen`: names already changed through aliases). */
-    /** A use of a module (or of a function imported from one) that may change its state. */
-    const moduleUse = (name: string, imported: string, c: Change) => {
+    /**
+     * A use of a module (or of a function imported from one) that may change its state; `top`: it
+     * is the operation of the state statement being read.
+     */
+    const moduleUse = (name: string, imported: string, c: Change, top: boolean) => {
       if (c.how === 'arg') return;
       const dotted = c.how === 'method' && c.attrs !== undefined ? `${imported}.${c.attrs}` : imported;
       const random = c.how === 'method' || c.how === 'call' ? globalRandomState(dotted) : undefined;
@@ -411,21 +472,127 @@ export function inferFlow(
         return;
       }
       if (!DEFINITE_CHANGES.has(c.how) && !setsModuleState(dotted)) return;
-      stateChanged(DEFINITE_CHANGES.has(c.how) ? `an assignment into '${name}' (${imported})` : `${dotted}()`);
+      stateChanged(DEFINITE_CHANGES.has(c.how) ? `an assignment into '${name}' (${imported})` : `${dotted}()`, top);
     };
 
-    const stateChanged = (what: string) => {
+    /**
+     * The task changes module state: carried to later tasks when it is the operation of a state
+     * statement that does nothing else (decided at its end), else reported (`why` it is not carried).
+     */
+    const stateChanged = (what: string, top: boolean, why?: string) => {
+      why ??= calling ? `it is set inside ${calling.kind} '${calling.name}'` : undefined;
+      if (current) {
+        if (top && !current.sets) current.sets = { what, at: whereAt };
+        else (current.more ??= []).push({ what, at: whereAt, why });
+        return;
+      }
+      if (why === undefined) {
+        const block = analysis(whereCell).blocks.find((b) => b.from <= whereEvent && whereEvent < b.to);
+        why = block ? `it is inside ${/^[aeiou]/.test(block.what) ? 'an' : 'a'} \`${block.what}\` block` : NOT_ALONE;
+      }
+      notCarried(what, whereCell, whereAt, why);
+    };
+
+    const notCarried = (what: string, cell: number, at: number, why: string) => {
       const first = stateOf.get(t.name);
       if (first) first.more++;
-      else stateOf.set(t.name, { what, cell: whereCell, at: whereAt, more: 0 });
+      else stateOf.set(t.name, { what, cell, at, more: 0, why });
+    };
+
+    /** The end of a state statement: carried to later tasks, or its changes reported. */
+    const stateStatementDone = (s: StateRun) => {
+      current = null;
+      // Most candidates (`print(x)`, `model.fit(X)`) set no module state.
+      if (!s.sets && !s.more) return;
+      const reads = new Map<string, Binding | undefined>();
+      let why = s.spoilt;
+      for (const name of s.definition.reads) {
+        const b = visible(name);
+        reads.set(name, b);
+        if (why || !b || b.task === null || b.def) continue;
+        if (b.deleted) why = `'${name}' is deleted`;
+        else if (b.fn || b.imported !== undefined)
+          why = `'${name}' is ${b.fn ? 'defined' : 'imported'} inside a block, so it cannot cross by source`;
+        else if (b.unpassable) why = `'${name}' is ${b.unpassable}, which cannot pass to later tasks`;
+      }
+      if (s.sets && why === undefined) {
+        carried.push({
+          task: t.name,
+          cell: s.cell,
+          index: s.index,
+          definition: s.definition,
+          what: s.sets.what,
+          at: s.sets.at,
+          reads,
+          lambdas: s.lambdas ?? [],
+          stopped: false,
+        });
+        return;
+      }
+      if (s.sets) notCarried(s.sets.what, s.cell, s.sets.at, why ?? NOT_ALONE);
+      for (const m of s.more ?? []) notCarried(m.what, s.cell, m.at, m.why ?? why ?? NOT_ALONE);
+    };
+
+    /**
+     * This task runs a state statement of an earlier task again (before its cells, with the
+     * definitions), and reads what it read: the same definitions, the same versions of values.
+     */
+    const replay = (s: CarriedState) => {
+      for (const [name, b] of s.reads) {
+        if (!b || b.task === null || b.def || global.get(name) === b) continue;
+        // A value it read was bound again or changed since: running it here would not set the same state.
+        s.stopped = true;
+        const now = global.get(name)!;
+        report(
+          s.cell,
+          'warning',
+          `task '${s.task}' changes module state (${s.what}): later tasks run this statement again from its source, but task '${now.task}' ${now.changed ? 'changes' : 'binds'} '${name}', which it reads, again, so task '${t.name}' and the tasks after it do not run it and do not see that state; set it in a setup cell`,
+          s.task,
+          s.at,
+        );
+        return;
+      }
+      flow.definitions.set(`${s.cell}:${s.index}`, {
+        cell: s.cell,
+        definition: s.definition,
+        kind: 'state',
+        names: new Set(),
+      });
+      for (const [name, b] of s.reads) {
+        if (!b || b.task === null) continue;
+        if (!b.def) read(name);
+        else {
+          // The statement it read then (an import made again later runs again after this one).
+          define(name, b as Binding & { def: DefRef });
+          if (b.fn) use(b, undefined, true);
+        }
+      }
+      for (const fn of s.lambdas) {
+        const visiting = new Set<FnInfo>([fn]);
+        for (const f of fn.free) read(f, visiting);
+      }
+      // What it used is in no value this task makes.
+      statement.uses = null;
     };
 
     const change = (name: string, c: Change, arg: Arg, visiting?: Set<FnInfo>, seen?: Set<string>): void => {
       const b = read(name, visiting, c.how === 'call');
-      if (b?.imported !== undefined) moduleUse(name, b.imported, c);
+      const op = current?.operation;
+      const top =
+        op !== undefined &&
+        visiting === undefined &&
+        name === op.root &&
+        (op.call === null
+          ? DEFINITE_CHANGES.has(c.how)
+          : (c.how === 'call' || c.how === 'method') && c.attrs === op.call);
+      if (b?.imported !== undefined) moduleUse(name, b.imported, c, top);
       else if (b?.fn && b.task !== t.name && DEFINITE_CHANGES.has(c.how))
         // A function or class another task defined is defined again from its source in each task.
-        stateChanged(`an assignment into ${b.fn.kind} '${name}'`);
+        stateChanged(
+          `an assignment into ${b.fn.kind} '${name}'`,
+          false,
+          `later tasks define ${b.fn.kind} '${name}' again from its source, without it`,
+        );
       // Builtins and unknown names, modules, functions and classes (they cross tasks by source), literals.
       if (!b || b.deleted || b.fn || b.imported !== undefined || b.immutable) return;
       if (!DEFINITE_CHANGES.has(c.how)) {
@@ -442,6 +609,7 @@ export function inferFlow(
         );
       }
       if (!local.has(name) && flow.inputs.has(name)) (found.changedInputs ??= new Set()).add(name);
+      if (current) current.spoilt ??= `it also changes '${name}'`;
       const version = b.task === t.name && !b.changed ? made.plain : made.changed;
       // A generator advanced or a file read from is still what it was: it cannot pass either.
       local.set(
@@ -521,10 +689,32 @@ export function inferFlow(
       return what === undefined ? undefined : { what, maker };
     };
 
+    // Module state earlier tasks set: this task runs those statements again, before its cells.
+    for (const s of carried) if (!s.stopped) replay(s);
+
     for (const c of t.cells) {
-      for (const e of analysis(c).events) {
+      const a = analysis(c);
+      const events = a.events;
+      let next = nextState(a.definitions, 0);
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
         whereCell = c;
         whereAt = e.at;
+        whereEvent = i;
+        if (next >= 0 && a.definitions[next]!.state!.from === i) {
+          const definition = a.definitions[next]!;
+          current = {
+            cell: c,
+            index: next,
+            definition,
+            operation: definition.state!,
+            sets: undefined,
+            spoilt: undefined,
+            more: null,
+            lambdas: null,
+          };
+          next = nextState(a.definitions, next + 1);
+        }
         if (e.kind === 'bind') statement.afterBind = true;
         else if (statement.afterBind) {
           statement.afterBind = false;
@@ -535,6 +725,7 @@ export function inferFlow(
             read(e.name);
             break;
           case 'bind': {
+            if (current) current.spoilt ??= `it also binds '${e.name}'`;
             local.set(e.name, bound(e, c));
             if (statement.uses?.size) holds.set(e.name, statement.uses);
             else holds.delete(e.name);
@@ -558,6 +749,7 @@ export function inferFlow(
             change(e.name, e.change, e.arg);
             break;
           case 'del':
+            if (current) current.spoilt ??= `it also deletes '${e.name}'`;
             // `del x` needs x to exist in this task's namespace.
             if (!local.has(e.name) || local.get(e.name)?.deleted) read(e.name);
             local.set(e.name, made.deleted);
@@ -567,9 +759,11 @@ export function inferFlow(
             const visiting = new Set<FnInfo>([e.fn]);
             for (const f of e.fn.free) read(f, visiting);
             useEffects(e.fn, visiting);
+            if (current) (current.lambdas ??= []).push(e.fn);
             break;
           }
         }
+        if (current && i === current.operation.to - 1) stateStatementDone(current);
       }
     }
     // Inputs may hold instances of the notebook's classes (or refer to its functions) that their
@@ -597,7 +791,7 @@ export function inferFlow(
     report(
       s.cell,
       'warning',
-      `task '${task}' changes module state (${s.what}${s.more ? ` and ${s.more} more` : ''}): it stays in the task's own process, so later tasks do not see it; do it in a setup cell (setup cells run in every task)`,
+      `task '${task}' changes module state (${s.what}${s.more ? ` and ${s.more} more` : ''}): it stays in the task's own process, so later tasks do not see it (${s.why}, so later tasks cannot run it again from its source); make it a statement of its own at the top level of a cell, or do it in a setup cell (setup cells run in every task)`,
       task,
       s.at,
     );

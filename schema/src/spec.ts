@@ -187,13 +187,15 @@ export const TaskSourceSchema = z.discriminatedUnion('kind', [
 
 /**
  * An import, function or class bound in another task that this task needs: it crosses the task
- * boundary by source, not by pickle. Run in notebook order after the setup cells and the parameters,
- * before the task's cells, compiled as `<cell N>` (N = cell + cellOffset) with its lines at `line`.
+ * boundary by source, not by pickle; or (`state`) a statement of an earlier task that sets module
+ * state (`pd.set_option(...)`, `sys.path.append(p)`, `os.environ["K"] = v`), which every later task
+ * runs again. Run in notebook order after the setup cells and the parameters, before the task's
+ * cells, compiled as `<cell N>` (N = cell + cellOffset) with its lines at `line`.
  */
 export const DefinitionSchema = z
   .object({
-    kind: z.enum(['import', 'function', 'class']),
-    /** The top-level names the statement binds. */
+    kind: z.enum(['import', 'function', 'class', 'state']),
+    /** The top-level names the statement binds (none for `state`). */
     names: z.array(PythonNameSchema),
     /** 0-based notebook cell index it comes from. */
     cell: z.number().int().min(0),
@@ -228,7 +230,7 @@ export const TaskSchema = z
       .array(DefinitionSchema)
       .default([])
       .describe(
-        'imports, functions and classes bound by other tasks that this task runs again from their source, in notebook order, before its cells',
+        'imports, functions and classes bound by other tasks, and statements of earlier tasks that set module state, that this task runs again from their source, in notebook order, before its cells',
       ),
     outputOrigins: z
       .record(PythonNameSchema, z.number().int().min(0))

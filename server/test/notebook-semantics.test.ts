@@ -6,7 +6,9 @@
  */
 import { jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Job } from '@cellpipe/schema';
 import {
   startService,
@@ -21,8 +23,8 @@ jest.setTimeout(180_000);
 
 type Cell = NotebookCell;
 
-/** What each cell prints when python3 runs the cells top to bottom in one namespace. */
-function topToBottom(cells: Cell[]): string[] {
+/** What each cell prints when python3 runs the cells top to bottom in one namespace (in `cwd`). */
+function topToBottom(cells: Cell[], cwd?: string): string[] {
   const driver = `
 import contextlib, io, json, sys
 out, ns = [], {"__name__": "__main__"}
@@ -36,6 +38,7 @@ print(json.dumps(out))
   const r = spawnSync('python3', ['-c', driver], {
     input: JSON.stringify(cells.map((c) => c.source)),
     encoding: 'utf8',
+    cwd,
   });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout) as string[];
@@ -84,10 +87,10 @@ async function run(
   return done;
 }
 
-async function expectSameAsTopToBottom(cells: Cell[]): Promise<Job> {
+async function expectSameAsTopToBottom(cells: Cell[], cwd?: string): Promise<Job> {
   const job = await run(cells);
   const printed = await printedByCell(h, job);
-  const reference = topToBottom(cells);
+  const reference = topToBottom(cells, cwd);
   expect(printed.size).toBeGreaterThan(0);
   for (const [index, text] of printed) expect({ cell: index, text }).toEqual({ cell: index, text: reference[index] });
   return job;
@@ -135,6 +138,71 @@ test('aliases of functions, classes and modules work in later tasks, also one re
     { source: 'f = total\np = P(5)\nprint(total(3), enc.dumps([1]))', tags: ['task:use'] },
     { source: 'print(f(2), p, P(1))', tags: ['task:again'] },
   ]);
+});
+
+test('module state set in one task holds in every later one: sys.path, an import hook, warnings filters, the environment, the directory', async () => {
+  const lib = mkdtempSync(join(tmpdir(), 'cellpipe-lib-'));
+  const reference = mkdtempSync(join(tmpdir(), 'cellpipe-reference-'));
+  try {
+    writeFileSync(join(lib, 'statemod.py'), 'VALUE = "from lib"\n');
+    const job = await expectSameAsTopToBottom(
+      [
+        {
+          source: [
+            'import os, sys, warnings, importlib.abc, importlib.util',
+            `lib = ${JSON.stringify(lib)}`,
+            'class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):',
+            '    def find_spec(self, name, path, target=None):',
+            '        return importlib.util.spec_from_loader(name, self) if name == "made_here" else None',
+            '    def create_module(self, spec):',
+            '        return None',
+            '    def exec_module(self, module):',
+            '        module.answer = 42',
+            'finder = Finder()',
+            'sys.meta_path.append(finder)',
+            'sys.path.insert(0, lib)',
+            'warnings.filterwarnings("error", message="strict")',
+            'os.environ["SEMANTICS_MODE"] = "fast"',
+            'os.makedirs("sub", exist_ok=True)',
+            'os.chdir("sub")',
+            'print("prepared")',
+          ].join('\n'),
+          tags: ['task:prepare'],
+        },
+        {
+          source:
+            'import statemod\nimport made_here\nprint(statemod.VALUE, made_here.answer, os.environ["SEMANTICS_MODE"])',
+          tags: ['task:use'],
+        },
+        {
+          source:
+            'try:\n    warnings.warn("strict")\n    print("warned only")\nexcept UserWarning as e:\n    print("raised", e)\nprint(os.path.basename(os.getcwd()))',
+          tags: ['task:check'],
+        },
+      ],
+      reference,
+    );
+    // The state statements crossed by source, into both later tasks; nothing was left to a warning.
+    const carried = (task: string) =>
+      job.pipeline.spec.tasks
+        .find((t) => t.name === task)!
+        .definitions.filter((d) => d.kind === 'state')
+        .map((d) => d.source);
+    const statements = [
+      'sys.meta_path.append(finder)',
+      'sys.path.insert(0, lib)',
+      'warnings.filterwarnings("error", message="strict")',
+      'os.environ["SEMANTICS_MODE"] = "fast"',
+      'os.chdir("sub")',
+    ];
+    expect(carried('use')).toEqual(statements);
+    expect(carried('check')).toEqual(statements);
+    expect(job.warnings ?? []).toEqual([]);
+    expect((await printedByCell(h, job)).get(2)).toBe('raised strict\nsub\n');
+  } finally {
+    rmSync(lib, { recursive: true, force: true });
+    rmSync(reference, { recursive: true, force: true });
+  }
 });
 
 test('%time total = sum(data) passes data; an indented first line runs; Π and 𝜋 are names', async () => {

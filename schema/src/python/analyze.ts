@@ -12,7 +12,15 @@
 import type { Comprehension, Expr, FormattedValue, Keyword, Param, Pattern, Stmt, TypeParam } from './ast.js';
 import { PURE_BUILTINS, PYTHON_BUILTINS, READ_ONLY_METHODS } from './builtins.js';
 import { prepareCell, type Embedded, type PreparedCell, type ProcessEffect } from './magics.js';
-import { definitionKind, definitionOf, nestedAliases, type Definition } from './definitions.js';
+import {
+  blockKind,
+  definitionKind,
+  definitionOf,
+  nestedAliases,
+  stateStatement,
+  type Definition,
+  type StateStatement,
+} from './definitions.js';
 import { parseModule } from './parse.js';
 import { newContainer, rootsOf } from './values.js';
 import {
@@ -47,12 +55,23 @@ export interface CellAnalysis {
   binds: string[];
   /** True when the cell has a syntax error (the analysis of the rest is best effort). */
   syntaxError: boolean;
-  /** Top-level imports, functions and classes: they cross task boundaries by source. */
+  /**
+   * Top-level imports, functions and classes: they cross task boundaries by source; and
+   * statements that may only set module state (`state`), which the compiler may carry so too.
+   */
   definitions: Definition[];
+  /** Top-level compound statements (`if`, `for`, `with`, `try`, ...) by the events they made, [from, to). */
+  blocks: Block[];
   /** String literals given to calls that look like file paths, and whether the call writes the file. */
   paths: PathUse[];
   /** IPython lines that change the task's process (`%pip install`, `%env`, `%cd`). */
   effects: ProcessEffect[];
+}
+
+export interface Block {
+  what: string;
+  from: number;
+  to: number;
 }
 
 export interface PathUse {
@@ -709,6 +728,7 @@ export function analyzePython(source: string): CellAnalysis {
   const sink = new ModuleSink(pos);
   const walker = new Walker(cell.code, pos, cell.embedded);
   const definitions: Definition[] = [];
+  const blocks: Block[] = [];
   for (const w of cell.warnings) walker.warnings.push(w);
   if (cell.cellMagic === undefined) {
     try {
@@ -721,9 +741,18 @@ export function analyzePython(source: string): CellAnalysis {
           const from = sink.events.length;
           walker.statement(s, sink);
           if (kind) definitions.push(definitionStatement(s, kind, source, cell, sink.events, from, definitions.length));
-          else if (s.k === 'Try' || s.k === 'With')
-            for (const a of nestedAliases(s))
-              definitions.push(nestedAlias(a, source, cell, pos, sink.events, from, definitions.length));
+          else {
+            if (s.k === 'Try' || s.k === 'With')
+              for (const a of nestedAliases(s))
+                definitions.push(nestedAlias(a, source, cell, pos, sink.events, from, definitions.length));
+            const block = blockKind(s);
+            if (block) blocks.push({ what: block, from, to: sink.events.length });
+            else {
+              const state = stateStatement(s);
+              if (state && sink.events.length > from)
+                definitions.push(stateCandidate(s, state, source, cell, sink.events, from));
+            }
+          }
         }
       }
     } catch (e) {
@@ -758,6 +787,7 @@ export function analyzePython(source: string): CellAnalysis {
     binds,
     syntaxError: walker.syntaxError,
     definitions: definitions.length ? definitions : NONE,
+    blocks: blocks.length ? blocks : NONE,
     paths: walker.paths.length ? walker.paths : NONE,
     effects: cell.effects.length ? cell.effects : NONE,
   };
@@ -787,6 +817,23 @@ function definitionStatement(
     if (e.kind === 'bind' && definition.names.includes(e.name)) e.value = { ...e.value, def: index };
   }
   return definition;
+}
+
+/** A statement that may only set module state (events from `from` on), with what it reads. */
+function stateCandidate(
+  s: Stmt,
+  state: StateStatement,
+  source: string,
+  cell: PreparedCell,
+  events: PyEvent[],
+  from: number,
+): Definition {
+  const reads = new Set<string>();
+  for (let i = from; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.kind === 'read' || e.kind === 'mutate') reads.add(e.name);
+  }
+  return { ...definitionOf(s, 'state', source, cell, [...reads]), state: { ...state, from, to: events.length } };
 }
 
 /**

@@ -288,9 +288,17 @@ const STATE_SETTERS = new Set(
   ).split(' '),
 );
 
+/**
+ * Process-wide lists and dicts of modules: the environment, the import system's paths, finders and
+ * modules, matplotlib's settings. A method call on one changes it unless the method only reads.
+ */
+const PROCESS_CONTAINERS =
+  /^(os\.environ|sys\.(path|meta_path|path_hooks|path_importer_cache|modules)|matplotlib\.(pyplot\.)?rcParams)\.(\w+)$/;
+
 /** Whether a call of `dotted` (full name as imported) changes module or process state. */
 export function setsModuleState(dotted: string): boolean {
-  if (/^(os\.environ|sys\.path|sys\.modules)\.\w+$/.test(dotted)) return true;
-  if (/^matplotlib\.(pyplot\.)?(style\.)?use$/.test(dotted)) return true;
+  const container = PROCESS_CONTAINERS.exec(dotted);
+  if (container) return !READ_ONLY_METHODS.has(container[4]!);
+  if (/^matplotlib\.(pyplot\.)?(style\.)?use$/.test(dotted) || dotted === 'seaborn.set') return true;
   return STATE_SETTERS.has(dotted.slice(dotted.lastIndexOf('.') + 1));
 }

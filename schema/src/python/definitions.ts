@@ -5,13 +5,21 @@
  * `name = lambda ...`, and aliases (`name = other`, also in a `finally:` or `with` body, which
  * always run), with their exact source as the cell runs it (dedented as IPython does). An alias
  * crosses by source only when the compiler finds that `other` is a module, function or class.
+ *
+ * Module state crosses the same way: a top-level statement that may only set state of the process
+ * (`pd.set_option(...)`, `sys.path.append(p)`, `os.environ["K"] = v`, `pd.options.display.x = 1`) is
+ * a candidate (`state`); the compiler decides from what its name is bound to whether it is one, and
+ * runs it again in every later task.
  */
-import type { Stmt } from './ast.js';
+import type { Expr, Stmt } from './ast.js';
 import type { PreparedCell } from './magics.js';
 
 export interface Definition {
-  /** `alias`: `name = other`; what it is depends on what `other` is bound to where it runs. */
-  kind: 'import' | 'function' | 'class' | 'alias';
+  /**
+   * `alias`: `name = other`; what it is depends on what `other` is bound to where it runs.
+   * `state`: a statement that may set module state (see StateStatement); it binds nothing.
+   */
+  kind: 'import' | 'function' | 'class' | 'alias' | 'state';
   /** The names the statement binds. */
   names: string[];
   /** 1-based line in the cell where the statement starts (its first decorator). */
@@ -25,6 +33,73 @@ export interface Definition {
   parts?: { name: string; source: string }[];
   /** Names the statement reads when it runs (decorators, base classes, default values, annotations). */
   reads: string[];
+  /** A `state` candidate: its operation, and the cell's analysis events it made. */
+  state?: StateStatement & { from: number; to: number };
+}
+
+/**
+ * The operation of a statement that may only set state: a call of a dotted name
+ * (`root.attrs(...)`, `root(...)`), or an assignment or deletion into an object reached from a
+ * dotted name (`root.a.b = v`, `root.a[k] = v`, `root.a += v`, `del root.a[k]`). Whether it sets
+ * module state depends on what `root` is bound to: the compiler decides.
+ */
+export interface StateStatement {
+  root: string;
+  /** A call: the attributes after the root, dotted (undefined: the root is called). Null: an assignment or deletion. */
+  call: string | undefined | null;
+}
+
+/** `a.b.c`: the name it starts at and the attributes after it, dotted; null when it is not a dotted name. */
+function dottedName(e: Expr): { root: string; attrs: string | undefined } | null {
+  const attrs: string[] = [];
+  while (e.k === 'Attribute') {
+    attrs.push(e.attr);
+    e = e.value;
+  }
+  return e.k === 'Name' ? { root: e.id, attrs: attrs.length ? attrs.reverse().join('.') : undefined } : null;
+}
+
+/** The object an assignment or deletion target assigns into, when it is reached from a dotted name. */
+function intoDotted(target: Expr): string | null {
+  if (target.k !== 'Attribute' && target.k !== 'Subscript') return null;
+  return dottedName(target.value)?.root ?? null;
+}
+
+/** The operation of a top-level statement that may only set state, or null when it is not one. */
+export function stateStatement(s: Stmt): StateStatement | null {
+  switch (s.k) {
+    case 'Expr': {
+      if (s.value.k !== 'Call') return null;
+      const f = dottedName(s.value.func);
+      return f && { root: f.root, call: f.attrs };
+    }
+    case 'Assign':
+    case 'Delete': {
+      const root = s.targets.length === 1 ? intoDotted(s.targets[0]!) : null;
+      return root === null ? null : { root, call: null };
+    }
+    case 'AugAssign': {
+      const root = intoDotted(s.target);
+      return root === null ? null : { root, call: null };
+    }
+    default:
+      return null;
+  }
+}
+
+/** The compound statements a state change inside cannot be run again from (they may not run, or run it often). */
+export function blockKind(s: Stmt): string | null {
+  switch (s.k) {
+    case 'If':
+    case 'For':
+    case 'While':
+    case 'With':
+    case 'Try':
+    case 'Match':
+      return s.k.toLowerCase();
+    default:
+      return null;
+  }
 }
 
 /** The kind of definition a top-level statement is, or null when it is not one. */

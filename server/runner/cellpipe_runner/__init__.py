@@ -12,7 +12,7 @@ Modules, one concern each:
 - ``sources``      whole-notebook and script tasks: the file's cells (nbformat 3 and 4)
 - ``data``         where variables come from and go to (the store seam) and how they are (un)pickled
 - ``fingerprint``  bounded-cost hashes of inputs, to notice in-place changes
-- ``definitions``  imports, functions and classes run from their source, placed at their cell's lines
+- ``definitions``  imports, functions, classes and module state run from their source, at their cell's lines
 - ``ipython``      IPython syntax without IPython: dedent, magics, %time / %timeit
 - ``display``      rich output (MIME bundles) for execute_result / display_data
 - ``pretty``       text/plain as IPython's pretty printer makes it

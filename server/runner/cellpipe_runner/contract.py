@@ -16,7 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields
 
 KINDS = ("cells", "notebook", "script")
 ENGINES = ("stdlib", "ipython", "kernel", "auto")
-DEFINITION_KINDS = ("import", "function", "class")
+DEFINITION_KINDS = ("import", "function", "class", "state")
 STATUSES = ("succeeded", "failed", "cancelled")
 ROLES = ("setup", "task")
 STORE_KINDS = ("files", "server")
@@ -70,7 +70,8 @@ class Input:
 
 @dataclass(eq=False, repr=False)
 class Definition:
-    """An import, function or class bound in another task, run here from its source."""
+    """An import, function or class bound in another task, or a statement of an earlier task that
+    sets module state (``state``), run here from its source."""
 
     kind: str = field(metadata=_meta(choices=DEFINITION_KINDS))
     names: list[str] = field(metadata=_meta(items="identifier"))

@@ -1,10 +1,11 @@
-"""Imports, functions and classes that cross task boundaries by source.
+"""Imports, functions, classes and module state that cross task boundaries by source.
 
 The compiler lists, in task.json ``definitions``, the statements bound in another task that this
-task needs (``import numpy as np``, ``def f(...)``, ``class Model``). Each runs in the task
-namespace compiled as ``<cell N>`` with its lines at their place in that cell, so tracebacks and
-inspect.getsource() show the original cell and line; linecache gets each cell's statements at their
-lines (the rest of the cell stays blank).
+task needs (``import numpy as np``, ``def f(...)``, ``class Model``), and the statements of earlier
+tasks that set module state (kind ``state``: ``pd.set_option(...)``, ``sys.path.append(p)``). Each
+runs in the task namespace compiled as ``<cell N>`` with its lines at their place in that cell, so
+tracebacks and inspect.getsource() show the original cell and line; linecache gets each cell's
+statements at their lines (the rest of the cell stays blank).
 """
 
 from .failures import safe_str
@@ -27,9 +28,20 @@ def sources_by_cell(definitions, cell_offset):
     return {name: "\n".join(lines) + "\n" for name, lines in cells.items()}
 
 
+def in_runs(definitions):
+    """The definitions in order, in runs that each start at a ``state`` statement (or the first):
+    inputs that wait for a class can be loaded between runs, before a state statement reads them."""
+    runs = []
+    for d in definitions:
+        if not runs or d.kind == "state":
+            runs.append([])
+        runs[-1].append(d)
+    return runs
+
+
 def run_definitions(namespace, definitions, cell_offset, is_user_file):
     """Runs each definition in order. None when all ran, else {"cell", "position", "statement",
-    "ename", "message", "traceback", "syntax"} for the first that failed."""
+    "kind", "ename", "message", "traceback", "syntax"} for the first that failed."""
     from .tracebacks import format_user_traceback, register_sources
 
     register_sources(sources_by_cell(definitions, cell_offset))
@@ -45,6 +57,7 @@ def run_definitions(namespace, definitions, cell_offset, is_user_file):
                 "cell": d.cell,
                 "position": d.cell + cell_offset,
                 "statement": first if len(first) <= 80 else first[:77] + "...",
+                "kind": d.kind,
                 "ename": type(e).__name__,
                 "message": safe_str(e),
                 "traceback": format_user_traceback(e, is_user_file),

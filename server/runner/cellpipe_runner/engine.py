@@ -344,12 +344,17 @@ class Runner(object):
         t = self.task
         if t.definitions:
             self._log("definitions")
-            from .definitions import sources_by_cell
+            from .definitions import in_runs, sources_by_cell
 
             self._sources.update(sources_by_cell(t.definitions, t.cellOffset))
-            problem = self._run_definitions()
-            if problem is not None:
-                raise self._definition_failure(problem)
+            for run in in_runs(t.definitions):
+                # A statement that sets module state may read an input that waited for a class
+                # defined before it (`sys.meta_path.append(finder)`).
+                if deferred and run[0].kind == "state":
+                    deferred = self.load_inputs(deferred, final=False)
+                problem = self._run_definitions(run)
+                if problem is not None:
+                    raise self._definition_failure(problem)
         self.load_inputs(deferred, final=True)
         for item in t.inputs:
             if item.readOnly:
@@ -360,15 +365,18 @@ class Runner(object):
                 self._fingerprints[item.name] = {"fp": fp, "reported": False, "each_cell": each_cell}
         fileuse.before_cells(self.file_use)
 
-    def _run_definitions(self):  # engine hook
+    def _run_definitions(self, definitions):  # engine hook
         from .definitions import run_definitions
 
-        return run_definitions(self.namespace, self.task.definitions, self.task.cellOffset, self._is_user_file)
+        return run_definitions(self.namespace, definitions, self.task.cellOffset, self._is_user_file)
 
     def _definition_failure(self, problem):
-        message = "cell %d, `%s` (defined in another task, run here by source): %s: %s" % (
+        message = "cell %d, `%s` (%s): %s: %s" % (
             problem["position"],
             problem["statement"],
+            "it sets module state in an earlier task, run here again by source"
+            if problem["kind"] == "state"
+            else "defined in another task, run here by source",
             problem["ename"],
             problem["message"],
         )

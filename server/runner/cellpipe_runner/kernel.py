@@ -191,13 +191,12 @@ class KernelRunner(Runner):
     def _fingerprint(self, name):
         return self._expr("kernel_fingerprint(%r)" % (name,))
 
-    def _run_definitions(self):
+    def _run_definitions(self, definitions):
         import json
 
         from .contract import to_json
 
-        t = self.task
-        return self._expr("kernel_define(%r, %r)" % (json.dumps(to_json(t.definitions)), t.cellOffset))
+        return self._expr("kernel_define(%r, %r)" % (json.dumps(to_json(definitions)), self.task.cellOffset))
 
     def _bind(self, name, value):
         import json
