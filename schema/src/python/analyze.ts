@@ -806,12 +806,7 @@ function definitionStatement(
   from: number,
   index: number,
 ): Definition {
-  const reads = new Set<string>();
-  for (let i = from; i < events.length; i++) {
-    const e = events[i]!;
-    if (e.kind === 'read' || e.kind === 'mutate') reads.add(e.name);
-  }
-  const definition = definitionOf(s, kind, source, cell, [...reads]);
+  const definition = definitionOf(s, kind, source, cell, readsFrom(events, from));
   for (let i = from; i < events.length; i++) {
     const e = events[i]!;
     if (e.kind === 'bind' && definition.names.includes(e.name)) e.value = { ...e.value, def: index };
@@ -828,12 +823,20 @@ function stateCandidate(
   events: PyEvent[],
   from: number,
 ): Definition {
+  return {
+    ...definitionOf(s, 'state', source, cell, readsFrom(events, from)),
+    state: { ...state, from, to: events.length },
+  };
+}
+
+/** The names a statement read (or used in a way that may change them), from its first event `from` on. */
+function readsFrom(events: readonly PyEvent[], from: number): string[] {
   const reads = new Set<string>();
   for (let i = from; i < events.length; i++) {
     const e = events[i]!;
     if (e.kind === 'read' || e.kind === 'mutate') reads.add(e.name);
   }
-  return { ...definitionOf(s, 'state', source, cell, [...reads]), state: { ...state, from, to: events.length } };
+  return [...reads];
 }
 
 /**
