@@ -260,6 +260,14 @@ export const SubmitJobRequestSchema = z
       .regex(/^\//, { message: 'expected an absolute path' })
       .refine((s) => !s.includes('\0'), { message: 'no NUL characters' })
       .optional(),
+    /**
+     * What a `workDir` the server cannot use as the notebook's folder gives: `error` (the default: a
+     * folder named on the server's machine must be there) or `own`: the job works in a folder of its
+     * own. JupyterLab sends `own` with the folder it sees the notebook in, which the server shares
+     * only when both run on one machine; the folder counts as the notebook's when the notebook's
+     * file (or a file the request carries) is in it.
+     */
+    workDirUnseen: z.enum(['error', 'own']).optional(),
     /** Overrides of the pipeline's parameters for this run. */
     parameters: z.record(z.string(), z.unknown()).optional(),
     name: z.string().max(200).optional(),

@@ -117,6 +117,40 @@ test('a folder that is not there is refused, naming the field', async () => {
   });
 });
 
+test("JupyterLab's folder (workDirUnseen: own) is used where the server sees the notebook in it, else the job gets its own", async () => {
+  writeFileSync(join(folder, 'data.csv'), 'a,1\nb,2\n');
+  writeFileSync(join(folder, 'analysis.ipynb'), JSON.stringify(csvNotebook));
+  const seen = await h.service.submit('alice', {
+    notebook: { path: 'projects/analysis.ipynb', content: csvNotebook },
+    workDir: folder,
+    workDirUnseen: 'own',
+  });
+  expect((await waitForJob(h.service, seen.id)).state).toBe('succeeded');
+  expect(readFileSync(join(folder, 'total.txt'), 'utf8')).toBe('6');
+  expect(existsSync(join(h.home, 'jobs', seen.id, 'work'))).toBe(false);
+
+  // A folder of that name that does not hold the notebook (another machine's path), and one that is
+  // not there at all: no error, the tasks work in the job's own folder (where data.csv is not).
+  const elsewhere = realpathSync(mkdtempSync(join(tmpdir(), 'cellpipe-elsewhere-')));
+  try {
+    for (const workDir of [elsewhere, join(folder, 'nope')]) {
+      const job = await h.service.submit('alice', {
+        notebook: { path: 'analysis.ipynb', content: csvNotebook },
+        workDir,
+        workDirUnseen: 'own',
+      });
+      const done = await waitForJob(h.service, job.id);
+      expect(taskOf(done, 'double').error?.message).toMatch(/FileNotFoundError.*data\.csv/);
+      expect(readFileSync(join(h.home, 'jobs', job.id, 'work', 'cwd-other.txt'), 'utf8')).toBe(
+        realpathSync(join(h.home, 'jobs', job.id, 'work')),
+      );
+    }
+    expect(existsSync(join(elsewhere, 'cwd-other.txt'))).toBe(false);
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
+});
+
 test("`cellpipe run` from another folder runs the tasks in the notebook's folder", () => {
   writeFileSync(join(folder, 'data.csv'), 'x,5\ny,7\n');
   writeFileSync(join(folder, 'analysis.ipynb'), JSON.stringify(csvNotebook));

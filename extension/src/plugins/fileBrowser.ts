@@ -3,6 +3,7 @@ import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { NotificationsClient } from '../api/notifications.js';
+import { workDirFields } from '../api/workDir.js';
 import { cellpipeIcon } from '../icons.js';
 import { migProfiles as availableMigProfiles } from '../inventoryCheck.js';
 import { CommandIDs, ICellpipeAPI, ICellpipeJobs, ICellpipeMonitor, PLUGIN_PREFIX } from '../tokens.js';
@@ -67,6 +68,7 @@ function activateFileBrowser(
         const job = await api.client.submitJob({
           pipeline: built.pipeline,
           files: { [built.file]: text },
+          ...workDirFields(path),
           ...(body.notify.length ? { notify: body.notify } : {}),
         });
         jobs.add(job);

@@ -12,6 +12,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator } from '@jupyterlab/translation';
 import { ApiError, describeError } from '../api/client.js';
 import { NotificationsClient } from '../api/notifications.js';
+import { workDirFields } from '../api/workDir.js';
 import { cellpipeIcon } from '../icons.js';
 import { PipelineModel, type ResourceProblem } from '../pipeline/model.js';
 import {
@@ -88,6 +89,7 @@ function activatePipeline(
     try {
       const job = await api.client.submitJob({
         notebook: { path, content: notebook.model.toJSON() as Record<string, unknown> },
+        ...workDirFields(path),
         parameters: model.parameters(),
         ...(model.notify.length ? { notify: model.notify } : {}),
       });

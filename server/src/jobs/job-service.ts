@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { constants, cpSync, existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { open, readlink, type FileHandle } from 'node:fs/promises';
-import { isAbsolute, resolve, sep } from 'node:path';
+import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import {
   JobStateSchema,
   TaskStateSchema,
@@ -263,13 +263,11 @@ export class JobService implements JobServiceApi {
    */
   private workDirOf(request: SubmitJobRequest): string | undefined {
     if (request.workDir === undefined || !this.executor.seesServerFiles) return undefined;
-    let folder = false;
-    try {
-      folder = statSync(request.workDir).isDirectory();
-    } catch {
-      // Reported below, as a missing folder.
+    if (request.workDirUnseen === 'own')
+      return holdsSubmittedFile(request.workDir, request) ? request.workDir : undefined;
+    if (!isFolder(request.workDir)) {
+      throw new ValidationError(`no folder ${request.workDir} on the server's machine`, ['workDir']);
     }
-    if (!folder) throw new ValidationError(`no folder ${request.workDir} on the server's machine`, ['workDir']);
     return request.workDir;
   }
 
@@ -713,4 +711,30 @@ async function openedPath(handle: FileHandle, path: string): Promise<string> {
   } catch {
     return realpathSync(path);
   }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `folder` is where the submitted notebook (or a file the request carries) lives on this
+ * machine: a folder of the same name elsewhere (another machine's home) does not hold it.
+ */
+function holdsSubmittedFile(folder: string, request: SubmitJobRequest): boolean {
+  if (!isFolder(folder)) return false;
+  const names = [request.notebook?.path, ...Object.keys(request.files ?? {})].flatMap((p) =>
+    p === undefined ? [] : [basename(p)],
+  );
+  return names.some((name) => {
+    try {
+      return statSync(join(folder, name)).isFile();
+    } catch {
+      return false;
+    }
+  });
 }
