@@ -255,7 +255,10 @@ export function inferFlow(
    */
   const inBlockOf = new Map<string, Map<string, { what: string; cell: number }>>();
   /** Per task, the first change it makes to module state that is not carried (it stays in the task's process). */
-  const stateOf = new Map<string, { what: string; cell: number; at: number; more: number; why: string }>();
+  const stateOf = new Map<
+    string,
+    { what: string; cell: number; at: number; more: number; why: string; device: string | undefined }
+  >();
   /** Statements that set module state, in notebook order: every later task runs them again. */
   const carried: CarriedState[] = [];
   /** Per module whose global random state tasks use: the tasks, in order, and where each first does. */
@@ -493,10 +496,10 @@ export function inferFlow(
       notCarried(what, whereCell, whereAt, why);
     };
 
-    const notCarried = (what: string, cell: number, at: number, why: string) => {
+    const notCarried = (what: string, cell: number, at: number, why: string, device?: string) => {
       const first = stateOf.get(t.name);
       if (first) first.more++;
-      else stateOf.set(t.name, { what, cell, at, more: 0, why });
+      else stateOf.set(t.name, { what, cell, at, more: 0, why, device });
     };
 
     /** The end of a state statement: carried to later tasks, or its changes reported. */
@@ -505,7 +508,9 @@ export function inferFlow(
       // Most candidates (`print(x)`, `model.fit(X)`) set no module state.
       if (!s.sets && !s.more) return;
       const reads = new Map<string, Binding | undefined>();
-      let why = s.spoilt;
+      // Each task runs on the GPUs the executor holds for it; the notebook's choice would take others'.
+      const device = s.operation.device;
+      let why = s.spoilt ?? (device && `the executor sets ${device} for each task, to the GPUs it holds for it`);
       for (const name of s.definition.reads) {
         const b = visible(name);
         reads.set(name, b);
@@ -529,7 +534,7 @@ export function inferFlow(
         });
         return;
       }
-      if (s.sets) notCarried(s.sets.what, s.cell, s.sets.at, why ?? NOT_ALONE);
+      if (s.sets) notCarried(s.sets.what, s.cell, s.sets.at, why ?? NOT_ALONE, device);
       for (const m of s.more ?? []) notCarried(m.what, s.cell, m.at, m.why ?? why ?? NOT_ALONE);
     };
 
@@ -791,7 +796,7 @@ export function inferFlow(
     report(
       s.cell,
       'warning',
-      `task '${task}' changes module state (${s.what}${s.more ? ` and ${s.more} more` : ''}): it stays in the task's own process, so later tasks do not see it (${s.why}, so later tasks cannot run it again from its source); make it a statement of its own at the top level of a cell, or do it in a setup cell (setup cells run in every task)`,
+      `task '${task}' changes module state (${s.what}${s.more ? ` and ${s.more} more` : ''}): it stays in the task's own process, so later tasks do not see it (${s.why}, so later tasks cannot run it again from its source); ${s.device ? `ask for GPUs in each task's resources (gpu:N) instead of setting ${s.device}` : 'make it a statement of its own at the top level of a cell, or do it in a setup cell (setup cells run in every task)'}`,
       task,
       s.at,
     );

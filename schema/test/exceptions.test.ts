@@ -119,6 +119,18 @@ describe('module state crosses tasks by source', () => {
       /changes module state \(sys\.path\.append\(\)\): .*\(it also changes 'paths',/,
     ],
     [
+      'the GPUs a task sees',
+      ['import os'],
+      'os.environ["CUDA_VISIBLE_DEVICES"] = "1"',
+      /changes module state \(an assignment into 'os' \(os\)\): .*\(the executor sets CUDA_VISIBLE_DEVICES for each task, to the GPUs it holds for it, so later tasks cannot run it again from its source\); ask for GPUs in each task's resources \(gpu:N\) instead of setting CUDA_VISIBLE_DEVICES/,
+    ],
+    [
+      'the GPUs a task sees, by keyword',
+      ['import os'],
+      'os.environ.update(NVIDIA_VISIBLE_DEVICES="0", MODE="x")',
+      /changes module state \(os\.environ\.update\(\)\): .*\(the executor sets NVIDIA_VISIBLE_DEVICES for each task/,
+    ],
+    [
       'through a function that does it',
       ['import numpy as np\ndef quiet():\n    np.seterr(all="ignore")'],
       'quiet()',

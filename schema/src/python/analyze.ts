@@ -106,6 +106,27 @@ function pathLiteral(e: Expr, code: string): string | undefined {
     : undefined;
 }
 
+/** Environment variables through which executors give each task its GPUs (the local executor sets CUDA_VISIBLE_DEVICES). */
+const DEVICE_VARIABLES: ReadonlySet<string> = new Set([
+  'CUDA_VISIBLE_DEVICES',
+  'NVIDIA_VISIBLE_DEVICES',
+  'HIP_VISIBLE_DEVICES',
+  'ROCR_VISIBLE_DEVICES',
+]);
+
+/**
+ * The GPU-visibility variable a statement names as a literal key or argument (`x["CUDA_VISIBLE_DEVICES"]
+ * = v`, `x.update(CUDA_VISIBLE_DEVICES=v)`, `x.setdefault("CUDA_VISIBLE_DEVICES", v)`), if any.
+ */
+function deviceVariable(s: Stmt, code: string): string | undefined {
+  const named: (string | null | undefined)[] = [];
+  const targets = s.k === 'Assign' || s.k === 'Delete' ? s.targets : s.k === 'AugAssign' ? [s.target] : [];
+  for (const t of targets) if (t.k === 'Subscript') named.push(literalText(t.slice, code));
+  if (s.k === 'Expr' && s.value.k === 'Call')
+    for (const a of s.value.args) named.push(a.k === 'keyword' ? a.arg : literalText(a, code));
+  return named.find((n): n is string => typeof n === 'string' && DEVICE_VARIABLES.has(n));
+}
+
 /** `open(p, "w")`, `open(p, mode="a")`: the mode writes. */
 function opensForWriting(args: readonly (Expr | Keyword)[], code: string): boolean {
   const mode = args.find((a, i) => (a.k === 'keyword' ? a.arg === 'mode' : i === 1));
@@ -749,8 +770,11 @@ export function analyzePython(source: string): CellAnalysis {
             if (block) blocks.push({ what: block, from, to: sink.events.length });
             else {
               const state = stateStatement(s);
-              if (state && sink.events.length > from)
+              if (state && sink.events.length > from) {
+                const device = deviceVariable(s, cell.code);
+                if (device) state.device = device;
                 definitions.push(stateCandidate(s, state, source, cell, sink.events, from));
+              }
             }
           }
         }

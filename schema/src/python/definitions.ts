@@ -47,6 +47,8 @@ export interface StateStatement {
   root: string;
   /** A call: the attributes after the root, dotted (undefined: the root is called). Null: an assignment or deletion. */
   call: string | undefined | null;
+  /** An environment variable through which executors give each task its GPUs, when it names one (analyze.ts). */
+  device?: string;
 }
 
 /** `a.b.c`: the name it starts at and the attributes after it, dotted; null when it is not a dotted name. */
