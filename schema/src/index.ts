@@ -20,7 +20,13 @@ export {
   type NotebookCompileResult,
   type DagEdge,
 } from './compile.js';
-export { splitAtHeadings, markdownHeadings, taskNameFromHeading, type SplitAtHeadingsOptions } from './headings.js';
+export {
+  splitAtHeadings,
+  markdownHeadings,
+  taskNameFromHeading,
+  type SplitAtHeadingsOptions,
+  type SplitAtHeadingsResult,
+} from './headings.js';
 export type { VersionKind } from './flow.js';
 export { parsePipelineYaml, pipelineToYaml, type ParseYamlOptions } from './yaml.js';
 export { taskCode, TaskCodeReader, type CellCode, type TaskCode } from './taskcode.js';
