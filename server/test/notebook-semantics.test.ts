@@ -205,6 +205,14 @@ test('module state set in one task holds in every later one: sys.path, an import
   }
 });
 
+test('a task that binds or changes a name a setup cell binds passes its version to later tasks', async () => {
+  await expectSameAsTopToBottom([
+    { source: 'x = 1\nparams = {"lr": 0.1}' },
+    { source: 'x = 2\nparams["lr"] = 0.2', tags: ['task:a'] },
+    { source: 'print(x, params)', tags: ['task:b'] },
+  ]);
+});
+
 test('%time total = sum(data) passes data; an indented first line runs; Π and 𝜋 are names', async () => {
   const cells: Cell[] = [
     { source: 'data = [1, 2, 3]\nΠ = 3.14\n𝜋 = 3', tags: ['task:load'] },

@@ -1,8 +1,8 @@
 """The stdlib engine: the cells run in this process, in a fresh ``__main__`` module.
 
-A run: read inputs; run the setup cells, the parameters (an ``injected-parameters`` cell right after
-the parameters cell, or before the task's cells) and, before the task's first cell, the definitions
-passed by source and the inputs that needed them; then the task's cells, checking read-only inputs
+A run: run the setup cells, the parameters (an ``injected-parameters`` cell right after the
+parameters cell, or before the task's cells) and, before the task's first cell, read inputs, run the
+definitions passed by source and read the inputs that needed them; then the task's cells, checking read-only inputs
 for in-place changes (after each cell, or once at the end for values costly to fingerprint); save the
 outputs; write the executed notebook and result.json.
 ``KernelRunner`` (kernel.py) overrides the hooks marked "engine hook" to do the same in a kernel.
@@ -339,9 +339,12 @@ class Runner(object):
             ename=problem["ename"],
         )
 
-    def before_task_cells(self, deferred):
-        """Definitions, then the inputs that needed them, then the read-only inputs' fingerprints."""
+    def before_task_cells(self):
+        """Inputs, definitions, the inputs that needed them, then the read-only inputs' fingerprints.
+        Inputs load after the setup cells and the parameters: a task's version of a name they bind
+        is the one a top-to-bottom run has at this point."""
         t = self.task
+        deferred = self.load_inputs(t.inputs, final=not t.definitions)
         if t.definitions:
             self._log("definitions")
             from .definitions import in_runs, sources_by_cell
@@ -683,17 +686,16 @@ class Runner(object):
                 raise TaskFailure("cannot prepare the task's folders: %s" % e, "io", ename=type(e).__name__)
             self._log("task %s (job %s, attempt %d)" % (t.taskName, t.jobId, t.attempt))
             try:
-                deferred = self.load_inputs(t.inputs, final=not (t.setup or t.definitions))
                 ready = False
                 for step in self.steps:
                     if not ready and step.role == "task":
-                        self.before_task_cells(deferred)
+                        self.before_task_cells()
                         ready = True
                     self.run_tagged_step(step)
                     if step.role == "task" and self._fingerprints:
                         self.check_inputs(step)
                 if not ready:
-                    self.before_task_cells(deferred)
+                    self.before_task_cells()
             except StopTask:
                 pass
             if self._fingerprints:
