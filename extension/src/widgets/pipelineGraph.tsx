@@ -1,5 +1,6 @@
 /** The current notebook's task graph in the main area: left to right, with room to read it whole. */
 import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 import type { PipelineModel } from '../pipeline/model.js';
@@ -14,7 +15,10 @@ function GraphView(props: { model: PipelineModel }): React.ReactElement {
   const name = model.result?.pipeline?.metadata.name ?? model.path ?? '';
   return (
     <section className={`${CLASS}-body`} aria-label={trans.__('Pipeline graph of %1', name)}>
-      <h2 className={`${CLASS}-title`}>{model.path ?? trans.__('No notebook')}</h2>
+      {/* The file name as the heading; where it lives (a long path) in its tooltip. */}
+      <h2 className={`${CLASS}-title`} title={model.path ?? undefined}>
+        {model.path ? PathExt.basename(model.path) : trans.__('No notebook')}
+      </h2>
       {model.graph ? (
         <NotebookGraph model={model} direction="LR" />
       ) : (

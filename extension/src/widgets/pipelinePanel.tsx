@@ -199,6 +199,19 @@ function RunSection(props: { model: PipelineModel; actions: PipelinePanelActions
       >
         {trans.__('Run as Pipeline')}
       </button>
+      {blocked && !model.running ? (
+        <p id="cellpipe-run-blocked" className={`${CLASS}-blocked`}>
+          {blocked}
+        </p>
+      ) : null}
+      <label className={`${CLASS}-stay`}>
+        <input
+          type="checkbox"
+          checked={model.stayInNotebook}
+          onChange={(e) => actions.setStayInNotebook(e.currentTarget.checked)}
+        />
+        <span>{trans.__('Stay in the notebook after Run')}</span>
+      </label>
       <button
         type="button"
         className={`${CLASS}-scheduleButton jp-mod-styled`}
@@ -212,19 +225,6 @@ function RunSection(props: { model: PipelineModel; actions: PipelinePanelActions
       >
         {trans.__('Schedule…')}
       </button>
-      {blocked && !model.running ? (
-        <p id="cellpipe-run-blocked" className={`${CLASS}-blocked`}>
-          {blocked}
-        </p>
-      ) : null}
-      <label className={`${CLASS}-stay`}>
-        <input
-          type="checkbox"
-          checked={model.stayInNotebook}
-          onChange={(e) => actions.setStayInNotebook(e.currentTarget.checked)}
-        />{' '}
-        {trans.__('Stay in the notebook after Run')}
-      </label>
       {last ? (
         <p className={`${CLASS}-last`}>{trans.__('Last run: %1 · %2', last.id, stateLabel(last.state, trans))}</p>
       ) : null}

@@ -13,6 +13,7 @@ import {
   stripAnsi,
   taskRan,
   usageText,
+  usageTitle,
   waitingText,
 } from './format.js';
 
@@ -95,48 +96,52 @@ function TaskRow(props: { job: Job; task: TaskRun; model: JobsViewModel; now: nu
         >
           {formatDuration(taskDurationMs(t, now))}
         </td>
-        <td>{usageText(t, trans)}</td>
-        <td className={`${CLASS}-taskActions`}>
-          {isTaskFinished(t.state) ? null : (
+        <td className={`${CLASS}-usage`} title={usageTitle(t, trans) || undefined}>
+          {usageText(t, trans)}
+        </td>
+        <td>
+          <div className={`${CLASS}-taskActions`}>
+            {isTaskFinished(t.state) ? null : (
+              <button
+                type="button"
+                className="jp-mod-styled jp-mod-warn"
+                disabled={t.stopping !== undefined}
+                title={
+                  t.stopping
+                    ? trans.__('The task is being stopped')
+                    : trans.__('Stop this task only: the tasks that depend on it are skipped, the rest goes on')
+                }
+                aria-label={trans.__('Cancel task %1', t.name)}
+                onClick={() => void model.run(() => model.actions.cancelTask(job.id, t.name))}
+              >
+                {trans.__('Cancel')}
+              </button>
+            )}
             <button
               type="button"
-              className="jp-mod-styled jp-mod-warn"
-              disabled={t.stopping !== undefined}
-              title={
-                t.stopping
-                  ? trans.__('The task is being stopped')
-                  : trans.__('Stop this task only: the tasks that depend on it are skipped, the rest goes on')
-              }
-              aria-label={trans.__('Cancel task %1', t.name)}
-              onClick={() => void model.run(() => model.actions.cancelTask(job.id, t.name))}
+              className="jp-mod-styled"
+              disabled={!taskRan(t)}
+              title={taskRan(t) ? undefined : trans.__('The task has not run')}
+              onClick={() => model.showLogs(job.id, t.name)}
             >
-              {trans.__('Cancel')}
+              {trans.__('Logs')}
             </button>
-          )}
-          <button
-            type="button"
-            className="jp-mod-styled"
-            disabled={!taskRan(t)}
-            title={taskRan(t) ? undefined : trans.__('The task has not run')}
-            onClick={() => model.showLogs(job.id, t.name)}
-          >
-            {trans.__('Logs')}
-          </button>
-          <button
-            type="button"
-            className="jp-mod-styled"
-            disabled={!taskRan(t) || !isTaskFinished(t.state)}
-            title={
-              !taskRan(t)
-                ? trans.__('The task has not run')
-                : isTaskFinished(t.state)
-                  ? undefined
-                  : trans.__('Available once the task has finished')
-            }
-            onClick={() => void model.run(() => model.actions.openExecuted(job.id, t.name))}
-          >
-            {trans.__('Executed notebook')}
-          </button>
+            <button
+              type="button"
+              className="jp-mod-styled"
+              disabled={!taskRan(t) || !isTaskFinished(t.state)}
+              title={
+                !taskRan(t)
+                  ? trans.__('The task has not run')
+                  : isTaskFinished(t.state)
+                    ? undefined
+                    : trans.__('Available once the task has finished')
+              }
+              onClick={() => void model.run(() => model.actions.openExecuted(job.id, t.name))}
+            >
+              {trans.__('Executed notebook')}
+            </button>
+          </div>
         </td>
       </tr>
       {waiting ? (
@@ -199,7 +204,11 @@ export function TaskTable(props: { job: Job; model: JobsViewModel; now: number }
           <th>{trans.__('Attempt')}</th>
           <th>{trans.__('Resources')}</th>
           <th>{trans.__('Duration')}</th>
-          <th title={trans.__('Peak memory and CPU time of the attempt, where the executor measures them')}>
+          <th
+            title={trans.__(
+              'Peak memory · CPU time of the attempt, then GPU utilisation and peak GPU memory where measured',
+            )}
+          >
             {trans.__('Used')}
           </th>
           <th>

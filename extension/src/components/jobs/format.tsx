@@ -66,31 +66,45 @@ export function formatBytes(bytes: number): string {
   return `${v >= 10 || u === 0 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
 }
 
+/** CPU seconds as the task table shows them: a tenth of a second below 10 s, whole seconds above. */
+function cpuSecondsText(seconds: number): string {
+  return seconds < 10 ? seconds.toFixed(1) : String(Math.round(seconds));
+}
+
 /**
- * What a task's attempt used, as its executor measured it (or, on Kubernetes, its runner inside the container):
- * "peak 1.2 GiB · 3.4 s CPU · GPU 87% mean, 99% peak, 14.2 GiB".
+ * What a task's attempt used, as its executor measured it (or, on Kubernetes, its runner inside the
+ * container), short enough for one line of the task table: "1.2 GiB · 3.4 s · GPU 87%, 14 GiB"
+ * (peak memory · CPU time · mean GPU utilisation, peak GPU memory). `usageTitle` spells it out.
  */
 export function usageText(t: Pick<TaskRun, 'usage'>, trans: TranslationBundle): string {
   const u = t.usage;
   if (!u) return '';
   const parts: string[] = [];
-  if (u.peakMemoryBytes !== undefined) parts.push(trans.__('peak %1', formatBytes(u.peakMemoryBytes)));
-  if (u.cpuSeconds !== undefined)
-    parts.push(trans.__('%1 s CPU', u.cpuSeconds < 10 ? u.cpuSeconds.toFixed(1) : Math.round(u.cpuSeconds)));
-  const gpu = gpuUsageText(u, trans);
-  if (gpu) parts.push(gpu);
+  if (u.peakMemoryBytes !== undefined) parts.push(formatBytes(u.peakMemoryBytes));
+  if (u.cpuSeconds !== undefined) parts.push(trans.__('%1 s', cpuSecondsText(u.cpuSeconds)));
+  const gpu: string[] = [];
+  const utilisation = u.gpuUtilizationMeanPercent ?? u.gpuUtilizationPeakPercent;
+  if (utilisation !== undefined) gpu.push(`${Math.round(utilisation)}%`);
+  if (u.gpuMemoryPeakBytes !== undefined) gpu.push(formatBytes(u.gpuMemoryPeakBytes));
+  if (gpu.length) parts.push(trans.__('GPU %1', gpu.join(', ')));
   return parts.join(' · ');
 }
 
-/** The GPU part of usageText: only what was measured ("GPU 14.2 GiB" where utilisation was not reported). */
-function gpuUsageText(u: NonNullable<TaskRun['usage']>, trans: TranslationBundle): string {
+/** usageText in words, for its tooltip: "peak memory 1.2 GiB · CPU time 3.4 s · GPU 87% mean, 99% peak · ...". */
+export function usageTitle(t: Pick<TaskRun, 'usage'>, trans: TranslationBundle): string {
+  const u = t.usage;
+  if (!u) return '';
   const parts: string[] = [];
+  if (u.peakMemoryBytes !== undefined) parts.push(trans.__('peak memory %1', formatBytes(u.peakMemoryBytes)));
+  if (u.cpuSeconds !== undefined) parts.push(trans.__('CPU time %1 s', cpuSecondsText(u.cpuSeconds)));
+  const utilisation: string[] = [];
   if (u.gpuUtilizationMeanPercent !== undefined)
-    parts.push(trans.__('%1% mean', Math.round(u.gpuUtilizationMeanPercent)));
+    utilisation.push(trans.__('%1% mean', Math.round(u.gpuUtilizationMeanPercent)));
   if (u.gpuUtilizationPeakPercent !== undefined)
-    parts.push(trans.__('%1% peak', Math.round(u.gpuUtilizationPeakPercent)));
-  if (u.gpuMemoryPeakBytes !== undefined) parts.push(formatBytes(u.gpuMemoryPeakBytes));
-  return parts.length ? trans.__('GPU %1', parts.join(', ')) : '';
+    utilisation.push(trans.__('%1% peak', Math.round(u.gpuUtilizationPeakPercent)));
+  if (utilisation.length) parts.push(trans.__('GPU utilisation %1', utilisation.join(', ')));
+  if (u.gpuMemoryPeakBytes !== undefined) parts.push(trans.__('peak GPU memory %1', formatBytes(u.gpuMemoryPeakBytes)));
+  return parts.join(' · ');
 }
 
 /** True once a task actually started an attempt (only then can it have logs and an executed notebook). */
