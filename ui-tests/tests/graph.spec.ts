@@ -82,6 +82,13 @@ test.describe('a graph you can read', () => {
   }, testInfo) => {
     const cellpipe = new Cellpipe(page);
     await openNotebook(page, sixtyTasks(), `${tmpPath}/sixty.ipynb`);
+    // The notebook was written here without what JupyterLab adds once its kernel is up (cell ids, the
+    // kernel's kernelspec and language_info), which leaves it unsaved: save that first, so the tab
+    // shows what Cellpipe does to the notebook below (nothing).
+    await expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).toBeVisible({ timeout: 60_000 });
+    await page.notebook.save();
+    const notebookTab = page.getByRole('tab', { name: /sixty\.ipynb/ });
+    await expect(notebookTab).not.toHaveClass(/jp-mod-dirty/);
     await cellpipe.pipeline.open();
     await expect(cellpipe.pipeline.tasks).toHaveCount(60);
     await expect(cellpipe.pipeline.problems.getByRole('button')).toHaveCount(0);
@@ -152,6 +159,11 @@ test.describe('a graph you can read', () => {
     const x = async (task: string) => (await wide.locator(`g[data-task="${task}"]`).boundingBox())!.x;
     expect(await x('stage1-0')).toBeLessThan(await x('stage2-0'));
     expect(await drawingFaults(wide)).toEqual({ overlaps: [], crossings: [] });
+    // Headed by the notebook's file name, its path in the tooltip
+    const title = main.getByRole('heading', { name: 'sixty.ipynb', exact: true });
+    await expect(title).toHaveAttribute('title', `${tmpPath}/sixty.ipynb`);
+    // Drawing it twice, selecting a cell from it and opening it in the main area left the notebook saved
+    await expect(notebookTab).not.toHaveClass(/jp-mod-dirty/);
     await saveScreenshot(testInfo, page, 'graph.png');
     await page.sidebar.close('left');
     const broken = await page.evaluate(() => {

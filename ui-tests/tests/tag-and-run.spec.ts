@@ -61,6 +61,10 @@ test.describe('tag cells, see the pipeline, run it and inspect the results', () 
       await expect(cellpipe.monitor.taskRow(name)).toContainText('succeeded');
     }
     await page.sidebar.close('right');
+    // The job-end toast (the notifications test's subject) would cover the task table: dismiss it. It was
+    // raised with the state change awaited above.
+    await page.evaluate(() => window.jupyterapp.commands.execute('apputils:dismiss-notification'));
+    await expect(cellpipe.toast(`(${job.id}) succeeded`)).toHaveCount(0);
     await saveScreenshot(testInfo, page, 'monitor.png');
 
     // When a task's log is opened, it shows what the task printed
