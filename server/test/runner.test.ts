@@ -737,6 +737,34 @@ const def = (kind: RunnerDefinition['kind'], names: string[], cell: number, line
   source: lines.join('\n'),
 });
 
+/** A notebook's import hook (cell 0): `import made_here` gives a module whose `answer` is 42. */
+const FINDER = [
+  'import sys, importlib.abc, importlib.util',
+  'class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):',
+  '    def find_spec(self, name, path, target=None):',
+  '        return importlib.util.spec_from_loader(name, self) if name == "made_here" else None',
+  '    def create_module(self, spec):',
+  '        return None',
+  '    def exec_module(self, module):',
+  '        module.answer = 42',
+];
+
+/**
+ * A task after the one that made `finder` (task a) and registered it: the compiler has it define the
+ * class, load the instance (which waits for the class) and run the registration again.
+ */
+const FINDER_USER = {
+  definitions: [
+    def('import', ['sys'], 0, 1, 'import sys'),
+    def('import', ['importlib'], 0, 1, 'import importlib.abc'),
+    def('import', ['importlib'], 0, 1, 'import importlib.util'),
+    def('class', ['Finder'], 0, 2, ...FINDER.slice(1)),
+    def('state', [], 0, 10, 'sys.meta_path.append(finder)'),
+  ],
+  inputs: [{ name: 'finder', from: 'a' }],
+  cells: [code(1, 'import made_here', 'print(made_here.answer)')],
+};
+
 /**
  * A pipeline gives the values a top-to-bottom run gives: what the compiler decides (versions after an
  * in-place change, definitions passed by source, read-only inputs) arrives in task.json, written by
@@ -907,6 +935,31 @@ describe('tasks see what a top-to-bottom run sees', () => {
     expect(run.result.error).toMatchObject({ cell: 3, ename: 'ModuleNotFoundError', reason: 'exception' });
     expect(run.result.error?.message).toContain('cell 3, `import nowhere_to_be_found as nowhere`');
     expect(run.result.error?.traceback).toContain('File "<cell 3>", line 3, in <module>');
+  });
+
+  test('a state statement runs after the class and the input it reads; one that fails names itself', async () => {
+    const job = newJob();
+    await runTask(
+      task(job, 'a', {
+        cells: [code(0, ...FINDER, 'finder = Finder()', 'sys.meta_path.append(finder)')],
+        outputs: ['finder'],
+      }),
+    );
+    const b = await runTask(task(job, 'b', FINDER_USER));
+    expect(b.stderr).toBe('');
+    expect(b.stdout).toContain('42\n');
+    const broken = await runTask(
+      task(job, 'c', {
+        definitions: [def('state', [], 2, 2, 'sys.path.append(nowhere)')],
+        cells: [code(5, 'print("never")')],
+      }),
+    );
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).not.toContain('never');
+    expect(broken.result.error).toMatchObject({ cell: 3, ename: 'NameError', reason: 'exception' });
+    expect(broken.result.error?.message).toContain(
+      'cell 3, `sys.path.append(nowhere)` (it sets module state in an earlier task, run here again by source): NameError',
+    );
   });
 
   test('a read-only input changed in place is reported with the task, the variable and the cell', async () => {
@@ -1246,6 +1299,23 @@ describe('tasks see what a top-to-bottom run sees', () => {
     );
     expect(exit3.code).toBe(1);
     expect(exit3.result.error).toMatchObject({ reason: 'exit', cell: 1, ename: 'SystemExit' });
+  });
+
+  test('a state statement runs after the class and the input it reads in the kernel and in IPython too', async () => {
+    const job = newJob();
+    await runTask(
+      task(job, 'a', {
+        cells: [code(0, ...FINDER, 'finder = Finder()', 'sys.meta_path.append(finder)')],
+        outputs: ['finder'],
+      }),
+      kernel,
+    );
+    for (const engine of ['kernel', 'ipython'] as const) {
+      const b = await runTask(task(job, `b-${engine}`, { ...FINDER_USER, engine }), kernel);
+      expect(b.result.runner.engine).toBe(engine);
+      expect(b.result.error).toBeUndefined();
+      expect(b.stdout).toContain('42\n');
+    }
   });
 
   test('definitions, inputs that need them and read-only checks run in the kernel too', async () => {
