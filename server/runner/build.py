@@ -3,8 +3,9 @@
 
     python3 server/runner/build.py OUT.pyz [--no-bytecode]
 
-The archive holds the ``cellpipe_runner`` package's sources and the ``cellpipe`` module task code
-imports (``cellpipe.report``) and, next to each, its bytecode for the
+The archive holds the ``cellpipe_runner`` package's sources (with the code it vendors under
+``_vendor/``, and its licence) and the ``cellpipe`` module task code imports (``cellpipe.report``)
+and, next to each, its bytecode for the
 Python that builds it (unchecked hash-based .pyc, so the archive's timestamps do not matter): an image
 with that Python skips compiling the runner at every start, any other Python >= 3.9 imports the
 sources. Compressed, so it fits a Kubernetes ConfigMap with room to spare. Written atomically.
@@ -41,12 +42,16 @@ def build(out, bytecode=True):
     out = os.path.abspath(out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cellpipe-runner-build-") as staging:
-        package = os.path.join(staging, PACKAGE)
-        os.mkdir(package)
-        for name in sorted(os.listdir(os.path.join(HERE, PACKAGE))):
-            if not name.endswith(".py"):
-                continue
-            _add(os.path.join(HERE, PACKAGE, name), os.path.join(package, name), "%s/%s" % (PACKAGE, name), bytecode)
+        for folder, dirs, files in os.walk(os.path.join(HERE, PACKAGE)):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            rel = os.path.relpath(folder, HERE)
+            os.mkdir(os.path.join(staging, rel))
+            for name in sorted(files):
+                source, target = os.path.join(folder, name), os.path.join(staging, rel, name)
+                if name.endswith(".py"):
+                    _add(source, target, "%s/%s" % (rel.replace(os.sep, "/"), name), bytecode)
+                elif name == "LICENSE":  # vendored code ships with its licence (_vendor/*/LICENSE)
+                    shutil.copyfile(source, target)
         # `import cellpipe` in task code: the API the runner provides (cellpipe.report).
         _add(os.path.join(HERE, API_MODULE), os.path.join(staging, API_MODULE), API_MODULE, bytecode)
         shutil.copyfile(os.path.join(HERE, PACKAGE, "__main__.py"), os.path.join(staging, "__main__.py"))

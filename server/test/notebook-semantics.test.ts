@@ -251,3 +251,47 @@ test('an input declared read-only that the task changes is reported on the job',
   ]);
   expect(job.warnings).toEqual([expect.objectContaining({ kind: 'input-mutated', task: 'b', variable: 'xs' })]);
 });
+
+test('closures, lambdas, partials and classes made by calls pass by value; notebook classes by source', async () => {
+  const job = await expectSameAsTopToBottom([
+    {
+      source: [
+        'import collections, enum, functools, typing',
+        'class Model:',
+        '    def __init__(self, w):',
+        '        self.w = w',
+        '    def __repr__(self):',
+        '        return f"Model({self.w})"',
+        'def make(k):',
+        '    def g(x):',
+        '        return x * k',
+        '    return g',
+        'g2 = make(3)',
+        'P = collections.namedtuple("P", "x y")',
+        'p = P(1, 2)',
+        'T = typing.NamedTuple("T", [("a", int)])',
+        'Color = enum.Enum("Color", "RED GREEN")',
+        'c = Color.GREEN',
+        'f = lambda x: x + 1',
+        'fs = [lambda x: x * 2, lambda x: f(x) - 1]',
+        'inc = functools.partial(lambda a, b: a + b, 10)',
+        'm = Model(4)',
+      ].join('\n'),
+      tags: ['task:make'],
+    },
+    {
+      source:
+        'print(g2(2), p, P(3, 4), isinstance(p, P), T(5), c, Color.RED, c is Color.GREEN)\nprint(f(1), [h(3) for h in fs], inc(5), m, isinstance(m, Model))',
+      tags: ['task:use', 'readonly:fs,p'],
+    },
+    {
+      source: 'print(p._replace(x=9), list(Color), f(f(1)), type(m).__name__, Model(1), [h(0) for h in fs])',
+      tags: ['task:again'],
+    },
+  ]);
+  // The read-only inputs pickle the same bytes before and after the cells: no false "changed" warning.
+  expect(taskOf(job, 'use').warnings).toBeUndefined();
+  // Model crossed by source (its instance by reference), the rest as values.
+  const use = job.pipeline.spec.tasks.find((t) => t.name === 'use')!;
+  expect(use.definitions.flatMap((d) => d.names)).toEqual(expect.arrayContaining(['Model']));
+});

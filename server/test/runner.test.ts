@@ -331,11 +331,23 @@ describe('errors', () => {
     expect(existsSync(join(job, 'artifacts', 'prep', 'vars', 'gen.pkl'))).toBe(false);
   });
 
-  test('a lambda output is named too', async () => {
+  test('a lambda and a closure pass by value: the next task calls them without defining them', async () => {
     const job = newJob();
-    const run = await runTask(task(job, 'prep', { cells: [code(0, 'f = lambda x: x')], outputs: ['f'] }));
-    expect(run.result.error?.reason).toBe('serialization');
-    expect(run.result.error?.message).toMatch(/^output 'f' \(type function\) of task 'prep' cannot be pickled/);
+    const prep = await runTask(
+      task(job, 'prep', {
+        cells: [code(0, 'def make(k):', '    return lambda x: x * k', 'f = lambda x: x + 1', 'g = make(3)')],
+        outputs: ['f', 'g'],
+      }),
+    );
+    expect(prep.code).toBe(0);
+    const use = await runTask(
+      task(job, 'use', {
+        inputs: ['f', 'g'].map((name) => ({ name, from: 'prep' })),
+        cells: [code(1, 'print(f(1), g(2))')],
+      }),
+    );
+    expect(use.stderr).toBe('');
+    expect(use.stdout).toContain('2 6\n');
   });
 
   test('a declared output the cells never assigned fails with a clear message', async () => {
@@ -1207,6 +1219,40 @@ describe('tasks see what a top-to-bottom run sees', () => {
       task(job, 'report', { setup, inputs: [{ name: 'q', from: 'train' }], cells: [code(4, 'print("x", q.x)')] }),
     );
     expect(report.stdout).toContain('x 30\n');
+  });
+
+  test('the kernel pickles as the runner does: by value what no task defines by source, by reference the rest', async () => {
+    const job = newJob();
+    const made = await runTask(
+      task(job, 'make', {
+        engine: 'kernel',
+        cells: [
+          code(0, 'import collections', 'class Point:', '    def __init__(self, x): self.x = x'),
+          code(1, 'P = collections.namedtuple("P", "x y")', 'p = P(1, 2)', 'fs = [lambda v: v + 1]', 'q = Point(7)'),
+        ],
+        outputs: ['P', 'p', 'fs', 'q'],
+      }),
+      kernel,
+    );
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
+    const used = await runTask(
+      task(job, 'use', {
+        inputs: ['P', 'p', 'fs', 'q'].map((name) => ({ name, from: 'make' })),
+        definitions: [
+          {
+            kind: 'class',
+            names: ['Point'],
+            cell: 0,
+            line: 2,
+            source: 'class Point:\n    def __init__(self, x): self.x = x',
+          },
+        ],
+        cells: [code(2, 'print(isinstance(p, P), P(3, 4), fs[0](1), isinstance(q, Point), q.x)')],
+      }),
+    );
+    expect(used.stderr).toBe('');
+    expect(used.stdout).toContain('True P(x=3, y=4) 2 True 7\n');
   });
 
   test('magics and shell lines run for real; env and artifact folder are the same', async () => {

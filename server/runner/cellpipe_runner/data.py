@@ -131,16 +131,19 @@ def load_variable(namespace, store, source, name, final, loaded=None):
     return None
 
 
-def save_variable(namespace, store, name):
-    """Pickles namespace[name] into the store. {"ok": True, "type", "bytes"} or {"ok": False,
-    "reason", ...} (reason: missing-output, io, serialization)."""
+def save_variable(namespace, store, name, by_source=frozenset()):
+    """Pickles namespace[name] into the store (pickling.py: the notebook's functions and classes
+    named in by_source by reference, its other ones by value). {"ok": True, "type", "bytes"} or
+    {"ok": False, "reason", ...} (reason: missing-output, io, serialization)."""
     import pickle
+
+    from .pickling import dump
 
     if name not in namespace:
         return {"ok": False, "reason": "missing-output"}
     value = namespace[name]
     try:
-        size = store.save_output(name, lambda f: pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL))
+        size = store.save_output(name, lambda f: dump(value, f, by_source, protocol=pickle.HIGHEST_PROTOCOL))
     except Exception as e:
         # An OSError with an errno is the disk (full, permissions), not the object.
         reason = "io" if isinstance(e, OSError) and e.errno is not None else "serialization"

@@ -108,6 +108,8 @@ class Runner(object):
         # The objects read-only inputs were loaded as (the task may rebind the names): only those are
         # kept, so a task that deletes an input to free its memory still frees it.
         self._loaded = {}
+        # Names of the notebook's functions and classes pickled by reference (pickling.py), once known.
+        self._by_source = None
         self.sigterm = None
         # The cell whose sys.exit() ended the run, if one did.
         self._exit_cell = None
@@ -391,15 +393,26 @@ class Runner(object):
             cell=problem["position"],
         )
 
+    def by_source(self):
+        """The names the cells this task runs bind by top-level def / class statements: the
+        notebook's functions and classes that values pickle by reference (pickling.py)."""
+        if self._by_source is None:
+            from .pickling import by_source_names
+
+            t = self.task
+            sources = [c.source for c in t.setup] + [d.source for d in t.definitions] + [c.source for c in t.cells]
+            self._by_source = by_source_names(sources)
+        return self._by_source
+
     def _measure(self, name):  # engine hook
         from .fingerprint import measure
 
-        return measure(self._loaded[name])
+        return measure(self._loaded[name], self.by_source())
 
     def _fingerprint(self, name):  # engine hook
         from .fingerprint import fingerprint
 
-        return fingerprint(self._loaded[name])
+        return fingerprint(self._loaded[name], self.by_source())
 
     def check_inputs(self, step=None):
         """Reports read-only inputs that the cells changed in place: after `step` (the cell just run)
@@ -448,7 +461,7 @@ class Runner(object):
     def _save_variable(self, name):  # engine hook
         from .data import save_variable
 
-        return save_variable(self.namespace, self.store, name)
+        return save_variable(self.namespace, self.store, name, self.by_source())
 
     def _output_failure(self, name, fact):
         reason = fact["reason"]

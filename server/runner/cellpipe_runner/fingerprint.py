@@ -77,19 +77,21 @@ class _HashSink(object):
         self.left -= 2 * EDGE + SAMPLES * SAMPLE_BLOCK
 
 
-def fingerprint(value):
+def fingerprint(value, by_source=frozenset()):
     """A short text that changes when the value does (within the bounds above)."""
-    return measure(value)[0]
+    return measure(value, by_source)[0]
 
 
-def measure(value):
+def measure(value, by_source=frozenset()):
     """(fingerprint, cost): cost is the number of bytes of pickle stream hashed whole, which grows
-    with the work pickling the value takes (not with the size of sampled buffers)."""
-    import pickle
+    with the work pickling the value takes (not with the size of sampled buffers). The value is
+    pickled as outputs are (pickling.py, by_source as there), so lambdas and classes made by calls
+    are hashed by value, the same bytes while they are unchanged."""
+    from .pickling import dump
 
     sink = _HashSink()
     try:
-        pickle.Pickler(sink, protocol=5, buffer_callback=sink.buffer).dump(value)
+        dump(value, sink, by_source, protocol=5, buffer_callback=sink.buffer)
     except _Enough:
         pass
     except Exception as e:

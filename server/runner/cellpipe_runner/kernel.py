@@ -183,13 +183,13 @@ class KernelRunner(Runner):
         return self._expr("kernel_load(%r, %r, %r, %r)" % (item.from_, item.name, final, item.readOnly))
 
     def _save_variable(self, name):
-        return self._expr("kernel_save(%r)" % (name,))
+        return self._expr("kernel_save(%r, %r)" % (name, sorted(self.by_source())))
 
     def _measure(self, name):
-        return tuple(self._expr("kernel_measure(%r)" % (name,)))
+        return tuple(self._expr("kernel_measure(%r, %r)" % (name, sorted(self.by_source()))))
 
     def _fingerprint(self, name):
-        return self._expr("kernel_fingerprint(%r)" % (name,))
+        return self._expr("kernel_fingerprint(%r, %r)" % (name, sorted(self.by_source())))
 
     def _run_definitions(self, definitions):
         import json

@@ -32,22 +32,22 @@ def kernel_load(source, name, final, keep):
     return json.dumps(load_variable(_user_ns(), _STATE["store"], source, name, final, loaded))
 
 
-def kernel_save(name):
+def kernel_save(name, by_source):
     from .data import save_variable
 
-    return json.dumps(save_variable(_user_ns(), _STATE["store"], name))
+    return json.dumps(save_variable(_user_ns(), _STATE["store"], name, frozenset(by_source)))
 
 
-def kernel_measure(name):
+def kernel_measure(name, by_source):
     from .fingerprint import measure
 
-    return json.dumps(measure(_STATE["loaded"][name]))
+    return json.dumps(measure(_STATE["loaded"][name], frozenset(by_source)))
 
 
-def kernel_fingerprint(name):
+def kernel_fingerprint(name, by_source):
     from .fingerprint import fingerprint
 
-    return json.dumps(fingerprint(_STATE["loaded"][name]))
+    return json.dumps(fingerprint(_STATE["loaded"][name], frozenset(by_source)))
 
 
 def kernel_define(definitions_json, cell_offset):
