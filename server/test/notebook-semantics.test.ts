@@ -18,6 +18,7 @@ import {
   type NotebookCell,
   type TestHome,
 } from './jobs-fixtures.js';
+import { FINDER } from './runner-fixtures.js';
 
 jest.setTimeout(180_000);
 
@@ -149,15 +150,9 @@ test('module state set in one task holds in every later one: sys.path, an import
       [
         {
           source: [
-            'import os, sys, warnings, importlib.abc, importlib.util',
+            'import os, warnings',
+            ...FINDER,
             `lib = ${JSON.stringify(lib)}`,
-            'class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):',
-            '    def find_spec(self, name, path, target=None):',
-            '        return importlib.util.spec_from_loader(name, self) if name == "made_here" else None',
-            '    def create_module(self, spec):',
-            '        return None',
-            '    def exec_module(self, module):',
-            '        module.answer = 42',
             'finder = Finder()',
             'sys.meta_path.append(finder)',
             'sys.path.insert(0, lib)',

@@ -234,3 +234,18 @@ export function streamText(cell: NotebookCell, name = 'stdout'): string {
 }
 
 export const code = (index: number, ...lines: string[]): Cell => ({ index, source: lines.join('\n') });
+
+/**
+ * A notebook's import hook, as a cell's lines: `import made_here` (once `Finder()` is on
+ * `sys.meta_path`) gives a module whose `answer` is 42.
+ */
+export const FINDER = [
+  'import sys, importlib.abc, importlib.util',
+  'class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):',
+  '    def find_spec(self, name, path, target=None):',
+  '        return importlib.util.spec_from_loader(name, self) if name == "made_here" else None',
+  '    def create_module(self, spec):',
+  '        return None',
+  '    def exec_module(self, module):',
+  '        module.answer = 42',
+];

@@ -18,6 +18,7 @@ import {
   VENV_PYTHON,
   cellOf,
   code,
+  FINDER,
   collect,
   newJob,
   notebooksWritten,
@@ -749,22 +750,20 @@ const def = (kind: RunnerDefinition['kind'], names: string[], cell: number, line
   source: lines.join('\n'),
 });
 
-/** A notebook's import hook (cell 0): `import made_here` gives a module whose `answer` is 42. */
-const FINDER = [
-  'import sys, importlib.abc, importlib.util',
-  'class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):',
-  '    def find_spec(self, name, path, target=None):',
-  '        return importlib.util.spec_from_loader(name, self) if name == "made_here" else None',
-  '    def create_module(self, spec):',
-  '        return None',
-  '    def exec_module(self, module):',
-  '        module.answer = 42',
-];
-
 /**
  * A task after the one that made `finder` (task a) and registered it: the compiler has it define the
  * class, load the instance (which waits for the class) and run the registration again.
  */
+/** Task a: cell 0 defines the hook, makes `finder` and registers it. */
+const registerFinder = (job: string, options?: Parameters<typeof runTask>[1]) =>
+  runTask(
+    task(job, 'a', {
+      cells: [code(0, ...FINDER, 'finder = Finder()', 'sys.meta_path.append(finder)')],
+      outputs: ['finder'],
+    }),
+    options,
+  );
+
 const FINDER_USER = {
   definitions: [
     def('import', ['sys'], 0, 1, 'import sys'),
@@ -951,12 +950,7 @@ describe('tasks see what a top-to-bottom run sees', () => {
 
   test('a state statement runs after the class and the input it reads; one that fails names itself', async () => {
     const job = newJob();
-    await runTask(
-      task(job, 'a', {
-        cells: [code(0, ...FINDER, 'finder = Finder()', 'sys.meta_path.append(finder)')],
-        outputs: ['finder'],
-      }),
-    );
+    await registerFinder(job);
     const b = await runTask(task(job, 'b', FINDER_USER));
     expect(b.stderr).toBe('');
     expect(b.stdout).toContain('42\n');
@@ -1349,13 +1343,7 @@ describe('tasks see what a top-to-bottom run sees', () => {
 
   test('a state statement runs after the class and the input it reads in the kernel and in IPython too', async () => {
     const job = newJob();
-    await runTask(
-      task(job, 'a', {
-        cells: [code(0, ...FINDER, 'finder = Finder()', 'sys.meta_path.append(finder)')],
-        outputs: ['finder'],
-      }),
-      kernel,
-    );
+    await registerFinder(job, kernel);
     for (const engine of ['kernel', 'ipython'] as const) {
       const b = await runTask(task(job, `b-${engine}`, { ...FINDER_USER, engine }), kernel);
       expect(b.result.runner.engine).toBe(engine);
