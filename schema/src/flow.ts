@@ -249,11 +249,6 @@ export function inferFlow(
    * `out.append(make())` where make builds a Model).
    */
   const holdsOf = new Map<string, Map<string, ReadonlySet<Binding>>>();
-  /**
-   * Per task, names it binds to a function, class or module by a statement inside a block (`if`,
-   * `try`, ...): those pass as values, if at all, and the cell where it happens.
-   */
-  const inBlockOf = new Map<string, Map<string, { what: string; cell: number }>>();
   /** Per task, the first change it makes to module state that is not carried (it stays in the task's process). */
   const stateOf = new Map<
     string,
@@ -285,8 +280,6 @@ export function inferFlow(
     const hold = (more: ReadonlySet<Binding> | undefined) => {
       if (more?.size) for (const b of more) (statement.uses ??= new Set()).add(b);
     };
-    const inBlock = new Map<string, { what: string; cell: number }>();
-    inBlockOf.set(t.name, inBlock);
     // Where the current event is, for messages (numbers, not an object per event).
     let whereCell = t.first;
     let whereAt = 0;
@@ -378,27 +371,10 @@ export function inferFlow(
           0,
           { name, what: g.unpassable, from, to: t.name },
         );
-      } else {
-        // Bound inside a block (`if ...: def f()`, `try: import x`): it passes pickled, and pickle
-        // saves functions and classes by reference and cannot save modules.
-        const b = inBlockOf.get(from)?.get(name);
-        if (b?.what === 'module')
-          report(
-            whereCell,
-            'warning',
-            `'${name}' is imported inside a block in task '${from}' (cell ${b.cell + 1}), so it passes pickled, and a module cannot be: import it at the top level of a cell`,
-            t.name,
-            whereAt,
-          );
-        else if (b)
-          report(
-            whereCell,
-            'warning',
-            `${b.what} '${name}' is defined inside a block in task '${from}' (cell ${b.cell + 1}), so it passes pickled, by reference, and task '${t.name}' cannot load it: define it at the top level of a cell`,
-            t.name,
-            whereAt,
-          );
       }
+      // Anything else passes pickled, also a function, class or module bound inside a block (`if
+      // GPU: def f()`, `try: import torch`): the runner pickles the notebook's functions and classes
+      // that no task defines again by value, and modules by name.
     };
 
     /**
@@ -734,8 +710,6 @@ export function inferFlow(
             local.set(e.name, bound(e, c));
             if (statement.uses?.size) holds.set(e.name, statement.uses);
             else holds.delete(e.name);
-            if (e.value?.def === undefined && (e.fn || e.value?.imported !== undefined))
-              inBlock.set(e.name, { what: e.fn ? e.fn.kind : 'module', cell: c });
             flow.lastCell.set(e.name, c);
             const alias = e.value?.alias;
             if (alias) {
