@@ -19,7 +19,8 @@
  * Modules, functions and classes bound by a top-level statement (or an alias of one) cross tasks
  * by source: a task that uses one another task bound runs that statement again (its
  * `definitions`), and so does a task whose inputs may hold instances of the notebook's classes or
- * references to its functions.
+ * references to its functions. A `from m import *` binds names the compiler cannot see: a task
+ * that reads a name no statement it knows binds runs the star imports of earlier tasks again.
  *
  * Module state crosses by source too: a top-level statement whose whole effect is setting state of
  * the process (a call of a known state setter, a change to `sys.path`, `sys.meta_path` or
@@ -45,7 +46,7 @@ import {
   unpassableResult,
   unpassableValue,
 } from './python/builtins.js';
-import type { Definition } from './python/definitions.js';
+import { isStarImport, type Definition } from './python/definitions.js';
 import type { UnpassableFlow } from './diagnostics.js';
 
 export type VersionKind = 'bound' | 'changed';
@@ -254,6 +255,8 @@ export function inferFlow(
     string,
     { what: string; cell: number; at: number; more: number; why: string; device: string | undefined }
   >();
+  /** `from m import *` statements of the tasks so far, in notebook order (see isStarImport). */
+  const stars: { cell: number; index: number; definition: Definition }[] = [];
   /** Statements that set module state, in notebook order: every later task runs them again. */
   const carried: CarriedState[] = [];
   /** Per module whose global random state tasks use: the tasks, in order, and where each first does. */
@@ -323,6 +326,18 @@ export function inferFlow(
       }
       const g = global.get(name);
       if (!g) {
+        // A name no statement the compiler sees binds may come from an earlier task's `from m import
+        // *`, a builtin too (`from numpy import *` rebinds `sum`): this task runs those again.
+        for (const star of stars) {
+          const key = `${star.cell}:${star.index}`;
+          if (!flow.definitions.has(key))
+            flow.definitions.set(key, {
+              cell: star.cell,
+              definition: star.definition,
+              kind: 'import',
+              names: new Set(),
+            });
+        }
         // Most names nobody bound are builtins.
         if (PYTHON_BUILTINS.has(name)) return undefined;
         const later = firstBinderOf(name);
@@ -762,6 +777,10 @@ export function inferFlow(
       }
     }
     for (const [n, b] of local) global.set(n, b);
+    for (const c of t.cells)
+      analysis(c).definitions.forEach((definition, index) => {
+        if (isStarImport(definition)) stars.push({ cell: c, index, definition });
+      });
     for (const n of flow.inputs.keys()) if (!found.changedInputs?.has(n)) flow.readOnly.add(n);
   }
   const last = tasks[tasks.length - 1]?.name;

@@ -345,6 +345,32 @@ describe('variable flow between tasks', () => {
     ]);
   });
 
+  it('a star import runs again in a later task that reads a name no statement it knows binds', () => {
+    const { pipeline, warnings } = flow([
+      'from typing import *\nTOKENS = []',
+      'def peek() -> Optional[str]:\n    return TOKENS[0] if TOKENS else None',
+      'print(peek())',
+      'n = 2',
+      'print(n * 3)',
+    ]);
+    const [t0, t1, t2, t3, t4] = pipeline.spec.tasks;
+    const star = { kind: 'import', names: [], cell: 0, line: 1, source: 'from typing import *' };
+    expect(t0!.definitions).toEqual([]);
+    // The annotation reads Optional, which no statement the compiler sees binds.
+    expect(t1!.definitions).toEqual([star]);
+    // Calling peek defines it again, and its annotation needs the star import first.
+    expect(t2!.definitions).toEqual([star, expect.objectContaining({ kind: 'function', names: ['peek'] })]);
+    expect(t2!.inputs).toEqual(['TOKENS']);
+    // A task that reads only names bound by statements the compiler sees does not run it: n is an
+    // input, and print is a builtin, which the star import may rebind: it runs there too.
+    expect(t3!.definitions).toEqual([]);
+    expect(t4!.definitions).toEqual([star]);
+    expect(t4!.inputs).toEqual(['n']);
+    expect(warnings).toEqual([
+      expect.stringContaining("'from typing import *' binds names the dependency analysis cannot see"),
+    ]);
+  });
+
   it('an alias runs after the binding it aliased, even when the name was bound again later', () => {
     // A function restored in a finally: block, the shape of a test that a function uses another.
     const { pipeline } = flow([

@@ -124,6 +124,24 @@ test('a module, a function and a class from one task work in the next, and an in
   ]);
 });
 
+test('a star import works in later tasks without replacing what they read, next to namedtuple, Enum and Union values', async () => {
+  // e and sqrt are bound after `from math import *`: the star import run again must not replace them.
+  await expectSameAsTopToBottom([
+    {
+      source:
+        "from typing import *\nfrom math import *\nfrom collections import namedtuple\nfrom enum import Enum\nStmt = namedtuple('Stmt', 'num typ')\nColor = Enum('Color', 'RED GREEN')\nArg = Union[int, Stmt]",
+      tags: ['task:defs'],
+    },
+    { source: 'e = 7\nsqrt = "mine"\ns = Stmt(10, "GOTO")\nc = Color.GREEN', tags: ['task:make'] },
+    {
+      source:
+        'def first(xs: List[Arg]) -> Optional[Arg]:\n    return xs[0] if xs else None\nprint(first([s]), c.name, floor(2.5))',
+      tags: ['task:use'],
+    },
+    { source: 'print(e, sqrt, first([]), pi > 3, Stmt(1, "END"))', tags: ['task:again'] },
+  ]);
+});
+
 test('aliases of functions, classes and modules work in later tasks, also one restored in a finally: block', async () => {
   await expectSameAsTopToBottom([
     {

@@ -6,6 +6,9 @@
  * always run), with their exact source as the cell runs it (dedented as IPython does). An alias
  * crosses by source only when the compiler finds that `other` is a module, function or class.
  *
+ * `from m import *` is an import that binds no name the compiler can see (`names` is empty): a task
+ * after it that reads a name no earlier statement binds runs it again (the name may come from it).
+ *
  * Module state crosses the same way: a top-level statement that may only set state of the process
  * (`pd.set_option(...)`, `sys.path.append(p)`, `os.environ["K"] = v`, `pd.options.display.x = 1`) is
  * a candidate (`state`); the compiler decides from what its name is bound to whether it is one, and
@@ -104,13 +107,19 @@ export function blockKind(s: Stmt): string | null {
   }
 }
 
+/** `from m import *`: an import that binds no name the compiler knows. */
+export function isStarImport(d: Definition): boolean {
+  return d.kind === 'import' && d.names.length === 0;
+}
+
 /** The kind of definition a top-level statement is, or null when it is not one. */
 export function definitionKind(s: Stmt): Definition['kind'] | null {
   switch (s.k) {
     case 'Import':
       return 'import';
     case 'ImportFrom':
-      return s.star || (s.module === '__future__' && !s.level) ? null : 'import';
+      // `from m import *` too: it binds no name the compiler knows (see `isStarImport`).
+      return s.module === '__future__' && !s.level ? null : 'import';
     case 'FunctionDef':
       return 'function';
     case 'ClassDef':

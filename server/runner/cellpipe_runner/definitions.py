@@ -39,6 +39,24 @@ def in_runs(definitions):
     return runs
 
 
+def is_star_import(d):
+    """``from m import *``: an import whose names the compiler cannot see (it lists none)."""
+    return d.kind == "import" and not d.names
+
+
+def _run_star_import(code, namespace):
+    """Binds the names the star import gives that the task does not have yet: its inputs, setup
+    cells and earlier definitions are the versions the compiler chose, which the module's names
+    must not replace."""
+    scratch = {"__name__": namespace.get("__name__", "__main__"), "__builtins__": namespace.get("__builtins__")}
+    if scratch["__builtins__"] is None:
+        del scratch["__builtins__"]
+    exec(code, scratch)
+    for name, value in scratch.items():
+        if name not in namespace and name not in ("__name__", "__builtins__"):
+            namespace[name] = value
+
+
 def run_definitions(namespace, definitions, cell_offset, is_user_file):
     """Runs each definition in order. None when all ran, else {"cell", "position", "statement",
     "kind", "ename", "message", "traceback", "syntax"} for the first that failed."""
@@ -50,7 +68,10 @@ def run_definitions(namespace, definitions, cell_offset, is_user_file):
         try:
             # Blank lines in front put the statement at its line in the cell.
             code = compile("\n" * (d.line - 1) + d.source, filename, "exec", dont_inherit=True)
-            exec(code, namespace)
+            if is_star_import(d):
+                _run_star_import(code, namespace)
+            else:
+                exec(code, namespace)
         except Exception as e:
             first = d.source.strip().split("\n", 1)[0]
             return {

@@ -58,6 +58,35 @@ class DefinitionsTest(unittest.TestCase):
         self.assertEqual(problem["ename"], "NameError")
         self.assertIn('File "<cell 3>", line 3', problem["traceback"])
 
+    def test_a_star_import_binds_only_the_names_the_task_does_not_have(self):
+        # e: an input (a later binding the compiler chose); sqrt: from the module; pi: bound by an
+        # earlier definition, which the star import does not replace either.
+        namespace = {"__name__": "__main__", "e": "input"}
+        problem = run_definitions(
+            namespace,
+            [
+                definition("function", 0, 1, "def pi():\n    return 3", ["pi"]),
+                definition("import", 1, 1, "from math import *"),
+            ],
+            1,
+            lambda f: f.startswith("<cell "),
+        )
+        self.assertIsNone(problem)
+        self.assertEqual(namespace["e"], "input")
+        self.assertEqual(namespace["pi"](), 3)
+        self.assertEqual(namespace["sqrt"](16), 4.0)
+
+    def test_a_failing_star_import_is_named(self):
+        problem = run_definitions(
+            {"__name__": "__main__"},
+            [definition("import", 4, 2, "from no_such_module_here import *")],
+            1,
+            lambda f: f.startswith("<cell "),
+        )
+        self.assertEqual(problem["ename"], "ModuleNotFoundError")
+        self.assertEqual(problem["position"], 5)
+        self.assertEqual(problem["statement"], "from no_such_module_here import *")
+
     def test_the_contract_accepts_state_and_refuses_other_kinds(self):
         d = from_json(Definition, {"kind": "state", "names": [], "cell": 0, "line": 1, "source": "x.y = 1"})
         self.assertEqual(d.kind, "state")
