@@ -1,3 +1,4 @@
+import type { SubmitJobRequest } from '@cellpipe/schema';
 import { PageConfig, PathExt } from '@jupyterlab/coreutils';
 
 /**
@@ -17,4 +18,13 @@ export function notebookFolder(path: string, serverRoot = PageConfig.getOption('
 export function workDirFields(path: string): { workDir?: string; workDirUnseen?: 'own' } {
   const workDir = notebookFolder(path);
   return workDir ? { workDir, workDirUnseen: 'own' } : {};
+}
+
+/**
+ * A request for the notebook at `nb.path` as it is now, working in its folder as a submission does: a
+ * re-run with changes, and its plan, which compares it with the earlier job's tasks (the folder is
+ * frozen with them, so leaving it out would make every task look changed).
+ */
+export function notebookRequest(nb: { path: string; content: Record<string, unknown> }): SubmitJobRequest {
+  return { notebook: nb, ...workDirFields(nb.path) };
 }

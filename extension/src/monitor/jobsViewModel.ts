@@ -8,6 +8,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import type { IDisposable } from '@lumino/disposable';
 import { Signal, type ISignal } from '@lumino/signaling';
 import { describeError } from '../api/client.js';
+import { notebookRequest } from '../api/workDir.js';
 import { isJobFinished, isTaskFinished } from '../jobs/state.js';
 import type { ICellpipeAPI, ICellpipeJobs } from '../tokens.js';
 import { JobSectionRegistry } from './jobSections.js';
@@ -102,7 +103,7 @@ export class JobsViewModel implements IDisposable {
         return;
       }
       try {
-        const plan = await this.api.client.rerunPlan(id, { notebook: nb });
+        const plan = await this.api.client.rerunPlan(id, notebookRequest(nb));
         this._changes = { jobId: id, source: nb.path, plan };
       } catch (err) {
         this._changes = { jobId: id, source: nb.path, error: describeError(err) };

@@ -5,6 +5,7 @@ import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { ITranslator } from '@jupyterlab/translation';
+import { notebookRequest } from '../api/workDir.js';
 import { RerunPlanBody } from '../components/jobs/RerunPlanView.js';
 import { cellpipeIcon } from '../icons.js';
 import { ExecutedNotebookView } from '../widgets/executedNotebook.js';
@@ -135,7 +136,7 @@ function activateMonitor(
   const rerunWithChanges = async (jobId: string): Promise<void> => {
     const nb = await notebookOf(jobId);
     if (!nb) throw new Error(trans.__('the notebook job %1 ran from is not open and cannot be read', jobId));
-    const plan = await api.client.rerunPlan(jobId, { notebook: nb });
+    const plan = await api.client.rerunPlan(jobId, notebookRequest(nb));
     const runs = plan.tasks.filter((t) => !t.reuse).length;
     const result = await showDialog({
       title: trans.__('Re-run with my changes'),
@@ -143,7 +144,7 @@ function activateMonitor(
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: trans._n('Run %1 task', 'Run %1 tasks', runs) })],
     });
     if (!result.button.accept) return;
-    const job = await api.client.rerunWithChanges(jobId, { notebook: nb });
+    const job = await api.client.rerunWithChanges(jobId, notebookRequest(nb));
     jobs.add(job);
     jobs.rememberSource(job.id, nb.path);
     await open(job.id);
