@@ -61,6 +61,28 @@ test.describe('tag cells, see the pipeline, run it and inspect the results', () 
       await expect(cellpipe.monitor.taskRow(name)).toContainText('succeeded');
     }
     await page.sidebar.close('right');
+    // Compared with the notebook it ran from (the comparison enables "Re-run with my changes…"), nothing
+    // changed: the re-run would reuse every task, and no banner says otherwise
+    await expect(cellpipe.monitor.detail.getByRole('button', { name: 'Re-run with my changes…' })).toBeEnabled();
+    await expect(cellpipe.monitor.detail.locator('[data-changed]')).toHaveCount(0);
+    // Every button of the job and its tasks shows its whole label on one line, inside its box
+    const spilled = await cellpipe.monitor.detail
+      .getByRole('button')
+      .evaluateAll((buttons) =>
+        buttons
+          .filter((b) => b.scrollWidth > b.clientWidth + 1 || b.scrollHeight > b.clientHeight + 1)
+          .map((b) => b.textContent),
+      );
+    expect(spilled).toEqual([]);
+    // And what a task used (peak memory · CPU time) takes one line
+    const used = cellpipe.monitor.taskRow('stats').getByRole('cell').nth(5);
+    await expect(used).toHaveText(/^\d+(\.\d)? [KMG]?i?B · \d+(\.\d)? s$/);
+    const usedLines = await used.evaluate((td) => {
+      const range = document.createRange();
+      range.selectNodeContents(td);
+      return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+    });
+    expect(usedLines).toBe(1);
     // The job-end toast (the notifications test's subject) would cover the task table: dismiss it. It was
     // raised with the state change awaited above.
     await page.evaluate(() => window.jupyterapp.commands.execute('apputils:dismiss-notification'));

@@ -44,7 +44,17 @@ test.describe('the Cellpipe Task panel', () => {
     // Then the panel says which cell and task it edits and what the task depends on, and why
     await expect(cellpipe.taskEditor.context).toHaveText(/^Cell 5 · task stats · depends on generate via samples$/);
     // And it offers the other task for "Depends on"
-    await expect(cellpipe.taskEditor.panel.getByRole('button', { name: '+ generate' })).toBeVisible();
+    const chip = cellpipe.taskEditor.panel.getByRole('button', { name: '+ generate' });
+    await expect(chip).toBeVisible();
+    // reached with Tab from "Depends on", with a focus ring of its own (not the browser's 1 px default)
+    await cellpipe.taskEditor.field('Depends on').focus();
+    await page.keyboard.press('Tab');
+    await expect(chip).toBeFocused();
+    const ring = await chip.evaluate((b) => {
+      const style = getComputedStyle(b);
+      return { style: style.outlineStyle, width: parseFloat(style.outlineWidth) };
+    });
+    expect(ring).toEqual({ style: 'solid', width: 2 });
 
     // When a GPU is typed but not applied, and another cell is selected
     await cellpipe.taskEditor.field('GPUs').fill('1');
