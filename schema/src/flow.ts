@@ -403,8 +403,9 @@ export function inferFlow(
       if (visiting?.has(fn)) return;
       visiting = visiting ?? new Set();
       visiting.add(fn);
-      // The body's free names are counted as calls (a function that only a body refers to is rarely kept in a value).
-      for (const f of fn.free) read(f, visiting, true);
+      // What a call returns may hold the functions and classes the body uses as values (`return
+      // {"PRINT": [show]}`), not those it only calls.
+      for (const f of fn.free) read(f, visiting, !fn.valueFree.has(f));
       useEffects(fn, visiting);
     };
 

@@ -320,6 +320,18 @@ describe('variable flow between tasks', () => {
     expect(t2.definitions.map((d) => d.names)).toEqual([['Model']]);
   });
 
+  it('a value a notebook function returns may hold the functions its body uses as values, not those it calls', () => {
+    const { pipeline } = flow([
+      'def show(x):\n    return str(x)\ndef wrap(f):\n    return [f]\ndef helper():\n    return 1',
+      'def table():\n    return {"PRINT": [show], "LIST": wrap(len), "N": helper()}\ngrammar = table()',
+      'print(grammar["PRINT"][0](1))',
+    ]);
+    const t2 = pipeline.spec.tasks[2]!;
+    expect(t2.inputs).toEqual(['grammar']);
+    // show is kept in the dict; helper and table are only called while it is built.
+    expect(t2.definitions.map((d) => d.names)).toEqual([['show']]);
+  });
+
   it('an alias of a function, class or module crosses by source after what it aliases', () => {
     const { pipeline, warnings } = flow([
       'k = 2\ndef g(x):\n    return x * k\nclass M:\n    pass\nimport json as j',

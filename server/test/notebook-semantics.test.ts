@@ -142,6 +142,17 @@ test('a star import works in later tasks without replacing what they read, next 
   ]);
 });
 
+test('a dict of functions a notebook function built passes to a later task, which calls them', async () => {
+  await expectSameAsTopToBottom([
+    { source: 'def shout(x):\n    return str(x).upper()\ndef count(x):\n    return len(x)', tags: ['task:defs'] },
+    {
+      source: 'def table():\n    return {"SHOUT": [shout], "COUNT": [count]}\ngrammar = table()',
+      tags: ['task:build'],
+    },
+    { source: 'print([f("go") for fs in grammar.values() for f in fs])', tags: ['task:use'] },
+  ]);
+});
+
 test('aliases of functions, classes and modules work in later tasks, also one restored in a finally: block', async () => {
   await expectSameAsTopToBottom([
     {

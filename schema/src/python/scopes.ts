@@ -66,6 +66,11 @@ export type FnParam = Pick<Param, 'name' | 'kind'>;
 export interface FnInfo {
   /** Free names: module-level names the body reads (nested functions included). */
   free: ReadonlySet<string>;
+  /**
+   * The free names it uses other than by calling them (`return {"PRINT": [show]}`, `wrap(show)`):
+   * what a call returns may hold those (a function kept in a value it builds).
+   */
+  valueFree: ReadonlySet<string>;
   /** Module-level names it assigns through `global`. */
   globalWrites: ReadonlySet<string>;
   /** Module-level names a call may change in place, directly or through a local name that shares their object. */
@@ -230,6 +235,8 @@ const UNKNOWN: Change = Object.freeze({ how: 'arg' });
 export class FunctionSink implements Sink {
   /** Names read in the body and in nested functions (free when not local). */
   readonly reads = new Set<string>();
+  /** Those used other than by calling them. */
+  valueReads: Set<string> | null = null;
   readonly binds = new Set<string>();
   // Allocated on first use: most functions declare no globals and change nothing of their own.
   globals: Set<string> | null = null;
@@ -251,6 +258,7 @@ export class FunctionSink implements Sink {
   constructor(readonly name: string) {}
   read(name: string) {
     this.reads.add(name);
+    (this.valueReads ??= new Set()).add(name);
   }
   bind(name: string, _at?: number, _fn?: FnInfo, _info?: BindInfo, from?: Expr, part?: boolean) {
     this.binds.add(name);
@@ -262,6 +270,8 @@ export class FunctionSink implements Sink {
   mutate(name: string, _at: number, change: Change, arg?: Arg) {
     // Changing an object does not make its name local.
     this.reads.add(name);
+    // Passed to a call (`list_of(variable)`), it may be kept in what the call returns.
+    if (change.how !== 'call') (this.valueReads ??= new Set()).add(name);
     (this.changed ??= []).push({ name, change, arg });
   }
   del(name: string) {
@@ -269,6 +279,7 @@ export class FunctionSink implements Sink {
   }
   nested(fn: FnInfo) {
     for (const n of fn.free) this.reads.add(n);
+    if (fn.valueFree.size) for (const n of fn.valueFree) (this.valueReads ??= new Set()).add(n);
     if (fn.globalWrites.size) for (const n of fn.globalWrites) (this.nestedGlobalWrites ??= new Set()).add(n);
     if (fn.changes.length) (this.changed ??= []).push(...fn.changes);
   }
@@ -285,6 +296,12 @@ export class FunctionSink implements Sink {
     const local = (n: string) => (this.binds.has(n) && !globals.has(n)) || nonlocals.has(n);
     const free = new Set<string>();
     for (const n of this.reads) if (!local(n)) free.add(n);
+    let valueFree: ReadonlySet<string> = NO_NAMES;
+    if (this.valueReads) {
+      const names = new Set<string>();
+      for (const n of this.valueReads) if (!local(n)) names.add(n);
+      valueFree = names;
+    }
     const globalWrites = new Set<string>();
     if (this.globals) for (const n of this.binds) if (globals.has(n)) globalWrites.add(n);
     if (this.nestedGlobalWrites) for (const n of this.nestedGlobalWrites) if (!local(n)) globalWrites.add(n);
@@ -325,6 +342,7 @@ export class FunctionSink implements Sink {
     }
     return {
       free,
+      valueFree,
       globalWrites,
       changes: changes.length ? changes : NONE,
       params: this.params,
@@ -341,6 +359,7 @@ export class FunctionSink implements Sink {
 export class ClassSink implements Sink {
   readonly local = new Set<string>();
   readonly methodFree = new Set<string>();
+  readonly methodValueFree = new Set<string>();
   readonly methodGlobalWrites = new Set<string>();
   readonly methodChanges: FnChange[] = [];
   constructor(
@@ -363,6 +382,7 @@ export class ClassSink implements Sink {
   }
   nested(fn: FnInfo) {
     for (const n of fn.free) this.methodFree.add(n);
+    for (const n of fn.valueFree) this.methodValueFree.add(n);
     for (const n of fn.globalWrites) this.methodGlobalWrites.add(n);
     for (const c of fn.changes) this.methodChanges.push(c);
   }
@@ -373,6 +393,7 @@ export class ClassSink implements Sink {
   finish(): FnInfo {
     return {
       free: this.methodFree,
+      valueFree: this.methodValueFree,
       globalWrites: this.methodGlobalWrites,
       changes: this.methodChanges.length ? this.methodChanges : NONE,
       params: NONE,
