@@ -32,7 +32,6 @@ import copyreg
 import io
 import sys
 import types
-from collections import ChainMap
 
 from ._vendor.cloudpickle import cloudpickle
 from .ipython import dedent, transform_magics
@@ -65,16 +64,23 @@ _DISPATCH = {t: r for t, r in cloudpickle.Pickler._dispatch_table.items() if t i
 class Pickler(cloudpickle.Pickler):
     """cloudpickle's Pickler, with the notebook's by-source functions and classes by reference."""
 
-    dispatch_table = ChainMap(_DISPATCH, copyreg.dispatch_table)
-
     def __init__(self, file, by_source, protocol=None, buffer_callback=None):
+        # A dict, made per dump so it has what copyreg gained since: the C pickler looks up every
+        # object's type in it, and cloudpickle's ChainMap answers a miss with a Python exception
+        # (about 20 times slower for a list of 100k datetimes). Set first: the C pickler's
+        # __init__ reads it.
+        self.dispatch_table = {**copyreg.dispatch_table, **_DISPATCH}
         super().__init__(file, protocol=protocol, buffer_callback=buffer_callback)
         self.by_source = by_source
 
     def reducer_override(self, obj):
-        if isinstance(obj, (type, types.FunctionType)) and self._by_reference(obj):
-            return NotImplemented  # pickle's save_global: `__main__.<name>`
-        return super().reducer_override(obj)
+        # cloudpickle's own, with the by-source rule first (NotImplemented: pickle's save_global,
+        # `__main__.<name>`); called for every object that is not a builtin, so kept to one call.
+        if isinstance(obj, type):
+            return NotImplemented if self._by_reference(obj) else cloudpickle._class_reduce(obj)
+        if isinstance(obj, types.FunctionType):
+            return NotImplemented if self._by_reference(obj) else self._function_reduce(obj)
+        return NotImplemented
 
     def _by_reference(self, obj):
         if getattr(obj, "__module__", None) != "__main__":
