@@ -67,8 +67,8 @@ class Pickler(cloudpickle.Pickler):
     def __init__(self, file, by_source, protocol=None, buffer_callback=None):
         # A dict, made per dump so it has what copyreg gained since: the C pickler looks up every
         # object's type in it, and cloudpickle's ChainMap answers a miss with a Python exception
-        # (about 20 times slower for a list of 100k datetimes). Set first: the C pickler's
-        # __init__ reads it.
+        # (100k datetimes pickle in 2.5 times pickle's CPU time with it, 1.35 times with a dict).
+        # Set first: the C pickler's __init__ reads it.
         self.dispatch_table = {**copyreg.dispatch_table, **_DISPATCH}
         super().__init__(file, protocol=protocol, buffer_callback=buffer_callback)
         self.by_source = by_source
