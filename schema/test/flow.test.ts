@@ -500,6 +500,21 @@ describe('variable flow between tasks', () => {
       source!,
       `an object that holds threads or operating-system resources (made by ${maker}())`,
     ]),
+    // Makers named by a pattern: every regular-expression lexer of pygments, however imported.
+    ...[
+      ['from pygments.lexers import PythonLexer', 'f = PythonLexer()', 'pygments.lexers.PythonLexer'],
+      ['import pygments.lexers.python as py', 'f = py.Python3Lexer()', 'pygments.lexers.python.Python3Lexer'],
+      [
+        'from pygments.lexers import get_lexer_by_name',
+        'f = get_lexer_by_name("python")',
+        'pygments.lexers.get_lexer_by_name',
+      ],
+    ].map(([setup, source, maker]): [string, string, string, string] => [
+      maker!,
+      setup!,
+      source!,
+      `a pygments lexer (its class is set up when one is first made, which unpickling skips) (made by ${maker}())`,
+    ]),
     // What a method of such a value returns, where that cannot pass either.
     [
       'a database cursor',
@@ -550,6 +565,7 @@ describe('variable flow between tasks', () => {
     ['a temporary directory (only its name and a finalizer)', 'import tempfile', 'f = tempfile.TemporaryDirectory()'],
     ['an in-memory text buffer', 'import io', 'f = io.StringIO()'],
     ['a counter', 'import itertools', 'f = itertools.count()'],
+    ['a pygments formatter', 'from pygments.formatters import HtmlFormatter', 'f = HtmlFormatter()'],
     [
       'what a connection method returns that is no cursor',
       'import sqlite3',

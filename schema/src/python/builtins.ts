@@ -229,9 +229,22 @@ const UNPASSABLE: ReadonlyMap<string, string> = new Map(
  * imported (`threading.Lock` also for `from threading import Lock`), or a builtin's name.
  */
 export function unpassableValue(dotted: string): string | undefined {
-  const what = UNPASSABLE.get(dotted);
+  const what = UNPASSABLE.get(dotted) ?? UNPASSABLE_FAMILIES.find(([family]) => family.test(dotted))?.[1];
   return what && `${what} (made by ${dotted}())`;
 }
+
+/**
+ * Makers named by a pattern: values pickle saves but a fresh process cannot use. A pygments lexer
+ * built from regular expressions gets its class's token tables on the class's first construction
+ * (RegexLexerMeta.__call__); unpickling makes the object without it, so in a task that never made
+ * one, highlighting fails ("'PythonLexer' object has no attribute '_tokens'").
+ */
+const UNPASSABLE_FAMILIES: readonly (readonly [RegExp, string])[] = [
+  [
+    /^pygments\.lexers(\.\w+)*\.(\w+Lexer|get_lexer_by_name|get_lexer_for_filename|get_lexer_for_mimetype|guess_lexer|guess_lexer_for_filename)$/,
+    'a pygments lexer (its class is set up when one is first made, which unpickling skips)',
+  ],
+];
 
 /**
  * The same for what method `method` returns, called as `call` (`con.cursor`) on a value a call of
