@@ -309,16 +309,18 @@ export function inferFlow(
       if (aliased) {
         if (aliased.binding.task !== null) define(aliased.name, aliased.binding as Binding & { def: DefRef }, visiting);
       }
-      // Running it again reads what it read: decorators, base classes, default values.
-      else for (const r of g.def.definition.reads) read(r, visiting);
+      // Running it again reads what it read: decorators, base classes, default values, annotations;
+      // it runs before the task's cells, so it reads what the task starts with, not what they bind.
+      else for (const r of g.def.definition.reads) read(r, visiting, false, true);
     };
 
     /**
      * Reads `name` (an input or a definition when another task made it); returns its binding.
-     * `called`: the read calls it (`f(x)`), so a function is not kept as a value.
+     * `called`: the read calls it (`f(x)`), so a function is not kept as a value. `atStart`: the
+     * read happens before the task's cells run (a definition run again), so not from what they bind.
      */
-    const read = (name: string, visiting?: Set<FnInfo>, called = false): Binding | undefined => {
-      const own = local.get(name);
+    const read = (name: string, visiting?: Set<FnInfo>, called = false, atStart = false): Binding | undefined => {
+      const own = atStart ? undefined : local.get(name);
       if (own) {
         if (own.fn) use(own, visiting, called);
         else hold(holds.get(name));

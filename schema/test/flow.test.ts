@@ -332,6 +332,19 @@ describe('variable flow between tasks', () => {
     expect(t2.definitions.map((d) => d.names)).toEqual([['show']]);
   });
 
+  it('a definition run again reads the names its statement read as the task starts, also those the task binds again', () => {
+    const { pipeline } = flow([
+      'Space = set',
+      'def P(cases: Space) -> int:\n    return len(cases)',
+      'class Dist(dict):\n    pass\nSpace = Dist\nprint(P({1, 2}))',
+    ]);
+    const t2 = pipeline.spec.tasks[2]!;
+    // P's annotation reads Space when P is defined again, before the cell binds Space anew.
+    expect(t2.inputs).toEqual(['Space']);
+    expect(t2.inputsFrom).toEqual({ Space: 't0' });
+    expect(t2.definitions.map((d) => d.names)).toEqual([['P']]);
+  });
+
   it('an alias of a function, class or module crosses by source after what it aliases', () => {
     const { pipeline, warnings } = flow([
       'k = 2\ndef g(x):\n    return x * k\nclass M:\n    pass\nimport json as j',
