@@ -344,14 +344,21 @@ describe('tasks that share no files with the server', () => {
     const job = await t.service.submit(
       'alice',
       pipelineRequest([
-        { name: 'gen', code: 'samples = list(range(10))\n', outputs: ['samples'] },
+        {
+          name: 'gen',
+          // A class made by a call and a closure: they pass by value, through the server too.
+          code:
+            'import collections\nS = collections.namedtuple("S", "x")\n' +
+            'samples = [S(i) for i in range(10)]\nscale = (lambda k: lambda v: v * k)(2)\n',
+          outputs: ['samples', 'scale'],
+        },
         {
           name: 'use',
           code:
-            'import os, json\ntotal = sum(samples)\n' +
+            'import os, json\ntotal = sum(scale(s.x) for s in samples)\n' +
             'open(os.path.join(os.environ["CELLPIPE_OUTPUT_DIR"], "total.json"), "w").write(json.dumps(total))\ntotal\n',
           dependsOn: ['gen'],
-          inputs: ['samples'],
+          inputs: ['samples', 'scale'],
           outputs: ['total'],
         },
       ]),
@@ -359,9 +366,9 @@ describe('tasks that share no files with the server', () => {
     const done = await waitForJob(t.service, job.id);
     expect(done.state).toBe('succeeded');
     expect(taskOf(done, 'use').artifacts).toEqual(['total.json']);
-    expect(readFileSync(await t.service.taskFile(job.id, 'use', { artifact: 'total.json' }), 'utf8')).toBe('45');
+    expect(readFileSync(await t.service.taskFile(job.id, 'use', { artifact: 'total.json' }), 'utf8')).toBe('90');
     const notebook = readFileSync(await t.service.taskFile(job.id, 'use', 'notebook'), 'utf8');
-    expect(notebook).toContain('"text/plain": "45"');
+    expect(notebook).toContain('"text/plain": "90"');
   });
 
   test('a file a task writes in its working folder, which no other task sees here, gets a warning', async () => {
