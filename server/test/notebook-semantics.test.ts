@@ -153,6 +153,15 @@ test('a dict of functions a notebook function built passes to a later task, whic
   ]);
 });
 
+test('a function defined again whose annotation reads a type alias of a notebook class', async () => {
+  await expectSameAsTopToBottom([
+    { source: 'from typing import Union\nclass Dist(dict):\n    pass', tags: ['task:defs'] },
+    { source: 'Space = Union[set, Dist]', tags: ['task:alias'] },
+    { source: 'def P(cases: Space) -> int:\n    return len(cases)\nprint(P({1}))', tags: ['task:fn'] },
+    { source: 'print(P({1, 2}), P.__annotations__["cases"] == Space)', tags: ['task:use'] },
+  ]);
+});
+
 test('aliases of functions, classes and modules work in later tasks, also one restored in a finally: block', async () => {
   await expectSameAsTopToBottom([
     {

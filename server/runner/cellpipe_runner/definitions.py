@@ -58,12 +58,12 @@ def _run_star_import(code, namespace):
 
 
 def run_definitions(namespace, definitions, cell_offset, is_user_file):
-    """Runs each definition in order. None when all ran, else {"cell", "position", "statement",
+    """Runs each definition in order. None when all ran, else {"index", "cell", "position", "statement",
     "kind", "ename", "message", "traceback", "syntax"} for the first that failed."""
     from .tracebacks import format_user_traceback, register_sources
 
     register_sources(sources_by_cell(definitions, cell_offset))
-    for d in definitions:
+    for index, d in enumerate(definitions):
         filename = cell_filename(d.cell, cell_offset)
         try:
             # Blank lines in front put the statement at its line in the cell.
@@ -75,6 +75,7 @@ def run_definitions(namespace, definitions, cell_offset, is_user_file):
         except Exception as e:
             first = d.source.strip().split("\n", 1)[0]
             return {
+                "index": index,
                 "cell": d.cell,
                 "position": d.cell + cell_offset,
                 "statement": first if len(first) <= 80 else first[:77] + "...",

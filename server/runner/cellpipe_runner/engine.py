@@ -358,6 +358,16 @@ class Runner(object):
                 if deferred and run[0].kind == "state":
                     deferred = self.load_inputs(deferred, final=False)
                 problem = self._run_definitions(run)
+                # A definition may read an input that waits for a class defined before it (an
+                # annotation's type alias `Space = Union[set, Dist]`): load what can be loaded now
+                # and go on from that definition.
+                while problem is not None and deferred and problem["ename"] == "NameError":
+                    waiting = len(deferred)
+                    deferred = self.load_inputs(deferred, final=False)
+                    if len(deferred) == waiting:
+                        break
+                    run = run[problem["index"] :]
+                    problem = self._run_definitions(run)
                 if problem is not None:
                     raise self._definition_failure(problem)
         self.load_inputs(deferred, final=True)
