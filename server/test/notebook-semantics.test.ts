@@ -309,12 +309,20 @@ test('closures, lambdas, partials and classes made by calls pass by value; noteb
         'fs = [lambda x: x * 2, lambda x: f(x) - 1]',
         'inc = functools.partial(lambda a, b: a + b, 10)',
         'm = Model(4)',
+        'def shout(x):',
+        '    return f"{x}!"',
+        'def logged(fn):',
+        '    @functools.wraps(fn)',
+        '    def inner(*a):',
+        '        return "log " + fn(*a)',
+        '    return inner',
+        'shout = logged(shout)',
       ].join('\n'),
       tags: ['task:make'],
     },
     {
       source:
-        'print(g2(2), p, P(3, 4), isinstance(p, P), T(5), c, Color.RED, c is Color.GREEN)\nprint(f(1), [h(3) for h in fs], inc(5), m, isinstance(m, Model))',
+        'print(g2(2), p, P(3, 4), isinstance(p, P), T(5), c, Color.RED, c is Color.GREEN)\nprint(f(1), [h(3) for h in fs], inc(5), m, isinstance(m, Model), shout("hi"))',
       tags: ['task:use', 'readonly:fs,p'],
     },
     {

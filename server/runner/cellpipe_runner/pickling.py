@@ -38,9 +38,10 @@ from .ipython import dedent, transform_magics
 
 
 def by_source_names(sources):
-    """The names bound by top-level ``def`` / ``class`` statements of the given cell sources (the
-    compiler's by-source functions and classes). Cells that are not Python even after the magics are
-    rewritten bind nothing by source."""
+    """The names whose last binding in the given cell sources, in order, is a top-level ``def`` or
+    ``class`` statement (the compiler's by-source functions and classes; `f = wrap(f)` after `def
+    f` makes `f` a value again). Cells that are not Python even after the magics are rewritten are
+    left out."""
     names = set()
     for source in sources:
         source = dedent(source)
@@ -52,9 +53,35 @@ def by_source_names(sources):
             except SyntaxError:
                 continue
         for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if isinstance(node, _DEFINITIONS):
                 names.add(node.name)
+            else:
+                names.difference_update(_module_bindings(node))
     return frozenset(names)
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _module_bindings(statement):
+    """The module-level names a statement that is not a definition binds or deletes (in its blocks
+    too, not in the functions, classes, lambdas and comprehensions it makes)."""
+    found, todo = [], [statement]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _DEFINITIONS):
+            found.append(node.name)
+            continue
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            found.append(node.id)
+        elif isinstance(node, ast.alias):
+            found.append((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            found.append(node.name)
+        todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 # cloudpickle's reducers, less the one that turns an open text file into a StringIO of its contents.

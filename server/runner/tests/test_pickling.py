@@ -207,6 +207,16 @@ class RuleTest(unittest.TestCase):
         ]
         self.assertEqual(pickling.by_source_names(cells), frozenset({"indented", "WithMagic", "co"}))
 
+    def test_a_later_binding_that_is_not_a_definition_makes_the_name_a_value_again(self):
+        cells = [
+            "def f():\n    pass\ndef g():\n    pass\nclass C:\n    pass\ndef h():\n    pass\n",
+            "f = functools.lru_cache(f)\nfor g in []:\n    pass\nif True:\n    class C:\n        pass\n",
+            "xs = [h for h in range(3)]\nuse = lambda h: h\ndef keep():\n    h = 1\n",
+            "def f():\n    pass\n",
+        ]
+        self.assertEqual(pickling.by_source_names(cells), frozenset({"f", "h", "keep"}))
+        self.assertEqual(pickling.by_source_names(["def json():\n    pass", "import json"]), frozenset())
+
     def test_a_by_source_name_bound_to_another_object_goes_by_value(self):
         main = sys.modules["__main__"]
         saved = main.__dict__.get("Shadowed", None)
