@@ -368,8 +368,10 @@ export function compileNotebook(content: unknown, opts: CompileOptions): Noteboo
   if (tasks.length === 0 && !hasErrors(diags)) {
     diags.push({
       severity: 'error',
-      message:
-        'the notebook has no tasks: tag the first cell of each task with task:NAME (or set metadata.cellpipe.task)',
+      // Split at its headings, a notebook without code still has no tasks: say why.
+      message: [...sources.values()].some(hasCode)
+        ? 'the notebook has no tasks: tag the first cell of each task with task:NAME (or set metadata.cellpipe.task)'
+        : 'the notebook has no code: there is nothing to run',
       file,
     });
   }

@@ -383,6 +383,7 @@ describe('errors name the cell and the task', () => {
       ['x = 1'],
       'nb/demo.ipynb: the notebook has no tasks: tag the first cell of each task with task:NAME (or set metadata.cellpipe.task)',
     ],
+    ['no code at all', ['# only a comment', ''], 'nb/demo.ipynb: the notebook has no code: there is nothing to run'],
     [
       'conflicting settings within a task',
       [
