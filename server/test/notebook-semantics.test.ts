@@ -162,6 +162,17 @@ test('a function defined again whose annotation reads a type alias of a notebook
   ]);
 });
 
+test('a function defined again whose annotation reads a type alias of a class defined after it', async () => {
+  await expectSameAsTopToBottom([
+    {
+      source: 'from typing import Union\nSpace = set\ndef P(cases: Space) -> int:\n    return len(cases)',
+      tags: ['task:fn'],
+    },
+    { source: 'class Dist(dict):\n    pass\nSpace = Union[set, Dist]', tags: ['task:alias'] },
+    { source: 'print(P({1, 2}), Space)', tags: ['task:use'] },
+  ]);
+});
+
 test('aliases of functions, classes and modules work in later tasks, also one restored in a finally: block', async () => {
   await expectSameAsTopToBottom([
     {

@@ -357,19 +357,7 @@ class Runner(object):
                 # defined before it (`sys.meta_path.append(finder)`).
                 if deferred and run[0].kind == "state":
                     deferred = self.load_inputs(deferred, final=False)
-                problem = self._run_definitions(run)
-                # A definition may read an input that waits for a class defined before it (an
-                # annotation's type alias `Space = Union[set, Dist]`): load what can be loaded now
-                # and go on from that definition.
-                while problem is not None and deferred and problem["ename"] == "NameError":
-                    waiting = len(deferred)
-                    deferred = self.load_inputs(deferred, final=False)
-                    if len(deferred) == waiting:
-                        break
-                    run = run[problem["index"] :]
-                    problem = self._run_definitions(run)
-                if problem is not None:
-                    raise self._definition_failure(problem)
+                deferred = self._run_definitions_waiting(run, deferred)
         self.load_inputs(deferred, final=True)
         for item in t.inputs:
             if item.readOnly:
@@ -379,6 +367,34 @@ class Runner(object):
                 each_cell = cost <= EACH_CELL_FINGERPRINT_BYTES
                 self._fingerprints[item.name] = {"fp": fp, "reported": False, "each_cell": each_cell}
         fileuse.before_cells(self.file_use)
+
+    def _run_definitions_waiting(self, run, deferred):
+        """Runs one run of definitions; returns the inputs still waiting. A definition may read an
+        input that waits for a class (an annotation's type alias `Space = Union[set, Dist]`, with
+        `Dist` defined before or after it): on NameError the waiting inputs that load now are loaded
+        and the run goes on from that definition; if none loads, the definition runs after the
+        others, with the inputs tried again before it (not when a later one binds its names)."""
+        postponed = []
+        problem = self._run_definitions(run)
+        while problem is not None and deferred and problem["ename"] == "NameError":
+            failed = run[problem["index"]]
+            rest = run[problem["index"] + 1 :]
+            waiting = len(deferred)
+            deferred = self.load_inputs(deferred, final=False)
+            if len(deferred) < waiting:
+                run = run[problem["index"] :]
+            elif any(set(d.names) & set(failed.names) for d in rest):
+                break
+            else:
+                postponed.append(failed)
+                run = rest
+            problem = self._run_definitions(run) if run else None
+        if problem is None and postponed:
+            deferred = self.load_inputs(deferred, final=False)
+            problem = self._run_definitions(postponed)
+        if problem is not None:
+            raise self._definition_failure(problem)
+        return deferred
 
     def _run_definitions(self, definitions):  # engine hook
         from .definitions import run_definitions
