@@ -617,11 +617,12 @@ export function inferFlow(
       );
       // What the statement used may now be inside the object (`out.append(Model())`, `d["m"] = m`);
       // an argument passed to a call is not taken to receive anything.
+      // The new version still holds what the one it changed held (the instances of a class made in
+      // an earlier task and changed in this one).
       const uses = c.how === 'arg' ? null : statement.uses;
-      if (uses?.size) {
-        const before = holds.get(name) ?? (b.task !== null ? holdsOf.get(b.task)?.get(name) : undefined);
-        holds.set(name, before ? new Set([...before, ...uses]) : new Set(uses));
-      }
+      const before = holds.get(name) ?? (b.task !== null ? holdsOf.get(b.task)?.get(name) : undefined);
+      if (uses?.size) holds.set(name, before ? new Set([...before, ...uses]) : new Set(uses));
+      else if (before) holds.set(name, before);
       flow.lastCell.set(name, whereCell);
       const aliases = aliasOf.get(name);
       // A new container made from other names (`y = list(xs)`) shares their elements only.

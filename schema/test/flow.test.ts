@@ -332,6 +332,18 @@ describe('variable flow between tasks', () => {
     expect(t2.definitions.map((d) => d.names)).toEqual([['show']]);
   });
 
+  it('a value changed in place by a later task still needs the classes it held to load', () => {
+    const { pipeline } = flow([
+      'class Expr:\n    def __init__(self, op):\n        self.op = op',
+      'x, y = map(Expr, ["x", "y"])',
+      'def show(e):\n    e.seen = True\n    return e.op\nprint(show(x))',
+      'print(x.op, x.seen)',
+    ]);
+    const t3 = pipeline.spec.tasks[3]!;
+    expect(t3.inputsFrom).toEqual({ x: 't2' });
+    expect(t3.definitions.map((d) => d.names)).toEqual([['Expr']]);
+  });
+
   it('a definition run again reads the names its statement read as the task starts, also those the task binds again', () => {
     const { pipeline } = flow([
       'Space = set',
