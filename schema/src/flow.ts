@@ -170,6 +170,9 @@ const NO_BINDING: Binding = {
   cell: -1,
 };
 
+/** A decorator line that gives a function a cache of its results (`@cache`, `@functools.lru_cache(None)`). */
+const CACHE_DECORATOR = /^@\s*(?:functools\s*\.\s*)?(cache|lru_cache)\b/m;
+
 /** Why a change to module state is not carried when nothing more precise can be said. */
 const NOT_ALONE = 'the statement it is part of does more than set it';
 
@@ -303,6 +306,15 @@ export function inferFlow(
       }
       const kind = g.def.definition.kind === 'alias' ? (g.fn?.kind ?? 'import') : g.def.definition.kind;
       flow.definitions.set(key, { cell: g.def.cell, definition: g.def.definition, kind, names: new Set([name]) });
+      const cache = kind === 'function' ? CACHE_DECORATOR.exec(g.def.definition.source)?.[1] : undefined;
+      if (cache)
+        report(
+          whereCell,
+          'warning',
+          `function '${name}' keeps a cache (@${cache}, cell ${g.def.cell + 1}): task '${t.name}' defines it again from its source, so its cache starts empty there instead of holding what earlier tasks computed; calls that relied on it compute again (a deep recursion may exceed Python's recursion limit)`,
+          t.name,
+          whereAt,
+        );
       const aliased = g.def.aliased;
       // An alias runs again after what it aliased there (setup cells run in every task); running
       // it by name now could find a later binding of that name.

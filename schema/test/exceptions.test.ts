@@ -163,6 +163,27 @@ describe('module state crosses tasks by source', () => {
   });
 });
 
+describe('a function that keeps a cache', () => {
+  it('defined again in a later task is reported there: its cache starts empty', () => {
+    const warnings = warningsOf([
+      'from functools import cache, lru_cache\n@cache\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n@lru_cache(None)\ndef g(n):\n    return n',
+      'print(fib(300))',
+      'print(g(1))',
+    ]);
+    expect(warnings).toEqual([
+      expect.stringContaining("function 'fib' keeps a cache (@cache, cell 1): task 't1' defines it again"),
+      expect.stringContaining("function 'g' keeps a cache (@lru_cache, cell 1): task 't2' defines it again"),
+    ]);
+  });
+
+  it('is not reported where it is defined or for other decorators', () => {
+    expect(
+      warningsOf(['@cache\ndef f(n):\n    return n\nprint(f(1))', 'x = 1'], ['from functools import cache']),
+    ).toEqual([]);
+    expect(warningsOf(['@staticmethod\ndef f(n):\n    return n', 'print(f(1))'])).toEqual([]);
+  });
+});
+
 describe('the global random state', () => {
   it('used by two tasks is reported on the second', () => {
     const warnings = warningsOf(
